@@ -1,0 +1,80 @@
+"""Stable fingerprints of what the integration writes to Handy (RULES P8).
+
+A fingerprint is the first 16 hex digits of the sha256 of a canonical JSON text: keys sorted,
+no whitespace, strings as UTF-8, numbers as fixed-point decimals. It depends only on the
+values (never on dict order, process, hash seed or float repr noise), so a binding's stored
+fingerprint can be compared with the next run's desired one to decide "no change, no write".
+
+Numbers: ints, floats, Decimals and numpy scalars are rounded to `NUMBER_PLACES` decimals
+(ROUND_HALF_UP) and printed without trailing zeros, so 12, 12.0 and Decimal("12.00") agree.
+Prices arrive already rounded to 2 decimals (P6); stock may be fractional (kg), hence 4.
+Empty values (None, NaN, pandas NA, "") all canonicalise to null: Handy does not tell them apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+import numpy as np
+
+FINGERPRINT_HEX_DIGITS = 16
+NUMBER_PLACES = 4
+_QUANTUM = Decimal(1).scaleb(-NUMBER_PLACES)
+
+
+def canonical_number(value: int | float | Decimal) -> str | None:
+    """Fixed-point text of a number at NUMBER_PLACES decimals, trailing zeros dropped; None for NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    try:
+        if isinstance(value, Decimal):
+            number = value
+        elif isinstance(value, float):
+            number = Decimal(repr(value))  # shortest round-trip text: 0.1 stays 0.1
+        else:
+            number = Decimal(value)
+        if not number.is_finite():
+            return None
+        rounded = number.quantize(_QUANTUM, rounding=ROUND_HALF_UP).normalize()
+    except (InvalidOperation, ValueError, TypeError):
+        return None
+    text = format(rounded, "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def canonical(value: Any) -> Any:
+    """A JSON-ready, order-independent form of `value` (see module docstring)."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, str):
+        return value if value != "" else None
+    if isinstance(value, (int, np.integer)):
+        return {"#": canonical_number(int(value))}
+    if isinstance(value, (float, np.floating, Decimal)):
+        text = canonical_number(float(value) if isinstance(value, np.floating) else value)
+        return None if text is None else {"#": text}
+    if isinstance(value, Mapping):
+        return {str(key): canonical(item) for key, item in value.items()}
+    if isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, (bytes, bytearray)):
+        return [canonical(item) for item in value]
+    try:  # pandas.NA / NaT and friends
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def fingerprint(fields: Mapping[str, Any]) -> str:
+    """Short, stable hex digest of `fields` (the values written to Handy)."""
+    text = json.dumps(canonical(fields), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:FINGERPRINT_HEX_DIGITS]
