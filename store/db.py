@@ -1,0 +1,86 @@
+"""Engine and sessions. SQLite by default, PostgreSQL (or anything SQLAlchemy speaks) by URL."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, create_engine
+
+from store import models  # noqa: F401  (registers the tables)
+
+_lock = threading.Lock()
+_engines: dict[str, Engine] = {}
+
+
+def hgsync_home() -> Path:
+    return Path(os.environ.get("HGSYNC_HOME", Path.home() / ".hgsync")).expanduser()
+
+
+def database_url() -> str:
+    url = os.environ.get("HGSYNC_DATABASE_URL")
+    if url:
+        return url
+    home = hgsync_home()
+    home.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{home / 'state.db'}"
+
+
+def _normalise(url: str) -> str:
+    # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """One engine per URL per process, tables created on first use."""
+    url = _normalise(url or database_url())
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _create(url)
+            SQLModel.metadata.create_all(engine)
+            _engines[url] = engine
+        return engine
+
+
+def _create(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record):  # noqa: ANN001
+            cursor = dbapi_connection.cursor()
+            # WAL: readers never block the writer; NORMAL: a commit costs no fsync of the WAL.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def dispose_all() -> None:
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    with Session(get_engine(url), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

@@ -1,0 +1,88 @@
+"""Dead letters (O6, D3): records kept with their reason until they succeed or an operator replays them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlmodel import select
+
+from store.db import session_scope
+from store.models import DeadLetter, utcnow
+
+
+def put(
+    tenant: str,
+    entity: str,
+    key: str,
+    reason: str,
+    *,
+    retry: bool = True,
+    payload: Mapping[str, Any] | None = None,
+    url: str | None = None,
+) -> DeadLetter:
+    """Record (or re-record) a failure: counts attempts, keeps first_seen, reopens a resolved one."""
+    if not reason:
+        raise ValueError(f"dead letter {entity} {key} of tenant {tenant} needs a reason")
+    with session_scope(url) as session:
+        letter = session.exec(
+            select(DeadLetter).where(
+                DeadLetter.tenant == tenant, DeadLetter.entity == entity, DeadLetter.key == str(key)
+            )
+        ).first()
+        now = utcnow()
+        if letter is None:
+            letter = DeadLetter(tenant=tenant, entity=entity, key=str(key), reason=reason[:2000])
+        elif letter.resolved_at is not None:
+            letter.resolved_at = None
+            letter.attempts = 1
+            letter.first_seen = now
+        else:
+            letter.attempts += 1
+        letter.reason = reason[:2000]
+        letter.retry = retry
+        letter.last_seen = now
+        if payload is not None:
+            letter.payload = dict(payload)
+        session.add(letter)
+        return letter
+
+
+def resolve(tenant: str, entity: str, key: str, *, url: str | None = None) -> bool:
+    """Close an open dead letter; False when there was none open."""
+    with session_scope(url) as session:
+        letter = session.exec(
+            select(DeadLetter).where(
+                DeadLetter.tenant == tenant,
+                DeadLetter.entity == entity,
+                DeadLetter.key == str(key),
+                DeadLetter.resolved_at.is_(None),
+            )
+        ).first()
+        if letter is None:
+            return False
+        letter.resolved_at = utcnow()
+        session.add(letter)
+        return True
+
+
+def open_letters(
+    tenant: str, entity: str | None = None, *, retry_only: bool = False, url: str | None = None
+) -> list[DeadLetter]:
+    """Unresolved dead letters, oldest first; `retry_only` leaves out those waiting for an operator."""
+    with session_scope(url) as session:
+        query = select(DeadLetter).where(DeadLetter.tenant == tenant, DeadLetter.resolved_at.is_(None))
+        if entity is not None:
+            query = query.where(DeadLetter.entity == entity)
+        if retry_only:
+            query = query.where(DeadLetter.retry.is_(True))
+        return list(session.exec(query.order_by(DeadLetter.first_seen, DeadLetter.id)))
+
+
+def get(tenant: str, entity: str, key: str, *, url: str | None = None) -> DeadLetter | None:
+    with session_scope(url) as session:
+        return session.exec(
+            select(DeadLetter).where(
+                DeadLetter.tenant == tenant, DeadLetter.entity == entity, DeadLetter.key == str(key)
+            )
+        ).first()

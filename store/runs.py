@@ -1,0 +1,121 @@
+"""Audit records of flow runs (X1): one SyncRun per run, one RunItem per explained record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete
+from sqlmodel import select
+
+from store.db import session_scope
+from store.models import RunItem, SyncRun, utcnow
+
+RUN_STATUSES = ("running", "completed", "completed_with_issues", "failed", "skipped")
+
+
+def start(
+    tenant: str,
+    flow: str,
+    *,
+    flow_run_id: str | None = None,
+    window_start: datetime | None = None,
+    window_end: datetime | None = None,
+    dry_run: bool = False,
+    url: str | None = None,
+) -> int:
+    with session_scope(url) as session:
+        run = SyncRun(
+            tenant=tenant,
+            flow=flow,
+            flow_run_id=flow_run_id,
+            window_start=window_start,
+            window_end=window_end,
+            dry_run=dry_run,
+        )
+        session.add(run)
+        session.flush()
+        return run.id  # type: ignore[return-value]
+
+
+def add_items(tenant: str, run_id: int, items: Iterable[Mapping[str, Any]], *, url: str | None = None) -> int:
+    """Record explained records: each item has entity, key, action and reason."""
+    rows = [
+        RunItem(
+            run_id=run_id,
+            tenant=tenant,
+            entity=str(item["entity"])[:32],
+            key=str(item["key"])[:255],
+            action=str(item["action"])[:32],
+            reason=str(item.get("reason") or "")[:2000],
+        )
+        for item in items
+    ]
+    if rows:
+        with session_scope(url) as session:
+            session.add_all(rows)
+    return len(rows)
+
+
+def finish(
+    tenant: str,
+    run_id: int,
+    *,
+    counts: Mapping[str, int],
+    status: str,
+    summary: str = "",
+    window_end: datetime | None = None,
+    url: str | None = None,
+) -> SyncRun:
+    if status not in RUN_STATUSES:
+        raise ValueError(f"run {run_id}: unknown status {status!r}")
+    with session_scope(url) as session:
+        run = session.exec(select(SyncRun).where(SyncRun.tenant == tenant, SyncRun.id == run_id)).one()
+        run.counts = {key: int(value) for key, value in counts.items()}
+        run.status = status
+        run.summary = summary[:4000]
+        run.finished_at = utcnow()
+        if window_end is not None:
+            run.window_end = window_end
+        session.add(run)
+        return run
+
+
+def recent(
+    tenant: str,
+    *,
+    since: datetime | None = None,
+    flow: str | None = None,
+    limit: int = 50,
+    url: str | None = None,
+) -> list[SyncRun]:
+    with session_scope(url) as session:
+        query = select(SyncRun).where(SyncRun.tenant == tenant)
+        if since is not None:
+            query = query.where(SyncRun.started_at >= since)
+        if flow is not None:
+            query = query.where(SyncRun.flow == flow)
+        return list(session.exec(query.order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(limit)))
+
+
+def items(tenant: str, run_id: int, *, url: str | None = None) -> list[RunItem]:
+    with session_scope(url) as session:
+        return list(
+            session.exec(
+                select(RunItem).where(RunItem.tenant == tenant, RunItem.run_id == run_id).order_by(RunItem.id)
+            )
+        )
+
+
+def prune(tenant: str, older_than: datetime, *, url: str | None = None) -> int:
+    """Delete the tenant's runs (and their items) started before `older_than`; returns runs removed."""
+    with session_scope(url) as session:
+        ids = list(
+            session.exec(select(SyncRun.id).where(SyncRun.tenant == tenant, SyncRun.started_at < older_than))
+        )
+        if not ids:
+            return 0
+        session.exec(delete(RunItem).where(RunItem.tenant == tenant, RunItem.run_id.in_(ids)))
+        session.exec(delete(SyncRun).where(SyncRun.tenant == tenant, SyncRun.id.in_(ids)))
+        return len(ids)

@@ -1,0 +1,17 @@
+"""Suite-wide settings: no analytics, and each test gets its own HGSYNC_HOME (hence its own SQLite store)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HGSYNC_HOME", str(tmp_path / "hgsync-home"))
+    if "HGSYNC_DATABASE_URL" in os.environ and not os.environ.get("HGSYNC_KEEP_DATABASE_URL"):
+        monkeypatch.delenv("HGSYNC_DATABASE_URL")
+    yield
