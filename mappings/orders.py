@@ -1,0 +1,715 @@
+"""Handy order -> Gestionix pedido/venta, pure (RULES O2-O7, O9-O11; O1/O8 live in the flow).
+
+No I/O and no Prefect here: the order_push flow reads Handy and Gestionix, calls these functions,
+and writes the result. Every function either returns its result or raises `OrderRejected`
+(the flow dead-letters the order, O6) / `OrderSkipped` (nothing to push, O7). Malformed input
+of any shape ends in one of those two, never in another exception.
+
+Money (O5). Handy's `price` is the unit price after discount, tax included, and its line total
+is price x quantity. Gestionix computes a line as
+    round(quantity x unit_price x (1 - discount/100) x (1 + sum of rates), 2)
+from the pre-tax `unit_price` we send and the tax ids of the product. So we send
+    unit_price = handy_line_total / (quantity x (1 + sum of rates))
+rounded to the fewest decimals (2..UNIT_PRICE_MAX_DECIMALS) that keep the unrounded Gestionix
+line within LINE_TOLERANCE (0.0001) of Handy's line total. Bound: |Gestionix line - Handy line|
+<= 0.005 (Gestionix's own rounding to cents) + 0.0001 < 0.01. At 10 decimals the unrounded error
+is at most quantity x (1 + R) x 0.5e-10, i.e. 6.2e-7 for 10 000 units at 24 % tax, so the
+tolerance is always reachable for any realistic line; the check runs on the float actually sent
+in the JSON body. Most lines need 4-6 decimals (CFDI unit values carry at most 6; Gestionix
+invoicing is not ours, O11). The tight per-line tolerance also keeps the *document* total right
+if Gestionix rounds only the sum (the spec can be read both ways).
+
+Discount: we send discount 0 and Handy's already-discounted `price`. Handy's line total is
+price x quantity with that price, so it is the amount the customer was charged; re-deriving it
+from `originalPrice` and `discountPercentage` would reintroduce Handy's own rounding of the
+discounted price (and breaks down at 100 %), while one formula with discount 0 has one answer.
+
+Sales type (O2), switch off: an unknown `salesType` is rejected rather than guessed. A venta
+moves stock and receivables in Gestionix while a pedido does not, a wrong guess must be undone
+by hand (and a pedido turned into a venta cannot be deleted), and the route-sale value
+"Venta en ruta" is only assumed by the spec: an unknown value means that assumption is wrong
+and should be loud. The dead letter is retried on later runs once the mapping is fixed.
+With the switch on every order is a pedido, so the sales type is not even read.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Literal
+
+from mappings.names import normalize_name
+
+DocType = Literal["sales_order", "sale"]
+
+# ---------------------------------------------------------------------------------------------
+# Field names of both APIs: the one place to correct when the real APIs differ (spec [A] marks).
+# ---------------------------------------------------------------------------------------------
+
+
+class HandyFields:
+    """Handy REST API v2 field names used by the order mapping."""
+
+    ORDER_ID = "id"
+    DATE_CREATED = "dateCreated"
+    SALES_TYPE = "salesType"
+    ITEMS = "items"
+    CUSTOMER = "customer"
+    CREATED_BY = "createdBy"
+    SELLER_COMMENT = "sellerComment"
+    EDITED_FROM = "editedFrom"
+    TOTAL_SALES = "totalSales"
+    # item
+    ITEM_ID = "id"
+    ITEM_PRODUCT = "product"
+    PRODUCT_CODE = "code"
+    QUANTITY = "quantity"
+    PRICE = "price"
+    IS_RETURN = "isReturn"
+    IS_REWARD = "isReward"
+    PRICE_TYPE = "priceType"
+    PRICE_TYPE_REWARD = "REWARD"
+    # customer
+    CUSTOMER_CODE = "code"
+    DESCRIPTION = "description"
+    BUSINESS_NAME = "businessName"
+    RFC = "rfc"
+    ADDRESS = "address"
+    NEIGHBORHOOD = "neighborhood"
+    CITY = "city"
+    POSTAL_CODE = "postalCode"
+    # user (createdBy)
+    USER_NAME = "name"
+    USER_USERNAME = "username"
+    USER_EMAIL = "email"
+
+
+class GestionixFields:
+    """Konfio Gestionix REST API v3 field names used by the order mapping."""
+
+    # document body
+    BRANCH_ID = "branch_id"
+    CLIENT_ID = "client_id"
+    DATE = "date"
+    SELLER_ID = "seller_id"
+    REFERENCE = "reference"
+    OBSERVATIONS = "observations"
+    ITEMS = "items"
+    PRODUCT_ID = "product_id"
+    QUANTITY = "quantity"
+    UNIT_PRICE = "unit_price"
+    DISCOUNT = "discount"
+    TAXES = "taxes"
+    TAX_ID = "tax_id"
+    # product taxes
+    TAX_RATE = "rate"
+    TAX_TYPE = "type"
+    TAX_TYPE_TRANSFERRED = "transferred"
+    TAX_FACTOR = "factor"
+    TAX_FACTOR_RATE = "rate"
+    # clients
+    COMMERCIAL_NAME = "commercial_name"
+    BUSINESS_NAME = "business_name"
+    TAX_ID_RFC = "tax_id"
+    ACTIVE = "active"
+    ADDRESS = "address"
+    STREET = "street"
+    SUBURB = "suburb"
+    CITY = "city"
+    ZIP_CODE = "zip_code"
+    # sellers
+    SELLER_NAME = "name"
+    SELLER_EMAIL = "email"
+
+
+H = HandyFields
+G = GestionixFields
+
+REFERENCE_PREFIX = "HANDY-"
+GENERIC_RFC = "XAXX010101000"  # O4: RFC of the "público en general"
+RFC_PATTERN = re.compile(r"^[A-ZÑ&]{3,4}\d{6}[A-Z0-9]{3}$")
+ROUTE_SALE_TYPES = frozenset({"venta en ruta", "route"})  # compared after normalize_name
+PRESALE_TYPES = frozenset({"preventa", "presale"})
+OBSERVATIONS_MAX_LENGTH = 250  # Gestionix's limit is unknown; this fits any sane text column
+UNIT_PRICE_MIN_DECIMALS = 2
+UNIT_PRICE_MAX_DECIMALS = 10
+LINE_TOLERANCE = Decimal("0.0001")
+MAX_QUANTITY = Decimal("1e9")  # beyond these a value is a data error, and floats lose cents
+MAX_PRICE = Decimal("1e9")
+CENT = Decimal("0.01")
+
+
+# ---------------------------------------------------------------------------------------------
+# Outcomes
+# ---------------------------------------------------------------------------------------------
+
+
+class OrderNotPushable(Exception):
+    """Base of the two ways an order is not pushed. `reason` is for humans and the audit."""
+
+    def __init__(self, order_id: object, reason: str) -> None:
+        self.order_id = order_id
+        self.reason = reason
+        super().__init__(f"Handy order {order_id}: {reason}")
+
+
+class OrderRejected(OrderNotPushable):
+    """The order cannot be pushed as it is (O6, bad data): dead-letter it, retry on later runs."""
+
+    def __init__(self, order_id: object, reasons: list[str] | str) -> None:
+        self.reasons = tuple([reasons] if isinstance(reasons, str) else reasons)
+        super().__init__(order_id, "; ".join(self.reasons))
+
+
+@dataclass(frozen=True)
+class ExcludedLine:
+    """A Handy line not pushed as a sold line (O7: returns)."""
+
+    position: int  # 1-based position in Handy's item list
+    item_id: object
+    product_code: object
+    quantity: object
+    price: object
+    reason: str
+
+
+class OrderSkipped(OrderNotPushable):
+    """Nothing left to push (O7: only return lines). Final: report it, do not retry."""
+
+    def __init__(self, order_id: object, reason: str, excluded: tuple[ExcludedLine, ...]) -> None:
+        self.excluded = excluded
+        super().__init__(order_id, reason)
+
+
+@dataclass(frozen=True)
+class PushedLine:
+    """What one Gestionix line was built from, for the audit."""
+
+    position: int
+    product_code: str
+    product_id: object
+    quantity: Decimal
+    handy_unit_price: Decimal  # tax included, after discount
+    handy_line_total: Decimal  # handy_unit_price x quantity
+    unit_price: Decimal  # pre-tax, exactly as sent
+    tax_ids: tuple[object, ...]
+    tax_rate_sum: Decimal
+    gestionix_line_total: Decimal  # Gestionix's formula on what we send, rounded to cents
+    is_reward: bool
+
+
+@dataclass(frozen=True)
+class OrderDocument:
+    """A Gestionix document ready to POST, plus what the run reports about it."""
+
+    order_id: object
+    doc_type: DocType
+    reference: str
+    body: dict[str, Any]  # exactly the JSON body of POST /sales_orders or /sales
+    lines: tuple[PushedLine, ...]
+    excluded_returns: tuple[ExcludedLine, ...] = field(default_factory=tuple)
+    handy_total: Decimal = Decimal(0)  # sum of Handy line totals of the pushed lines
+    handy_total_sales: Decimal | None = None  # the order's own totalSales, as Handy reports it
+    expected_gestionix_total: Decimal = Decimal(0)  # sum of Gestionix line totals
+
+    @property
+    def total_difference(self) -> Decimal:
+        return self.expected_gestionix_total - self.handy_total
+
+
+# ---------------------------------------------------------------------------------------------
+# Small readers that never raise on odd input
+# ---------------------------------------------------------------------------------------------
+
+
+def _order_id(order: object) -> object:
+    return order.get(H.ORDER_ID) if isinstance(order, dict) else None
+
+
+def _to_decimal(value: object) -> Decimal | None:
+    """A finite Decimal from a JSON number or numeric string; None for anything else."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        number = Decimal(repr(value))  # shortest repr: 10.34, not 10.339999...
+    elif isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            return None
+    else:
+        return None
+    return number if number.is_finite() else None
+
+
+def _text(value: object) -> str:
+    """Stripped text of a scalar; "" for None, containers and blanks."""
+    if value is None or isinstance(value, (dict, list, tuple, set, bool)):
+        return ""
+    return " ".join(str(value).split())
+
+
+def _json_number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _round_cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _as_id_key(value: object) -> tuple[int, object]:
+    """Sort key: numeric ids by value, anything else after them."""
+    number = _to_decimal(value)
+    return (0, number) if number is not None else (1, str(value))
+
+
+# ---------------------------------------------------------------------------------------------
+# O2, O9, O10
+# ---------------------------------------------------------------------------------------------
+
+
+def handy_sales_kind(order: object) -> Literal["route_sale", "presale"] | None:
+    """'route_sale' / 'presale' from Handy's salesType (either spelling), None when unknown."""
+    raw = order.get(H.SALES_TYPE) if isinstance(order, dict) else None
+    key = normalize_name(raw) if isinstance(raw, str) else ""
+    if key in ROUTE_SALE_TYPES:
+        return "route_sale"
+    if key in PRESALE_TYPES:
+        return "presale"
+    return None
+
+
+def document_type(order: object, treat_all_as_sales_orders: bool) -> DocType:
+    """O2: Gestionix document type of a Handy order. Raises OrderRejected on an unknown salesType
+    when the switch is off (see the module docstring for why it is not guessed)."""
+    if treat_all_as_sales_orders:
+        return "sales_order"
+    kind = handy_sales_kind(order)
+    if kind == "route_sale":
+        return "sale"
+    if kind == "presale":
+        return "sales_order"
+    raw = order.get(H.SALES_TYPE) if isinstance(order, dict) else None
+    raise OrderRejected(
+        _order_id(order),
+        f"unknown {H.SALES_TYPE} {raw!r}: expected 'Venta en ruta'/'ROUTE' (venta) or "
+        "'Preventa'/'PRESALE' (pedido); not guessed because a venta moves stock in Gestionix",
+    )
+
+
+def reference(order_id: object) -> str:
+    """O9: the searchable, per-company unique Gestionix reference of a Handy order."""
+    return f"{REFERENCE_PREFIX}{_text(order_id)}"
+
+
+def edited_from_id(order: object) -> object | None:
+    """O10: id of the order this one replaces (Handy embeds the full old order in editedFrom)."""
+    if not isinstance(order, dict):
+        return None
+    previous = order.get(H.EDITED_FROM)
+    if isinstance(previous, dict):
+        previous = previous.get(H.ORDER_ID)
+    if previous is None or isinstance(previous, (bool, list, dict)) or _text(previous) == "":
+        return None
+    return previous
+
+
+def observations(order: object) -> str:
+    """O9: text printed on Gestionix's PDF/Excel exports: the Handy folio, the old folio of an
+    edit, then the seller's comment, cut to OBSERVATIONS_MAX_LENGTH (the folio always survives)."""
+    order_id = _text(_order_id(order))
+    label = "Venta" if handy_sales_kind(order) == "route_sale" else "Pedido"
+    head = f"{label} Handy {order_id}"
+    old_id = edited_from_id(order)
+    if old_id is not None:
+        head += f" (edita {_text(old_id)})"
+    comment = _text(order.get(H.SELLER_COMMENT)) if isinstance(order, dict) else ""
+    if not comment:
+        return head[:OBSERVATIONS_MAX_LENGTH]
+    text = f"{head} - {comment}"
+    if len(text) > OBSERVATIONS_MAX_LENGTH:
+        text = text[: OBSERVATIONS_MAX_LENGTH - 1].rstrip() + "…"
+    return text
+
+
+def document_date(order: object) -> str:
+    """Handy's server receipt time (dateCreated) as ISO-8601 UTC with Z, seconds precision."""
+    raw = order.get(H.DATE_CREATED) if isinstance(order, dict) else None
+    if not isinstance(raw, str) or not raw.strip():
+        raise OrderRejected(_order_id(order), f"missing {H.DATE_CREATED}")
+    text = raw.strip()
+    try:
+        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        raise OrderRejected(_order_id(order), f"unreadable {H.DATE_CREATED} {raw!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)  # Handy answers in UTC
+    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---------------------------------------------------------------------------------------------
+# O5 money
+# ---------------------------------------------------------------------------------------------
+
+
+def gestionix_line_total(
+    quantity: Decimal, unit_price: Decimal, discount: Decimal, rates: list[Decimal] | tuple
+) -> Decimal:
+    """Gestionix's line formula (spec): round(q x u x (1 - d/100) x (1 + sum rates), 2)."""
+    return _round_cents(_unrounded_line(quantity, unit_price, discount, sum(rates, Decimal(0))))
+
+
+def _unrounded_line(quantity: Decimal, unit_price: Decimal, discount: Decimal, rate_sum: Decimal):
+    return quantity * unit_price * (1 - discount / 100) * (1 + rate_sum)
+
+
+def _as_sent(value: Decimal) -> Decimal:
+    """The value Gestionix receives once the body goes through JSON as a float."""
+    return Decimal(repr(float(value)))
+
+
+def pre_tax_unit_price(handy_line_total: Decimal, quantity: Decimal, rate_sum: Decimal) -> Decimal:
+    """O5: the pre-tax unit price, with the fewest decimals that keep Gestionix's unrounded line
+    within LINE_TOLERANCE of Handy's line total (bound in the module docstring)."""
+    if quantity <= 0:
+        raise ValueError("quantity must be positive")
+    exact = handy_line_total / (quantity * (1 + rate_sum))
+    candidate = exact
+    for decimals in range(UNIT_PRICE_MIN_DECIMALS, UNIT_PRICE_MAX_DECIMALS + 1):
+        candidate = _as_sent(exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+        line = _unrounded_line(quantity, candidate, Decimal(0), rate_sum)
+        if abs(line - handy_line_total) <= LINE_TOLERANCE:
+            return candidate
+    return candidate  # only for absurd magnitudes; still the closest we can express
+
+
+# ---------------------------------------------------------------------------------------------
+# O5-O7 lines
+# ---------------------------------------------------------------------------------------------
+
+
+def transferred_rate_taxes(product: dict) -> list[tuple[object, Decimal]] | str:
+    """(tax_id, rate) of the product's transferred percentage taxes, or a reason when unusable.
+    Withheld and fixed-amount taxes are left out (O5: only transferred percentage taxes)."""
+    taxes = product.get(G.TAXES)
+    found: dict[object, Decimal] = {}
+    if isinstance(taxes, list):
+        for tax in taxes:
+            if not isinstance(tax, dict) or tax.get(G.TAX_TYPE) != G.TAX_TYPE_TRANSFERRED:
+                continue
+            if tax.get(G.TAX_FACTOR, G.TAX_FACTOR_RATE) != G.TAX_FACTOR_RATE:
+                continue
+            tax_id = tax.get(G.TAX_ID)
+            rate = _to_decimal(tax.get(G.TAX_RATE))
+            if tax_id is None or isinstance(tax_id, (bool, dict, list)):
+                return "has a transferred tax without tax_id"
+            if rate is None or not (0 <= rate < 1):
+                return f"has tax {tax_id} with rate {tax.get(G.TAX_RATE)!r} (expected a fraction 0-1)"
+            found.setdefault(tax_id, rate)
+    if not found:
+        return "has no transferred percentage taxes in Gestionix"
+    return list(found.items())
+
+
+def _is_return(item: dict) -> bool:
+    return item.get(H.IS_RETURN) is True
+
+
+def _is_reward(item: dict) -> bool:
+    return item.get(H.IS_REWARD) is True or item.get(H.PRICE_TYPE) == H.PRICE_TYPE_REWARD
+
+
+def _item_code(item: dict) -> str:
+    product = item.get(H.ITEM_PRODUCT)
+    return _text(product.get(H.PRODUCT_CODE)) if isinstance(product, dict) else ""
+
+
+def _item_label(position: int, item: dict) -> str:
+    item_id = item.get(H.ITEM_ID)
+    code = _item_code(item)
+    parts = [f"item {item_id}" if item_id is not None else None, f"product {code}" if code else None]
+    details = ", ".join(p for p in parts if p)
+    return f"line {position}" + (f" ({details})" if details else "")
+
+
+def split_returns(order: object) -> tuple[list[tuple[int, dict]], tuple[ExcludedLine, ...]]:
+    """O7: (position, item) of the lines to push, and the excluded return lines.
+    Raises OrderRejected when the order has no item list or no items at all."""
+    order_id = _order_id(order)
+    items = order.get(H.ITEMS) if isinstance(order, dict) else None
+    if not isinstance(items, list):
+        raise OrderRejected(order_id, f"order has no {H.ITEMS} list")
+    if not items:
+        raise OrderRejected(order_id, "order has no items")
+    kept: list[tuple[int, dict]] = []
+    excluded: list[ExcludedLine] = []
+    problems: list[str] = []
+    for position, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            problems.append(f"line {position} is not an object ({type(item).__name__})")
+        elif _is_return(item):
+            excluded.append(
+                ExcludedLine(
+                    position=position,
+                    item_id=item.get(H.ITEM_ID),
+                    product_code=_item_code(item) or None,
+                    quantity=item.get(H.QUANTITY),
+                    price=item.get(H.PRICE),
+                    reason="return line (isReturn): not pushed as a sold line",
+                )
+            )
+        else:
+            kept.append((position, item))
+    if problems:
+        raise OrderRejected(order_id, problems)
+    return kept, tuple(excluded)
+
+
+def build_lines(
+    order: object, products_by_key: dict[str, dict], *, branch_name: str | None = None
+) -> tuple[tuple[PushedLine, ...], tuple[ExcludedLine, ...]]:
+    """O5-O7: the Gestionix lines of an order and its excluded return lines.
+    Raises OrderRejected listing every bad line (O6), OrderSkipped when only returns remain (O7)."""
+    order_id = _order_id(order)
+    kept, excluded = split_returns(order)
+    if not kept:
+        raise OrderSkipped(
+            order_id, f"only return lines ({len(excluded)}): nothing to push", excluded
+        )
+    where = f"Gestionix branch {branch_name}" if branch_name else "the Gestionix branch"
+    problems: list[str] = []
+    lines: list[PushedLine] = []
+    for position, item in kept:
+        label = _item_label(position, item)
+        code = _item_code(item)
+        quantity = _to_decimal(item.get(H.QUANTITY))
+        price = _to_decimal(item.get(H.PRICE))
+        line_problems = []
+        if not code:
+            line_problems.append(f"{label}: missing product code")
+        if quantity is None:
+            line_problems.append(f"{label}: quantity {item.get(H.QUANTITY)!r} is not a number")
+        elif quantity <= 0:
+            line_problems.append(f"{label}: quantity {quantity} is not positive")
+        elif quantity > MAX_QUANTITY:
+            line_problems.append(f"{label}: quantity {quantity} is implausibly large")
+        if price is None:
+            line_problems.append(f"{label}: price {item.get(H.PRICE)!r} is not a number")
+        elif price < 0:
+            line_problems.append(f"{label}: price {price} is negative")
+        elif price > MAX_PRICE:
+            line_problems.append(f"{label}: price {price} is implausibly large")
+        product = products_by_key.get(code) if code else None
+        taxes: list[tuple[object, Decimal]] = []
+        if code and product is None:
+            line_problems.append(f"product {code} not in {where} ({label})")
+        elif isinstance(product, dict):
+            product_id = product.get(G.PRODUCT_ID)
+            if product_id is None or isinstance(product_id, (bool, dict, list)):
+                line_problems.append(f"product {code} has no product_id in Gestionix ({label})")
+            found = transferred_rate_taxes(product)
+            if isinstance(found, str):
+                line_problems.append(f"product {code} {found} ({label})")
+            else:
+                taxes = found
+        elif code:
+            line_problems.append(f"product {code} is malformed in the Gestionix index ({label})")
+        if line_problems:
+            problems.extend(line_problems)
+            continue
+        assert quantity is not None and price is not None and isinstance(product, dict)
+        rate_sum = sum((rate for _, rate in taxes), Decimal(0))
+        handy_line_total = price * quantity
+        sent_quantity = _as_sent(quantity)  # what Gestionix multiplies by
+        unit_price = pre_tax_unit_price(handy_line_total, sent_quantity, rate_sum)
+        lines.append(
+            PushedLine(
+                position=position,
+                product_code=code,
+                product_id=product[G.PRODUCT_ID],
+                quantity=sent_quantity,
+                handy_unit_price=price,
+                handy_line_total=handy_line_total,
+                unit_price=unit_price,
+                tax_ids=tuple(tax_id for tax_id, _ in taxes),
+                tax_rate_sum=rate_sum,
+                gestionix_line_total=gestionix_line_total(
+                    sent_quantity, unit_price, Decimal(0), [rate_sum]
+                ),
+                is_reward=_is_reward(item),
+            )
+        )
+    if problems:
+        raise OrderRejected(order_id, problems)
+    return tuple(lines), excluded
+
+
+def _line_body(line: PushedLine) -> dict[str, Any]:
+    return {
+        G.PRODUCT_ID: line.product_id,
+        G.QUANTITY: _json_number(line.quantity),
+        G.UNIT_PRICE: float(line.unit_price),
+        G.DISCOUNT: 0.0,  # price is already discounted (module docstring)
+        G.TAXES: [{G.TAX_ID: tax_id} for tax_id in line.tax_ids],
+    }
+
+
+def build_document(
+    order: object,
+    *,
+    doc_type: DocType,
+    branch_id: object,
+    client_id: object,
+    seller_id: object | None,
+    products_by_key: dict[str, dict],
+    branch_name: str | None = None,
+) -> OrderDocument:
+    """The Gestionix body of one Handy order (O5-O7, O9; no invoicing field ever, O11).
+
+    Raises OrderRejected (dead letter, O6) or OrderSkipped (only returns, O7)."""
+    order_id = _order_id(order)
+    if not isinstance(order, dict):
+        raise OrderRejected(None, f"order is not an object ({type(order).__name__})")
+    if order_id is None or isinstance(order_id, (bool, dict, list)) or not _text(order_id):
+        raise OrderRejected(order_id, f"order has no usable {H.ORDER_ID}")
+    if doc_type not in ("sales_order", "sale"):
+        raise OrderRejected(order_id, f"unknown Gestionix document type {doc_type!r}")
+    date = document_date(order)
+    lines, excluded = build_lines(order, products_by_key or {}, branch_name=branch_name)
+    body = {
+        G.BRANCH_ID: branch_id,
+        G.CLIENT_ID: client_id,
+        G.DATE: date,
+        G.SELLER_ID: seller_id,
+        G.REFERENCE: reference(order_id),
+        G.OBSERVATIONS: observations(order),
+        G.ITEMS: [_line_body(line) for line in lines],
+    }
+    return OrderDocument(
+        order_id=order_id,
+        doc_type=doc_type,
+        reference=body[G.REFERENCE],
+        body=body,
+        lines=lines,
+        excluded_returns=excluded,
+        handy_total=sum((line.handy_line_total for line in lines), Decimal(0)),
+        handy_total_sales=_to_decimal(order.get(H.TOTAL_SALES)),
+        expected_gestionix_total=sum((line.gestionix_line_total for line in lines), Decimal(0)),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# O3, O4 customers; seller
+# ---------------------------------------------------------------------------------------------
+
+
+def _customer_names(customer: object) -> tuple[str, str]:
+    if not isinstance(customer, dict):
+        return "", ""
+    return _text(customer.get(H.DESCRIPTION)), _text(customer.get(H.BUSINESS_NAME))
+
+
+def match_client(order_customer: object, clients: list[dict]) -> tuple[dict | None, str | None]:
+    """O3: the Gestionix client whose nombre comercial or razón social equals (normalised) the
+    Handy customer's description or businessName. Several: the oldest (lowest client_id), active
+    ones first (an inactive client may refuse documents), with a note naming the candidates."""
+    keys = {normalize_name(name) for name in _customer_names(order_customer)} - {""}
+    if not keys:
+        return None, None
+    matches = []
+    for client in clients or []:
+        if not isinstance(client, dict) or client.get(G.CLIENT_ID) is None:
+            continue
+        names = {normalize_name(client.get(G.COMMERCIAL_NAME)), normalize_name(client.get(G.BUSINESS_NAME))}
+        if keys & names:
+            matches.append(client)
+    if not matches:
+        return None, None
+    matches.sort(key=lambda c: (c.get(G.ACTIVE) is False, _as_id_key(c.get(G.CLIENT_ID))))
+    chosen = matches[0]
+    if len(matches) == 1:
+        return chosen, None
+    description, business = _customer_names(order_customer)
+    candidates = ", ".join(
+        f"{c.get(G.CLIENT_ID)} {_text(c.get(G.COMMERCIAL_NAME)) or _text(c.get(G.BUSINESS_NAME))!r}"
+        + (" (inactive)" if c.get(G.ACTIVE) is False else "")
+        for c in matches
+    )
+    note = (
+        f"Handy customer {description or business!r} matches {len(matches)} Gestionix clients "
+        f"({candidates}); using the oldest, {chosen.get(G.CLIENT_ID)}"
+    )
+    return chosen, note
+
+
+def valid_rfc(value: object) -> str | None:
+    """The RFC in upper case when it looks like a Mexican RFC (12 or 13 chars), else None."""
+    text = _text(value).upper().replace(" ", "").replace("-", "")
+    return text if RFC_PATTERN.fullmatch(text) else None
+
+
+def new_client_body(
+    order_customer: object, *, branch_id: object, with_address: bool, order_id: object = None
+) -> dict[str, Any]:
+    """O4: body of POST /clients for a Handy customer unknown to Gestionix. Name always, address
+    only when `with_address` (sync_customer_address), generic RFC when none is valid.
+    Raises OrderRejected when the customer has no name at all."""
+    description, business = _customer_names(order_customer)
+    if not description and not business:
+        code = order_customer.get(H.CUSTOMER_CODE) if isinstance(order_customer, dict) else None
+        who = f"customer {code}" if code is not None else "the order's customer"
+        raise OrderRejected(
+            order_id, f"{who} has no name (description and businessName empty): cannot create it"
+        )
+    customer = order_customer if isinstance(order_customer, dict) else {}
+    body: dict[str, Any] = {
+        G.BRANCH_ID: branch_id,
+        G.COMMERCIAL_NAME: description or business,
+        G.BUSINESS_NAME: business or description,
+        G.TAX_ID_RFC: valid_rfc(customer.get(H.RFC)) or GENERIC_RFC,
+    }
+    if with_address:
+        address = {
+            gestionix: _text(customer.get(handy))
+            for handy, gestionix in (
+                (H.ADDRESS, G.STREET),
+                (H.NEIGHBORHOOD, G.SUBURB),
+                (H.CITY, G.CITY),
+                (H.POSTAL_CODE, G.ZIP_CODE),
+            )
+        }
+        address = {key: value for key, value in address.items() if value}
+        if address:
+            body[G.ADDRESS] = address
+    return body
+
+
+def match_seller(created_by: object, sellers: list[dict]) -> object | None:
+    """Gestionix seller_id of the Handy user who took the order: by e-mail (username is the login
+    e-mail), then by normalised name; active and oldest first on ties; None when unmatched."""
+    if not isinstance(created_by, dict):
+        return None
+    emails = {
+        _text(created_by.get(key)).casefold() for key in (H.USER_USERNAME, H.USER_EMAIL)
+    } - {""}
+    emails = {email for email in emails if "@" in email}
+    name = normalize_name(_text(created_by.get(H.USER_NAME)))
+    usable = [s for s in sellers or [] if isinstance(s, dict) and s.get(G.SELLER_ID) is not None]
+    usable.sort(key=lambda s: (s.get(G.ACTIVE) is False, _as_id_key(s.get(G.SELLER_ID))))
+    for seller in usable:
+        if emails and _text(seller.get(G.SELLER_EMAIL)).casefold() in emails:
+            return seller[G.SELLER_ID]
+    if name:
+        for seller in usable:
+            if normalize_name(_text(seller.get(G.SELLER_NAME))) == name:
+                return seller[G.SELLER_ID]
+    return None
