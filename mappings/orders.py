@@ -139,6 +139,7 @@ UNIT_PRICE_MAX_DECIMALS = 10
 LINE_TOLERANCE = Decimal("0.0001")
 MAX_QUANTITY = Decimal("1e9")  # beyond these a value is a data error, and floats lose cents
 MAX_PRICE = Decimal("1e9")
+MIN_QUANTITY = Decimal("1e-6")  # below a milligram per kg: a data error, and unsafe to divide by
 CENT = Decimal("0.01")
 
 
@@ -500,6 +501,8 @@ def build_lines(
             line_problems.append(f"{label}: quantity {item.get(H.QUANTITY)!r} is not a number")
         elif quantity <= 0:
             line_problems.append(f"{label}: quantity {quantity} is not positive")
+        elif quantity < MIN_QUANTITY:
+            line_problems.append(f"{label}: quantity {quantity} is implausibly small")
         elif quantity > MAX_QUANTITY:
             line_problems.append(f"{label}: quantity {quantity} is implausibly large")
         if price is None:
