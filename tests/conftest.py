@@ -15,3 +15,12 @@ def _isolated_home(tmp_path, monkeypatch):
     if "HGSYNC_DATABASE_URL" in os.environ and not os.environ.get("HGSYNC_KEEP_DATABASE_URL"):
         monkeypatch.delenv("HGSYNC_DATABASE_URL")
     yield
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """A temporary Prefect server for the tests that run flows (~10 s, started once, on demand)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield

@@ -1,0 +1,177 @@
+"""prefect.yaml as the one list of tenants and deployments (read by `hgsync run/serve`, edited by
+`hgsync tenant add`). Comments and anchors survive edits (ruamel round-trip)."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from mappings.tenant import TenantConfig
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PREFECT_YAML = PROJECT_ROOT / "prefect.yaml"
+
+# flow short name -> (entrypoint, schedule anchor or None, description)
+FLOWS: dict[str, tuple[str, str | None, str]] = {
+    "catalog": (
+        "flows/catalog.py:catalog_pull",
+        "twice_daily",
+        "products, families, after-tax prices and free-use stock, Gestionix -> Handy (P1-P8, I1-I3).",
+    ),
+    "customers": (
+        "flows/customers.py:customer_sync",
+        "twice_daily",
+        "customers of the sucursal, zone General, seller assignment, Gestionix -> Handy (C1-C7).",
+    ),
+    "orders": (
+        "flows/orders.py:order_push",
+        "every_ten_minutes",
+        "new Handy orders and sales -> Gestionix pedidos/ventas, exactly once (O1-O11).",
+    ),
+    "deletions": (
+        "flows/deletions.py:deletion_sync",
+        "every_ten_minutes",
+        "deleted Handy orders delete their Gestionix documents (D1-D4).",
+    ),
+    "activate": (
+        "flows/activate.py:activate",
+        None,
+        "activation checks (A4), first full catalog and customer sync, cursors set to now.",
+    ),
+}
+
+
+class DeploymentFileError(Exception):
+    """prefect.yaml is missing something we need; the message says what."""
+
+
+@dataclass
+class DeploymentSpec:
+    name: str
+    flow_key: str
+    entrypoint: str
+    parameters: dict[str, Any]
+    schedules: list[dict[str, Any]] = field(default_factory=list)
+    concurrency_limit: dict[str, Any] | None = None
+    tags: list[str] = field(default_factory=list)
+    description: str = ""
+
+    @property
+    def tenant(self) -> TenantConfig:
+        return TenantConfig(**self.parameters["tenant"])
+
+    def load_flow(self):
+        module_path, function = self.entrypoint.split(":")
+        module = importlib.import_module(module_path.removesuffix(".py").replace("/", "."))
+        return getattr(module, function)
+
+
+def _yaml() -> YAML:
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    yaml.representer.add_representer(
+        type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
+    return yaml
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def read(path: Path = DEFAULT_PREFECT_YAML) -> dict[str, Any]:
+    if not path.exists():
+        raise DeploymentFileError(f"{path} not found")
+    with path.open(encoding="utf-8") as handle:
+        return _yaml().load(handle)
+
+
+def deployments(path: Path = DEFAULT_PREFECT_YAML) -> list[DeploymentSpec]:
+    entry_to_key = {entry: key for key, (entry, _, _) in FLOWS.items()}
+    specs = []
+    for raw in read(path).get("deployments") or []:
+        raw = _plain(raw)
+        specs.append(
+            DeploymentSpec(
+                name=raw["name"],
+                flow_key=entry_to_key.get(raw["entrypoint"], raw["entrypoint"]),
+                entrypoint=raw["entrypoint"],
+                parameters=raw.get("parameters") or {},
+                schedules=raw.get("schedules") or [],
+                concurrency_limit=raw.get("concurrency_limit"),
+                tags=raw.get("tags") or [],
+                description=raw.get("description") or "",
+            )
+        )
+    return specs
+
+
+def tenants(path: Path = DEFAULT_PREFECT_YAML) -> dict[str, TenantConfig]:
+    found = _plain((read(path).get("definitions") or {}).get("tenants") or {})
+    return {slug: TenantConfig(**params) for slug, params in found.items()}
+
+
+def tenant(slug: str, path: Path = DEFAULT_PREFECT_YAML) -> TenantConfig:
+    known = tenants(path)
+    if slug not in known:
+        raise DeploymentFileError(
+            f"tenant {slug!r} is not in {path.name}; known tenants: {', '.join(sorted(known)) or 'none'}"
+        )
+    return known[slug]
+
+
+def find(slug: str, flow_key: str, path: Path = DEFAULT_PREFECT_YAML) -> DeploymentSpec:
+    name = f"{slug}-{flow_key}"
+    for spec in deployments(path):
+        if spec.name == name:
+            return spec
+    raise DeploymentFileError(f"deployment {name!r} is not in {path.name}")
+
+
+def add_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> None:
+    """Append the tenant (an anchored parameter block) and its five deployments, keeping comments."""
+    document = read(path)
+    definitions = document.setdefault("definitions", CommentedMap())
+    tenants_map = definitions.setdefault("tenants", CommentedMap())
+    if config.slug in tenants_map:
+        raise DeploymentFileError(f"tenant {config.slug!r} is already in {path.name}")
+    params = CommentedMap(config.model_dump(mode="json"))
+    params.yaml_set_anchor(f"tenant_{config.slug.replace('-', '_')}", always_dump=True)
+    tenants_map[config.slug] = params
+
+    schedules = definitions.get("schedules") or {}
+    work_pool = definitions.get("work_pool")
+    concurrency = definitions.get("concurrency")
+    deploys = document.setdefault("deployments", CommentedSeq())
+    for index, (key, (entrypoint, schedule, description)) in enumerate(FLOWS.items()):
+        entry = CommentedMap()
+        entry["name"] = f"{config.slug}-{key}"
+        entry["description"] = f"{config.slug}: {description}"
+        entry["entrypoint"] = entrypoint
+        entry["parameters"] = CommentedMap(tenant=params)
+        if schedule:
+            if schedule not in schedules:
+                raise DeploymentFileError(f"{path.name}: definitions.schedules.{schedule} is missing")
+            entry["schedules"] = schedules[schedule]
+        if concurrency is not None:
+            entry["concurrency_limit"] = concurrency
+        if work_pool is not None:
+            entry["work_pool"] = work_pool
+        entry["tags"] = CommentedSeq([f"tenant:{config.slug}", key])
+        entry["tags"].fa.set_flow_style()
+        deploys.append(entry)
+        if index == 0:
+            deploys.yaml_set_comment_before_after_key(len(deploys) - 1, before=f"--- tenant {config.slug} ---", indent=2)
+    with path.open("w", encoding="utf-8") as handle:
+        _yaml().dump(document, handle)
