@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -353,8 +353,8 @@ def document_date(order: object) -> str:
     except ValueError:
         raise OrderRejected(_order_id(order), f"unreadable {H.DATE_CREATED} {raw!r}") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)  # Handy answers in UTC
-    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        parsed = parsed.replace(tzinfo=UTC)  # Handy answers in UTC
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -414,7 +414,9 @@ def transferred_rate_taxes(product: dict) -> list[tuple[object, Decimal]] | str:
             if tax_id is None or isinstance(tax_id, (bool, dict, list)):
                 return "has a transferred tax without tax_id"
             if rate is None or not (0 <= rate < 1):
-                return f"has tax {tax_id} with rate {tax.get(G.TAX_RATE)!r} (expected a fraction 0-1)"
+                return (
+                    f"has tax {tax_id} with rate {tax.get(G.TAX_RATE)!r} (expected a fraction 0-1)"
+                )
             found.setdefault(tax_id, rate)
     if not found:
         return "has no transferred percentage taxes in Gestionix"
@@ -430,14 +432,19 @@ def _is_reward(item: dict) -> bool:
 
 
 def _item_code(item: dict) -> str:
+    """The clave as Handy holds it (P2: exact join key), only surrounding blanks removed."""
     product = item.get(H.ITEM_PRODUCT)
-    return _text(product.get(H.PRODUCT_CODE)) if isinstance(product, dict) else ""
+    code = product.get(H.PRODUCT_CODE) if isinstance(product, dict) else None
+    return str(code).strip() if _text(code) else ""
 
 
 def _item_label(position: int, item: dict) -> str:
     item_id = item.get(H.ITEM_ID)
     code = _item_code(item)
-    parts = [f"item {item_id}" if item_id is not None else None, f"product {code}" if code else None]
+    parts = [
+        f"item {item_id}" if item_id is not None else None,
+        f"product {code}" if code else None,
+    ]
     details = ", ".join(p for p in parts if p)
     return f"line {position}" + (f" ({details})" if details else "")
 
@@ -632,7 +639,10 @@ def match_client(order_customer: object, clients: list[dict]) -> tuple[dict | No
     for client in clients or []:
         if not isinstance(client, dict) or client.get(G.CLIENT_ID) is None:
             continue
-        names = {normalize_name(client.get(G.COMMERCIAL_NAME)), normalize_name(client.get(G.BUSINESS_NAME))}
+        names = {
+            normalize_name(client.get(G.COMMERCIAL_NAME)),
+            normalize_name(client.get(G.BUSINESS_NAME)),
+        }
         if keys & names:
             matches.append(client)
     if not matches:
@@ -701,9 +711,9 @@ def match_seller(created_by: object, sellers: list[dict]) -> object | None:
     e-mail), then by normalised name; active and oldest first on ties; None when unmatched."""
     if not isinstance(created_by, dict):
         return None
-    emails = {
-        _text(created_by.get(key)).casefold() for key in (H.USER_USERNAME, H.USER_EMAIL)
-    } - {""}
+    emails = {_text(created_by.get(key)).casefold() for key in (H.USER_USERNAME, H.USER_EMAIL)} - {
+        ""
+    }
     emails = {email for email in emails if "@" in email}
     name = normalize_name(_text(created_by.get(H.USER_NAME)))
     usable = [s for s in sellers or [] if isinstance(s, dict) and s.get(G.SELLER_ID) is not None]

@@ -33,7 +33,13 @@ IVA8 = {"tax_id": 2, "name": "IVA frontera", "rate": 0.08, "type": "transferred"
 IVA0 = {"tax_id": 3, "name": "IVA 0", "rate": 0.0, "type": "transferred", "factor": "rate"}
 IEPS8 = {"tax_id": 4, "name": "IEPS", "rate": 0.08, "type": "transferred", "factor": "rate"}
 ISR_WITHHELD = {"tax_id": 9, "name": "ISR ret", "rate": 0.10, "type": "withheld", "factor": "rate"}
-IEPS_FIXED = {"tax_id": 7, "name": "IEPS cuota", "rate": 0.35, "type": "transferred", "factor": "fixed"}
+IEPS_FIXED = {
+    "tax_id": 7,
+    "name": "IEPS cuota",
+    "rate": 0.35,
+    "type": "transferred",
+    "factor": "fixed",
+}
 
 
 def gx_product(product_id: int, key: str, taxes: list[dict], price: float = 10.0) -> dict:
@@ -68,7 +74,9 @@ def item(code: str | None = "REF-600", quantity=3, price=12.0, **extra) -> dict:
         "product": product,
         "quantity": quantity,
         "price": price,
-        "total": price * quantity if isinstance(price, float | int) and isinstance(quantity, float | int) else None,
+        "total": price * quantity
+        if isinstance(price, float | int) and isinstance(quantity, float | int)
+        else None,
         "isReturn": False,
         "isReward": False,
         "priceType": "REGULAR",
@@ -94,14 +102,14 @@ def order(items: list | None = None, **extra) -> dict:
 
 
 def build(o: dict, products: dict | None = None, **overrides) -> OrderDocument:
-    kwargs = dict(
-        doc_type="sales_order",
-        branch_id=BRANCH_ID,
-        client_id=1201,
-        seller_id=12,
-        products_by_key=PRODUCTS if products is None else products,
-        branch_name="Matriz",
-    )
+    kwargs = {
+        "doc_type": "sales_order",
+        "branch_id": BRANCH_ID,
+        "client_id": 1201,
+        "seller_id": 12,
+        "products_by_key": PRODUCTS if products is None else products,
+        "branch_name": "Matriz",
+    }
     kwargs.update(overrides)
     return build_document(o, **kwargs)
 
@@ -168,7 +176,10 @@ def test_o9_reference_is_handy_prefix_plus_id(order_id, expected):
         ({"salesType": "Venta en ruta"}, "Venta Handy 29079293"),
         ({"salesType": "ROUTE"}, "Venta Handy 29079293"),
         ({"salesType": None}, "Pedido Handy 29079293"),
-        ({"sellerComment": "  entregar\nen la tarde "}, "Pedido Handy 29079293 - entregar en la tarde"),
+        (
+            {"sellerComment": "  entregar\nen la tarde "},
+            "Pedido Handy 29079293 - entregar en la tarde",
+        ),
         ({"sellerComment": ""}, "Pedido Handy 29079293"),
         ({"editedFrom": {"id": 29079000}}, "Pedido Handy 29079293 (edita 29079000)"),
     ],
@@ -228,17 +239,23 @@ def test_o5_body_is_exactly_the_gestionix_document():
         ("REF-600", 37.90, 0.5, [1], 32.6724),  # 0.5 kg
     ],
 )
-def test_o5_lines_use_gestionix_product_taxes_and_pre_tax_price(code, price, quantity, tax_ids, unit_price):
+def test_o5_lines_use_gestionix_product_taxes_and_pre_tax_price(
+    code, price, quantity, tax_ids, unit_price
+):
     doc = build(order([item(code, quantity=quantity, price=price)]))
     [line] = doc.body["items"]
     assert line["product_id"] == PRODUCTS[code]["product_id"]
     assert [t["tax_id"] for t in line["taxes"]] == tax_ids
     assert line["unit_price"] == unit_price
-    assert abs(doc.expected_gestionix_total - Decimal(repr(price)) * Decimal(repr(quantity))) <= Decimal("0.01")
+    assert abs(
+        doc.expected_gestionix_total - Decimal(repr(price)) * Decimal(repr(quantity))
+    ) <= Decimal("0.01")
 
 
 def test_o5_discount_is_sent_as_zero_with_handys_discounted_price():
-    discounted = item("REF-600", quantity=2, price=18.56, originalPrice=23.20, discountPercentage=20.0)
+    discounted = item(
+        "REF-600", quantity=2, price=18.56, originalPrice=23.20, discountPercentage=20.0
+    )
     doc = build(order([discounted]))
     [line] = doc.body["items"]
     assert line["discount"] == 0.0
@@ -255,7 +272,14 @@ def test_o5_discount_is_sent_as_zero_with_handys_discounted_price():
     ],
 )
 def test_o5_reward_lines_are_pushed_at_their_price(reward_flags, price, unit_price):
-    doc = build(order([item("REF-600", quantity=2, price=12.0), item("REF-600", quantity=1, price=price, **reward_flags)]))
+    doc = build(
+        order(
+            [
+                item("REF-600", quantity=2, price=12.0),
+                item("REF-600", quantity=1, price=price, **reward_flags),
+            ]
+        )
+    )
     assert len(doc.body["items"]) == 2
     assert doc.body["items"][1]["unit_price"] == unit_price
     assert doc.lines[1].is_reward and not doc.lines[0].is_reward
@@ -292,9 +316,21 @@ def test_o5_build_does_not_mutate_its_inputs():
     ("case", "bad_order", "reason_part"),
     [
         ("unknown product", order([item("REF-9")]), "product REF-9 not in Gestionix branch Matriz"),
-        ("product without taxes", order([item("NO-TAX")]), "product NO-TAX has no transferred percentage taxes"),
-        ("only withheld taxes", order([item("ONLY-WITHHELD")]), "ONLY-WITHHELD has no transferred percentage"),
-        ("only fixed-amount taxes", order([item("ONLY-FIXED")]), "ONLY-FIXED has no transferred percentage"),
+        (
+            "product without taxes",
+            order([item("NO-TAX")]),
+            "product NO-TAX has no transferred percentage taxes",
+        ),
+        (
+            "only withheld taxes",
+            order([item("ONLY-WITHHELD")]),
+            "ONLY-WITHHELD has no transferred percentage",
+        ),
+        (
+            "only fixed-amount taxes",
+            order([item("ONLY-FIXED")]),
+            "ONLY-FIXED has no transferred percentage",
+        ),
         ("rate given as percent", order([item("PERCENT-RATE")]), "rate 16"),
         ("product without product_id", order([item("NO-ID")]), "NO-ID has no product_id"),
         ("no items", order([]), "no items"),
@@ -314,10 +350,18 @@ def test_o5_build_does_not_mutate_its_inputs():
         ("negative price", order([item(price=-1.0)]), "price -1.0 is negative"),
         ("missing product code", order([item(code=None)]), "missing product code"),
         ("blank product code", order([item(code="  ")]), "missing product code"),
-        ("product not an object", order([{**item(), "product": "REF-600"}]), "missing product code"),
+        (
+            "product not an object",
+            order([{**item(), "product": "REF-600"}]),
+            "missing product code",
+        ),
         ("line not an object", order([item(), "REF-600"]), "line 2 is not an object"),
         ("missing dateCreated", order(dateCreated=None), "missing dateCreated"),
-        ("unreadable dateCreated", order(dateCreated="26/02/2023 07:14:32"), "unreadable dateCreated"),
+        (
+            "unreadable dateCreated",
+            order(dateCreated="26/02/2023 07:14:32"),
+            "unreadable dateCreated",
+        ),
         ("missing id", order(id=None), "no usable id"),
     ],
     ids=lambda value: value if isinstance(value, str) and " " in value else "",
@@ -352,8 +396,12 @@ def test_o6_non_object_order_is_rejected(not_an_order):
 
 def test_o6_customer_with_no_name_is_a_rejection_not_a_crash():
     with pytest.raises(OrderRejected) as caught:
-        new_client_body({"code": "C-9", "description": " ", "businessName": None},
-                        branch_id=BRANCH_ID, with_address=True, order_id=29079293)
+        new_client_body(
+            {"code": "C-9", "description": " ", "businessName": None},
+            branch_id=BRANCH_ID,
+            with_address=True,
+            order_id=29079293,
+        )
     assert caught.value.order_id == 29079293
     assert "customer C-9 has no name" in caught.value.reason
 
@@ -372,7 +420,9 @@ def test_o7_return_lines_are_excluded_and_reported():
 
 
 def test_o7_return_line_of_an_unknown_or_untaxed_product_does_not_block_the_order():
-    doc = build(order([item("REF-600"), item("REF-9", isReturn=True), item("NO-TAX", isReturn=True)]))
+    doc = build(
+        order([item("REF-600"), item("REF-9", isReturn=True), item("NO-TAX", isReturn=True)])
+    )
     assert len(doc.body["items"]) == 1 and len(doc.excluded_returns) == 2
 
 
@@ -390,9 +440,19 @@ def test_o7_order_with_only_returns_is_skipped_not_pushed_nor_dead_lettered():
 
 CLIENTS = [
     {"client_id": 1305, "commercial_name": "TIENDA LUCIA", "business_name": None, "active": True},
-    {"client_id": 1201, "commercial_name": "Tienda Lucía", "business_name": "ABARROTES LUCIA SA DE CV", "active": True},
+    {
+        "client_id": 1201,
+        "commercial_name": "Tienda Lucía",
+        "business_name": "ABARROTES LUCIA SA DE CV",
+        "active": True,
+    },
     {"client_id": 1100, "commercial_name": "tienda  lucía ", "business_name": "", "active": False},
-    {"client_id": 1400, "commercial_name": "Miscelánea Peña", "business_name": "PENA HERMANOS SA", "active": True},
+    {
+        "client_id": 1400,
+        "commercial_name": "Miscelánea Peña",
+        "business_name": "PENA HERMANOS SA",
+        "active": True,
+    },
     {"client_id": 1500, "commercial_name": "Farmacia Sol", "business_name": None, "active": True},
 ]
 
@@ -411,11 +471,18 @@ CLIENTS = [
         ({"description": "Tienda"}, CLIENTS, None, False),  # whole names only
         ({"description": "", "businessName": None}, CLIENTS, None, False),
         (None, CLIENTS, None, False),
-        ({"description": "Farmacia Sol"}, [None, "x", {"commercial_name": "Farmacia Sol"}], None, False),
+        (
+            {"description": "Farmacia Sol"},
+            [None, "x", {"commercial_name": "Farmacia Sol"}],
+            None,
+            False,
+        ),
         ({"description": "Farmacia Sol"}, None, None, False),
     ],
 )
-def test_o3_client_matched_by_normalised_trade_or_legal_name(customer, clients, expected_id, ambiguous):
+def test_o3_client_matched_by_normalised_trade_or_legal_name(
+    customer, clients, expected_id, ambiguous
+):
     client, note = match_client(customer, clients)
     assert (client or {}).get("client_id") == expected_id
     assert (note is not None) == ambiguous
@@ -429,8 +496,11 @@ def test_o3_ambiguity_note_lists_every_candidate_and_the_choice():
 
 
 def test_o3_oldest_is_by_numeric_client_id():
-    clients = [{"client_id": 99, "commercial_name": "A"}, {"client_id": 100, "commercial_name": "a"},
-               {"client_id": 1000, "commercial_name": "A"}]
+    clients = [
+        {"client_id": 99, "commercial_name": "A"},
+        {"client_id": 100, "commercial_name": "a"},
+        {"client_id": 1000, "commercial_name": "A"},
+    ]
     client, _ = match_client({"description": "a"}, list(reversed(clients)))
     assert client["client_id"] == 99
 
@@ -457,7 +527,12 @@ def test_o4_new_client_with_address():
         "commercial_name": "Tienda Lucía",
         "business_name": "Abarrotes Lucía SA de CV",
         "tax_id": "AEL010101AB1",
-        "address": {"street": "Av. Juárez 12", "suburb": "Centro", "city": "Puebla", "zip_code": "72000"},
+        "address": {
+            "street": "Av. Juárez 12",
+            "suburb": "Centro",
+            "city": "Puebla",
+            "zip_code": "72000",
+        },
     }
 
 
@@ -505,7 +580,10 @@ def test_o4_partial_address_sends_only_known_parts():
     assert body["address"] == {"street": "Calle 1"}
 
 
-@pytest.mark.parametrize("customer", [None, {}, {"description": ""}, {"description": None, "businessName": "  "}, "Lucía"])
+@pytest.mark.parametrize(
+    "customer",
+    [None, {}, {"description": ""}, {"description": None, "businessName": "  "}, "Lucía"],
+)
 def test_o4_customer_with_no_name_is_rejected(customer):
     with pytest.raises(OrderRejected, match="has no name"):
         new_client_body(customer, branch_id=BRANCH_ID, with_address=True, order_id=1)
@@ -584,14 +662,27 @@ def _all_keys(value) -> list[str]:
 
 @pytest.mark.parametrize("doc_type", ["sales_order", "sale"])
 def test_o11_document_never_asks_for_invoicing(doc_type):
-    doc = build(order([item("REF-600"), item("BOTANA", price=12.4)], billable=True), doc_type=doc_type)
-    assert set(doc.body) == {"branch_id", "client_id", "date", "seller_id", "reference", "observations", "items"}
+    doc = build(
+        order([item("REF-600"), item("BOTANA", price=12.4)], billable=True), doc_type=doc_type
+    )
+    assert set(doc.body) == {
+        "branch_id",
+        "client_id",
+        "date",
+        "seller_id",
+        "reference",
+        "observations",
+        "items",
+    }
     keys = [key.lower() for key in _all_keys(doc.body)]
     assert not [key for key in keys if any(word in key for word in INVOICING_WORDS)]
 
 
 def test_o11_new_client_body_has_no_invoicing_keys():
-    keys = [key.lower() for key in _all_keys(new_client_body(HANDY_CUSTOMER, branch_id=1, with_address=True))]
+    keys = [
+        key.lower()
+        for key in _all_keys(new_client_body(HANDY_CUSTOMER, branch_id=1, with_address=True))
+    ]
     assert not [key for key in keys if any(word in key for word in INVOICING_WORDS)]
 
 
@@ -600,7 +691,9 @@ def test_o11_new_client_body_has_no_invoicing_keys():
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
     max_leaves=10,
 )
 field_values = {
@@ -614,7 +707,10 @@ field_values = {
         st.fixed_dictionaries(
             {},
             optional={
-                "product": st.fixed_dictionaries({"code": st.sampled_from(list(PRODUCTS)) | json_values}) | json_values,
+                "product": st.fixed_dictionaries(
+                    {"code": st.sampled_from(list(PRODUCTS)) | json_values}
+                )
+                | json_values,
                 "quantity": st.integers(-3, 5) | st.floats() | json_values,
                 "price": st.floats() | json_values,
                 "isReturn": st.booleans() | json_values,
@@ -645,3 +741,12 @@ def test_o6_any_input_ends_in_a_document_or_a_clear_rejection(the_order, treat_a
     assert doc.body["items"]
     observations(the_order), edited_from_id(the_order), match_client(the_order, CLIENTS)
     match_seller(the_order, SELLERS)
+
+
+def test_o6_clave_is_an_exact_key_not_a_normalised_name():
+    """P2: clave = code; only surrounding blanks are ignored, inner spacing and case count."""
+    products = {"REF 600": gx_product(1, "REF 600", [IVA16])}
+    assert build(order([item(" REF 600 ")]), products).body["items"][0]["product_id"] == 1
+    for other in ("REF  600", "ref 600"):
+        with pytest.raises(OrderRejected, match=f"product {other} not in"):
+            build(order([item(other)]), products)
