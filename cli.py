@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -13,14 +18,32 @@ app = typer.Typer(
     help="Handy <-> Konfio Gestionix sync: run the demo, the sandbox, flows, deployments and reports.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold secrets
 )
 tenant_app = typer.Typer(help="Add a tenant (credential blocks + deployments) or check one.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
+
+PREFECT_YAML = typer.Option(Path("prefect.yaml"), "--file", help="The deployments file.")
 
 
 def _not_built(what: str) -> None:
     typer.echo(f"hgsync {what}: not built yet (see the open issues).", err=True)
     raise typer.Exit(code=2)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=code)
+
+
+def _parse_since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        _fail(f"--since {value!r}: use ISO format, e.g. 2026-11-27 or 2026-11-27T08:00:00-06:00")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 @app.command()
@@ -36,27 +59,125 @@ def sandbox() -> None:
 
 
 @tenant_app.command("add")
-def tenant_add() -> None:
-    """Save a tenant's credential blocks and add its deployments to prefect.yaml."""
-    _not_built("tenant add")
+def tenant_add(
+    slug: str = typer.Argument(..., help="Tenant id: lowercase letters, digits, dashes."),
+    branch: str = typer.Option(..., "--branch", help="Gestionix sucursal name."),
+    company: Optional[str] = typer.Option(None, "--company", help="Gestionix company id or name."),
+    handy_url: str = typer.Option("https://hub.handy.la/api/v2", "--handy-url"),
+    handy_token: str = typer.Option(
+        ..., "--handy-token", envvar="HGSYNC_HANDY_TOKEN", prompt=True, hide_input=True,
+        help="Handy API token (or env HGSYNC_HANDY_TOKEN; prompted, never echoed).",
+    ),
+    gestionix_url: str = typer.Option("https://api.gestionix.com/api/v3", "--gestionix-url"),
+    gestionix_user: str = typer.Option(..., "--gestionix-user", envvar="HGSYNC_GESTIONIX_USER", prompt=True),
+    gestionix_password: str = typer.Option(
+        ..., "--gestionix-password", envvar="HGSYNC_GESTIONIX_PASSWORD", prompt=True, hide_input=True,
+        help="Gestionix password (or env HGSYNC_GESTIONIX_PASSWORD; prompted, never echoed).",
+    ),
+    timezone_name: str = typer.Option("America/Mexico_City", "--timezone"),
+    sync_customers: bool = typer.Option(True, "--sync-customers/--no-sync-customers"),
+    sync_inventory: bool = typer.Option(True, "--sync-inventory/--no-sync-inventory"),
+    sync_deletions: bool = typer.Option(True, "--sync-deletions/--no-sync-deletions"),
+    sync_customer_address: bool = typer.Option(True, "--sync-customer-address/--no-sync-customer-address"),
+    treat_all_as_sales_orders: bool = typer.Option(
+        True, "--all-as-sales-orders/--sales-as-ventas", help="O2: pedidos for all, or ventas for route sales."
+    ),
+    file: Path = PREFECT_YAML,
+    yaml_only: bool = typer.Option(False, "--yaml-only", help="Only edit prefect.yaml (blocks already saved)."),
+) -> None:
+    """Save a tenant's two credential blocks and add its five deployments to prefect.yaml."""
+    from pydantic import ValidationError
+
+    from clients.credentials import GestionixCredentials, HandyCredentials
+    from flows import deployments
+    from mappings.tenant import TenantConfig
+
+    try:
+        config = TenantConfig(
+            slug=slug, gestionix_branch=branch, gestionix_company=company,
+            handy_credentials=f"{slug}-handy", gestionix_credentials=f"{slug}-gestionix",
+            handy_timezone=timezone_name, sync_customers=sync_customers, sync_inventory=sync_inventory,
+            sync_deletions=sync_deletions, sync_customer_address=sync_customer_address,
+            treat_all_as_sales_orders=treat_all_as_sales_orders,
+        )
+        handy_block = HandyCredentials(base_url=handy_url, api_token=handy_token)
+        gestionix_block = GestionixCredentials(base_url=gestionix_url, user=gestionix_user, password=gestionix_password)
+    except ValidationError as error:
+        _fail(f"tenant {slug}: {error}")
+    if not yaml_only:
+        handy_block.save(config.handy_credentials, overwrite=True)
+        gestionix_block.save(config.gestionix_credentials, overwrite=True)
+        typer.echo(f"saved blocks {config.handy_credentials!r} and {config.gestionix_credentials!r}")
+    try:
+        deployments.add_tenant(config, file)
+    except deployments.DeploymentFileError as error:
+        _fail(str(error))
+    typer.echo(f"added deployments {', '.join(f'{slug}-{k}' for k in deployments.FLOWS)} to {file}")
+    typer.echo(f"next: hgsync tenant check {slug} ; prefect deploy --all ; run {slug}-activate")
 
 
 @tenant_app.command("check")
-def tenant_check() -> None:
-    """Run the activation checks for a tenant without writing anything."""
-    _not_built("tenant check")
+def tenant_check(slug: str = typer.Argument(...), file: Path = PREFECT_YAML) -> None:
+    """Run the activation checks (A4) for a tenant without writing anything."""
+    from flows import deployments
+
+    try:
+        config = deployments.tenant(slug, file)
+        from flows.activate import check_tenant
+    except deployments.DeploymentFileError as error:
+        _fail(str(error))
+    except ImportError:
+        _not_built("tenant check")
+    report = asyncio.run(check_tenant(config))
+    for line in report.lines():
+        typer.echo(line)
+    raise typer.Exit(code=0 if report.ok else 1)
 
 
 @app.command()
-def run() -> None:
-    """Run one flow once for one tenant."""
-    _not_built("run")
+def run(
+    flow: str = typer.Argument(..., help="catalog | customers | orders | deletions | activate"),
+    tenant: str = typer.Option(..., "--tenant", help="Tenant slug from prefect.yaml."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Report what would be written; write nothing."),
+    since: Optional[str] = typer.Option(None, "--since", help="Backfill from this date (orders, deletions)."),
+    full: bool = typer.Option(False, "--full", help="Also read Handy and repair drift (catalog, customers)."),
+    file: Path = PREFECT_YAML,
+) -> None:
+    """Run one flow once for one tenant, with the tenant's parameters from prefect.yaml."""
+    from flows import deployments
+
+    try:
+        spec = deployments.find(tenant, flow, file)
+        flow_fn = spec.load_flow()
+    except deployments.DeploymentFileError as error:
+        _fail(str(error))
+    accepted = inspect.signature(flow_fn.fn).parameters
+    options = {"dry_run": dry_run, "since": _parse_since(since), "full": full}
+    if "backfill_from" in accepted:
+        options["backfill_from"] = options["since"]
+    kwargs = {"tenant": spec.tenant}
+    for name, value in options.items():
+        if name in accepted:
+            kwargs[name] = value
+        elif value:
+            _fail(f"flow {flow} has no --{name.replace('_', '-')} option")
+    result = flow_fn(**kwargs, return_state=True)
+    state = asyncio.run(result) if inspect.isawaitable(result) else result
+    typer.echo(f"{spec.name}: {state.name}")
+    if not state.is_completed():
+        raise typer.Exit(code=1)
 
 
 @app.command()
-def serve() -> None:
+def serve(file: Path = PREFECT_YAML) -> None:
     """Serve every deployment of prefect.yaml in this process (no worker needed)."""
-    _not_built("serve")
+    from prefect import serve as prefect_serve
+
+    from flows import deployments
+
+    runner_deployments = [deployments.to_runner_deployment(spec) for spec in deployments.deployments(file)]
+    typer.echo(f"serving {len(runner_deployments)} deployments from {file}")
+    prefect_serve(*runner_deployments, pause_on_shutdown=False)
 
 
 @app.command()

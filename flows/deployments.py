@@ -175,3 +175,19 @@ def add_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> None:
             deploys.yaml_set_comment_before_after_key(len(deploys) - 1, before=f"--- tenant {config.slug} ---", indent=2)
     with path.open("w", encoding="utf-8") as handle:
         _yaml().dump(document, handle)
+
+
+def to_runner_deployment(spec: DeploymentSpec):
+    """The same deployment, for `prefect.serve` (hgsync serve)."""
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig
+    from prefect.schedules import Cron
+
+    limit = spec.concurrency_limit
+    return spec.load_flow().to_deployment(
+        name=spec.name,
+        parameters=spec.parameters,
+        schedules=[Cron(s["cron"], timezone=s.get("timezone", "UTC")) for s in spec.schedules],
+        concurrency_limit=ConcurrencyLimitConfig(**limit) if limit else None,
+        tags=spec.tags,
+        description=spec.description,
+    )
