@@ -1,0 +1,171 @@
+"""The HTTP plumbing both clients share: one httpx.AsyncClient, the call counter, bounded
+concurrency, the (tenant, system) rate limiter, retries, and turning failures into ApiErrors.
+
+Knows nothing about Handy or Gestionix paths; each client passes its path template (for the
+`calls` counter and logs) and the concrete path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any
+
+import httpx
+
+from clients.clock import Clock
+from clients.errors import ApiError, UnexpectedResponse, error_from_exception, error_from_response, redact, snippet
+from clients.ratelimit import RateLimiter, RetryPolicy, build_retrying, default_should_retry
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+USER_AGENT = "handy-gestionix/0.1 (+httpx)"
+
+
+def secret_value(value: Any) -> str:
+    """The plain text of a str or a pydantic SecretStr (Prefect credential blocks)."""
+    getter = getattr(value, "get_secret_value", None)
+    return getter() if callable(getter) else str(value)
+
+
+class HttpCore:
+    def __init__(
+        self,
+        *,
+        system: str,
+        base_url: str,
+        limiter: RateLimiter,
+        max_concurrency: int,
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None,
+        retry_policy: RetryPolicy,
+        secrets: Callable[[], Iterable[str]],
+        log: logging.Logger,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
+        self.system = system
+        self.calls: Counter[str] = Counter()
+        self.limiter = limiter
+        self.retry_policy = retry_policy
+        self._secrets = secrets
+        self._log = log
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            verify=True,
+            follow_redirects=False,
+            limits=httpx.Limits(
+                max_connections=max_concurrency,
+                max_keepalive_connections=max_concurrency,
+                keepalive_expiry=30.0,
+            ),
+            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+            transport=transport,
+        )
+
+    @property
+    def clock(self) -> Clock:
+        return self.limiter.clock
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        template: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        headers: Callable[[], Mapping[str, str]] | None = None,
+        accept: Collection[int] = (),
+        idempotent: bool | None = None,
+        keep_error_body: bool = True,
+    ) -> httpx.Response:
+        """Send with rate limiting and retries. Returns a 2xx response, or one whose status is in
+        `accept`; raises an ApiError otherwise. `headers` is called before every attempt."""
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT_METHODS
+        retrying = build_retrying(
+            self.retry_policy,
+            self.clock,
+            should_retry=lambda exc: default_should_retry(exc, idempotent=idempotent),
+            log=self._log,
+        )
+        attempt_number = 0
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempt_number += 1
+                    return await self._send_once(
+                        method, template, path, params, json_body,
+                        headers() if headers else {}, accept, keep_error_body,
+                    )
+        except ApiError as exc:
+            exc.attempts = attempt_number
+            raise
+        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    async def _send_once(
+        self,
+        method: str,
+        template: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        headers: Mapping[str, str],
+        accept: Collection[int],
+        keep_error_body: bool,
+    ) -> httpx.Response:
+        async with self._semaphore:
+            await self.limiter.acquire()
+            self.calls[f"{method} {template}"] += 1
+            started = self.clock.monotonic()
+            try:
+                response = await self._client.request(
+                    method, path, params=params, json=json_body, headers=headers
+                )
+            except httpx.HTTPError as exc:
+                self._log.debug("%s %s failed: %s", method, template, type(exc).__name__)
+                raise error_from_exception(
+                    system=self.system, method=method, path=path, exc=exc, secrets=self._secrets()
+                ) from None
+        status = response.status_code
+        self._log.debug(
+            "%s %s -> %d (%.0f ms)", method, template, status,
+            (self.clock.monotonic() - started) * 1000,
+        )
+        retry_after = self.limiter.observe(status, response.headers)
+        if 200 <= status < 300 or status in accept:
+            return response
+        raise error_from_response(
+            system=self.system,
+            method=method,
+            path=path,
+            status=status,
+            content=response.content,
+            secrets=self._secrets(),
+            retry_after=retry_after,
+            keep_body=keep_error_body,
+        )
+
+    def decode_json(self, response: httpx.Response, method: str, path: str) -> Any:
+        """The JSON body of a successful response (None when empty)."""
+        if not response.content or response.status_code == 204:
+            return None
+        try:
+            return json.loads(response.content)
+        except (ValueError, UnicodeDecodeError):
+            raise UnexpectedResponse(
+                "the answer is not JSON",
+                system=self.system,
+                status=response.status_code,
+                method=method,
+                path=path,
+                body_snippet=redact(snippet(response.content), self._secrets()) or None,
+            ) from None
