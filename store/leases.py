@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,12 +86,38 @@ def release(handle: LeaseHandle) -> None:
         )
 
 
+def acquire_waiting(
+    tenant: str,
+    name: str,
+    ttl: timedelta,
+    *,
+    wait: timedelta,
+    poll_seconds: float = 1.0,
+    url: str | None = None,
+) -> LeaseHandle:
+    """Acquire, retrying for up to `wait` (serialises two flows scheduled at the same minute)."""
+    deadline = time.monotonic() + wait.total_seconds()
+    while True:
+        try:
+            return acquire(tenant, name, ttl, url=url)
+        except LeaseHeld:
+            if time.monotonic() + poll_seconds > deadline:
+                raise
+            time.sleep(poll_seconds)
+
+
 @contextmanager
 def lease(
-    tenant: str, name: str, ttl: timedelta = timedelta(minutes=15), *, url: str | None = None
+    tenant: str,
+    name: str,
+    ttl: timedelta = timedelta(minutes=15),
+    *,
+    wait: timedelta = timedelta(0),
+    url: str | None = None,
 ) -> Iterator[LeaseHandle]:
-    """Hold `name` for `tenant` for the block; raises LeaseHeld at once when another holder has it."""
-    handle = acquire(tenant, name, ttl, url=url)
+    """Hold `name` for `tenant` for the block. Another holder: wait up to `wait`, then LeaseHeld
+    (with the default wait of 0 it fails fast)."""
+    handle = acquire_waiting(tenant, name, ttl, wait=wait, url=url)
     try:
         yield handle
     finally:
