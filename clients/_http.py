@@ -161,11 +161,12 @@ class HttpCore:
         try:
             return json.loads(response.content)
         except (ValueError, UnicodeDecodeError):
+            start = redact(snippet(response.content), self._secrets())
             raise UnexpectedResponse(
-                "the answer is not JSON",
+                f"the answer is not JSON: {start}",
                 system=self.system,
                 status=response.status_code,
                 method=method,
                 path=path,
-                body_snippet=redact(snippet(response.content), self._secrets()) or None,
+                body_snippet=start or None,
             ) from None

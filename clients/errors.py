@@ -370,8 +370,9 @@ def error_from_response(
     if not keep_body:
         field_errors, details, body_snippet = [], {}, ""
     error_class = classify(status)
+    text = message or body_snippet  # an HTML or plain-text body is the server's message too
     return error_class(
-        redact(message, secrets) or httpx.codes.get_reason_phrase(status),
+        redact(text, secrets) or httpx.codes.get_reason_phrase(status),
         system=system,
         status=status,
         method=method,
