@@ -1,0 +1,425 @@
+"""Gestionix clients -> desired Handy customers (RULES C2-C5), seller matching, adoption.
+
+Decisions:
+- Handy code = CUSTOMER_CODE_PREFIX + client_id ("GX-1201"): stable, never contains `/`. The
+  binding's gestionix_key is str(client_id). A client whose id is not an int (or a plain
+  [A-Za-z0-9_-] string) is rejected.
+- C2: description = nombre comercial, else razón social, else rejected; both filled -> nombre
+  comercial. Texts cleaned like product names (strip, collapse spaces, <= 255 characters).
+- Address: "street exterior [Int. interior]" -> address, suburb -> neighborhood, city, zip_code
+  -> postalCode; tax_id -> rfc, email, phone -> phoneNumber. Numbers (a zip code sent as int)
+  are accepted as text; other wrong types reject the client with the field named.
+- C5: the customer's `sellers` is [handy user id] when its Gestionix seller matched a Handy
+  user, else [] (Gestionix is the master of customers, A5: no seller or an unmatched seller
+  means no assignment from the integration). Matching: e-mail (case-insensitive, against the
+  user's email and username), then normalize_name(name); only enabled users; a tie is reported
+  as ambiguous, never guessed.
+- C4: new customers go to zone ZONE_GENERAL; the zone is sent on create only (not
+  fingerprinted), so a customer moved to another zone by hand in Handy stays there.
+- Fingerprint covers description, businessName, the address fields, rfc, email, phoneNumber and
+  sellers; `enabled` is tracked by the binding status (as for products).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from mappings.fingerprint import fingerprint
+from mappings.names import normalize_name
+from mappings.products import MAX_DESCRIPTION_LENGTH, clean_text, is_blank
+
+# --- Gestionix client and seller fields (gestionix-api-v3.md, "Customers and sellers", [A]).
+GX_CLIENT_ID = "client_id"
+GX_COMMERCIAL_NAME = "commercial_name"
+GX_BUSINESS_NAME = "business_name"
+GX_TAX_ID = "tax_id"
+GX_CLIENT_ACTIVE = "active"
+GX_CLIENT_EMAIL = "email"
+GX_CLIENT_PHONE = "phone"
+GX_CLIENT_SELLER = "seller"
+GX_SELLER_ID = "seller_id"
+GX_SELLER_NAME = "name"
+GX_SELLER_EMAIL = "email"
+GX_CLIENT_ADDRESS = "address"
+GX_ADDRESS_STREET = "street"
+GX_ADDRESS_EXTERIOR = "exterior_number"
+GX_ADDRESS_INTERIOR = "interior_number"
+GX_ADDRESS_SUBURB = "suburb"
+GX_ADDRESS_ZIP = "zip_code"
+GX_ADDRESS_CITY = "city"
+
+# --- Handy customer, zone and user fields (handy-api-v2.md, "Customers and zones", "Users").
+HANDY_CODE = "code"
+HANDY_DESCRIPTION = "description"
+HANDY_BUSINESS_NAME = "businessName"
+HANDY_ADDRESS = "address"
+HANDY_NEIGHBORHOOD = "neighborhood"
+HANDY_CITY = "city"
+HANDY_POSTAL_CODE = "postalCode"
+HANDY_RFC = "rfc"
+HANDY_EMAIL = "email"
+HANDY_PHONE = "phoneNumber"
+HANDY_ENABLED = "enabled"
+HANDY_ZONE = "zone"
+HANDY_SELLERS = "sellers"
+HANDY_ID = "id"
+HANDY_USER_NAME = "name"
+HANDY_USER_EMAIL = "email"
+HANDY_USER_USERNAME = "username"
+HANDY_USER_ENABLED = "enabled"
+
+CUSTOMER_CODE_PREFIX = "GX-"
+ZONE_GENERAL = "General"
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
+
+# Content fields written to Handy, in body order; the fingerprint covers exactly these.
+CONTENT_FIELDS = [
+    HANDY_DESCRIPTION, HANDY_BUSINESS_NAME, HANDY_ADDRESS, HANDY_NEIGHBORHOOD, HANDY_CITY,
+    HANDY_POSTAL_CODE, HANDY_RFC, HANDY_EMAIL, HANDY_PHONE, HANDY_SELLERS,
+]
+DESIRED_COLUMNS = [
+    "key", "gestionix_key", "code", *CONTENT_FIELDS, "enabled", "gestionix_seller_id", "fingerprint",
+]
+REJECTED_COLUMNS = ["gestionix_key", "name", "rule", "reason"]
+UNMATCHED_COLUMNS = ["seller_id", "name", "email", "reason"]
+AMBIGUOUS_COLUMNS = ["gestionix_key", "description", "handy_keys", "reason"]
+HANDY_CURRENT_COLUMNS = ["key", "fingerprint", "enabled", "description"]
+
+
+class _Rejected(ValueError):
+    def __init__(self, rule: str, reason: str) -> None:
+        super().__init__(reason)
+        self.rule = rule
+
+
+def customer_code(client_id: Any) -> str:
+    """Stable Handy code of a Gestionix client ("GX-1201"); ValueError when the id is unusable."""
+    if isinstance(client_id, bool) or not isinstance(client_id, (int, str)):
+        raise ValueError(f"client_id is not an integer or plain text ({client_id!r})")
+    text = str(client_id)
+    if not _PLAIN_ID.fullmatch(text):
+        raise ValueError(f"client_id {client_id!r} is not a plain identifier")
+    return CUSTOMER_CODE_PREFIX + text
+
+
+def _text(value: Any, field: str) -> str | None:
+    """Cleaned text of an optional field; ints/floats accepted (e.g. a zip code sent as number)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise _Rejected("DATA", f"{field} is not text ({value!r})")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and value == value and value.is_integer():
+        return str(int(value))
+    if not isinstance(value, str):
+        raise _Rejected("DATA", f"{field} is not text ({type(value).__name__} {value!r})")
+    return clean_text(value)
+
+
+def customer_fingerprint(fields: Mapping[str, Any]) -> str:
+    """P8/C6: fingerprint of the content written to a Handy customer (CONTENT_FIELDS)."""
+    content = {name: fields.get(name) for name in CONTENT_FIELDS}
+    sellers = content[HANDY_SELLERS]
+    content[HANDY_SELLERS] = sorted(int(s) for s in sellers) if isinstance(sellers, (list, tuple)) else []
+    for name in CONTENT_FIELDS[:-1]:
+        if is_blank(content[name]):
+            content[name] = None
+    return fingerprint(content)
+
+
+def _address_line(address: Mapping[str, Any]) -> str | None:
+    street = _text(address.get(GX_ADDRESS_STREET), "address.street")
+    exterior = _text(address.get(GX_ADDRESS_EXTERIOR), "address.exterior_number")
+    interior = _text(address.get(GX_ADDRESS_INTERIOR), "address.interior_number")
+    parts = [p for p in (street, exterior) if p]
+    if interior:
+        parts.append(f"Int. {interior}")
+    return clean_text(" ".join(parts)) if parts else None
+
+
+def _map_one(client: Mapping[str, Any], user_by_seller: Mapping[str, int]) -> dict[str, Any]:
+    code = customer_code(client.get(GX_CLIENT_ID))  # ValueError -> rejected by the caller
+    commercial = client.get(GX_COMMERCIAL_NAME)
+    business = client.get(GX_BUSINESS_NAME)
+    for field, value in ((GX_COMMERCIAL_NAME, commercial), (GX_BUSINESS_NAME, business)):
+        if value is not None and not isinstance(value, str):
+            raise _Rejected("C2", f"{field} is not text ({type(value).__name__} {value!r})")
+    business_name = clean_text(business)
+    description = clean_text(commercial) or business_name
+    if description is None:
+        raise _Rejected("C2", "both nombre comercial and razón social are empty")
+    active = client.get(GX_CLIENT_ACTIVE)
+    if not isinstance(active, bool):
+        raise _Rejected("C3", f"active is missing or not a boolean ({active!r})")
+    address = client.get(GX_CLIENT_ADDRESS)
+    if address is None:
+        address = {}
+    if not isinstance(address, Mapping):
+        raise _Rejected("DATA", f"address is not an object ({type(address).__name__})")
+    seller = client.get(GX_CLIENT_SELLER)
+    if seller is not None and not isinstance(seller, Mapping):
+        raise _Rejected("C5", f"seller is not an object ({type(seller).__name__})")
+    seller_id = None if seller is None or seller.get(GX_SELLER_ID) is None else str(seller.get(GX_SELLER_ID))
+    user_id = user_by_seller.get(seller_id) if seller_id is not None else None
+    row = {
+        "key": code,
+        "gestionix_key": str(client.get(GX_CLIENT_ID)),
+        "code": code,
+        HANDY_DESCRIPTION: description,
+        HANDY_BUSINESS_NAME: business_name,
+        HANDY_ADDRESS: _address_line(address),
+        HANDY_NEIGHBORHOOD: _text(address.get(GX_ADDRESS_SUBURB), "address.suburb"),
+        HANDY_CITY: _text(address.get(GX_ADDRESS_CITY), "address.city"),
+        HANDY_POSTAL_CODE: _text(address.get(GX_ADDRESS_ZIP), "address.zip_code"),
+        HANDY_RFC: _text(client.get(GX_TAX_ID), "tax_id"),
+        HANDY_EMAIL: _text(client.get(GX_CLIENT_EMAIL), "email"),
+        HANDY_PHONE: _text(client.get(GX_CLIENT_PHONE), "phone"),
+        HANDY_SELLERS: [int(user_id)] if user_id is not None else [],
+        "enabled": active,
+        "gestionix_seller_id": seller_id,
+    }
+    row["fingerprint"] = customer_fingerprint(row)
+    return row
+
+
+@dataclass(frozen=True)
+class CustomerMapping:
+    desired: pd.DataFrame  # DESIRED_COLUMNS (key = Handy code, gestionix_key = client id)
+    rejected: pd.DataFrame  # REJECTED_COLUMNS
+    held_keys: list[str]  # gestionix keys of rejected clients: their bound customers are left alone
+
+
+def map_customers(
+    clients: Iterable[Any], user_by_seller: Mapping[str, int] | None = None
+) -> CustomerMapping:
+    """Gestionix clients -> desired Handy customers (C2-C5). `user_by_seller` maps a Gestionix
+    seller id (as str) to a Handy user id (SellerMatch.user_by_seller). Never raises for bad
+    records: each ends as a rejected row naming the client and the reason."""
+    users = {str(k): v for k, v in (user_by_seller or {}).items()}
+    desired: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    for position, client in enumerate(clients):
+        if not isinstance(client, Mapping):
+            rejected.append({"gestionix_key": None, "name": None, "rule": "DATA",
+                             "reason": f"client record #{position} is not an object ({type(client).__name__})"})
+            continue
+        client_id = client.get(GX_CLIENT_ID)
+        name = client.get(GX_COMMERCIAL_NAME) or client.get(GX_BUSINESS_NAME)
+        label = f"client {client_id!r} ({name!r})"
+        try:
+            desired.append(_map_one(client, users))
+        except _Rejected as exc:
+            rejected.append({"gestionix_key": None if client_id is None else str(client_id),
+                             "name": None if name is None else str(name)[:MAX_DESCRIPTION_LENGTH],
+                             "rule": exc.rule, "reason": f"{label}: {exc}"})
+        except ValueError as exc:
+            rejected.append({"gestionix_key": None if client_id is None else str(client_id),
+                             "name": None if name is None else str(name)[:MAX_DESCRIPTION_LENGTH],
+                             "rule": "DATA", "reason": f"{label}: {exc}"})
+    frame = pd.DataFrame(desired, columns=DESIRED_COLUMNS)
+    duplicated = frame["gestionix_key"].duplicated(keep=False)
+    for row in frame[duplicated].itertuples(index=False):
+        rejected.append({"gestionix_key": row.gestionix_key, "name": row.description, "rule": "DATA",
+                         "reason": f"client {row.gestionix_key!r} ({row.description!r}): "
+                                   "client_id appears more than once"})
+    frame = frame[~duplicated].reset_index(drop=True).astype({"enabled": bool})
+    rejected_frame = pd.DataFrame(rejected, columns=REJECTED_COLUMNS, dtype=object)
+    held = sorted({k for k in rejected_frame["gestionix_key"] if isinstance(k, str)})
+    return CustomerMapping(desired=frame, rejected=rejected_frame, held_keys=held)
+
+
+# ----------------------------------------------------------------------------- C5 sellers
+
+@dataclass(frozen=True)
+class SellerMatch:
+    user_by_seller: dict[str, int]  # Gestionix seller id (str) -> Handy user id
+    unmatched: pd.DataFrame  # UNMATCHED_COLUMNS
+
+
+def _email_key(value: Any) -> str:
+    return value.strip().casefold() if isinstance(value, str) else ""
+
+
+def match_sellers(sellers: Iterable[Mapping[str, Any]], users: Iterable[Mapping[str, Any]]) -> SellerMatch:
+    """C5: Gestionix seller -> Handy user, by e-mail (case-insensitive; user email or username),
+    then by normalised name. Only enabled users; a tie is ambiguous and reported, not guessed."""
+    by_email: dict[str, set[int]] = {}
+    by_name: dict[str, set[int]] = {}
+    for user in users:
+        if not isinstance(user, Mapping) or user.get(HANDY_USER_ENABLED) is False or user.get(HANDY_ID) is None:
+            continue
+        user_id = int(user[HANDY_ID])
+        for email in {_email_key(user.get(HANDY_USER_EMAIL)), _email_key(user.get(HANDY_USER_USERNAME))}:
+            if email:
+                by_email.setdefault(email, set()).add(user_id)
+        name = normalize_name(user.get(HANDY_USER_NAME))
+        if name:
+            by_name.setdefault(name, set()).add(user_id)
+
+    matched: dict[str, int] = {}
+    unmatched: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for seller in sellers:
+        if not isinstance(seller, Mapping) or seller.get(GX_SELLER_ID) is None:
+            continue
+        seller_id = str(seller[GX_SELLER_ID])
+        if seller_id in seen:
+            continue
+        seen.add(seller_id)
+        name, email = seller.get(GX_SELLER_NAME), seller.get(GX_SELLER_EMAIL)
+        label = f"seller {seller_id} ({name!r}, {email!r})"
+        candidates = by_email.get(_email_key(email), set()) if _email_key(email) else set()
+        how = "e-mail"
+        if not candidates:
+            candidates = by_name.get(normalize_name(name), set()) if normalize_name(name) else set()
+            how = "name"
+        if len(candidates) == 1:
+            matched[seller_id] = next(iter(candidates))
+            continue
+        reason = (
+            f"{label}: ambiguous, Handy users {sorted(candidates)} share that {how}"
+            if candidates
+            else f"{label}: no enabled Handy user with that e-mail or name"
+        )
+        unmatched.append({"seller_id": seller_id, "name": name, "email": email, "reason": reason})
+    return SellerMatch(user_by_seller=matched, unmatched=pd.DataFrame(unmatched, columns=UNMATCHED_COLUMNS))
+
+
+def sellers_of(clients: Iterable[Any]) -> list[dict[str, Any]]:
+    """The distinct sellers embedded in Gestionix clients (when GET /sellers is not used)."""
+    found: dict[str, dict[str, Any]] = {}
+    for client in clients:
+        seller = client.get(GX_CLIENT_SELLER) if isinstance(client, Mapping) else None
+        if isinstance(seller, Mapping) and seller.get(GX_SELLER_ID) is not None:
+            found.setdefault(str(seller[GX_SELLER_ID]), dict(seller))
+    return list(found.values())
+
+
+# ----------------------------------------------------------------------------- C4 zone, bodies
+
+def zone_id(zones: Iterable[Mapping[str, Any]], name: str = ZONE_GENERAL) -> int | None:
+    """Id of the Handy zone called `name` (normalised comparison); None when it must be created."""
+    wanted = normalize_name(name)
+    for zone in zones:
+        if normalize_name(zone.get(HANDY_DESCRIPTION)) == wanted and zone.get(HANDY_ID) is not None:
+            return int(zone[HANDY_ID])
+    return None
+
+
+def zone_body(name: str = ZONE_GENERAL) -> dict[str, Any]:
+    """POST /zone body (C4)."""
+    return {HANDY_DESCRIPTION: name}
+
+
+def _value(row: Mapping[str, Any], name: str) -> Any:
+    value = row.get(name) if hasattr(row, "get") else row[name]
+    if name == HANDY_SELLERS:
+        return [int(s) for s in value] if isinstance(value, (list, tuple)) else []
+    return None if is_blank(value) else value
+
+
+def customer_create_body(row: Mapping[str, Any], *, zone: int | None = None) -> dict[str, Any]:
+    """POST /customer body: code (the plan's handy_key when present), content fields that have a
+    value, enabled, zone General ({"id"} when known, else {"description"}) (C4)."""
+    handy_key = row.get("handy_key") if hasattr(row, "get") else None
+    body: dict[str, Any] = {HANDY_CODE: handy_key if isinstance(handy_key, str) else row["code"]}
+    for name in CONTENT_FIELDS:
+        value = _value(row, name)
+        if value is not None:
+            body[name] = value
+    body[HANDY_ENABLED] = bool(row["enabled"])
+    body[HANDY_ZONE] = {HANDY_ID: int(zone)} if zone is not None else {HANDY_DESCRIPTION: ZONE_GENERAL}
+    return body
+
+
+def _handy_sellers(record: Mapping[str, Any]) -> list[int]:
+    sellers = record.get(HANDY_SELLERS)
+    if not isinstance(sellers, list):
+        return []
+    ids = [s.get(HANDY_ID) if isinstance(s, Mapping) else s for s in sellers]
+    return sorted(int(s) for s in ids if s is not None)
+
+
+def customer_update_body(row: Mapping[str, Any], *, current: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """PUT /customer/{code} body with only the changed fields. Without `current` (steady state
+    knows only that the fingerprint changed) every content field is sent, emptied ones as ""."""
+    wanted: dict[str, Any] = {name: _value(row, name) for name in CONTENT_FIELDS}
+    wanted[HANDY_ENABLED] = bool(row["enabled"])
+    if current is None:
+        return {name: ("" if value is None else value) for name, value in wanted.items()}
+    body: dict[str, Any] = {}
+    for name, value in wanted.items():
+        if name == HANDY_SELLERS:
+            if sorted(value) != _handy_sellers(current):
+                body[name] = value
+        elif name == HANDY_ENABLED:
+            if (current.get(HANDY_ENABLED) is not False) != value:
+                body[name] = value
+        else:
+            have = current.get(name)
+            if (None if is_blank(have) else have) != value:
+                body[name] = "" if value is None else value
+    return body
+
+
+# ----------------------------------------------------------------------------- full mode
+
+def handy_customers_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Handy customer records -> HANDY_CURRENT_COLUMNS, fingerprinted like desired rows."""
+    rows = []
+    for record in records:
+        content = {name: record.get(name) for name in CONTENT_FIELDS}
+        content[HANDY_SELLERS] = _handy_sellers(record)
+        rows.append({"key": record.get(HANDY_CODE), "fingerprint": customer_fingerprint(content),
+                     "enabled": record.get(HANDY_ENABLED) is not False,
+                     "description": record.get(HANDY_DESCRIPTION)})
+    return pd.DataFrame(rows, columns=HANDY_CURRENT_COLUMNS)
+
+
+@dataclass(frozen=True)
+class CustomerAdoption:
+    pairs: pd.DataFrame  # handy_key, gestionix_key: pass as plan_sync(adopt_pairs=...)
+    ambiguous: pd.DataFrame  # AMBIGUOUS_COLUMNS
+
+
+def match_existing_customers(
+    desired: pd.DataFrame, handy_customers: pd.DataFrame, bindings: pd.DataFrame | None = None
+) -> CustomerAdoption:
+    """Full mode (C6): pair unbound Handy customers with unbound desired ones whose normalised
+    description is the same, when the name is unique on both sides; report the ties.
+
+    `handy_customers`: key, description (handy_customers_frame). Handy customers whose code is a
+    desired key are left to plan_sync (adoption by code)."""
+    bound_g = set() if bindings is None else {str(k) for k in bindings["gestionix_key"].dropna()}
+    bound_h = set() if bindings is None else {str(k) for k in bindings["handy_key"].dropna()}
+    want = desired[~desired["gestionix_key"].astype(str).isin(bound_g)
+                   & ~desired["key"].astype(str).isin(set(handy_customers["key"].dropna().astype(str)))]
+    have = handy_customers[~handy_customers["key"].astype(str).isin(bound_h | set(desired["key"].astype(str)))]
+    want_names = want["description"].map(normalize_name)
+    have_names = have["description"].map(normalize_name)
+    handy_by_name = have.groupby(have_names)["key"].agg(list) if not have.empty else pd.Series(dtype=object)
+    want_count = want_names.value_counts()
+    pairs: list[dict[str, str]] = []
+    ambiguous: list[dict[str, Any]] = []
+    for (gkey, description), name in zip(want[["gestionix_key", "description"]].itertuples(index=False),
+                                         want_names):
+        if not name or name not in handy_by_name.index:
+            continue
+        handy_keys = [str(k) for k in handy_by_name[name]]
+        if len(handy_keys) == 1 and want_count[name] == 1:
+            pairs.append({"handy_key": handy_keys[0], "gestionix_key": str(gkey)})
+            continue
+        ambiguous.append({
+            "gestionix_key": str(gkey), "description": description, "handy_keys": handy_keys,
+            "reason": f"client {gkey} ({description!r}): {len(handy_keys)} Handy customer(s) "
+                      f"{handy_keys} and {int(want_count[name])} Gestionix client(s) share that name; "
+                      "not adopted",
+        })
+    return CustomerAdoption(pairs=pd.DataFrame(pairs, columns=["handy_key", "gestionix_key"]),
+                            ambiguous=pd.DataFrame(ambiguous, columns=AMBIGUOUS_COLUMNS))
