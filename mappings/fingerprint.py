@@ -49,12 +49,21 @@ def canonical_number(value: int | float | Decimal) -> str | None:
 
 def canonical(value: Any) -> Any:
     """A JSON-ready, order-independent form of `value` (see module docstring)."""
+    # Exact-type fast paths first: this runs once per field of every record of a 50 000-row batch.
+    kind = type(value)
+    if kind is str:
+        return value if value != "" else None
+    if kind is dict:
+        return {str(key): canonical(item) for key, item in value.items()}
+    if kind is Decimal or kind is float:
+        text = canonical_number(value)
+        return None if text is None else {"#": text}
+    if isinstance(value, str):
+        return value if value != "" else None
     if value is None:
         return None
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
-    if isinstance(value, str):
-        return value if value != "" else None
     if isinstance(value, (int, np.integer)):
         return {"#": canonical_number(int(value))}
     if isinstance(value, (float, np.floating, Decimal)):
@@ -62,7 +71,9 @@ def canonical(value: Any) -> Any:
         return None if text is None else {"#": text}
     if isinstance(value, Mapping):
         return {str(key): canonical(item) for key, item in value.items()}
-    if isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, (bytes, bytearray)):
+    if isinstance(value, (list, tuple, np.ndarray)) or (
+        isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray))
+    ):
         return [canonical(item) for item in value]
     try:  # pandas.NA / NaT and friends
         import pandas as pd
