@@ -553,7 +553,7 @@ def create_app(state: GestionixState | None = None) -> FastAPI:
         rng=state.fault_rng,
         api_prefix=API_PREFIX,
         rate_limit_style="gestionix",
-        routes_provider=lambda: app.router.routes,
+        routes_provider=lambda: api.routes,
         limiter=state.limiter,
     )
     return app
