@@ -1,0 +1,274 @@
+"""Gestionix clients -> desired Handy customers (RULES C2-C6), sellers, zone, adoption."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from mappings.customers import (
+    DESIRED_COLUMNS,
+    ZONE_GENERAL,
+    customer_code,
+    customer_create_body,
+    customer_update_body,
+    handy_customers_frame,
+    map_customers,
+    match_existing_customers,
+    match_sellers,
+    sellers_of,
+    zone_body,
+    zone_id,
+)
+from mappings.plan import plan_sync
+
+ANA = {"seller_id": 12, "name": "Ana Pérez", "email": "ana@abarrotes.mx"}
+
+
+def client(**overrides):
+    base = {
+        "client_id": 1201,
+        "commercial_name": "Tienda Lucía",
+        "business_name": "ABARROTES LUCIA SA DE CV",
+        "tax_id": "AEL010101AB1",
+        "active": True,
+        "branch_id": 310,
+        "email": "lucia@tienda.mx",
+        "phone": "55 1234 5678",
+        "seller": ANA,
+        "address": {"street": "Av. Juárez", "exterior_number": "12", "interior_number": "3",
+                    "suburb": "Centro", "zip_code": "06000", "city": "CDMX", "state": "CDMX",
+                    "country": "MX"},
+    }
+    base.update(overrides)
+    return base
+
+
+def one(user_by_seller=None, **overrides):
+    result = map_customers([client(**overrides)], user_by_seller)
+    assert result.rejected.empty, result.rejected.to_dict("records")
+    return result.desired.iloc[0]
+
+
+def rejection(**overrides):
+    result = map_customers([client(**overrides)])
+    assert result.desired.empty
+    return result.rejected.iloc[0]
+
+
+def test_happy_path_fields():
+    row = one({"12": 5})
+    assert list(map_customers([client()]).desired.columns) == DESIRED_COLUMNS
+    assert (row.key, row.code, row.gestionix_key) == ("GX-1201", "GX-1201", "1201")
+    assert row.description == "Tienda Lucía"
+    assert row.businessName == "ABARROTES LUCIA SA DE CV"
+    assert (row.address, row.neighborhood, row.city, row.postalCode) == (
+        "Av. Juárez 12 Int. 3", "Centro", "CDMX", "06000")
+    assert (row.rfc, row.email, row.phoneNumber) == ("AEL010101AB1", "lucia@tienda.mx", "55 1234 5678")
+    assert row.sellers == [5] and row.gestionix_seller_id == "12"
+
+
+# --- code ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("client_id", "code"), [(1201, "GX-1201"), ("1201", "GX-1201"), ("abc_9", "GX-abc_9")])
+def test_customer_code_is_stable_and_derived_from_the_client_id(client_id, code):
+    assert customer_code(client_id) == code
+    assert one(client_id=client_id).key == code
+
+
+@pytest.mark.parametrize("client_id", [None, "12/3", "", True, 12.5, "a b"])
+def test_unusable_client_id_is_rejected(client_id):
+    row = rejection(client_id=client_id)
+    assert "client_id" in row.reason and "Tienda Lucía" in row.reason
+
+
+# --- C2 description ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("commercial", "business", "description"),
+    [
+        ("Tienda Lucía", "ABARROTES LUCIA SA DE CV", "Tienda Lucía"),  # both: commercial wins
+        ("", "ABARROTES LUCIA SA DE CV", "ABARROTES LUCIA SA DE CV"),
+        (None, "ABARROTES LUCIA SA DE CV", "ABARROTES LUCIA SA DE CV"),
+        ("   ", "  ABARROTES   LUCIA ", "ABARROTES LUCIA"),
+        ("Tienda Lucía", None, "Tienda Lucía"),
+    ],
+)
+def test_c2_description_is_commercial_name_else_business_name(commercial, business, description):
+    assert one(commercial_name=commercial, business_name=business).description == description
+
+
+@pytest.mark.parametrize(("commercial", "business"), [("", ""), (None, None), ("  ", None)])
+def test_c2_both_names_empty_is_rejected_and_reported(commercial, business):
+    row = rejection(commercial_name=commercial, business_name=business)
+    assert row.rule == "C2" and "both nombre comercial and razón social are empty" in row.reason
+    assert "1201" in row.reason
+
+
+def test_c2_non_text_name_is_rejected():
+    assert rejection(commercial_name=42).rule == "C2"
+
+
+def test_c2_300_character_name_is_truncated():
+    assert len(one(commercial_name="Z" * 300).description) == 255
+
+
+# --- C3 enabled -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("active", [True, False])
+def test_c3_enabled_follows_active(active):
+    assert bool(one(active=active).enabled) is active
+
+
+@pytest.mark.parametrize("active", [None, "true"])
+def test_c3_missing_active_is_rejected(active):
+    assert rejection(active=active).rule == "C3"
+
+
+# --- address and other fields ------------------------------------------------------------------
+
+def test_missing_address_and_contact_fields_are_empty_not_errors():
+    row = one(address=None, email=None, phone=None, tax_id=None, seller=None)
+    assert row.address is None and row.city is None and row.email is None and row.sellers == []
+
+
+def test_numeric_zip_code_is_text_and_partial_addresses_are_fine():
+    row = one(address={"street": "Reforma", "zip_code": 6000})
+    assert (row.address, row.postalCode, row.neighborhood) == ("Reforma", "6000", None)
+
+
+@pytest.mark.parametrize(("field", "value"), [("address", "Av. Juárez 12"), ("email", ["a@b"]),
+                                              ("phone", {"n": 1})])
+def test_wrong_types_reject_the_client_naming_the_field(field, value):
+    row = rejection(**{field: value})
+    assert field in row.reason
+
+
+def test_bad_clients_never_stop_the_batch():
+    result = map_customers([client(client_id=1), "junk", client(client_id=2, commercial_name="", business_name=""),
+                            client(client_id=3), client(client_id=3), {}])
+    assert list(result.desired["gestionix_key"]) == ["1"]
+    assert len(result.rejected) == 5
+    assert result.held_keys == ["2", "3"]
+
+
+# --- C4 zone General ----------------------------------------------------------------------------
+
+def test_c4_new_customers_go_to_zone_general():
+    row = one()
+    assert customer_create_body(row)["zone"] == {"description": ZONE_GENERAL} == {"description": "General"}
+    assert customer_create_body(row, zone=4)["zone"] == {"id": 4}
+    assert "zone" not in customer_update_body(row)
+
+
+def test_c4_zone_general_found_by_normalised_name_or_to_be_created():
+    assert zone_id([{"id": 1, "description": "Norte"}, {"id": 4, "description": " general "}]) == 4
+    assert zone_id([{"id": 1, "description": "Norte"}]) is None
+    assert zone_body() == {"description": "General"}
+
+
+# --- C5 sellers ----------------------------------------------------------------------------------
+
+USERS = [
+    {"id": 5, "name": "Ana P.", "username": "ANA@abarrotes.mx", "email": None, "enabled": True},
+    {"id": 6, "name": "Luis Gómez", "username": "luis", "email": "luis@x.mx", "enabled": True},
+    {"id": 7, "name": "Old Ana", "username": "old", "email": "ana@abarrotes.mx", "enabled": False},
+    {"id": 8, "name": "Pepe", "username": "p1", "email": "p1@x.mx", "enabled": True},
+    {"id": 9, "name": "pepe", "username": "p2", "email": "p2@x.mx", "enabled": True},
+]
+
+
+def test_c5_seller_matched_by_email_case_insensitively_then_by_normalised_name():
+    sellers = [ANA, {"seller_id": 13, "name": "LUIS GOMEZ", "email": "other@x.mx"},
+               {"seller_id": 14, "name": "Pepe", "email": None},
+               {"seller_id": 15, "name": "Nadie", "email": "nadie@x.mx"}]
+    match = match_sellers(sellers, USERS)
+    assert match.user_by_seller == {"12": 5, "13": 6}
+    reasons = dict(zip(match.unmatched["seller_id"], match.unmatched["reason"]))
+    assert set(reasons) == {"14", "15"}
+    assert "ambiguous" in reasons["14"] and "[8, 9]" in reasons["14"]
+    assert "no enabled Handy user" in reasons["15"] and "Nadie" in reasons["15"]
+
+
+def test_c5_customer_gets_its_matched_seller_and_unmatched_means_no_assignment():
+    assert one({"12": 5}).sellers == [5]
+    assert one({}).sellers == []
+
+
+def test_c5_reassigning_the_seller_changes_the_fingerprint():
+    assert one({"12": 5}).fingerprint != one({"12": 6}).fingerprint
+    assert one({"12": 5}).fingerprint == one({"12": 5}).fingerprint
+
+
+def test_c5_sellers_of_lists_distinct_embedded_sellers():
+    clients = [client(), client(client_id=2), client(client_id=3, seller=None), "junk"]
+    assert sellers_of(clients) == [ANA]
+
+
+# --- bodies ----------------------------------------------------------------------------------------
+
+def test_create_body_skips_empty_fields():
+    body = customer_create_body(one(email=None, seller=None))
+    assert body["code"] == "GX-1201" and "email" not in body and body["sellers"] == []
+    assert body["enabled"] is True
+
+
+def test_update_body_without_current_sends_all_content_and_clears_emptied_fields():
+    body = customer_update_body(one(email=None))
+    assert body["email"] == "" and body["description"] == "Tienda Lucía" and "code" not in body
+
+
+def test_update_body_with_current_sends_only_changed_fields():
+    row = one({"12": 5}, active=False)
+    current = customer_create_body(one({"12": 5}))
+    current["sellers"] = [{"id": 5}]
+    assert customer_update_body(row, current=current) == {"enabled": False}
+    assert customer_update_body(one({"12": 6}), current=current) == {"sellers": [6]}
+
+
+# --- C6 plan and full-mode adoption ------------------------------------------------------------------
+
+def test_c6_customer_created_by_order_push_is_updated_not_copied_again():
+    mapped = map_customers([client()])
+    plan = plan_sync(mapped.desired, pd.DataFrame([{"handy_key": "HANDY-CUST-9", "gestionix_key": "1201",
+                                                    "fingerprint": None, "status": "linked"}]))
+    assert plan.create.empty
+    assert list(plan.update["handy_key"]) == ["HANDY-CUST-9"]
+
+
+def test_c6_handy_record_fingerprint_matches_desired_for_same_content():
+    row = one({"12": 5})
+    record = {**customer_create_body(row), "id": 77, "sellers": [{"id": 5}], "zone": {"id": 4}}
+    assert handy_customers_frame([record]).iloc[0]["fingerprint"] == row.fingerprint
+
+
+def test_c6_full_mode_adopts_unique_name_matches_and_reports_ambiguous_ones():
+    mapped = map_customers([
+        client(client_id=1, commercial_name="Tienda Lucía"),
+        client(client_id=2, commercial_name="Abarrotes Pepe"),
+        client(client_id=3, commercial_name="Farmacia Sol"),
+        client(client_id=4, commercial_name="Miscelánea"),
+        client(client_id=5, commercial_name="miscelanea"),
+        client(client_id=6, commercial_name="Bound One"),
+    ])
+    handy = handy_customers_frame([
+        {"code": "H1", "description": "tienda lucia "},
+        {"code": "H2", "description": "Abarrotes Pepe"},
+        {"code": "H3", "description": "ABARROTES PEPE"},
+        {"code": "H4", "description": "Miscelanea"},
+        {"code": "H5", "description": "Bound One"},  # client 6 is bound to H9: not adopted again
+        {"code": "H9", "description": "Bound One (renamed in Handy)"},
+        {"code": "GX-3", "description": "Farmacia Sol"},  # same code: plan_sync adopts it by code
+    ])
+    bound = pd.DataFrame([{"handy_key": "H9", "gestionix_key": "6", "fingerprint": "x", "status": "enabled"}])
+    adoption = match_existing_customers(mapped.desired, handy, bound)
+    assert adoption.pairs.to_dict("records") == [{"handy_key": "H1", "gestionix_key": "1"}]
+    ambiguous = dict(zip(adoption.ambiguous["gestionix_key"], adoption.ambiguous["reason"]))
+    assert set(ambiguous) == {"2", "4", "5"}
+    assert "not adopted" in ambiguous["2"] and "H2" in ambiguous["2"] and "H3" in ambiguous["2"]
+
+    plan = plan_sync(mapped.desired, bound, handy, adopt_pairs=adoption.pairs)
+    assert sorted(plan.adopt["handy_key"]) == ["GX-3", "H1"]
+    assert "H2" not in set(plan.update["handy_key"]) and "H4" not in set(plan.update["handy_key"])
+    assert sorted(plan.create["key"]) == ["GX-2", "GX-4", "GX-5"]
+    # adopted records are brought to the Gestionix content; H9's drift is repaired in place
+    assert sorted(plan.update["handy_key"]) == ["GX-3", "H1", "H9"]
