@@ -79,11 +79,25 @@ _PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 # Content fields written to Handy, in body order; the fingerprint covers exactly these.
 CONTENT_FIELDS = [
-    HANDY_DESCRIPTION, HANDY_BUSINESS_NAME, HANDY_ADDRESS, HANDY_NEIGHBORHOOD, HANDY_CITY,
-    HANDY_POSTAL_CODE, HANDY_RFC, HANDY_EMAIL, HANDY_PHONE, HANDY_SELLERS,
+    HANDY_DESCRIPTION,
+    HANDY_BUSINESS_NAME,
+    HANDY_ADDRESS,
+    HANDY_NEIGHBORHOOD,
+    HANDY_CITY,
+    HANDY_POSTAL_CODE,
+    HANDY_RFC,
+    HANDY_EMAIL,
+    HANDY_PHONE,
+    HANDY_SELLERS,
 ]
 DESIRED_COLUMNS = [
-    "key", "gestionix_key", "code", *CONTENT_FIELDS, "enabled", "gestionix_seller_id", "fingerprint",
+    "key",
+    "gestionix_key",
+    "code",
+    *CONTENT_FIELDS,
+    "enabled",
+    "gestionix_seller_id",
+    "fingerprint",
 ]
 REJECTED_COLUMNS = ["gestionix_key", "name", "rule", "reason"]
 UNMATCHED_COLUMNS = ["seller_id", "name", "email", "reason"]
@@ -100,7 +114,8 @@ class _Rejected(ValueError):
 def customer_code(client_id: Any) -> str:
     """Stable Handy code of a Gestionix client ("GX-1201"); ValueError when the id is unusable."""
     if isinstance(client_id, bool) or not isinstance(client_id, (int, str)):
-        raise ValueError(f"client_id is not an integer or plain text ({client_id!r})")
+        # ValueError, not TypeError: map_customers turns it into a rejected row.
+        raise ValueError(f"client_id is not an integer or plain text ({client_id!r})")  # noqa: TRY004
     text = str(client_id)
     if not _PLAIN_ID.fullmatch(text):
         raise ValueError(f"client_id {client_id!r} is not a plain identifier")
@@ -115,7 +130,7 @@ def _text(value: Any, field: str) -> str | None:
         raise _Rejected("DATA", f"{field} is not text ({value!r})")
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, float) and value == value and value.is_integer():
+    if isinstance(value, float) and value.is_integer():  # NaN is not integer
         return str(int(value))
     if not isinstance(value, str):
         raise _Rejected("DATA", f"{field} is not text ({type(value).__name__} {value!r})")
@@ -126,7 +141,9 @@ def customer_fingerprint(fields: Mapping[str, Any]) -> str:
     """P8/C6: fingerprint of the content written to a Handy customer (CONTENT_FIELDS)."""
     content = {name: fields.get(name) for name in CONTENT_FIELDS}
     sellers = content[HANDY_SELLERS]
-    content[HANDY_SELLERS] = sorted(int(s) for s in sellers) if isinstance(sellers, (list, tuple)) else []
+    content[HANDY_SELLERS] = (
+        sorted(int(s) for s in sellers) if isinstance(sellers, (list, tuple)) else []
+    )
     for name in CONTENT_FIELDS[:-1]:
         if is_blank(content[name]):
             content[name] = None
@@ -165,7 +182,11 @@ def _map_one(client: Mapping[str, Any], user_by_seller: Mapping[str, int]) -> di
     seller = client.get(GX_CLIENT_SELLER)
     if seller is not None and not isinstance(seller, Mapping):
         raise _Rejected("C5", f"seller is not an object ({type(seller).__name__})")
-    seller_id = None if seller is None or seller.get(GX_SELLER_ID) is None else str(seller.get(GX_SELLER_ID))
+    seller_id = (
+        None
+        if seller is None or seller.get(GX_SELLER_ID) is None
+        else str(seller.get(GX_SELLER_ID))
+    )
     user_id = user_by_seller.get(seller_id) if seller_id is not None else None
     row = {
         "key": code,
@@ -206,8 +227,14 @@ def map_customers(
     rejected: list[dict[str, Any]] = []
     for position, client in enumerate(clients):
         if not isinstance(client, Mapping):
-            rejected.append({"gestionix_key": None, "name": None, "rule": "DATA",
-                             "reason": f"client record #{position} is not an object ({type(client).__name__})"})
+            rejected.append(
+                {
+                    "gestionix_key": None,
+                    "name": None,
+                    "rule": "DATA",
+                    "reason": f"client record #{position} is not an object ({type(client).__name__})",
+                }
+            )
             continue
         client_id = client.get(GX_CLIENT_ID)
         name = client.get(GX_COMMERCIAL_NAME) or client.get(GX_BUSINESS_NAME)
@@ -215,19 +242,35 @@ def map_customers(
         try:
             desired.append(_map_one(client, users))
         except _Rejected as exc:
-            rejected.append({"gestionix_key": None if client_id is None else str(client_id),
-                             "name": None if name is None else str(name)[:MAX_DESCRIPTION_LENGTH],
-                             "rule": exc.rule, "reason": f"{label}: {exc}"})
+            rejected.append(
+                {
+                    "gestionix_key": None if client_id is None else str(client_id),
+                    "name": None if name is None else str(name)[:MAX_DESCRIPTION_LENGTH],
+                    "rule": exc.rule,
+                    "reason": f"{label}: {exc}",
+                }
+            )
         except ValueError as exc:
-            rejected.append({"gestionix_key": None if client_id is None else str(client_id),
-                             "name": None if name is None else str(name)[:MAX_DESCRIPTION_LENGTH],
-                             "rule": "DATA", "reason": f"{label}: {exc}"})
+            rejected.append(
+                {
+                    "gestionix_key": None if client_id is None else str(client_id),
+                    "name": None if name is None else str(name)[:MAX_DESCRIPTION_LENGTH],
+                    "rule": "DATA",
+                    "reason": f"{label}: {exc}",
+                }
+            )
     frame = pd.DataFrame(desired, columns=DESIRED_COLUMNS)
     duplicated = frame["gestionix_key"].duplicated(keep=False)
     for row in frame[duplicated].itertuples(index=False):
-        rejected.append({"gestionix_key": row.gestionix_key, "name": row.description, "rule": "DATA",
-                         "reason": f"client {row.gestionix_key!r} ({row.description!r}): "
-                                   "client_id appears more than once"})
+        rejected.append(
+            {
+                "gestionix_key": row.gestionix_key,
+                "name": row.description,
+                "rule": "DATA",
+                "reason": f"client {row.gestionix_key!r} ({row.description!r}): "
+                "client_id appears more than once",
+            }
+        )
     frame = frame[~duplicated].reset_index(drop=True).astype({"enabled": bool})
     rejected_frame = pd.DataFrame(rejected, columns=REJECTED_COLUMNS, dtype=object)
     held = sorted({k for k in rejected_frame["gestionix_key"] if isinstance(k, str)})
@@ -235,6 +278,7 @@ def map_customers(
 
 
 # ----------------------------------------------------------------------------- C5 sellers
+
 
 @dataclass(frozen=True)
 class SellerMatch:
@@ -246,16 +290,25 @@ def _email_key(value: Any) -> str:
     return value.strip().casefold() if isinstance(value, str) else ""
 
 
-def match_sellers(sellers: Iterable[Mapping[str, Any]], users: Iterable[Mapping[str, Any]]) -> SellerMatch:
+def match_sellers(
+    sellers: Iterable[Mapping[str, Any]], users: Iterable[Mapping[str, Any]]
+) -> SellerMatch:
     """C5: Gestionix seller -> Handy user, by e-mail (case-insensitive; user email or username),
     then by normalised name. Only enabled users; a tie is ambiguous and reported, not guessed."""
     by_email: dict[str, set[int]] = {}
     by_name: dict[str, set[int]] = {}
     for user in users:
-        if not isinstance(user, Mapping) or user.get(HANDY_USER_ENABLED) is False or user.get(HANDY_ID) is None:
+        if (
+            not isinstance(user, Mapping)
+            or user.get(HANDY_USER_ENABLED) is False
+            or user.get(HANDY_ID) is None
+        ):
             continue
         user_id = int(user[HANDY_ID])
-        for email in {_email_key(user.get(HANDY_USER_EMAIL)), _email_key(user.get(HANDY_USER_USERNAME))}:
+        for email in {
+            _email_key(user.get(HANDY_USER_EMAIL)),
+            _email_key(user.get(HANDY_USER_USERNAME)),
+        }:
             if email:
                 by_email.setdefault(email, set()).add(user_id)
         name = normalize_name(user.get(HANDY_USER_NAME))
@@ -288,7 +341,9 @@ def match_sellers(sellers: Iterable[Mapping[str, Any]], users: Iterable[Mapping[
             else f"{label}: no enabled Handy user with that e-mail or name"
         )
         unmatched.append({"seller_id": seller_id, "name": name, "email": email, "reason": reason})
-    return SellerMatch(user_by_seller=matched, unmatched=pd.DataFrame(unmatched, columns=UNMATCHED_COLUMNS))
+    return SellerMatch(
+        user_by_seller=matched, unmatched=pd.DataFrame(unmatched, columns=UNMATCHED_COLUMNS)
+    )
 
 
 def sellers_of(clients: Iterable[Any]) -> list[dict[str, Any]]:
@@ -302,6 +357,7 @@ def sellers_of(clients: Iterable[Any]) -> list[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- C4 zone, bodies
+
 
 def zone_id(zones: Iterable[Mapping[str, Any]], name: str = ZONE_GENERAL) -> int | None:
     """Id of the Handy zone called `name` (normalised comparison); None when it must be created."""
@@ -334,7 +390,9 @@ def customer_create_body(row: Mapping[str, Any], *, zone: int | None = None) -> 
         if value is not None:
             body[name] = value
     body[HANDY_ENABLED] = bool(row["enabled"])
-    body[HANDY_ZONE] = {HANDY_ID: int(zone)} if zone is not None else {HANDY_DESCRIPTION: ZONE_GENERAL}
+    body[HANDY_ZONE] = (
+        {HANDY_ID: int(zone)} if zone is not None else {HANDY_DESCRIPTION: ZONE_GENERAL}
+    )
     return body
 
 
@@ -346,7 +404,9 @@ def _handy_sellers(record: Mapping[str, Any]) -> list[int]:
     return sorted(int(s) for s in ids if s is not None)
 
 
-def customer_update_body(row: Mapping[str, Any], *, current: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def customer_update_body(
+    row: Mapping[str, Any], *, current: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """PUT /customer/{code} body with only the changed fields. Without `current` (steady state
     knows only that the fingerprint changed) every content field is sent, emptied ones as ""."""
     wanted: dict[str, Any] = {name: _value(row, name) for name in CONTENT_FIELDS}
@@ -370,15 +430,21 @@ def customer_update_body(row: Mapping[str, Any], *, current: Mapping[str, Any] |
 
 # ----------------------------------------------------------------------------- full mode
 
+
 def handy_customers_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Handy customer records -> HANDY_CURRENT_COLUMNS, fingerprinted like desired rows."""
     rows = []
     for record in records:
         content = {name: record.get(name) for name in CONTENT_FIELDS}
         content[HANDY_SELLERS] = _handy_sellers(record)
-        rows.append({"key": record.get(HANDY_CODE), "fingerprint": customer_fingerprint(content),
-                     "enabled": record.get(HANDY_ENABLED) is not False,
-                     "description": record.get(HANDY_DESCRIPTION)})
+        rows.append(
+            {
+                "key": record.get(HANDY_CODE),
+                "fingerprint": customer_fingerprint(content),
+                "enabled": record.get(HANDY_ENABLED) is not False,
+                "description": record.get(HANDY_DESCRIPTION),
+            }
+        )
     return pd.DataFrame(rows, columns=HANDY_CURRENT_COLUMNS)
 
 
@@ -398,28 +464,41 @@ def match_existing_customers(
     desired key are left to plan_sync (adoption by code)."""
     bound_g = set() if bindings is None else {str(k) for k in bindings["gestionix_key"].dropna()}
     bound_h = set() if bindings is None else {str(k) for k in bindings["handy_key"].dropna()}
-    want = desired[~desired["gestionix_key"].astype(str).isin(bound_g)
-                   & ~desired["key"].astype(str).isin(set(handy_customers["key"].dropna().astype(str)))]
-    have = handy_customers[~handy_customers["key"].astype(str).isin(bound_h | set(desired["key"].astype(str)))]
+    want = desired[
+        ~desired["gestionix_key"].astype(str).isin(bound_g)
+        & ~desired["key"].astype(str).isin(set(handy_customers["key"].dropna().astype(str)))
+    ]
+    have = handy_customers[
+        ~handy_customers["key"].astype(str).isin(bound_h | set(desired["key"].astype(str)))
+    ]
     want_names = want["description"].map(normalize_name)
     have_names = have["description"].map(normalize_name)
-    handy_by_name = have.groupby(have_names)["key"].agg(list) if not have.empty else pd.Series(dtype=object)
+    handy_by_name = (
+        have.groupby(have_names)["key"].agg(list) if not have.empty else pd.Series(dtype=object)
+    )
     want_count = want_names.value_counts()
     pairs: list[dict[str, str]] = []
     ambiguous: list[dict[str, Any]] = []
-    for (gkey, description), name in zip(want[["gestionix_key", "description"]].itertuples(index=False),
-                                         want_names):
+    for (gkey, description), name in zip(
+        want[["gestionix_key", "description"]].itertuples(index=False), want_names
+    ):
         if not name or name not in handy_by_name.index:
             continue
         handy_keys = [str(k) for k in handy_by_name[name]]
         if len(handy_keys) == 1 and want_count[name] == 1:
             pairs.append({"handy_key": handy_keys[0], "gestionix_key": str(gkey)})
             continue
-        ambiguous.append({
-            "gestionix_key": str(gkey), "description": description, "handy_keys": handy_keys,
-            "reason": f"client {gkey} ({description!r}): {len(handy_keys)} Handy customer(s) "
-                      f"{handy_keys} and {int(want_count[name])} Gestionix client(s) share that name; "
-                      "not adopted",
-        })
-    return CustomerAdoption(pairs=pd.DataFrame(pairs, columns=["handy_key", "gestionix_key"]),
-                            ambiguous=pd.DataFrame(ambiguous, columns=AMBIGUOUS_COLUMNS))
+        ambiguous.append(
+            {
+                "gestionix_key": str(gkey),
+                "description": description,
+                "handy_keys": handy_keys,
+                "reason": f"client {gkey} ({description!r}): {len(handy_keys)} Handy customer(s) "
+                f"{handy_keys} and {int(want_count[name])} Gestionix client(s) share that name; "
+                "not adopted",
+            }
+        )
+    return CustomerAdoption(
+        pairs=pd.DataFrame(pairs, columns=["handy_key", "gestionix_key"]),
+        ambiguous=pd.DataFrame(ambiguous, columns=AMBIGUOUS_COLUMNS),
+    )

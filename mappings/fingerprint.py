@@ -27,7 +27,7 @@ NUMBER_PLACES = 4
 _QUANTUM = Decimal(1).scaleb(-NUMBER_PLACES)
 
 
-def canonical_number(value: int | float | Decimal) -> str | None:
+def canonical_number(value: float | Decimal) -> str | None:
     """Fixed-point text of a number at NUMBER_PLACES decimals, trailing zeros dropped; None for NaN."""
     if isinstance(value, float) and not math.isfinite(value):
         return None

@@ -59,22 +59,35 @@ def route_stock(routes: Iterable[Mapping[str, Any]]) -> RouteStock:
         route_id = route.get(HANDY_ROUTE_ID)
         inventory = route.get(HANDY_ROUTE_INVENTORY) or []
         if not isinstance(inventory, list):
-            problems.append({"route_id": route_id, "code": None,
-                             "reason": f"route {route_id!r}: inventory is not a list"})
+            problems.append(
+                {
+                    "route_id": route_id,
+                    "code": None,
+                    "reason": f"route {route_id!r}: inventory is not a list",
+                }
+            )
             continue
         for entry in inventory:
             code = entry.get(HANDY_ROUTE_PRODUCT) if isinstance(entry, Mapping) else None
             if isinstance(code, Mapping):  # tolerate an embedded product
                 code = code.get("code")
-            quantity = _number(entry.get(HANDY_ROUTE_QUANTITY)) if isinstance(entry, Mapping) else None
+            quantity = (
+                _number(entry.get(HANDY_ROUTE_QUANTITY)) if isinstance(entry, Mapping) else None
+            )
             if not isinstance(code, str) or quantity is None:
-                problems.append({"route_id": route_id, "code": code if isinstance(code, str) else None,
-                                 "reason": f"route {route_id!r}: unreadable inventory entry {entry!r}"})
+                problems.append(
+                    {
+                        "route_id": route_id,
+                        "code": code if isinstance(code, str) else None,
+                        "reason": f"route {route_id!r}: unreadable inventory entry {entry!r}",
+                    }
+                )
                 continue
             totals[code] = totals.get(code, 0.0) + quantity
     return RouteStock(
-        per_code=pd.DataFrame({"code": list(totals), "route_quantity": list(totals.values())},
-                              columns=ROUTE_COLUMNS),
+        per_code=pd.DataFrame(
+            {"code": list(totals), "route_quantity": list(totals.values())}, columns=ROUTE_COLUMNS
+        ),
         problems=pd.DataFrame(problems, columns=ROUTE_PROBLEM_COLUMNS),
     )
 
@@ -90,7 +103,9 @@ def split_stock(products: pd.DataFrame, route: pd.DataFrame) -> StockSplit:
     `route`: code, route_quantity). Negative results are set to 0 and reported."""
     totals = products.loc[:, ["key", "stock"]].rename(columns={"stock": "total"})
     totals["total"] = pd.to_numeric(totals["total"], errors="coerce")
-    route_by_code = route.groupby("code")["route_quantity"].sum() if not route.empty else pd.Series(dtype=float)
+    route_by_code = (
+        route.groupby("code")["route_quantity"].sum() if not route.empty else pd.Series(dtype=float)
+    )
     totals["route"] = totals["key"].map(route_by_code).fillna(0.0).astype(float)
     unreadable = totals["total"].isna()
     raw = (totals["total"] - totals["route"]).round(QUANTITY_PLACES)
@@ -100,15 +115,22 @@ def split_stock(products: pd.DataFrame, route: pd.DataFrame) -> StockSplit:
     neg = totals[negative].copy()
     neg["rule"] = "I2"
     neg["reason"] = (
-        "product " + neg["key"].astype(str) + ": Gestionix total " + neg["total"].astype(str)
-        + " minus route stock " + neg["route"].astype(str) + " is negative; free-use stock set to 0"
+        "product "
+        + neg["key"].astype(str)
+        + ": Gestionix total "
+        + neg["total"].astype(str)
+        + " minus route stock "
+        + neg["route"].astype(str)
+        + " is negative; free-use stock set to 0"
     )
     bad = totals[unreadable].copy()
     bad["rule"] = "I1"
     bad["reason"] = "product " + bad["key"].astype(str) + ": Gestionix branch stock is not a number"
-    reported = pd.concat([p for p in (neg, bad) if not p.empty], ignore_index=True) if (
-        negative.any() or unreadable.any()
-    ) else pd.DataFrame(columns=REPORT_COLUMNS)
+    reported = (
+        pd.concat([p for p in (neg, bad) if not p.empty], ignore_index=True)
+        if (negative.any() or unreadable.any())
+        else pd.DataFrame(columns=REPORT_COLUMNS)
+    )
     return StockSplit(
         free_use=totals.loc[~unreadable, SPLIT_COLUMNS].reset_index(drop=True),
         reported=reported.loc[:, REPORT_COLUMNS],
@@ -119,7 +141,9 @@ def last_written_stock(bindings: pd.DataFrame) -> pd.DataFrame:
     """key, quantity from the product bindings' data["quantity"] (rows without one are left out)."""
     if bindings.empty or "data" not in bindings.columns:
         return pd.DataFrame(columns=["key", "quantity"])
-    quantities = bindings["data"].map(lambda d: _number(d.get("quantity")) if isinstance(d, Mapping) else None)
+    quantities = bindings["data"].map(
+        lambda d: _number(d.get("quantity")) if isinstance(d, Mapping) else None
+    )
     frame = pd.DataFrame({"key": bindings["handy_key"].astype(object), "quantity": quantities})
     return frame.dropna(subset=["quantity"]).reset_index(drop=True)
 

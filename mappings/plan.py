@@ -35,6 +35,7 @@ Handy records the integration never bound (and does not adopt) are never touched
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
@@ -75,11 +76,26 @@ def _require(frame: pd.DataFrame, columns: list[str], what: str) -> None:
         raise ValueError(f"{what} frame lacks columns {missing}")
 
 
+def _key_text(value: object) -> str | None:
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float):  # a key column that went through NaN becomes float
+        if math.isnan(value):
+            return None
+        return str(int(value)) if value.is_integer() else str(value)
+    return str(value)
+
+
 def _as_key(series: pd.Series) -> pd.Series:
-    """Keys as str objects (None stays None), so 1201 and "1201" meet."""
-    return series.map(lambda v: None if v is None or (isinstance(v, float) and v != v) else str(v)).astype(
-        object
-    )
+    """Keys as str objects (None stays None), so 1201, 1201.0 and "1201" meet."""
+    return series.map(_key_text).astype(object)
+
+
+def _enabled_or_unknown(value: object) -> bool:
+    """Handy's `enabled`; a missing value counts as enabled (Handy's default)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return True
+    return bool(value)
 
 
 def _status_of(enabled: pd.Series) -> pd.Series:
@@ -133,9 +149,14 @@ def plan_sync(
     if duplicated.any():
         rows = d[duplicated]
         skipped.append(
-            _emit(rows, payload, handy_key=rows["key"], fingerprint=rows["fingerprint"],
-                  status=_status_of(rows["enabled"]),
-                  reason="missing or duplicated key/gestionix_key in the desired set")
+            _emit(
+                rows,
+                payload,
+                handy_key=rows["key"],
+                fingerprint=rows["fingerprint"],
+                status=_status_of(rows["enabled"]),
+                reason="missing or duplicated key/gestionix_key in the desired set",
+            )
         )
         d = d[~duplicated]
 
@@ -143,7 +164,11 @@ def plan_sync(
     b["handy_key"] = _as_key(b["handy_key"])
     b["gestionix_key"] = _as_key(b["gestionix_key"])
     bound_handy_keys = set(b["handy_key"].dropna())
-    by_gkey = b.dropna(subset=["gestionix_key"]).drop_duplicates("gestionix_key").set_index("gestionix_key")
+    by_gkey = (
+        b.dropna(subset=["gestionix_key"])
+        .drop_duplicates("gestionix_key")
+        .set_index("gestionix_key")
+    )
 
     cur_fp = cur_enabled = None
     if current is not None:
@@ -152,7 +177,7 @@ def plan_sync(
         cur["key"] = _as_key(cur["key"])
         cur = cur.dropna(subset=["key"]).drop_duplicates("key").set_index("key")
         cur_fp = cur["fingerprint"]
-        cur_enabled = cur["enabled"].map(lambda v: v is None or v != v or bool(v))  # missing -> enabled
+        cur_enabled = cur["enabled"].map(_enabled_or_unknown)
 
     d["_bound_handy"] = d["gestionix_key"].map(by_gkey["handy_key"])
     d["_bound_fp"] = d["gestionix_key"].map(by_gkey["fingerprint"])
@@ -164,13 +189,20 @@ def plan_sync(
     unbound["_adopt"] = None
     if adopt_pairs is not None and not adopt_pairs.empty:
         pairs = pd.DataFrame(
-            {"handy_key": _as_key(adopt_pairs["handy_key"]), "gestionix_key": _as_key(adopt_pairs["gestionix_key"])}
+            {
+                "handy_key": _as_key(adopt_pairs["handy_key"]),
+                "gestionix_key": _as_key(adopt_pairs["gestionix_key"]),
+            }
         )
         pairs = pairs[~pairs["handy_key"].isin(bound_handy_keys)].drop_duplicates("gestionix_key")
-        unbound["_adopt"] = unbound["gestionix_key"].map(pairs.set_index("gestionix_key")["handy_key"])
+        unbound["_adopt"] = unbound["gestionix_key"].map(
+            pairs.set_index("gestionix_key")["handy_key"]
+        )
     if cur_fp is not None:
-        by_code = unbound["_adopt"].isna() & unbound["key"].isin(cur_fp.index) & ~unbound["key"].isin(
-            bound_handy_keys
+        by_code = (
+            unbound["_adopt"].isna()
+            & unbound["key"].isin(cur_fp.index)
+            & ~unbound["key"].isin(bound_handy_keys)
         )
         unbound.loc[by_code, "_adopt"] = unbound.loc[by_code, "key"]
     adopting = unbound["_adopt"].notna()
@@ -178,22 +210,41 @@ def plan_sync(
     if taken.any():
         rows = unbound[taken]
         skipped.append(
-            _emit(rows, payload, handy_key=rows["key"], fingerprint=rows["fingerprint"],
-                  status=_status_of(rows["enabled"]),
-                  reason="Handy code " + rows["key"] + " is already bound to another Gestionix record")
+            _emit(
+                rows,
+                payload,
+                handy_key=rows["key"],
+                fingerprint=rows["fingerprint"],
+                status=_status_of(rows["enabled"]),
+                reason="Handy code "
+                + rows["key"]
+                + " is already bound to another Gestionix record",
+            )
         )
     fresh = unbound[~adopting & ~taken]
     if not create_inactive:
         inactive = fresh[~fresh["enabled"]]
         if not inactive.empty:
             skipped.append(
-                _emit(inactive, payload, handy_key=inactive["key"], fingerprint=inactive["fingerprint"],
-                      status=STATUS_DISABLED, reason="inactive in Gestionix and never synced: not created")
+                _emit(
+                    inactive,
+                    payload,
+                    handy_key=inactive["key"],
+                    fingerprint=inactive["fingerprint"],
+                    status=STATUS_DISABLED,
+                    reason="inactive in Gestionix and never synced: not created",
+                )
             )
         fresh = fresh[fresh["enabled"]]
     create_parts = [
-        _emit(fresh, payload, handy_key=fresh["key"], fingerprint=fresh["fingerprint"],
-              status=_status_of(fresh["enabled"]), reason="new")
+        _emit(
+            fresh,
+            payload,
+            handy_key=fresh["key"],
+            fingerprint=fresh["fingerprint"],
+            status=_status_of(fresh["enabled"]),
+            reason="new",
+        )
     ]
 
     adopted = unbound[adopting].copy()
@@ -206,10 +257,13 @@ def plan_sync(
         adopted["_state_enabled"] = None
     adopted["_drift"] = False
     adopt_frame = _emit(
-        adopted, payload, handy_key=adopted["_handy"], fingerprint=adopted["_state_fp"],
-        status=adopted["_state_enabled"].map({True: STATUS_ENABLED, False: STATUS_DISABLED}).fillna(
-            STATUS_ENABLED
-        ),
+        adopted,
+        payload,
+        handy_key=adopted["_handy"],
+        fingerprint=adopted["_state_fp"],
+        status=adopted["_state_enabled"]
+        .map({True: STATUS_ENABLED, False: STATUS_DISABLED})
+        .fillna(STATUS_ENABLED),
         reason="existing Handy record adopted",
     )
 
@@ -221,15 +275,26 @@ def plan_sync(
         missing = bound[~in_handy]
         recreate = missing[missing["enabled"]]
         create_parts.append(
-            _emit(recreate, payload, handy_key=recreate["_handy"], fingerprint=recreate["fingerprint"],
-                  status=STATUS_ENABLED, reason="bound but missing in Handy: created again")
+            _emit(
+                recreate,
+                payload,
+                handy_key=recreate["_handy"],
+                fingerprint=recreate["fingerprint"],
+                status=STATUS_ENABLED,
+                reason="bound but missing in Handy: created again",
+            )
         )
         gone_inactive = missing[~missing["enabled"]]
         if not gone_inactive.empty:
             skipped.append(
-                _emit(gone_inactive, payload, handy_key=gone_inactive["_handy"],
-                      fingerprint=gone_inactive["_bound_fp"], status=STATUS_DISABLED,
-                      reason="inactive in Gestionix and missing in Handy: nothing to disable")
+                _emit(
+                    gone_inactive,
+                    payload,
+                    handy_key=gone_inactive["_handy"],
+                    fingerprint=gone_inactive["_bound_fp"],
+                    status=STATUS_DISABLED,
+                    reason="inactive in Gestionix and missing in Handy: nothing to disable",
+                )
             )
         bound = bound[in_handy].copy()
         bound["_state_fp"] = bound["_handy"].map(cur_fp)
@@ -256,25 +321,53 @@ def plan_sync(
         return why
 
     upd = stateful[changed]
-    update_frame = _emit(upd, payload, handy_key=upd["_handy"], fingerprint=upd["fingerprint"],
-                         status=_status_of(upd["enabled"]), reason=reason_for(upd, "changed"))
+    update_frame = _emit(
+        upd,
+        payload,
+        handy_key=upd["_handy"],
+        fingerprint=upd["fingerprint"],
+        status=_status_of(upd["enabled"]),
+        reason=reason_for(upd, "changed"),
+    )
     en = stateful[toggled & stateful["enabled"]]
-    enable_frame = _emit(en, payload, handy_key=en["_handy"], fingerprint=en["fingerprint"],
-                         status=STATUS_ENABLED, reason=reason_for(en, "active again"))
+    enable_frame = _emit(
+        en,
+        payload,
+        handy_key=en["_handy"],
+        fingerprint=en["fingerprint"],
+        status=STATUS_ENABLED,
+        reason=reason_for(en, "active again"),
+    )
     dis = stateful[toggled & ~stateful["enabled"]]
     disable_parts = [
-        _emit(dis, payload, handy_key=dis["_handy"], fingerprint=dis["fingerprint"],
-              status=STATUS_DISABLED, reason=reason_for(dis, "inactive"))
+        _emit(
+            dis,
+            payload,
+            handy_key=dis["_handy"],
+            fingerprint=dis["fingerprint"],
+            status=STATUS_DISABLED,
+            reason=reason_for(dis, "inactive"),
+        )
     ]
     same = stateful[~changed & ~toggled & ~is_adopted]
     desired_status = _status_of(same["enabled"])
     stale = (same["_bound_fp"] != same["fingerprint"]) | (same["_bound_status"] != desired_status)
-    rebind_frame = _emit(same[stale], payload, handy_key=same.loc[stale, "_handy"],
-                         fingerprint=same.loc[stale, "fingerprint"], status=desired_status[stale],
-                         reason="binding refreshed (Handy already up to date)")
-    unchanged_frame = _emit(same[~stale], payload, handy_key=same.loc[~stale, "_handy"],
-                            fingerprint=same.loc[~stale, "fingerprint"], status=desired_status[~stale],
-                            reason="unchanged")
+    rebind_frame = _emit(
+        same[stale],
+        payload,
+        handy_key=same.loc[stale, "_handy"],
+        fingerprint=same.loc[stale, "fingerprint"],
+        status=desired_status[stale],
+        reason="binding refreshed (Handy already up to date)",
+    )
+    unchanged_frame = _emit(
+        same[~stale],
+        payload,
+        handy_key=same.loc[~stale, "_handy"],
+        fingerprint=same.loc[~stale, "fingerprint"],
+        status=desired_status[~stale],
+        reason="unchanged",
+    )
 
     # ---- bound records no longer desired: disable once (never the unbound ones)
     held = {str(k) for k in hold}
@@ -291,8 +384,14 @@ def plan_sync(
     gone["enabled"] = False
     gone["key"] = gone["handy_key"]
     disable_parts.append(
-        _emit(gone, payload, handy_key=gone["handy_key"], fingerprint=gone["fingerprint"],
-              status=STATUS_DISABLED, reason="no longer desired (not for sale or gone from Gestionix)")
+        _emit(
+            gone,
+            payload,
+            handy_key=gone["handy_key"],
+            fingerprint=gone["fingerprint"],
+            status=STATUS_DISABLED,
+            reason="no longer desired (not for sale or gone from Gestionix)",
+        )
     )
 
     def stack(parts: list[pd.DataFrame]) -> pd.DataFrame:

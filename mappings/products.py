@@ -22,10 +22,10 @@ Decisions (documented limits and defaults):
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -69,8 +69,16 @@ MAX_TAX_RATE = Decimal(1)
 CENT = Decimal("0.01")
 
 DESIRED_COLUMNS = [
-    "key", "gestionix_key", "gestionix_id", "code", "description", "family", "price",
-    "enabled", "stock", "fingerprint",
+    "key",
+    "gestionix_key",
+    "gestionix_id",
+    "code",
+    "description",
+    "family",
+    "price",
+    "enabled",
+    "stock",
+    "fingerprint",
 ]
 REJECTED_COLUMNS = ["gestionix_id", "key", "code", "name", "rule", "reason"]
 NOT_FOR_SALE_COLUMNS = ["gestionix_id", "gestionix_key", "code"]
@@ -86,6 +94,7 @@ class Rejected(ValueError):
 
 
 # ----------------------------------------------------------------------------- small helpers
+
 
 def clean_text(value: Any, limit: int = MAX_DESCRIPTION_LENGTH) -> str | None:
     """Strip, collapse inner whitespace, cut to `limit` characters; None when empty or not text."""
@@ -144,21 +153,27 @@ def clave_problem(clave: Any) -> tuple[str, str] | None:
 
 # ----------------------------------------------------------------------------- P6 price maths
 
+
 def transferred_rate(taxes: Any) -> Decimal:
     """Σ rates of the transferred percentage taxes (P6); withheld and fixed-amount taxes ignored."""
     if taxes is None:
         return Decimal(0)
     if not isinstance(taxes, (list, tuple)):
-        raise ValueError(f"taxes is not a list ({type(taxes).__name__})")
+        raise ValueError(f"taxes is not a list ({type(taxes).__name__})")  # noqa: TRY004 - becomes a P6 rejection
     total = Decimal(0)
     for tax in taxes:
         if not isinstance(tax, Mapping):
-            raise ValueError(f"tax entry is not an object ({tax!r})")
-        if tax.get(GX_TAX_TYPE) != GX_TAX_TYPE_TRANSFERRED or tax.get(GX_TAX_FACTOR) != GX_TAX_FACTOR_RATE:
+            raise ValueError(f"tax entry is not an object ({tax!r})")  # noqa: TRY004
+        if (
+            tax.get(GX_TAX_TYPE) != GX_TAX_TYPE_TRANSFERRED
+            or tax.get(GX_TAX_FACTOR) != GX_TAX_FACTOR_RATE
+        ):
             continue
         rate = as_decimal(tax.get(GX_TAX_RATE), f"rate of tax {tax.get('name', '?')!r}")
         if not Decimal(0) <= rate <= MAX_TAX_RATE:
-            raise ValueError(f"rate of tax {tax.get('name', '?')!r} is {rate}, expected a fraction 0..1")
+            raise ValueError(
+                f"rate of tax {tax.get('name', '?')!r} is {rate}, expected a fraction 0..1"
+            )
         total += rate
     return total
 
@@ -175,6 +190,7 @@ def after_tax_price(pre_tax_price: Any, taxes: Any) -> Decimal:
 
 
 # ----------------------------------------------------------------------------- fingerprint
+
 
 @lru_cache(maxsize=4096)
 def _family_key(family: Any) -> str:
@@ -199,6 +215,7 @@ def product_fingerprint(description: Any, family: Any, price: Any) -> str:
 
 
 # ----------------------------------------------------------------------------- the mapping
+
 
 @dataclass(frozen=True)
 class ProductMapping:
@@ -294,8 +311,14 @@ def map_products(products: Iterable[Any], branch_id: Any) -> ProductMapping:
     for position, product in enumerate(products):
         if not isinstance(product, Mapping):
             rejected.append(
-                {"gestionix_id": None, "key": None, "code": None, "name": None, "rule": "DATA",
-                 "reason": f"record #{position} is not an object ({type(product).__name__})"}
+                {
+                    "gestionix_id": None,
+                    "key": None,
+                    "code": None,
+                    "name": None,
+                    "rule": "DATA",
+                    "reason": f"record #{position} is not an object ({type(product).__name__})",
+                }
             )
             continue
         try:
@@ -317,9 +340,11 @@ def map_products(products: Iterable[Any], branch_id: Any) -> ProductMapping:
         if row is None:
             clave = product.get(GX_KEY)
             not_for_sale.append(
-                {"gestionix_id": product.get(GX_PRODUCT_ID),
-                 "gestionix_key": clave if clave_problem(clave) is None else None,
-                 "code": None if clave is None else str(clave)}
+                {
+                    "gestionix_id": product.get(GX_PRODUCT_ID),
+                    "gestionix_key": clave if clave_problem(clave) is None else None,
+                    "code": None if clave is None else str(clave),
+                }
             )
         else:
             desired.append(row)
@@ -328,12 +353,17 @@ def map_products(products: Iterable[Any], branch_id: Any) -> ProductMapping:
     duplicated = desired_frame["key"].duplicated(keep=False)
     if duplicated.any():
         dupes = desired_frame[duplicated]
-        ids_by_key = dupes.groupby("key", sort=False)["gestionix_id"].agg(lambda s: ", ".join(map(str, s)))
+        ids_by_key = dupes.groupby("key", sort=False)["gestionix_id"].agg(
+            lambda s: ", ".join(map(str, s))
+        )
         for row in dupes.itertuples(index=False):
             rejected.append(
                 {
-                    "gestionix_id": row.gestionix_id, "key": row.key, "code": row.code,
-                    "name": row.description, "rule": "P2",
+                    "gestionix_id": row.gestionix_id,
+                    "key": row.key,
+                    "code": row.code,
+                    "name": row.description,
+                    "rule": "P2",
                     "reason": f"{_label(row.gestionix_id, row.key)}: clave is shared by products "
                     f"{ids_by_key[row.key]} of the branch",
                 }
@@ -352,6 +382,7 @@ def map_products(products: Iterable[Any], branch_id: Any) -> ProductMapping:
 
 # ----------------------------------------------------------------------------- Handy side
 
+
 def handy_products_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Handy product records (full mode) -> HANDY_CURRENT_COLUMNS, fingerprinted like desired rows.
 
@@ -369,7 +400,9 @@ def handy_products_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         rows.append(
             {
                 "key": record.get(HANDY_CODE),
-                "fingerprint": product_fingerprint(record.get(HANDY_DESCRIPTION), family_name, price_value),
+                "fingerprint": product_fingerprint(
+                    record.get(HANDY_DESCRIPTION), family_name, price_value
+                ),
                 "enabled": record.get(HANDY_ENABLED) is not False,
                 "quantity": record.get(HANDY_QUANTITY),
                 "family": family_name,
@@ -427,10 +460,12 @@ def product_update_body(
     body: dict[str, Any] = {}
     if current.get(HANDY_DESCRIPTION) != full[HANDY_DESCRIPTION]:
         body[HANDY_DESCRIPTION] = full[HANDY_DESCRIPTION]
-    current_family = current.get(HANDY_FAMILY) if isinstance(current.get(HANDY_FAMILY), Mapping) else {}
-    if normalize_name(current_family.get(HANDY_FAMILY_DESCRIPTION)) != normalize_name(row["family"]) or (
-        family_id is not None and current_family.get(HANDY_FAMILY_ID) not in (None, family_id)
-    ):
+    current_family = (
+        current.get(HANDY_FAMILY) if isinstance(current.get(HANDY_FAMILY), Mapping) else {}
+    )
+    if normalize_name(current_family.get(HANDY_FAMILY_DESCRIPTION)) != normalize_name(
+        row["family"]
+    ) or (family_id is not None and current_family.get(HANDY_FAMILY_ID) not in (None, family_id)):
         body[HANDY_FAMILY] = full[HANDY_FAMILY]
     try:
         current_price = as_decimal(current.get(HANDY_PRICE), "price").quantize(CENT, ROUND_HALF_UP)
@@ -442,7 +477,9 @@ def product_update_body(
         body[HANDY_ENABLED] = full[HANDY_ENABLED]
     if quantity is not None:
         try:
-            same_quantity = as_decimal(current.get(HANDY_QUANTITY), "quantity") == Decimal(repr(float(quantity)))
+            same_quantity = as_decimal(current.get(HANDY_QUANTITY), "quantity") == Decimal(
+                repr(float(quantity))
+            )
         except ValueError:
             same_quantity = False
         if not same_quantity:
@@ -457,6 +494,7 @@ def enabled_body(enabled: bool) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- P5 families
 
+
 @dataclass(frozen=True)
 class FamilyPlan:
     """ids: desired family name -> existing Handy family id; missing: names to create (P5)."""
@@ -465,7 +503,9 @@ class FamilyPlan:
     missing: list[str]
 
 
-def plan_families(families: Iterable[str], handy_families: Iterable[Mapping[str, Any]]) -> FamilyPlan:
+def plan_families(
+    families: Iterable[str], handy_families: Iterable[Mapping[str, Any]]
+) -> FamilyPlan:
     """Match desired family names to Handy families by normalised description; list the missing
     ones once each (first spelling wins)."""
     existing: dict[str, int] = {}

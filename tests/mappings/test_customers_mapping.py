@@ -35,9 +35,16 @@ def client(**overrides):
         "email": "lucia@tienda.mx",
         "phone": "55 1234 5678",
         "seller": ANA,
-        "address": {"street": "Av. Juárez", "exterior_number": "12", "interior_number": "3",
-                    "suburb": "Centro", "zip_code": "06000", "city": "CDMX", "state": "CDMX",
-                    "country": "MX"},
+        "address": {
+            "street": "Av. Juárez",
+            "exterior_number": "12",
+            "interior_number": "3",
+            "suburb": "Centro",
+            "zip_code": "06000",
+            "city": "CDMX",
+            "state": "CDMX",
+            "country": "MX",
+        },
     }
     base.update(overrides)
     return base
@@ -62,14 +69,25 @@ def test_happy_path_fields():
     assert row.description == "Tienda Lucía"
     assert row.businessName == "ABARROTES LUCIA SA DE CV"
     assert (row.address, row.neighborhood, row.city, row.postalCode) == (
-        "Av. Juárez 12 Int. 3", "Centro", "CDMX", "06000")
-    assert (row.rfc, row.email, row.phoneNumber) == ("AEL010101AB1", "lucia@tienda.mx", "55 1234 5678")
+        "Av. Juárez 12 Int. 3",
+        "Centro",
+        "CDMX",
+        "06000",
+    )
+    assert (row.rfc, row.email, row.phoneNumber) == (
+        "AEL010101AB1",
+        "lucia@tienda.mx",
+        "55 1234 5678",
+    )
     assert row.sellers == [5] and row.gestionix_seller_id == "12"
 
 
 # --- code ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("client_id", "code"), [(1201, "GX-1201"), ("1201", "GX-1201"), ("abc_9", "GX-abc_9")])
+
+@pytest.mark.parametrize(
+    ("client_id", "code"), [(1201, "GX-1201"), ("1201", "GX-1201"), ("abc_9", "GX-abc_9")]
+)
 def test_customer_code_is_stable_and_derived_from_the_client_id(client_id, code):
     assert customer_code(client_id) == code
     assert one(client_id=client_id).key == code
@@ -82,6 +100,7 @@ def test_unusable_client_id_is_rejected(client_id):
 
 
 # --- C2 description ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("commercial", "business", "description"),
@@ -114,6 +133,7 @@ def test_c2_300_character_name_is_truncated():
 
 # --- C3 enabled -------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("active", [True, False])
 def test_c3_enabled_follows_active(active):
     assert bool(one(active=active).enabled) is active
@@ -126,6 +146,7 @@ def test_c3_missing_active_is_rejected(active):
 
 # --- address and other fields ------------------------------------------------------------------
 
+
 def test_missing_address_and_contact_fields_are_empty_not_errors():
     row = one(address=None, email=None, phone=None, tax_id=None, seller=None)
     assert row.address is None and row.city is None and row.email is None and row.sellers == []
@@ -136,16 +157,25 @@ def test_numeric_zip_code_is_text_and_partial_addresses_are_fine():
     assert (row.address, row.postalCode, row.neighborhood) == ("Reforma", "6000", None)
 
 
-@pytest.mark.parametrize(("field", "value"), [("address", "Av. Juárez 12"), ("email", ["a@b"]),
-                                              ("phone", {"n": 1})])
+@pytest.mark.parametrize(
+    ("field", "value"), [("address", "Av. Juárez 12"), ("email", ["a@b"]), ("phone", {"n": 1})]
+)
 def test_wrong_types_reject_the_client_naming_the_field(field, value):
     row = rejection(**{field: value})
     assert field in row.reason
 
 
 def test_bad_clients_never_stop_the_batch():
-    result = map_customers([client(client_id=1), "junk", client(client_id=2, commercial_name="", business_name=""),
-                            client(client_id=3), client(client_id=3), {}])
+    result = map_customers(
+        [
+            client(client_id=1),
+            "junk",
+            client(client_id=2, commercial_name="", business_name=""),
+            client(client_id=3),
+            client(client_id=3),
+            {},
+        ]
+    )
     assert list(result.desired["gestionix_key"]) == ["1"]
     assert len(result.rejected) == 5
     assert result.held_keys == ["2", "3"]
@@ -153,9 +183,14 @@ def test_bad_clients_never_stop_the_batch():
 
 # --- C4 zone General ----------------------------------------------------------------------------
 
+
 def test_c4_new_customers_go_to_zone_general():
     row = one()
-    assert customer_create_body(row)["zone"] == {"description": ZONE_GENERAL} == {"description": "General"}
+    assert (
+        customer_create_body(row)["zone"]
+        == {"description": ZONE_GENERAL}
+        == {"description": "General"}
+    )
     assert customer_create_body(row, zone=4)["zone"] == {"id": 4}
     assert "zone" not in customer_update_body(row)
 
@@ -178,9 +213,12 @@ USERS = [
 
 
 def test_c5_seller_matched_by_email_case_insensitively_then_by_normalised_name():
-    sellers = [ANA, {"seller_id": 13, "name": "LUIS GOMEZ", "email": "other@x.mx"},
-               {"seller_id": 14, "name": "Pepe", "email": None},
-               {"seller_id": 15, "name": "Nadie", "email": "nadie@x.mx"}]
+    sellers = [
+        ANA,
+        {"seller_id": 13, "name": "LUIS GOMEZ", "email": "other@x.mx"},
+        {"seller_id": 14, "name": "Pepe", "email": None},
+        {"seller_id": 15, "name": "Nadie", "email": "nadie@x.mx"},
+    ]
     match = match_sellers(sellers, USERS)
     assert match.user_by_seller == {"12": 5, "13": 6}
     reasons = dict(zip(match.unmatched["seller_id"], match.unmatched["reason"]))
@@ -206,6 +244,7 @@ def test_c5_sellers_of_lists_distinct_embedded_sellers():
 
 # --- bodies ----------------------------------------------------------------------------------------
 
+
 def test_create_body_skips_empty_fields():
     body = customer_create_body(one(email=None, seller=None))
     assert body["code"] == "GX-1201" and "email" not in body and body["sellers"] == []
@@ -227,10 +266,22 @@ def test_update_body_with_current_sends_only_changed_fields():
 
 # --- C6 plan and full-mode adoption ------------------------------------------------------------------
 
+
 def test_c6_customer_created_by_order_push_is_updated_not_copied_again():
     mapped = map_customers([client()])
-    plan = plan_sync(mapped.desired, pd.DataFrame([{"handy_key": "HANDY-CUST-9", "gestionix_key": "1201",
-                                                    "fingerprint": None, "status": "linked"}]))
+    plan = plan_sync(
+        mapped.desired,
+        pd.DataFrame(
+            [
+                {
+                    "handy_key": "HANDY-CUST-9",
+                    "gestionix_key": "1201",
+                    "fingerprint": None,
+                    "status": "linked",
+                }
+            ]
+        ),
+    )
     assert plan.create.empty
     assert list(plan.update["handy_key"]) == ["HANDY-CUST-9"]
 
@@ -242,24 +293,36 @@ def test_c6_handy_record_fingerprint_matches_desired_for_same_content():
 
 
 def test_c6_full_mode_adopts_unique_name_matches_and_reports_ambiguous_ones():
-    mapped = map_customers([
-        client(client_id=1, commercial_name="Tienda Lucía"),
-        client(client_id=2, commercial_name="Abarrotes Pepe"),
-        client(client_id=3, commercial_name="Farmacia Sol"),
-        client(client_id=4, commercial_name="Miscelánea"),
-        client(client_id=5, commercial_name="miscelanea"),
-        client(client_id=6, commercial_name="Bound One"),
-    ])
-    handy = handy_customers_frame([
-        {"code": "H1", "description": "tienda lucia "},
-        {"code": "H2", "description": "Abarrotes Pepe"},
-        {"code": "H3", "description": "ABARROTES PEPE"},
-        {"code": "H4", "description": "Miscelanea"},
-        {"code": "H5", "description": "Bound One"},  # client 6 is bound to H9: not adopted again
-        {"code": "H9", "description": "Bound One (renamed in Handy)"},
-        {"code": "GX-3", "description": "Farmacia Sol"},  # same code: plan_sync adopts it by code
-    ])
-    bound = pd.DataFrame([{"handy_key": "H9", "gestionix_key": "6", "fingerprint": "x", "status": "enabled"}])
+    mapped = map_customers(
+        [
+            client(client_id=1, commercial_name="Tienda Lucía"),
+            client(client_id=2, commercial_name="Abarrotes Pepe"),
+            client(client_id=3, commercial_name="Farmacia Sol"),
+            client(client_id=4, commercial_name="Miscelánea"),
+            client(client_id=5, commercial_name="miscelanea"),
+            client(client_id=6, commercial_name="Bound One"),
+        ]
+    )
+    handy = handy_customers_frame(
+        [
+            {"code": "H1", "description": "tienda lucia "},
+            {"code": "H2", "description": "Abarrotes Pepe"},
+            {"code": "H3", "description": "ABARROTES PEPE"},
+            {"code": "H4", "description": "Miscelanea"},
+            {
+                "code": "H5",
+                "description": "Bound One",
+            },  # client 6 is bound to H9: not adopted again
+            {"code": "H9", "description": "Bound One (renamed in Handy)"},
+            {
+                "code": "GX-3",
+                "description": "Farmacia Sol",
+            },  # same code: plan_sync adopts it by code
+        ]
+    )
+    bound = pd.DataFrame(
+        [{"handy_key": "H9", "gestionix_key": "6", "fingerprint": "x", "status": "enabled"}]
+    )
     adoption = match_existing_customers(mapped.desired, handy, bound)
     assert adoption.pairs.to_dict("records") == [{"handy_key": "H1", "gestionix_key": "1"}]
     ambiguous = dict(zip(adoption.ambiguous["gestionix_key"], adoption.ambiguous["reason"]))

@@ -29,8 +29,14 @@ def test_p8_fingerprint_is_the_same_in_another_process_with_another_hash_seed():
         "print(fingerprint({'price': Decimal('12.00'), 'family': 'bebidas', 'description': 'Refresco 600 ml'}))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
-                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    )
     assert out.stdout.strip() == SAMPLE_FINGERPRINT
 
 
@@ -38,7 +44,9 @@ def test_p8_key_order_does_not_matter():
     assert fingerprint(dict(reversed(list(SAMPLE.items())))) == fingerprint(SAMPLE)
 
 
-@pytest.mark.parametrize("price", [12, 12.0, Decimal("12"), Decimal("12.000"), np.float64(12.0), np.int64(12)])
+@pytest.mark.parametrize(
+    "price", [12, 12.0, Decimal(12), Decimal("12.000"), np.float64(12.0), np.int64(12)]
+)
 def test_p8_equal_numbers_in_any_type_give_one_fingerprint(price):
     assert fingerprint({**SAMPLE, "price": price}) == SAMPLE_FINGERPRINT
 

@@ -24,13 +24,22 @@ def products(**stock):
 
 
 def route(id_, *entries, closed=False):
-    return {"id": id_, "closed": closed, "user": {"id": 9, "name": "Ana"},
-            "inventory": [{"product": code, "quantity": qty} for code, qty in entries]}
+    return {
+        "id": id_,
+        "closed": closed,
+        "user": {"id": 9, "name": "Ana"},
+        "inventory": [{"product": code, "quantity": qty} for code, qty in entries],
+    }
 
 
 def test_i1_route_stock_is_the_sum_over_open_routes():
-    loaded = route_stock([route(1, ("A", 3.0), ("B", 1)), route(2, ("A", 2.5)), route(3, ("A", 100), closed=True)])
-    assert dict(zip(loaded.per_code["code"], loaded.per_code["route_quantity"])) == {"A": 5.5, "B": 1.0}
+    loaded = route_stock(
+        [route(1, ("A", 3.0), ("B", 1)), route(2, ("A", 2.5)), route(3, ("A", 100), closed=True)]
+    )
+    assert dict(zip(loaded.per_code["code"], loaded.per_code["route_quantity"])) == {
+        "A": 5.5,
+        "B": 1.0,
+    }
     assert loaded.problems.empty
 
 
@@ -43,8 +52,10 @@ def test_i1_unreadable_route_entries_are_reported_not_fatal():
 
 
 def test_i1_free_use_is_total_minus_route():
-    split = split_stock(products(A=10.0, B=4.0, C=7.0),
-                        pd.DataFrame({"code": ["A", "B", "Z"], "route_quantity": [3.3, 4.0, 1.0]}))
+    split = split_stock(
+        products(A=10.0, B=4.0, C=7.0),
+        pd.DataFrame({"code": ["A", "B", "Z"], "route_quantity": [3.3, 4.0, 1.0]}),
+    )
     got = dict(zip(split.free_use["key"], split.free_use["quantity"]))
     assert got == {"A": 6.7, "B": 0.0, "C": 7.0}
     assert split.reported.empty
@@ -59,15 +70,23 @@ def test_i2_negative_free_use_is_set_to_zero_and_reported():
 
 
 def test_i2_unreadable_gestionix_total_is_reported_and_not_written():
-    split = split_stock(products(A=math.nan, B=1.0), pd.DataFrame({"code": [], "route_quantity": []}))
+    split = split_stock(
+        products(A=math.nan, B=1.0), pd.DataFrame({"code": [], "route_quantity": []})
+    )
     assert list(split.free_use["key"]) == ["B"]
-    assert split.reported.iloc[0]["key"] == "A" and "not a number" in split.reported.iloc[0]["reason"]
+    assert (
+        split.reported.iloc[0]["key"] == "A" and "not a number" in split.reported.iloc[0]["reason"]
+    )
 
 
-@given(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
-       st.floats(min_value=0, max_value=1e6, allow_nan=False))
+@given(
+    st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+    st.floats(min_value=0, max_value=1e6, allow_nan=False),
+)
 def test_i2_property_free_use_is_never_negative_and_reported_when_clipped(total, loaded):
-    split = split_stock(products(A=total), pd.DataFrame({"code": ["A"], "route_quantity": [loaded]}))
+    split = split_stock(
+        products(A=total), pd.DataFrame({"code": ["A"], "route_quantity": [loaded]})
+    )
     quantity = split.free_use.iloc[0]["quantity"]
     assert quantity >= 0
     assert quantity == pytest.approx(max(round(total - loaded, 4), 0.0))
@@ -89,8 +108,7 @@ def test_i1_nothing_written_before_means_everything_is_written():
 
 
 def test_i1_last_written_quantity_comes_from_the_binding_data():
-    bindings = pd.DataFrame({"handy_key": ["A", "B", "C"],
-                             "data": [{"quantity": 5.0}, {}, None]})
+    bindings = pd.DataFrame({"handy_key": ["A", "B", "C"], "data": [{"quantity": 5.0}, {}, None]})
     assert last_written_stock(bindings).to_dict("records") == [{"key": "A", "quantity": 5.0}]
 
 
@@ -99,7 +117,9 @@ def test_i1_i2_plan_stock_end_to_end_and_steady_state():
     routes = [route(1, ("A", 4), ("B", 3))]
     first = plan_stock(catalog, routes, None, sync_inventory=True)
     assert first.writes[["key", "quantity"]].to_dict("records") == [
-        {"key": "A", "quantity": 6.0}, {"key": "B", "quantity": 0.0}]
+        {"key": "A", "quantity": 6.0},
+        {"key": "B", "quantity": 0.0},
+    ]
     assert list(first.reported["key"]) == ["B"]
     written = first.writes[["key", "quantity"]]
     again = plan_stock(catalog, routes, written, sync_inventory=True)

@@ -78,7 +78,9 @@ def test_normalisation_is_idempotent(text):
 # Latin script (what Mexican names and brands use). Outside it, case folding is not always
 # symmetric: Turkish dotless "ı" upper-cases to "I" (-> "i"), and Greek iota subscript is a
 # combining mark removed before case folding; normalize_name accepts those exotic differences.
-latin_names = st.text(alphabet=st.characters(max_codepoint=0x24F, exclude_characters="ı"), max_size=40)
+latin_names = st.text(
+    alphabet=st.characters(max_codepoint=0x24F, exclude_characters="ı"), max_size=40
+)
 
 
 @given(latin_names)
@@ -88,7 +90,9 @@ def test_normalisation_ignores_case(text):
 
 @given(names)
 def test_normalisation_ignores_unicode_form(text):
-    forms = {normalize_name(unicodedata.normalize(form, text)) for form in ("NFC", "NFD", "NFKC", "NFKD")}
+    forms = {
+        normalize_name(unicodedata.normalize(form, text)) for form in ("NFC", "NFD", "NFKC", "NFKD")
+    }
     assert forms == {normalize_name(text)}
 
 
@@ -98,9 +102,14 @@ def test_normalisation_ignores_accents(text, accent):
     assert normalize_name(accented) == normalize_name(text)
 
 
-@given(st.lists(st.text(alphabet=st.characters(categories=["L", "N", "So"]), min_size=1, max_size=8),
-                min_size=1, max_size=5),
-       st.sampled_from([" ", "  ", "\t", "\n ", "\u00a0"]))
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(categories=["L", "N", "So"]), min_size=1, max_size=8),
+        min_size=1,
+        max_size=5,
+    ),
+    st.sampled_from([" ", "  ", "\t", "\n ", "\u00a0"]),
+)
 def test_normalisation_ignores_surrounding_and_repeated_whitespace(words, gap):
     assert normalize_name(f"  {gap.join(words)}{gap}") == normalize_name(" ".join(words))
 

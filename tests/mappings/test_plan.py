@@ -16,9 +16,18 @@ def desired(*rows):
     records = []
     for row in rows:
         key, fp, enabled, *gkey = row
-        records.append({"key": key, "gestionix_key": gkey[0] if gkey else key, "fingerprint": fp,
-                        "enabled": enabled, "description": f"desc {key}"})
-    return pd.DataFrame(records, columns=["key", "gestionix_key", "fingerprint", "enabled", "description"])
+        records.append(
+            {
+                "key": key,
+                "gestionix_key": gkey[0] if gkey else key,
+                "fingerprint": fp,
+                "enabled": enabled,
+                "description": f"desc {key}",
+            }
+        )
+    return pd.DataFrame(
+        records, columns=["key", "gestionix_key", "fingerprint", "enabled", "description"]
+    )
 
 
 def bindings(*rows):
@@ -77,8 +86,10 @@ def test_p8_steady_state_is_all_unchanged_and_writes_nothing():
 
 
 def test_p8_unchanged_fingerprint_means_no_write_and_changed_means_one_update():
-    plan = plan_sync(desired(("A", "fa", True), ("B", "fb2", True)),
-                     bindings(("A", "A", "fa", "enabled"), ("B", "B", "fb", "enabled")))
+    plan = plan_sync(
+        desired(("A", "fa", True), ("B", "fb2", True)),
+        bindings(("A", "A", "fa", "enabled"), ("B", "B", "fb", "enabled")),
+    )
     only(plan, "update")
     assert keys(plan.update) == ["B"]
     assert plan.update.iloc[0]["fingerprint"] == "fb2"
@@ -124,22 +135,30 @@ def test_p1_not_for_sale_bound_product_is_disabled():
 
 
 def test_p7_handy_records_never_bound_are_never_disabled():
-    plan = plan_sync(desired(("A", "fa", True)), bindings(("A", "A", "fa", "enabled")),
-                     current(("A", "fa", True), ("MANUAL", "fx", True)))
+    plan = plan_sync(
+        desired(("A", "fa", True)),
+        bindings(("A", "A", "fa", "enabled")),
+        current(("A", "fa", True), ("MANUAL", "fx", True)),
+    )
     assert plan.is_noop
     assert "MANUAL" not in set(plan.unchanged["handy_key"])
 
 
 def test_p7_rejected_bound_record_is_held_not_disabled():
-    plan = plan_sync(desired(("A", "fa", True)),
-                     bindings(("A", "A", "fa", "enabled"), ("B", "B", "fb", "enabled")), hold=["B"])
+    plan = plan_sync(
+        desired(("A", "fa", True)),
+        bindings(("A", "A", "fa", "enabled"), ("B", "B", "fb", "enabled")),
+        hold=["B"],
+    )
     assert plan.is_noop
 
 
 def test_p8_full_mode_repairs_drift_made_by_hand_in_handy():
-    plan = plan_sync(desired(("A", "fa", True), ("B", "fb", True)),
-                     bindings(("A", "A", "fa", "enabled"), ("B", "B", "fb", "enabled")),
-                     current(("A", "edited", True), ("B", "fb", False)))
+    plan = plan_sync(
+        desired(("A", "fa", True), ("B", "fb", True)),
+        bindings(("A", "A", "fa", "enabled"), ("B", "B", "fb", "enabled")),
+        current(("A", "edited", True), ("B", "fb", False)),
+    )
     assert keys(plan.update) == ["A"] and "Handy differs" in plan.update.iloc[0]["reason"]
     assert keys(plan.enable) == ["B"]
 
@@ -150,8 +169,11 @@ def test_p7_full_mode_disables_again_a_record_enabled_by_hand():
 
 
 def test_full_mode_adopts_existing_unbound_handy_record_with_the_same_code():
-    plan = plan_sync(desired(("A", "fa", True), ("B", "fb", True)), NO_BINDINGS,
-                     current(("A", "fa", True), ("B", "old", True)))
+    plan = plan_sync(
+        desired(("A", "fa", True), ("B", "fb", True)),
+        NO_BINDINGS,
+        current(("A", "fa", True), ("B", "old", True)),
+    )
     assert plan.create.empty
     assert keys(plan.adopt) == ["A", "B"]
     adopted_b = plan.adopt.set_index("handy_key").loc["B"]
@@ -167,8 +189,11 @@ def test_full_mode_recreates_a_bound_record_deleted_in_handy():
 
 
 def test_full_mode_refreshes_a_stale_binding_without_writing():
-    plan = plan_sync(desired(("A", "fa", True)), bindings(("A", "A", "stale", "enabled")),
-                     current(("A", "fa", True)))
+    plan = plan_sync(
+        desired(("A", "fa", True)),
+        bindings(("A", "A", "stale", "enabled")),
+        current(("A", "fa", True)),
+    )
     only(plan, "rebind")
     assert plan.rebind.iloc[0]["fingerprint"] == "fa"
 
@@ -188,7 +213,9 @@ def test_c6_bound_by_order_push_but_not_desired_is_left_alone():
 
 
 def test_c6_gestionix_keys_of_different_types_meet():
-    plan = plan_sync(desired(("GX-1201", "f1", True, 1201)), bindings(("GX-1201", "1201", "f1", "enabled")))
+    plan = plan_sync(
+        desired(("GX-1201", "f1", True, 1201)), bindings(("GX-1201", "1201", "f1", "enabled"))
+    )
     assert plan.is_noop
 
 
@@ -201,8 +228,12 @@ def test_c3_inactive_customer_is_disabled_and_enabled_when_active_again():
 
 def test_c6_adopt_pairs_bind_existing_customers_matched_elsewhere():
     pairs = pd.DataFrame([{"handy_key": "TIENDA-1", "gestionix_key": "1201"}])
-    plan = plan_sync(desired(("GX-1201", "f1", True, "1201")), NO_BINDINGS,
-                     current(("TIENDA-1", "f1", True)), adopt_pairs=pairs)
+    plan = plan_sync(
+        desired(("GX-1201", "f1", True, "1201")),
+        NO_BINDINGS,
+        current(("TIENDA-1", "f1", True)),
+        adopt_pairs=pairs,
+    )
     only(plan, "adopt")
     assert plan.adopt.iloc[0]["handy_key"] == "TIENDA-1"
 

@@ -30,7 +30,13 @@ IVA8 = {"tax_id": 2, "name": "IVA frontera", "rate": 0.08, "type": "transferred"
 IEPS8 = {"tax_id": 3, "name": "IEPS", "rate": 0.08, "type": "transferred", "factor": "rate"}
 IVA0 = {"tax_id": 4, "name": "IVA 0", "rate": 0.0, "type": "transferred", "factor": "rate"}
 ISR_WITHHELD = {"tax_id": 5, "name": "ISR ret", "rate": 0.10, "type": "withheld", "factor": "rate"}
-FIXED_IEPS = {"tax_id": 6, "name": "IEPS cuota", "rate": 0.5, "type": "transferred", "factor": "fixed"}
+FIXED_IEPS = {
+    "tax_id": 6,
+    "name": "IEPS cuota",
+    "rate": 0.5,
+    "type": "transferred",
+    "factor": "fixed",
+}
 
 
 def product(**overrides):
@@ -70,19 +76,33 @@ def test_happy_path_columns_and_values():
     assert list(result.desired.columns) == DESIRED_COLUMNS
     assert list(result.rejected.columns) == REJECTED_COLUMNS
     row = result.desired.iloc[0]
-    assert (row.key, row.gestionix_key, row.code, row.gestionix_id) == ("REF-600", "REF-600", "REF-600", 5012)
+    assert (row.key, row.gestionix_key, row.code, row.gestionix_id) == (
+        "REF-600",
+        "REF-600",
+        "REF-600",
+        5012,
+    )
     assert (row.description, row.family, row.price, row.enabled, row.stock) == (
-        "Refresco 600 ml", "Bebidas", 11.99, True, 24.0)
+        "Refresco 600 ml",
+        "Bebidas",
+        11.99,
+        True,
+        24.0,
+    )
 
 
 # --- P1 for sale -----------------------------------------------------------------------
 
+
 def test_p1_not_for_sale_is_dropped_silently_but_counted():
-    result = map_products([product(), product(product_id=2, key="HARINA", for_sale=False, price=None)], BRANCH)
+    result = map_products(
+        [product(), product(product_id=2, key="HARINA", for_sale=False, price=None)], BRANCH
+    )
     assert list(result.desired["key"]) == ["REF-600"]
     assert result.rejected.empty
     assert result.not_for_sale.to_dict("records") == [
-        {"gestionix_id": 2, "gestionix_key": "HARINA", "code": "HARINA"}]
+        {"gestionix_id": 2, "gestionix_key": "HARINA", "code": "HARINA"}
+    ]
 
 
 @pytest.mark.parametrize("for_sale", [None, "true", 1])
@@ -98,6 +118,7 @@ def test_p1_missing_for_sale_key_is_rejected():
 
 
 # --- P2/P3/P4 clave --------------------------------------------------------------------
+
 
 def test_p2_clave_is_the_handy_code_and_the_join_key():
     row = one(key="ABC-1")
@@ -145,8 +166,9 @@ def test_p2_unusual_but_usable_claves_are_kept(clave):
 
 
 def test_p2_duplicated_clave_rejects_every_copy_and_holds_it():
-    result = map_products([product(product_id=1), product(product_id=2), product(product_id=3, key="OK")],
-                          BRANCH)
+    result = map_products(
+        [product(product_id=1), product(product_id=2), product(product_id=3, key="OK")], BRANCH
+    )
     assert list(result.desired["key"]) == ["OK"]
     assert sorted(result.rejected["gestionix_id"]) == [1, 2]
     assert all("shared by products 1, 2" in reason for reason in result.rejected["reason"])
@@ -154,6 +176,7 @@ def test_p2_duplicated_clave_rejects_every_copy_and_holds_it():
 
 
 # --- names -------------------------------------------------------------------------------
+
 
 def test_name_is_stripped_and_inner_whitespace_collapsed():
     assert one(name="  Refresco \t 600\nml  ").description == "Refresco 600 ml"
@@ -171,6 +194,7 @@ def test_empty_or_non_text_name_is_rejected(name):
 
 
 # --- P5 family ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("category", "family"),
@@ -191,7 +215,9 @@ def test_p5_family_is_the_gestionix_category_name(category, family):
 def test_p5_missing_category_key_gets_the_default_family():
     record = product()
     del record["category"]
-    assert map_products([record], BRANCH).desired.iloc[0].family == DEFAULT_FAMILY == "Sin categoría"
+    assert (
+        map_products([record], BRANCH).desired.iloc[0].family == DEFAULT_FAMILY == "Sin categoría"
+    )
 
 
 @pytest.mark.parametrize("category", [7, ["Bebidas"], {"name": 7}])
@@ -209,6 +235,7 @@ def test_p5_families_matched_by_normalised_name_and_missing_ones_listed_once():
 
 
 # --- P6 after-tax price ------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("price", "taxes", "expected"),
@@ -289,14 +316,18 @@ def test_p6_property_price_is_exact_half_up_rounding_of_cents(cents, taxes):
     assert abs(result - exact) <= Decimal("0.005")
 
 
-@given(st.floats(min_value=0, max_value=1e7, allow_nan=False), st.floats(min_value=0, max_value=1e7,
-                                                                          allow_nan=False), rates)
+@given(
+    st.floats(min_value=0, max_value=1e7, allow_nan=False),
+    st.floats(min_value=0, max_value=1e7, allow_nan=False),
+    rates,
+)
 def test_p6_property_price_is_monotonic(a, b, taxes):
     low, high = sorted((a, b))
     assert after_tax_price(low, taxes) <= after_tax_price(high, taxes)
 
 
 # --- P7 enabled ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("active", [True, False])
 def test_p7_enabled_follows_active(active):
@@ -309,6 +340,7 @@ def test_p7_missing_or_non_boolean_active_is_rejected(active):
 
 
 # --- stock of the branch (feeds I1) --------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("stock", "expected"),
@@ -329,6 +361,7 @@ def test_i1_branch_stock_is_the_entry_of_the_branch(stock, expected):
 
 # --- P8 fingerprint ------------------------------------------------------------------------
 
+
 def test_p8_fingerprint_changes_with_written_fields_only():
     base = one().fingerprint
     assert one(price=10.35).fingerprint != base
@@ -343,8 +376,15 @@ def test_p8_fingerprint_changes_with_written_fields_only():
 
 def test_p8_handy_record_with_the_same_content_has_the_same_fingerprint():
     row = one()
-    handy = {"id": 1, "code": "REF-600", "description": "Refresco 600 ml", "price": 11.99,
-             "family": {"id": 3, "description": "bebidas", "enabled": True}, "enabled": True, "quantity": 24.0}
+    handy = {
+        "id": 1,
+        "code": "REF-600",
+        "description": "Refresco 600 ml",
+        "price": 11.99,
+        "family": {"id": 3, "description": "bebidas", "enabled": True},
+        "enabled": True,
+        "quantity": 24.0,
+    }
     frame = handy_products_frame([handy, {**handy, "code": "X", "price": 12.0, "enabled": False}])
     assert frame.iloc[0].fingerprint == row.fingerprint
     assert frame.iloc[1].fingerprint != row.fingerprint
@@ -352,6 +392,7 @@ def test_p8_handy_record_with_the_same_content_has_the_same_fingerprint():
 
 
 # --- bad input never stops the batch -------------------------------------------------------
+
 
 def test_bad_records_end_as_rejected_rows_and_the_rest_goes_on():
     records = [
@@ -379,30 +420,47 @@ def test_empty_catalog_gives_empty_frames_with_columns():
 
 # --- Handy bodies --------------------------------------------------------------------------
 
+
 def test_create_body_has_code_description_family_price_enabled():
     row = one()
-    assert product_create_body(row) == {"code": "REF-600", "description": "Refresco 600 ml",
-                                        "family": {"description": "Bebidas"}, "price": 11.99,
-                                        "enabled": True}
+    assert product_create_body(row) == {
+        "code": "REF-600",
+        "description": "Refresco 600 ml",
+        "family": {"description": "Bebidas"},
+        "price": 11.99,
+        "enabled": True,
+    }
     assert product_create_body(row, family_id=3, quantity=5)["family"] == {"id": 3}
     assert product_create_body(row, family_id=3, quantity=5)["quantity"] == 5.0
 
 
 def test_update_body_without_current_sends_every_writable_field_but_not_the_code():
     body = product_update_body(one(active=False), family_id=3)
-    assert body == {"description": "Refresco 600 ml", "family": {"id": 3}, "price": 11.99, "enabled": False}
+    assert body == {
+        "description": "Refresco 600 ml",
+        "family": {"id": 3},
+        "price": 11.99,
+        "enabled": False,
+    }
 
 
 def test_p8_update_body_with_current_sends_only_changed_fields():
     row = one(price=10.35)
-    current = {"code": "REF-600", "description": "Refresco 600 ml", "price": 11.99, "enabled": True,
-               "family": {"id": 3, "description": "BEBIDAS"}, "quantity": 24.0}
+    current = {
+        "code": "REF-600",
+        "description": "Refresco 600 ml",
+        "price": 11.99,
+        "enabled": True,
+        "family": {"id": 3, "description": "BEBIDAS"},
+        "quantity": 24.0,
+    }
     assert product_update_body(row, current=current) == {"price": 12.01}
     assert product_update_body(one(), current=current) == {}
     assert product_update_body(one(active=False), current=current) == {"enabled": False}
     assert product_update_body(one(), current=current, quantity=20) == {"quantity": 20.0}
     assert product_update_body(one(category={"name": "Jugos"}), current=current, family_id=9) == {
-        "family": {"id": 9}}
+        "family": {"id": 9}
+    }
 
 
 def test_p7_enabled_body():
