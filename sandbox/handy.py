@@ -724,7 +724,7 @@ def create_app(state: HandyState | None = None) -> FastAPI:
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
         return json_response({"message": str(exc.detail)}, exc.status_code)
 
-    def authenticate(request: Request) -> None:
+    async def authenticate(request: Request) -> None:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or token.strip() != state.token:
