@@ -13,9 +13,10 @@ import math
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 from starlette.responses import Response
@@ -105,7 +106,7 @@ def _coerce_knob(name: str, current: Any, value: Any) -> Any:
 class CallStats:
     """Per-route call counters keyed "METHOD /path-template" (relative to the API base)."""
 
-    WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+    WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
     def __init__(self, not_counted_as_write: set[str] | None = None) -> None:
         self.calls: Counter[str] = Counter()

@@ -235,10 +235,10 @@ def generate_world(seed: int = 7, products: int = 200, customers: int = 60, orde
                    gestionix_knobs: dict[str, Any] | None = None) -> World:
     """Build both states. `orders` random Handy orders are created the first time someone lists
     sales orders after Handy has products (Handy starts empty; the integration fills it)."""
-    params = dict(seed=seed, products=products, customers=customers, orders=orders,
-                  second_company_products=second_company_products,
-                  second_company_customers=second_company_customers,
-                  routes_with_inventory=routes_with_inventory)
+    params = {"seed": seed, "products": products, "customers": customers, "orders": orders,
+              "second_company_products": second_company_products,
+              "second_company_customers": second_company_customers,
+              "routes_with_inventory": routes_with_inventory}
     clock = clock or Clock()
     rng = random.Random(seed)
     gx = GestionixState(clock=clock, seed=seed, **(gestionix_knobs or {}))

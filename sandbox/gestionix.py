@@ -14,7 +14,7 @@ import math
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -357,7 +357,9 @@ class GestionixState:
         if client is None:
             raise invalid("Cliente inexistente", [("client_id", f"El cliente {body['client_id']} no existe")])
         try:
-            date = datetime.fromisoformat(str(body["date"]).replace("Z", "+00:00"))
+            date = datetime.fromisoformat(str(body["date"]))
+            if date.tzinfo is None:
+                date = date.replace(tzinfo=UTC)  # a date without offset is read as UTC
         except ValueError:
             raise invalid("Fecha inválida", [("date", "Formato ISO-8601 esperado")]) from None
         seller_id = body.get("seller_id")

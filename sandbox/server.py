@@ -25,7 +25,13 @@ from sandbox import gestionix as gx_module
 from sandbox import handy as handy_module
 from sandbox.common import Clock, Knobs
 from sandbox.data import MAIN_BRANCH, generate_world
-from sandbox.gestionix import DEMO_COMPANY_ID, DEMO_PASSWORD, DEMO_USER, GestionixKnobs, GestionixState
+from sandbox.gestionix import (
+    DEMO_COMPANY_ID,
+    DEMO_PASSWORD,
+    DEMO_USER,
+    GestionixKnobs,
+    GestionixState,
+)
 from sandbox.handy import DEMO_TOKEN, HandyState
 
 HANDY_KNOBS = {f.name for f in fields(Knobs)}

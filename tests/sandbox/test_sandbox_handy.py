@@ -233,16 +233,13 @@ async def test_sandbox_only_post_and_delete_sales_order(handy, handy_catalog):
 
 
 async def test_pagination_of_orders_to_last_page(handy, handy_ctl, handy_catalog, sb):
-    for _ in range(25):
-        await _order(handy_ctl, customer="C-77" if sb.handy.customers else _order_default_customer())
+    await _order(handy_ctl)  # creates customer C-77
+    for _ in range(24):
         sb.clock.advance(1)
+        await _order(handy_ctl, customer="C-77")
     body = (await handy.get("/salesOrder", params={"max": 10, "page": 3, "order": "asc"})).json()
     assert body["pagination"]["totalPages"] == math.ceil(25 / 10) and len(body["salesOrders"]) == 5
     assert parse_qs(urlparse(body["pagination"]["prevPage"]).query)["page"] == ["2"]
-
-
-def _order_default_customer():
-    return {"code": "C-77", "description": "Miscelánea La Güera"}
 
 
 @pytest.mark.parametrize("path", ["/product", "/customer", "/user", "/route", "/zone", "/productFamily", "/salesOrder"])
@@ -250,3 +247,20 @@ async def test_every_list_endpoint_uses_the_envelope(handy, path):
     body = (await handy.get(path)).json()
     assert set(body["pagination"]) == {"totalCount", "totalPages", "currentPage", "nextPage", "prevPage",
                                        "firstPage", "lastPage"}
+
+
+async def test_demo_orders_appear_once_handy_has_products(clock):
+    import httpx
+
+    from sandbox.server import build_sandbox
+
+    sb = build_sandbox(products=30, customers=5, orders=4, clock=clock)
+    async with httpx.AsyncClient(transport=sb.handy_transport(), base_url=sb.handy_url,
+                                 headers={"Authorization": f"Bearer {sb.handy_token}"}) as handy:
+        assert (await handy.get("/salesOrder")).json()["salesOrders"] == []  # no products yet
+        family = (await handy.post("/productFamily", json={"description": "Bebidas"})).json()
+        await handy.post("/product", json={"code": "A-1", "description": "Agua", "family": {"id": family["id"]},
+                                           "price": 10.0})
+        assert (await handy.get("/salesOrder")).json()["pagination"]["totalCount"] == 4
+        sb.reset()
+        assert sb.handy.products == {} and sb.handy.pending_random_orders == 4
