@@ -1,0 +1,52 @@
+"""Flow tests: a temporary Prefect server (session), a fresh loopback sandbox and tenant per test."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from clients.credentials import GestionixCredentials, HandyCredentials
+from mappings.tenant import TenantConfig
+from sandbox.server import Sandbox, run_sandbox
+
+pytestmark = pytest.mark.flow
+
+
+def save_tenant_blocks(sb: Sandbox, slug: str) -> tuple[str, str]:
+    """Save the two credential blocks of `slug` pointing at `sb`; returns their names."""
+    handy_name, gestionix_name = f"{slug}-handy", f"{slug}-gestionix"
+    HandyCredentials(base_url=sb.handy_url, api_token=sb.handy_token).save(
+        handy_name, overwrite=True, _sync=True  # also from async tests: async_dispatch would return a coroutine
+    )
+    GestionixCredentials(
+        base_url=sb.gestionix_url, user=sb.gestionix_user, password=sb.gestionix_password
+    ).save(gestionix_name, overwrite=True, _sync=True)
+    return handy_name, gestionix_name
+
+
+def make_tenant(sb: Sandbox, slug: str | None = None, **overrides) -> TenantConfig:
+    """A tenant of the sandbox's demo company and branch, with fresh blocks; `overrides` replace
+    any TenantConfig field (the A3 switches, the branch...)."""
+    slug = slug or f"t-{uuid.uuid4().hex[:8]}"
+    handy_name, gestionix_name = save_tenant_blocks(sb, slug)
+    fields = dict(
+        slug=slug,
+        gestionix_branch=sb.branch_name,
+        gestionix_company=sb.company_id,
+        handy_credentials=handy_name,
+        gestionix_credentials=gestionix_name,
+    )
+    return TenantConfig(**{**fields, **overrides})
+
+
+@pytest.fixture
+def sandbox():
+    """Both stand-ins on loopback (free ports), a small seeded world, no faults."""
+    with run_sandbox(seed=7, products=60, customers=30) as sb:
+        yield sb
+
+
+@pytest.fixture
+def tenant(prefect_harness, sandbox) -> TenantConfig:
+    return make_tenant(sandbox)
