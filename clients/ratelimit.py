@@ -58,7 +58,8 @@ class _ClockedBucket(AsyncLimiter):
     def seconds_until_capacity(self, amount: float = 1) -> float:
         self._leak()
         missing = self._level + amount - self.max_rate
-        return max(missing / self._rate_per_sec, 0.0)
+        # At least 1 ms: float rounding can leave a sliver that a fake clock would never pass.
+        return max(missing / self._rate_per_sec, 0.001)
 
 
 class RateLimiter:
