@@ -17,7 +17,14 @@ from typing import Any
 import httpx
 
 from clients.clock import Clock
-from clients.errors import ApiError, UnexpectedResponse, error_from_exception, error_from_response, redact, snippet
+from clients.errors import (
+    ApiError,
+    UnreadableBody,
+    error_from_exception,
+    error_from_response,
+    redact,
+    snippet,
+)
 from clients.ratelimit import RateLimiter, RetryPolicy, build_retrying, default_should_retry
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -86,9 +93,11 @@ class HttpCore:
         accept: Collection[int] = (),
         idempotent: bool | None = None,
         keep_error_body: bool = True,
-    ) -> httpx.Response:
-        """Send with rate limiting and retries. Returns a 2xx response, or one whose status is in
-        `accept`; raises an ApiError otherwise. `headers` is called before every attempt."""
+    ) -> tuple[httpx.Response, Any]:
+        """Send with rate limiting and retries. Returns (response, decoded JSON or None) for a
+        2xx answer or one whose status is in `accept`; raises an ApiError otherwise.
+        `headers` is called before every attempt. A 2xx body that is not JSON (an HTML
+        maintenance page, a truncated body) is UnreadableBody, retried like a 5xx."""
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
         retrying = build_retrying(
@@ -121,7 +130,7 @@ class HttpCore:
         headers: Mapping[str, str],
         accept: Collection[int],
         keep_error_body: bool,
-    ) -> httpx.Response:
+    ) -> tuple[httpx.Response, Any]:
         async with self._semaphore:
             await self.limiter.acquire()
             self.calls[f"{method} {template}"] += 1
@@ -141,8 +150,10 @@ class HttpCore:
             (self.clock.monotonic() - started) * 1000,
         )
         retry_after = self.limiter.observe(status, response.headers)
-        if 200 <= status < 300 or status in accept:
-            return response
+        if 200 <= status < 300:
+            return response, self._decode_json(response, method, path)
+        if status in accept:
+            return response, None
         raise error_from_response(
             system=self.system,
             method=method,
@@ -154,7 +165,7 @@ class HttpCore:
             keep_body=keep_error_body,
         )
 
-    def decode_json(self, response: httpx.Response, method: str, path: str) -> Any:
+    def _decode_json(self, response: httpx.Response, method: str, path: str) -> Any:
         """The JSON body of a successful response (None when empty)."""
         if not response.content or response.status_code == 204:
             return None
@@ -162,7 +173,7 @@ class HttpCore:
             return json.loads(response.content)
         except (ValueError, UnicodeDecodeError):
             start = redact(snippet(response.content), self._secrets())
-            raise UnexpectedResponse(
+            raise UnreadableBody(
                 f"the answer is not JSON: {start}",
                 system=self.system,
                 status=response.status_code,

@@ -4,7 +4,8 @@ Everything above clients/ sees only these exceptions:
 
     ApiError
     ├── Retryable         429, 408, 425, 5xx (but 501/505), timeouts, dropped connections:
-    │                     raised only after the in-client retry budget is spent
+    │   │                 raised only after the in-client retry budget is spent
+    │   └── UnreadableBody  a 2xx whose body is not JSON (maintenance page, truncated)
     ├── Reauth            401 — Gestionix logs in again once inside the client
     └── Permanent         what retrying cannot fix
         ├── NotFound          404, 410
@@ -12,7 +13,7 @@ Everything above clients/ sees only these exceptions:
         ├── ValidationFailed  400, 422 — with the server's field errors
         ├── CredentialsError  Handy 401; Gestionix 401 after a fresh login; a refused login
         ├── InvalidCode       a code that cannot be put in a URL (contains '/'), refused before any request
-        └── UnexpectedResponse / PaginationError   the server answered something we cannot use
+        └── UnexpectedResponse / PaginationError   JSON of the wrong shape; untrustworthy paging
 
 An ApiError keeps the server's message (and 422 field errors) but never the request's
 secrets: no headers, no request body, and every text is passed through `redact()` with the
@@ -128,6 +129,11 @@ class Retryable(ApiError):
     """Temporary: the same call may succeed later (X2)."""
 
 
+class UnreadableBody(Retryable):
+    """A 2xx answer whose body is not JSON (HTML maintenance page, truncated body): the
+    server is having a moment; GETs/PUTs/DELETEs are retried, a POST is not resent."""
+
+
 class Reauth(ApiError):
     """401: the token is no longer accepted; Gestionix logs in again once."""
 
@@ -157,7 +163,7 @@ class InvalidCode(Permanent):
 
 
 class UnexpectedResponse(Permanent):
-    """A successful status with a body we cannot use (not JSON, wrong shape)."""
+    """A successful status with JSON of a shape we cannot use (missing list, missing id)."""
 
 
 class PaginationError(Permanent):

@@ -154,7 +154,7 @@ class GestionixClient:
         core = self._ensure_core()
         body = {LOGIN_USER_FIELD: self._user, LOGIN_PASSWORD_FIELD: self._password}
         try:
-            response = await core.request(
+            response, data = await core.request(
                 "POST", LOGIN_PATH, LOGIN_PATH, json_body=body, idempotent=True,
                 keep_error_body=False,
             )
@@ -163,10 +163,6 @@ class GestionixClient:
                 f"Gestionix refused the login of tenant {self.tenant!r} ({exc.message})",
                 system=SYSTEM, status=exc.status, method="POST", path=LOGIN_PATH,
             ) from None
-        try:
-            data = core.decode_json(response, "POST", LOGIN_PATH)
-        except UnexpectedResponse:
-            data = None
         token = data.get(ACCESS_TOKEN_FIELD) if isinstance(data, Mapping) else None
         if not isinstance(token, str) or not token:
             # No snippet: a half-broken login answer may still carry a token.
@@ -217,7 +213,7 @@ class GestionixClient:
 
         holder = [token]
         try:
-            response = await core.request(
+            response, data = await core.request(
                 method, template, path, params=params, json_body=json_body,
                 headers=lambda: headers(holder), accept=accept,
             )
@@ -226,7 +222,7 @@ class GestionixClient:
             await self._relogin(token)
             holder[0] = await self._current_token()
             try:
-                response = await core.request(
+                response, data = await core.request(
                     method, template, path, params=params, json_body=json_body,
                     headers=lambda: headers(holder), accept=accept,
                 )
@@ -236,7 +232,7 @@ class GestionixClient:
                     f"{self.tenant!r}: the user lost access or was revoked ({exc.message})",
                     system=SYSTEM, status=401, method=method, path=path,
                 ) from None
-        return response.status_code, core.decode_json(response, method, path)
+        return response.status_code, data
 
     async def _get_pages(
         self, template: str, params: Mapping[str, Any] | None = None, *, company_scoped: bool = True

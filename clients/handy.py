@@ -199,7 +199,7 @@ class HandyClient:
     ) -> Any:
         core = self._ensure_core()
         try:
-            response = await core.request(
+            _, data = await core.request(
                 method, template, path, params=params, json_body=json_body,
                 headers=lambda: {"Authorization": f"Bearer {self._token}"},
             )
@@ -209,7 +209,7 @@ class HandyClient:
                 f"Handy refused the API token of tenant {self.tenant!r} ({exc.message})",
                 system=SYSTEM, status=exc.status, method=method, path=path,
             ) from None
-        return core.decode_json(response, method, path)
+        return data
 
     async def _iter_pages(
         self, template: str, key: str, params: Mapping[str, Any], page_size: int

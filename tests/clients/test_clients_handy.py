@@ -9,7 +9,14 @@ import httpx
 import pytest
 
 from clients.clock import FakeClock
-from clients.errors import CredentialsError, InvalidCode, PaginationError, Retryable, ValidationFailed
+from clients.errors import (
+    CredentialsError,
+    InvalidCode,
+    PaginationError,
+    Retryable,
+    UnreadableBody,
+    ValidationFailed,
+)
 from clients.handy import HandyClient, parse_timestamp
 from clients.ratelimit import RetryPolicy
 from clients_testkit import HANDY_TOKEN, HANDY_URL, assert_no_secrets
@@ -318,10 +325,24 @@ async def test_given_a_client_when_repr_then_no_token(handy):
     assert HANDY_TOKEN not in repr(handy)
 
 
-async def test_given_an_html_200_when_getting_then_unexpected_response_with_a_snippet(handy, httpx_mock):
+async def test_given_an_html_200_then_json_when_getting_then_retried_and_returns(handy, httpx_mock):
     httpx_mock.add_response(text="<html><body>Maintenance window</body></html>", headers={"Content-Type": "text/html"})
-    with pytest.raises(Exception, match="Maintenance window"):
+    httpx_mock.add_response(json={"code": "A"})
+    assert await handy.get_product("A") == {"code": "A"}
+
+
+async def test_given_only_truncated_json_when_getting_then_unreadable_body_with_a_snippet(handy, httpx_mock):
+    httpx_mock.add_response(text='{"code": "A", "descr', is_reusable=True)
+    with pytest.raises(UnreadableBody, match='not JSON: {"code": "A", "descr') as caught:
         await handy.get_product("A")
+    assert isinstance(caught.value, Retryable) and caught.value.attempts == 4
+
+
+async def test_given_an_html_200_when_creating_then_not_resent(handy, httpx_mock):
+    httpx_mock.add_response(method="POST", text="<html>Maintenance</html>")
+    with pytest.raises(UnreadableBody):
+        await handy.create_zone("General")
+    assert len(httpx_mock.get_requests()) == 1
 
 
 async def test_given_a_fake_clock_when_many_writes_then_paced_at_the_rate_limit(clock, httpx_mock):
