@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, Self
 from urllib.parse import quote
 
 from clients._http import HttpCore, secret_value
@@ -112,7 +112,7 @@ class GestionixClient:
     def __repr__(self) -> str:
         return f"GestionixClient(base_url={self.base_url!r}, tenant={self.tenant!r})"
 
-    async def __aenter__(self) -> GestionixClient:
+    async def __aenter__(self) -> Self:
         self._ensure_core()
         return self
 

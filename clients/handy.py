@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
-from datetime import datetime, timezone as dt_timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Self
 from urllib.parse import parse_qs, quote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -102,8 +102,8 @@ def parse_timestamp(value: str | None) -> datetime | None:
         return None
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     if parsed.tzinfo is None:  # Handy documents UTC; a zone-less value is read as UTC too
-        parsed = parsed.replace(tzinfo=dt_timezone.utc)
-    return parsed.astimezone(dt_timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def format_window_time(moment: datetime, zone: ZoneInfo) -> str:
@@ -152,7 +152,7 @@ class HandyClient:
     def __repr__(self) -> str:
         return f"HandyClient(base_url={self.base_url!r}, tenant={self.tenant!r})"
 
-    async def __aenter__(self) -> HandyClient:
+    async def __aenter__(self) -> Self:
         self._ensure_core()
         return self
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 HANDY_URL = "https://hub.handy.test/api/v2"
 GESTIONIX_URL = "https://api.gestionix.test/api/v3"
 HANDY_TOKEN = "handy-token-SECRET-4f9a1c"

@@ -6,6 +6,7 @@ import pickle
 
 import httpx
 import pytest
+from clients_testkit import GX_TOKEN, HANDY_TOKEN, assert_no_secrets
 
 from clients.errors import (
     ApiError,
@@ -23,8 +24,6 @@ from clients.errors import (
     redact,
     retry_condition_fn,
 )
-
-from clients_testkit import GX_TOKEN, HANDY_TOKEN, assert_no_secrets
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,24 @@ import pickle
 
 import httpx
 import pytest
+from clients_testkit import (
+    GESTIONIX_URL,
+    GX_PASSWORD,
+    GX_TOKEN,
+    GX_TOKEN_2,
+    GX_USER,
+    assert_no_secrets,
+)
 
-from clients.errors import Conflict, CredentialsError, PaginationError, Permanent, Retryable, ValidationFailed
+from clients.errors import (
+    Conflict,
+    CredentialsError,
+    PaginationError,
+    Permanent,
+    Retryable,
+    ValidationFailed,
+)
 from clients.gestionix import GestionixClient
-
-from clients_testkit import GESTIONIX_URL, GX_PASSWORD, GX_TOKEN, GX_TOKEN_2, GX_USER, assert_no_secrets
 
 COMPANIES = [
     {"company_id": 92, "emitter": {"business_name": "DISTRIBUIDORA LUCÍA SA DE CV",

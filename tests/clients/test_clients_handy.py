@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pickle
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
+from clients_testkit import HANDY_TOKEN, HANDY_URL, assert_no_secrets
 
-from clients.clock import FakeClock
 from clients.errors import (
     CredentialsError,
     InvalidCode,
@@ -19,9 +19,6 @@ from clients.errors import (
 )
 from clients.handy import HandyClient, parse_timestamp
 from clients.ratelimit import RetryPolicy
-from clients_testkit import HANDY_TOKEN, HANDY_URL, assert_no_secrets
-
-UTC = timezone.utc
 
 
 def page_body(key: str, items: list[dict], page: int, total_pages: int, total: int | None = None) -> dict:
