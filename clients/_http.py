@@ -31,6 +31,12 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 USER_AGENT = "handy-gestionix/0.1 (+httpx)"
 
 
+def call_key(method: str, template: str) -> str:
+    """The `calls` counter key, "METHOD /path-template" (no trailing slash), as the sandbox's
+    stats count them."""
+    return f"{method} {template.rstrip('/') or '/'}"
+
+
 def secret_value(value: Any) -> str:
     """The plain text of a str or a pydantic SecretStr (Prefect credential blocks)."""
     getter = getattr(value, "get_secret_value", None)
@@ -133,7 +139,7 @@ class HttpCore:
     ) -> tuple[httpx.Response, Any]:
         async with self._semaphore:
             await self.limiter.acquire()
-            self.calls[f"{method} {template}"] += 1
+            self.calls[call_key(method, template)] += 1
             started = self.clock.monotonic()
             try:
                 response = await self._client.request(

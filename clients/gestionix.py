@@ -47,7 +47,7 @@ CLIENTS_PATH = "/clients"  # [A]
 SELLERS_PATH = "/sellers"  # [A]
 DOCUMENT_PATHS: dict[str, str] = {"sales_order": "/sales_orders", "sale": "/sales"}  # [A]
 DOCUMENT_ID_FIELDS: dict[str, str] = {"sales_order": "sales_order_id", "sale": "sale_id"}  # [A]
-DOCUMENT_PATH_SUFFIX = "/{id}"  # [A] DELETE /sales_orders/{id}
+DOCUMENT_PATH_SUFFIX = "/{doc_id}"  # [A] DELETE /sales_orders/{doc_id}
 
 COMPANY_HEADER = "Company"
 COMPANY_ID_FIELD = "company_id"
@@ -353,7 +353,7 @@ class GestionixClient:
     async def delete_document(self, doc_type: DocType, doc_id: int | str) -> Literal["deleted", "gone"]:
         """204 -> "deleted"; 404 -> "gone" (RULES D3); 409 raises Conflict with the reason."""
         template = _document_path(doc_type) + DOCUMENT_PATH_SUFFIX
-        path = template.format(id=_quote_id(doc_id))
+        path = template.format(doc_id=_quote_id(doc_id))
         status, _ = await self._call("DELETE", template, path, accept=(404,))
         return "gone" if status == 404 else "deleted"
 

@@ -42,7 +42,7 @@ ZONES_PATH = "/zone"  # [A]
 USERS_PATH = "/user"
 ROUTES_PATH = "/route"
 SALES_ORDERS_PATH = "/salesOrder"
-SALES_ORDER_PATH = "/salesOrder/{id}"
+SALES_ORDER_PATH = "/salesOrder/{order_id}"
 
 PRODUCTS_KEY = "products"
 FAMILIES_KEY = "productFamilies"  # [A]
@@ -360,12 +360,12 @@ class HandyClient:
         return self._iter_pages(SALES_ORDERS_PATH, SALES_ORDERS_KEY, params, page_size)
 
     async def get_sales_order(self, order_id: int | str) -> dict:
-        path = SALES_ORDER_PATH.format(id=quote_code(order_id, what="sales order id"))
+        path = SALES_ORDER_PATH.format(order_id=quote_code(order_id, what="sales order id"))
         return await self._call("GET", SALES_ORDER_PATH, path)
 
     async def set_order_external_id(self, order_id: int | str, external_id: str) -> dict:
         """Write the Gestionix document id on the Handy order (RULES O9)."""
-        path = SALES_ORDER_PATH.format(id=quote_code(order_id, what="sales order id"))
+        path = SALES_ORDER_PATH.format(order_id=quote_code(order_id, what="sales order id"))
         body = {EXTERNAL_ID_FIELD: str(external_id)}
         return await self._call("PUT", SALES_ORDER_PATH, path, json_body=body) or {}
 

@@ -311,3 +311,16 @@ async def test_given_the_sandbox_gestionix_rate_limit_when_reading_past_it_then_
             assert await gx.list_taxes()
     assert sb.gestionix.stats.as_dict()["statuses"].get("429", 0) >= 1
     assert linked_clock.sleeps and max(linked_clock.sleeps) <= 60
+
+
+async def test_given_both_clients_when_counting_calls_then_keys_match_the_sandbox_stats(handy, gestionix, sb):
+    family = await handy.create_family("Bebidas")
+    await handy.create_product({"code": "A 1", "description": "x", "family": {"id": family["id"]}})
+    await handy.get_product("A 1")
+    await handy.update_product("A 1", {"quantity": 3})
+    await handy.list_open_routes()
+    branch = await gestionix.resolve_branch(sb.branch_name)
+    await gestionix.list_products(branch["branch_id"])
+    assert await gestionix.delete_document("sale", 999_999) == "gone"
+    assert dict(handy.calls) == sb.handy.stats.as_dict()["calls"]
+    assert dict(gestionix.calls) == sb.gestionix.stats.as_dict()["calls"]
