@@ -325,3 +325,19 @@ async def test_given_an_unknown_doc_type_when_creating_then_value_error_before_a
 
 async def test_given_a_client_when_repr_then_no_password(gestionix):
     assert GX_PASSWORD not in repr(gestionix) and GX_USER not in repr(gestionix)
+
+
+async def test_a2_given_debug_logging_when_logging_in_again_and_failing_then_no_secret_in_logs(
+    gestionix, httpx_mock, caplog
+):
+    caplog.set_level("DEBUG")
+    expect_login(httpx_mock)
+    expect_companies(httpx_mock)
+    httpx_mock.add_response(url=company_url("/taxes", page=1, page_size=500), status_code=401)
+    expect_login(httpx_mock, token=GX_TOKEN_2)
+    httpx_mock.add_response(url=company_url("/taxes", page=1, page_size=500), status_code=503,
+                            text=f"upstream said Bearer {GX_TOKEN_2}", is_reusable=True)
+    with pytest.raises(Retryable) as caught:
+        await gestionix.list_taxes()
+    assert "clients.gestionix" in {r.name for r in caplog.records}
+    assert_no_secrets(caplog.text, caught.value, repr(caught.value))
