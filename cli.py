@@ -52,10 +52,13 @@ def demo() -> None:
     _not_built("demo")
 
 
-@app.command()
-def sandbox() -> None:
-    """Serve the Handy and Gestionix sandboxes on loopback."""
-    _not_built("sandbox")
+def _register_sandbox() -> None:
+    from sandbox.cli import sandbox_command
+
+    app.command("sandbox", help="Serve the Handy and Gestionix sandboxes on loopback.")(sandbox_command)
+
+
+_register_sandbox()
 
 
 @tenant_app.command("add")
