@@ -1,0 +1,67 @@
+"""deletion_sync: deleted Handy orders delete their Gestionix documents (RULES D1-D4, O10, S3,
+X1, X3). Orchestration only; the steps live in tasks/deletions.py."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prefect import flow
+from prefect.states import Cancelled
+
+from mappings.tenant import TenantConfig
+from tasks.audit import RunAudit
+from tasks.connect import connect
+from tasks.deletions import apply_deletions, plan_deletions, read_deleted_orders
+from tasks.documents import (
+    BATCH_SIZE,
+    DELETIONS_STREAM,
+    LeaseTimeout,
+    close_window,
+    open_window,
+    problems_first,
+    renew,
+    skip_window,
+    tenant_lease,
+)
+
+
+@flow(name="deletion_sync")
+async def deletion_sync(tenant: TenantConfig, since: datetime | None = None, dry_run: bool = False):
+    """Apply the Handy deletions of [cursor - lookback, now] (or since `since`) to Gestionix.
+    With sync_deletions off nothing is read or deleted (D4). Holds the lease shared with
+    order_push (S3); when it stays taken for the whole wait the run ends Cancelled."""
+    audit = RunAudit(tenant.slug, "deletions", dry_run=dry_run)
+    if not tenant.sync_deletions:  # D4
+        audit.note(
+            f"sync_deletions is off for tenant {tenant.slug}: nothing read from Handy, "
+            "nothing deleted in Gestionix (D4); the deletions cursor moves to now, so switching "
+            "it on later does not replay the deletions made meanwhile."
+        )
+        await skip_window(tenant.slug, DELETIONS_STREAM, dry_run)
+        return await audit.finish()
+    try:
+        async with tenant_lease(tenant.slug, hold=not dry_run) as lease:
+            window = await open_window(
+                tenant.slug, DELETIONS_STREAM, tenant.order_lookback_minutes, since
+            )
+            audit.window_start, audit.window_end = window.start, window.end
+            audit.start()
+            async with connect(tenant, resolve=False) as connection:
+                deleted = await read_deleted_orders(connection, window)
+                work = await plan_deletions(tenant, deleted, audit)
+                for start in range(0, len(work), BATCH_SIZE):  # D1-D3, O10
+                    await apply_deletions(
+                        connection, tenant, work[start : start + BATCH_SIZE], window, audit, dry_run
+                    )
+                    renew(lease)
+            await close_window(tenant.slug, window, audit, dry_run)
+    except LeaseTimeout as exc:
+        audit.note(str(exc))
+        await audit.finish("skipped")
+        return Cancelled(message=str(exc))
+    except BaseException as exc:
+        audit.note(f"run failed: {exc}")
+        await audit.finish("failed")
+        raise
+    problems_first(audit)
+    return await audit.finish()

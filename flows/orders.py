@@ -1,0 +1,76 @@
+"""order_push: every new Handy order into Gestionix exactly once (RULES O1-O11, S3, X1, X3).
+
+Orchestration only; the steps live in tasks/orders.py (exactly-once protocol in its docstring).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prefect import flow
+from prefect.states import Cancelled
+
+from mappings.tenant import TenantConfig
+from tasks.audit import RunAudit
+from tasks.connect import connect
+from tasks.documents import (
+    BATCH_SIZE,
+    ORDERS_STREAM,
+    LeaseTimeout,
+    close_window,
+    open_window,
+    problems_first,
+    renew,
+    tenant_lease,
+)
+from tasks.orders import (
+    plan_orders,
+    push_orders,
+    read_catalog,
+    read_dead_lettered_orders,
+    read_new_orders,
+    resolve_customers,
+)
+
+
+@flow(name="order_push")
+async def order_push(tenant: TenantConfig, since: datetime | None = None, dry_run: bool = False):
+    """Push the Handy orders received in [cursor - lookback, now] (or since `since`) and the
+    dead-lettered ones to Gestionix. Holds the tenant's lease shared with deletion_sync (S3);
+    when it stays taken for the whole wait the run ends Cancelled and says why."""
+    audit = RunAudit(tenant.slug, "orders", dry_run=dry_run)
+    try:
+        async with tenant_lease(tenant.slug, hold=not dry_run) as lease:
+            window = await open_window(
+                tenant.slug, ORDERS_STREAM, tenant.order_lookback_minutes, since
+            )
+            audit.window_start, audit.window_end = window.start, window.end
+            audit.start()
+            async with connect(tenant, resolve=False) as connection:
+                orders = await read_new_orders(connection, window)  # O1
+                retried = await read_dead_lettered_orders(  # O6
+                    connection, tenant, orders, audit, dry_run
+                )
+                plan = await plan_orders(tenant, orders, retried, audit)  # D2, O8, O2
+                catalog, customers = None, {}
+                if plan.needs_gestionix:
+                    catalog = await read_catalog(connection)
+                    customers = await resolve_customers(  # O3, O4
+                        connection, tenant, plan, catalog, audit, dry_run
+                    )
+                for batch in plan.batches(BATCH_SIZE):  # O5-O9
+                    await push_orders(
+                        connection, tenant, batch, catalog, customers, window, audit, dry_run
+                    )
+                    renew(lease)
+            await close_window(tenant.slug, window, audit, dry_run)
+    except LeaseTimeout as exc:
+        audit.note(str(exc))
+        await audit.finish("skipped")
+        return Cancelled(message=str(exc))
+    except BaseException as exc:
+        audit.note(f"run failed: {exc}")
+        await audit.finish("failed")
+        raise
+    problems_first(audit)
+    return await audit.finish()

@@ -1,0 +1,233 @@
+"""What order_push and deletion_sync share: the per-tenant lease (S3), the time window over a
+cursor (O1, D1), order bindings, and small concurrency/audit helpers.
+
+Order bindings (entity "order"): handy_key = str(Handy order id), gestionix_key =
+"<doc_type>:<gestionix id>" (pedidos and ventas number independently), status one of
+intent | pushed | deleted | tombstoned, data {doc_type, reference, folio, external_id_written}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from prefect import task
+
+from mappings.orders import DocType
+from store import cursors, leases
+from tasks.audit import RunAudit
+from tasks.options import STORE_TASK
+
+ORDER = "order"
+ORDER_DELETION = "order_deletion"
+CUSTOMER = "customer"
+INTENT, PUSHED, DELETED, TOMBSTONED = "intent", "pushed", "deleted", "tombstoned"
+FINISHED_STATUSES = frozenset({DELETED, TOMBSTONED})
+ORDERS_STREAM, DELETIONS_STREAM = "orders", "deletions"
+
+# S3: one lease for both flows of a tenant. Both are scheduled at the same minute, so the second
+# waits for the first (bounded); the TTL covers a killed holder, and a long run renews it.
+LEASE_NAME = "orders"
+LEASE_TTL = timedelta(minutes=15)
+LEASE_WAIT = timedelta(minutes=5)
+LEASE_POLL_SECONDS = 2.0
+
+CONCURRENCY = 16  # orders in flight per run; the clients rate-limit each system on their own
+BATCH_SIZE = 200  # orders per task run; the lease is renewed between batches
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class NoCursor(Exception):
+    """A windowed flow ran before activation set its cursor, without `since`."""
+
+
+class LeaseTimeout(Exception):
+    """The tenant's lease stayed taken for the whole wait: this run did nothing."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Lease (S3)
+# ---------------------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def tenant_lease(
+    tenant: str, *, wait: timedelta | None = None, hold: bool = True
+) -> AsyncIterator[leases.LeaseHandle | None]:
+    """Hold the tenant's "orders" lease for the block, waiting up to `wait` (LEASE_WAIT) without
+    blocking the event loop; LeaseTimeout when it never came free. `hold=False` (dry runs) takes
+    nothing and yields None: a dry run writes nothing, so it may read alongside a real run."""
+    if not hold:
+        yield None
+        return
+    wait = LEASE_WAIT if wait is None else wait
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait.total_seconds()
+    while True:
+        try:
+            handle = leases.acquire(tenant, LEASE_NAME, LEASE_TTL)
+            break
+        except leases.LeaseHeld as exc:
+            if loop.time() + LEASE_POLL_SECONDS > deadline:
+                raise LeaseTimeout(
+                    f"tenant {tenant}: waited {wait.total_seconds():.0f} s for the {LEASE_NAME!r} "
+                    f"lease shared by order_push and deletion_sync (S3) and it is still taken "
+                    f"({exc}); nothing was read or written, the next scheduled run goes on"
+                ) from None
+            await asyncio.sleep(LEASE_POLL_SECONDS)
+    try:
+        yield handle
+    finally:
+        leases.release(handle)
+
+
+def renew(handle: leases.LeaseHandle | None) -> None:
+    """Renew between batches; LeaseHeld (run aborted) if it expired and was taken meanwhile."""
+    if handle is not None:
+        handle.renew()
+
+
+# ---------------------------------------------------------------------------------------------
+# Window over a cursor (O1: dateCreated; D1: dateDeleted)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Window:
+    stream: str
+    start: datetime
+    end: datetime
+    retry_from: datetime | None = None  # oldest record that failed temporarily: cursor stops before it
+
+    def hold_back(self, moment: datetime | None) -> None:
+        """A record at `moment` failed temporarily: the next run must read it again."""
+        if moment is not None and (self.retry_from is None or moment < self.retry_from):
+            self.retry_from = moment
+
+    @property
+    def next_cursor(self) -> datetime:
+        if self.retry_from is None:
+            return self.end
+        return max(self.start, min(self.end, self.retry_from - timedelta(seconds=1)))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@task(name="open-window", **STORE_TASK)
+async def open_window(
+    tenant_slug: str, stream: str, lookback_minutes: int, since: datetime | None = None
+) -> Window:
+    """[cursor - lookback, now]; `since` (operator backfill) replaces the start. No cursor and no
+    since: NoCursor (activation sets the cursors, RULES A4)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    if since is not None:
+        start = _aware(since)
+    else:
+        cursor = cursors.get(tenant_slug, stream)
+        if cursor is None:
+            raise NoCursor(
+                f"tenant {tenant_slug} has no {stream} cursor: run activate first (RULES A4), "
+                "or pass since (a backfill start date)"
+            )
+        start = cursor - timedelta(minutes=lookback_minutes)
+    return Window(stream=stream, start=min(start, now), end=now)
+
+
+@task(name="close-window", **STORE_TASK)
+async def close_window(tenant_slug: str, window: Window, audit: RunAudit, dry_run: bool) -> None:
+    """Advance the cursor past what is done: to the window end, or to just before the oldest
+    record that failed temporarily (it is read again next run). Never backwards."""
+    target = window.next_cursor
+    if window.retry_from is not None:
+        audit.note(
+            f"{window.stream} cursor held at {target:%Y-%m-%d %H:%M:%S} UTC: some records failed "
+            "temporarily and are read again next run."
+        )
+    if not dry_run:
+        cursors.advance(tenant_slug, window.stream, target)
+
+
+# ---------------------------------------------------------------------------------------------
+# Order bindings
+# ---------------------------------------------------------------------------------------------
+
+
+def document_key(doc_type: DocType, document_id: object) -> str:
+    return f"{doc_type}:{document_id}"
+
+
+def split_document_key(binding: Any) -> tuple[DocType | None, str | None]:
+    """(doc_type, Gestionix id) of an order binding; data.doc_type wins over the key's prefix."""
+    data = binding.data or {}
+    key = binding.gestionix_key
+    doc_type = data.get("doc_type")
+    document_id = None
+    if key and ":" in key:
+        prefix, document_id = key.split(":", 1)
+        doc_type = doc_type or prefix
+    elif key:
+        document_id = key
+    return doc_type, document_id
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+
+async def run_bounded(items: Iterable[T], worker: Callable[[T], Awaitable[R]], limit: int) -> list[R]:
+    """worker(item) for every item, at most `limit` at once, results in order. An exception that
+    the worker let through (a bug, a lost credential) cancels the others and is re-raised as is:
+    every in-flight order stays resumable (intents are resolved by reference on the next run)."""
+    semaphore = asyncio.Semaphore(limit)
+
+    async def guarded(item: T) -> R:
+        async with semaphore:
+            return await worker(item)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            jobs = [group.create_task(guarded(item)) for item in items]
+    except BaseExceptionGroup as group_error:
+        raise _first_leaf(group_error) from None
+    return [job.result() for job in jobs]
+
+
+def _first_leaf(error: BaseException) -> BaseException:
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
+ACTION_ORDER = {"failed": 0, "dead-lettered": 0, "waiting": 1, "skipped": 2}
+
+
+def problems_first(audit: RunAudit) -> None:
+    """Put failures and skips before successes so the one-line summary names them (X1)."""
+    audit.items.sort(key=lambda item: ACTION_ORDER.get(item.get("action", ""), 9))
+
+
+@task(name="skip-window", **STORE_TASK)
+async def skip_window(tenant_slug: str, stream: str, dry_run: bool) -> None:
+    """A switched-off stream keeps its cursor at now (reading nothing), so switching it on later
+    does not replay everything that happened while it was off. No cursor yet: left alone."""
+    if not dry_run and cursors.get(tenant_slug, stream) is not None:
+        cursors.advance(tenant_slug, stream, datetime.now(UTC).replace(microsecond=0))
+
+
+async def ensure_resolved(connection: Any) -> None:
+    """Resolve the Gestionix company and sucursal (A1) on first need, so a run with nothing to
+    push or delete never logs in to Gestionix."""
+    if connection.branch is None:
+        connection.company_id = await connection.gestionix.resolve_company()
+        connection.branch = await connection.gestionix.resolve_branch(
+            connection.tenant.gestionix_branch
+        )

@@ -1,0 +1,682 @@
+"""order_push tasks: Handy orders -> Gestionix pedidos/ventas, exactly once (RULES O1-O11).
+
+Exactly once (O8) never relies on Gestionix refusing a duplicate reference. Per order, in order:
+  1. intent binding (status "intent", doc_type, reference) committed;
+  2. POST the document with reference HANDY-<id>;
+  3. binding "pushed" with the Gestionix id and folio, committed;
+  4. Handy externalId := Gestionix document id (O9); 5. data.external_id_written = True.
+A crash between 1 and 3 leaves an intent: the next run looks the reference up in Gestionix
+first (found -> bind, not found -> create). A crash between 3 and 5 only re-writes externalId.
+A 400/422 answer proves nothing was created, so that intent is dropped and the order
+dead-lettered; a timeout/5xx after the budget keeps the intent (it may have been created).
+
+Batch-sized tasks, awaited from the flow so they share its event loop and clients; orders run
+concurrently (bounded) while each order's own steps stay in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from prefect import task
+
+from clients.errors import (
+    ApiError,
+    Conflict,
+    CredentialsError,
+    NotFound,
+    Permanent,
+    Retryable,
+    ValidationFailed,
+)
+from clients.handy import parse_timestamp
+from mappings.names import normalize_name
+from mappings.orders import (
+    GestionixFields as G,
+)
+from mappings.orders import (
+    HandyFields as H,
+)
+from mappings.orders import (
+    OrderDocument,
+    OrderRejected,
+    OrderSkipped,
+    build_document,
+    document_type,
+    match_client,
+    match_seller,
+    new_client_body,
+    reference,
+)
+from mappings.tenant import TenantConfig
+from store import binder, dead_letters
+from store.binder import BindingConflict
+from tasks.audit import RunAudit
+from tasks.connect import Connection
+from tasks.documents import (
+    CONCURRENCY,
+    CUSTOMER,
+    FINISHED_STATUSES,
+    INTENT,
+    ORDER,
+    PUSHED,
+    Window,
+    document_key,
+    ensure_resolved,
+    run_bounded,
+    split_document_key,
+)
+from tasks.options import RETRYING_TASK, STORE_TASK
+
+SKIPPED = "skipped"  # O7: nothing to push; final, so later runs do not report it again
+DONE_STATUSES = FINISHED_STATUSES | {SKIPPED}
+PRODUCT_KEY = "key"  # Gestionix clave (P2)
+DOCUMENT_FOLIO, DOCUMENT_SERIE = "folio", "serie"
+DOC_LABEL = {"sales_order": "pedido", "sale": "venta"}
+
+
+# ---------------------------------------------------------------------------------------------
+# What flows between the tasks
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class OrderWork:
+    """One Handy order this run has to act on, with what planning found out about it."""
+
+    order: dict
+    from_window: bool  # False: picked up from an open dead letter (O6 retry)
+    doc_type: str | None = None
+    status: str | None = None  # binding status when planned (None, intent, or pushed)
+    problem: OrderRejected | OrderSkipped | None = None  # known before any write
+
+    @property
+    def key(self) -> str:
+        return str(self.order.get(H.ORDER_ID))
+
+    @property
+    def created_at(self) -> datetime | None:
+        try:
+            return parse_timestamp(self.order.get(H.DATE_CREATED))
+        except (TypeError, ValueError):
+            return None
+
+
+@dataclass
+class Catalog:
+    """The Gestionix side of one run, read once and only when something needs pushing."""
+
+    products_by_key: dict[str, dict]
+    clients: list[dict]
+    sellers: list[dict]
+
+
+@dataclass
+class CustomerResolution:
+    client_id: Any = None
+    problem: str | None = None  # the orders of this customer are dead-lettered with it
+    transient: bool = False  # a temporary failure: the orders are retried next run
+    would_create: bool = False  # dry run
+
+
+@dataclass
+class OrderPlan:
+    work: list[OrderWork] = field(default_factory=list)
+
+    @property
+    def needs_gestionix(self) -> bool:
+        """Only orders without a document need the catalog (pushed ones only need externalId)."""
+        return any(work.status != PUSHED for work in self.work)
+
+    def batches(self, size: int) -> list[list[OrderWork]]:
+        return [self.work[i : i + size] for i in range(0, len(self.work), size)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+
+
+@task(name="read-new-orders", **RETRYING_TASK)
+async def read_new_orders(connection: Connection, window: Window) -> list[dict]:
+    """O1: live orders whose server receipt time (dateCreated) is in the window, oldest first.
+    The phone's time (mobileDateCreated) plays no part, so orders of an offline phone are found."""
+    orders: list[dict] = []
+    async for page in connection.handy.iter_sales_orders(
+        window.start, window.end, filter_with_date=H.DATE_CREATED, deleted=False
+    ):
+        orders.extend(page)
+    return orders
+
+
+@task(name="read-dead-lettered-orders", **RETRYING_TASK)
+async def read_dead_lettered_orders(
+    connection: Connection,
+    tenant: TenantConfig,
+    window_orders: list[dict],
+    audit: RunAudit,
+    dry_run: bool,
+) -> list[dict]:
+    """O6: the orders of open retryable dead letters that are outside this window, by id.
+    An order deleted in Handy or gone is not pushed (D2); its letter is closed."""
+    slug = tenant.slug
+    known_keys = {str(order.get(H.ORDER_ID)) for order in window_orders}
+    keys = [
+        letter.key
+        for letter in dead_letters.open_letters(slug, ORDER, retry_only=True)
+        if letter.key not in known_keys
+    ]
+    if not keys:
+        return []
+
+    async def fetch(key: str) -> dict | None:
+        try:
+            order = await connection.handy.get_sales_order(key)
+        except NotFound:
+            _close_letter(slug, key, audit, dry_run, "no longer exists in Handy: not pushed")
+            return None
+        except CredentialsError:
+            raise
+        except ApiError as exc:
+            audit.fail(ORDER, key, f"dead-lettered order could not be read from Handy ({exc}); "
+                       "retried next run")
+            return None
+        if order.get("deleted"):
+            _close_letter(slug, key, audit, dry_run, "deleted in Handy before it was pushed (D2)")
+            return None
+        return order
+
+    found = await run_bounded(keys, fetch, CONCURRENCY)
+    return [order for order in found if order is not None]
+
+
+def _close_letter(slug: str, key: str, audit: RunAudit, dry_run: bool, reason: str) -> None:
+    audit.skip(ORDER, key, reason)
+    if not dry_run:
+        dead_letters.resolve(slug, ORDER, key)
+
+
+@task(name="plan-orders", **STORE_TASK)
+async def plan_orders(
+    tenant: TenantConfig, window_orders: list[dict], retry_orders: list[dict], audit: RunAudit
+) -> OrderPlan:
+    """D2/O8: leave out orders already pushed (externalId written), deleted, tombstoned or
+    skipped; map the rest far enough to know their document type and whether they can be pushed
+    at all (O2, O5-O7), before anything is written."""
+    plan = OrderPlan()
+    audit.count("read", len(window_orders) + len(retry_orders))
+    everything = [(order, True) for order in window_orders] + [(o, False) for o in retry_orders]
+    bindings = binder.get_many(tenant.slug, ORDER, [str(o.get(H.ORDER_ID)) for o, _ in everything])
+    done = 0
+    for order, from_window in everything:
+        work = OrderWork(order=order, from_window=from_window)
+        binding = bindings.get(work.key)
+        work.status = binding.status if binding is not None else None
+        if binding is not None and (
+            binding.status in DONE_STATUSES
+            or (binding.status == PUSHED and (binding.data or {}).get("external_id_written"))
+        ):
+            done += 1
+            continue
+        try:
+            work.doc_type = document_type(order, tenant.treat_all_as_sales_orders)
+        except OrderRejected as exc:
+            work.problem = exc
+        plan.work.append(work)
+    if done:
+        audit.note(f"{done} orders of the window were already pushed, deleted or skipped.")
+    return plan
+
+
+@task(name="read-gestionix-catalog", **RETRYING_TASK)
+async def read_catalog(connection: Connection) -> Catalog:
+    """Products of the sucursal by clave (with their Gestionix taxes, O5), clients of the
+    sucursal (O3) and sellers: once per run."""
+    await ensure_resolved(connection)
+    gestionix = connection.gestionix
+    products = await gestionix.list_products(connection.branch_id)
+    taxes = await gestionix.list_taxes()
+    clients = await gestionix.list_clients(connection.branch_id)
+    sellers = await gestionix.list_sellers()
+    return Catalog(products_by_key=products_index(products, taxes), clients=clients, sellers=sellers)
+
+
+def products_index(products: Iterable[dict], taxes: Iterable[dict]) -> dict[str, dict]:
+    """clave -> product. A tax entry that carries only its id is completed from GET /taxes.
+    Two products with one clave: the active, for-sale one wins, then the oldest."""
+    tax_by_id = {tax.get(G.TAX_ID): tax for tax in taxes if isinstance(tax, dict)}
+    index: dict[str, dict] = {}
+    for product in products:
+        clave = product.get(PRODUCT_KEY)
+        if not isinstance(clave, str) or not clave.strip():
+            continue
+        product = {
+            **product,
+            G.TAXES: [
+                {**tax_by_id.get(tax.get(G.TAX_ID), {}), **tax} if isinstance(tax, dict) else tax
+                for tax in product.get(G.TAXES) or []
+            ],
+        }
+        current = index.get(clave.strip())
+        if current is None or _preference(product) < _preference(current):
+            index[clave.strip()] = product
+    return index
+
+
+def _preference(product: dict) -> tuple:
+    usable = product.get("active") is not False and product.get("for_sale") is not False
+    return (not usable, str(product.get(G.PRODUCT_ID)).zfill(20))
+
+
+# ---------------------------------------------------------------------------------------------
+# Customers (O3, O4)
+# ---------------------------------------------------------------------------------------------
+
+
+def customer_key(order: dict) -> str:
+    """The Handy customer code; a code-less customer is keyed by its normalised name."""
+    customer = order.get(H.CUSTOMER) if isinstance(order.get(H.CUSTOMER), dict) else {}
+    code = customer.get(H.CUSTOMER_CODE)
+    if code is not None and str(code).strip():
+        return str(code).strip()
+    names = [customer.get(H.DESCRIPTION), customer.get(H.BUSINESS_NAME)]
+    return "name:" + next((normalize_name(n) for n in names if normalize_name(n)), "")
+
+
+def _client_id(value: Any) -> Any:
+    text = str(value)
+    return int(text) if text.isdigit() else value
+
+
+@task(name="resolve-customers", **STORE_TASK)
+async def resolve_customers(
+    connection: Connection,
+    tenant: TenantConfig,
+    plan: OrderPlan,
+    catalog: Catalog,
+    audit: RunAudit,
+    dry_run: bool,
+) -> dict[str, CustomerResolution]:
+    """Each distinct customer of the pushable orders, once, before any document (O3, O4):
+    binding -> match by normalised nombre comercial / razón social among the sucursal's clients
+    (oldest on ambiguity, reported) -> create it (address when sync_customer_address) and bind.
+    Two orders of one new customer create it once; so do two Handy customers with one name."""
+    slug = tenant.slug
+    first: dict[str, OrderWork] = {}
+    for work in plan.work:
+        if work.problem is None and work.doc_type is not None and work.status != PUSHED:
+            try:  # an order that cannot be pushed anyway creates no customer (O5-O7 first)
+                build_document(
+                    work.order, doc_type=work.doc_type, branch_id=connection.branch_id,
+                    client_id=0, seller_id=None, products_by_key=catalog.products_by_key,
+                    branch_name=connection.branch_name,
+                )
+            except (OrderRejected, OrderSkipped) as exc:
+                work.problem = exc
+                continue
+            first.setdefault(customer_key(work.order), work)
+    bindings = binder.get_many(slug, CUSTOMER, list(first))
+    resolved: dict[str, CustomerResolution] = {}
+    to_bind: list[tuple[str, Any]] = []
+    to_create: dict[str, tuple[dict, list[str]]] = {}  # name key -> (body, customer keys)
+    for key, work in first.items():
+        binding = bindings.get(key)
+        if binding is not None and binding.gestionix_key:
+            resolved[key] = CustomerResolution(client_id=_client_id(binding.gestionix_key))
+            continue
+        customer = work.order.get(H.CUSTOMER)
+        client, note = match_client(customer, catalog.clients)
+        if client is not None:
+            if note:
+                audit.item(CUSTOMER, key, "ambiguous", note)
+            resolved[key] = CustomerResolution(client_id=client[G.CLIENT_ID])
+            to_bind.append((key, client[G.CLIENT_ID]))
+            continue
+        try:
+            body = new_client_body(
+                customer,
+                branch_id=connection.branch_id,
+                with_address=tenant.sync_customer_address,
+                order_id=work.key,
+            )
+        except OrderRejected as exc:
+            resolved[key] = CustomerResolution(problem=exc.reason)
+            continue
+        name_key = normalize_name(body[G.COMMERCIAL_NAME])
+        to_create.setdefault(name_key, (body, []))[1].append(key)
+
+    if dry_run:
+        for body, keys in to_create.values():
+            for key in keys:
+                resolved[key] = CustomerResolution(would_create=True)
+            audit.item(CUSTOMER, keys[0], "would create", "", name=body[G.COMMERCIAL_NAME])
+            audit.count("customers created")
+        return resolved
+
+    async def create(group: tuple[dict, list[str]]) -> None:
+        body, keys = group
+        try:
+            client = await connection.gestionix.create_client(body)
+        except CredentialsError:
+            raise
+        except Retryable as exc:
+            outcome = CustomerResolution(
+                problem=f"customer {keys[0]} could not be created in Gestionix yet ({exc})",
+                transient=True,
+            )
+        except ApiError as exc:
+            outcome = CustomerResolution(
+                problem=f"customer {keys[0]} could not be created in Gestionix: {exc}"
+            )
+        else:
+            outcome = CustomerResolution(client_id=client[G.CLIENT_ID])
+            catalog.clients.append(client)
+            to_bind.extend((key, client[G.CLIENT_ID]) for key in keys)
+            audit.count("customers created")
+            audit.item(CUSTOMER, keys[0], "created", "", client_id=client[G.CLIENT_ID],
+                       name=body[G.COMMERCIAL_NAME])
+        for key in keys:
+            resolved[key] = outcome
+
+    await run_bounded(list(to_create.values()), create, CONCURRENCY)
+    _bind_customers(slug, to_bind, audit)
+    return resolved
+
+
+def _bind_customers(slug: str, pairs: list[tuple[str, Any]], audit: RunAudit) -> None:
+    """O4: remember the link so the next order does not search again (and customer_sync updates
+    that Handy customer instead of copying the client, C6). A Gestionix client can be linked to
+    one Handy customer only: a second Handy customer of the same client is used unbound."""
+    rows = [
+        {"handy_key": key, "gestionix_key": str(client_id), "status": "enabled", "fingerprint": None}
+        for key, client_id in pairs
+        if not key.startswith("name:")
+    ]
+    if not rows:
+        return
+    try:
+        binder.bind_many(slug, CUSTOMER, rows)
+        return
+    except BindingConflict:
+        pass
+    for row in rows:
+        try:
+            binder.bind_many(slug, CUSTOMER, [row])
+        except BindingConflict:
+            audit.note(
+                f"Handy customer {row['handy_key']} uses Gestionix client {row['gestionix_key']}, "
+                "already linked to another Handy customer; not linked."
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# Pushing (O5, O8, O9)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    connection: Connection
+    tenant: TenantConfig
+    catalog: Catalog | None
+    customers: dict[str, CustomerResolution]
+    window: Window
+    audit: RunAudit
+    dry_run: bool
+    bindings: dict[str, Any]
+    open_letters: set[str]
+
+    @property
+    def slug(self) -> str:
+        return self.tenant.slug
+
+
+@task(name="push-orders", **STORE_TASK)
+async def push_orders(
+    connection: Connection,
+    tenant: TenantConfig,
+    batch: list[OrderWork],
+    catalog: Catalog | None,
+    customers: dict[str, CustomerResolution],
+    window: Window,
+    audit: RunAudit,
+    dry_run: bool,
+) -> None:
+    """One batch of orders, concurrently; every order ends pushed, skipped (O7), dead-lettered
+    (O6) or failed temporarily (the window is held back for it). Bindings are read here, not
+    passed in, so a repeated call never acts on a stale view."""
+    run = _Run(
+        connection=connection,
+        tenant=tenant,
+        catalog=catalog,
+        customers=customers,
+        window=window,
+        audit=audit,
+        dry_run=dry_run,
+        bindings=binder.get_many(tenant.slug, ORDER, [work.key for work in batch]),
+        open_letters={letter.key for letter in dead_letters.open_letters(tenant.slug, ORDER)},
+    )
+    await run_bounded(batch, lambda work: _push_one(run, work), CONCURRENCY)
+
+
+async def _push_one(run: _Run, work: OrderWork) -> None:
+    binding = run.bindings.get(work.key)
+    status = binding.status if binding is not None else None
+    if status in DONE_STATUSES:
+        _resolve(run, work)
+        return
+    if status == PUSHED:
+        if not (binding.data or {}).get("external_id_written"):
+            await _write_external_id(run, work, split_document_key(binding)[1])
+        _resolve(run, work)
+        return
+    if status == INTENT and await _recover_intent(run, work, binding):
+        return
+    if work.problem is not None:
+        _not_pushable(run, work, work.problem)
+        return
+    await _create(run, work)
+
+
+async def _recover_intent(run: _Run, work: OrderWork, binding: Any) -> bool:
+    """O8: a previous run wrote the intent and may have created the document. True when the
+    order is settled here (found and bound, or a temporary failure)."""
+    doc_type = (binding.data or {}).get("doc_type") or work.doc_type
+    ref = (binding.data or {}).get("reference") or reference(work.key)
+    try:
+        found = await run.connection.gestionix.find_document_by_reference(doc_type, ref)
+    except CredentialsError:
+        raise
+    except ApiError as exc:
+        _transient(run, work, f"interrupted push could not be checked in Gestionix ({exc})")
+        return True
+    if found is None:
+        return False
+    if run.dry_run:
+        run.audit.item(ORDER, work.key, "would bind", "", folio=_folio(found), document=found["id"])
+        return True
+    _bind_pushed(run, work, doc_type, found)
+    run.audit.count("recovered")
+    run.audit.item(ORDER, work.key, "pushed", "", folio=_folio(found), document=found["id"],
+                   note="found by reference after an interrupted run")
+    await _write_external_id(run, work, found["id"])
+    _resolve(run, work)
+    return True
+
+
+async def _create(run: _Run, work: OrderWork) -> None:
+    if run.catalog is None or work.doc_type is None:  # cannot happen: planned without catalog
+        _transient(run, work, "Gestionix catalog not read in this run")
+        return
+    resolution = run.customers.get(customer_key(work.order)) or CustomerResolution(
+        problem="customer was not resolved"
+    )
+    if resolution.transient:
+        _transient(run, work, resolution.problem or "customer not resolved")
+        return
+    if resolution.problem:
+        _dead_letter(run, work, resolution.problem)
+        return
+    try:
+        document = build_document(
+            work.order,
+            doc_type=work.doc_type,
+            branch_id=run.connection.branch_id,
+            client_id=resolution.client_id,
+            seller_id=match_seller(work.order.get(H.CREATED_BY), run.catalog.sellers),
+            products_by_key=run.catalog.products_by_key,
+            branch_name=run.connection.branch_name,
+        )
+    except (OrderRejected, OrderSkipped) as exc:
+        _not_pushable(run, work, exc)
+        return
+    _report_returns(run, work, document)
+    if run.dry_run:
+        run.audit.count("created")
+        run.audit.item(ORDER, work.key, "would push", "", **_document_extra(document))
+        return
+    binder.bind(
+        run.slug, ORDER, work.key, None, status=INTENT,
+        data={"doc_type": document.doc_type, "reference": document.reference},
+    )
+    gestionix = run.connection.gestionix
+    try:
+        created = await gestionix.create_document(document.doc_type, document.body)
+    except CredentialsError:
+        raise
+    except Conflict as exc:
+        # Gestionix already holds this reference (its duplicate check is on): that document is
+        # ours, created by an earlier attempt. Bind it instead of failing.
+        await _adopt_existing(run, work, document, exc)
+        return
+    except ValidationFailed as exc:
+        binder.delete(run.slug, ORDER, work.key)  # 400/422: certainly not created
+        _dead_letter(run, work, f"Gestionix refused the {DOC_LABEL[document.doc_type]}: {exc}")
+        return
+    except Retryable as exc:
+        _transient(run, work, f"Gestionix did not answer the create ({exc}); checked by "
+                   "reference next run")
+        return
+    except Permanent as exc:
+        _dead_letter(run, work, f"Gestionix answered the create unexpectedly ({exc}); checked "
+                     "by reference next run")
+        return
+    _bind_pushed(run, work, document.doc_type, created)
+    run.audit.count("created")
+    run.audit.item(ORDER, work.key, "pushed", "", folio=_folio(created), document=created["id"],
+                   **_document_extra(document))
+    await _write_external_id(run, work, created["id"])
+    _resolve(run, work)
+
+
+async def _adopt_existing(run: _Run, work: OrderWork, document: OrderDocument, exc: Conflict):
+    try:
+        found = await run.connection.gestionix.find_document_by_reference(
+            document.doc_type, document.reference
+        )
+    except ApiError:
+        found = None
+    if found is None:
+        _dead_letter(run, work, f"Gestionix refused the {DOC_LABEL[document.doc_type]}: {exc}")
+        return
+    _bind_pushed(run, work, document.doc_type, found)
+    run.audit.count("recovered")
+    run.audit.item(ORDER, work.key, "pushed", "", folio=_folio(found), document=found["id"],
+                   note="reference already in Gestionix")
+    await _write_external_id(run, work, found["id"])
+    _resolve(run, work)
+
+
+def _bind_pushed(run: _Run, work: OrderWork, doc_type: str, document: dict) -> None:
+    binder.bind(
+        run.slug, ORDER, work.key, document_key(doc_type, document["id"]), status=PUSHED,
+        data={
+            "doc_type": doc_type,
+            "reference": reference(work.key),
+            "folio": _folio(document),
+            "external_id_written": False,
+        },
+    )
+
+
+async def _write_external_id(run: _Run, work: OrderWork, document_id: Any) -> None:
+    """O9: the Gestionix document id on the Handy order. A failure leaves the document bound
+    and a dead letter, so the next run writes it again without touching Gestionix."""
+    if run.dry_run:
+        return
+    try:
+        await run.connection.handy.set_order_external_id(work.key, str(document_id))
+    except CredentialsError:
+        raise
+    except ApiError as exc:
+        run.audit.count("failed")
+        reason = (f"Gestionix document {document_id} created but Handy externalId not written "
+                  f"({exc}); written next run")
+        run.audit.item(ORDER, work.key, "failed", reason)
+        dead_letters.put(run.slug, ORDER, work.key, reason, retry=True)
+        run.open_letters.add(work.key)
+        return
+    binder.set_status(run.slug, ORDER, work.key, PUSHED, external_id_written=True)
+
+
+def _not_pushable(run: _Run, work: OrderWork, exc: OrderRejected | OrderSkipped) -> None:
+    if isinstance(exc, OrderSkipped):
+        run.audit.skip(ORDER, work.key, exc.reason)
+        if not run.dry_run:
+            binder.bind(run.slug, ORDER, work.key, None, status=SKIPPED,
+                        data={"skip_reason": exc.reason[:500]})
+            _resolve(run, work)
+        return
+    _dead_letter(run, work, exc.reason)
+
+
+def _dead_letter(run: _Run, work: OrderWork, reason: str) -> None:
+    """O6: kept with its reason, retried on later runs; the rest of the window goes on."""
+    run.audit.count("failed")
+    run.audit.item(ORDER, work.key, "dead-lettered", reason)
+    if not run.dry_run:
+        dead_letters.put(
+            run.slug, ORDER, work.key, reason, retry=True,
+            payload={H.DATE_CREATED: work.order.get(H.DATE_CREATED)},
+        )
+        run.open_letters.add(work.key)
+
+
+def _transient(run: _Run, work: OrderWork, reason: str) -> None:
+    """A temporary failure after the retry budget: no dead letter; the cursor stays before this
+    order (window orders) or its dead letter stays open (retried orders)."""
+    run.audit.fail(ORDER, work.key, f"temporary: {reason}; retried next run")
+    if work.from_window:
+        run.window.hold_back(work.created_at or run.window.start)
+
+
+def _resolve(run: _Run, work: OrderWork) -> None:
+    if not run.dry_run and work.key in run.open_letters:
+        dead_letters.resolve(run.slug, ORDER, work.key)
+        run.open_letters.discard(work.key)
+
+
+def _report_returns(run: _Run, work: OrderWork, document: OrderDocument) -> None:
+    """O7: return lines are not pushed as sold lines; the run says so."""
+    if document.excluded_returns:
+        codes = ", ".join(str(line.product_code) for line in document.excluded_returns)
+        run.audit.item(ORDER, work.key, "note",
+                       f"{len(document.excluded_returns)} return lines not pushed ({codes})")
+
+
+def _folio(document: dict) -> str:
+    serie, folio = document.get(DOCUMENT_SERIE), document.get(DOCUMENT_FOLIO)
+    return f"{serie}-{folio}" if serie and folio is not None else str(folio or "")
+
+
+def _document_extra(document: OrderDocument) -> dict[str, Any]:
+    return {
+        "doc_type": document.doc_type,
+        "client_id": document.body.get(G.CLIENT_ID),
+        "lines": len(document.lines),
+        "total": str(document.expected_gestionix_total.quantize(Decimal("0.01"))),
+    }
