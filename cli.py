@@ -47,9 +47,16 @@ def _parse_since(value: str | None) -> datetime | None:
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    products: int = typer.Option(120, help="Gestionix products in the sandbox."),
+    customers: int = typer.Option(40, help="Gestionix clients in the sandbox."),
+    cycles: int = typer.Option(3, min=1, max=3, help="Cycles of seller activity, each followed by a push."),
+    seed: int = typer.Option(7, help="Seed of the sandbox's demo data."),
+) -> None:
     """Run the whole integration against the local sandbox and print a summary."""
-    _not_built("demo")
+    from sandbox.demo import run_demo
+
+    raise typer.Exit(code=run_demo(products=products, customers=customers, cycles=cycles, seed=seed))
 
 
 def _register_sandbox() -> None:

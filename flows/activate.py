@@ -1,0 +1,49 @@
+"""activate: checks (A4), the first full catalog and customer sync, then the order cursors."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from prefect import flow, get_run_logger
+
+from flows.catalog import catalog_pull
+from flows.customers import customer_sync
+from mappings.tenant import TenantConfig
+from tasks.activation import check_tenant, run_activation_checks, set_order_cursors
+from tasks.audit import RunAudit
+
+__all__ = ["activate", "check_tenant"]
+
+
+class ActivationFailed(Exception):
+    """An A4 check failed; the message lists what to fix."""
+
+
+@flow(name="activate")
+async def activate(tenant: TenantConfig, backfill_from: datetime | None = None) -> str:
+    """Check the tenant (A4), run the first full catalog (and customer) sync, and start the
+    order and deletion cursors now — or at `backfill_from` to push older orders too."""
+    logger = get_run_logger()
+    audit = RunAudit(tenant.slug, "activate").start()
+    report = await run_activation_checks(tenant)
+    for line in report.lines():
+        logger.info(line)
+    if not report.ok:
+        audit.fail("tenant", tenant.slug, report.failure())
+        await audit.finish("failed")
+        raise ActivationFailed(f"tenant {tenant.slug} cannot be activated: {report.failure()}")
+
+    catalog_summary = await catalog_pull(tenant=tenant, full=True)
+    audit.note(f"catalog: {catalog_summary}.")
+    if tenant.sync_customers:
+        customers_summary = await customer_sync(tenant=tenant, full=True)
+        audit.note(f"customers: {customers_summary}.")
+    else:
+        audit.note("customers: sync_customers is off.")
+
+    start = backfill_from or datetime.now(timezone.utc)
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=timezone.utc)
+    set_order_cursors(tenant, start)
+    audit.note(f"orders pushed from {start:%Y-%m-%d %H:%M:%S} UTC on.")
+    return await audit.finish()

@@ -1,0 +1,232 @@
+"""`hgsync demo`: the whole integration against the sandbox, with a few cycles of seller activity.
+
+Runs on its own store file (`$HGSYNC_HOME/demo-state.db`, recreated each time) so it never
+touches real tenants' state. Prefect runs go to the configured Prefect API, or to Prefect's
+local ephemeral server when none is configured; `prefect server start` then shows them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+DEMO_SLUG = "demo"
+HANDY_PORT, GESTIONIX_PORT = 8701, 8702
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _use_demo_store() -> Path:
+    from store.db import hgsync_home
+
+    home = hgsync_home()
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "demo-state.db"
+    for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        stale.unlink(missing_ok=True)
+    os.environ["HGSYNC_DATABASE_URL"] = f"sqlite:///{path}"
+    return path
+
+
+@dataclass
+class Activity:
+    """What the simulated sellers did, to tell the operator what to expect."""
+
+    created: list[int] = field(default_factory=list)
+    offline: list[int] = field(default_factory=list)
+    edited: list[tuple[int, int]] = field(default_factory=list)
+    deleted_after_push: list[int] = field(default_factory=list)
+    deleted_before_push: list[int] = field(default_factory=list)
+    unknown_product: list[int] = field(default_factory=list)
+
+
+class SellerSimulator:
+    """Seller activity through the sandbox's control surface (as phones would do it)."""
+
+    def __init__(self, handy_url: str, handy_token: str) -> None:
+        base = handy_url.rsplit("/api/", 1)[0]
+        self.control = httpx.Client(base_url=f"{base}/_sandbox", timeout=30)
+        self.api = httpx.Client(base_url=handy_url, timeout=30, headers={"Authorization": f"Bearer {handy_token}"})
+        self.activity = Activity()
+
+    def close(self) -> None:
+        self.control.close()
+        self.api.close()
+
+    def _post(self, path: str, body: dict) -> dict | list:
+        response = self.control.post(path, json=body)
+        response.raise_for_status()
+        return response.json()
+
+    def _state(self, only: str) -> dict:
+        return self.control.get("/state", params={"only": only}).raise_for_status().json()
+
+    def random_orders(self, count: int) -> list[int]:
+        created = self._post("/orders/random", {"count": count})
+        ids = [o["id"] if isinstance(o, dict) else int(o) for o in (created.get("ids", created) if isinstance(created, dict) else created)]
+        self.activity.created += ids
+        return ids
+
+    def order(self, **spec) -> int:
+        order_id = self._post("/orders", spec)["id"]
+        self.activity.created.append(order_id)
+        return order_id
+
+    def some_product_codes(self, count: int) -> list[str]:
+        products = self._state("products")["products"]
+        return [p["code"] for p in products if p.get("enabled")][:count]
+
+    def some_customer_code(self) -> str:
+        customers = self._state("customers")["customers"]
+        return next(c["code"] for c in customers if c.get("enabled"))
+
+    def offline_presale(self) -> int:
+        code = self.some_product_codes(1)[0]
+        order_id = self.order(salesType="PRESALE", customer=self.some_customer_code(),
+                              items=[{"product": code, "quantity": 6}], offlineMinutes=180,
+                              sellerComment="Tomado sin señal, sincronizado 3 h después")
+        self.activity.offline.append(order_id)
+        return order_id
+
+    def new_customer_sale(self) -> int:
+        codes = self.some_product_codes(2)
+        return self.order(salesType="ROUTE",
+                          customer={"code": "H-DEMO-1", "description": "Tiendita Doña Chela",
+                                    "address": "Av. Juárez 45", "city": "Monterrey"},
+                          items=[{"product": codes[0], "quantity": 2}, {"product": codes[1], "quantity": 1,
+                                                                        "discountPercentage": 10}])
+
+    def edit(self, order_id: int) -> int:
+        code = self.some_product_codes(3)[-1]
+        new = self._post(f"/orders/{order_id}/edit", {"items": [{"product": code, "quantity": 12}]})["id"]
+        self.activity.edited.append((order_id, new))
+        return new
+
+    def delete(self, order_id: int, *, pushed: bool) -> None:
+        self.control.delete(f"/orders/{order_id}").raise_for_status()
+        (self.activity.deleted_after_push if pushed else self.activity.deleted_before_push).append(order_id)
+
+    def order_with_unknown_product(self) -> int:
+        """A product a seller's admin created by hand in Handy only: Gestionix has no such clave."""
+        self.api.post("/product", json={"code": "SOLO-HANDY-1", "description": "Producto creado a mano en Handy",
+                                         "family": {"description": "Varios"}, "price": 25.0}).raise_for_status()
+        order_id = self.order(salesType="ROUTE", customer=self.some_customer_code(),
+                              items=[{"product": "SOLO-HANDY-1", "quantity": 1}])
+        self.activity.unknown_product.append(order_id)
+        return order_id
+
+
+def _run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def run_demo(products: int = 120, customers: int = 40, cycles: int = 3, seed: int = 7) -> int:
+    """Start the sandbox, activate the demo tenant, simulate sellers, push, and summarise."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    console = Console()
+    store_path = _use_demo_store()
+
+    from clients.credentials import GestionixCredentials, HandyCredentials
+    from flows import deployments
+    from flows.activate import activate
+    from flows.deletions import deletion_sync
+    from flows.orders import order_push
+    from sandbox.server import describe, run_sandbox
+
+    ports = (HANDY_PORT, GESTIONIX_PORT) if _port_free(HANDY_PORT) and _port_free(GESTIONIX_PORT) else (0, 0)
+    with run_sandbox(seed=seed, products=products, customers=customers,
+                     handy_port=ports[0], gestionix_port=ports[1]) as sb:
+        console.rule("[bold]handy-gestionix demo")
+        console.print(describe(sb))
+        tenant = deployments.tenant(DEMO_SLUG)
+        HandyCredentials(base_url=sb.handy_url, api_token=sb.handy_token).save(
+            tenant.handy_credentials, overwrite=True)
+        GestionixCredentials(base_url=sb.gestionix_url, user=sb.gestionix_user,
+                             password=sb.gestionix_password).save(tenant.gestionix_credentials, overwrite=True)
+
+        console.rule("activate: checks, first catalog and customer sync")
+        console.print(_run(activate(tenant=tenant)))
+
+        sellers = SellerSimulator(sb.handy_url, sb.handy_token)
+        try:
+            for cycle in range(1, cycles + 1):
+                console.rule(f"cycle {cycle}: sellers at work")
+                if cycle == 1:
+                    sellers.random_orders(5)
+                    sellers.offline_presale()
+                    sellers.new_customer_sale()
+                elif cycle == 2:
+                    first = sellers.activity.created[0]
+                    sellers.edit(first)
+                    sellers.delete(sellers.activity.created[1], pushed=True)
+                    sellers.order_with_unknown_product()
+                    sellers.random_orders(3)
+                else:
+                    doomed = sellers.random_orders(1)[0]
+                    sellers.delete(doomed, pushed=False)
+                    sellers.random_orders(3)
+                console.print(f"order_push: {_run(order_push(tenant=tenant))}")
+                console.print(f"deletion_sync: {_run(deletion_sync(tenant=tenant))}")
+            summary = _summarise(sb, tenant.slug, sellers.activity)
+        finally:
+            sellers.close()
+
+    console.rule("summary")
+    console.print(summary)
+    console.print(
+        f"Store: {store_path}\n"
+        "Runs and artifacts: start the UI with `.venv/bin/prefect server start` and open "
+        "http://127.0.0.1:4200 → Runs (each flow run) and Artifacts (`demo-catalog`, `demo-orders`, ...).\n"
+        "Command line: `.venv/bin/hgsync report --tenant demo` (when built)."
+    )
+    return 0
+
+
+def _summarise(sb, tenant: str, activity: Activity) -> Table:
+    from store import binder, dead_letters
+
+    company = sb.gestionix.companies[sb.company_id]
+    documents = [d for kind in company.documents.values() for d in kind.values()]
+    handy_refs = [d for d in documents if str(d.get("reference", "")).startswith("HANDY-")]
+    live_orders = [o for o in sb.handy.orders.values() if not o["deleted"]]
+    order_bindings = binder.all_for(tenant, "order")
+    pushed = [b for b in order_bindings if b.status == "pushed"]
+    deleted = [b for b in order_bindings if b.status == "deleted"]
+    tombstoned = [b for b in order_bindings if b.status == "tombstoned"]
+    letters = dead_letters.open_letters(tenant)
+
+    table = Table(title="demo tenant after activation and the seller cycles")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_column("detail")
+    table.add_row("Handy products (enabled)", str(sum(p["enabled"] for p in sb.handy.products.values())),
+                  f"{len(sb.handy.products)} in Handy, {len(sb.handy.families)} families")
+    table.add_row("Handy customers", str(len(sb.handy.customers)), f"zones: {len(sb.handy.zones)}")
+    table.add_row("Handy orders live / deleted", f"{len(live_orders)} / {len(sb.handy.orders) - len(live_orders)}",
+                  f"offline {activity.offline}, edited {activity.edited}")
+    table.add_row("Gestionix documents from Handy", str(len(handy_refs)),
+                  f"pedidos {sum(1 for d in company.documents['sales_order'].values() if str(d.get('reference','')).startswith('HANDY-'))}, "
+                  f"ventas {sum(1 for d in company.documents['sale'].values() if str(d.get('reference','')).startswith('HANDY-'))}")
+    table.add_row("orders pushed (bindings)", str(len(pushed)), "each with Handy externalId = Gestionix id")
+    table.add_row("documents deleted", str(len(deleted)), f"after push: {activity.deleted_after_push}, edits: "
+                  f"{[old for old, _ in activity.edited]}")
+    table.add_row("deleted before push (never pushed)", str(len(tombstoned)), str(activity.deleted_before_push))
+    for letter in letters:
+        table.add_row(f"dead letter {letter.entity} {letter.key}", str(letter.attempts), letter.reason)
+    if not letters:
+        table.add_row("dead letters", "0", "")
+    return table

@@ -1,0 +1,108 @@
+"""Activation checks (RULES A4): each one says what is wrong and what to do about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from prefect import task
+
+from clients.errors import ApiError, CredentialsError
+from mappings.products import map_products
+from mappings.tenant import TenantConfig
+from store import cursors
+from tasks.connect import connect, load_credentials
+from tasks.options import STORE_TASK
+
+ORDER_STREAMS = ("orders", "deletions")
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class CheckReport:
+    tenant: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(check.ok for check in self.checks)
+
+    def add(self, name: str, ok: bool, detail: str) -> bool:
+        self.checks.append(Check(name, ok, detail))
+        return ok
+
+    def lines(self) -> list[str]:
+        marks = [f"{'ok  ' if c.ok else 'FAIL'} {c.name}: {c.detail}" for c in self.checks]
+        verdict = "ready to activate" if self.ok else "NOT ready: fix the FAIL lines above"
+        return [f"tenant {self.tenant}:", *marks, verdict]
+
+    def failure(self) -> str:
+        return "; ".join(f"{c.name}: {c.detail}" for c in self.checks if not c.ok)
+
+
+async def check_tenant(tenant: TenantConfig) -> CheckReport:
+    """Run every A4 check without writing anything; stops at the first check the next ones need."""
+    report = CheckReport(tenant.slug)
+    try:
+        await load_credentials(tenant)
+    except ValueError as error:
+        report.add("credential blocks", False, f"{error} — create it with `hgsync tenant add {tenant.slug}`")
+        return report
+    report.add("credential blocks", True, f"{tenant.handy_credentials}, {tenant.gestionix_credentials}")
+    async with connect(tenant, resolve=False) as connection:
+        try:
+            users = await connection.handy.list_users()
+            report.add("Handy credentials", True, f"token accepted ({len(users)} users)")
+        except CredentialsError:
+            report.add("Handy credentials", False,
+                       f"Handy rejected the API token of block {tenant.handy_credentials!r}; save a valid token")
+        except ApiError as error:
+            report.add("Handy credentials", False, f"Handy did not answer: {error}")
+        try:
+            connection.company_id = await connection.gestionix.resolve_company()
+            report.add("Gestionix credentials and company", True, f"company {connection.company_id}")
+        except CredentialsError:
+            report.add("Gestionix credentials and company", False,
+                       f"Gestionix rejected the user/password of block {tenant.gestionix_credentials!r}")
+            return report
+        except ApiError as error:
+            report.add("Gestionix credentials and company", False, str(error))
+            return report
+        try:
+            connection.branch = await connection.gestionix.resolve_branch(tenant.gestionix_branch)
+            report.add("sucursal", True, f"{connection.branch_name!r} (id {connection.branch_id})")
+        except ApiError as error:
+            report.add("sucursal", False, str(error))
+            return report
+        products = await connection.gestionix.list_products(connection.branch_id)
+        mapping = map_products(products, connection.branch_id)
+        sellable = len(mapping.desired)
+        report.add(
+            "products for sale",
+            sellable > 0,
+            f"{sellable} syncable of {len(products)} in the sucursal ({len(mapping.rejected)} rejected, "
+            f"{len(mapping.not_for_sale)} not for sale)"
+            if sellable
+            else f"sucursal {connection.branch_name!r} has no product for sale with a valid clave "
+            f"({len(products)} products read): nothing to sync",
+        )
+    return report
+
+
+@task(name="check-tenant", **STORE_TASK)
+async def run_activation_checks(tenant: TenantConfig) -> CheckReport:
+    return await check_tenant(tenant)
+
+
+@task(name="set-order-cursors", **STORE_TASK)
+def set_order_cursors(tenant: TenantConfig, start: datetime) -> datetime:
+    """From now on (or the backfill date), order push and deletion sync read from `start` (A4)."""
+    for stream in ORDER_STREAMS:
+        cursors.set(tenant.slug, stream, start)
+    return start
