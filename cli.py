@@ -191,9 +191,79 @@ def serve(file: Path = PREFECT_YAML) -> None:
 
 
 @app.command()
-def report() -> None:
-    """Recent runs with their counts, and the open dead letters."""
-    _not_built("report")
+def report(
+    tenant: str = typer.Option(..., "--tenant", help="Tenant slug."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only runs started since this date (ISO)."),
+    flow: Optional[str] = typer.Option(None, "--flow", help="Only this flow: catalog, customers, orders, ..."),
+    output: str = typer.Option("table", "--format", help="table | json | csv"),
+    limit: int = typer.Option(50, "--limit", min=1, help="At most this many runs."),
+) -> None:
+    """Recent runs with their counts and status, and the open dead letters with their reasons."""
+    import csv
+    import json
+    import sys
+
+    from store.reporting import build_report, report_rows
+
+    if output not in ("table", "json", "csv"):
+        _fail(f"--format {output!r}: use table, json or csv")
+    data = build_report(tenant, since=_parse_since(since), flow=flow, limit=limit)
+    if output == "json":
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    if output == "csv":
+        rows = report_rows(data)
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["section"])
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    _print_report_tables(data)
+
+
+def _print_report_tables(data: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    runs_table = Table(title=f"runs of tenant {data['tenant']}")
+    for column in ("id", "flow", "status", "started (UTC)", "read", "created", "updated", "deleted",
+                   "skipped", "failed", "summary"):
+        runs_table.add_column(column, overflow="fold")
+    for run in data["runs"]:
+        counts = run["counts"] or {}
+        runs_table.add_row(
+            str(run["id"]), run["flow"], run["status"], str(run["started_at"]),
+            *(str(counts.get(name, 0)) for name in ("read", "created", "updated", "deleted", "skipped", "failed")),
+            run["summary"],
+        )
+    console.print(runs_table)
+    letters = Table(title=f"open dead letters of tenant {data['tenant']}")
+    for column in ("entity", "key", "reason", "attempts", "auto-retry", "first seen", "last seen"):
+        letters.add_column(column, overflow="fold")
+    for letter in data["dead_letters"]:
+        letters.add_row(letter["entity"], letter["key"], letter["reason"], str(letter["attempts"]),
+                        "yes" if letter["retry"] else "operator replay", str(letter["first_seen"]),
+                        str(letter["last_seen"]))
+    console.print(letters if data["dead_letters"] else "no open dead letters")
+
+
+@app.command()
+def prune(
+    tenant: str = typer.Option(..., "--tenant", help="Tenant slug."),
+    older_than_days: int = typer.Option(400, "--older-than-days", min=1, help="Keep this many days of audit."),
+    yes: bool = typer.Option(False, "--yes", help="Really delete (otherwise only count)."),
+) -> None:
+    """Delete audit runs (and their items) older than N days. Nothing is pruned automatically."""
+    from datetime import timedelta
+
+    from store import runs
+
+    cutoff = datetime.now(timezone.utc) - timedelta(days=older_than_days)
+    if not yes:
+        count = len(runs.recent(tenant, limit=10**9)) - len(runs.recent(tenant, since=cutoff, limit=10**9))
+        typer.echo(f"{count} runs of tenant {tenant} started before {cutoff:%Y-%m-%d} would be deleted; add --yes")
+        return
+    typer.echo(f"deleted {runs.prune(tenant, cutoff)} runs of tenant {tenant} started before {cutoff:%Y-%m-%d}")
 
 
 @app.command()
