@@ -1,0 +1,55 @@
+"""customer_sync: the sucursal's Gestionix clients into Handy (RULES C1-C7, X1, X3).
+
+Orchestration only; the steps and the binding conventions live in tasks/customers.py.
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from mappings.tenant import TenantConfig
+from tasks.audit import RunAudit
+from tasks.connect import connect
+from tasks.customers import (
+    ZoneGeneral,
+    batches,
+    bind_without_writing,
+    ensure_zone,
+    plan_customers,
+    problems_first,
+    read_sources,
+    write_customers,
+)
+
+SWITCHED_OFF = "sync_customers is off: no customer was read or written (C7)."
+
+
+@flow(name="customer_sync")
+async def customer_sync(tenant: TenantConfig, dry_run: bool = False, full: bool = False) -> str:
+    """Copy the sucursal's clients to Handy: create, update, enable/disable (C1-C3), zone General
+    for new customers (C4), the matched Handy seller (C5), bound customers updated in place (C6).
+    `full` also reads Handy's customers: drift is repaired and unbound customers with a unique
+    matching name are adopted. `dry_run` reports the plan and writes nothing (X3)."""
+    audit = RunAudit(tenant.slug, "customers", dry_run=dry_run)
+    if not tenant.sync_customers:  # C7
+        audit.note(SWITCHED_OFF)
+        return await audit.finish("skipped")
+    audit.start()
+    try:
+        async with connect(tenant) as connection:
+            sources = await read_sources(connection, full)
+            customer_plan = await plan_customers(tenant, sources, audit)
+            await bind_without_writing(tenant, customer_plan, audit, dry_run)
+            zone = ZoneGeneral(connection, tenant, audit, dry_run)
+            if customer_plan.needs_zone:
+                await ensure_zone(zone)  # C4
+            for batch in batches(customer_plan.write_rows()):
+                await write_customers(
+                    connection, tenant, batch, zone, customer_plan, audit, dry_run
+                )
+    except BaseException as exc:
+        audit.note(f"run failed: {exc}")
+        await audit.finish("failed")
+        raise
+    problems_first(audit)
+    return await audit.finish()

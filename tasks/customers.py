@@ -1,0 +1,483 @@
+"""customer_sync tasks: Gestionix clients of the sucursal -> Handy customers (RULES C1-C6, X1, X3).
+
+Bindings (entity "customer", shared with order_push): handy_key = Handy customer code,
+gestionix_key = str(client_id), status "enabled" | "disabled" (what was last written),
+fingerprint = mappings.customers.customer_fingerprint of the written content. Customers created
+here get the code "GX-<client_id>"; order_push binds clients it created to the Handy customer's
+own code with fingerprint None, so the planner sees "state unknown" and updates that customer in
+place (C6) instead of creating "GX-<id>".
+
+Zone General (C4): entity "zone", handy_key = str(zone id), gestionix_key = "General". Found by
+binding, else by description in Handy, else created; looked up only when something is created.
+
+Writes run concurrently inside one batch-sized task (the clients hold the rate limit and the
+concurrency bound); each success is bound at once, so a crash loses at most the in-flight records,
+and a create that meets its own code in Handy (crash before binding, or a customer made by hand
+with that code) adopts it instead of failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from prefect import task
+
+from clients.errors import ApiError, Conflict, CredentialsError, NotFound, ValidationFailed
+from mappings.customers import (
+    GX_SELLER_ID,
+    HANDY_CODE,
+    ZONE_GENERAL,
+    customer_create_body,
+    customer_update_body,
+    handy_customers_frame,
+    map_customers,
+    match_existing_customers,
+    match_sellers,
+    sellers_of,
+    zone_id,
+)
+from mappings.plan import STATUS_DISABLED, STATUS_ENABLED, Plan, plan_sync
+from mappings.tenant import TenantConfig
+from store import binder
+from store.binder import BindingConflict
+from tasks.audit import RunAudit
+from tasks.connect import Connection
+from tasks.options import RETRYING_TASK, STORE_TASK
+
+CUSTOMER = "customer"
+ZONE = "zone"
+SELLER = "seller"
+BATCH_SIZE = 500  # records per write task run
+WRITE_CONCURRENCY = 32  # coroutines in flight per batch; the Handy client bounds the real calls
+
+# Plan set -> (audit count, past-tense action, dry-run action)
+ACTIONS = {
+    "create": ("created", "created", "would create"),
+    "update": ("updated", "updated", "would update"),
+    "enable": ("enabled", "enabled", "would enable"),
+    "disable": ("disabled", "disabled", "would disable"),
+}
+WRITE_ORDER = ("create", "update", "enable", "disable")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reads
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Sources:
+    """What the run read: the sucursal's clients and sellers, Handy's users (and customers in
+    full mode, None otherwise)."""
+
+    clients: list[dict]
+    sellers: list[dict]
+    users: list[dict]
+    handy_customers: list[dict] | None = None
+
+
+@task(name="read-customer-sources", **RETRYING_TASK)
+async def read_sources(connection: Connection, full: bool) -> Sources:
+    """C1/C5 reads, concurrently: Gestionix clients of the sucursal and sellers, Handy users;
+    with `full`, Handy customers too (enabled and disabled)."""
+    reads: list[Awaitable[Any]] = [
+        connection.gestionix.list_clients(connection.branch_id),
+        connection.gestionix.list_sellers(),
+        connection.handy.list_users(),
+    ]
+    if full:
+        reads.append(connection.handy.list_customers())
+    results = await asyncio.gather(*reads)
+    return Sources(
+        clients=results[0],
+        sellers=results[1],
+        users=results[2],
+        handy_customers=results[3] if full else None,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Plan
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CustomerPlan:
+    plan: Plan
+    handy_by_code: dict[str, dict] = field(default_factory=dict)  # full mode: Handy's records
+
+    def write_rows(self) -> list[tuple[str, dict]]:
+        """(action, plan row) for every Handy write, creates first."""
+        return [
+            (action, row)
+            for action in WRITE_ORDER
+            for row in getattr(self.plan, action).to_dict("records")
+        ]
+
+    @property
+    def needs_zone(self) -> bool:
+        return not self.plan.create.empty
+
+
+def sellers_in_use(clients: Iterable[Any], listed: Iterable[Any]) -> list[dict]:
+    """The sellers the sucursal's clients are assigned to, with GET /sellers' details when the
+    seller is listed there (the embedded copy otherwise). Sellers nobody in this sucursal uses
+    are not matched, so they are not reported as unmatched either."""
+    by_id = {
+        str(s[GX_SELLER_ID]): dict(s)
+        for s in listed
+        if isinstance(s, dict) and s.get(GX_SELLER_ID) is not None
+    }
+    return [by_id.get(str(s[GX_SELLER_ID]), s) for s in sellers_of(clients)]
+
+
+@task(name="plan-customers", **STORE_TASK)
+async def plan_customers(tenant: TenantConfig, sources: Sources, audit: RunAudit) -> CustomerPlan:
+    """Map (C2-C5), report rejected clients and unmatched sellers (once per seller), and plan
+    against the bindings (C3, C6); in full mode against Handy's records too, adopting unique
+    name matches and reporting ambiguous ones."""
+    audit.count("read", len(sources.clients))
+    match = match_sellers(sellers_in_use(sources.clients, sources.sellers), sources.users)
+    mapping = map_customers(sources.clients, match.user_by_seller)
+
+    for row in mapping.rejected.to_dict("records"):
+        audit.count("skipped")
+        audit.item(
+            CUSTOMER, row["gestionix_key"] or "-", "skipped", row["reason"], rule=row["rule"]
+        )
+
+    per_seller = Counter(mapping.desired["gestionix_seller_id"].dropna().astype(str))
+    for row in match.unmatched.to_dict("records"):
+        audit.count("unmatched sellers")
+        customers = per_seller.get(str(row["seller_id"]), 0)
+        audit.item(
+            SELLER,
+            row["seller_id"],
+            "unmatched",
+            f"{row['reason']}; its {customers} customer(s) are synced without a Handy seller (C5)",
+        )
+
+    bindings = binder.frame(tenant.slug, CUSTOMER)
+    current = adopt_pairs = None
+    handy_by_code: dict[str, dict] = {}
+    if sources.handy_customers is not None:
+        records = [r for r in sources.handy_customers if isinstance(r, dict) and r.get(HANDY_CODE)]
+        handy_by_code = {str(r[HANDY_CODE]): r for r in records}
+        current = handy_customers_frame(records)
+        adoption = match_existing_customers(mapping.desired, current, bindings)
+        adopt_pairs = adoption.pairs
+        for row in adoption.ambiguous.to_dict("records"):
+            audit.item(
+                CUSTOMER,
+                row["gestionix_key"],
+                "ambiguous",
+                row["reason"] + "; created as a new customer",
+            )
+
+    plan = plan_sync(
+        mapping.desired, bindings, current, hold=mapping.held_keys, adopt_pairs=adopt_pairs
+    )
+    for row in plan.skipped.to_dict("records"):
+        audit.skip(CUSTOMER, row["handy_key"] or row["gestionix_key"], row["reason"])
+    return CustomerPlan(plan=plan, handy_by_code=handy_by_code)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bindings without a Handy write: adopt, rebind
+# ---------------------------------------------------------------------------------------------
+
+
+def _binding(row: dict, **override: Any) -> dict:
+    values = {
+        "handy_key": row["handy_key"],
+        "gestionix_key": row["gestionix_key"],
+        "fingerprint": row["fingerprint"],
+        "status": row["status"],
+    }
+    values.update(override)
+    if isinstance(values["fingerprint"], float):  # NaN from pandas: no known fingerprint
+        values["fingerprint"] = None
+    return values
+
+
+def _bind(slug: str, row: dict, audit: RunAudit, **override: Any) -> bool:
+    try:
+        binder.bind_many(slug, CUSTOMER, [_binding(row, **override)])
+    except BindingConflict as exc:
+        audit.fail(CUSTOMER, row["handy_key"], f"client {row['gestionix_key']}: {exc}")
+        return False
+    return True
+
+
+@task(name="bind-customers", **STORE_TASK)
+async def bind_without_writing(
+    tenant: TenantConfig, customer_plan: CustomerPlan, audit: RunAudit, dry_run: bool
+) -> None:
+    """Adoptions (bound with Handy's current state, so a later write in this run brings them to
+    the Gestionix content) and refreshed bindings; neither writes to Handy."""
+    plan = customer_plan.plan
+    for row in plan.adopt.to_dict("records"):
+        audit.count("adopted")
+        audit.item(
+            CUSTOMER,
+            row["handy_key"],
+            "would adopt" if dry_run else "adopted",
+            f"client {row['gestionix_key']}: {row['reason']}",
+        )
+        if not dry_run:
+            _bind(tenant.slug, row, audit)
+    for row in plan.rebind.to_dict("records"):
+        audit.count("rebound")
+        if not dry_run:
+            _bind(tenant.slug, row, audit)
+
+
+# ---------------------------------------------------------------------------------------------
+# Zone General (C4)
+# ---------------------------------------------------------------------------------------------
+
+
+class ZoneGeneral:
+    """The id of Handy's zone General, found or created once per run (and remembered in a
+    binding across runs). Concurrent callers share one lookup."""
+
+    def __init__(
+        self, connection: Connection, tenant: TenantConfig, audit: RunAudit, dry_run: bool
+    ):
+        self.connection = connection
+        self.slug = tenant.slug
+        self.audit = audit
+        self.dry_run = dry_run
+        self.zone_id: int | None = None
+        self.resolved = False
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> int | None:
+        async with self._lock:
+            if not self.resolved:
+                self.zone_id = await self._resolve()
+                self.resolved = True
+            return self.zone_id
+
+    async def refresh(self) -> int | None:
+        """The bound zone was refused (deleted in Handy): forget it and look again."""
+        async with self._lock:
+            if self.zone_id is not None and not self.dry_run:
+                binder.delete(self.slug, ZONE, str(self.zone_id))
+            self.resolved = False
+        return await self.get()
+
+    async def _resolve(self) -> int | None:
+        bound = binder.get_by_gestionix(self.slug, ZONE, ZONE_GENERAL)
+        if bound is not None:
+            return int(bound.handy_key)
+        found = zone_id(await self.connection.handy.list_zones(), ZONE_GENERAL)
+        if found is None:
+            if self.dry_run:
+                self.audit.item(
+                    ZONE, ZONE_GENERAL, "would create", "zone General is missing in Handy (C4)"
+                )
+                return None
+            zone = await self.connection.handy.create_zone(ZONE_GENERAL)
+            found = int(zone["id"])
+            self.audit.count("zones created")
+            self.audit.item(ZONE, found, "created", "zone General was missing in Handy (C4)")
+        if not self.dry_run:
+            binder.bind(self.slug, ZONE, str(found), ZONE_GENERAL, status=STATUS_ENABLED)
+        return found
+
+
+@task(name="ensure-zone-general", **RETRYING_TASK)
+async def ensure_zone(zone: ZoneGeneral) -> int | None:
+    """C4: find or create zone General before the first customer is created."""
+    return await zone.get()
+
+
+# ---------------------------------------------------------------------------------------------
+# Writes
+# ---------------------------------------------------------------------------------------------
+
+
+def _code_taken(exc: ApiError) -> bool:
+    """A create refused because the code already exists (Handy: 422 on field "code")."""
+    return isinstance(exc, Conflict) or any(
+        fe.get("field") == HANDY_CODE for fe in exc.field_errors
+    )
+
+
+def _zone_refused(exc: ApiError) -> bool:
+    return any(str(fe.get("field") or "").startswith("zone") for fe in exc.field_errors)
+
+
+@dataclass
+class _Writer:
+    connection: Connection
+    slug: str
+    zone: ZoneGeneral
+    handy_by_code: dict[str, dict]
+    audit: RunAudit
+
+    async def write(self, action: str, row: dict) -> None:
+        code = row["handy_key"]
+        try:
+            if action == "create":
+                await self.create(row)
+            elif action == "update":
+                await self.update(row)
+            else:
+                await self.toggle(row, enabled=action == "enable")
+        except CredentialsError:
+            raise  # no later record can succeed: fail the run with the reason
+        except ApiError as exc:  # retryable ones have used the client's budget: next run retries
+            self.audit.fail(
+                CUSTOMER, code, f"client {row['gestionix_key']}: {action} failed: {exc}"
+            )
+
+    def done(self, action: str, row: dict, reason: str | None = None) -> None:
+        count, past, _ = ACTIONS[action]
+        if _bind(self.slug, row, self.audit):
+            self.audit.count(count)
+            self.audit.item(
+                CUSTOMER,
+                row["handy_key"],
+                past,
+                f"client {row['gestionix_key']}: {reason or row['reason']}",
+            )
+
+    async def create(self, row: dict, reason: str | None = None) -> None:
+        handy = self.connection.handy
+        body = customer_create_body(row, zone=await self.zone.get())
+        try:
+            await handy.create_customer(body)
+        except (ValidationFailed, Conflict) as exc:
+            if _code_taken(exc):
+                await self.adopt_existing(row, exc)
+                return
+            if not _zone_refused(exc):
+                raise
+            body = customer_create_body(row, zone=await self.zone.refresh())
+            await handy.create_customer(body)
+        self.done("create", row, reason)
+
+    async def adopt_existing(self, row: dict, refused: ApiError) -> None:
+        """The code exists in Handy (a crash before binding, or made by hand): adopt it, then
+        bring it to the Gestionix content if it differs."""
+        code = row["handy_key"]
+        try:
+            record = await self.connection.handy.get_customer(code)
+        except NotFound:
+            raise refused from None
+        state = handy_customers_frame([record]).iloc[0]
+        adopted = _bind(
+            self.slug,
+            row,
+            self.audit,
+            fingerprint=state["fingerprint"],
+            status=STATUS_ENABLED if state["enabled"] else STATUS_DISABLED,
+        )
+        if not adopted:
+            return
+        self.audit.count("adopted")
+        self.audit.item(
+            CUSTOMER, code, "adopted", f"client {row['gestionix_key']}: code already in Handy"
+        )
+        body = customer_update_body(row, current=record)
+        if body:
+            await self.connection.handy.update_customer(code, body)
+            self.done("update", row, "adopted record differs")
+        else:
+            _bind(self.slug, row, self.audit)
+
+    async def update(self, row: dict) -> None:
+        code = row["handy_key"]
+        body = customer_update_body(row, current=self.handy_by_code.get(code))
+        if not body:  # Handy already holds it (full mode): only the binding was stale
+            _bind(self.slug, row, self.audit)
+            return
+        try:
+            await self.connection.handy.update_customer(code, body)
+        except NotFound:
+            await self.missing(row)
+            return
+        self.done("update", row)
+
+    async def toggle(self, row: dict, *, enabled: bool) -> None:
+        code = row["handy_key"]
+        try:
+            await self.connection.handy.update_customer(code, {"enabled": enabled})
+        except NotFound:
+            await self.missing(row)
+            return
+        self.done("enable" if enabled else "disable", row)
+
+    async def missing(self, row: dict) -> None:
+        """A bound customer deleted in Handy: created again when it should be enabled; a disabled
+        one needs nothing (its binding says disabled so it is not tried again)."""
+        if row["status"] == STATUS_ENABLED:
+            await self.create(row, "bound but missing in Handy: created again")
+            return
+        _bind(self.slug, row, self.audit)
+        self.audit.item(
+            CUSTOMER, row["handy_key"], "skipped", "missing in Handy: nothing to disable"
+        )
+
+
+async def _bounded(items: list[Any], worker: Callable[[Any], Awaitable[None]], limit: int) -> None:
+    semaphore = asyncio.Semaphore(limit)
+
+    async def guarded(item: Any) -> None:
+        async with semaphore:
+            await worker(item)
+
+    async with asyncio.TaskGroup() as group:
+        for item in items:
+            group.create_task(guarded(item))
+
+
+def batches(rows: list[Any], size: int = BATCH_SIZE) -> Iterable[list[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+@task(name="write-customers", **RETRYING_TASK)
+async def write_customers(
+    connection: Connection,
+    tenant: TenantConfig,
+    batch: list[tuple[str, dict]],
+    zone: ZoneGeneral,
+    customer_plan: CustomerPlan,
+    audit: RunAudit,
+    dry_run: bool,
+) -> None:
+    """One batch of (action, plan row): creates, updates, enables, disables, concurrently; each
+    success bound at once. Per-record failures are audited and left for the next run; a lost
+    credential fails the task. Dry run (X3): only reported."""
+    if dry_run:
+        for action, row in batch:
+            count, _, would = ACTIONS[action]
+            audit.count(count)
+            audit.item(
+                CUSTOMER, row["handy_key"], would, f"client {row['gestionix_key']}: {row['reason']}"
+            )
+        return
+    writer = _Writer(connection, tenant.slug, zone, customer_plan.handy_by_code, audit)
+    try:
+        await _bounded(batch, lambda pair: writer.write(*pair), WRITE_CONCURRENCY)
+    except BaseExceptionGroup as group:
+        first = group.exceptions[0]
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
+
+
+ITEM_ORDER = {"failed": 0, "skipped": 1, "unmatched": 2, "ambiguous": 3}
+
+
+def problems_first(audit: RunAudit) -> None:
+    """Failures, skips, unmatched sellers and ambiguities before the writes, so the one-line
+    summary names them (X1)."""
+    audit.items.sort(key=lambda item: ITEM_ORDER.get(item.get("action", ""), 9))
