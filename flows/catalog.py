@@ -1,0 +1,59 @@
+"""catalog_pull: Gestionix branch catalog -> Handy products, families, prices and free-use stock
+(RULES P1-P8, I1-I3, X1, X3).
+
+Orchestration only; the steps live in tasks/catalog.py (bindings and recovery in its docstring).
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from mappings.tenant import TenantConfig
+from tasks.audit import RunAudit
+from tasks.catalog import (
+    bind_adopted,
+    ensure_families,
+    plan_catalog,
+    read_bindings,
+    read_catalog,
+    read_handy_products,
+    read_route_stock,
+    report_plan,
+    write_products,
+)
+from tasks.connect import connect
+
+
+@flow(name="catalog_pull")
+async def catalog_pull(tenant: TenantConfig, dry_run: bool = False, full: bool = False) -> str:
+    """Sync the sucursal's for-sale products to Handy, writing only what changed (P8).
+
+    full=True also reads Handy's products: repairs what was changed by hand in Handy and adopts
+    existing Handy products with the same code instead of creating duplicates (first run on an
+    account that already has products). dry_run=True reports the plan and writes nothing (X3).
+    """
+    audit = RunAudit(tenant.slug, "catalog", dry_run=dry_run).start()
+    try:
+        async with connect(tenant) as connection:  # A1: the sucursal by name
+            catalog = await read_catalog(connection, audit)  # 1-2: P1-P6
+            known = await read_bindings(tenant.slug)
+            handy = await read_handy_products(connection) if full else None  # P7 drift, adoption
+            routes = await read_route_stock(connection) if tenant.sync_inventory else None  # I1, I3
+            plan = await plan_catalog(  # 3: P7, P8; 5: I2
+                catalog, known, handy, routes, sync_inventory=tenant.sync_inventory, audit=audit
+            )
+            families = await ensure_families(  # 4: P5, families first
+                connection, tenant.slug, plan.families_needed, known, audit,
+                full=full, dry_run=dry_run,
+            )
+            if dry_run:
+                report_plan(plan, audit)  # X3
+            else:
+                await bind_adopted(tenant.slug, plan, audit)
+                for chunk in plan.chunks():  # 4-5: concurrent writes, bound as they succeed
+                    await write_products(connection, tenant.slug, chunk, families, handy, audit)
+    except BaseException as exc:
+        audit.note(f"run failed: {type(exc).__name__}: {exc}")
+        await audit.finish("failed")
+        raise
+    return await audit.finish()  # X1

@@ -1,0 +1,506 @@
+"""catalog_pull tasks: Gestionix branch catalog -> Handy products, families, prices, stock
+(RULES P1-P8, I1-I3, X1, X3).
+
+Steps (each a batch-sized Prefect task, awaited from the flow so they share its event loop and
+its clients):
+  read_catalog         one paged read of the branch catalog, mapped at once (P1-P6): the raw API
+                       records are dropped before the next step (memory at 50 000 products).
+  read_bindings        what the integration wrote last time (P8).
+  read_handy_products  full mode only: Handy's products, enabled AND disabled (drift, adoption).
+  read_route_stock     sync_inventory only: open routes with their inventory (I1).
+  plan_catalog         pure: create / update / enable / disable / adopt / rebind + stock (I2),
+                       merged into one write per product where possible (a new product carries
+                       its quantity in the create body; a price change carries its quantity).
+  ensure_families      P5: Handy families of the products to write; missing ones created first,
+                       each bound at once. Steady state (every family bound) reads nothing.
+  bind_adopted         full mode: adopted/rebound records bound before any write.
+  write_products       a chunk of writes, run concurrently under the client's rate limiter;
+                       successes are bound in small batches as they arrive, so a crash loses
+                       at most BIND_EVERY + in-flight writes, and a rerun adopts those (a create
+                       answered 422 "code exists" -> read, compare, update if needed, bind).
+
+Bindings: entity "product": handy_key = Handy code = Gestionix clave, gestionix_key = the clave
+too (mappings.products decides the join key, P2: a clave changed in Gestionix is a new Handy
+product and the old one is disabled), fingerprint of the written content, status
+enabled|disabled, data {"gestionix_id", "quantity" (last written free-use stock, I2)}.
+Entity "family": handy_key = Handy family id, gestionix_key = the family name normalised
+(mappings.names.normalize_name), data {"description"}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from prefect import task
+
+from clients.errors import NotFound, Permanent, ValidationFailed
+from mappings.inventory import StockPlan, last_written_stock, plan_stock, stock_body
+from mappings.names import normalize_name
+from mappings.plan import STATUS_DISABLED, STATUS_ENABLED, Plan, plan_sync
+from mappings.products import (
+    HANDY_CODE,
+    HANDY_QUANTITY,
+    ProductMapping,
+    enabled_body,
+    handy_products_frame,
+    map_products,
+    plan_families,
+    product_create_body,
+    product_update_body,
+)
+from store import binder
+from tasks.audit import RunAudit
+from tasks.connect import Connection
+from tasks.options import RETRYING_TASK, STORE_TASK
+
+PRODUCT = "product"
+FAMILY = "family"
+WRITE_CHUNK = 500  # writes per task run: a Prefect retry redoes at most this many (minus done)
+BIND_EVERY = 25  # successes bound per store transaction
+WORKERS = 32  # coroutines feeding the client; the client's semaphore and limiter are the bound
+PAYLOAD = ["code", "description", "family", "price", "enabled", "gestionix_id"]
+
+CREATE, UPDATE, ENABLE, DISABLE, STOCK = "create", "update", "enable", "disable", "stock"
+COUNT_OF = {
+    CREATE: "created",
+    UPDATE: "updated",
+    ENABLE: "enabled",
+    DISABLE: "disabled",
+    STOCK: "stock_updated",
+}
+WOULD = {CREATE: "would create", UPDATE: "would update", ENABLE: "would enable",
+         DISABLE: "would disable", STOCK: "would set stock"}
+
+
+# ----------------------------------------------------------------------------- data passed along
+
+
+@dataclass
+class Bindings:
+    products: pd.DataFrame  # binder.BINDING_COLUMNS
+    families: pd.DataFrame
+
+
+@dataclass
+class HandyCatalog:
+    """Full mode: Handy's products by code (the raw records, for minimal update bodies)."""
+
+    records: dict[str, dict]
+    frame: pd.DataFrame  # mappings.products.HANDY_CURRENT_COLUMNS
+
+
+@dataclass
+class Write:
+    """One Handy write for one product, and the binding to store once it succeeded."""
+
+    action: str
+    key: str
+    row: dict[str, Any]  # desired payload (PAYLOAD); empty for a disable of a gone product
+    binding: dict[str, Any]
+    quantity: float | None = None
+    reason: str = ""
+    done: bool = False  # set once bound or failed for good: a task retry skips it
+    adopted: bool = False  # a create that found the code already in Handy
+
+
+@dataclass
+class CatalogPlan:
+    plan: Plan
+    stock: StockPlan
+    writes: list[Write]
+    families_needed: list[str]
+    bind_first: list[dict[str, Any]]  # adopt + rebind bindings, stored before any write
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for write in self.writes:
+            out[write.action] = out.get(write.action, 0) + 1
+        return out
+
+    def chunks(self, size: int = WRITE_CHUNK) -> Iterator[list[Write]]:
+        for start in range(0, len(self.writes), size):
+            yield self.writes[start : start + size]
+
+
+# ----------------------------------------------------------------------------- reads
+
+
+@task(name="read_gestionix_catalog", **RETRYING_TASK)
+async def read_catalog(connection: Connection, audit: RunAudit) -> ProductMapping:
+    """Steps 1-2: the branch catalog (one paged read), mapped P1-P6; rejected rows reported."""
+    products = await connection.gestionix.list_products(connection.branch_id)
+    audit.count("read", len(products))
+    mapping = map_products(products, connection.branch_id)
+    del products
+    for row in mapping.rejected.itertuples(index=False):
+        key = row.code if row.code not in (None, "") else f"id {row.gestionix_id}"
+        audit.skip(PRODUCT, key, f"{row.rule}: {row.reason}")
+    if not mapping.not_for_sale.empty:
+        audit.count("not_for_sale", len(mapping.not_for_sale))  # P1: dropped, counted
+    return mapping
+
+
+@task(name="read_bindings", **STORE_TASK)
+async def read_bindings(slug: str) -> Bindings:
+    return Bindings(products=binder.frame(slug, PRODUCT), families=binder.frame(slug, FAMILY))
+
+
+@task(name="read_handy_products", **RETRYING_TASK)
+async def read_handy_products(connection: Connection) -> HandyCatalog:
+    """Full mode: every Handy product, enabled and disabled ([A] no filter = enabled only)."""
+    records: dict[str, dict] = {}
+    for enabled in (True, False):
+        async for page in connection.handy.iter_products(enabled=enabled):
+            for record in page:
+                code = record.get(HANDY_CODE)
+                if isinstance(code, str):
+                    records[code] = record
+    return HandyCatalog(records=records, frame=handy_products_frame(records.values()))
+
+
+@task(name="read_route_stock", **RETRYING_TASK)
+async def read_route_stock(connection: Connection) -> list[dict]:
+    """I1: the open routes with the stock loaded on them."""
+    return await connection.handy.list_open_routes(include_inventory=True)
+
+
+# ----------------------------------------------------------------------------- plan
+
+
+def _row(frame_row: Mapping[str, Any]) -> dict[str, Any]:
+    return {c: frame_row.get(c) for c in PAYLOAD}
+
+
+def _binding(frame_row: Mapping[str, Any], **data: Any) -> dict[str, Any]:
+    out = {
+        "handy_key": frame_row["handy_key"],
+        "gestionix_key": frame_row["gestionix_key"],
+        "fingerprint": frame_row["fingerprint"],
+        "status": frame_row["status"],
+    }
+    extra = {k: v for k, v in data.items() if v is not None}
+    gid = frame_row.get("gestionix_id")
+    if gid is not None and not (isinstance(gid, float) and math.isnan(gid)):
+        extra["gestionix_id"] = int(gid) if isinstance(gid, (int, float)) else gid
+    if extra:
+        out["data"] = extra
+    return out
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return frame.to_dict("records") if not frame.empty else []
+
+
+@task(name="plan_catalog", **STORE_TASK)
+async def plan_catalog(
+    mapping: ProductMapping,
+    bindings: Bindings,
+    handy: HandyCatalog | None,
+    routes: list[dict] | None,
+    *,
+    sync_inventory: bool,
+    audit: RunAudit,
+) -> CatalogPlan:
+    """Steps 3 and 5 planned together (P7, P8, I1-I3): at most one write per product."""
+    current = handy.frame if handy is not None else None
+    plan = plan_sync(mapping.desired, bindings.products, current, hold=mapping.held_keys)
+    for row in plan.skipped.itertuples(index=False):
+        audit.skip(PRODUCT, row.handy_key, str(row.reason))
+
+    # I1-I3: the free-use stock of every product the plan keeps (not the skipped ones).
+    skipped = set(plan.skipped["handy_key"].dropna().astype(str)) if not plan.skipped.empty else set()
+    stock_rows = mapping.desired[~mapping.desired["key"].isin(skipped)]
+    last = last_written_stock(bindings.products)
+    if handy is not None:  # full mode: what Handy holds wins over what we remember (drift)
+        held = [
+            {"key": code, "quantity": record.get(HANDY_QUANTITY)}
+            for code, record in handy.records.items()
+            if isinstance(record.get(HANDY_QUANTITY), (int, float))
+        ]
+        held_frame = pd.DataFrame(held, columns=["key", "quantity"])
+        last = pd.concat([last[~last["key"].isin(held_frame["key"])], held_frame], ignore_index=True)
+    stock = plan_stock(stock_rows, routes, last, sync_inventory=sync_inventory)
+    for row in stock.reported.itertuples(index=False):
+        audit.item(PRODUCT, row.key, "reported", f"{row.rule}: {row.reason}")
+        audit.count("stock_reported")
+    for row in stock.route_problems.itertuples(index=False):
+        audit.item("route", row.route_id, "reported", f"I1: {row.reason}")
+    quantities: dict[str, float] = dict(
+        zip(stock.writes["key"].astype(str), stock.writes["quantity"].astype(float), strict=True)
+    )
+
+    writes: list[Write] = []
+
+    def add(action: str, frame: pd.DataFrame) -> None:
+        for rec in _records(frame):
+            key = str(rec["handy_key"])
+            quantity = quantities.pop(key, None)
+            writes.append(
+                Write(
+                    action=action,
+                    key=key,
+                    row=_row(rec),
+                    binding=_binding(rec, quantity=quantity),
+                    quantity=quantity,
+                    reason=str(rec.get("reason") or ""),
+                )
+            )
+
+    add(CREATE, plan.create)
+    add(UPDATE, plan.update)
+    add(ENABLE, plan.enable)
+    desired_disable = plan.disable[plan.disable["code"].notna()] if not plan.disable.empty else plan.disable
+    gone = plan.disable[plan.disable["code"].isna()] if not plan.disable.empty else plan.disable
+    add(DISABLE, desired_disable)
+    for rec in _records(gone):  # not desired any more: no content, no stock
+        writes.append(
+            Write(
+                action=DISABLE,
+                key=str(rec["handy_key"]),
+                row={},
+                binding={
+                    "handy_key": rec["handy_key"],
+                    "gestionix_key": rec["gestionix_key"],
+                    "fingerprint": rec["fingerprint"],
+                    "status": STATUS_DISABLED,
+                },
+                reason=str(rec.get("reason") or ""),
+            )
+        )
+    for key, quantity in quantities.items():  # stock-only writes of bound, unchanged products
+        writes.append(
+            Write(
+                action=STOCK,
+                key=key,
+                row={},
+                binding={"handy_key": key, "data": {"quantity": quantity}},
+                quantity=quantity,
+                reason="stock changed",
+            )
+        )
+
+    bind_first = []
+    for rec in _records(plan.adopt):
+        data = {}
+        if handy is not None:
+            q = handy.records.get(str(rec["handy_key"]), {}).get(HANDY_QUANTITY)
+            if isinstance(q, (int, float)):
+                data["quantity"] = float(q)
+        bind_first.append(_binding(rec, **data))
+    bind_first.extend(_binding(rec) for rec in _records(plan.rebind))
+
+    needs_family = [w.row["family"] for w in writes if w.action in (CREATE, UPDATE) and w.row]
+    families_needed = list(dict.fromkeys(f for f in needs_family if isinstance(f, str)))
+    return CatalogPlan(
+        plan=plan,
+        stock=stock,
+        writes=writes,
+        families_needed=families_needed,
+        bind_first=bind_first,
+    )
+
+
+# ----------------------------------------------------------------------------- families (P5)
+
+
+@task(name="ensure_families", **RETRYING_TASK)
+async def ensure_families(
+    connection: Connection,
+    slug: str,
+    needed: list[str],
+    bindings: Bindings,
+    audit: RunAudit,
+    *,
+    full: bool,
+    dry_run: bool,
+) -> dict[str, int]:
+    """P5: normalised family name -> Handy family id for every family a write needs; missing
+    ones are created before any product (and bound at once: Handy accepts duplicate family
+    names, so a retried create must find the first one bound). Reads Handy's families only when
+    a needed one is not bound yet, or in full mode (repair)."""
+    ids: dict[str, int] = {}
+    for rec in _records(bindings.families):
+        try:
+            ids[str(rec["gestionix_key"])] = int(rec["handy_key"])
+        except (TypeError, ValueError):
+            continue
+    missing = [name for name in needed if normalize_name(name) not in ids]
+    if not missing and not full:
+        return ids
+    handy_families = await connection.handy.list_families()
+    families = plan_families(needed, handy_families)
+    found = {normalize_name(name): int(fid) for name, fid in families.ids.items()}
+    stale = {k for k, v in found.items() if k in ids and ids[k] != v}
+    new_bindings = [
+        {"handy_key": str(fid), "gestionix_key": key, "status": STATUS_ENABLED,
+         "data": {"description": name}}
+        for name, fid in families.ids.items()
+        if (key := normalize_name(name)) not in ids or key in stale
+    ]
+    ids.update(found)
+    if dry_run:
+        for name in families.missing:
+            audit.item(FAMILY, name, "would create", "P5: family missing in Handy")
+            audit.count("families_created")
+        return ids
+    for key in stale:
+        old = bindings.families.loc[bindings.families["gestionix_key"] == key, "handy_key"]
+        for handy_key in old:
+            binder.delete(slug, FAMILY, str(handy_key))
+    if new_bindings:
+        binder.bind_many(slug, FAMILY, new_bindings)
+    for name in families.missing:  # one by one: few, and each must be bound before the next
+        created = await connection.handy.create_family(name)
+        fid = int(created["id"])
+        binder.bind(slug, FAMILY, str(fid), normalize_name(name), status=STATUS_ENABLED,
+                    data={"description": name})
+        ids[normalize_name(name)] = fid
+        audit.count("families_created")
+    return ids
+
+
+# ----------------------------------------------------------------------------- writes
+
+
+@task(name="bind_adopted", **STORE_TASK)
+async def bind_adopted(slug: str, catalog: CatalogPlan, audit: RunAudit) -> None:
+    """Full mode: bind the adopted Handy records (with Handy's current state) and refresh stale
+    bindings before writing, so a crash never leaves an adopted record unbound and recreated."""
+    if catalog.bind_first:
+        binder.bind_many(slug, PRODUCT, catalog.bind_first)
+        audit.count("adopted", len(catalog.plan.adopt))
+
+
+def report_plan(catalog: CatalogPlan, audit: RunAudit) -> None:
+    """X3: what the run would write, as counts and one item per write."""
+    for write in catalog.writes:
+        audit.count(COUNT_OF[write.action])
+        detail = write.reason
+        if write.quantity is not None:
+            detail = f"{detail}; stock {write.quantity:g}" if detail else f"stock {write.quantity:g}"
+        audit.item(PRODUCT, write.key, WOULD[write.action], detail)
+    if not catalog.plan.adopt.empty:
+        audit.count("adopted", len(catalog.plan.adopt))
+        for key in catalog.plan.adopt["handy_key"]:
+            audit.item(PRODUCT, key, "would adopt", "existing Handy product with the same code")
+
+
+def _body(write: Write, family_ids: Mapping[str, int], current: Mapping[str, Any] | None) -> dict:
+    family_id = family_ids.get(normalize_name(write.row["family"])) if write.row.get("family") else None
+    if write.action == CREATE:
+        return product_create_body(write.row, family_id=family_id, quantity=write.quantity)
+    if write.action == UPDATE:
+        return product_update_body(
+            write.row, current=current, family_id=family_id, quantity=write.quantity
+        )
+    if write.action in (ENABLE, DISABLE):
+        body = enabled_body(write.action == ENABLE)
+        if write.quantity is not None:
+            body.update(stock_body(write.quantity))
+        return body
+    return stock_body(write.quantity)
+
+
+def _code_taken(exc: ValidationFailed) -> bool:
+    return any(str(fe.get("field") or "") == HANDY_CODE for fe in exc.field_errors)
+
+
+class _Writer:
+    """Runs one chunk of writes concurrently and binds the successes in small batches."""
+
+    def __init__(self, connection: Connection, slug: str, family_ids: Mapping[str, int],
+                 handy: HandyCatalog | None, audit: RunAudit) -> None:
+        self.handy = connection.handy
+        self.slug = slug
+        self.family_ids = family_ids
+        self.current = handy.records if handy is not None else {}
+        self.audit = audit
+        self.pending: list[Write] = []
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        binder.bind_many(self.slug, PRODUCT, [w.binding for w in batch])
+        for write in batch:
+            write.done = True
+            self.audit.count("adopted" if write.adopted else COUNT_OF[write.action])
+
+    async def apply(self, write: Write) -> None:
+        body = _body(write, self.family_ids, self.current.get(write.key))
+        if write.action == CREATE:
+            try:
+                await self.handy.create_product(body)
+            except ValidationFailed as exc:
+                if not _code_taken(exc):
+                    raise
+                await self.adopt(write, exc)  # a rerun after a crash, or a product made by hand
+            return
+        if body:
+            await self.handy.update_product(write.key, body)
+
+    async def adopt(self, write: Write, original: ValidationFailed) -> None:
+        """The code exists in Handy: read it, update what differs, and bind it (no duplicate)."""
+        try:
+            record = await self.handy.get_product(write.key)
+        except NotFound:
+            raise original from None
+        body = product_update_body(
+            write.row,
+            current=record,
+            family_id=self.family_ids.get(normalize_name(write.row["family"])),
+            quantity=write.quantity,
+        )
+        if body:
+            await self.handy.update_product(write.key, body)
+        write.adopted = True
+
+    async def run(self, writes: list[Write]) -> None:
+        todo = iter([w for w in writes if not w.done])
+
+        async def worker() -> None:
+            for write in todo:
+                try:
+                    await self.apply(write)
+                except Permanent as exc:
+                    write.done = True  # reported; the next run plans it again
+                    self.audit.fail(PRODUCT, write.key, f"{write.action} failed: {exc}")
+                    continue
+                self.pending.append(write)
+                if len(self.pending) >= BIND_EVERY:
+                    self.flush()
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(WORKERS, len(writes))):
+                    group.create_task(worker())
+        except BaseExceptionGroup as errors:
+            raise _first_leaf(errors) from None
+        finally:
+            self.flush()  # what succeeded stays bound, whatever stopped the chunk
+
+
+def _first_leaf(error: BaseException) -> BaseException:
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
+@task(name="write_products", **RETRYING_TASK)
+async def write_products(
+    connection: Connection,
+    slug: str,
+    writes: list[Write],
+    family_ids: dict[str, int],
+    handy: HandyCatalog | None,
+    audit: RunAudit,
+) -> None:
+    """Step 4 (and 5): one chunk of product writes. Permanent failures are reported per product
+    and the rest goes on; a Retryable one after the client's budget fails the task (Prefect
+    retries it; what was bound is skipped, what was in flight is adopted on 422)."""
+    await _Writer(connection, slug, family_ids, handy, audit).run(writes)
