@@ -248,6 +248,31 @@ def _print_report_tables(data: dict) -> None:
 
 
 @app.command()
+def reconcile(
+    tenant: str = typer.Option(..., "--tenant", help="Tenant slug from prefect.yaml."),
+    day: Optional[str] = typer.Option(None, "--day", help="Local day YYYY-MM-DD (default: yesterday)."),
+    file: Path = PREFECT_YAML,
+) -> None:
+    """Compare a day's Handy orders with the bindings and Gestionix documents; exit 1 on differences."""
+    from datetime import date as date_type
+
+    from flows import deployments
+    from flows.reconcile import reconcile as reconcile_flow
+
+    try:
+        config = deployments.tenant(tenant, file)
+        wanted = date_type.fromisoformat(day) if day else None
+    except deployments.DeploymentFileError as error:
+        _fail(str(error))
+    except ValueError:
+        _fail(f"--day {day!r}: use YYYY-MM-DD")
+    state = asyncio.run(reconcile_flow(tenant=config, day=wanted, return_state=True))
+    typer.echo(state.message or state.name)
+    if not state.is_completed():
+        raise typer.Exit(code=1)
+
+
+@app.command()
 def prune(
     tenant: str = typer.Option(..., "--tenant", help="Tenant slug."),
     older_than_days: int = typer.Option(400, "--older-than-days", min=1, help="Keep this many days of audit."),

@@ -1,0 +1,124 @@
+"""Reconciliation of one day (X1): Handy orders vs bindings vs Gestionix documents, pure.
+
+Outcomes per order or document: ok, missing (a live Handy order without its Gestionix document),
+extra (a Gestionix document with a HANDY reference but no live Handy order), total_mismatch
+(document total differs from the Handy total by more than a cent per pushed line),
+explained (not pushed for a recorded reason: dead letter, only returns, deleted before push).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from mappings.orders import REFERENCE_PREFIX, reference
+
+# Field names (Handy order, Gestionix document) used here; the specs mark most as assumed.
+H_ID, H_TOTAL, H_ITEMS, H_IS_RETURN, H_DELETED = "id", "totalSales", "items", "isReturn", "deleted"
+G_REFERENCE, G_TOTAL, G_ITEMS, G_ID, G_DATE = "reference", "total", "items", "id", "date"
+G_FILTER_DATE_FROM, G_FILTER_DATE_TO, G_FILTER_BRANCH = "date_from", "date_to", "branch_id"
+CENT = Decimal("0.01")
+
+OUTCOMES = ("ok", "explained", "missing", "extra", "total_mismatch")
+PROBLEMS = ("missing", "extra", "total_mismatch")
+
+
+@dataclass(frozen=True)
+class ReconcileRow:
+    order_id: str
+    outcome: str
+    reason: str
+    doc_type: str = ""
+    document_id: str = ""
+    handy_total: str = ""
+    gestionix_total: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: str(v) for k, v in self.__dict__.items()}
+
+
+def _money(value: Any) -> Decimal | None:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError):
+        return None
+    return amount if amount.is_finite() else None
+
+
+def handy_id_of(document: Mapping[str, Any]) -> str | None:
+    ref = str(document.get(G_REFERENCE) or "")
+    return ref[len(REFERENCE_PREFIX):] if ref.startswith(REFERENCE_PREFIX) else None
+
+
+def only_returns(order: Mapping[str, Any]) -> bool:
+    items = order.get(H_ITEMS) or []
+    return bool(items) and all(bool(i.get(H_IS_RETURN)) for i in items if isinstance(i, Mapping))
+
+
+def reconcile_day(
+    live_orders: Iterable[Mapping[str, Any]],
+    documents: Iterable[tuple[str, Mapping[str, Any]]],
+    *,
+    reasons: Mapping[str, str],
+    deleted_ids: Iterable[str] = (),
+    document_in_day: Mapping[str, bool] | None = None,
+) -> list[ReconcileRow]:
+    """`documents` are (doc_type, document) pairs; `reasons` maps Handy order id -> why it was not
+    pushed (open dead letter, tombstone...); `deleted_ids` are Handy orders known deleted;
+    `document_in_day[handy_id]` says whether an unmatched document belongs to the day (others are
+    another day's business and are left out)."""
+    by_ref: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+    for doc_type, document in documents:
+        handy_id = handy_id_of(document)
+        if handy_id is not None:
+            by_ref.setdefault(handy_id, []).append((doc_type, document))
+    rows: list[ReconcileRow] = []
+    live_ids: set[str] = set()
+    for order in live_orders:
+        order_id = str(order.get(H_ID))
+        live_ids.add(order_id)
+        found = by_ref.get(order_id, [])
+        handy_total = _money(order.get(H_TOTAL))
+        if not found:
+            if order_id in reasons:
+                rows.append(ReconcileRow(order_id, "explained", reasons[order_id], handy_total=str(handy_total or "")))
+            elif only_returns(order):
+                rows.append(ReconcileRow(order_id, "explained", "only return lines: nothing to push (O7)"))
+            else:
+                rows.append(ReconcileRow(order_id, "missing", f"no Gestionix document with reference {reference(order_id)}",
+                                         handy_total=str(handy_total or "")))
+            continue
+        if len(found) > 1:
+            ids = ", ".join(f"{t}:{d.get(G_ID)}" for t, d in found)
+            rows.append(ReconcileRow(order_id, "extra", f"{len(found)} documents carry {reference(order_id)}: {ids}"))
+        doc_type, document = found[0]
+        gestionix_total = _money(document.get(G_TOTAL))
+        lines = max(1, len(document.get(G_ITEMS) or []))
+        if handy_total is None or gestionix_total is None:
+            outcome, reason = "total_mismatch", "a total is missing or not a number"
+        elif abs(handy_total - gestionix_total) > CENT * lines:
+            outcome, reason = "total_mismatch", (
+                f"Handy {handy_total} vs Gestionix {gestionix_total} (tolerance {CENT * lines} for {lines} lines)"
+            )
+        else:
+            outcome, reason = "ok", ""
+        rows.append(ReconcileRow(order_id, outcome, reason, doc_type, str(document.get(G_ID)),
+                                 str(handy_total), str(gestionix_total)))
+    deleted = {str(i) for i in deleted_ids}
+    in_day = document_in_day or {}
+    for handy_id, found in by_ref.items():
+        if handy_id in live_ids or not in_day.get(handy_id, False):
+            continue
+        for doc_type, document in found:
+            why = "its Handy order is deleted" if handy_id in deleted else "no live Handy order"
+            if handy_id in reasons:
+                why += f" ({reasons[handy_id]})"
+            rows.append(ReconcileRow(handy_id, "extra", f"Gestionix {doc_type} {document.get(G_ID)}: {why}",
+                                     doc_type, str(document.get(G_ID)), "", str(document.get(G_TOTAL, ""))))
+    return rows
+
+
+def problems(rows: Iterable[ReconcileRow]) -> list[ReconcileRow]:
+    return [row for row in rows if row.outcome in PROBLEMS]

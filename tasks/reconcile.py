@@ -1,0 +1,87 @@
+"""Reconciliation reads (X1): one day of Handy orders, the Gestionix documents around it, and
+what the store knows about why an order was not pushed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from prefect import task
+
+from clients.handy import parse_timestamp
+from mappings import reconcile as rules
+from mappings.tenant import TenantConfig
+from store import binder, dead_letters
+from tasks.connect import Connection
+from tasks.options import RETRYING_TASK, STORE_TASK
+
+DOC_TYPES = ("sales_order", "sale")
+
+
+@dataclass
+class DayData:
+    start: datetime
+    end: datetime
+    live: list[dict]
+    deleted: list[dict]
+    documents: list[tuple[str, dict]]
+
+
+def day_bounds(day: date, zone_name: str) -> tuple[datetime, datetime]:
+    """The tenant's local calendar day as an aware [start, end) pair."""
+    zone = ZoneInfo(zone_name)
+    start = datetime.combine(day, time.min, tzinfo=zone)
+    return start, start + timedelta(days=1)
+
+
+@task(name="read-day", **RETRYING_TASK)
+async def read_day(connection: Connection, day: date) -> DayData:
+    start, end = day_bounds(day, connection.tenant.handy_timezone)
+    last = end - timedelta(seconds=1)  # Handy windows are inclusive, to the second
+    live, deleted = [], []
+    for is_deleted, target in ((False, live), (True, deleted)):
+        async for page in await _pages(connection, start, last, is_deleted):
+            target.extend(page)
+    documents = []
+    for doc_type in DOC_TYPES:
+        found = await connection.gestionix.list_documents(
+            doc_type,
+            **{
+                rules.G_FILTER_BRANCH: connection.branch_id,
+                rules.G_FILTER_DATE_FROM: (start - timedelta(days=1)).date().isoformat(),
+                rules.G_FILTER_DATE_TO: (end + timedelta(days=1)).date().isoformat(),
+            },
+        )
+        documents.extend((doc_type, document) for document in found)
+    return DayData(start, end, live, deleted, documents)
+
+
+async def _pages(connection: Connection, start: datetime, end: datetime, deleted: bool):
+    return connection.handy.iter_sales_orders(start, end, filter_with_date="dateCreated", deleted=deleted)
+
+
+def document_in_day(documents: list[tuple[str, dict]], start: datetime, end: datetime) -> dict[str, bool]:
+    inside: dict[str, bool] = {}
+    for _, document in documents:
+        handy_id = rules.handy_id_of(document)
+        if handy_id is None:
+            continue
+        try:
+            stamp = parse_timestamp(str(document.get(rules.G_DATE)))
+        except (ValueError, TypeError):
+            stamp = None
+        inside[handy_id] = inside.get(handy_id, False) or (stamp is not None and start <= stamp < end)
+    return inside
+
+
+@task(name="why-not-pushed", **STORE_TASK)
+def known_reasons(tenant: TenantConfig) -> dict[str, str]:
+    """Order id -> the recorded reason it has no (or still has a) document."""
+    reasons: dict[str, str] = {}
+    for binding in binder.all_for(tenant.slug, "order", status="tombstoned"):
+        reasons[binding.handy_key] = "deleted in Handy before it was pushed (D2)"
+    for letter in dead_letters.open_letters(tenant.slug):
+        prefix = "push dead-lettered" if letter.entity == "order" else "deletion refused by Gestionix"
+        reasons[letter.key] = f"{prefix}: {letter.reason}"
+    return reasons
