@@ -30,6 +30,7 @@ from clients.errors import ApiError, Conflict, CredentialsError, NotFound, Valid
 from mappings.customers import (
     GX_SELLER_ID,
     HANDY_CODE,
+    HANDY_SELLERS,
     ZONE_GENERAL,
     customer_create_body,
     customer_update_body,
@@ -309,6 +310,18 @@ def _code_taken(exc: ApiError) -> bool:
     )
 
 
+def update_body(row: dict, *, current: dict | None = None) -> dict:
+    """PUT body of an update (customer_update_body), except that an empty seller list is not
+    sent (C5): the integration assigns a customer to the Handy user matching its Gestionix seller
+    and moves it when that seller changes, but never takes a customer away from its Handy sellers
+    to leave it with nobody. A client without a seller (as order_push creates them) or with an
+    unmatched seller keeps the assignment Handy has, e.g. the seller who created it on the phone."""
+    body = customer_update_body(row, current=current)
+    if not row.get(HANDY_SELLERS):
+        body.pop(HANDY_SELLERS, None)
+    return body
+
+
 def _zone_refused(exc: ApiError) -> bool:
     return any(str(fe.get("field") or "").startswith("zone") for fe in exc.field_errors)
 
@@ -385,7 +398,7 @@ class _Writer:
         self.audit.item(
             CUSTOMER, code, "adopted", f"client {row['gestionix_key']}: code already in Handy"
         )
-        body = customer_update_body(row, current=record)
+        body = update_body(row, current=record)
         if body:
             await self.connection.handy.update_customer(code, body)
             self.done("update", row, "adopted record differs")
@@ -394,7 +407,7 @@ class _Writer:
 
     async def update(self, row: dict) -> None:
         code = row["handy_key"]
-        body = customer_update_body(row, current=self.handy_by_code.get(code))
+        body = update_body(row, current=self.handy_by_code.get(code))
         if not body:  # Handy already holds it (full mode): only the binding was stale
             _bind(self.slug, row, self.audit)
             return
