@@ -385,3 +385,22 @@ async def test_c6_create_meeting_its_own_code_in_handy_adopts_it(tenant, sandbox
     sandbox.reset_stats()
     await customer_sync(tenant)
     assert handy_writes(sandbox) == {}
+
+
+async def test_c6_bound_customer_deleted_in_handy_is_created_again_with_its_code(tenant, sandbox):
+    """A bound customer removed from Handy by hand answers 404 to the update: it is created again
+    under the same code (and zone General) instead of failing every run."""
+    await customer_sync(tenant)
+    cid = next(cid for cid, c in named(sandbox).items() if c["active"] and c["commercial_name"])
+    code = code_of(cid)
+    del sandbox.handy.customers[code]
+    sandbox.handy.touch()
+    patch_client(sandbox, cid, commercial_name="Reabierta")
+    sandbox.reset_stats()
+
+    await customer_sync(tenant)
+
+    assert handy_writes(sandbox) == {"PUT /customer/{code}": 1, "POST /customer": 1}
+    assert handy_customers(sandbox)[code]["description"] == "Reabierta"
+    assert handy_customers(sandbox)[code]["zone"]["description"] == "General"
+    assert not [i for i in last_items(tenant.slug) if i.action == "failed"]
