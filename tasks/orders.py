@@ -470,9 +470,10 @@ async def _push_one(run: _Run, work: OrderWork) -> None:
         _resolve(run, work)
         return
     if status == PUSHED:
-        if not (binding.data or {}).get("external_id_written"):
-            await _write_external_id(run, work, split_document_key(binding)[1])
-        _resolve(run, work)
+        if (binding.data or {}).get("external_id_written") or await _write_external_id(
+            run, work, split_document_key(binding)[1]
+        ):
+            _resolve(run, work)
         return
     if status == INTENT and await _recover_intent(run, work, binding):
         return
@@ -503,8 +504,8 @@ async def _recover_intent(run: _Run, work: OrderWork, binding: Any) -> bool:
     run.audit.count("recovered")
     run.audit.item(ORDER, work.key, "pushed", "", folio=_folio(found), document=found["id"],
                    note="found by reference after an interrupted run")
-    await _write_external_id(run, work, found["id"])
-    _resolve(run, work)
+    if await _write_external_id(run, work, found["id"]):
+        _resolve(run, work)
     return True
 
 
@@ -569,8 +570,8 @@ async def _create(run: _Run, work: OrderWork) -> None:
     run.audit.count("created")
     run.audit.item(ORDER, work.key, "pushed", "", folio=_folio(created), document=created["id"],
                    **_document_extra(document))
-    await _write_external_id(run, work, created["id"])
-    _resolve(run, work)
+    if await _write_external_id(run, work, created["id"]):
+        _resolve(run, work)
 
 
 async def _adopt_existing(run: _Run, work: OrderWork, document: OrderDocument, exc: Conflict):
@@ -587,8 +588,8 @@ async def _adopt_existing(run: _Run, work: OrderWork, document: OrderDocument, e
     run.audit.count("recovered")
     run.audit.item(ORDER, work.key, "pushed", "", folio=_folio(found), document=found["id"],
                    note="reference already in Gestionix")
-    await _write_external_id(run, work, found["id"])
-    _resolve(run, work)
+    if await _write_external_id(run, work, found["id"]):
+        _resolve(run, work)
 
 
 def _bind_pushed(run: _Run, work: OrderWork, doc_type: str, document: dict) -> None:
@@ -603,11 +604,12 @@ def _bind_pushed(run: _Run, work: OrderWork, doc_type: str, document: dict) -> N
     )
 
 
-async def _write_external_id(run: _Run, work: OrderWork, document_id: Any) -> None:
+async def _write_external_id(run: _Run, work: OrderWork, document_id: Any) -> bool:
     """O9: the Gestionix document id on the Handy order. A failure leaves the document bound
-    and a dead letter, so the next run writes it again without touching Gestionix."""
+    and a dead letter, so the next run writes it again without touching Gestionix. True when
+    written."""
     if run.dry_run:
-        return
+        return True
     try:
         await run.connection.handy.set_order_external_id(work.key, str(document_id))
     except CredentialsError:
@@ -619,8 +621,9 @@ async def _write_external_id(run: _Run, work: OrderWork, document_id: Any) -> No
         run.audit.item(ORDER, work.key, "failed", reason)
         dead_letters.put(run.slug, ORDER, work.key, reason, retry=True)
         run.open_letters.add(work.key)
-        return
+        return False
     binder.set_status(run.slug, ORDER, work.key, PUSHED, external_id_written=True)
+    return True
 
 
 def _not_pushable(run: _Run, work: OrderWork, exc: OrderRejected | OrderSkipped) -> None:

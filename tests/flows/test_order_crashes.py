@@ -4,7 +4,7 @@ Gestionix document per Handy order, with Gestionix's duplicate-reference check s
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from clients.errors import Retryable
 from clients.gestionix import GestionixClient
 from clients.handy import HandyClient
 from flows.orders import order_push
-from store import binder, cursors
+from store import binder, cursors, dead_letters
 from tests.flows.orders_kit import activate, by_reference, customer, order, seed_catalog
 
 pytestmark = pytest.mark.flow
@@ -124,10 +124,35 @@ async def test_o8_timeout_on_create_holds_the_cursor_and_is_resolved_by_referenc
         summary = await order_push(tenant)
     assert "1 failed" in summary and "temporary" in summary
     held = cursors.get(tenant.slug, "orders")
-    assert start <= held < max(datetime.fromisoformat(o["dateCreated"].replace("Z", "+00:00"))
+    assert start <= held < max(datetime.fromisoformat(o["dateCreated"])
                                for o in placed)
 
     summary = await order_push(tenant)
 
     assert "1 recovered" in summary
+    assert_exactly_once(sb, tenant.slug, placed)
+
+
+async def test_o9_external_id_write_failure_is_retried_next_run_without_touching_gestionix(
+    sandbox, tenant, monkeypatch
+):
+    """O9: Handy refuses the externalId write (after its retry budget): the document stays
+    bound, the order is dead-lettered, and a later run (window moved on) writes only the
+    externalId; Gestionix sees no second create."""
+    sb = sandbox
+    sb.set_gestionix_knobs(reject_duplicate_reference=False)
+    placed = make_orders(sb, 2)
+    activate(tenant.slug)
+    with monkeypatch.context() as patch:
+        crash_once(patch, HandyClient, "set_order_external_id", after=False,
+                   error=Retryable("Handy is down", system="handy", status=503))
+        summary = await order_push(tenant)
+    assert "2 created" in summary and "externalId not written" in summary
+    creates = sb.gestionix.stats.calls["POST /sales_orders"]
+    cursors.set(tenant.slug, "orders", datetime.now(UTC) + timedelta(hours=1))
+
+    await order_push(tenant)
+
+    assert sb.gestionix.stats.calls["POST /sales_orders"] == creates == 2
+    assert not dead_letters.open_letters(tenant.slug, "order")
     assert_exactly_once(sb, tenant.slug, placed)

@@ -21,7 +21,6 @@ from tests.flows.orders_kit import (
     edit,
     handy_product,
     order,
-    pushable_products,
     seed_catalog,
     writes,
 )
