@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -179,21 +180,48 @@ def run_demo(products: int = 120, customers: int = 40, cycles: int = 3, seed: in
                     doomed = sellers.random_orders(1)[0]
                     sellers.delete(doomed, pushed=False)
                     sellers.random_orders(3)
+                # Handy windows are whole seconds: let this second close before the push reads it
+                # (in production the 10-minute schedule gives this for free; the lookback re-reads it).
+                time.sleep(1.1)
                 console.print(f"order_push: {_run(order_push(tenant=tenant))}")
                 console.print(f"deletion_sync: {_run(deletion_sync(tenant=tenant))}")
             summary = _summarise(sb, tenant.slug, sellers.activity)
+            problems = _exactly_once_problems(sb, tenant.slug)
         finally:
             sellers.close()
 
     console.rule("summary")
     console.print(summary)
+    if problems:
+        console.print("[red]exactly-once check FAILED:[/red]\n" + "\n".join(problems))
+        return 1
+    console.print("[green]exactly-once check: every live Handy order has one Gestionix document or an open "
+                  "dead letter with its reason; no deleted order has one.[/green]")
     console.print(
         f"Store: {store_path}\n"
         "Runs and artifacts: start the UI with `.venv/bin/prefect server start` and open "
         "http://127.0.0.1:4200 → Runs (each flow run) and Artifacts (`demo-catalog`, `demo-orders`, ...).\n"
-        "Command line: `.venv/bin/hgsync report --tenant demo` (when built)."
+        f"Command line: `HGSYNC_DATABASE_URL=sqlite:///{store_path} .venv/bin/hgsync report --tenant demo`."
     )
     return 0
+
+
+def _exactly_once_problems(sb, tenant: str) -> list[str]:
+    from collections import Counter
+
+    from store import dead_letters
+
+    company = sb.gestionix.companies[sb.company_id]
+    refs = Counter(d.get("reference") for kind in company.documents.values() for d in kind.values())
+    letters = {letter.key for letter in dead_letters.open_letters(tenant, "order")}
+    problems = []
+    for order in sb.handy.orders.values():
+        count = refs.get(f"HANDY-{order['id']}", 0)
+        if order["deleted"] and count:
+            problems.append(f"deleted order {order['id']} still has {count} document(s)")
+        if not order["deleted"] and count != 1 and not (count == 0 and str(order["id"]) in letters):
+            problems.append(f"live order {order['id']} has {count} documents")
+    return problems
 
 
 def _summarise(sb, tenant: str, activity: Activity) -> Table:

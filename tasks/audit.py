@@ -76,11 +76,12 @@ class RunAudit:
 
     def summary(self) -> str:
         shown = [f"{value} {name}" for name, value in self.counts.items() if value]
-        head = ", ".join(shown) if shown else "nothing to do"
         reasons = [f"{i['entity']} {i['key']}: {i['reason']}" for i in self.items if i["reason"]][:3]
-        text = head + (" — " + "; ".join(reasons) if reasons else "")
-        if self.notes:
-            text += ". " + " ".join(self.notes)
+        if shown:
+            text = ", ".join(shown) + (" — " + "; ".join(reasons) if reasons else "")
+            text += (". " + " ".join(self.notes)) if self.notes else ""
+        else:
+            text = " ".join(self.notes) if self.notes else "nothing to do"
         return ("[dry run] " if self.dry_run else "") + text
 
     def status(self) -> str:
