@@ -292,9 +292,31 @@ def prune(
 
 
 @app.command()
-def replay() -> None:
-    """Retry dead letters now."""
-    _not_built("replay")
+def replay(
+    tenant: str = typer.Option(..., "--tenant", help="Tenant slug from prefect.yaml."),
+    key: Optional[str] = typer.Option(None, "--key", help="Only the dead letter of this Handy order id."),
+    all_letters: bool = typer.Option(False, "--all", help="Every open dead letter of the tenant."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what would be retried; change nothing."),
+    file: Path = PREFECT_YAML,
+) -> None:
+    """Retry dead letters now (after fixing their cause) and report the outcome of each."""
+    from flows import deployments
+    from flows.replay import replay as replay_flow
+    from store import runs
+
+    if bool(key) == all_letters:
+        _fail("say which: --key ORDER_ID or --all")
+    try:
+        config = deployments.tenant(tenant, file)
+    except deployments.DeploymentFileError as error:
+        _fail(str(error))
+    state = asyncio.run(replay_flow(tenant=config, key=key, dry_run=dry_run, return_state=True))
+    last = runs.recent(config.slug, flow="replay", limit=1)
+    for item in runs.items(config.slug, last[0].id) if last else []:
+        typer.echo(f"{item.entity} {item.key}: {item.action}{' — ' + item.reason if item.reason else ''}")
+    typer.echo(state.message or state.name)
+    if not state.is_completed():
+        raise typer.Exit(code=1)
 
 
 if __name__ == "__main__":

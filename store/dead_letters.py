@@ -86,3 +86,20 @@ def get(tenant: str, entity: str, key: str, *, url: str | None = None) -> DeadLe
                 DeadLetter.tenant == tenant, DeadLetter.entity == entity, DeadLetter.key == str(key)
             )
         ).first()
+
+
+def release(
+    tenant: str, *, entity: str | None = None, key: str | None = None, url: str | None = None
+) -> list[DeadLetter]:
+    """Operator replay: mark open dead letters (all, or one key) for retry on the next run."""
+    with session_scope(url) as session:
+        query = select(DeadLetter).where(DeadLetter.tenant == tenant, DeadLetter.resolved_at.is_(None))
+        if entity is not None:
+            query = query.where(DeadLetter.entity == entity)
+        if key is not None:
+            query = query.where(DeadLetter.key == str(key))
+        letters = list(session.exec(query.order_by(DeadLetter.first_seen, DeadLetter.id)))
+        for letter in letters:
+            letter.retry = True
+            session.add(letter)
+        return letters

@@ -1,0 +1,32 @@
+"""Dead-letter replay (X1, D3): release letters for retry, then read back what became of each."""
+
+from __future__ import annotations
+
+from prefect import task
+
+from mappings.tenant import TenantConfig
+from store import dead_letters
+from tasks.options import STORE_TASK
+
+
+@task(name="select-dead-letters", **STORE_TASK)
+def select_letters(tenant: TenantConfig, key: str | None, release: bool) -> list[dict]:
+    """The open letters to replay (one key or all); with `release`, marked for retry now."""
+    if release:
+        letters = dead_letters.release(tenant.slug, key=key)
+    else:
+        letters = [l for l in dead_letters.open_letters(tenant.slug) if key is None or l.key == str(key)]
+    return [{"entity": l.entity, "key": l.key, "reason": l.reason, "attempts": l.attempts} for l in letters]
+
+
+@task(name="replay-outcomes", **STORE_TASK)
+def outcomes(tenant: TenantConfig, selected: list[dict]) -> list[dict]:
+    """Per replayed letter: resolved, or still open with its (new) reason."""
+    results = []
+    for item in selected:
+        letter = dead_letters.get(tenant.slug, item["entity"], item["key"])
+        if letter is None or letter.resolved_at is not None:
+            results.append({**item, "outcome": "resolved", "reason": ""})
+        else:
+            results.append({**item, "outcome": "still failing", "reason": letter.reason, "attempts": letter.attempts})
+    return results
