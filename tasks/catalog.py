@@ -38,7 +38,7 @@ from typing import Any
 import pandas as pd
 from prefect import task
 
-from clients.errors import NotFound, Permanent, ValidationFailed
+from clients.errors import CredentialsError, NotFound, Permanent, ValidationFailed
 from mappings.inventory import StockPlan, last_written_stock, plan_stock, stock_body
 from mappings.names import normalize_name
 from mappings.plan import STATUS_DISABLED, STATUS_ENABLED, Plan, plan_sync
@@ -441,8 +441,18 @@ class _Writer:
                     raise
                 await self.adopt(write, exc)  # a rerun after a crash, or a product made by hand
             return
-        if body:
+        if not body:
+            return
+        try:
             await self.handy.update_product(write.key, body)
+        except NotFound:
+            if not write.row:  # a gone product deleted in Handy too: nothing left to disable
+                return
+            # deleted by hand in Handy: create it again (what a full run would do)
+            await self.handy.create_product(
+                _body(Write(CREATE, write.key, write.row, write.binding, write.quantity),
+                      self.family_ids, None)
+            )
 
     async def adopt(self, write: Write, original: ValidationFailed) -> None:
         """The code exists in Handy: read it, update what differs, and bind it (no duplicate)."""
@@ -467,6 +477,8 @@ class _Writer:
             for write in todo:
                 try:
                     await self.apply(write)
+                except CredentialsError:
+                    raise  # the token is refused: every other write would fail the same way
                 except Permanent as exc:
                     write.done = True  # reported; the next run plans it again
                     self.audit.fail(PRODUCT, write.key, f"{write.action} failed: {exc}")

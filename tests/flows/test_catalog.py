@@ -405,6 +405,23 @@ async def test_p8_create_answered_code_exists_is_adopted_not_duplicated(sandbox,
     assert writes(sb) == Counter()
 
 
+async def test_p8_changed_product_deleted_by_hand_in_handy_is_created_again(sandbox, tenant):
+    """A product deleted in Handy by hand is invisible to the steady-state run until it has
+    something to write; then the update's 404 becomes a create (no failure, no full run needed)."""
+    sb = sandbox
+    await synced(sb, tenant)
+    product = clean_product(sb)
+    sb.handy.products.pop(product["key"])
+    sb.handy.touch()
+    patch(sb, product, price=20.0)
+    sb.reset_stats()
+    await synced(sb, tenant)
+    assert sb.handy.products[product["key"]]["price"] == after_tax(gx(sb).products[product["product_id"]])
+    assert writes(sb) == Counter({"PUT /product/{code}": 1, "POST /product": 1})
+    run, _ = last_run(tenant.slug)
+    assert run.status == "completed" and run.counts["updated"] == 1
+
+
 # ----------------------------------------------------------------------------- failures
 
 
