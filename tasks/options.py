@@ -11,7 +11,7 @@ from prefect.tasks import exponential_backoff
 
 from clients.errors import retry_condition_fn
 
-RETRYING_TASK = dict(
+RETRYING_TASK = dict(  # noqa: C408 - keyword form reads as task options
     retries=2,
     retry_delay_seconds=exponential_backoff(backoff_factor=5),
     retry_jitter_factor=0.5,
@@ -21,4 +21,4 @@ RETRYING_TASK = dict(
     persist_result=False,
 )
 
-STORE_TASK = dict(cache_policy=NO_CACHE, persist_result=False)
+STORE_TASK = dict(  # noqa: C408cache_policy=NO_CACHE, persist_result=False)

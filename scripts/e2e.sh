@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# End to end on a real Prefect server: PostgreSQL store, `prefect server start`, `prefect deploy --all`,
+# a process worker, the sandbox on loopback; run demo-activate then demo-orders through
+# `prefect deployment run`, then assert on the server's deployments, the sandbox and the store.
+# Every process it starts is stopped by its pid. Needs: .venv installed; HGSYNC_TEST_POSTGRES_URL
+# (a throwaway database) or it starts its own PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=$PWD/.venv/bin
+export PREFECT_SERVER_ANALYTICS_ENABLED=false PREFECT_WORKER_QUERY_SECONDS=2 PREFECT_CLI_PROMPT=false
+
+work=$(mktemp -d /tmp/hgsync-e2e.XXXXXX)
+pids=()
+own_pg=""
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [ -n "$own_pg" ] && scripts/pg-throwaway.sh stop "$own_pg"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { "$BIN/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+say() { echo "e2e [$(date +%H:%M:%S)]: $*"; }
+wait_http() {  # url seconds
+  for _ in $(seq 1 "$2"); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 1; done
+  say "$1 did not answer in $2 s" >&2; return 1
+}
+
+if [ -z "${HGSYNC_TEST_POSTGRES_URL:-}" ]; then
+  own_pg="$work/pg"
+  HGSYNC_TEST_POSTGRES_URL=$(scripts/pg-throwaway.sh start "$own_pg" "$(free_port)")
+fi
+export HGSYNC_DATABASE_URL=$HGSYNC_TEST_POSTGRES_URL HGSYNC_HOME=$work/home HGSYNC_KEEP_DATABASE_URL=1
+"$BIN/python" -c "
+from sqlmodel import SQLModel; from store.db import get_engine
+engine = get_engine(); SQLModel.metadata.drop_all(engine); SQLModel.metadata.create_all(engine)"
+say "store on PostgreSQL"
+
+export PREFECT_HOME=$work/prefect
+prefect_port=$(free_port)
+export PREFECT_API_URL=http://127.0.0.1:$prefect_port/api
+"$BIN/prefect" server start --host 127.0.0.1 --port "$prefect_port" >"$work/server.log" 2>&1 &
+pids+=($!)
+wait_http "$PREFECT_API_URL/health" 120 || { tail -30 "$work/server.log"; exit 1; }
+say "prefect server on $PREFECT_API_URL"
+
+handy_port=$(free_port); gestionix_port=$(free_port)
+"$BIN/hgsync" sandbox --handy-port "$handy_port" --gestionix-port "$gestionix_port" --products 80 --customers 30 \
+  >"$work/sandbox.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$handy_port/_sandbox/stats" 30
+wait_http "http://127.0.0.1:$gestionix_port/_sandbox/stats" 30
+export E2E_HANDY_CONTROL=http://127.0.0.1:$handy_port/_sandbox E2E_GESTIONIX_CONTROL=http://127.0.0.1:$gestionix_port/_sandbox
+"$BIN/python" - <<PY
+from clients.credentials import GestionixCredentials, HandyCredentials
+HandyCredentials(base_url="http://127.0.0.1:$handy_port/api/v2", api_token="demo-handy-token").save("demo-handy", overwrite=True)
+GestionixCredentials(base_url="http://127.0.0.1:$gestionix_port/api/v3", user="demo@example.mx",
+                     password="demo-password").save("demo-gestionix", overwrite=True)
+PY
+say "sandbox on $handy_port/$gestionix_port, demo blocks saved"
+
+"$BIN/prefect" work-pool create hgsync-process --type process --overwrite >/dev/null
+"$BIN/prefect" --no-prompt deploy --all >"$work/deploy.log" 2>&1 || { cat "$work/deploy.log"; exit 1; }
+say "prefect deploy --all ok"
+"$BIN/prefect" worker start --pool hgsync-process --limit 2 >"$work/worker.log" 2>&1 &
+pids+=($!)
+
+run_deployment() {  # name
+  if ! timeout 300 "$BIN/prefect" deployment run "$1" --watch >"$work/run.log" 2>&1; then
+    cat "$work/run.log"; tail -60 "$work/worker.log"; say "$1 did not complete" >&2; exit 1
+  fi
+  grep -q "Completed" "$work/run.log" || { cat "$work/run.log"; tail -60 "$work/worker.log"; exit 1; }
+  say "$1 completed"
+}
+run_deployment activate/demo-activate
+curl -fs -X POST "$E2E_HANDY_CONTROL/orders/random" -H 'content-type: application/json' -d '{"count": 6}' >/dev/null
+run_deployment order_push/demo-orders
+
+"$BIN/python" -m pytest -q -m e2e tests/e2e -p no:cacheprovider
+say "passed"
