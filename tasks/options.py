@@ -21,4 +21,4 @@ RETRYING_TASK = dict(  # noqa: C408 - keyword form reads as task options
     persist_result=False,
 )
 
-STORE_TASK = dict(  # noqa: C408cache_policy=NO_CACHE, persist_result=False)
+STORE_TASK = dict(cache_policy=NO_CACHE, persist_result=False)  # noqa: C408
