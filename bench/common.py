@@ -1,0 +1,309 @@
+"""What every benchmark shares: a sandbox world in its own process, its call counters and
+knobs, the timing of HTTP calls (for the Prefect-overhead figure), peak RSS, the Prefect test
+server, and the one-JSON-line-plus-table output.
+
+How "Prefect overhead" is measured (HttpTimer): in the process that runs the flow, every
+`clients._http.HttpCore.request` call (one client call to Handy or Gestionix: rate-limiter wait,
+retries and the HTTP exchange with its body read) is timed, and so is every
+`httpx.AsyncClient.send` to a sandbox port (the HTTP exchange alone). Calls overlap (the flows
+run them concurrently), so the figures are the *union* of those intervals: the time during which
+at least one call was in flight. Then
+
+    api_busy_s       = union of client-call intervals (limiter waits included)
+    http_busy_s      = union of HTTP exchanges with the sandbox (limiter waits excluded)
+    overhead_s       = flow wall time - api_busy_s
+
+overhead_s is the wall time during which the run was neither talking to an API nor waiting for
+its rate limit: Prefect (task runs, state changes, its API calls), the SQLite store, mapping and
+planning. Calls to the Prefect server (another port) are timed separately as prefect_api_s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+TOKEN, USER, PASSWORD, COMPANY, BRANCH = (
+    "demo-handy-token", "demo@example.mx", "demo-password", 92, "Matriz",
+)
+CYCLE_SECONDS = 600  # the order flows' schedule (S2)
+
+GOALS = {
+    "throughput_share_min": 0.9,
+    "handy_calls_per_changed_product_max": 1.05,
+    "noop_writes": 0,
+    "noop_vs_naive_full_resync_min": 10.0,
+    "orders_cycle_share_max": 0.5,
+    "peak_rss_mb_max": 400,
+}
+
+
+# ----------------------------------------------------------------------------- sandbox process
+
+
+def control(api_url: str) -> str:
+    """The /_sandbox control surface of the server behind an API base URL."""
+    return api_url.rsplit("/api/", 1)[0] + "/_sandbox"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Urls:
+    handy: str
+    gestionix: str
+
+    @property
+    def both(self) -> tuple[str, str]:
+        return self.handy, self.gestionix
+
+
+@contextmanager
+def sandbox_process(products: int, customers: int = 5, *, setup: dict | None = None,
+                    **knobs: Any) -> Iterator[Urls]:
+    """A sandbox world in its own process (bench.sandbox_server), so the flow's process and its
+    RSS are its own and the servers do not share its GIL. `setup` is applied in that process
+    before it serves (see bench.sandbox_server)."""
+    config = {"products": products, "customers": customers, "handy_port": free_port(),
+              "gestionix_port": free_port(), "knobs": knobs, "setup": setup or {}}
+    proc = subprocess.Popen([sys.executable, "-m", "bench.sandbox_server", json.dumps(config)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("ready"):
+                break
+        else:
+            raise RuntimeError("sandbox process did not start")
+        yield Urls(f"http://127.0.0.1:{config['handy_port']}/api/v2",
+                   f"http://127.0.0.1:{config['gestionix_port']}/api/v3")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def stats(api_url: str) -> dict:
+    return httpx.get(control(api_url) + "/stats", timeout=30).json()
+
+
+def reset_stats(urls: Urls) -> None:
+    for url in urls.both:
+        httpx.post(control(url) + "/stats/reset", timeout=30).raise_for_status()
+
+
+def set_knobs(urls: Urls, *, latency_ms: int, handy_rate: int | None) -> None:
+    httpx.put(control(urls.handy) + "/knobs",
+              json={"latency_ms": latency_ms, "rate_limit_per_minute": handy_rate or 0},
+              timeout=30).raise_for_status()
+    httpx.put(control(urls.gestionix) + "/knobs", json={"latency_ms": latency_ms},
+              timeout=30).raise_for_status()
+
+
+def calls_summary(handy: dict, gestionix: dict) -> dict:
+    """The sandbox counters of one measured step, both systems."""
+    return {
+        "handy_calls": handy["total"], "handy_reads": handy["reads"], "handy_writes": handy["writes"],
+        "handy_429": int(handy["statuses"].get("429", 0)),
+        "gestionix_calls": gestionix["total"], "gestionix_reads": gestionix["reads"],
+        "gestionix_writes": gestionix["writes"],
+        "handy_by_route": handy["calls"], "gestionix_by_route": gestionix["calls"],
+    }
+
+
+# ----------------------------------------------------------------------------- timing
+
+
+def union_seconds(intervals: list[tuple[float, float]]) -> float:
+    """Total length covered by possibly overlapping [start, end) intervals."""
+    total, cur_start, cur_end = 0.0, None, None
+    for start, end in sorted(intervals):
+        if cur_end is None or start > cur_end:
+            if cur_end is not None:
+                total += cur_end - cur_start
+            cur_start, cur_end = start, end
+        elif end > cur_end:
+            cur_end = end
+    if cur_end is not None:
+        total += cur_end - cur_start
+    return total
+
+
+class HttpTimer:
+    """Records client-call and HTTP intervals in this process (see the module docstring).
+    Install once, before the flow runs; `window()` brackets one measured run."""
+
+    def __init__(self, sandbox_ports: set[int], writes_of: dict[str, set[str]] | None = None) -> None:
+        self.sandbox_ports = set(sandbox_ports)
+        self.client_calls: list[tuple[float, float]] = []
+        self.http_calls: list[tuple[float, float]] = []
+        self.prefect_calls: list[tuple[float, float]] = []
+        self.write_times: dict[str, list[float]] = {"handy": [], "gestionix": []}
+
+    def install(self) -> HttpTimer:
+        from clients._http import HttpCore
+
+        timer = self
+        original_request = HttpCore.request
+        original_send = httpx.AsyncClient.send
+
+        async def timed_request(core, method, template, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return await original_request(core, method, template, *args, **kwargs)
+            finally:
+                ended = time.perf_counter()
+                timer.client_calls.append((started, ended))
+                if method in ("POST", "PUT", "PATCH", "DELETE"):
+                    timer.write_times.setdefault(core.system, []).append(ended)
+
+        async def timed_send(client, request, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return await original_send(client, request, *args, **kwargs)
+            finally:
+                port = urlsplit(str(request.url)).port
+                bucket = timer.http_calls if port in timer.sandbox_ports else timer.prefect_calls
+                bucket.append((started, time.perf_counter()))
+
+        HttpCore.request = timed_request
+        httpx.AsyncClient.send = timed_send
+        return self
+
+    def reset(self) -> None:
+        self.client_calls.clear()
+        self.http_calls.clear()
+        self.prefect_calls.clear()
+        for times in self.write_times.values():
+            times.clear()
+
+    def report(self, wall: float) -> dict:
+        api = union_seconds(self.client_calls)
+        return {
+            "wall_s": round(wall, 2),
+            "api_busy_s": round(api, 2),
+            "http_busy_s": round(union_seconds(self.http_calls), 2),
+            "prefect_api_s": round(union_seconds(self.prefect_calls), 2),
+            "overhead_s": round(max(wall - api, 0.0), 2),
+            "overhead_share": round(max(wall - api, 0.0) / wall, 3) if wall else None,
+        }
+
+    def write_span(self, system: str) -> float:
+        """Seconds from the first to the last write answered (for write throughput)."""
+        times = self.write_times.get(system) or []
+        return (max(times) - min(times)) if len(times) >= 2 else 0.0
+
+
+def throughput_share(writes: int, seconds: float, rate_per_minute: float) -> float | None:
+    """Achieved writes/s over the rate limit's requests/s (first to last write: n-1 intervals)."""
+    if writes < 2 or seconds <= 0 or not rate_per_minute:
+        return None
+    return round((writes - 1) / seconds / (rate_per_minute / 60.0), 3)
+
+
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+# ----------------------------------------------------------------------------- Prefect + store
+
+
+@contextmanager
+def prefect_session(home: str) -> Iterator[dict[str, str]]:
+    """A temporary Prefect server (its own process) and store home; yields the environment a
+    child process needs to use both (this process uses them too)."""
+    os.environ["HGSYNC_HOME"] = home
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield {**os.environ, "HGSYNC_HOME": home, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+
+
+def save_blocks(slug: str, urls: Urls) -> tuple[str, str]:
+    """Credential blocks for the sandbox; returns their names."""
+    from clients.credentials import GestionixCredentials, HandyCredentials
+
+    HandyCredentials(base_url=urls.handy, api_token=TOKEN).save(f"{slug}-handy", overwrite=True)
+    GestionixCredentials(base_url=urls.gestionix, user=USER, password=PASSWORD).save(
+        f"{slug}-gestionix", overwrite=True)
+    return f"{slug}-handy", f"{slug}-gestionix"
+
+
+def tenant_config(slug: str, **options: Any):
+    from mappings.tenant import TenantConfig
+
+    return TenantConfig(slug=slug, gestionix_branch=BRANCH, gestionix_company=COMPANY,
+                        handy_credentials=f"{slug}-handy", gestionix_credentials=f"{slug}-gestionix",
+                        **options)
+
+
+def run_child(module: str, args: list[str], env: dict[str, str]) -> dict:
+    """Run `python -m <module> --child ...` and return its RESULT line."""
+    out = subprocess.run([sys.executable, "-m", module, "--child", *args], env=env,
+                         capture_output=True, text=True, check=False)
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    raise RuntimeError(f"{module} {args[:1]} failed:\n{out.stdout[-3000:]}\n{out.stderr[-4000:]}")
+
+
+# ----------------------------------------------------------------------------- output
+
+
+def machine() -> dict:
+    try:
+        import prefect
+
+        prefect_version = prefect.__version__
+    except Exception:  # noqa: BLE001 - reported, not needed
+        prefect_version = None
+    mem_kb = 0
+    try:
+        with open("/proc/meminfo") as meminfo:
+            mem_kb = int(meminfo.readline().split()[1])
+    except OSError:
+        pass
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": os.cpu_count(),
+        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "prefect": prefect_version,
+        "platform": platform.platform(terse=True),
+    }
+
+
+def emit(report: dict, rows: list[tuple[str, Any]]) -> None:
+    """One machine-readable JSON line, then a human table."""
+    print(json.dumps(report, ensure_ascii=False, sort_keys=False), flush=True)
+    print_table(rows)
+
+
+def print_table(rows: list[tuple[str, Any]]) -> None:
+    width = max((len(str(name)) for name, _ in rows), default=0)
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}", flush=True)
+
+
+def verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("PASS" if ok else "FAIL")
