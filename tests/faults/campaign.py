@@ -1,0 +1,386 @@
+"""The randomised crash campaign (RULES O8, D1-D3, O6, O7): random seller activity, order_push and
+deletion_sync killed at a random HTTP call, reruns until quiet, then the invariants.
+
+One sandbox serves many seeds: `sb.reset()` regenerates its world between seeds and every seed
+uses a fresh tenant slug, so bindings, cursors and dead letters of one seed never meet another's.
+The flows run through `.fn` (the same tasks, no flow-run bookkeeping on the Prefect server), which
+makes a seed cost about a second.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from clients._http import HttpCore
+from flows.deletions import deletion_sync
+from flows.orders import order_push
+from mappings.tenant import TenantConfig
+from sandbox.handy import SALES_TYPE_ROUTE
+from sandbox.server import Sandbox
+from store import binder, cursors, dead_letters
+from tests.faults.conftest import fast_clients
+from tests.flows.orders_kit import (
+    activate,
+    company,
+    customer,
+    delete,
+    edit,
+    handy_product,
+    order,
+    seed_catalog,
+)
+
+UNKNOWN_CODES = ("ZZ-NO-EXISTE-1", "ZZ-NO-EXISTE-2")  # in Handy, never in Gestionix (O6)
+CYCLES = 3
+MAX_QUIET_PASSES = 6
+DOC_TYPES = ("sales_order", "sale")
+
+
+def bare_tasks(monkeypatch) -> None:
+    """Call the flows' tasks as plain coroutines (Task.fn): the same code without Prefect's
+    task-run bookkeeping (~50 ms a task), so a seed costs well under a second. Killed is no
+    Retryable, so Prefect would not have retried it anyway; tests/flows/test_order_crashes.py
+    and the transport-fault tests cover the same protocol through real task runs."""
+    from prefect import Task
+
+    import flows.deletions
+    import flows.orders
+
+    for module in (flows.orders, flows.deletions):
+        for name, obj in list(vars(module).items()):
+            if isinstance(obj, Task):
+                monkeypatch.setattr(module, name, obj.fn)
+
+
+class Killed(RuntimeError):
+    """The worker dies here. Not an ApiError: no handler of ours catches it."""
+
+
+class Killer:
+    """Counts the clients' HTTP attempts (both systems) and raises Killed at the armed one,
+    before the request is sent or after its answer arrived (the server acted, we never knew)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.at: int | None = None
+        self.after = False
+        self.fired = 0
+
+    def arm(self, at: int, *, after: bool) -> None:
+        self.calls, self.at, self.after = 0, at, after
+
+    def disarm(self) -> None:
+        self.at = None
+
+    def _hit(self) -> bool:
+        return self.at is not None and self.calls == self.at
+
+    def install(self, monkeypatch) -> None:
+        original = HttpCore._send_once
+        killer = self
+
+        async def send_once(core, method, template, *args, **kwargs):
+            killer.calls += 1
+            if killer._hit() and not killer.after:
+                killer.at, killer.fired = None, killer.fired + 1
+                raise Killed(f"killed before {method} {template}")
+            result = await original(core, method, template, *args, **kwargs)
+            if killer._hit() and killer.after:
+                killer.at, killer.fired = None, killer.fired + 1
+                raise Killed(f"killed after {method} {template}")
+            return result
+
+        monkeypatch.setattr(HttpCore, "_send_once", send_once)
+
+
+@dataclass
+class SeedResult:
+    seed: int
+    orders: int = 0
+    live: int = 0
+    deleted: int = 0
+    pushed: int = 0
+    dead_lettered: int = 0
+    skipped: int = 0
+    kills: int = 0
+    runs: int = 0
+    duplicates: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.duplicates or self.lost or self.problems)
+
+
+@dataclass
+class CampaignTotals:
+    seeds: int = 0
+    orders: int = 0
+    live: int = 0
+    deleted: int = 0
+    pushed: int = 0
+    dead_lettered: int = 0
+    skipped: int = 0
+    kills: int = 0
+    runs: int = 0
+    duplicates: int = 0
+    lost: int = 0
+    failed_seeds: list[dict] = field(default_factory=list)
+
+    def add(self, result: SeedResult) -> None:
+        self.seeds += 1
+        for name in ("orders", "live", "deleted", "pushed", "dead_lettered", "skipped", "kills",
+                     "runs"):
+            setattr(self, name, getattr(self, name) + getattr(result, name))
+        self.duplicates += len(result.duplicates)
+        self.lost += len(result.lost)
+        if not result.ok:
+            self.failed_seeds.append(
+                {"seed": result.seed, "duplicates": result.duplicates, "lost": result.lost,
+                 "problems": result.problems[:10]}
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# Seller activity
+# ---------------------------------------------------------------------------------------------
+
+
+class Activity:
+    """Random seller activity of one seed on the sandbox's Handy."""
+
+    def __init__(self, sb: Sandbox, rng: random.Random) -> None:
+        self.sb, self.rng = sb, rng
+        self.codes = seed_catalog(sb, 5)
+        for code in UNKNOWN_CODES:
+            handy_product(sb, code, 12.5)
+        self.customers = ["C-1", "C-2", "C-3"]
+        customer(sb, "C-1", "Depósito El Sol")
+        customer(sb, "C-2", "Tienda Lucía")  # matches existing Gestionix clients by name (O3)
+        customer(sb, "C-3", "Abarrotes Sin Igual")  # created in Gestionix by order_push (O4)
+        self.new_customers = 0
+
+    def items(self) -> list[dict]:
+        rng = self.rng
+        lines = [
+            {"product": rng.choice(self.codes), "quantity": rng.randint(1, 5)}
+            for _ in range(rng.randint(1, 3))
+        ]
+        roll = rng.random()
+        if roll < 0.12:
+            lines.append({"product": rng.choice(UNKNOWN_CODES), "quantity": 1})  # O6
+        elif roll < 0.20:
+            lines.append({"product": rng.choice(self.codes), "quantity": 1, "isReturn": True})
+        elif roll < 0.24:
+            lines = [{"product": rng.choice(self.codes), "quantity": 2, "isReturn": True}]  # O7
+        return lines
+
+    def buyer(self):
+        if self.rng.random() < 0.15:
+            self.new_customers += 1
+            return {"code": f"H-NEW-{self.new_customers}",
+                    "description": f"Tiendita Nueva {self.new_customers}"}
+        return self.rng.choice(self.customers)
+
+    def live_orders(self) -> list[int]:
+        return [oid for oid, o in self.sb.handy.orders.items() if not o["deleted"]]
+
+    def cycle(self) -> None:
+        rng = self.rng
+        for _ in range(rng.randint(1, 4)):
+            spec = {"salesType": rng.choice(["ROUTE", "PRESALE"])}
+            if rng.random() < 0.3:
+                spec["offlineMinutes"] = rng.choice([30, 180, 600])  # O1: phone offline
+            order(self.sb, self.buyer(), self.items(), **spec)
+        live = self.live_orders()
+        if live and rng.random() < 0.5:
+            edit(self.sb, rng.choice(live), items=self.items())  # O10
+        live = self.live_orders()
+        if live and rng.random() < 0.5:
+            delete(self.sb, rng.choice(live))  # D1 / D2
+
+
+# ---------------------------------------------------------------------------------------------
+# One seed
+# ---------------------------------------------------------------------------------------------
+
+
+def tenant_for(slug: str, handy_block: str, gestionix_block: str, sb: Sandbox, **switches):
+    return TenantConfig(
+        slug=slug, gestionix_branch=sb.branch_name, gestionix_company=sb.company_id,
+        handy_credentials=handy_block, gestionix_credentials=gestionix_block, **switches,
+    )
+
+
+async def run_flow(flow, tenant: TenantConfig) -> bool:
+    """One run; False when it was killed."""
+    try:
+        await flow.fn(tenant)
+    except Killed:
+        return False
+    return True
+
+
+async def run_seed(
+    seed: int, sb: Sandbox, killer: Killer, blocks: tuple[str, str], *, slug_prefix: str = "seed"
+) -> SeedResult:
+    rng = random.Random(seed)
+    sb.reset()
+    sb.set_handy_knobs(rate_limit_per_minute=0)
+    sb.set_gestionix_knobs(reject_duplicate_reference=False)
+    slug = f"{slug_prefix}-{seed}"
+    fast_clients(slug)
+    tenant = tenant_for(slug, *blocks, sb, treat_all_as_sales_orders=rng.random() < 0.6)
+    activity = Activity(sb, rng)
+    activate(slug)
+    result = SeedResult(seed=seed)
+    for _ in range(CYCLES):
+        activity.cycle()
+        flows = [order_push, deletion_sync]
+        rng.shuffle(flows)
+        for flow in flows:
+            if rng.random() < 0.7:
+                killer.arm(rng.randint(1, 14), after=rng.random() < 0.5)
+            result.runs += 1
+            await run_flow(flow, tenant)
+            killer.disarm()
+    # Rerun until quiet: a pass of both flows that writes nothing to either system.
+    for _ in range(MAX_QUIET_PASSES):
+        before = (sb.handy.stats.writes, sb.gestionix.stats.writes)
+        for flow in (order_push, deletion_sync):
+            result.runs += 1
+            await run_flow(flow, tenant)
+        if (sb.handy.stats.writes, sb.gestionix.stats.writes) == before:
+            break
+    else:
+        result.problems.append(f"not quiet after {MAX_QUIET_PASSES} passes")
+    check_invariants(sb, tenant, result)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Invariants
+# ---------------------------------------------------------------------------------------------
+
+
+def expected_outcome(handy_order: dict) -> str:
+    """'dead' (unknown product, O6), 'skip' (only returns, O7) or 'push'."""
+    items = handy_order["items"]
+    if any(item["product"]["code"] in UNKNOWN_CODES for item in items):
+        return "dead"
+    if all(item["isReturn"] for item in items):
+        return "skip"
+    return "push"
+
+
+def check_invariants(sb: Sandbox, tenant: TenantConfig, result: SeedResult) -> None:
+    slug = tenant.slug
+    gx = company(sb)
+    docs_by_ref: dict[str, list[tuple[str, dict]]] = {}
+    for doc_type in DOC_TYPES:
+        for doc in gx.documents[doc_type].values():
+            docs_by_ref.setdefault(doc["reference"], []).append((doc_type, doc))
+    problems = result.problems
+    open_orders = {letter.key: letter for letter in dead_letters.open_letters(slug, "order")}
+    open_deletions = dead_letters.open_letters(slug, "order_deletion")
+    for letter in list(open_orders.values()) + list(open_deletions):
+        if not (letter.reason or "").strip():
+            problems.append(f"dead letter {letter.entity} {letter.key} has no reason")
+    if open_deletions:  # the sandbox never invoices here, so no deletion may be refused (D3)
+        problems.append(f"deletion dead letters: {[(x.key, x.reason) for x in open_deletions]}")
+
+    orders = sb.handy.orders
+    result.orders = len(orders)
+    known_refs = set()
+    for order_id, handy_order in orders.items():
+        key, ref = str(order_id), f"HANDY-{order_id}"
+        known_refs.add(ref)
+        docs = docs_by_ref.get(ref, [])
+        binding = binder.get(slug, "order", key)
+        status = binding.status if binding else None
+        if len(docs) > 1:
+            result.duplicates.append(ref)
+        if handy_order["deleted"]:
+            result.deleted += 1
+            if docs:
+                problems.append(f"deleted order {key} still has {len(docs)} document(s)")
+            if status not in ("deleted", "tombstoned", "skipped"):
+                problems.append(f"deleted order {key}: binding status {status}")
+            if key in open_orders:
+                problems.append(f"deleted order {key}: order dead letter still open")
+            continue
+        result.live += 1
+        outcome = expected_outcome(handy_order)
+        if outcome == "dead":
+            result.dead_lettered += 1
+            if docs:
+                problems.append(f"order {key} with an unknown product was pushed")
+            if key not in open_orders:
+                problems.append(f"order {key} with an unknown product has no open dead letter")
+            continue
+        if outcome == "skip":
+            result.skipped += 1
+            if docs or status != "skipped":
+                problems.append(f"returns-only order {key}: {len(docs)} docs, status {status}")
+            continue
+        if not docs:
+            result.lost.append(key)
+            continue
+        result.pushed += 1
+        doc_type, doc = docs[0]
+        wanted = "sales_order"
+        if not tenant.treat_all_as_sales_orders and handy_order["salesType"] == SALES_TYPE_ROUTE:
+            wanted = "sale"
+        if doc_type != wanted:
+            problems.append(f"order {key} became a {doc_type}, expected {wanted} (O2)")
+        doc_id = doc["sales_order_id" if doc_type == "sales_order" else "sale_id"]
+        if status != "pushed" or binding.gestionix_key != f"{doc_type}:{doc_id}":
+            problems.append(f"order {key}: binding {status} {binding and binding.gestionix_key}")
+        elif not (binding.data or {}).get("external_id_written"):
+            problems.append(f"order {key}: externalId not marked written")
+        if str(handy_order.get("externalId")) != str(doc_id):
+            problems.append(f"order {key}: Handy externalId {handy_order.get('externalId')!r}")
+        if key in open_orders:
+            problems.append(f"pushed order {key} keeps an open dead letter")
+    for ref in docs_by_ref:
+        if ref.startswith("HANDY-") and ref not in known_refs:
+            problems.append(f"document {ref} of no Handy order")
+
+    # Bindings: no intent after a quiet run; every pushed binding's document exists.
+    for binding in binder.all_for(slug, "order"):
+        if binding.status == "intent":
+            problems.append(f"order {binding.handy_key}: intent left after a quiet run")
+        if binding.status == "pushed":
+            doc_type, _, doc_id = (binding.gestionix_key or "").partition(":")
+            if doc_type not in DOC_TYPES or int(doc_id) not in gx.documents[doc_type]:
+                problems.append(f"order {binding.handy_key}: bound document {binding.gestionix_key} "
+                                "missing in Gestionix")
+    # Cursors: past every order and deletion (nothing held back after a quiet run).
+    now = datetime.now(UTC)
+    newest_created = max((sb.handy.order_times[o]["dateCreated"] for o in orders), default=None)
+    newest_deleted = max((t["dateDeleted"] for t in sb.handy.order_times.values()
+                          if t["dateDeleted"] is not None), default=None)
+    for stream, newest in (("orders", newest_created), ("deletions", newest_deleted)):
+        cursor = cursors.get(slug, stream)
+        if cursor is None or cursor > now:
+            problems.append(f"{stream} cursor {cursor} not set or in the future")
+        elif newest is not None and cursor.timestamp() < int(newest):
+            problems.append(f"{stream} cursor {cursor} before the newest record ({newest})")
+    clients = Counter(c.get("commercial_name") for c in gx.clients.values())
+    for name, count in clients.items():
+        if name and name.startswith("Tiendita Nueva") and count > 1:
+            problems.append(f"Gestionix client {name!r} created {count} times")
+
+
+def summarise(totals: CampaignTotals) -> dict:
+    return {
+        "seeds": totals.seeds, "orders": totals.orders, "live": totals.live,
+        "deleted": totals.deleted, "pushed": totals.pushed, "dead_lettered": totals.dead_lettered,
+        "skipped": totals.skipped, "kills": totals.kills, "flow_runs": totals.runs,
+        "duplicates": totals.duplicates, "lost": totals.lost,
+        "failed_seeds": totals.failed_seeds,
+    }
