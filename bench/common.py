@@ -249,6 +249,16 @@ def save_blocks(slug: str, urls: Urls) -> tuple[str, str]:
     return f"{slug}-handy", f"{slug}-gestionix"
 
 
+async def asave_blocks(slug: str, urls: Urls) -> tuple[str, str]:
+    """save_blocks from inside an event loop."""
+    from clients.credentials import GestionixCredentials, HandyCredentials
+
+    await HandyCredentials(base_url=urls.handy, api_token=TOKEN).asave(f"{slug}-handy", overwrite=True)
+    await GestionixCredentials(base_url=urls.gestionix, user=USER, password=PASSWORD).asave(
+        f"{slug}-gestionix", overwrite=True)
+    return f"{slug}-handy", f"{slug}-gestionix"
+
+
 def tenant_config(slug: str, **options: Any):
     from mappings.tenant import TenantConfig
 
