@@ -16,7 +16,6 @@ from tasks.customers import (
     bind_without_writing,
     ensure_zone,
     plan_customers,
-    problems_first,
     read_sources,
     write_customers,
 )
@@ -51,5 +50,4 @@ async def customer_sync(tenant: TenantConfig, dry_run: bool = False, full: bool 
         audit.note(f"run failed: {exc}")
         await audit.finish("failed")
         raise
-    problems_first(audit)
     return await audit.finish()

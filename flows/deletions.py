@@ -18,7 +18,6 @@ from tasks.documents import (
     LeaseTimeout,
     close_window,
     open_window,
-    problems_first,
     renew,
     skip_window,
     tenant_lease,
@@ -63,5 +62,4 @@ async def deletion_sync(tenant: TenantConfig, since: datetime | None = None, dry
         audit.note(f"run failed: {exc}")
         await audit.finish("failed")
         raise
-    problems_first(audit)
     return await audit.finish()

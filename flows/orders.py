@@ -19,7 +19,6 @@ from tasks.documents import (
     LeaseTimeout,
     close_window,
     open_window,
-    problems_first,
     renew,
     tenant_lease,
 )
@@ -72,5 +71,4 @@ async def order_push(tenant: TenantConfig, since: datetime | None = None, dry_ru
         audit.note(f"run failed: {exc}")
         await audit.finish("failed")
         raise
-    problems_first(audit)
     return await audit.finish()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,38 +85,18 @@ def release(handle: LeaseHandle) -> None:
         )
 
 
-def acquire_waiting(
-    tenant: str,
-    name: str,
-    ttl: timedelta,
-    *,
-    wait: timedelta,
-    poll_seconds: float = 1.0,
-    url: str | None = None,
-) -> LeaseHandle:
-    """Acquire, retrying for up to `wait` (serialises two flows scheduled at the same minute)."""
-    deadline = time.monotonic() + wait.total_seconds()
-    while True:
-        try:
-            return acquire(tenant, name, ttl, url=url)
-        except LeaseHeld:
-            if time.monotonic() + poll_seconds > deadline:
-                raise
-            time.sleep(poll_seconds)
-
-
 @contextmanager
 def lease(
     tenant: str,
     name: str,
     ttl: timedelta = timedelta(minutes=15),
     *,
-    wait: timedelta = timedelta(0),
     url: str | None = None,
 ) -> Iterator[LeaseHandle]:
-    """Hold `name` for `tenant` for the block. Another holder: wait up to `wait`, then LeaseHeld
-    (with the default wait of 0 it fails fast)."""
-    handle = acquire_waiting(tenant, name, ttl, wait=wait, url=url)
+    """Hold `name` for `tenant` for the block; LeaseHeld at once when another holder has it.
+    (Waiting for a holder to finish is the flows' business: tasks/documents.tenant_lease polls
+    without blocking the event loop.)"""
+    handle = acquire(tenant, name, ttl, url=url)
     try:
         yield handle
     finally:

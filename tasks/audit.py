@@ -21,6 +21,8 @@ log = logging.getLogger("hgsync.audit")
 
 COUNT_NAMES = ("read", "created", "updated", "disabled", "enabled", "deleted", "skipped", "failed")
 ARTIFACT_ROW_LIMIT = 500  # the UI table stays readable; the store keeps every row
+# Problems first, so the one-line summary names them ("12 created, 1 failed — order 77: ...").
+PROBLEM_ORDER = {"failed": 0, "dead-lettered": 0, "waiting": 1, "skipped": 2, "unmatched": 3, "ambiguous": 4}
 
 
 def _flow_run_id() -> str | None:
@@ -74,7 +76,14 @@ class RunAudit:
         """A run-level remark shown in the summary (e.g. 'sync_customers is off: nothing to do')."""
         self.notes.append(text)
 
+    def _problems_first(self) -> None:
+        self.items.sort(key=lambda item: PROBLEM_ORDER.get(item.get("action", ""), 9))
+        standard = [name for name in COUNT_NAMES if name in self.counts]
+        ordered = standard + [name for name in self.counts if name not in standard]
+        self.counts = Counter({name: self.counts[name] for name in ordered})
+
     def summary(self) -> str:
+        self._problems_first()
         shown = [f"{value} {name}" for name, value in self.counts.items() if value]
         reasons = [f"{i['entity']} {i['key']}: {i['reason']}" for i in self.items if i["reason"]][:3]
         if shown:

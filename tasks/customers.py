@@ -487,10 +487,3 @@ async def write_customers(
         raise first from None
 
 
-ITEM_ORDER = {"failed": 0, "skipped": 1, "unmatched": 2, "ambiguous": 3}
-
-
-def problems_first(audit: RunAudit) -> None:
-    """Failures, skips, unmatched sellers and ambiguities before the writes, so the one-line
-    summary names them (X1)."""
-    audit.items.sort(key=lambda item: ITEM_ORDER.get(item.get("action", ""), 9))

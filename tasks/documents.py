@@ -9,7 +9,6 @@ intent | pushed | deleted | tombstoned, data {doc_type, reference, folio, extern
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from prefect import task
 
 from mappings.orders import DocType
 from store import cursors, leases
-from tasks.audit import COUNT_NAMES, RunAudit
+from tasks.audit import RunAudit
 from tasks.options import STORE_TASK
 
 ORDER = "order"
@@ -206,18 +205,6 @@ def _first_leaf(error: BaseException) -> BaseException:
     while isinstance(error, BaseExceptionGroup):
         error = error.exceptions[0]
     return error
-
-
-ACTION_ORDER = {"failed": 0, "dead-lettered": 0, "waiting": 1, "skipped": 2}
-
-
-def problems_first(audit: RunAudit) -> None:
-    """Put failures and skips before successes so the one-line summary names them, and the
-    counts in the audit's standard order ("12 created, 1 failed — order 77: ...") (X1)."""
-    audit.items.sort(key=lambda item: ACTION_ORDER.get(item.get("action", ""), 9))
-    standard = [name for name in COUNT_NAMES if name in audit.counts]
-    ordered = standard + [name for name in audit.counts if name not in standard]
-    audit.counts = Counter({name: audit.counts[name] for name in ordered})
 
 
 @task(name="skip-window", **STORE_TASK)

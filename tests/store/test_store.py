@@ -161,17 +161,3 @@ def test_dead_letters_count_attempts_resolve_and_reopen(db_url):
     with pytest.raises(ValueError, match="reason"):
         dead_letters.put("acme", "order", "44", "", url=db_url)
 
-
-def test_s3_lease_waits_for_a_holder_that_finishes(db_url):
-    """S3: a flow scheduled at the same minute as its sibling is serialised, not dropped."""
-    first = leases.acquire("acme", "orders", timedelta(minutes=5), url=db_url)
-    releaser = threading.Timer(0.3, leases.release, args=(first,))
-    releaser.start()
-    with leases.lease("acme", "orders", wait=timedelta(seconds=10), url=db_url) as second:
-        assert second.holder != first.holder
-    releaser.join()
-    held = leases.acquire("acme", "orders", timedelta(minutes=5), url=db_url)
-    with pytest.raises(LeaseHeld):
-        with leases.lease("acme", "orders", wait=timedelta(seconds=0.3), url=db_url):
-            pass
-    leases.release(held)
