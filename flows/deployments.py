@@ -43,6 +43,16 @@ FLOWS: dict[str, tuple[str, str | None, str]] = {
         None,
         "activation checks (A4), first full catalog and customer sync, cursors set to now.",
     ),
+    "replay": (
+        "flows/replay.py:replay",
+        None,
+        "retry dead letters now (one order with `key`, else all) and report each outcome (X1).",
+    ),
+    "reconcile": (
+        "flows/reconcile.py:reconcile",
+        "daily_reconcile",
+        "yesterday's Handy orders vs bindings vs Gestionix documents; Failed when they differ (X1).",
+    ),
 }
 
 

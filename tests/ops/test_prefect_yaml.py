@@ -36,12 +36,27 @@ def test_s3_every_deployment_refuses_to_overlap_itself():
         assert spec.concurrency_limit == {"limit": 1, "collision_strategy": "CANCEL_NEW"}, spec.name
 
 
-def test_activate_has_no_schedule_and_every_tenant_has_five_deployments():
+def test_manual_flows_have_no_schedule_and_every_tenant_has_every_deployment():
     specs = deployments.deployments()
     names = {spec.name for spec in specs}
     for slug in deployments.tenants():
         assert {f"{slug}-{key}" for key in deployments.FLOWS} <= names
-    assert all(not spec.schedules for spec in specs if spec.flow_key == "activate")
+    assert all(not spec.schedules for spec in specs if spec.flow_key in ("activate", "replay"))
+    assert all(spec.schedules == [{"cron": "30 7 * * *", "timezone": "UTC"}]
+               for spec in specs if spec.flow_key == "reconcile")
+
+
+def test_s1_s2_s3_served_deployments_carry_the_same_schedules_and_limits():
+    """`hgsync serve` builds the same deployments from prefect.yaml (no server needed to build)."""
+    for spec in deployments.deployments():
+        served = deployments.to_runner_deployment(spec)
+        assert served.name == spec.name and served.tags == spec.tags
+        assert [(s.schedule.cron, s.schedule.timezone) for s in served.schedules] == [
+            (s["cron"], s["timezone"]) for s in spec.schedules
+        ]
+        assert served.concurrency_limit == 1
+        assert str(served.concurrency_options.collision_strategy).endswith("CANCEL_NEW")
+        assert served.parameters["tenant"]["slug"] == spec.parameters["tenant"]["slug"]
 
 
 def test_a2_deployment_parameters_hold_no_secret():
@@ -74,7 +89,7 @@ def test_adding_a_tenant_keeps_comments_and_existing_deployments(yaml_copy):
     for line in before.splitlines():
         if line.strip().startswith("#"):
             assert line in after
-    assert "&tenant_lupita" in after and after.count("*tenant_lupita") == 5
+    assert "&tenant_lupita" in after and after.count("*tenant_lupita") == len(deployments.FLOWS)
     assert deployments.find("lupita", "orders", yaml_copy).tenant == tenant
     assert deployments.find("demo", "catalog", yaml_copy).tenant.slug == "demo"
     with pytest.raises(deployments.DeploymentFileError, match="already"):
