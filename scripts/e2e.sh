@@ -13,8 +13,12 @@ work=$(mktemp -d /tmp/hgsync-e2e.XXXXXX)
 pids=()
 own_pg=""
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do pkill -TERM -P "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done
+  for _ in $(seq 1 20); do  # up to 10 s to stop cleanly, then force
+    alive=0; for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break; sleep 0.5
+  done
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   [ -n "$own_pg" ] && scripts/pg-throwaway.sh stop "$own_pg"
   rm -rf "$work"
 }
