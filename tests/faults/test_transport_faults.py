@@ -34,7 +34,7 @@ from tests.flows.orders_kit import (
     seed_catalog,
 )
 
-pytestmark = [pytest.mark.flow, pytest.mark.faults]
+pytestmark = pytest.mark.flow  # `faults` (CI) or `campaign` per case, see MATRIX
 
 
 class SandboxClock:
@@ -201,7 +201,7 @@ CI_MATRIX = {
 }
 MATRIX = [
     pytest.param(flow_name, fault, id=f"{flow_name}-{fault}",
-                 marks=() if fault in CI_MATRIX[flow_name] else pytest.mark.campaign)
+                 marks=pytest.mark.faults if fault in CI_MATRIX[flow_name] else pytest.mark.campaign)
     for flow_name in FLOWS
     for fault in FAULTS
 ]
