@@ -260,7 +260,7 @@ def orders_rows(report: dict) -> list[tuple[str, str]]:
     if "cycles" in report:
         c = report["cycles"]
         rows += [
-            (f"cycles: {c['cycles']} x {report['window'] and c['per_cycle'][0]['new_orders']} orders", (
+            (f"cycles: {c['cycles']} x {c['per_cycle'][0]['new_orders']} orders", (
                 f"{c['total_wall_s']} s in all, worst cycle {c['max_cycle_wall_s']} s "
                 f"({c['max_cycle_share']:.0%} of 10 min), mean {c['mean_cycle_wall_s']} s")),
             ("cycles: edits / deletions / early deletions",
