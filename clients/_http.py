@@ -74,7 +74,9 @@ class HttpCore:
             limits=httpx.Limits(
                 max_connections=max_concurrency,
                 max_keepalive_connections=max_concurrency,
-                keepalive_expiry=30.0,
+                # Below the common 5 s server idle timeout (uvicorn, many proxies): reusing a
+                # connection the server is closing makes a POST fail in a way we must not resend.
+                keepalive_expiry=4.0,
             ),
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
             transport=transport,
