@@ -12,7 +12,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -25,7 +25,13 @@ from clients.errors import (
     redact,
     snippet,
 )
-from clients.ratelimit import RateLimiter, RetryPolicy, build_retrying, default_should_retry
+from clients.ratelimit import (
+    RateLimiter,
+    RetryPolicy,
+    build_retrying,
+    default_should_retry,
+    shared_limiter,
+)
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 USER_AGENT = "handy-gestionix/0.1 (+httpx)"
@@ -189,3 +195,78 @@ class HttpCore:
                 path=path,
                 body_snippet=start or None,
             ) from None
+
+
+class ApiClient:
+    """What both API clients share: one HttpCore per client (built on first use inside the event
+    loop, since the shared per-(tenant, system) limiter belongs to that loop), the call counter,
+    and the async context-manager lifecycle. Subclasses set SYSTEM and LOG and name their secrets."""
+
+    SYSTEM: str
+    LOG: logging.Logger
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        tenant: str,
+        rate_per_minute: float,
+        max_concurrency: int,
+        transport: Any,
+        timeout: float,
+        clock: Clock,
+        retry_policy: RetryPolicy | None,
+        limiter: RateLimiter | None,
+    ) -> None:
+        self.tenant = tenant
+        self.base_url = base_url
+        self._rate_per_minute = rate_per_minute
+        self._clock = clock
+        self._limiter = limiter
+        self._max_concurrency = max_concurrency
+        self._timeout = timeout
+        self._transport = transport
+        self._retry_policy = retry_policy or RetryPolicy()
+        self._core: HttpCore | None = None
+        self.calls: Counter[str] = Counter()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, tenant={self.tenant!r})"
+
+    async def __aenter__(self) -> Self:
+        self._ensure_core()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._core is not None:
+            await self._core.aclose()
+
+    @property
+    def limiter(self) -> RateLimiter:
+        return self._ensure_core().limiter
+
+    def _secrets(self) -> tuple[str, ...]:
+        """Values no error text may carry (tokens, passwords)."""
+        raise NotImplementedError
+
+    def _ensure_core(self) -> HttpCore:
+        if self._core is None:
+            limiter = self._limiter or shared_limiter(
+                self.tenant, self.SYSTEM, self._rate_per_minute, clock=self._clock
+            )
+            self._core = HttpCore(
+                system=self.SYSTEM,
+                base_url=self.base_url,
+                limiter=limiter,
+                max_concurrency=self._max_concurrency,
+                timeout=self._timeout,
+                transport=self._transport,
+                retry_policy=self._retry_policy,
+                secrets=self._secrets,
+                log=self.LOG,
+            )
+            self._core.calls = self.calls
+        return self._core

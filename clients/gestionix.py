@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Literal, Self
+from typing import Any, Literal
 from urllib.parse import quote
 
-from clients._http import HttpCore, secret_value
+from clients._http import ApiClient, secret_value
 from clients.clock import SYSTEM_CLOCK, Clock
 from clients.errors import (
     CredentialsError,
@@ -23,7 +22,7 @@ from clients.errors import (
     UnexpectedResponse,
     ValidationFailed,
 )
-from clients.ratelimit import RateLimiter, RetryPolicy, shared_limiter
+from clients.ratelimit import RateLimiter, RetryPolicy
 from mappings.names import normalize_name
 
 logger = logging.getLogger("clients.gestionix")
@@ -66,8 +65,11 @@ MAX_PAGE_SIZE = 500  # [A]
 MAX_PAGES = 10_000
 
 
-class GestionixClient:
+class GestionixClient(ApiClient):
     """Gestionix v3 for one tenant. Use as `async with GestionixClient(...) as gx:`."""
+
+    SYSTEM = SYSTEM
+    LOG = logger
 
     def __init__(
         self,
@@ -86,8 +88,10 @@ class GestionixClient:
         limiter: RateLimiter | None = None,
         page_size: int = MAX_PAGE_SIZE,
     ) -> None:
-        self.tenant = tenant
-        self.base_url = base_url
+        super().__init__(
+            base_url, tenant=tenant, rate_per_minute=rate_per_minute, max_concurrency=max_concurrency,
+            transport=transport, timeout=timeout, clock=clock, retry_policy=retry_policy, limiter=limiter,
+        )
         self._user = secret_value(user)
         self._password = secret_value(password)
         if not self._user or not self._password:
@@ -98,53 +102,7 @@ class GestionixClient:
         self._access_token: str | None = None
         self._login_lock = asyncio.Lock()
         self._company_lock = asyncio.Lock()
-        self._rate_per_minute = rate_per_minute
-        self._clock = clock
-        self._limiter = limiter
-        self._max_concurrency = max_concurrency
-        self._timeout = timeout
-        self._transport = transport
-        self._retry_policy = retry_policy or RetryPolicy()
-        self._core: HttpCore | None = None
-        self.calls: Counter[str] = Counter()
         self.logins = 0
-
-    def __repr__(self) -> str:
-        return f"GestionixClient(base_url={self.base_url!r}, tenant={self.tenant!r})"
-
-    async def __aenter__(self) -> Self:
-        self._ensure_core()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._core is not None:
-            await self._core.aclose()
-
-    @property
-    def limiter(self) -> RateLimiter:
-        return self._ensure_core().limiter
-
-    def _ensure_core(self) -> HttpCore:
-        if self._core is None:
-            limiter = self._limiter or shared_limiter(
-                self.tenant, SYSTEM, self._rate_per_minute, clock=self._clock
-            )
-            self._core = HttpCore(
-                system=SYSTEM,
-                base_url=self.base_url,
-                limiter=limiter,
-                max_concurrency=self._max_concurrency,
-                timeout=self._timeout,
-                transport=self._transport,
-                retry_policy=self._retry_policy,
-                secrets=self._secrets,
-                log=logger,
-            )
-            self._core.calls = self.calls
-        return self._core
 
     def _secrets(self) -> tuple[str, ...]:
         return tuple(s for s in (self._password, self._access_token) if s)

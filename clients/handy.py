@@ -7,14 +7,13 @@ turns one into an aware UTC datetime). Raises only clients.errors exceptions.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 from zoneinfo import ZoneInfo
 
-from clients._http import HttpCore, secret_value
+from clients._http import ApiClient, secret_value
 from clients.clock import SYSTEM_CLOCK, Clock
 from clients.errors import (
     CredentialsError,
@@ -23,7 +22,7 @@ from clients.errors import (
     Reauth,
     UnexpectedResponse,
 )
-from clients.ratelimit import RateLimiter, RetryPolicy, shared_limiter
+from clients.ratelimit import RateLimiter, RetryPolicy
 
 logger = logging.getLogger("clients.handy")
 
@@ -115,8 +114,11 @@ def format_window_time(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime(WINDOW_FORMAT)
 
 
-class HandyClient:
+class HandyClient(ApiClient):
     """Handy v2 for one tenant. Use as `async with HandyClient(...) as handy:`."""
+
+    SYSTEM = SYSTEM
+    LOG = logger
 
     def __init__(
         self,
@@ -133,59 +135,17 @@ class HandyClient:
         retry_policy: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
     ) -> None:
-        self.tenant = tenant
-        self.base_url = base_url
+        super().__init__(
+            base_url, tenant=tenant, rate_per_minute=rate_per_minute, max_concurrency=max_concurrency,
+            transport=transport, timeout=timeout, clock=clock, retry_policy=retry_policy, limiter=limiter,
+        )
         self.zone = ZoneInfo(timezone)
         self._token = secret_value(token)
         if not self._token:
             raise CredentialsError("Handy API token is empty", system=SYSTEM)
-        self._rate_per_minute = rate_per_minute
-        self._clock = clock
-        self._limiter = limiter
-        self._max_concurrency = max_concurrency
-        self._timeout = timeout
-        self._transport = transport
-        self._retry_policy = retry_policy or RetryPolicy()
-        self._core: HttpCore | None = None
-        self.calls: Counter[str] = Counter()
 
-    def __repr__(self) -> str:
-        return f"HandyClient(base_url={self.base_url!r}, tenant={self.tenant!r})"
-
-    async def __aenter__(self) -> Self:
-        self._ensure_core()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._core is not None:
-            await self._core.aclose()
-
-    @property
-    def limiter(self) -> RateLimiter:
-        return self._ensure_core().limiter
-
-    def _ensure_core(self) -> HttpCore:
-        # Built on first use inside the event loop: the shared limiter belongs to that loop.
-        if self._core is None:
-            limiter = self._limiter or shared_limiter(
-                self.tenant, SYSTEM, self._rate_per_minute, clock=self._clock
-            )
-            self._core = HttpCore(
-                system=SYSTEM,
-                base_url=self.base_url,
-                limiter=limiter,
-                max_concurrency=self._max_concurrency,
-                timeout=self._timeout,
-                transport=self._transport,
-                retry_policy=self._retry_policy,
-                secrets=lambda: (self._token,),
-                log=logger,
-            )
-            self._core.calls = self.calls
-        return self._core
+    def _secrets(self) -> tuple[str, ...]:
+        return (self._token,)
 
     # -- plumbing ---------------------------------------------------------------------------
     async def _call(
