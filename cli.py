@@ -225,25 +225,26 @@ def _print_report_tables(data: dict) -> None:
     from rich.table import Table
 
     console = Console()
+    short_status = {"completed": "ok", "completed_with_issues": "issues", "failed": "FAILED"}
     runs_table = Table(title=f"runs of tenant {data['tenant']}")
-    for column in ("id", "flow", "status", "started (UTC)", "read", "created", "updated", "deleted",
-                   "skipped", "failed", "summary"):
-        runs_table.add_column(column, overflow="fold")
+    runs_table.add_column("run", justify="right")
+    runs_table.add_column("flow")
+    runs_table.add_column("status")
+    runs_table.add_column("started UTC", no_wrap=True)
+    runs_table.add_column("summary (counts — reasons)", overflow="fold", ratio=1)
     for run in data["runs"]:
-        counts = run["counts"] or {}
-        runs_table.add_row(
-            str(run["id"]), run["flow"], run["status"], str(run["started_at"]),
-            *(str(counts.get(name, 0)) for name in ("read", "created", "updated", "deleted", "skipped", "failed")),
-            run["summary"],
-        )
+        started = str(run["started_at"] or "")[5:16].replace("T", " ")
+        runs_table.add_row(str(run["id"]), run["flow"], short_status.get(run["status"], run["status"]),
+                           started, run["summary"])
     console.print(runs_table)
     letters = Table(title=f"open dead letters of tenant {data['tenant']}")
-    for column in ("entity", "key", "reason", "attempts", "auto-retry", "first seen", "last seen"):
+    for column in ("entity", "key", "tries", "auto-retry", "first / last seen UTC"):
         letters.add_column(column, overflow="fold")
+    letters.add_column("reason", overflow="fold", ratio=1)
     for letter in data["dead_letters"]:
-        letters.add_row(letter["entity"], letter["key"], letter["reason"], str(letter["attempts"]),
-                        "yes" if letter["retry"] else "operator replay", str(letter["first_seen"]),
-                        str(letter["last_seen"]))
+        seen = f"{str(letter['first_seen'])[5:16]} / {str(letter['last_seen'])[5:16]}".replace("T", " ")
+        letters.add_row(letter["entity"], letter["key"], str(letter["attempts"]),
+                        "yes" if letter["retry"] else "on replay", seen, letter["reason"])
     console.print(letters if data["dead_letters"] else "no open dead letters")
 
 
