@@ -85,6 +85,7 @@ class RunItem(SQLModel, table=True):
     key: str = Field(max_length=255)
     action: str = Field(max_length=32)
     reason: str = Field(default="", max_length=2000)
+    details: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class DeadLetter(SQLModel, table=True):

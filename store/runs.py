@@ -39,8 +39,12 @@ def start(
         return run.id  # type: ignore[return-value]
 
 
+ITEM_FIELDS = ("entity", "key", "action", "reason")
+
+
 def add_items(tenant: str, run_id: int, items: Iterable[Mapping[str, Any]], *, url: str | None = None) -> int:
-    """Record explained records: each item has entity, key, action and reason."""
+    """Record explained records: each item has entity, key, action and reason; any other keys
+    (a Gestionix folio, the document, a note) are kept as text in `details`."""
     rows = [
         RunItem(
             run_id=run_id,
@@ -49,6 +53,7 @@ def add_items(tenant: str, run_id: int, items: Iterable[Mapping[str, Any]], *, u
             key=str(item["key"])[:255],
             action=str(item["action"])[:32],
             reason=str(item.get("reason") or "")[:2000],
+            details={k: str(v)[:500] for k, v in item.items() if k not in ITEM_FIELDS and v not in (None, "")},
         )
         for item in items
     ]

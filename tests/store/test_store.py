@@ -137,10 +137,14 @@ def test_lease_left_by_killed_process_expires_and_can_be_taken(db_url):
 
 def test_runs_record_counts_items_and_prune(db_url):
     run_id = runs.start("acme", "catalog_pull", window_start=T0, url=db_url)
-    runs.add_items("acme", run_id, [{"entity": "product", "key": "A/B", "action": "skipped", "reason": "P4"}], url=db_url)
+    runs.add_items("acme", run_id, [{"entity": "product", "key": "A/B", "action": "skipped", "reason": "P4"},
+                                    {"entity": "order", "key": "7", "action": "created", "document": "pedido P-1001",
+                                     "note": None}], url=db_url)
     run = runs.finish("acme", run_id, counts={"read": 3, "skipped": 1}, status="completed", url=db_url)
     assert run.counts == {"read": 3, "skipped": 1} and run.finished_at is not None
-    assert [i.key for i in runs.items("acme", run_id, url=db_url)] == ["A/B"]
+    stored = runs.items("acme", run_id, url=db_url)
+    assert [i.key for i in stored] == ["A/B", "7"]
+    assert stored[0].details == {} and stored[1].details == {"document": "pedido P-1001"}
     assert [r.id for r in runs.recent("acme", flow="catalog_pull", url=db_url)] == [run_id]
     with pytest.raises(ValueError, match="unknown status"):
         runs.finish("acme", run_id, counts={}, status="weird", url=db_url)
