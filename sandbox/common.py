@@ -326,3 +326,34 @@ def _html_error(status: int) -> Response:
 def page_slice(items: list, page: int, size: int) -> list:
     start = (page - 1) * size
     return items[start : start + size]
+
+
+class VersionedStore:
+    """Id sequences and a write-versioned cache of filtered lists, shared by both fake servers:
+    a list is rebuilt only after a write (`touch`), so paging 50 000 records stays cheap."""
+
+    _ids: dict[str, int]
+    _version: int
+    _cache: dict[tuple, tuple[int, list]]
+
+    def _reset_versioning(self, ids: dict[str, int]) -> None:
+        self._ids = dict(ids)
+        self._version = 0
+        self._cache = {}
+
+    def next_id(self, kind: str) -> int:
+        self._ids[kind] += 1
+        return self._ids[kind]
+
+    def touch(self) -> None:
+        self._version += 1
+
+    def cached(self, key: tuple, build) -> list:
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == self._version:
+            return hit[1]
+        if len(self._cache) > 64:
+            self._cache.clear()
+        value = build()
+        self._cache[key] = (self._version, value)
+        return value

@@ -27,6 +27,7 @@ from sandbox.common import (
     FixedWindowLimiter,
     Knobs,
     SandboxMiddleware,
+    VersionedStore,
     iso_z,
     json_response,
     page_slice,
@@ -85,7 +86,7 @@ class Company:
         return None
 
 
-class GestionixState:
+class GestionixState(VersionedStore):
     def __init__(self, *, clock: Clock | None = None, seed: int = 7, **knobs: Any) -> None:
         self.clock = clock or Clock()
         self.knobs = GestionixKnobs()
@@ -101,27 +102,8 @@ class GestionixState:
         self.users: dict[str, dict] = {}
         self.tokens: dict[str, dict] = {}
         self.companies: dict[int, Company] = {}
-        self._ids = {"product": 5000, "client": 1200, "document": 8800, "seller": 10, "branch": 309,
-                     "category": 0, "tax": 0, "user": 92, "line": 0}
-        self._version = 0
-        self._cache: dict[tuple, tuple[int, list]] = {}
-
-    def next_id(self, kind: str) -> int:
-        self._ids[kind] += 1
-        return self._ids[kind]
-
-    def touch(self) -> None:
-        self._version += 1
-
-    def cached(self, key: tuple, build) -> list:
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] == self._version:
-            return hit[1]
-        if len(self._cache) > 64:
-            self._cache.clear()
-        value = build()
-        self._cache[key] = (self._version, value)
-        return value
+        self._reset_versioning({"product": 5000, "client": 1200, "document": 8800, "seller": 10, "branch": 309,
+                     "category": 0, "tax": 0, "user": 92, "line": 0})
 
     def reset(self) -> None:
         """Back to the generated world (same seed and sizes); tokens dropped, knobs kept."""

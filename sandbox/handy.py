@@ -24,6 +24,7 @@ from sandbox.common import (
     FixedWindowLimiter,
     Knobs,
     SandboxMiddleware,
+    VersionedStore,
     iso_z,
     json_response,
     page_slice,
@@ -70,7 +71,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-class HandyState:
+class HandyState(VersionedStore):
     """Everything one Handy account holds. Lists keep creation (= id) order."""
 
     def __init__(self, *, clock: Clock | None = None, seed: int = 7, token: str = DEMO_TOKEN,
@@ -102,29 +103,10 @@ class HandyState:
         self.orders: dict[int, dict] = {}
         self.order_times: dict[int, dict[str, float | None]] = {}
         self.pending_random_orders = 0
-        self._ids = {"product": 1000, "family": 10, "customer": 5000, "zone": 1, "order": 29079000,
-                     "item": 81000000, "tax": 1, "user": 100, "route": 700}
-        self._version = 0
-        self._cache: dict[tuple, tuple[int, list]] = {}
+        self._reset_versioning({"product": 1000, "family": 10, "customer": 5000, "zone": 1, "order": 29079000,
+                     "item": 81000000, "tax": 1, "user": 100, "route": 700})
 
     # ---- helpers -------------------------------------------------------------------------
-    def next_id(self, kind: str) -> int:
-        self._ids[kind] += 1
-        return self._ids[kind]
-
-    def touch(self) -> None:
-        self._version += 1
-
-    def cached(self, key: tuple, build) -> list:
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] == self._version:
-            return hit[1]
-        if len(self._cache) > 64:
-            self._cache.clear()
-        value = build()
-        self._cache[key] = (self._version, value)
-        return value
-
     def now_iso(self) -> str:
         return iso_z(self.clock.now())
 
