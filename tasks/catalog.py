@@ -155,11 +155,10 @@ async def read_handy_products(connection: Connection) -> HandyCatalog:
     """Full mode: every Handy product, enabled and disabled ([A] no filter = enabled only)."""
     records: dict[str, dict] = {}
     for enabled in (True, False):
-        async for page in connection.handy.iter_products(enabled=enabled):
-            for record in page:
-                code = record.get(HANDY_CODE)
-                if isinstance(code, str):
-                    records[code] = record
+        for record in await connection.handy.list_products(enabled=enabled):
+            code = record.get(HANDY_CODE)
+            if isinstance(code, str):
+                records[code] = record
     return HandyCatalog(records=records, frame=handy_products_frame(records.values()))
 
 

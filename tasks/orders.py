@@ -163,13 +163,11 @@ class OrderPlan:
 @task(name="read-new-orders", **RETRYING_TASK)
 async def read_new_orders(connection: Connection, window: Window) -> list[dict]:
     """O1: live orders whose server receipt time (dateCreated) is in the window, oldest first.
-    The phone's time (mobileDateCreated) plays no part, so orders of an offline phone are found."""
-    orders: list[dict] = []
-    async for page in connection.handy.iter_sales_orders(
+    The phone's time (mobileDateCreated) plays no part, so orders of an offline phone are found.
+    Each order once; the read is proven complete or the run fails (the cursor stays)."""
+    return await connection.handy.list_sales_orders(
         window.start, window.end, filter_with_date=H.DATE_CREATED, deleted=False
-    ):
-        orders.extend(page)
-    return orders
+    )
 
 
 @task(name="read-dead-lettered-orders", **RETRYING_TASK)

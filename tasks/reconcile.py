@@ -39,10 +39,12 @@ def day_bounds(day: date, zone_name: str) -> tuple[datetime, datetime]:
 async def read_day(connection: Connection, day: date) -> DayData:
     start, end = day_bounds(day, connection.tenant.handy_timezone)
     last = end - timedelta(seconds=1)  # Handy windows are inclusive, to the second
-    live, deleted = [], []
-    for is_deleted, target in ((False, live), (True, deleted)):
-        async for page in await _pages(connection, start, last, is_deleted):
-            target.extend(page)
+    live, deleted = [
+        await connection.handy.list_sales_orders(
+            start, last, filter_with_date="dateCreated", deleted=is_deleted
+        )
+        for is_deleted in (False, True)
+    ]
     documents = []
     for doc_type in DOC_TYPES:
         found = await connection.gestionix.list_documents(
@@ -55,10 +57,6 @@ async def read_day(connection: Connection, day: date) -> DayData:
         )
         documents.extend((doc_type, document) for document in found)
     return DayData(start, end, live, deleted, documents)
-
-
-async def _pages(connection: Connection, start: datetime, end: datetime, deleted: bool):
-    return connection.handy.iter_sales_orders(start, end, filter_with_date="dateCreated", deleted=deleted)
 
 
 def document_in_day(documents: list[tuple[str, dict]], start: datetime, end: datetime) -> dict[str, bool]:
