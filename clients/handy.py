@@ -25,7 +25,13 @@ from clients.errors import (
     UnexpectedResponse,
 )
 from clients.ratelimit import RateLimiter, RetryPolicy
-from mappings.windows import split_window, wall_time_not_after, wall_time_not_before, whole_seconds
+from mappings.windows import (
+    split_window,
+    wall_time_not_after,
+    wall_time_not_before,
+    whole_seconds,
+    widest_reading,
+)
 
 logger = logging.getLogger("clients.handy")
 
@@ -402,7 +408,12 @@ class HandyClient(ApiClient):
                     f"more than {MAX_PAGES} slices{_asked(params)}",
                     system=SYSTEM, method="GET", path=SALES_ORDERS_PATH,
                 )
-            records, parts = await self._read_slice(params, size, whole=slice_start == slice_end)
+            # A slice Handy may read much wider than it is (a bound in the hour DST repeats)
+            # does not shrink by cutting: it is paged instead, until two reads agree.
+            uncuttable = slice_start == slice_end or (
+                widest_reading(slice_start, slice_end, self.zone) > 2 * (slice_end - slice_start)
+            )
+            records, parts = await self._read_slice(params, size, whole=uncuttable)
             if records is None:  # does not fit in one page: cut it, keep oldest first
                 pending.extend(reversed(split_window(slice_start, slice_end, parts)))
                 continue
@@ -422,8 +433,8 @@ class HandyClient(ApiClient):
         self, params: Mapping[str, Any], size: int, *, whole: bool
     ) -> tuple[list[dict] | None, int]:
         """(the orders of one slice, 0) when one page holds them all; (None, n) when it must be
-        cut in n slices that should each fit (with room for an uneven spread). A slice of one
-        second cannot be cut: its pages are read until two reads agree."""
+        cut in n slices that should each fit (with room for an uneven spread). A `whole` slice
+        (one second, or one that cutting would not shrink) is paged until two reads agree."""
         query = {**params, PAGE_PARAM: 1, PAGE_SIZE_PARAM: size}
         for attempt in range(1, COMPLETE_READ_ATTEMPTS + 1):
             page = await self._page(SALES_ORDERS_PATH, SALES_ORDERS_KEY, query)

@@ -58,6 +58,14 @@ def wall_time_not_before(moment: datetime, zone: ZoneInfo) -> datetime:
     raise ValueError(f"no unambiguous wall time at or after {moment.isoformat()} in {zone.key}")
 
 
+def widest_reading(start: datetime, end: datetime, zone: ZoneInfo) -> timedelta:
+    """The longest span Handy may read for [start, end] sent as the wall times above: longer
+    than the window by up to a DST jump at each bound."""
+    wall_start = wall_time_not_after(start, zone)
+    wall_end = wall_time_not_before(end, zone)
+    return max(_readings(wall_end, zone)) - min(_readings(wall_start, zone))
+
+
 def whole_seconds(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     """[start, end] widened to whole seconds (Handy's resolution), start floored, end ceiled."""
     _require_aware(start)
