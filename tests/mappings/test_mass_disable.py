@@ -50,7 +50,7 @@ def test_p7_c3_planned_disables_counted_by_kind_against_enabled_bound_records():
     """P7/C3: gone (absent from the read), not for sale (still read, dropped by P1), inactive
     (toggle, or update whose content changed too) are each counted; already disabled bindings
     are neither disabled again nor part of the base."""
-    keys, rows, bindings = world(20)
+    _, rows, bindings = world(20)
     bindings = pd.concat([bindings, bound(["OLD1", "OLD2"], "disabled")], ignore_index=True)
     rows = [r for r in rows if r[0] not in ("A000", "A001", "A002")]  # A000-A002 gone
     rows = [r for r in rows if r[0] != "A003"]  # A003 not for sale
@@ -120,7 +120,7 @@ def test_p7_no_bindings_no_disables_never_trips():
 
 def test_p7_threshold_100_never_trips_even_when_everything_goes():
     """The share is of enabled bound records, so it never exceeds 100 %: 100 turns it off."""
-    keys, _, bindings = world(30)
+    _, _, bindings = world(30)
     plan = plan_sync(desired([]), bindings)
     planned = planned_disables(plan, bindings, [])
     assert planned.percent == pytest.approx(100.0)
