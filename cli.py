@@ -151,6 +151,12 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="Report what would be written; write nothing."),
     since: Optional[str] = typer.Option(None, "--since", help="Backfill from this date (orders, deletions)."),
     full: bool = typer.Option(False, "--full", help="Also read Handy and repair drift (catalog, customers)."),
+    confirm_mass_disable: bool = typer.Option(
+        False,
+        "--confirm-mass-disable",
+        help="Go on although the run disables more than the tenant's mass_disable_threshold_percent "
+        "(catalog, customers).",
+    ),
     file: Path = PREFECT_YAML,
 ) -> None:
     """Run one flow once for one tenant, with the tenant's parameters from prefect.yaml."""
@@ -162,7 +168,12 @@ def run(
     except deployments.DeploymentFileError as error:
         _fail(str(error))
     accepted = inspect.signature(flow_fn.fn).parameters
-    options = {"dry_run": dry_run, "since": _parse_since(since), "full": full}
+    options = {
+        "dry_run": dry_run,
+        "since": _parse_since(since),
+        "full": full,
+        "confirm_mass_disable": confirm_mass_disable,
+    }
     if "backfill_from" in accepted:
         options["backfill_from"] = options["since"]
     kwargs = {"tenant": spec.tenant}
@@ -175,6 +186,8 @@ def run(
     state = asyncio.run(result) if inspect.isawaitable(result) else result
     typer.echo(f"{spec.name}: {state.name}")
     if not state.is_completed():
+        if state.message:  # e.g. the mass-disable stop says how to go on
+            typer.echo(state.message, err=True)
         raise typer.Exit(code=1)
 
 
