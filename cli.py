@@ -265,9 +265,11 @@ def _print_report_tables(data: dict) -> None:
 def reconcile(
     tenant: str = typer.Option(..., "--tenant", help="Tenant slug from prefect.yaml."),
     day: Optional[str] = typer.Option(None, "--day", help="Local day YYYY-MM-DD (default: yesterday)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the repairs it would make; write nothing."),
     file: Path = PREFECT_YAML,
 ) -> None:
-    """Compare a day's Handy orders with the bindings and Gestionix documents; exit 1 on differences."""
+    """Compare a day's Handy orders with the bindings and Gestionix documents and repair what can be
+    (missing orders pushed, documents of deleted orders deleted); exit 1 on any difference."""
     from datetime import date as date_type
 
     from flows import deployments
@@ -280,7 +282,7 @@ def reconcile(
         _fail(str(error))
     except ValueError:
         _fail(f"--day {day!r}: use YYYY-MM-DD")
-    state = asyncio.run(reconcile_flow(tenant=config, day=wanted, return_state=True))
+    state = asyncio.run(reconcile_flow(tenant=config, day=wanted, dry_run=dry_run, return_state=True))
     typer.echo(state.message or state.name)
     if not state.is_completed():
         raise typer.Exit(code=1)

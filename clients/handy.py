@@ -26,6 +26,7 @@ from clients.errors import (
 )
 from clients.ratelimit import RateLimiter, RetryPolicy
 from mappings.windows import (
+    SECOND,
     split_window,
     wall_time_not_after,
     wall_time_not_before,
@@ -385,7 +386,8 @@ class HandyClient(ApiClient):
         skipped or seen twice. So the window is read in time slices that each fit in ONE page, a
         single answer being a consistent snapshot of its slice: the first answer's totalCount
         says how many slices to cut; a slice that still does not fit is cut again. Only a single
-        second holding more orders than a page is paged, and then two reads must agree."""
+        second holding more orders than a page is paged, and then two reads must agree. Slices share
+        their boundary second (Handy's stamps are finer than its filters)."""
         if filter_with_date not in FILTER_WITH_DATE_VALUES:
             raise ValueError(f"filter_with_date must be one of {sorted(FILTER_WITH_DATE_VALUES)}")
         if sales_type is not None and sales_type not in SALES_TYPE_VALUES:
@@ -410,7 +412,7 @@ class HandyClient(ApiClient):
                 )
             # A slice Handy may read much wider than it is (a bound in the hour DST repeats)
             # does not shrink by cutting: it is paged instead, until two reads agree.
-            uncuttable = slice_start == slice_end or (
+            uncuttable = slice_end - slice_start <= SECOND or (
                 widest_reading(slice_start, slice_end, self.zone) > 2 * (slice_end - slice_start)
             )
             records, parts = await self._read_slice(params, size, whole=uncuttable)
@@ -459,7 +461,8 @@ class HandyClient(ApiClient):
         )
 
     async def _read_agreeing(self, params: Mapping[str, Any], size: int) -> list[dict]:
-        """All pages of one second, read until two complete reads list the same ids."""
+        """All pages of a slice that cannot be cut, read until two complete reads list the same
+        ids."""
         previous: set | None = None
         for _ in range(COMPLETE_READ_ATTEMPTS + 1):
             records, problem = await self._read_once(SALES_ORDERS_PATH, SALES_ORDERS_KEY, params, size)
@@ -468,7 +471,8 @@ class HandyClient(ApiClient):
                 return records
             previous = ids if problem is None else None
         raise PaginationError(
-            "more orders in one second than a page holds, and two reads in a row never agreed; "
+            "more orders than a page holds in a slice that cannot be cut (a second, or a bound "
+            "in the hour DST repeats), and two reads in a row never agreed; "
             f"the window cannot be proven complete{_asked(params)}",
             system=SYSTEM, method="GET", path=SALES_ORDERS_PATH,
         )

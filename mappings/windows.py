@@ -78,12 +78,14 @@ def whole_seconds(start: datetime, end: datetime) -> tuple[datetime, datetime]:
 
 
 def split_window(start: datetime, end: datetime, parts: int) -> list[tuple[datetime, datetime]]:
-    """[start, end] (whole seconds, inclusive) cut into at most `parts` consecutive inclusive
-    slices of whole seconds that cover it exactly, oldest first."""
-    seconds = int((end - start).total_seconds()) + 1
+    """[start, end] (whole seconds) cut into at most `parts` consecutive slices that share their
+    boundary second, oldest first. Handy stamps orders finer than the second its filters take:
+    an order at 10:00:05.7 is in neither [..., 10:00:05] nor [10:00:06, ...], so slices
+    overlap by that second (an order read twice is read once: ids are de-duplicated)."""
+    seconds = int((end - start).total_seconds())
     parts = max(1, min(parts, seconds))
     bounds = [start + SECOND * (i * seconds // parts) for i in range(parts + 1)]
-    return [(bounds[i], bounds[i + 1] - SECOND) for i in range(parts)]
+    return [(bounds[i], bounds[i + 1]) for i in range(parts)]
 
 
 def widened_start(start: datetime, skew_seconds: float, lookback: timedelta) -> datetime:
