@@ -91,6 +91,11 @@ class Sandbox:
         self.handy.reset()
         self.gestionix.reset()
 
+    def reset_knobs(self) -> None:
+        """Both servers' knobs back to their start values (as POST /_sandbox/knobs/reset)."""
+        self.handy.knobs.update(self.handy.initial_knobs)
+        self.gestionix.knobs.update(self.gestionix.initial_knobs)
+
     def reset_stats(self) -> None:
         self.handy.stats.reset()
         self.gestionix.stats.reset()
