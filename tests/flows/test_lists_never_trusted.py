@@ -67,6 +67,28 @@ async def test_o1_no_paging_envelope_fails_the_run_naming_the_field_and_keeps_th
     assert pushed_once(sb, orders)
 
 
+async def test_o1_d1_no_paging_envelope_fails_deletion_sync_and_reconcile_too_never_a_clean_run(sandbox, tenant):
+    """Deletions and the daily reconcile read the same lists: without the envelope neither
+    goes on with page 1 as if it were all (reconcile used to say "clean")."""
+    sb = sandbox
+    orders = take(sb, 3, seed_catalog(sb, 1))
+    activate(tenant.slug)
+    await order_push(tenant)
+    delete(sb, orders[0]["id"])
+    sb.set_handy_knobs(paging_envelope=False)
+
+    deletions = await deletion_sync(tenant, return_state=True)
+    day = _day_of(tenant, orders[0])
+    checked = await reconcile(tenant, day=day, return_state=True)
+
+    assert deletions.is_failed() and "no 'pagination' object" in deletions.message
+    assert checked.is_failed() and "no 'pagination' object" in checked.message
+    assert by_reference(sb)[f"HANDY-{orders[0]['id']}"] == 1  # nothing deleted on half a list
+    sb.set_handy_knobs(paging_envelope=True)
+    assert (await deletion_sync(tenant, return_state=True)).is_completed()
+    assert by_reference(sb)[f"HANDY-{orders[0]['id']}"] == 0
+
+
 @pytest.mark.parametrize(
     "knobs",
     [
