@@ -20,7 +20,6 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from prefect import task
@@ -35,6 +34,7 @@ from clients.errors import (
     ValidationFailed,
 )
 from clients.handy import parse_timestamp
+from mappings.money import cents
 from mappings.names import normalize_name
 from mappings.orders import (
     GestionixFields as G,
@@ -490,6 +490,7 @@ class _Run:
     dry_run: bool
     bindings: dict[str, Any]
     open_letters: set[str]
+    fixed_tax_reported: set[str] = field(default_factory=set)  # product claves, once per run
 
     @property
     def slug(self) -> str:
@@ -604,6 +605,7 @@ async def _create(run: _Run, work: OrderWork) -> None:
         _not_pushable(run, work, exc)
         return
     _report_returns(run, work, document)
+    _report_taxes(run, work, document)
     if run.dry_run:
         run.audit.count("created")
         run.audit.item(ORDER, work.key, "would push", "", **_document_extra(document))
@@ -739,6 +741,22 @@ def _report_returns(run: _Run, work: OrderWork, document: OrderDocument) -> None
                        f"{len(document.excluded_returns)} return lines not pushed ({codes})")
 
 
+def _report_taxes(run: _Run, work: OrderWork, document: OrderDocument) -> None:
+    """O6: a line of a product without transferred percentage taxes is pushed without taxes and
+    named in the audit; P6/O5: a fixed-amount tax left out is named once per product per run."""
+    for code in document.untaxed_products:
+        run.audit.count("untaxed lines")
+        run.audit.item(ORDER, work.key, "reported",
+                       f"O6: product {code} has no transferred percentage taxes in Gestionix: "
+                       "its line is pushed without taxes")
+    for line in document.lines:
+        if line.fixed_taxes and line.product_code not in run.fixed_tax_reported:
+            run.fixed_tax_reported.add(line.product_code)
+            run.audit.item("product", line.product_code, "reported",
+                           f"O5: fixed-amount tax {', '.join(line.fixed_taxes)} not considered "
+                           f"(only percentage taxes count); first seen on order {work.key}")
+
+
 def _folio(document: dict) -> str:
     serie, folio = document.get(DOCUMENT_SERIE), document.get(DOCUMENT_FOLIO)
     return f"{serie}-{folio}" if serie and folio is not None else str(folio or "")
@@ -749,5 +767,5 @@ def _document_extra(document: OrderDocument) -> dict[str, Any]:
         "doc_type": document.doc_type,
         "client_id": document.body.get(G.CLIENT_ID),
         "lines": len(document.lines),
-        "total": str(document.expected_gestionix_total.quantize(Decimal("0.01"))),
+        "total": str(cents(document.expected_gestionix_total)),
     }
