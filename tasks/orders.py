@@ -34,6 +34,7 @@ from clients.errors import (
     ValidationFailed,
 )
 from clients.handy import parse_timestamp
+from mappings.customers import BASELINE, link_baseline
 from mappings.money import cents
 from mappings.names import normalize_name
 from mappings.orders import (
@@ -344,7 +345,7 @@ async def resolve_customers(
             first.setdefault(customer_key(work.order), work)
     bindings = binder.get_many(slug, CUSTOMER, list(first))
     resolved: dict[str, CustomerResolution] = {}
-    to_bind: list[tuple[str, Any]] = []
+    to_bind: list[tuple[str, dict]] = []
     to_create: dict[str, tuple[dict, list[str]]] = {}  # name key -> (body, customer keys)
     for key, work in first.items():
         binding = bindings.get(key)
@@ -357,7 +358,7 @@ async def resolve_customers(
             if note:
                 audit.item(CUSTOMER, key, "ambiguous", note)
             resolved[key] = CustomerResolution(client_id=client[G.CLIENT_ID])
-            to_bind.append((key, client[G.CLIENT_ID]))
+            to_bind.append((key, client))
             continue
         try:
             body = new_client_body(
@@ -393,7 +394,7 @@ async def resolve_customers(
 
     async def create(index: int) -> None:
         body, keys = groups[index]
-        created_pairs: list[tuple[str, Any]] = []
+        created_pairs: list[tuple[str, dict]] = []
         if creations.stopping:  # the push failed: create nothing more in this run
             futures[index].set_result(CustomerResolution(
                 problem=f"customer {keys[0]} not created: the run stopped", transient=True))
@@ -414,7 +415,7 @@ async def resolve_customers(
         else:
             outcome = CustomerResolution(client_id=client[G.CLIENT_ID])
             catalog.clients.append(client)
-            created_pairs.extend((key, client[G.CLIENT_ID]) for key in keys)
+            created_pairs.extend((key, client) for key in keys)
             audit.count("customers created")
             audit.item(CUSTOMER, keys[0], "created", "", client_id=client[G.CLIENT_ID],
                        name=body[G.COMMERCIAL_NAME])
@@ -448,13 +449,21 @@ def _forget_background(task: asyncio.Future) -> None:
         task.exception()  # raised to the orders that await it; retrieved here to keep asyncio quiet
 
 
-def _bind_customers(slug: str, pairs: list[tuple[str, Any]], audit: RunAudit) -> None:
+def _bind_customers(slug: str, pairs: list[tuple[str, dict]], audit: RunAudit) -> None:
     """O4: remember the link so the next order does not search again (and customer_sync updates
-    that Handy customer instead of copying the client, C6). A Gestionix client can be linked to
-    one Handy customer only: a second Handy customer of the same client is used unbound."""
+    that Handy customer instead of copying the client, C6), with the client's Gestionix content
+    at this moment (C8: customer_sync then carries only what changes in Gestionix later, never
+    over what was typed in Handy). A Gestionix client can be linked to one Handy customer only:
+    a second Handy customer of the same client is used unbound."""
     rows = [
-        {"handy_key": key, "gestionix_key": str(client_id), "status": "enabled", "fingerprint": None}
-        for key, client_id in pairs
+        {
+            "handy_key": key,
+            "gestionix_key": str(client[G.CLIENT_ID]),
+            "status": "enabled",
+            "fingerprint": None,
+            "data": {BASELINE: baseline} if (baseline := link_baseline(client)) else None,
+        }
+        for key, client in pairs
         if not key.startswith("name:")
     ]
     if not rows:
