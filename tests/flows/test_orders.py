@@ -241,8 +241,8 @@ async def test_o6_old_untaxed_product_dead_letter_is_retried_and_resolves(sandbo
     held = order(sb, "C-1", [(untaxed["key"], 2)])
     dead_letters.put(
         tenant.slug, "order", str(held["id"]),
-        f"line 1 (item 1, product EXENTO-1): product EXENTO-1 has no transferred percentage "
-        f"taxes in Gestionix (line 1)", retry=True, payload={"dateCreated": held["dateCreated"]},
+        "line 1 (item 1, product EXENTO-1): product EXENTO-1 has no transferred percentage "
+        "taxes in Gestionix (line 1)", retry=True, payload={"dateCreated": held["dateCreated"]},
     )
     cursors.set(tenant.slug, "orders", datetime.now(UTC) + timedelta(hours=1))  # window moved on
     cursors.set(tenant.slug, "deletions", datetime.now(UTC) + timedelta(hours=1))
