@@ -26,7 +26,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 ZERO = Decimal(0)
@@ -143,12 +143,12 @@ class ProductTaxes:
         """No transferred percentage tax at all: the price is the pre-tax price, no breakdown."""
         return not self.tax_ids and not self.missing_id
 
-    @property
+    @cached_property  # the reader's answers are cached, so each is computed once per tax list
     def factor(self) -> Decimal:
         """after-tax / pre-tax = (1 + IEPS) x (1 + IVA)."""
         return (ONE + self.ieps) * (ONE + self.iva)
 
-    @property
+    @cached_property
     def percent(self) -> Decimal:
         """The one combined rate in percent (IEPS 8 % + IVA 16 % -> 25.28): Handy's `tax`."""
         return ((self.factor - ONE) * HUNDRED).normalize()
@@ -204,11 +204,27 @@ def _hashable(value: Any) -> Any:
 
 def product_taxes(taxes: Any) -> ProductTaxes:
     """The one reader of a Gestionix product's `taxes` (P6, O5). None or [] -> exempt.
-    Raises ValueError with the reason for a list that cannot be read."""
+    Raises ValueError with the reason for a list that cannot be read.
+
+    A catalog has a handful of distinct tax lists, so the answer is cached by the list's values
+    (with the rate's type: True is not a rate of 1)."""
     if taxes is None:
         return EXEMPT
     if not isinstance(taxes, (list, tuple)):
         raise ValueError(f"taxes is not a list ({type(taxes).__name__})")  # noqa: TRY004
+    try:
+        key = tuple((tuple(tax.items()), type(tax.get(TAX_RATE))) for tax in taxes)
+        return _cached_taxes(key)
+    except (AttributeError, TypeError):  # an entry that is not an object, or unhashable values
+        return _read_taxes(taxes)
+
+
+@lru_cache(maxsize=256)
+def _cached_taxes(key: tuple) -> ProductTaxes:
+    return _read_taxes([dict(items) for items, _ in key])
+
+
+def _read_taxes(taxes: list | tuple) -> ProductTaxes:
     rates: dict[str, Decimal] = {IEPS: ZERO, IVA: ZERO}
     labels: dict[str, list[str]] = {IEPS: [], IVA: []}
     ids: list[Any] = []

@@ -35,7 +35,7 @@ from typing import Any
 
 import pandas as pd
 
-from mappings.fingerprint import fingerprint
+from mappings.fingerprint import canonical_number, fingerprint
 from mappings.money import (
     ProductTaxes,
     after_tax,
@@ -186,6 +186,19 @@ def _cents_or_none(value: Any) -> Decimal | None:
     return None if number is None else cents(number)
 
 
+def _tax_text(name: Any, amount: Any) -> str:
+    """Handy's tax as one fingerprint value ("IVA 16% + IEPS 8%|25.28"); a catalog has a handful."""
+    try:
+        return _tax_text_cached(name if isinstance(name, str) else None, amount)
+    except TypeError:  # an unhashable amount from a broken record
+        return f"{name!r}|{amount!r}"
+
+
+@lru_cache(maxsize=256)
+def _tax_text_cached(name: str | None, amount: Any) -> str:
+    return f"{name}|{canonical_number(amount) if amount is not None else None}"
+
+
 def product_fingerprint(
     description: Any,
     family: Any,
@@ -202,10 +215,9 @@ def product_fingerprint(
             HANDY_DESCRIPTION: description,
             HANDY_FAMILY: _family_key(family if isinstance(family, str) else None),
             HANDY_PRICE: _cents_or_none(price),
-            HANDY_BASE_PRICE: to_decimal(base_price, text=False),
-            HANDY_TAX: [tax_name if isinstance(tax_name, str) else None,
-                        to_decimal(tax_amount, text=False)],
-            HANDY_TAX_OPTIONAL: to_decimal(tax_optional, text=False),
+            HANDY_BASE_PRICE: base_price,  # numbers are canonicalised by the fingerprint
+            HANDY_TAX: _tax_text(tax_name, tax_amount),
+            HANDY_TAX_OPTIONAL: tax_optional,
         }
     )
 
