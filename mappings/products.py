@@ -15,7 +15,7 @@ Decisions (documented limits and defaults):
   reject the product (P6) with the reason. Exempt products (no transferred percentage tax) keep
   their pre-tax price. Fixed-amount taxes are left out and listed in `tax_notes` (reported).
 - Handy's own tax (P6): `tax` = one tax with the combined rate, `basePrice` = the Gestionix
-  pre-tax price, `taxOptional` cleared (handy_tax; the [A] is in sandbox/README.md).
+  pre-tax price, `taxOptional` cleared (handy_tax_body; the [A] is in sandbox/README.md).
 - Not-for-sale rows (P1) are dropped silently but listed in `not_for_sale`, so the planner can
   disable a product that was bound before (P7). Rejected rows list their clave in `held_keys`
   when it is a usable one: a bound product with bad data this run is left alone, not disabled.
