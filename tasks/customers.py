@@ -8,10 +8,11 @@ own code with fingerprint None, so the planner sees "state unknown" and updates 
 place (C6) instead of creating "GX-<id>".
 
 C8: no update sends an empty value. A customer bound by order_push keeps what was typed in Handy:
-its binding's data[BASELINE] is the Gestionix content when the link was made, and an update
-sends only what changed in Gestionix since (then the baseline moves on). A binding of order_push
-from before baselines existed (fingerprint None, no baseline) takes today's Gestionix content as
-its baseline: nothing of it is written over Handy's fields, later changes are.
+its binding's data[BASELINE] holds the Gestionix address, e-mail, phone, RFC and seller of the
+moment the link was made, and an update sends those only when they changed in Gestionix since
+(then the baseline moves on). A binding of order_push from before baselines existed (fingerprint
+None, no baseline) takes today's Gestionix values as its baseline: none of them is written over
+Handy's fields, later changes are.
 
 Zone General (C4): entity "zone", handy_key = str(zone id), gestionix_key = "General". Found by
 binding, else by description in Handy, else created; looked up only when something is created.
@@ -30,6 +31,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 from prefect import task
 
 from clients.errors import ApiError, Conflict, CredentialsError, NotFound, ValidationFailed
@@ -199,7 +201,7 @@ async def plan_customers(tenant: TenantConfig, sources: Sources, audit: RunAudit
     )
 
 
-def baselines(bindings: Any, desired: Any) -> dict[str, dict]:
+def baselines(bindings: pd.DataFrame, desired: pd.DataFrame) -> dict[str, dict]:
     """C8: Handy code -> baseline of every customer that came from a Handy order: the one its
     binding keeps, else (a link made before baselines, fingerprint None) today's content."""
     found: dict[str, dict] = {}
