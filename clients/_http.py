@@ -23,6 +23,7 @@ from clients.errors import (
     error_from_exception,
     error_from_response,
     redact,
+    unsendable_request,
     snippet,
 )
 from clients.ratelimit import (
@@ -41,12 +42,6 @@ def call_key(method: str, template: str) -> str:
     """The `calls` counter key, "METHOD /path-template" (no trailing slash), as the sandbox's
     stats count them."""
     return f"{method} {template.rstrip('/') or '/'}"
-
-
-def secret_value(value: Any) -> str:
-    """The plain text of a str or a pydantic SecretStr (Prefect credential blocks)."""
-    getter = getattr(value, "get_secret_value", None)
-    return getter() if callable(getter) else str(value)
 
 
 class HttpCore:
@@ -149,15 +144,24 @@ class HttpCore:
             await self.limiter.acquire()
             self.calls[call_key(method, template)] += 1
             started = self.clock.monotonic()
+            failure: ApiError | None = None
             try:
                 response = await self._client.request(
                     method, path, params=params, json=json_body, headers=headers
                 )
+            except (httpx.LocalProtocolError, UnicodeError, ValueError) as exc:
+                # The request could not even be written: such an error's text and args quote the
+                # offending header ('Bearer …'), so only its type is kept (A2).
+                failure = unsendable_request(system=self.system, method=method, path=path, exc=exc)
             except httpx.HTTPError as exc:
-                self._log.debug("%s %s failed: %s", method, template, type(exc).__name__)
-                raise error_from_exception(
+                failure = error_from_exception(
                     system=self.system, method=method, path=path, exc=exc, secrets=self._secrets()
-                ) from None
+                )
+            if failure is not None:
+                # Raised outside the except block: not even __context__ holds the httpx error
+                # (its request carries the Authorization header).
+                self._log.debug("%s %s failed: %s", method, template, failure.transport_error)
+                raise failure
         status = response.status_code
         self._log.debug(
             "%s %s -> %d (%.0f ms)", method, template, status,
