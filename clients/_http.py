@@ -23,8 +23,8 @@ from clients.errors import (
     error_from_exception,
     error_from_response,
     redact,
-    unsendable_request,
     snippet,
+    unsendable_request,
 )
 from clients.ratelimit import (
     RateLimiter,

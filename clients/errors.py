@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import quote, quote_plus
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpx
 

@@ -13,8 +13,8 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from clients._http import ApiClient
-from clients.credentials import UnusableSecret, check_secret, secret_problem
 from clients.clock import SYSTEM_CLOCK, Clock
+from clients.credentials import UnusableSecret, check_secret, secret_problem
 from clients.errors import (
     CredentialsError,
     PaginationError,

@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from clients._http import ApiClient
-from clients.credentials import UnusableSecret, check_secret
 from clients.clock import SYSTEM_CLOCK, Clock
+from clients.credentials import UnusableSecret, check_secret
 from clients.errors import (
     CredentialsError,
     InvalidCode,

@@ -46,6 +46,7 @@ async def order_push(tenant: TenantConfig, since: datetime | None = None, dry_ru
             audit.window_start, audit.window_end = window.start, window.end
             audit.start()
             async with connect(tenant, resolve=False) as connection:
+                connection.lease = lease  # every create, delete and binding asks it first (O8)
                 orders = await read_new_orders(connection, window)  # O1
                 retried = await read_dead_lettered_orders(  # O6
                     connection, tenant, orders, audit, dry_run

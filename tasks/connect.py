@@ -25,6 +25,7 @@ class Connection:
     gestionix: GestionixClient
     company_id: int | None = None
     branch: dict[str, Any] | None = None
+    lease: Any = None  # the run's tasks.fencing.LeaseGuard: fences the writes that matter (O8)
 
     @property
     def branch_id(self) -> int:

@@ -42,6 +42,8 @@ from tasks.documents import (
     run_bounded,
     split_document_key,
 )
+from tasks.fencing import check as check_lease
+from tasks.fencing import fence_for
 from tasks.options import RETRYING_TASK, STORE_TASK
 
 DATE_DELETED, IS_EDITED = "dateDeleted", "isEdited"
@@ -174,6 +176,7 @@ async def _delete_document(
         run.audit.item(ORDER, work.key, "would delete", "", document=label)
         return
     try:
+        check_lease(run.connection.lease)  # a run that lost its lease deletes nothing more
         result = await run.connection.gestionix.delete_document(doc_type, document_id)
     except CredentialsError:
         raise
@@ -186,6 +189,7 @@ async def _delete_document(
     binder.bind(
         run.slug, ORDER, work.key, document_key(doc_type, document_id), status=DELETED,
         data={"doc_type": doc_type, "deletion": result, "edited": work.edited},
+        fence=fence_for(run.connection.lease),
     )
     _resolve(run, work)
     run.audit.count("deleted")

@@ -9,6 +9,7 @@ intent | pushed | deleted | tombstoned, data {doc_type, reference, folio, extern
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,8 +19,10 @@ from typing import Any, TypeVar
 from prefect import task
 
 from mappings.orders import DocType
-from store import cursors, leases
+from store import cursors, leases, runs
+from store.db import database_time
 from tasks.audit import RunAudit
+from tasks.fencing import LeaseGuard, check, lease_ttl, when_store_answers
 from tasks.options import STORE_TASK
 
 ORDER = "order"
@@ -30,14 +33,15 @@ FINISHED_STATUSES = frozenset({DELETED, TOMBSTONED})
 ORDERS_STREAM, DELETIONS_STREAM = "orders", "deletions"
 
 # S3: one lease for both flows of a tenant. Both are scheduled at the same minute, so the second
-# waits for the first (bounded); the TTL covers a killed holder, and a long run renews it.
-LEASE_NAME = "orders"
-LEASE_TTL = timedelta(minutes=15)
+# waits for the first (bounded). The TTL (~2 min, tasks/fencing.lease_ttl) frees the tenant soon
+# after a holder dies; a live holder's heartbeat renews it (tasks/fencing.LeaseGuard).
+LEASE_NAME = leases.ORDERS_LEASE
+LEASE_FLOWS = leases.ORDERS_LEASE_FLOWS  # the audit flow names that run under it
 LEASE_WAIT = timedelta(minutes=5)
 LEASE_POLL_SECONDS = 2.0
 
 CONCURRENCY = 16  # orders in flight per run; the clients rate-limit each system on their own
-BATCH_SIZE = 200  # orders per task run; the lease is renewed between batches
+BATCH_SIZE = 200  # orders per task run; the lease is checked between batches (and before each write)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -59,10 +63,12 @@ class LeaseTimeout(Exception):
 @asynccontextmanager
 async def tenant_lease(
     tenant: str, *, wait: timedelta | None = None, hold: bool = True
-) -> AsyncIterator[leases.LeaseHandle | None]:
+) -> AsyncIterator[LeaseGuard | None]:
     """Hold the tenant's "orders" lease for the block, waiting up to `wait` (LEASE_WAIT) without
-    blocking the event loop; LeaseTimeout when it never came free. `hold=False` (dry runs) takes
-    nothing and yields None: a dry run writes nothing, so it may read alongside a real run."""
+    blocking the event loop; LeaseTimeout when it never came free. While held, a heartbeat renews
+    it and the guard fences every write that matters (tasks/fencing.py). `hold=False` (dry runs)
+    takes nothing and yields None: a dry run writes nothing, so it may read alongside a real run.
+    Taking the lease closes the audit rows a dead holder left `running` (they are `abandoned`)."""
     if not hold:
         yield None
         return
@@ -70,8 +76,9 @@ async def tenant_lease(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait.total_seconds()
     while True:
+        started = time.monotonic()
         try:
-            handle = leases.acquire(tenant, LEASE_NAME, LEASE_TTL)
+            handle = leases.acquire(tenant, LEASE_NAME, lease_ttl())
             break
         except leases.LeaseHeld as exc:
             if loop.time() + LEASE_POLL_SECONDS > deadline:
@@ -81,16 +88,18 @@ async def tenant_lease(
                     f"({exc}); nothing was read or written, the next scheduled run goes on"
                 ) from None
             await asyncio.sleep(LEASE_POLL_SECONDS)
+    guard = LeaseGuard(handle, acquired_at=started)
     try:
-        yield handle
+        runs.abandon_running(tenant, LEASE_FLOWS)
+        yield guard
     finally:
-        leases.release(handle)
+        guard.stop()
+        await when_store_answers(lambda: leases.release(handle), until=guard.expires_locally)
 
 
-def renew(handle: leases.LeaseHandle | None) -> None:
-    """Renew between batches; LeaseHeld (run aborted) if it expired and was taken meanwhile."""
-    if handle is not None:
-        handle.renew()
+def renew(guard: LeaseGuard | None) -> None:
+    """Between batches: LeaseLost (run aborted) if the heartbeat lost the lease meanwhile."""
+    check(guard)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,7 +136,7 @@ async def open_window(
 ) -> Window:
     """[cursor - lookback, now]; `since` (operator backfill) replaces the start. No cursor and no
     since: NoCursor (activation sets the cursors, RULES A4)."""
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = database_time().replace(microsecond=0)  # one clock for every worker: the store's
     if since is not None:
         start = _aware(since)
     else:
@@ -212,7 +221,7 @@ async def skip_window(tenant_slug: str, stream: str, dry_run: bool) -> None:
     """A switched-off stream keeps its cursor at now (reading nothing), so switching it on later
     does not replay everything that happened while it was off. No cursor yet: left alone."""
     if not dry_run and cursors.get(tenant_slug, stream) is not None:
-        cursors.advance(tenant_slug, stream, datetime.now(UTC).replace(microsecond=0))
+        cursors.advance(tenant_slug, stream, database_time().replace(microsecond=0))
 
 
 async def ensure_resolved(connection: Any) -> None:

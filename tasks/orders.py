@@ -71,6 +71,8 @@ from tasks.documents import (
     run_bounded,
     split_document_key,
 )
+from tasks.fencing import check as check_lease
+from tasks.fencing import fence_for
 from tasks.options import RETRYING_TASK, STORE_TASK
 
 SKIPPED = "skipped"  # O7: nothing to push; final, so later runs do not report it again
@@ -399,6 +401,7 @@ async def resolve_customers(
                 problem=f"customer {keys[0]} not created: the run stopped", transient=True))
             return
         try:
+            check_lease(connection.lease)
             client = await connection.gestionix.create_client(body)
         except CredentialsError:
             raise
@@ -611,9 +614,11 @@ async def _create(run: _Run, work: OrderWork) -> None:
     binder.bind(
         run.slug, ORDER, work.key, None, status=INTENT,
         data={"doc_type": document.doc_type, "reference": document.reference},
+        fence=fence_for(run.connection.lease),
     )
     gestionix = run.connection.gestionix
     try:
+        check_lease(run.connection.lease)  # a run that lost its lease stops before its create
         created = await gestionix.create_document(document.doc_type, document.body)
     except CredentialsError:
         raise
@@ -669,6 +674,7 @@ def _bind_pushed(run: _Run, work: OrderWork, doc_type: str, document: dict) -> N
             "folio": _folio(document),
             "external_id_written": False,
         },
+        fence=fence_for(run.connection.lease),  # lost: the intent stays, resolved by reference
     )
 
 
