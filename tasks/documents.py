@@ -94,7 +94,7 @@ async def tenant_lease(
         yield guard
     finally:
         guard.stop()
-        await when_store_answers(lambda: leases.release(handle), until=guard.expires_locally)
+        await when_store_answers(lambda: leases.release(handle), until=guard.expires_in_store)
 
 
 def renew(guard: LeaseGuard | None) -> None:

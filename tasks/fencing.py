@@ -76,9 +76,10 @@ class LeaseGuard:
         return self._lost is not None
 
     @property
-    def expires_locally(self) -> float:
-        """Monotonic time after which this holder no longer trusts its lease."""
-        return self._valid_until
+    def expires_in_store(self) -> float:
+        """Monotonic time by which the store has certainly expired this lease (one TTL after
+        the last renewal began): releasing it later is pointless."""
+        return self._valid_until + self.ttl * self.MARGIN
 
     # -- heartbeat ----------------------------------------------------------------------------
     def _beat(self) -> None:
