@@ -35,6 +35,7 @@ from clients.ratelimit import (
 )
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 USER_AGENT = "handy-gestionix/0.1 (+httpx)"
 
 
@@ -57,6 +58,7 @@ class HttpCore:
         retry_policy: RetryPolicy,
         secrets: Callable[[], Iterable[str]],
         log: logging.Logger,
+        write_gate: Callable[[], Callable[[], None] | None] = lambda: None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
@@ -66,6 +68,7 @@ class HttpCore:
         self.retry_policy = retry_policy
         self._secrets = secrets
         self._log = log
+        self._write_gate = write_gate
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._client = httpx.AsyncClient(
             base_url=base_url,
@@ -142,6 +145,9 @@ class HttpCore:
     ) -> tuple[httpx.Response, Any]:
         async with self._semaphore:
             await self.limiter.acquire()
+            gate = self._write_gate() if method not in READ_METHODS else None
+            if gate is not None:
+                gate()  # the last moment before a write leaves: e.g. "is the lease still ours?"
             self.calls[call_key(method, template)] += 1
             started = self.clock.monotonic()
             failure: ApiError | None = None
@@ -233,6 +239,9 @@ class ApiClient:
         self._retry_policy = retry_policy or RetryPolicy()
         self._core: HttpCore | None = None
         self.calls: Counter[str] = Counter()
+        # Called right before every write is sent (after the rate limiter's wait); it may raise
+        # to stop the write. Set by whoever owns the run's lease (tasks/connect.Connection.lease).
+        self.write_gate: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, tenant={self.tenant!r})"
@@ -271,6 +280,7 @@ class ApiClient:
                 retry_policy=self._retry_policy,
                 secrets=self._secrets,
                 log=self.LOG,
+                write_gate=lambda: self.write_gate,
             )
             self._core.calls = self.calls
         return self._core

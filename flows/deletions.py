@@ -46,7 +46,7 @@ async def deletion_sync(tenant: TenantConfig, since: datetime | None = None, dry
             audit.window_start, audit.window_end = window.start, window.end
             audit.start()
             async with connect(tenant, resolve=False) as connection:
-                connection.lease = lease  # every create, delete and binding asks it first (O8)
+                connection.lease = lease  # every Gestionix write and binding asks it first (O8)
                 deleted = await read_deleted_orders(connection, window)
                 work = await plan_deletions(tenant, deleted, audit)
                 for start in range(0, len(work), BATCH_SIZE):  # D1-D3, O10
@@ -54,7 +54,7 @@ async def deletion_sync(tenant: TenantConfig, since: datetime | None = None, dry
                         connection, tenant, work[start : start + BATCH_SIZE], window, audit, dry_run
                     )
                     renew(lease)
-            await close_window(tenant.slug, window, audit, dry_run)
+            await close_window(tenant.slug, window, audit, dry_run, lease=lease)
     except LeaseTimeout as exc:
         audit.note(str(exc))
         await audit.finish("skipped")

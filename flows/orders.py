@@ -47,7 +47,7 @@ async def order_push(tenant: TenantConfig, since: datetime | None = None, dry_ru
             audit.window_start, audit.window_end = window.start, window.end
             audit.start()
             async with connect(tenant, resolve=False) as connection:
-                connection.lease = lease  # every create, delete and binding asks it first (O8)
+                connection.lease = lease  # every Gestionix write and binding asks it first (O8)
                 orders = await read_new_orders(connection, window)  # O1
                 retried = await read_dead_lettered_orders(  # O6
                     connection, tenant, orders, audit, dry_run
@@ -65,7 +65,7 @@ async def order_push(tenant: TenantConfig, since: datetime | None = None, dry_ru
                         connection, tenant, batch, catalog, customers, window, audit, dry_run
                     )
                     renew(lease)
-            await close_window(tenant.slug, window, audit, dry_run)
+            await close_window(tenant.slug, window, audit, dry_run, lease=lease)
     except LeaseTimeout as exc:
         audit.note(str(exc))
         await audit.finish("skipped")

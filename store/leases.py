@@ -49,16 +49,22 @@ class LeaseHandle:
     url: str | None = None
 
     def renew(self) -> None:
-        """Push the expiry forward (database clock); LeaseLost when another holder has it now."""
+        """Push the expiry forward (database clock); LeaseLost once it has expired or another
+        holder has it: an expired lease is never revived (someone may be taking it over)."""
         with session_scope(self.url) as session:
             now = database_now(session)
             result = session.exec(
                 update(Lease)
-                .where(Lease.tenant == self.tenant, Lease.name == self.name, Lease.holder == self.holder)
+                .where(
+                    Lease.tenant == self.tenant,
+                    Lease.name == self.name,
+                    Lease.holder == self.holder,
+                    Lease.expires_at > now,
+                )
                 .values(expires_at=now + self.ttl)
             )
             if result.rowcount != 1:
-                raise LeaseLost(f"tenant {self.tenant}: lease {self.name!r} was lost (expired and taken)")
+                raise LeaseLost(f"tenant {self.tenant}: lease {self.name!r} was lost (expired or taken)")
 
 
 def fence(session: Session, handle: LeaseHandle) -> None:

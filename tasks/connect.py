@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prefect.blocks.core import Block
@@ -25,7 +25,20 @@ class Connection:
     gestionix: GestionixClient
     company_id: int | None = None
     branch: dict[str, Any] | None = None
-    lease: Any = None  # the run's tasks.fencing.LeaseGuard: fences the writes that matter (O8)
+    _lease: Any = field(default=None, repr=False)
+
+    @property
+    def lease(self) -> Any:
+        """The run's tasks.fencing.LeaseGuard (None: dry run, or a flow without a lease)."""
+        return self._lease
+
+    @lease.setter
+    def lease(self, guard: Any) -> None:
+        """Hold the run's writes to its lease (O8): every Gestionix write (document and client
+        creates, deletions) is checked right before it is sent, and the tasks fence their
+        intent and binding rows with it (tasks.fencing.fence_for)."""
+        self._lease = guard
+        self.gestionix.write_gate = guard.check if guard is not None else None
 
     @property
     def branch_id(self) -> int:

@@ -22,7 +22,7 @@ from mappings.orders import DocType
 from store import cursors, leases, runs
 from store.db import database_time
 from tasks.audit import RunAudit
-from tasks.fencing import LeaseGuard, check, lease_ttl, when_store_answers
+from tasks.fencing import LeaseGuard, check, fence_for, lease_ttl, when_store_answers
 from tasks.options import STORE_TASK
 
 ORDER = "order"
@@ -151,9 +151,12 @@ async def open_window(
 
 
 @task(name="close-window", **STORE_TASK)
-async def close_window(tenant_slug: str, window: Window, audit: RunAudit, dry_run: bool) -> None:
+async def close_window(
+    tenant_slug: str, window: Window, audit: RunAudit, dry_run: bool, lease: LeaseGuard | None = None
+) -> None:
     """Advance the cursor past what is done: to the window end, or to just before the oldest
-    record that failed temporarily (it is read again next run). Never backwards."""
+    record that failed temporarily (it is read again next run). Never backwards. Fenced by the
+    run's lease: a run that lost it must not move the cursor past what its successor held back."""
     target = window.next_cursor
     if window.retry_from is not None:
         audit.note(
@@ -161,7 +164,7 @@ async def close_window(tenant_slug: str, window: Window, audit: RunAudit, dry_ru
             "temporarily and are read again next run."
         )
     if not dry_run:
-        cursors.advance(tenant_slug, window.stream, target)
+        cursors.advance(tenant_slug, window.stream, target, fence=fence_for(lease))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,8 +3,9 @@ write that matters asks first.
 
 - `check()` (no I/O): LeaseLost once the heartbeat learned the lease was taken, or once the
   last successful renewal is older than the TTL minus a margin (the store did not answer, or
-  this process was frozen: SIGSTOP, a VM pause). Called right before every create or delete
-  sent to Gestionix, so a run that lost its lease stops before its next create.
+  this process was frozen: SIGSTOP, a VM pause). The Gestionix client calls it right before
+  every write leaves, after the rate limiter's wait (tasks/connect.Connection.lease), so a run
+  that lost its lease stops before its next create or delete.
 - `fence(session)`: `check()` plus store.leases.fence in the caller's transaction, so the
   intent and binding rows of an order are written only while the lease is provably ours.
 

@@ -71,7 +71,6 @@ from tasks.documents import (
     run_bounded,
     split_document_key,
 )
-from tasks.fencing import check as check_lease
 from tasks.fencing import fence_for
 from tasks.options import RETRYING_TASK, STORE_TASK
 
@@ -401,7 +400,6 @@ async def resolve_customers(
                 problem=f"customer {keys[0]} not created: the run stopped", transient=True))
             return
         try:
-            check_lease(connection.lease)
             client = await connection.gestionix.create_client(body)
         except CredentialsError:
             raise
@@ -618,7 +616,6 @@ async def _create(run: _Run, work: OrderWork) -> None:
     )
     gestionix = run.connection.gestionix
     try:
-        check_lease(run.connection.lease)  # a run that lost its lease stops before its create
         created = await gestionix.create_document(document.doc_type, document.body)
     except CredentialsError:
         raise

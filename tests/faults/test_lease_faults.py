@@ -64,7 +64,7 @@ def postgres_store(monkeypatch, short_lease):
 
 def clock_ahead(monkeypatch, minutes: float = 20) -> None:
     """This process's notion of "now" in the store and the windows runs `minutes` ahead."""
-    ahead = lambda: datetime.now(UTC) + timedelta(minutes=minutes)  # noqa: E731
+    ahead = lambda: datetime.now(UTC) + timedelta(minutes=minutes)
     for module in (store.models, runs, binder, cursors):
         monkeypatch.setattr(module, "utcnow", ahead, raising=False)
 
@@ -174,7 +174,7 @@ def own_postgres(tmp_path_factory, monkeypatch, short_lease):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     directory = Path("/tmp") / f"hgsync-outage-{os.getpid()}-{port}"
-    started = subprocess.run([str(PG_SCRIPT), "start", str(directory), str(port)], capture_output=True,
+    started = subprocess.run([str(PG_SCRIPT), "start", str(directory), str(port)], capture_output=True, check=False,
                              text=True, timeout=120)
     if started.returncode != 0:
         pytest.skip(f"cannot start a throwaway PostgreSQL: {started.stderr[-500:]}")
@@ -191,7 +191,7 @@ def own_postgres(tmp_path_factory, monkeypatch, short_lease):
         yield down, up
     finally:
         dispose_all()
-        subprocess.run([str(PG_SCRIPT), "stop", str(directory)], timeout=60)
+        subprocess.run([str(PG_SCRIPT), "stop", str(directory)], timeout=60, check=False)
 
 
 def crash_store_after_creates(sb, down, up, *, creates: int, outage: float) -> threading.Thread:

@@ -3,7 +3,7 @@ transaction, and audit rows of dead holders closed as `abandoned` — on SQLite 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
@@ -19,7 +19,7 @@ from store.reporting import build_report
 @pytest.fixture
 def worker_clock_20_minutes_ahead(monkeypatch):
     """Everything that asks Python for the time in the store gets a clock 20 minutes ahead."""
-    ahead = lambda: datetime.now(timezone.utc) + timedelta(minutes=20)  # noqa: E731
+    ahead = lambda: datetime.now(UTC) + timedelta(minutes=20)
     monkeypatch.setattr(store.models, "utcnow", ahead)
     monkeypatch.setattr(runs, "utcnow", ahead)
     monkeypatch.setattr(binder, "utcnow", ahead)
@@ -36,7 +36,7 @@ def test_s3_a_worker_whose_clock_runs_20_minutes_ahead_cannot_take_a_live_lease(
     holder.renew()
     with session_scope(db_url) as session:
         row = session.get(Lease, ("acme", "orders"))
-        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=timezone.utc)
+        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
     assert expires - database_time(db_url) <= timedelta(minutes=2)
 
 
