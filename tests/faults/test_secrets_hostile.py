@@ -159,3 +159,22 @@ async def test_a2_hostile_token_in_a_saved_block_leaks_nowhere(
     }
     assert not [where for where, text in texts.items() if leaked(text)]
 
+
+
+@pytest.mark.parametrize("name", ["CR LF", "TAB", "non-ASCII ñ"])
+def test_a2_tenant_add_refuses_a_hostile_token_naming_the_field_and_saves_nothing(tmp_path, name):
+    """A2: `hgsync tenant add` refuses the token before saving any block or touching
+    prefect.yaml; the message names api_token and shows no fragment of the value."""
+    import shutil
+
+    from flows import deployments
+
+    path = tmp_path / "prefect.yaml"
+    shutil.copy(deployments.DEFAULT_PREFECT_YAML, path)
+    before = path.read_text()
+    result = CliRunner().invoke(app, [
+        "tenant", "add", "lupita", "--branch", "Matriz", "--gestionix-user", "ops@lupita.mx",
+        "--handy-token", HOSTILE[name], "--gestionix-password", "pw-ok-1234", "--file", str(path),
+    ])
+    assert result.exit_code == 1 and "api_token" in result.output, result.output
+    assert not leaked(result.output) and path.read_text() == before
