@@ -112,8 +112,12 @@ def tenant_add(
         )
         handy_block = HandyCredentials(base_url=handy_url, api_token=handy_token)
         gestionix_block = GestionixCredentials(base_url=gestionix_url, user=gestionix_user, password=gestionix_password)
-    except ValidationError as error:
-        _fail(f"tenant {slug}: {error}")
+    except ValidationError as error:  # the blocks hide refused values from their errors (A2)
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+            for e in error.errors(include_input=False)
+        )
+        _fail(f"tenant {slug}: {problems}")
     if not yaml_only:
         handy_block.save(config.handy_credentials, overwrite=True)
         gestionix_block.save(config.gestionix_credentials, overwrite=True)

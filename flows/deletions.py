@@ -42,6 +42,7 @@ async def deletion_sync(tenant: TenantConfig, since: datetime | None = None, dry
     try:
         async with tenant_lease(tenant.slug, hold=not dry_run) as lease:
             async with connect(tenant, resolve=False) as connection:
+                connection.lease = lease  # every Gestionix write and binding asks it first (O8)
                 skew = await measure_handy_clock(connection, audit)  # O1: Handy's clock
                 window = await open_window(
                     tenant.slug, DELETIONS_STREAM, tenant.order_lookback_minutes, since, skew
@@ -55,7 +56,7 @@ async def deletion_sync(tenant: TenantConfig, since: datetime | None = None, dry
                         connection, tenant, work[start : start + BATCH_SIZE], window, audit, dry_run
                     )
                     renew(lease)
-            await close_window(tenant.slug, window, audit, dry_run)
+            await close_window(tenant.slug, window, audit, dry_run, lease=lease)
     except LeaseTimeout as exc:
         audit.note(str(exc))
         await audit.finish("skipped")

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from mappings.tenant import TenantConfig
 
@@ -86,10 +89,44 @@ def _yaml() -> YAML:
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096
+    # Non-ASCII is written escaped inside double quotes: prefect deploy opens the file in the
+    # locale's encoding, which is not UTF-8 everywhere.
+    yaml.allow_unicode = False
     yaml.representer.add_representer(
         type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null")
     )
     return yaml
+
+
+# prefect deploy reads prefect.yaml with PyYAML's safe_load, a YAML 1.1 reader, while ruamel
+# writes YAML 1.2: plain `yes`, `off`, `~`, `12:30`, `0123` or `2026-11-27` would come back as a
+# bool, None, 750, 83 or a date. A string is written plain only when it is made of ordinary
+# characters AND PyYAML reads it back as that same string; anything else is double-quoted.
+_ORDINARY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./@+()-]*(?: [A-Za-z0-9_./@+()-]+)*")
+_YAML_1_1 = yaml.resolver.Resolver()
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def read_as_written(value: str) -> bool:
+    """True when `value` written as a plain scalar is read back as the same string by YAML 1.1."""
+    return bool(_ORDINARY.fullmatch(value)) and (
+        _YAML_1_1.resolve(yaml.ScalarNode, value, (True, False)) == _STR_TAG
+    )
+
+
+def quoted_where_needed(value: Any) -> Any:
+    """`value` (mappings, lists, scalars) with every string key or value that a YAML 1.1 reader
+    would not read back as written turned into a double-quoted scalar."""
+    if isinstance(value, dict):
+        quoted = CommentedMap()
+        for key, item in value.items():
+            quoted[quoted_where_needed(key)] = quoted_where_needed(item)
+        return quoted
+    if isinstance(value, list):
+        return CommentedSeq([quoted_where_needed(item) for item in value])
+    if isinstance(value, str) and not isinstance(value, DoubleQuotedScalarString):
+        return value if read_as_written(value) else DoubleQuotedScalarString(value)
+    return value
 
 
 def _plain(value: Any) -> Any:
@@ -107,10 +144,19 @@ def read(path: Path = DEFAULT_PREFECT_YAML) -> dict[str, Any]:
         return _yaml().load(handle)
 
 
+def read_as_prefect(path: Path = DEFAULT_PREFECT_YAML) -> dict[str, Any]:
+    """The file as `prefect deploy` reads it (PyYAML safe_load, YAML 1.1), so `hgsync run` and
+    `hgsync serve` get the same parameters as the deployed runs."""
+    if not path.exists():
+        raise DeploymentFileError(f"{path} not found")
+    with path.open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle) or {}
+
+
 def deployments(path: Path = DEFAULT_PREFECT_YAML) -> list[DeploymentSpec]:
     entry_to_key = {entry: key for key, (entry, _, _) in FLOWS.items()}
     specs = []
-    for raw in read(path).get("deployments") or []:
+    for raw in read_as_prefect(path).get("deployments") or []:
         raw = _plain(raw)
         specs.append(
             DeploymentSpec(
@@ -128,7 +174,7 @@ def deployments(path: Path = DEFAULT_PREFECT_YAML) -> list[DeploymentSpec]:
 
 
 def tenants(path: Path = DEFAULT_PREFECT_YAML) -> dict[str, TenantConfig]:
-    found = _plain((read(path).get("definitions") or {}).get("tenants") or {})
+    found = _plain((read_as_prefect(path).get("definitions") or {}).get("tenants") or {})
     return {slug: TenantConfig(**params) for slug, params in found.items()}
 
 
@@ -156,9 +202,9 @@ def add_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> None:
     tenants_map = definitions.setdefault("tenants", CommentedMap())
     if config.slug in tenants_map:
         raise DeploymentFileError(f"tenant {config.slug!r} is already in {path.name}")
-    params = CommentedMap(config.model_dump(mode="json"))
+    params = quoted_where_needed(config.model_dump(mode="json"))
     params.yaml_set_anchor(f"tenant_{config.slug.replace('-', '_')}", always_dump=True)
-    tenants_map[config.slug] = params
+    tenants_map[quoted_where_needed(config.slug)] = params
 
     schedules = definitions.get("schedules") or {}
     work_pool = definitions.get("work_pool")
@@ -166,8 +212,8 @@ def add_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> None:
     deploys = document.setdefault("deployments", CommentedSeq())
     for index, (key, (entrypoint, schedule, description)) in enumerate(FLOWS.items()):
         entry = CommentedMap()
-        entry["name"] = f"{config.slug}-{key}"
-        entry["description"] = f"{config.slug}: {description}"
+        entry["name"] = quoted_where_needed(f"{config.slug}-{key}")
+        entry["description"] = quoted_where_needed(f"{config.slug}: {description}")
         entry["entrypoint"] = entrypoint
         entry["parameters"] = CommentedMap(tenant=params)
         if schedule:
@@ -178,7 +224,7 @@ def add_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> None:
             entry["concurrency_limit"] = concurrency
         if work_pool is not None:
             entry["work_pool"] = work_pool
-        entry["tags"] = CommentedSeq([f"tenant:{config.slug}", key])
+        entry["tags"] = quoted_where_needed([f"tenant:{config.slug}", key])
         entry["tags"].fa.set_flow_style()
         deploys.append(entry)
         if index == 0:

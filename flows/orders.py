@@ -23,6 +23,7 @@ from tasks.documents import (
     renew,
     tenant_lease,
 )
+from tasks.order_adoption import adopt_pushed_orders
 from tasks.orders import (
     plan_orders,
     push_orders,
@@ -42,6 +43,7 @@ async def order_push(tenant: TenantConfig, since: datetime | None = None, dry_ru
     try:
         async with tenant_lease(tenant.slug, hold=not dry_run) as lease:
             async with connect(tenant, resolve=False) as connection:
+                connection.lease = lease  # every Gestionix write and binding asks it first (O8)
                 skew = await measure_handy_clock(connection, audit)  # O1: Handy's clock
                 window = await open_window(
                     tenant.slug, ORDERS_STREAM, tenant.order_lookback_minutes, since, skew
@@ -53,6 +55,7 @@ async def order_push(tenant: TenantConfig, since: datetime | None = None, dry_ru
                     connection, tenant, orders, audit, dry_run
                 )
                 plan = await plan_orders(tenant, orders, retried, audit)  # D2, O8, O2
+                await adopt_pushed_orders(connection, tenant, plan, audit, dry_run)  # O8
                 catalog, customers = None, {}
                 if plan.needs_gestionix:
                     catalog = await read_catalog(connection)
@@ -64,7 +67,7 @@ async def order_push(tenant: TenantConfig, since: datetime | None = None, dry_ru
                         connection, tenant, batch, catalog, customers, window, audit, dry_run
                     )
                     renew(lease)
-            await close_window(tenant.slug, window, audit, dry_run)
+            await close_window(tenant.slug, window, audit, dry_run, lease=lease)
     except LeaseTimeout as exc:
         audit.note(str(exc))
         await audit.finish("skipped")

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from prefect import task
 
+from clients.credentials import UnusableSecret
 from clients.errors import ApiError, CredentialsError
 from mappings.products import map_products
 from mappings.tenant import TenantConfig
@@ -51,6 +52,9 @@ async def check_tenant(tenant: TenantConfig) -> CheckReport:
     report = CheckReport(tenant.slug)
     try:
         await load_credentials(tenant)
+    except UnusableSecret as error:  # A2: names the block and field, never the value
+        report.add("credential blocks", False, f"{error} — save the block again with a valid value")
+        return report
     except ValueError as error:
         report.add("credential blocks", False, f"{error} — create it with `hgsync tenant add {tenant.slug}`")
         return report

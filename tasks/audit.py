@@ -7,6 +7,7 @@ stable per tenant and flow (`<slug>-<flow>`), so the Artifacts page keeps the hi
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +17,7 @@ from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.context import get_run_context
 
 from store import runs
+from tasks.fencing import lease_ttl, when_store_answers
 
 log = logging.getLogger("hgsync.audit")
 
@@ -45,6 +47,7 @@ class RunAudit:
     items: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     run_id: int | None = None
+    _items_stored: bool = field(default=False, repr=False)
 
     def start(self) -> RunAudit:
         self.run_id = runs.start(
@@ -97,12 +100,28 @@ class RunAudit:
         return "completed_with_issues" if self.counts.get("failed") else "completed"
 
     async def finish(self, status: str | None = None) -> str:
-        """Store the run and its items, publish the artifacts, return the one-line summary."""
+        """Store the run and its items, publish the artifacts, return the one-line summary.
+        A store that does not answer (the very reason a run may be failing) is retried for up
+        to a lease TTL, so the row does not stay `running`; past that the row is closed as
+        `abandoned` by the next run that takes the tenant's lease."""
         status = status or self.status()
         summary = self.summary()
+        stored = await when_store_answers(
+            lambda: self._store(status, summary),
+            until=time.monotonic() + lease_ttl().total_seconds(),
+        )
+        if stored is None:
+            log.error("%s %s: audit row not stored (store unreachable): %s", self.tenant, self.flow, summary)
+        await self._publish(status, summary)
+        log.info("%s %s: %s", self.tenant, self.flow, summary)
+        return summary
+
+    def _store(self, status: str, summary: str) -> int:
         if self.run_id is None:
             self.start()
-        runs.add_items(self.tenant, self.run_id, self.items)
+        if not self._items_stored:
+            runs.add_items(self.tenant, self.run_id, self.items)
+            self._items_stored = True
         runs.finish(
             self.tenant,
             self.run_id,
@@ -111,9 +130,7 @@ class RunAudit:
             summary=summary,
             window_end=self.window_end,
         )
-        await self._publish(status, summary)
-        log.info("%s %s: %s", self.tenant, self.flow, summary)
-        return summary
+        return self.run_id
 
     async def _publish(self, status: str, summary: str) -> None:
         if _flow_run_id() is None:

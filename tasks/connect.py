@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from clients.credentials import GestionixCredentials, HandyCredentials
+from prefect.blocks.core import Block
+from pydantic import ValidationError
+
+from clients.credentials import GestionixCredentials, HandyCredentials, UnusableSecret
 from clients.gestionix import GestionixClient
 from clients.handy import HandyClient
 from mappings.tenant import TenantConfig
@@ -22,6 +25,20 @@ class Connection:
     gestionix: GestionixClient
     company_id: int | None = None
     branch: dict[str, Any] | None = None
+    _lease: Any = field(default=None, repr=False)
+
+    @property
+    def lease(self) -> Any:
+        """The run's tasks.fencing.LeaseGuard (None: dry run, or a flow without a lease)."""
+        return self._lease
+
+    @lease.setter
+    def lease(self, guard: Any) -> None:
+        """Hold the run's writes to its lease (O8): every Gestionix write (document and client
+        creates, deletions) is checked right before it is sent, and the tasks fence their
+        intent and binding rows with it (tasks.fencing.fence_for)."""
+        self._lease = guard
+        self.gestionix.write_gate = guard.check if guard is not None else None
 
     @property
     def branch_id(self) -> int:
@@ -35,9 +52,24 @@ class Connection:
 
 
 async def load_credentials(tenant: TenantConfig) -> tuple[HandyCredentials, GestionixCredentials]:
-    handy = await HandyCredentials.aload(tenant.handy_credentials)
-    gestionix = await GestionixCredentials.aload(tenant.gestionix_credentials)
+    """Both blocks, validated as when saved (A2). A block that fails validation (saved before
+    the checks, or edited in the UI) raises UnusableSecret naming the block and field, never the
+    value; a missing block raises Prefect's ValueError."""
+    handy = await _load(HandyCredentials, tenant.handy_credentials)
+    gestionix = await _load(GestionixCredentials, tenant.gestionix_credentials)
     return handy, gestionix
+
+
+async def _load(block_type: type[Block], name: str) -> Any:
+    try:
+        return await block_type.aload(name)
+    except RuntimeError as exc:
+        cause = exc.__cause__
+        if not isinstance(cause, ValidationError):
+            raise
+        problems = "; ".join(error["msg"].removeprefix("Value error, ") for error in cause.errors(include_input=False))
+    # Raised here, outside the except block: no chained error carries the block's data.
+    raise UnusableSecret(f"credential block {name!r}: {problems}")
 
 
 @asynccontextmanager

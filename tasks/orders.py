@@ -72,6 +72,7 @@ from tasks.documents import (
     run_bounded,
     split_document_key,
 )
+from tasks.fencing import fence_for
 from tasks.options import RETRYING_TASK, STORE_TASK
 
 SKIPPED = "skipped"  # O7: nothing to push; final, so later runs do not report it again
@@ -641,6 +642,7 @@ async def _create(run: _Run, work: OrderWork) -> None:
     binder.bind(
         run.slug, ORDER, work.key, None, status=INTENT,
         data={"doc_type": document.doc_type, "reference": document.reference},
+        fence=fence_for(run.connection.lease),
     )
     gestionix = run.connection.gestionix
     try:
@@ -699,6 +701,7 @@ def _bind_pushed(run: _Run, work: OrderWork, doc_type: str, document: dict) -> N
             "folio": _folio(document),
             "external_id_written": False,
         },
+        fence=fence_for(run.connection.lease),  # lost: the intent stays, resolved by reference
     )
 
 

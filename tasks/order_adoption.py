@@ -1,0 +1,144 @@
+"""O8 without trusting the store to be the newest copy: an order with no binding is created only
+after looking, in bulk, for what an earlier push left behind.
+
+A store restored from a backup, or lost, forgets the bindings of the orders pushed since. Those
+orders come back with no binding, and creating them again would duplicate their documents
+(with Gestionix's duplicate-reference check off, nothing else stops it). So before any create:
+
+- the documents of the sucursal dated around the unbound orders are listed once per document type
+  (paged; never one call per order) and indexed by reference `HANDY-<id>`;
+- an order whose reference is found is bound to that document (the oldest, should there be
+  several), not created;
+- an order whose Handy record carries an `externalId` (written back after a push, O9) but whose
+  document was not in the listing is looked up by reference alone (rare); if Gestionix has no
+  such document any more it is NOT created again: it is dead-lettered for an operator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+from typing import Any
+
+from prefect import task
+
+from clients.handy import EXTERNAL_ID_FIELD
+from mappings.orders import OrderRejected, document_date, reference
+from mappings.tenant import TenantConfig
+from store import binder
+from tasks.audit import RunAudit
+from tasks.connect import Connection
+from tasks.documents import ORDER, PUSHED, document_key, ensure_resolved
+from tasks.fencing import fence_for
+from tasks.options import RETRYING_TASK
+
+DOC_TYPES = ("sales_order", "sale")
+REFERENCE, DOCUMENT_ID, FOLIO, SERIE = "reference", "id", "folio", "serie"
+FILTER_BRANCH, FILTER_FROM, FILTER_TO = "branch_id", "date_from", "date_to"
+DATE_MARGIN = timedelta(days=1)  # a document's date is the order's dateCreated (UTC): margin for zones
+
+
+@task(name="adopt-pushed-orders", **RETRYING_TASK)
+async def adopt_pushed_orders(
+    connection: Connection, tenant: TenantConfig, plan: Any, audit: RunAudit, dry_run: bool
+) -> int:
+    """Bind the unbound orders of `plan` whose document already exists in Gestionix (their work
+    becomes `pushed`: only externalId is left to write); dead-letter those whose Handy record says
+    pushed but whose document is gone. Returns how many were bound."""
+    unbound = [work for work in plan.work if work.status is None and work.key]
+    if not unbound:
+        return 0
+    await ensure_resolved(connection)
+    found = await _documents_by_reference(connection, [work.order for work in unbound])
+    adopted = 0
+    for work in unbound:
+        ref = reference(work.key)
+        external_id = _text(work.order.get(EXTERNAL_ID_FIELD))
+        match = found.get(ref)
+        if match is None and external_id:
+            match = await _find_one(connection, ref)
+        if match is None:
+            if external_id:
+                work.problem = OrderRejected(
+                    work.key,
+                    f"the Handy order carries externalId {external_id} (pushed before) but "
+                    f"Gestionix has no document {ref} any more: not created again; an operator "
+                    "decides (recreate it in Gestionix, or clear the externalId in Handy)",
+                )
+            continue
+        doc_type, document = match
+        adopted += 1
+        work.status = PUSHED
+        audit.count("recovered")
+        audit.item(ORDER, work.key, "would bind" if dry_run else "pushed", "",
+                   folio=_folio(document), document=document[DOCUMENT_ID],
+                   note="already in Gestionix (found by reference): bound, not created again")
+        if not dry_run:
+            binder.bind(
+                tenant.slug, ORDER, work.key, document_key(doc_type, document[DOCUMENT_ID]),
+                status=PUSHED,
+                data={
+                    "doc_type": doc_type,
+                    "reference": ref,
+                    "folio": _folio(document),
+                    "external_id_written": external_id == str(document[DOCUMENT_ID]),
+                },
+                fence=fence_for(connection.lease),
+            )
+    if adopted:
+        audit.note(f"{adopted} orders without a binding were already in Gestionix (store older "
+                   "than Gestionix, e.g. restored from a backup): bound, not created again.")
+    return adopted
+
+
+async def _documents_by_reference(
+    connection: Connection, orders: Iterable[dict]
+) -> dict[str, tuple[str, dict]]:
+    """reference -> (doc_type, oldest document) for the sucursal's documents dated around the
+    orders: one paged listing per document type."""
+    days = sorted(day for day in (_day(order) for order in orders) if day is not None)
+    if not days:
+        return {}
+    filters = {
+        FILTER_BRANCH: connection.branch_id,
+        FILTER_FROM: (days[0] - DATE_MARGIN).isoformat(),
+        FILTER_TO: (days[-1] + DATE_MARGIN).isoformat(),
+    }
+    found: dict[str, tuple[str, dict]] = {}
+    for doc_type in DOC_TYPES:
+        for document in await connection.gestionix.list_documents(doc_type, **filters):
+            ref = document.get(REFERENCE)
+            if not isinstance(ref, str) or not ref:
+                continue
+            current = found.get(ref)
+            if current is None or _older(document, current[1]):
+                found[ref] = (doc_type, document)
+    return found
+
+
+async def _find_one(connection: Connection, ref: str) -> tuple[str, dict] | None:
+    for doc_type in DOC_TYPES:
+        document = await connection.gestionix.find_document_by_reference(doc_type, ref)
+        if document is not None:
+            return doc_type, document
+    return None
+
+
+def _day(order: dict) -> date | None:
+    try:
+        return date.fromisoformat(document_date(order)[:10])
+    except OrderRejected:
+        return None  # an unreadable date is dead-lettered by the push itself
+
+
+def _older(document: dict, other: dict) -> bool:
+    return str(document[DOCUMENT_ID]).zfill(20) < str(other[DOCUMENT_ID]).zfill(20)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _folio(document: dict) -> str:
+    serie, folio = document.get(SERIE), document.get(FOLIO)
+    return f"{serie}-{folio}" if serie and folio is not None else str(folio or "")
