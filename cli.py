@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import os
+import re
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -34,6 +37,60 @@ def _not_built(what: str) -> None:
 def _fail(message: str, code: int = 1) -> None:
     typer.secho(message, fg=typer.colors.RED, err=True)
     raise typer.Exit(code=code)
+
+
+@contextmanager
+def _prefect_console_quiet(verbose: bool = False):
+    """While a command runs flows in this process, Prefect's console log lines (and their
+    tracebacks) stay off the terminal; they still reach the Prefect API, so the run's logs keep
+    the traceback. The command then prints the outcome in one line."""
+    import prefect  # noqa: F401  (configures Prefect's logging first)
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    if verbose:
+        yield
+        return
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in ("uvicorn", "fastapi"))]
+    handlers = [h for logger in loggers for h in logger.handlers if isinstance(h, PrefectConsoleHandler)]
+    levels = [h.level for h in handlers]
+    for handler in handlers:
+        handler.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for handler, level in zip(handlers, levels):
+            handler.setLevel(level)
+
+
+def _state_line(name: str, state) -> str:
+    """"demo-orders: Failed — Handy at http://… refused the connection": the state and, when it
+    did not complete, the exception's own text (no traceback)."""
+    if state.is_completed():
+        return f"{name}: {state.name}"
+    message = (state.message or "").strip()
+    for prefix in ("Flow run encountered an exception: ", "Task run encountered an exception: "):
+        message = message.removeprefix(prefix)
+    message = re.sub(r"^[A-Z]\w*: ", "", message)  # "Unreachable: Handy at …" -> "Handy at …"
+    return f"{name}: {state.name}" + (f" — {message}" if message else "")
+
+
+def _validation_text(error) -> str:
+    """A pydantic ValidationError as one line an operator reads: "field: problem; ..."."""
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item.get("loc", ())) or "value"
+        parts.append(f"{where}: {str(item.get('msg', '')).removeprefix('Value error, ')}")
+    return "; ".join(parts)
+
+
+def _checked_slug(slug: str) -> str:
+    """Refuse a bad slug before any secret is prompted for."""
+    from mappings.tenant import SLUG_PATTERN
+
+    if not SLUG_PATTERN.fullmatch(slug):
+        _fail(f"tenant {slug!r}: a slug is 1-63 lowercase letters, digits or dashes, "
+              "not starting or ending with a dash (e.g. abarrotes-lupita)")
+    return slug
 
 
 def _parse_since(value: str | None) -> datetime | None:
@@ -70,7 +127,7 @@ _register_sandbox()
 
 @tenant_app.command("add")
 def tenant_add(
-    slug: str = typer.Argument(..., help="Tenant id: lowercase letters, digits, dashes."),
+    slug: str = typer.Argument(..., help="Tenant id: lowercase letters, digits, dashes.", callback=_checked_slug),
     branch: str = typer.Option(..., "--branch", help="Gestionix sucursal name."),
     company: Optional[str] = typer.Option(None, "--company", help="Gestionix company id or name."),
     handy_url: str = typer.Option("https://hub.handy.la/api/v2", "--handy-url"),
@@ -113,7 +170,7 @@ def tenant_add(
         handy_block = HandyCredentials(base_url=handy_url, api_token=handy_token)
         gestionix_block = GestionixCredentials(base_url=gestionix_url, user=gestionix_user, password=gestionix_password)
     except ValidationError as error:
-        _fail(f"tenant {slug}: {error}")
+        _fail(f"tenant {slug}: {_validation_text(error)}")
     if not yaml_only:
         handy_block.save(config.handy_credentials, overwrite=True)
         gestionix_block.save(config.gestionix_credentials, overwrite=True)
@@ -138,7 +195,8 @@ def tenant_check(slug: str = typer.Argument(...), file: Path = PREFECT_YAML) -> 
         _fail(str(error))
     except ImportError:
         _not_built("tenant check")
-    report = asyncio.run(check_tenant(config))
+    with _prefect_console_quiet():
+        report = asyncio.run(check_tenant(config))
     for line in report.lines():
         typer.echo(line)
     raise typer.Exit(code=0 if report.ok else 1)
@@ -152,6 +210,7 @@ def run(
     since: Optional[str] = typer.Option(None, "--since", help="Backfill from this date (orders, deletions)."),
     full: bool = typer.Option(False, "--full", help="Also read Handy and repair drift (catalog, customers)."),
     file: Path = PREFECT_YAML,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's log lines (and tracebacks)."),
 ) -> None:
     """Run one flow once for one tenant, with the tenant's parameters from prefect.yaml."""
     from flows import deployments
@@ -171,9 +230,10 @@ def run(
             kwargs[name] = value
         elif value:
             _fail(f"flow {flow} has no --{name.replace('_', '-')} option")
-    result = flow_fn(**kwargs, return_state=True)
-    state = asyncio.run(result) if inspect.isawaitable(result) else result
-    typer.echo(f"{spec.name}: {state.name}")
+    with _prefect_console_quiet(verbose):
+        result = flow_fn(**kwargs, return_state=True)
+        state = asyncio.run(result) if inspect.isawaitable(result) else result
+    typer.echo(_state_line(spec.name, state))
     if not state.is_completed():
         raise typer.Exit(code=1)
 
@@ -197,6 +257,7 @@ def report(
     flow: Optional[str] = typer.Option(None, "--flow", help="Only this flow: catalog, customers, orders, ..."),
     output: str = typer.Option("table", "--format", help="table | json | csv"),
     limit: int = typer.Option(50, "--limit", min=1, help="At most this many runs."),
+    file: Path = PREFECT_YAML,
 ) -> None:
     """Recent runs with their counts and status, and the open dead letters with their reasons."""
     import csv
@@ -205,8 +266,16 @@ def report(
 
     from store.reporting import build_report, report_rows
 
+    from flows import deployments
+    from store import runs
+
     if output not in ("table", "json", "csv"):
         _fail(f"--format {output!r}: use table, json or csv")
+    if not runs.recent(tenant, limit=1):  # a removed tenant keeps its history: it is known by its runs
+        try:
+            deployments.tenant(tenant, file)
+        except deployments.DeploymentFileError as error:
+            _fail(f"{error}; and the store has no run of {tenant!r}")
     data = build_report(tenant, since=_parse_since(since), flow=flow, limit=limit)
     if output == "json":
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
@@ -222,6 +291,7 @@ def report(
 
 def _print_report_tables(data: dict) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
@@ -235,7 +305,7 @@ def _print_report_tables(data: dict) -> None:
     for run in data["runs"]:
         started = str(run["started_at"] or "")[5:16].replace("T", " ")
         runs_table.add_row(str(run["id"]), run["flow"], short_status.get(run["status"], run["status"]),
-                           started, run["summary"])
+                           started, escape(run["summary"] or ""))  # "[dry run] …" is text, not markup
     console.print(runs_table)
     letters = Table(title=f"open dead letters of tenant {data['tenant']}")
     for column in ("entity", "key", "tries", "auto-retry", "first / last seen UTC"):
@@ -244,7 +314,7 @@ def _print_report_tables(data: dict) -> None:
     for letter in data["dead_letters"]:
         seen = f"{str(letter['first_seen'])[5:16]} / {str(letter['last_seen'])[5:16]}".replace("T", " ")
         letters.add_row(letter["entity"], letter["key"], str(letter["attempts"]),
-                        "yes" if letter["retry"] else "on replay", seen, letter["reason"])
+                        "yes" if letter["retry"] else "on replay", seen, escape(letter["reason"] or ""))
     console.print(letters if data["dead_letters"] else "no open dead letters")
 
 
@@ -267,8 +337,9 @@ def reconcile(
         _fail(str(error))
     except ValueError:
         _fail(f"--day {day!r}: use YYYY-MM-DD")
-    state = asyncio.run(reconcile_flow(tenant=config, day=wanted, return_state=True))
-    typer.echo(state.message or state.name)
+    with _prefect_console_quiet():
+        state = asyncio.run(reconcile_flow(tenant=config, day=wanted, return_state=True))
+    typer.echo(state.message if state.is_completed() and state.message else _state_line(f"{config.slug}-reconcile", state))
     if not state.is_completed():
         raise typer.Exit(code=1)
 
@@ -311,11 +382,12 @@ def replay(
         config = deployments.tenant(tenant, file)
     except deployments.DeploymentFileError as error:
         _fail(str(error))
-    state = asyncio.run(replay_flow(tenant=config, key=key, dry_run=dry_run, return_state=True))
+    with _prefect_console_quiet():
+        state = asyncio.run(replay_flow(tenant=config, key=key, dry_run=dry_run, return_state=True))
     last = runs.recent(config.slug, flow="replay", limit=1)
     for item in runs.items(config.slug, last[0].id) if last else []:
         typer.echo(f"{item.entity} {item.key}: {item.action}{' — ' + item.reason if item.reason else ''}")
-    typer.echo(state.message or state.name)
+    typer.echo(state.message if state.is_completed() and state.message else _state_line(f"{config.slug}-replay", state))
     if not state.is_completed():
         raise typer.Exit(code=1)
 

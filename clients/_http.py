@@ -66,6 +66,7 @@ class HttpCore:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
         self.system = system
+        self.base_url = base_url.rstrip("/")
         self.calls: Counter[str] = Counter()
         self.limiter = limiter
         self.retry_policy = retry_policy
@@ -156,7 +157,8 @@ class HttpCore:
             except httpx.HTTPError as exc:
                 self._log.debug("%s %s failed: %s", method, template, type(exc).__name__)
                 raise error_from_exception(
-                    system=self.system, method=method, path=path, exc=exc, secrets=self._secrets()
+                    system=self.system, method=method, path=path, exc=exc, secrets=self._secrets(),
+                    base_url=self.base_url,
                 ) from None
         status = response.status_code
         self._log.debug(

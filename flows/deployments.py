@@ -142,6 +142,9 @@ def tenant(slug: str, path: Path = DEFAULT_PREFECT_YAML) -> TenantConfig:
 
 
 def find(slug: str, flow_key: str, path: Path = DEFAULT_PREFECT_YAML) -> DeploymentSpec:
+    tenant(slug, path)  # an unknown tenant: the error lists the known ones
+    if flow_key not in FLOWS:
+        raise DeploymentFileError(f"no flow {flow_key!r}; the flows are: {', '.join(FLOWS)}")
     name = f"{slug}-{flow_key}"
     for spec in deployments(path):
         if spec.name == name:

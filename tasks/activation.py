@@ -7,7 +7,8 @@ from datetime import datetime
 
 from prefect import task
 
-from clients.errors import ApiError, CredentialsError
+from clients.errors import ApiError, CredentialsError, Unreachable
+from clients.ratelimit import RetryPolicy
 from mappings.products import map_products
 from mappings.tenant import TenantConfig
 from store import cursors
@@ -15,6 +16,10 @@ from tasks.connect import connect, load_credentials
 from tasks.options import STORE_TASK
 
 ORDER_STREAMS = ("orders", "deletions")
+# A check gives up on an unreachable host quickly (one connect timeout per system, a retry
+# only when it is quick): an operator waits for it at the terminal.
+CHECK_TIMEOUT_SECONDS = 4.0
+CHECK_RETRY_POLICY = RetryPolicy(max_attempts=2, max_total_seconds=2.0, backoff_max=1.0, jitter=0.2)
 
 
 @dataclass
@@ -55,13 +60,17 @@ async def check_tenant(tenant: TenantConfig) -> CheckReport:
         report.add("credential blocks", False, f"{error} — create it with `hgsync tenant add {tenant.slug}`")
         return report
     report.add("credential blocks", True, f"{tenant.handy_credentials}, {tenant.gestionix_credentials}")
-    async with connect(tenant, resolve=False) as connection:
+    async with connect(
+        tenant, resolve=False, timeout=CHECK_TIMEOUT_SECONDS, retry_policy=CHECK_RETRY_POLICY
+    ) as connection:
         try:
             users = await connection.handy.list_users()
             report.add("Handy credentials", True, f"token accepted ({len(users)} users)")
         except CredentialsError:
             report.add("Handy credentials", False,
                        f"Handy rejected the API token of block {tenant.handy_credentials!r}; save a valid token")
+        except Unreachable as error:
+            report.add("Handy credentials", False, str(error))
         except ApiError as error:
             report.add("Handy credentials", False, f"Handy did not answer: {error}")
         try:
@@ -80,7 +89,11 @@ async def check_tenant(tenant: TenantConfig) -> CheckReport:
         except ApiError as error:
             report.add("sucursal", False, str(error))
             return report
-        products = await connection.gestionix.list_products(connection.branch_id)
+        try:
+            products = await connection.gestionix.list_products(connection.branch_id)
+        except ApiError as error:
+            report.add("products for sale", False, str(error))
+            return report
         mapping = map_products(products, connection.branch_id)
         sellable = len(mapping.desired)
         report.add(

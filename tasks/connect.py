@@ -10,6 +10,7 @@ from typing import Any
 from clients.credentials import GestionixCredentials, HandyCredentials
 from clients.gestionix import GestionixClient
 from clients.handy import HandyClient
+from clients.ratelimit import RetryPolicy
 from mappings.tenant import TenantConfig
 
 
@@ -41,9 +42,12 @@ async def load_credentials(tenant: TenantConfig) -> tuple[HandyCredentials, Gest
 
 
 @asynccontextmanager
-async def connect(tenant: TenantConfig, *, resolve: bool = True) -> AsyncIterator[Connection]:
+async def connect(
+    tenant: TenantConfig, *, resolve: bool = True, timeout: float = 30.0, retry_policy: RetryPolicy | None = None
+) -> AsyncIterator[Connection]:
     """Both clients, open for the block; with `resolve`, the company and the sucursal are resolved
-    (A1) so a wrong name fails the run at once with the list of existing ones."""
+    (A1) so a wrong name fails the run at once with the list of existing ones. `timeout` and
+    `retry_policy` default to the clients' own (a run's patience); a check passes shorter ones."""
     handy_creds, gestionix_creds = await load_credentials(tenant)
     async with (
         HandyClient(
@@ -51,6 +55,8 @@ async def connect(tenant: TenantConfig, *, resolve: bool = True) -> AsyncIterato
             handy_creds.api_token.get_secret_value(),
             tenant=tenant.slug,
             timezone=tenant.handy_timezone,
+            timeout=timeout,
+            retry_policy=retry_policy,
         ) as handy,
         GestionixClient(
             gestionix_creds.base_url,
@@ -58,6 +64,8 @@ async def connect(tenant: TenantConfig, *, resolve: bool = True) -> AsyncIterato
             gestionix_creds.password.get_secret_value(),
             tenant=tenant.slug,
             company=tenant.gestionix_company,
+            timeout=timeout,
+            retry_policy=retry_policy,
         ) as gestionix,
     ):
         connection = Connection(tenant=tenant, handy=handy, gestionix=gestionix)
