@@ -23,7 +23,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals may hold secrets
 )
-tenant_app = typer.Typer(help="Add a tenant (credential blocks + deployments) or check one.", no_args_is_help=True)
+tenant_app = typer.Typer(
+    help="A tenant's life: add, check, set, pause, resume, credentials, remove, list.", no_args_is_help=True
+)
 app.add_typer(tenant_app, name="tenant")
 
 PREFECT_YAML = typer.Option(Path("prefect.yaml"), "--file", help="The deployments file.")
@@ -202,6 +204,266 @@ def tenant_check(slug: str = typer.Argument(...), file: Path = PREFECT_YAML) -> 
     raise typer.Exit(code=0 if report.ok else 1)
 
 
+def _prefect_api_url() -> str:
+    """The Prefect server the lifecycle commands act on; refuse to guess (an ephemeral local
+    server would accept the change and forget it)."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        _fail("PREFECT_API_URL is not set: start the server (`prefect server start`) and "
+              "export PREFECT_API_URL=http://127.0.0.1:4200/api")
+    return url
+
+
+def _on_server(what: str, call):
+    """Run one Prefect API coroutine; a server that does not answer is one line, not a traceback."""
+    url = _prefect_api_url()
+    try:
+        return asyncio.run(call)
+    except Exception as error:  # noqa: BLE001 - any failure of the API call is reported the same way
+        _fail(f"{what}: the Prefect server at {url} failed: {type(error).__name__}: {error}")
+
+
+def _known_tenant(slug: str, file: Path):
+    from flows import deployments
+
+    try:
+        return deployments.tenant(slug, file)
+    except deployments.DeploymentFileError as error:
+        _fail(str(error))
+
+
+SWITCH_FIELDS = ("sync_customers", "sync_inventory", "sync_deletions", "sync_customer_address",
+                 "treat_all_as_sales_orders")
+
+
+@tenant_app.command("set")
+def tenant_set(
+    slug: str = typer.Argument(..., help="Tenant slug from prefect.yaml."),
+    branch: Optional[str] = typer.Option(None, "--branch", help="Gestionix sucursal name."),
+    company: Optional[str] = typer.Option(None, "--company", help="Gestionix company id or name."),
+    timezone_name: Optional[str] = typer.Option(None, "--timezone"),
+    order_lookback_minutes: Optional[int] = typer.Option(None, "--order-lookback-minutes"),
+    sync_customers: Optional[bool] = typer.Option(None, "--sync-customers/--no-sync-customers"),
+    sync_inventory: Optional[bool] = typer.Option(None, "--sync-inventory/--no-sync-inventory"),
+    sync_deletions: Optional[bool] = typer.Option(None, "--sync-deletions/--no-sync-deletions"),
+    sync_customer_address: Optional[bool] = typer.Option(None, "--sync-customer-address/--no-sync-customer-address"),
+    treat_all_as_sales_orders: Optional[bool] = typer.Option(
+        None, "--all-as-sales-orders/--sales-as-ventas", help="O2: pedidos for all, or ventas for route sales."
+    ),
+    file: Path = PREFECT_YAML,
+) -> None:
+    """Change a tenant's settings (A7): its block in prefect.yaml, and at once every one of its
+    deployments on the Prefect server. The one way to change them (not the UI's parameter editor)."""
+    from pydantic import ValidationError
+
+    from flows import deployments
+    from mappings.tenant import TenantConfig
+    from tasks.tenant_deployments import set_tenant_parameters
+
+    config = _known_tenant(slug, file)
+    wanted = {
+        "gestionix_branch": branch, "gestionix_company": company, "handy_timezone": timezone_name,
+        "order_lookback_minutes": order_lookback_minutes, "sync_customers": sync_customers,
+        "sync_inventory": sync_inventory, "sync_deletions": sync_deletions,
+        "sync_customer_address": sync_customer_address, "treat_all_as_sales_orders": treat_all_as_sales_orders,
+    }
+    changes = {key: value for key, value in wanted.items() if value is not None}
+    if not changes:
+        _fail("say what to change, e.g. --no-sync-deletions (see --help)")
+    try:
+        updated = TenantConfig(**{**config.model_dump(), **changes})
+    except ValidationError as error:
+        _fail(f"tenant {slug}: {_validation_text(error)}")
+    changed = deployments.update_tenant(updated, file)
+    if not changed:
+        typer.echo(f"tenant {slug}: nothing changed")
+    for key, (old, new) in changed.items():
+        typer.echo(f"tenant {slug}: {key} {old} -> {new}")
+    names = _on_server(f"tenant {slug} set", set_tenant_parameters(slug, updated.model_dump(mode="json")))
+    if names:
+        typer.echo(f"updated {len(names)} deployments on the server: {', '.join(names)}")
+    else:
+        typer.echo(f"no deployment of tenant {slug} on the server yet: `hgsync deploy` creates them")
+
+
+def _set_paused(slug: str, file: Path, paused: bool) -> None:
+    from store import cursors
+    from tasks.tenant_deployments import set_schedules_active
+
+    _known_tenant(slug, file)
+    if not paused and cursors.get(slug, "orders") is None:
+        _fail(f"tenant {slug} was never activated: run its activate deployment (RULES A4), "
+              f"e.g. prefect deployment run activate/{slug}-activate")
+    names = _on_server(f"tenant {slug}", set_schedules_active(slug, not paused))
+    if not names:
+        _fail(f"no scheduled deployment of tenant {slug} on the server: `hgsync deploy` creates them")
+    typer.echo(f"tenant {slug}: schedules {'paused' if paused else 'resumed'} on {len(names)} deployments "
+               f"({', '.join(names)})")
+
+
+@tenant_app.command("pause")
+def tenant_pause(slug: str = typer.Argument(...), file: Path = PREFECT_YAML) -> None:
+    """Pause every schedule of the tenant (trial ended, module not renewed); its runs already
+    scheduled are dropped, its store and history stay. Manual runs still work."""
+    _set_paused(slug, file, paused=True)
+
+
+@tenant_app.command("resume")
+def tenant_resume(slug: str = typer.Argument(...), file: Path = PREFECT_YAML) -> None:
+    """Resume every schedule of a paused tenant (an activated one: otherwise run activate)."""
+    _set_paused(slug, file, paused=False)
+
+
+@tenant_app.command("credentials")
+def tenant_credentials(
+    slug: str = typer.Argument(..., help="Tenant slug from prefect.yaml."),
+    which: str = typer.Option("both", "--which", help="both | handy | gestionix"),
+    handy_url: Optional[str] = typer.Option(None, "--handy-url", help="New Handy URL (default: keep)."),
+    gestionix_url: Optional[str] = typer.Option(None, "--gestionix-url", help="New Gestionix URL (default: keep)."),
+    gestionix_user: Optional[str] = typer.Option(None, "--gestionix-user", help="New Gestionix user (default: keep)."),
+    file: Path = PREFECT_YAML,
+) -> None:
+    """Replace the token and/or password in the tenant's blocks (prompted, never echoed; or env
+    HGSYNC_HANDY_TOKEN / HGSYNC_GESTIONIX_PASSWORD), then run the checks of `tenant check`."""
+    from pydantic import ValidationError
+
+    from clients.credentials import GestionixCredentials, HandyCredentials
+    from flows.activate import check_tenant
+
+    if which not in ("both", "handy", "gestionix"):
+        _fail(f"--which {which!r}: use both, handy or gestionix")
+    config = _known_tenant(slug, file)
+    _prefect_api_url()
+
+    def secret(env: str, label: str) -> str:
+        return os.environ.get(env) or typer.prompt(label, hide_input=True)
+
+    try:
+        if which in ("both", "handy"):
+            try:
+                current = HandyCredentials.load(config.handy_credentials, _sync=True)
+                url = handy_url or current.base_url
+            except ValueError:
+                url = handy_url or "https://hub.handy.la/api/v2"
+            token = secret("HGSYNC_HANDY_TOKEN", "Handy API token")
+            HandyCredentials(base_url=url, api_token=token).save(config.handy_credentials, overwrite=True, _sync=True)
+            typer.echo(f"saved block {config.handy_credentials!r}")
+        if which in ("both", "gestionix"):
+            try:
+                current = GestionixCredentials.load(config.gestionix_credentials, _sync=True)
+                url, user = gestionix_url or current.base_url, gestionix_user or current.user
+            except ValueError:
+                url, user = gestionix_url or "https://api.gestionix.com/api/v3", gestionix_user
+            if not user:
+                _fail(f"block {config.gestionix_credentials!r} does not exist yet: pass --gestionix-user")
+            password = secret("HGSYNC_GESTIONIX_PASSWORD", "Gestionix password")
+            GestionixCredentials(base_url=url, user=user, password=password).save(
+                config.gestionix_credentials, overwrite=True, _sync=True)
+            typer.echo(f"saved block {config.gestionix_credentials!r}")
+    except ValidationError as error:
+        _fail(f"tenant {slug}: {_validation_text(error)}")
+    with _prefect_console_quiet():
+        report = asyncio.run(check_tenant(config))
+    for line in report.lines():
+        typer.echo(line)
+    raise typer.Exit(code=0 if report.ok else 1)
+
+
+@tenant_app.command("remove")
+def tenant_remove(
+    slug: str = typer.Argument(..., help="Tenant slug from prefect.yaml."),
+    purge_store: bool = typer.Option(False, "--purge-store", help="Also delete its rows in the store (history)."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    file: Path = PREFECT_YAML,
+) -> None:
+    """Remove a tenant: its deployments on the server, its two credential blocks and its entries in
+    prefect.yaml. The store keeps its history (report, audit) unless --purge-store."""
+    from clients.credentials import GestionixCredentials, HandyCredentials
+    from flows import deployments
+    from tasks.tenant_deployments import delete_deployments
+
+    config = _known_tenant(slug, file)
+    _prefect_api_url()
+    if not yes:
+        typer.confirm(f"remove tenant {slug} (deployments, blocks{', store rows' if purge_store else ''})?",
+                      abort=True)
+    names = _on_server(f"tenant {slug} remove", delete_deployments(slug))
+    typer.echo(f"deleted {len(names)} deployments on the server" + (f": {', '.join(names)}" if names else ""))
+    for block_type, name in ((HandyCredentials, config.handy_credentials),
+                             (GestionixCredentials, config.gestionix_credentials)):
+        try:
+            block_type.delete(name, _sync=True)
+            typer.echo(f"deleted block {name!r}")
+        except ValueError:  # no such block: nothing to delete
+            typer.echo(f"block {name!r} did not exist")
+    removed = deployments.remove_tenant(slug, file)
+    typer.echo(f"removed tenant {slug} and {len(removed)} deployments from {file}")
+    if purge_store:
+        from store.purge import purge_tenant
+
+        counts = purge_tenant(slug)
+        typer.echo(f"store rows deleted: {', '.join(f'{table} {n}' for table, n in counts.items())}")
+    else:
+        typer.echo(f"the store keeps tenant {slug}'s history (hgsync report --tenant {slug})")
+
+
+@tenant_app.command("list")
+def tenant_list(file: Path = PREFECT_YAML) -> None:
+    """Every tenant of prefect.yaml: switches, state (awaiting activation, active, paused) and the
+    last run of each of its deployments on the server."""
+    from flows import deployments
+    from store import cursors
+    from tasks.tenant_deployments import tenant_status
+
+    _prefect_api_url()
+    known = deployments.tenants(file)
+    if not known:
+        typer.echo(f"no tenant in {file}")
+    for slug, config in sorted(known.items()):
+        statuses = _on_server("tenant list", tenant_status(slug))
+        scheduled = [status for status in statuses if status.scheduled]
+        if not statuses:
+            state = "not deployed"
+        elif scheduled and all(status.active for status in scheduled):
+            state = "active"
+        elif any(status.active for status in scheduled):
+            state = "partly paused"
+        elif cursors.get(slug, "orders") is None:
+            state = "awaiting activation"
+        else:
+            state = "paused"
+        switches = ", ".join(f"{name.removeprefix('sync_')} {'on' if getattr(config, name) else 'off'}"
+                             for name in SWITCH_FIELDS)
+        typer.echo(f"{slug}: {state} — {switches}")
+        for status in statuses:
+            typer.echo(f"  {status.name}: last run {status.last_run}")
+
+
+@app.command()
+def deploy(file: Path = PREFECT_YAML) -> None:
+    """`prefect deploy --all` for prefect.yaml, keeping each deployment's schedules as the server
+    has them (activated, paused); new deployments start paused until their activation (A4)."""
+    import subprocess
+    import sys
+
+    from tasks.tenant_deployments import restore_schedule_states, schedule_states
+
+    _prefect_api_url()
+    states = _on_server("deploy", schedule_states())
+    prefect = Path(sys.executable).with_name("prefect")
+    command = [str(prefect), "--no-prompt", "deploy", "--all", "--prefect-file", str(file.resolve())]
+    done = subprocess.run(command, cwd=file.resolve().parent, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        typer.echo(done.stdout[-4000:] + done.stderr[-4000:], err=True)
+        _fail(f"prefect deploy failed (exit {done.returncode}); its output is above")
+    restored = _on_server("deploy", restore_schedule_states(states))
+    active = sum(states.values())
+    typer.echo(f"deployed every deployment of {file}; schedules kept as they were ({active} active"
+               + (f", restored: {', '.join(restored)}" if restored else "") + ")")
+
+
 @app.command()
 def run(
     flow: str = typer.Argument(..., help="catalog | customers | orders | deletions | activate"),
@@ -245,7 +507,11 @@ def serve(file: Path = PREFECT_YAML) -> None:
 
     from flows import deployments
 
-    runner_deployments = [deployments.to_runner_deployment(spec) for spec in deployments.deployments(file)]
+    from tasks.tenant_deployments import schedule_states
+
+    states = _on_server("serve", schedule_states())  # activated/paused as the server has them (A4, A7)
+    runner_deployments = [deployments.to_runner_deployment(spec, states.get(spec.name))
+                          for spec in deployments.deployments(file)]
     typer.echo(f"serving {len(runner_deployments)} deployments from {file}")
     prefect_serve(*runner_deployments, pause_on_shutdown=False)
 
