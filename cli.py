@@ -154,7 +154,7 @@ def tenant_add(
     file: Path = PREFECT_YAML,
     yaml_only: bool = typer.Option(False, "--yaml-only", help="Only edit prefect.yaml (blocks already saved)."),
 ) -> None:
-    """Save a tenant's two credential blocks and add its five deployments to prefect.yaml."""
+    """Save a tenant's two credential blocks and add its seven deployments to prefect.yaml."""
     from pydantic import ValidationError
 
     from clients.credentials import GestionixCredentials, HandyCredentials
@@ -182,7 +182,7 @@ def tenant_add(
     except deployments.DeploymentFileError as error:
         _fail(str(error))
     typer.echo(f"added deployments {', '.join(f'{slug}-{k}' for k in deployments.FLOWS)} to {file}")
-    typer.echo(f"next: hgsync tenant check {slug} ; prefect deploy --all ; run {slug}-activate")
+    typer.echo(f"next: hgsync tenant check {slug} ; hgsync deploy ; prefect deployment run activate/{slug}-activate")
 
 
 @tenant_app.command("check")
@@ -448,13 +448,14 @@ def deploy(file: Path = PREFECT_YAML) -> None:
     import subprocess
     import sys
 
+    from flows import deployments
     from tasks.tenant_deployments import restore_schedule_states, schedule_states
 
     _prefect_api_url()
     states = _on_server("deploy", schedule_states())
     prefect = Path(sys.executable).with_name("prefect")
     command = [str(prefect), "--no-prompt", "deploy", "--all", "--prefect-file", str(file.resolve())]
-    done = subprocess.run(command, cwd=file.resolve().parent, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, cwd=deployments.PROJECT_ROOT, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         typer.echo(done.stdout[-4000:] + done.stderr[-4000:], err=True)
         _fail(f"prefect deploy failed (exit {done.returncode}); its output is above")

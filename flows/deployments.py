@@ -153,7 +153,7 @@ def find(slug: str, flow_key: str, path: Path = DEFAULT_PREFECT_YAML) -> Deploym
 
 
 def add_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> None:
-    """Append the tenant (an anchored parameter block) and its five deployments, keeping comments."""
+    """Append the tenant (an anchored parameter block) and its seven deployments, keeping comments."""
     document = read(path)
     definitions = document.setdefault("definitions", CommentedMap())
     tenants_map = definitions.setdefault("tenants", CommentedMap())
