@@ -507,7 +507,6 @@ def serve(file: Path = PREFECT_YAML) -> None:
     from prefect import serve as prefect_serve
 
     from flows import deployments
-
     from tasks.tenant_deployments import schedule_states
 
     states = _on_server("serve", schedule_states())  # activated/paused as the server has them (A4, A7)
@@ -531,10 +530,9 @@ def report(
     import json
     import sys
 
-    from store.reporting import build_report, report_rows
-
     from flows import deployments
     from store import runs
+    from store.reporting import build_report, report_rows
 
     if output not in ("table", "json", "csv"):
         _fail(f"--format {output!r}: use table, json or csv")

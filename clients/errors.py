@@ -411,7 +411,7 @@ def unreachable_text(system: str, base_url: str, exc: BaseException) -> str:
         return f"{where} did not accept the connection in time (host down or unreachable)"
     if any(isinstance(cause, ConnectionRefusedError) for cause in causes) or "refused" in detail.lower():
         return f"{where} refused the connection (is it running? is the URL right?)"
-    if re.search(r"name or service not known|nodename nor servname|getaddrinfo|name resolution|no address", detail, re.I):
+    if re.search(r"name or service not known|nodename nor servname|getaddrinfo|name resolution|no address", detail, re.IGNORECASE):
         return f"{where} cannot be reached: its host name is not found (DNS: {detail.split('] ')[-1]})"
     return f"{where} cannot be reached: {detail or type(exc).__name__}"
 

@@ -88,10 +88,9 @@ def test_a4_tenant_check_on_stopped_systems_names_both_urls_and_gives_up_after_t
 def test_a4_run_before_activation_fails_in_one_line_without_traceback(prefect_harness, yaml_copy):
     result = CliRunner().invoke(app, ["run", "orders", "--tenant", "demo", "--file", str(yaml_copy)])
     assert result.exit_code == 1
-    assert result.stdout.strip().splitlines() == [
-        "demo-orders: Failed — tenant demo has no orders cursor: run activate first (RULES A4), "
-        "or pass since (a backfill start date)"
-    ]
+    expected = ("demo-orders: Failed — tenant demo has no orders cursor: run activate first (RULES A4), "
+                "or pass since (a backfill start date)")
+    assert result.stdout.strip().splitlines() == [expected]
     assert "Traceback" not in result.stdout + result.stderr
 
 
