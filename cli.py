@@ -281,7 +281,8 @@ def tenant_set(
         typer.echo(f"tenant {slug}: nothing changed")
     for key, (old, new) in changed.items():
         typer.echo(f"tenant {slug}: {key} {old} -> {new}")
-    names = _on_server(f"tenant {slug} set", set_tenant_parameters(slug, updated.model_dump(mode="json")))
+    names = _on_server(f"tenant {slug} set (prefect.yaml is updated; run the same command again to update the server)",
+                       set_tenant_parameters(slug, updated.model_dump(mode="json")))
     if names:
         typer.echo(f"updated {len(names)} deployments on the server: {', '.join(names)}")
     else:
