@@ -40,6 +40,13 @@ def sandbox_command(
     ),
 ) -> None:
     """Serve the Handy and Gestionix sandboxes and print their URLs and demo credentials."""
+    if save_demo_blocks_:
+        from prefect.settings import PREFECT_API_URL
+
+        if not PREFECT_API_URL.value():  # a temporary local server would keep the blocks nowhere
+            typer.secho("--save-demo-blocks: PREFECT_API_URL is not set (the Prefect server that keeps the blocks)",
+                        fg=typer.colors.RED, err=True)
+            raise typer.Exit(code=1)
     try:
         serve(seed=seed, products=products, customers=customers, host=host, handy_port=handy_port,
               gestionix_port=gestionix_port, orders=orders, latency_ms=latency_ms,
