@@ -165,17 +165,29 @@ def test_sandbox_on_a_busy_port_says_so_in_one_line():
 
 
 @pytest.mark.flow
-def test_demo_never_overwrites_the_demo_tenants_blocks(prefect_harness, monkeypatch, tmp_path):
-    """`hgsync demo` saves its own blocks: the deployed demo tenant's blocks keep their URLs."""
+def test_demo_never_overwrites_the_demo_tenants_blocks(prefect_harness, monkeypatch, tmp_path, capsys):
+    """`hgsync demo` with 8701 busy (a running `hgsync sandbox`) says so, uses free ports, and saves
+    its own blocks: the deployed demo tenant's blocks keep their URLs and secrets."""
     from clients.credentials import GestionixCredentials, HandyCredentials
-    from sandbox.demo import run_demo
+    from sandbox.demo import HANDY_PORT, run_demo
+
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", HANDY_PORT))
+        holder.listen()
+    except OSError:
+        pass  # already busy: the demo meets the same situation
 
     monkeypatch.setenv("HGSYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'unused.db'}")  # restored after the test
     HandyCredentials(base_url="http://127.0.0.1:8701/api/v2", api_token="deployed").save(
         "demo-handy", overwrite=True, _sync=True)
     GestionixCredentials(base_url="http://127.0.0.1:8702/api/v3", user="u", password="deployed").save(
         "demo-gestionix", overwrite=True, _sync=True)
-    assert run_demo(products=20, customers=5, cycles=1) == 0
+    try:
+        assert run_demo(products=20, customers=5, cycles=1) == 0
+    finally:
+        holder.close()
+    assert "ports 8701/8702 are busy" in capsys.readouterr().out
     handy = HandyCredentials.load("demo-handy", _sync=True)
     gestionix = GestionixCredentials.load("demo-gestionix", _sync=True)
     assert handy.api_token.get_secret_value() == "deployed" and handy.base_url == "http://127.0.0.1:8701/api/v2"
