@@ -125,13 +125,24 @@ def test_a7_set_pause_resume_list_remove_reach_every_deployment(prefect_harness,
     assert runs.recent(slug, flow="activate") and cursors.get(slug, "orders") is not None  # history kept
 
 
-def test_a7_remove_with_purge_store_forgets_the_tenant(prefect_harness, sandbox, yaml_copy):
+def test_a7_remove_with_purge_store_forgets_the_tenant_and_only_it(prefect_harness, sandbox, yaml_copy):
+    from datetime import datetime, timezone
+
+    from store import binder
+
     tenant = make_tenant(sandbox)
     _deploy(tenant, yaml_copy)
-    assert asyncio.run(activate(tenant=tenant, return_state=True)).is_completed()
+    for slug in (tenant.slug, "neighbour"):
+        run_id = runs.start(slug, "orders")
+        runs.add_items(slug, run_id, [{"entity": "order", "key": "1", "action": "pushed", "reason": ""}])
+        runs.finish(slug, run_id, counts={"read": 1}, status="completed")
+        cursors.set(slug, "orders", datetime.now(timezone.utc))
+        binder.bind(slug, "order", "1", "GX-1", status="pushed")
     result = CliRunner().invoke(app, ["tenant", "remove", tenant.slug, "--yes", "--purge-store", "--file", str(yaml_copy)])
     assert result.exit_code == 0, result.output
     assert runs.recent(tenant.slug) == [] and cursors.get(tenant.slug, "orders") is None
+    assert binder.all_for(tenant.slug, "order") == []
+    assert runs.recent("neighbour") and cursors.get("neighbour", "orders") and binder.all_for("neighbour", "order")
 
 
 def test_a7_credentials_replaces_the_secret_and_checks_it(prefect_harness, sandbox, yaml_copy, monkeypatch):
