@@ -65,6 +65,7 @@ class HttpCore:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
         self.system = system
+        self.base_url = base_url.rstrip("/")
         self.calls: Counter[str] = Counter()
         # Seconds the server's clock is ahead of this worker's wall clock (its `Date` header).
         self.server_clock_offset: float | None = None
@@ -165,7 +166,8 @@ class HttpCore:
                 failure = unsendable_request(system=self.system, method=method, path=path, exc=exc)
             except httpx.HTTPError as exc:
                 failure = error_from_exception(
-                    system=self.system, method=method, path=path, exc=exc, secrets=self._secrets()
+                    system=self.system, method=method, path=path, exc=exc, secrets=self._secrets(),
+                    base_url=self.base_url,
                 )
             if failure is not None:
                 # Raised outside the except block: not even __context__ holds the httpx error

@@ -130,6 +130,14 @@ class Retryable(ApiError):
     """Temporary: the same call may succeed later (X2)."""
 
 
+class Unreachable(Retryable):
+    """The connection itself failed (refused, name not found, connect timeout): the message names
+    the system and its URL, so an operator knows what to start or fix."""
+
+    def _text(self) -> str:
+        return self.message + (f" (after {self.attempts} attempts)" if self.attempts > 1 else "")
+
+
 class UnreadableBody(Retryable):
     """A 2xx answer whose body is not JSON (HTML maintenance page, truncated body): the
     server is having a moment; GETs/PUTs/DELETEs are retried, a POST is not resent."""
@@ -416,13 +424,34 @@ def error_from_response(
     )
 
 
+SYSTEM_NAMES = {"handy": "Handy", "gestionix": "Gestionix"}
+
+
+def unreachable_text(system: str, base_url: str, exc: BaseException) -> str:
+    """"Handy at http://127.0.0.1:8701/api/v2 refused the connection", and the like."""
+    where = f"{SYSTEM_NAMES.get(system, system)} at {base_url}"
+    detail = str(exc)
+    causes = list(_exception_chain(exc))
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"{where} did not accept the connection in time (host down or unreachable)"
+    if any(isinstance(cause, ConnectionRefusedError) for cause in causes) or "refused" in detail.lower():
+        return f"{where} refused the connection (is it running? is the URL right?)"
+    if re.search(r"name or service not known|nodename nor servname|getaddrinfo|name resolution|no address", detail, re.IGNORECASE):
+        return f"{where} cannot be reached: its host name is not found (DNS: {detail.split('] ')[-1]})"
+    return f"{where} cannot be reached: {detail or type(exc).__name__}"
+
+
 def error_from_exception(
-    *, system: str, method: str, path: str, exc: BaseException, secrets: Iterable[str] = ()
+    *, system: str, method: str, path: str, exc: BaseException, secrets: Iterable[str] = (),
+    base_url: str | None = None,
 ) -> ApiError:
     """The ApiError for a transport failure. The httpx exception is not chained (it holds the
-    request and its Authorization header); its type name and text are kept instead."""
+    request and its Authorization header); its type name and text are kept instead. A failed
+    connection (with `base_url` known) is Unreachable, whose text names the system and URL."""
     error_class = classify(None, exc)
     detail = str(exc) or type(exc).__name__
+    if base_url and isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        error_class, detail = Unreachable, unreachable_text(system, base_url, exc)  # redacted below
     return error_class(
         redact(detail, secrets),
         system=system,

@@ -188,6 +188,9 @@ def tenant(slug: str, path: Path = DEFAULT_PREFECT_YAML) -> TenantConfig:
 
 
 def find(slug: str, flow_key: str, path: Path = DEFAULT_PREFECT_YAML) -> DeploymentSpec:
+    tenant(slug, path)  # an unknown tenant: the error lists the known ones
+    if flow_key not in FLOWS:
+        raise DeploymentFileError(f"no flow {flow_key!r}; the flows are: {', '.join(FLOWS)}")
     name = f"{slug}-{flow_key}"
     for spec in deployments(path):
         if spec.name == name:
@@ -196,7 +199,7 @@ def find(slug: str, flow_key: str, path: Path = DEFAULT_PREFECT_YAML) -> Deploym
 
 
 def add_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> None:
-    """Append the tenant (an anchored parameter block) and its five deployments, keeping comments."""
+    """Append the tenant (an anchored parameter block) and its seven deployments, keeping comments."""
     document = read(path)
     definitions = document.setdefault("definitions", CommentedMap())
     tenants_map = definitions.setdefault("tenants", CommentedMap())
@@ -233,8 +236,42 @@ def add_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> None:
         _yaml().dump(document, handle)
 
 
-def to_runner_deployment(spec: DeploymentSpec):
-    """The same deployment, for `prefect.serve` (hgsync serve)."""
+def update_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> dict[str, tuple[Any, Any]]:
+    """Write the tenant's new settings into its anchored block, in place, so every deployment that
+    references it follows; returns {field: (old, new)} of what changed."""
+    document = read(path)
+    params = ((document.get("definitions") or {}).get("tenants") or {}).get(config.slug)
+    if params is None:
+        tenant(config.slug, path)  # raises, listing the known tenants
+    changed = {}
+    for key, value in config.model_dump(mode="json").items():
+        if params.get(key) != value:
+            changed[key] = (params.get(key), value)
+            params[key] = value
+    if changed:
+        with path.open("w", encoding="utf-8") as handle:
+            _yaml().dump(document, handle)
+    return changed
+
+
+def remove_tenant(slug: str, path: Path = DEFAULT_PREFECT_YAML) -> list[str]:
+    """Take the tenant's deployments and its anchored block out of the file; returns the names."""
+    tenant(slug, path)  # raises, listing the known tenants
+    document = read(path)
+    deploys = document.get("deployments") or CommentedSeq()
+    mine = [i for i, entry in enumerate(deploys) if (entry.get("tags") or []) and f"tenant:{slug}" in entry["tags"]]
+    names = [deploys[i]["name"] for i in mine]
+    for index in reversed(mine):
+        del deploys[index]
+    del document["definitions"]["tenants"][slug]
+    with path.open("w", encoding="utf-8") as handle:
+        _yaml().dump(document, handle)
+    return names
+
+
+def to_runner_deployment(spec: DeploymentSpec, active: bool | None = None):
+    """The same deployment, for `prefect.serve` (hgsync serve); `active` overrides the file's
+    schedule state (the server's, once activation or `tenant pause` decided it)."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
     from prefect.schedules import Cron
 
@@ -242,7 +279,10 @@ def to_runner_deployment(spec: DeploymentSpec):
     return spec.load_flow().to_deployment(
         name=spec.name,
         parameters=spec.parameters,
-        schedules=[Cron(s["cron"], timezone=s.get("timezone", "UTC")) for s in spec.schedules],
+        schedules=[
+            Cron(s["cron"], timezone=s.get("timezone", "UTC"), active=s.get("active", True) if active is None else active)
+            for s in spec.schedules
+        ],
         concurrency_limit=ConcurrencyLimitConfig(**limit) if limit else None,
         tags=spec.tags,
         description=spec.description,

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 DEMO_SLUG = "demo"
+DEMO_RUN_BLOCKS = {"handy_credentials": "demo-run-handy", "gestionix_credentials": "demo-run-gestionix"}
 HANDY_PORT, GESTIONIX_PORT = 8701, 8702
 
 
@@ -152,8 +153,13 @@ def run_demo(products: int = 120, customers: int = 40, cycles: int = 3, seed: in
     with run_sandbox(seed=seed, products=products, customers=customers,
                      handy_port=ports[0], gestionix_port=ports[1]) as sb:
         console.rule("[bold]handy-gestionix demo")
+        if ports == (0, 0):
+            console.print(f"ports {HANDY_PORT}/{GESTIONIX_PORT} are busy (a running `hgsync sandbox`?): "
+                          "this demo's own sandbox uses free ports instead")
         console.print(describe(sb))
-        tenant = deployments.tenant(DEMO_SLUG)
+        # The demo's own blocks: the deployed demo tenant's blocks (demo-handy, demo-gestionix)
+        # are never overwritten by a demo run (its sandbox may be on other ports, and then gone).
+        tenant = deployments.tenant(DEMO_SLUG).model_copy(update=DEMO_RUN_BLOCKS)
         HandyCredentials(base_url=sb.handy_url, api_token=sb.handy_token).save(
             tenant.handy_credentials, overwrite=True)
         GestionixCredentials(base_url=sb.gestionix_url, user=sb.gestionix_user,

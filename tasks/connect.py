@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from clients.credentials import GestionixCredentials, HandyCredentials, UnusableSecret
 from clients.gestionix import GestionixClient
 from clients.handy import HandyClient
+from clients.ratelimit import RetryPolicy
 from mappings.tenant import TenantConfig
 
 
@@ -73,9 +74,12 @@ async def _load(block_type: type[Block], name: str) -> Any:
 
 
 @asynccontextmanager
-async def connect(tenant: TenantConfig, *, resolve: bool = True) -> AsyncIterator[Connection]:
+async def connect(
+    tenant: TenantConfig, *, resolve: bool = True, timeout: float = 30.0, retry_policy: RetryPolicy | None = None
+) -> AsyncIterator[Connection]:
     """Both clients, open for the block; with `resolve`, the company and the sucursal are resolved
-    (A1) so a wrong name fails the run at once with the list of existing ones."""
+    (A1) so a wrong name fails the run at once with the list of existing ones. `timeout` and
+    `retry_policy` default to the clients' own (a run's patience); a check passes shorter ones."""
     handy_creds, gestionix_creds = await load_credentials(tenant)
     async with (
         HandyClient(
@@ -83,6 +87,8 @@ async def connect(tenant: TenantConfig, *, resolve: bool = True) -> AsyncIterato
             handy_creds.api_token.get_secret_value(),
             tenant=tenant.slug,
             timezone=tenant.handy_timezone,
+            timeout=timeout,
+            retry_policy=retry_policy,
         ) as handy,
         GestionixClient(
             gestionix_creds.base_url,
@@ -90,6 +96,8 @@ async def connect(tenant: TenantConfig, *, resolve: bool = True) -> AsyncIterato
             gestionix_creds.password.get_secret_value(),
             tenant=tenant.slug,
             company=tenant.gestionix_company,
+            timeout=timeout,
+            retry_policy=retry_policy,
         ) as gestionix,
     ):
         connection = Connection(tenant=tenant, handy=handy, gestionix=gestionix)
