@@ -17,15 +17,21 @@ from prefect import flow
 from prefect.artifacts import acreate_table_artifact
 from prefect.states import Cancelled, Completed, Failed
 
-from store.leases import LeaseHandle
 from mappings.reconcile import ReconcileRow, plan_repairs, problems, reconcile_day
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit
 from tasks.connect import Connection, connect
 from tasks.deletions import apply_deletions
 from tasks.documents import BATCH_SIZE, LeaseTimeout, Window, renew, tenant_lease
+from tasks.fencing import LeaseGuard
 from tasks.orders import plan_orders, push_orders, read_catalog, resolve_customers
-from tasks.reconcile import DayData, document_in_day, known_reasons, prepare_repair_deletions, read_day
+from tasks.reconcile import (
+    DayData,
+    document_in_day,
+    known_reasons,
+    prepare_repair_deletions,
+    read_day,
+)
 
 
 @flow(name="reconcile")
@@ -38,20 +44,23 @@ async def reconcile(tenant: TenantConfig, day: date | None = None, dry_run: bool
     day = day or (datetime.now(ZoneInfo(tenant.handy_timezone)).date() - timedelta(days=1))
     audit = RunAudit(tenant.slug, "reconcile", dry_run=dry_run)
     try:
-        async with tenant_lease(tenant.slug, hold=not dry_run) as lease:
-            async with connect(tenant) as connection:
-                data = await read_day(connection, day)
-                audit.window_start, audit.window_end = data.start, data.end
-                audit.start()
-                rows = _compare(tenant, data, audit)
-                repairs = plan_repairs(rows, data.live, [str(o.get("id")) for o in data.deleted])
-                before = dict(audit.counts)
-                if repairs.push:
-                    await _push_missing(connection, tenant, repairs.push, data, audit, dry_run, lease)
-                if repairs.delete:
-                    work = await prepare_repair_deletions(tenant, repairs.delete, dry_run)
-                    window = Window(stream="reconcile", start=data.start, end=data.end)
-                    await apply_deletions(connection, tenant, work, window, audit, dry_run)
+        async with (
+            tenant_lease(tenant.slug, hold=not dry_run) as lease,
+            connect(tenant) as connection,
+        ):
+            connection.lease = lease  # its pushes and deletions ask the lease first (O8)
+            data = await read_day(connection, day)
+            audit.window_start, audit.window_end = data.start, data.end
+            audit.start()
+            rows = _compare(tenant, data, audit)
+            repairs = plan_repairs(rows, data.live, [str(o.get("id")) for o in data.deleted])
+            before = dict(audit.counts)
+            if repairs.push:
+                await _push_missing(connection, tenant, repairs.push, data, audit, dry_run, lease)
+            if repairs.delete:
+                work = await prepare_repair_deletions(tenant, repairs.delete, dry_run)
+                window = Window(stream="reconcile", start=data.start, end=data.end)
+                await apply_deletions(connection, tenant, work, window, audit, dry_run)
     except LeaseTimeout as exc:
         audit.note(str(exc))
         await audit.finish("skipped")
@@ -105,7 +114,7 @@ async def _push_missing(
     data: DayData,
     audit: RunAudit,
     dry_run: bool,
-    lease: LeaseHandle | None,
+    lease: LeaseGuard | None,
 ) -> None:
     """O1/O8 repair: the same plan → catalog → customers → push as order_push, so a missing
     order is pushed exactly once even if order_push reaches it too (bindings, intents)."""
