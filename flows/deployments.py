@@ -247,7 +247,7 @@ def update_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> di
     for key, value in config.model_dump(mode="json").items():
         if params.get(key) != value:
             changed[key] = (params.get(key), value)
-            params[key] = value
+            params[key] = quoted_where_needed(value)  # read back by prefect deploy as written
     if changed:
         with path.open("w", encoding="utf-8") as handle:
             _yaml().dump(document, handle)
