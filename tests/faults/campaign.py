@@ -147,6 +147,9 @@ class MonotonicShift:
     def monotonic(self) -> float:
         return time.monotonic() + self.offset
 
+    def time(self) -> float:  # the wall clock does not jump: only the frozen holder's monotonic
+        return time.time()
+
     def install(self, monkeypatch) -> None:
         monkeypatch.setattr(tasks.fencing, "time", self)
         monkeypatch.setattr(tasks.documents, "time", self)

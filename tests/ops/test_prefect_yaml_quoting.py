@@ -99,3 +99,15 @@ def test_ordinary_values_stay_plain_and_the_file_stays_ascii(yaml_copy):
     assert "handy_timezone: America/Mexico_City\n" in text
     assert text.isascii()
     assert deployments.tenant("abarrotes-lupita", yaml_copy).gestionix_company == "Peñón 12:30"
+
+
+@pytest.mark.parametrize("value", ["yes", "OFF", "12:30", "0123", "~", "1e3"])
+def test_a7_tenant_set_writes_hostile_values_read_by_prefect_deploy_as_written(yaml_copy, value):
+    """A7: changing a setting with `tenant set` quotes like `tenant add` does."""
+    config = TenantConfig(slug="lupita", gestionix_branch="Matriz", handy_credentials="lupita-handy",
+                          gestionix_credentials="lupita-gestionix")
+    deployments.add_tenant(config, yaml_copy)
+    changed = config.model_copy(update={"gestionix_branch": value, "gestionix_company": value})
+    deployments.update_tenant(changed, yaml_copy)
+    ours = [d for d in prefect_deploy_reads(yaml_copy) if d["name"].startswith("lupita-")]
+    assert ours and all(d["parameters"]["tenant"] == changed.model_dump(mode="json") for d in ours)
