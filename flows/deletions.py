@@ -18,6 +18,7 @@ from tasks.documents import (
     LeaseTimeout,
     close_window,
     measure_handy_clock,
+    require_cursor,
     open_window,
     renew,
     skip_window,
@@ -41,6 +42,7 @@ async def deletion_sync(tenant: TenantConfig, since: datetime | None = None, dry
         return await audit.finish()
     try:
         async with tenant_lease(tenant.slug, hold=not dry_run) as lease:
+            await require_cursor(tenant.slug, DELETIONS_STREAM, since)  # A4, before any read
             async with connect(tenant, resolve=False) as connection:
                 connection.lease = lease  # every Gestionix write and binding asks it first (O8)
                 skew = await measure_handy_clock(connection, audit)  # O1: Handy's clock

@@ -19,6 +19,7 @@ from tasks.documents import (
     LeaseTimeout,
     close_window,
     measure_handy_clock,
+    require_cursor,
     open_window,
     renew,
     tenant_lease,
@@ -42,6 +43,7 @@ async def order_push(tenant: TenantConfig, since: datetime | None = None, dry_ru
     audit = RunAudit(tenant.slug, "orders", dry_run=dry_run)
     try:
         async with tenant_lease(tenant.slug, hold=not dry_run) as lease:
+            await require_cursor(tenant.slug, ORDERS_STREAM, since)  # A4, before any read
             async with connect(tenant, resolve=False) as connection:
                 connection.lease = lease  # every Gestionix write and binding asks it first (O8)
                 skew = await measure_handy_clock(connection, audit)  # O1: Handy's clock

@@ -168,14 +168,27 @@ async def open_window(
     if since is not None:
         start = _aware(since)
     else:
-        cursor = cursors.get(tenant_slug, stream)
-        if cursor is None:
-            raise NoCursor(
-                f"tenant {tenant_slug} has no {stream} cursor: run activate first (RULES A4), "
-                "or pass since (a backfill start date)"
-            )
+        cursor = _cursor(tenant_slug, stream)
         start = widened_start(cursor, skew_seconds, timedelta(minutes=lookback_minutes))
     return Window(stream=stream, start=min(start, now), end=now)
+
+
+@task(name="require-cursor", **STORE_TASK)
+async def require_cursor(tenant_slug: str, stream: str, since: datetime | None) -> None:
+    """NoCursor before anything is read from Handy: a tenant not yet activated fails at once,
+    naming the reason, without depending on Handy being reachable."""
+    if since is None:
+        _cursor(tenant_slug, stream)
+
+
+def _cursor(tenant_slug: str, stream: str) -> datetime:
+    cursor = cursors.get(tenant_slug, stream)
+    if cursor is None:
+        raise NoCursor(
+            f"tenant {tenant_slug} has no {stream} cursor: run activate first (RULES A4), "
+            "or pass since (a backfill start date)"
+        )
+    return cursor
 
 
 @task(name="close-window", **STORE_TASK)
