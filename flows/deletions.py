@@ -22,6 +22,7 @@ from tasks.documents import (
     skip_window,
     tenant_lease,
 )
+from tasks.order_adoption import adopt_deleted_documents
 
 
 @flow(name="deletion_sync")
@@ -48,6 +49,7 @@ async def deletion_sync(tenant: TenantConfig, since: datetime | None = None, dry
             async with connect(tenant, resolve=False) as connection:
                 connection.lease = lease  # every Gestionix write and binding asks it first (O8)
                 deleted = await read_deleted_orders(connection, window)
+                await adopt_deleted_documents(connection, tenant, deleted, audit, dry_run)  # D1
                 work = await plan_deletions(tenant, deleted, audit)
                 for start in range(0, len(work), BATCH_SIZE):  # D1-D3, O10
                     await apply_deletions(
