@@ -15,6 +15,12 @@ orders come back with no binding, and creating them again would duplicate their 
 
 deletion_sync does the same for deleted orders with no binding before it tombstones them (D1-D2):
 a document pushed after the backup is found and deleted, not left behind.
+
+Stale creates. A run frozen (SIGSTOP, VM pause) after its write gate let a create through but
+before the request left sends it after thawing, when another run may already have created the
+order's document. Its binding is then refused by the fence; it records the document it created
+(`record_stale_create`), and the next holder of the lease deletes it unless it is the order's
+bound document (`settle_stale_creates`).
 """
 
 from __future__ import annotations
@@ -28,13 +34,14 @@ from prefect import task
 from clients.handy import EXTERNAL_ID_FIELD
 from mappings.orders import OrderRejected, document_date, reference
 from mappings.tenant import TenantConfig
-from store import binder
+from store import binder, dead_letters
 from tasks.audit import RunAudit
 from tasks.connect import Connection
-from tasks.documents import ORDER, PUSHED, document_key, ensure_resolved
+from tasks.documents import INTENT, ORDER, PUSHED, document_key, ensure_resolved
 from tasks.fencing import fence_for
 from tasks.options import RETRYING_TASK
 
+STALE_CREATE = "order_stale_create"  # dead-letter entity: a create sent after the lease was lost
 DOC_TYPES = ("sales_order", "sale")
 REFERENCE, DOCUMENT_ID, FOLIO, SERIE = "reference", "id", "folio", "serie"
 FILTER_BRANCH, FILTER_FROM, FILTER_TO = "branch_id", "date_from", "date_to"
@@ -174,3 +181,48 @@ def _text(value: Any) -> str:
 def _folio(document: dict) -> str:
     serie, folio = document.get(SERIE), document.get(FOLIO)
     return f"{serie}-{folio}" if serie and folio is not None else str(folio or "")
+
+
+def record_stale_create(slug: str, order_key: str) -> None:
+    """Called by a run that lost its lease while a create of `order_key` was (maybe) out."""
+    dead_letters.put(
+        slug, STALE_CREATE, order_key,
+        f"a document for order {order_key} may have been created after this run lost its lease; "
+        "the next run keeps only the order's bound document",
+        retry=True,
+    )
+
+
+@task(name="settle-stale-creates", **RETRYING_TASK)
+async def settle_stale_creates(
+    connection: Connection, tenant: TenantConfig, audit: RunAudit, dry_run: bool
+) -> int:
+    """O8: for each order a run may have created after losing its lease, delete the documents
+    carrying its reference other than the one it is bound to (all of them when the order was
+    deleted or tombstoned meanwhile); an order not settled yet (no binding, or an intent) waits
+    for its push, which binds one of them. Returns how many documents were deleted."""
+    letters = dead_letters.open_letters(tenant.slug, STALE_CREATE)
+    if not letters:
+        return 0
+    bindings = binder.get_many(tenant.slug, ORDER, [letter.key for letter in letters])
+    await ensure_resolved(connection)
+    deleted = 0
+    for letter in letters:
+        binding = bindings.get(letter.key)
+        if binding is None or binding.status == INTENT:
+            continue
+        keep = binding.gestionix_key if binding.status == PUSHED else None
+        for doc_type in DOC_TYPES:
+            ref = reference(letter.key)
+            for document in await connection.gestionix.list_documents(doc_type, **{REFERENCE: ref}):
+                if document.get(REFERENCE) != ref or document_key(doc_type, document[DOCUMENT_ID]) == keep:
+                    continue
+                audit.item(ORDER, letter.key, "would delete" if dry_run else "deleted duplicate", "",
+                           document=document[DOCUMENT_ID],
+                           note="created by a run that had lost its lease")
+                if not dry_run:
+                    await connection.gestionix.delete_document(doc_type, document[DOCUMENT_ID])
+                    deleted += 1
+        if not dry_run:
+            dead_letters.resolve(tenant.slug, STALE_CREATE, letter.key)
+    return deleted
