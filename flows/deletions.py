@@ -24,6 +24,7 @@ from tasks.documents import (
     skip_window,
     tenant_lease,
 )
+from tasks.order_adoption import adopt_deleted_documents
 
 
 @flow(name="deletion_sync")
@@ -52,6 +53,7 @@ async def deletion_sync(tenant: TenantConfig, since: datetime | None = None, dry
                 audit.window_start, audit.window_end = window.start, window.end
                 audit.start()
                 deleted = await read_deleted_orders(connection, window)
+                await adopt_deleted_documents(connection, tenant, deleted, audit, dry_run)  # D1
                 work = await plan_deletions(tenant, deleted, audit)
                 for start in range(0, len(work), BATCH_SIZE):  # D1-D3, O10
                     await apply_deletions(

@@ -24,7 +24,7 @@ from tasks.documents import (
     renew,
     tenant_lease,
 )
-from tasks.order_adoption import adopt_pushed_orders
+from tasks.order_adoption import adopt_pushed_orders, settle_stale_creates
 from tasks.orders import (
     plan_orders,
     push_orders,
@@ -56,6 +56,7 @@ async def order_push(tenant: TenantConfig, since: datetime | None = None, dry_ru
                 retried = await read_dead_lettered_orders(  # O6
                     connection, tenant, orders, audit, dry_run
                 )
+                await settle_stale_creates(connection, tenant, audit, dry_run)  # O8
                 plan = await plan_orders(tenant, orders, retried, audit)  # D2, O8, O2
                 await adopt_pushed_orders(connection, tenant, plan, audit, dry_run)  # O8
                 catalog, customers = None, {}

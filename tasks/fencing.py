@@ -76,6 +76,14 @@ class LeaseGuard:
     def lost(self) -> bool:
         return self._lost is not None
 
+    def lapsed(self) -> bool:
+        """True when check() would refuse (lost, or not renewed in time)."""
+        try:
+            self.check()
+        except LeaseLost:
+            return True
+        return False
+
     @property
     def expires_in_store(self) -> float:
         """Monotonic time by which the store has certainly expired this lease (one TTL after

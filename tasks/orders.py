@@ -57,6 +57,7 @@ from mappings.orders import (
 from mappings.tenant import TenantConfig
 from store import binder, dead_letters
 from store.binder import BindingConflict
+from store.leases import LeaseLost
 from tasks.audit import RunAudit
 from tasks.connect import Connection
 from tasks.documents import (
@@ -74,6 +75,7 @@ from tasks.documents import (
 )
 from tasks.fencing import fence_for
 from tasks.options import RETRYING_TASK, STORE_TASK
+from tasks.order_adoption import record_stale_create
 
 SKIPPED = "skipped"  # O7: nothing to push; final, so later runs do not report it again
 DONE_STATUSES = FINISHED_STATUSES | {SKIPPED}
@@ -647,6 +649,10 @@ async def _create(run: _Run, work: OrderWork) -> None:
     gestionix = run.connection.gestionix
     try:
         created = await gestionix.create_document(document.doc_type, document.body)
+    except asyncio.CancelledError:  # a sibling stopped the batch while this create was out
+        if run.connection.lease is not None and run.connection.lease.lapsed():
+            record_stale_create(run.slug, work.key)
+        raise
     except CredentialsError:
         raise
     except Conflict as exc:
@@ -666,7 +672,11 @@ async def _create(run: _Run, work: OrderWork) -> None:
         _dead_letter(run, work, f"Gestionix answered the create unexpectedly ({exc}); checked "
                      "by reference next run")
         return
-    _bind_pushed(run, work, document.doc_type, created)
+    try:
+        _bind_pushed(run, work, document.doc_type, created)
+    except LeaseLost:  # the create left after the lease was lost: maybe a duplicate
+        record_stale_create(run.slug, work.key)
+        raise
     run.audit.count("created")
     run.audit.item(ORDER, work.key, "pushed", "", folio=_folio(created), document=created["id"],
                    **_document_extra(document))
