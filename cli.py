@@ -182,8 +182,11 @@ def run(
             kwargs[name] = value
         elif value:
             _fail(f"flow {flow} has no --{name.replace('_', '-')} option")
-    result = flow_fn(**kwargs, return_state=True)
-    state = asyncio.run(result) if inspect.isawaitable(result) else result
+    from flows.runs import tenant_tags
+
+    with tenant_tags(spec.tenant.slug, flow):  # found by the tag filter like deployment runs (X4)
+        result = flow_fn(**kwargs, return_state=True)
+        state = asyncio.run(result) if inspect.isawaitable(result) else result
     typer.echo(f"{spec.name}: {state.name}")
     if not state.is_completed():
         if state.message:  # e.g. the mass-disable stop says how to go on
@@ -282,7 +285,10 @@ def reconcile(
         _fail(str(error))
     except ValueError:
         _fail(f"--day {day!r}: use YYYY-MM-DD")
-    state = asyncio.run(reconcile_flow(tenant=config, day=wanted, dry_run=dry_run, return_state=True))
+    from flows.runs import tenant_tags
+
+    with tenant_tags(config.slug, "reconcile"):
+        state = asyncio.run(reconcile_flow(tenant=config, day=wanted, dry_run=dry_run, return_state=True))
     typer.echo(state.message or state.name)
     if not state.is_completed():
         raise typer.Exit(code=1)
@@ -326,7 +332,10 @@ def replay(
         config = deployments.tenant(tenant, file)
     except deployments.DeploymentFileError as error:
         _fail(str(error))
-    state = asyncio.run(replay_flow(tenant=config, key=key, dry_run=dry_run, return_state=True))
+    from flows.runs import tenant_tags
+
+    with tenant_tags(config.slug, "replay"):
+        state = asyncio.run(replay_flow(tenant=config, key=key, dry_run=dry_run, return_state=True))
     last = runs.recent(config.slug, flow="replay", limit=1)
     for item in runs.items(config.slug, last[0].id) if last else []:
         typer.echo(f"{item.entity} {item.key}: {item.action}{' — ' + item.reason if item.reason else ''}")

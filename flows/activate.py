@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from prefect import flow, get_run_logger
+from prefect.states import State
 
 from flows.catalog import catalog_pull
 from flows.customers import customer_sync
+from flows.runs import run_name, tenant_tags
 from mappings.tenant import TenantConfig
 from tasks.activation import check_tenant, run_activation_checks, set_order_cursors
 from tasks.audit import RunAudit
@@ -19,8 +21,8 @@ class ActivationFailed(Exception):
     """An A4 check failed; the message lists what to fix."""
 
 
-@flow(name="activate")
-async def activate(tenant: TenantConfig, backfill_from: datetime | None = None) -> str:
+@flow(name="activate", flow_run_name=run_name("activate"))
+async def activate(tenant: TenantConfig, backfill_from: datetime | None = None) -> State:
     """Check the tenant (A4), run the first full catalog (and customer) sync, and start the
     order and deletion cursors now — or at `backfill_from` to push older orders too."""
     logger = get_run_logger()
@@ -33,10 +35,12 @@ async def activate(tenant: TenantConfig, backfill_from: datetime | None = None) 
         await audit.finish("failed")
         raise ActivationFailed(f"tenant {tenant.slug} cannot be activated: {report.failure()}")
 
-    catalog_summary = await catalog_pull(tenant=tenant, full=True)
+    with tenant_tags(tenant.slug, "catalog"):  # subflows: found by tenant:<slug> too (X4)
+        catalog_summary = await catalog_pull(tenant=tenant, full=True)
     audit.note(f"catalog: {catalog_summary}.")
     if tenant.sync_customers:
-        customers_summary = await customer_sync(tenant=tenant, full=True)
+        with tenant_tags(tenant.slug, "customers"):
+            customers_summary = await customer_sync(tenant=tenant, full=True)
         audit.note(f"customers: {customers_summary}.")
     else:
         audit.note("customers: sync_customers is off.")
@@ -46,4 +50,4 @@ async def activate(tenant: TenantConfig, backfill_from: datetime | None = None) 
         start = start.replace(tzinfo=timezone.utc)
     set_order_cursors(tenant, start)
     audit.note(f"orders pushed from {start:%Y-%m-%d %H:%M:%S} UTC on.")
-    return await audit.finish()
+    return await audit.conclude()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import Failed, State
 
+from flows.runs import run_name
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit
 from tasks.catalog import (
@@ -26,7 +27,7 @@ from tasks.connect import connect
 from tasks.mass_disable import guard_mass_disable
 
 
-@flow(name="catalog_pull")
+@flow(name="catalog_pull", flow_run_name=run_name("catalog"))
 async def catalog_pull(
     tenant: TenantConfig,
     dry_run: bool = False,
@@ -73,4 +74,4 @@ async def catalog_pull(
         audit.note(f"run failed: {type(exc).__name__}: {exc}")
         await audit.finish("failed")
         raise
-    return await audit.finish()  # X1
+    return await audit.conclude()  # X1
