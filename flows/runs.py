@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +29,7 @@ def run_name(flow_key: str) -> Callable[[], str]:
         try:
             zone = ZoneInfo(_tenant_field(tenant, "handy_timezone") or "UTC")
         except (KeyError, ValueError):
-            zone = timezone.utc
+            zone = UTC
         return f"{slug} · {flow_key} · {datetime.now(zone):%Y-%m-%d %H:%M}"
 
     return name

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import tasks.alerts as alerts
 from flows.orders import order_push
 from store import cursors
+from tasks import alerts
 from tasks.audit import ISSUES_STATE
 from tests.flows.orders_kit import activate, company, customer, handy_product, order, seed_catalog
 
