@@ -344,5 +344,40 @@ def replay(
         raise typer.Exit(code=1)
 
 
+alerts_app = typer.Typer(help="Prefect automations that tell the operator about problems (X4).", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.command("install")
+def alerts_install(
+    block: str = typer.Option(
+        ..., "--block",
+        help="Notification block as <type>/<name> (prefect block ls): slack-webhook/ops, email/ops, "
+        "ms-teams-webhook/ops, custom-webhook/ops.",
+    ),
+    held_limit_minutes: Optional[float] = typer.Option(
+        None, "--held-limit-minutes", min=0.2, help="Notify when an order stays held this long (file: 120)."
+    ),
+    late_limit_minutes: Optional[float] = typer.Option(
+        None, "--late-limit-minutes", min=0.2,
+        help="Notify when a scheduled orders run is not completed this long after it was due (file: 30).",
+    ),
+    file: Path = typer.Option(Path("automations.yaml"), "--file", help="The automations file."),
+) -> None:
+    """Create (or replace) the automations of automations.yaml, notifying through one block."""
+    from tasks import automations
+
+    try:
+        block_id = asyncio.run(automations.block_document_id(block))
+        wanted = automations.load(file, block_id, held_limit_minutes=held_limit_minutes,
+                                  late_limit_minutes=late_limit_minutes)
+    except automations.AlertsError as error:
+        _fail(str(error))
+    except FileNotFoundError:
+        _fail(f"{file} not found")
+    for name, automation_id in asyncio.run(automations.install(wanted)):
+        typer.echo(f"{name}: {automation_id}")
+
+
 if __name__ == "__main__":
     app()

@@ -35,7 +35,7 @@ def order_resource(slug: str, entity: str, key: str) -> dict[str, str]:
 
 def _emit(event: str, resource: dict[str, str], slug: str, payload: dict[str, Any]) -> None:
     emit_event(event=event, resource=resource, related=[tenant_resource(slug)],
-               payload={k: str(v)[:500] for k, v in payload.items()})
+               payload={"tenant": slug, **{k: str(v)[:500] for k, v in payload.items()}})
 
 
 def order_held(slug: str, entity: str, key: str, reason: str) -> None:

@@ -96,3 +96,57 @@ async def test_x4_runs_and_subflows_named_after_tenant_and_flow_and_found_by_ten
     assert [r.name for r in await _runs_tagged("catalog") if f"tenant:{tenant.slug}" in r.tags] == [
         by_flow["catalog"].name
     ]
+
+
+async def test_x4_reconcile_difference_emits_one_event_per_difference(sandbox, tenant, events):
+    """X4: a document deleted by hand in Gestionix is a difference: reconcile ends Failed and
+    emits hgsync.reconcile.difference for that order, with the tenant, the day and the outcome."""
+    from flows.reconcile import reconcile
+    from tests.flows.orders_kit import document_of
+    from tests.flows.test_reconcile import _local_day
+
+    codes = seed_catalog(sandbox, 1)
+    customer(sandbox, "C-1", "Depósito El Sol")
+    kept, lost = order(sandbox, "C-1", [(codes[0], 2)]), order(sandbox, "C-1", [(codes[0], 3)])
+    activate(tenant.slug)
+    await order_push(tenant)
+    gone = document_of(sandbox, lost["id"])
+    sandbox.gestionix.delete_document(company(sandbox), "sales_order", gone["sales_order_id"], force=True)
+    events.clear()
+
+    state = await reconcile(tenant, day=_local_day(tenant, kept), return_state=True)
+
+    assert state.is_failed()
+    differences = [(key, payload) for name, key, _, payload in events if name == alerts.RECONCILE_DIFFERENCE]
+    assert [key for key, _ in differences] == [f"hgsync.order.{tenant.slug}.{lost['id']}"]
+    assert differences[0][1]["outcome"] == "missing" and differences[0][1]["tenant"] == tenant.slug
+
+
+def test_x4_alerts_install_creates_the_file_automations_on_the_block_and_replaces_them(prefect_harness):
+    """X4: `hgsync alerts install --block custom-webhook/NAME` creates the four automations of
+    automations.yaml sending through that block (the held limit changed), and running it again
+    replaces them instead of doubling them; an unknown block is refused with what to do."""
+    from prefect import get_client
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    block_id = CustomWebhookNotificationBlock(name="x4", url="http://127.0.0.1:9/hook").save(
+        "x4-alerts", overwrite=True, _sync=True)
+    args = ["alerts", "install", "--block", "custom-webhook/x4-alerts", "--held-limit-minutes", "30"]
+    for _ in range(2):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+
+    with get_client(sync_client=True) as client:
+        mine = [a for a in client.read_automations() if a.name.startswith("hgsync: ")]
+    assert sorted(a.name for a in mine) == sorted([
+        "hgsync: flow run failed or crashed", "hgsync: order held too long",
+        "hgsync: reconciliation difference", "hgsync: orders run not completed"])
+    assert all(action.block_document_id == block_id for a in mine for action in a.actions)
+    held = next(a for a in mine if a.name == "hgsync: order held too long")
+    assert held.trigger.within.total_seconds() == 1800 and held.trigger.after == {"hgsync.order.held"}
+
+    refused = CliRunner().invoke(app, ["alerts", "install", "--block", "custom-webhook/nope"])
+    assert refused.exit_code == 1 and "not found on the Prefect server" in refused.output
