@@ -24,6 +24,7 @@ from tasks.catalog import (
     write_products,
 )
 from tasks.connect import connect
+from tasks.left_out import record_left_out
 from tasks.mass_disable import guard_mass_disable
 
 
@@ -48,6 +49,9 @@ async def catalog_pull(
         async with connect(tenant) as connection:  # A1: the sucursal by name
             catalog = await read_catalog(connection, audit)  # 1-2: P1-P6
             known = await read_bindings(tenant.slug)
+            await record_left_out(  # X5: why a product is not in Handy, changes only
+                tenant.slug, catalog, known.products["gestionix_key"].tolist(), connection.branch_name, audit
+            )
             handy = await read_handy_products(connection) if full else None  # P7 drift, adoption
             routes = await read_route_stock(connection) if tenant.sync_inventory else None  # I1, I3
             plan = await plan_catalog(  # 3: P7, P8; 5: I2
