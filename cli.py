@@ -344,6 +344,41 @@ def replay(
         raise typer.Exit(code=1)
 
 
+@app.command()
+def explain(
+    entity: str = typer.Argument(..., help="order | product | customer"),
+    key: str = typer.Argument(..., help="Handy order id, product code (clave), customer code or Gestionix client id."),
+    tenant: str = typer.Option(..., "--tenant", help="Tenant slug from prefect.yaml."),
+    live: bool = typer.Option(False, "--live", help="Also ask Handy and Gestionix what they hold now."),
+    file: Path = PREFECT_YAML,
+) -> None:
+    """The whole story of one record and, first, why it is (not) in the other system (X5)."""
+    from flows import deployments
+    from mappings.explain import VERDICTS, story_markdown, verdict
+    from store.history import record_story
+
+    if entity not in VERDICTS:
+        _fail(f"explain {entity!r}: say order, product or customer")
+    try:
+        config = deployments.tenant(tenant, file)
+    except deployments.DeploymentFileError as error:
+        _fail(str(error))
+    story = record_story(config.slug, entity, key)
+    now = asyncio.run(_read_live(config, entity, key)) if live else None
+    sentence = verdict(story, now)
+    typer.echo(f"{entity} {key}: {sentence}\n")
+    typer.echo(story_markdown(story, sentence, now))
+
+
+async def _read_live(config, entity: str, key: str) -> dict:
+    from tasks.connect import connect
+    from tasks.explain import read_live
+
+    async with connect(config) as connection:
+        return await read_live.fn(connection, entity, key)
+
+
+AUTOMATIONS_FILE = typer.Option(Path("automations.yaml"), "--file", help="The automations file.")
 alerts_app = typer.Typer(help="Prefect automations that tell the operator about problems (X4).", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
 
@@ -362,7 +397,7 @@ def alerts_install(
         None, "--late-limit-minutes", min=0.2,
         help="Notify when a scheduled orders run is not completed this long after it was due (file: 30).",
     ),
-    file: Path = typer.Option(Path("automations.yaml"), "--file", help="The automations file."),
+    file: Path = AUTOMATIONS_FILE,
 ) -> None:
     """Create (or replace) the automations of automations.yaml, notifying through one block."""
     from tasks import automations

@@ -52,6 +52,7 @@ def left_out_products(
     listed = set(out) | {str(key) for key in desired["key"]}
     for key in bound_keys:
         if _present(key) and str(key) not in listed:
-            out[str(key)] = (NOT_IN_BRANCH, f"no longer in the catalog of sucursal {branch_name} (deleted in "
-                             "Gestionix or moved to another sucursal): disabled in Handy", None)
+            reason = (f"no longer in the catalog of sucursal {branch_name} (deleted in Gestionix or moved "
+                      "to another sucursal): disabled in Handy")
+            out[str(key)] = (NOT_IN_BRANCH, reason, None)
     return out
