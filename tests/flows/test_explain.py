@@ -19,7 +19,16 @@ from mappings.explain import verdict
 from store import left_out
 from store.history import record_story
 from tests.flows.conftest import save_tenant_blocks
-from tests.flows.orders_kit import activate, company, customer, delete, edit, handy_product, order, seed_catalog
+from tests.flows.orders_kit import (
+    activate,
+    company,
+    customer,
+    delete,
+    edit,
+    handy_product,
+    order,
+    seed_catalog,
+)
 
 pytestmark = pytest.mark.flow
 
