@@ -49,6 +49,8 @@ def test_x4_runs_of_the_deployment_hgsync_run_and_activate_subflows_found_by_ten
                                      limit=200)
     by_flow: dict[str, list] = {}
     for run in runs:
+        if run.start_time is None:  # a scheduled run not started yet keeps Prefect's name until it runs
+            continue
         assert run.name.startswith("demo · "), run.name
         by_flow.setdefault(run.name.split(" · ")[1], []).append(run)
     assert any(r.deployment_id for r in by_flow["orders"])  # the deployment's runs
