@@ -505,7 +505,9 @@ def run(
             kwargs[name] = value
         elif value:
             _fail(f"flow {flow} has no --{name.replace('_', '-')} option")
-    with _prefect_console_quiet(verbose):
+    from flows.runs import tenant_tags
+
+    with tenant_tags(spec.tenant.slug, flow), _prefect_console_quiet(verbose):  # X4: tag filter
         result = flow_fn(**kwargs, return_state=True)
         state = asyncio.run(result) if inspect.isawaitable(result) else result
     typer.echo(_state_line(spec.name, state))  # a stop says how to go on (e.g. mass disable)
@@ -616,7 +618,9 @@ def reconcile(
         _fail(str(error))
     except ValueError:
         _fail(f"--day {day!r}: use YYYY-MM-DD")
-    with _prefect_console_quiet():
+    from flows.runs import tenant_tags
+
+    with tenant_tags(config.slug, "reconcile"), _prefect_console_quiet():
         state = asyncio.run(reconcile_flow(tenant=config, day=wanted, dry_run=dry_run, return_state=True))
     typer.echo(state.message if state.is_completed() and state.message else _state_line(f"{config.slug}-reconcile", state))
     if not state.is_completed():
@@ -661,7 +665,9 @@ def replay(
         config = deployments.tenant(tenant, file)
     except deployments.DeploymentFileError as error:
         _fail(str(error))
-    with _prefect_console_quiet():
+    from flows.runs import tenant_tags
+
+    with tenant_tags(config.slug, "replay"), _prefect_console_quiet():
         state = asyncio.run(replay_flow(tenant=config, key=key, dry_run=dry_run, return_state=True))
     last = runs.recent(config.slug, flow="replay", limit=1)
     for item in runs.items(config.slug, last[0].id) if last else []:
@@ -669,6 +675,76 @@ def replay(
     typer.echo(state.message if state.is_completed() and state.message else _state_line(f"{config.slug}-replay", state))
     if not state.is_completed():
         raise typer.Exit(code=1)
+
+
+@app.command()
+def explain(
+    entity: str = typer.Argument(..., help="order | product | customer"),
+    key: str = typer.Argument(..., help="Handy order id, product code (clave), customer code or Gestionix client id."),
+    tenant: str = typer.Option(..., "--tenant", help="Tenant slug from prefect.yaml."),
+    live: bool = typer.Option(False, "--live", help="Also ask Handy and Gestionix what they hold now."),
+    file: Path = PREFECT_YAML,
+) -> None:
+    """The whole story of one record and, first, why it is (not) in the other system (X5)."""
+    from flows import deployments
+    from mappings.explain import VERDICTS, story_markdown, verdict
+    from store.history import record_story
+
+    if entity not in VERDICTS:
+        _fail(f"explain {entity!r}: say order, product or customer")
+    try:
+        config = deployments.tenant(tenant, file)
+    except deployments.DeploymentFileError as error:
+        _fail(str(error))
+    story = record_story(config.slug, entity, key)
+    now = asyncio.run(_read_live(config, entity, key)) if live else None
+    sentence = verdict(story, now)
+    typer.echo(f"{entity} {key}: {sentence}\n")
+    typer.echo(story_markdown(story, sentence, now))
+
+
+async def _read_live(config, entity: str, key: str) -> dict:
+    from tasks.connect import connect
+    from tasks.explain import read_live
+
+    async with connect(config) as connection:
+        return await read_live.fn(connection, entity, key)
+
+
+AUTOMATIONS_FILE = typer.Option(Path("automations.yaml"), "--file", help="The automations file.")
+alerts_app = typer.Typer(help="Prefect automations that tell the operator about problems (X4).", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.command("install")
+def alerts_install(
+    block: str = typer.Option(
+        ..., "--block",
+        help="Notification block as <type>/<name> (prefect block ls): slack-webhook/ops, email/ops, "
+        "ms-teams-webhook/ops, custom-webhook/ops.",
+    ),
+    held_limit_minutes: Optional[float] = typer.Option(
+        None, "--held-limit-minutes", min=0.2, help="Notify when an order stays held this long (file: 120)."
+    ),
+    late_limit_minutes: Optional[float] = typer.Option(
+        None, "--late-limit-minutes", min=0.2,
+        help="Notify when a scheduled orders run is not completed this long after it was due (file: 30).",
+    ),
+    file: Path = AUTOMATIONS_FILE,
+) -> None:
+    """Create (or replace) the automations of automations.yaml, notifying through one block."""
+    from tasks import automations
+
+    try:
+        block_id = asyncio.run(automations.block_document_id(block))
+        wanted = automations.load(file, block_id, held_limit_minutes=held_limit_minutes,
+                                  late_limit_minutes=late_limit_minutes)
+    except automations.AlertsError as error:
+        _fail(str(error))
+    except FileNotFoundError:
+        _fail(f"{file} not found")
+    for name, automation_id in asyncio.run(automations.install(wanted)):
+        typer.echo(f"{name}: {automation_id}")
 
 
 if __name__ == "__main__":

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from prefect import flow, get_run_logger
+from prefect.states import State
 
 from flows.catalog import catalog_pull
 from flows.customers import customer_sync
+from flows.runs import run_name, tenant_tags
 from mappings.tenant import TenantConfig
 from tasks.activation import check_tenant, run_activation_checks, set_order_cursors
 from tasks.audit import RunAudit
@@ -23,8 +25,8 @@ class ActivationFailed(Exception):
 STAY_PAUSED = "its schedules stay paused until an activation succeeds"
 
 
-@flow(name="activate")
-async def activate(tenant: TenantConfig, backfill_from: datetime | None = None) -> str:
+@flow(name="activate", flow_run_name=run_name("activate"))
+async def activate(tenant: TenantConfig, backfill_from: datetime | None = None) -> State:
     """Check the tenant (A4), run the first full catalog (and customer) sync, start the order
     and deletion cursors now — or at `backfill_from` to push older orders too —, and then resume
     the schedules of the tenant's deployments (created paused, so nothing runs before this)."""
@@ -47,15 +49,16 @@ async def activate(tenant: TenantConfig, backfill_from: datetime | None = None) 
             else "no scheduled deployment of this tenant on the Prefect server: no schedule to resume.")
     logger.info(note)
     audit.note(note)
-    return await audit.finish()
+    return await audit.conclude()
 
 
 async def _first_sync(tenant: TenantConfig, backfill_from: datetime | None, audit: RunAudit) -> None:
-
-    catalog_summary = await catalog_pull(tenant=tenant, full=True)
+    with tenant_tags(tenant.slug, "catalog"):  # subflows: found by tenant:<slug> too (X4)
+        catalog_summary = await catalog_pull(tenant=tenant, full=True)
     audit.note(f"catalog: {catalog_summary}.")
     if tenant.sync_customers:
-        customers_summary = await customer_sync(tenant=tenant, full=True)
+        with tenant_tags(tenant.slug, "customers"):
+            customers_summary = await customer_sync(tenant=tenant, full=True)
         audit.note(f"customers: {customers_summary}.")
     else:
         audit.note("customers: sync_customers is off.")

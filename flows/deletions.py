@@ -8,6 +8,7 @@ from datetime import datetime
 from prefect import flow
 from prefect.states import Cancelled
 
+from flows.runs import run_name
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit
 from tasks.connect import connect
@@ -27,7 +28,7 @@ from tasks.documents import (
 from tasks.order_adoption import adopt_deleted_documents
 
 
-@flow(name="deletion_sync")
+@flow(name="deletion_sync", flow_run_name=run_name("deletions"))
 async def deletion_sync(tenant: TenantConfig, since: datetime | None = None, dry_run: bool = False):
     """Apply the Handy deletions of [cursor - lookback, now] (or since `since`) to Gestionix.
     With sync_deletions off nothing is read or deleted (D4). Holds the lease shared with
@@ -69,4 +70,4 @@ async def deletion_sync(tenant: TenantConfig, since: datetime | None = None, dry
         audit.note(f"run failed: {exc}")
         await audit.finish("failed")
         raise
-    return await audit.finish()
+    return await audit.conclude()

@@ -56,6 +56,11 @@ FLOWS: dict[str, tuple[str, str | None, str]] = {
         "daily_reconcile",
         "yesterday's Handy orders vs bindings vs Gestionix documents; Failed when they differ (X1).",
     ),
+    "explain": (
+        "flows/explain.py:explain",
+        None,
+        "the story of one order, product or customer and why it is (not) in the other system (X5).",
+    ),
 }
 
 

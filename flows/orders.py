@@ -10,6 +10,7 @@ from datetime import datetime
 from prefect import flow
 from prefect.states import Cancelled
 
+from flows.runs import run_name
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit
 from tasks.connect import connect
@@ -35,7 +36,7 @@ from tasks.orders import (
 )
 
 
-@flow(name="order_push")
+@flow(name="order_push", flow_run_name=run_name("orders"))
 async def order_push(tenant: TenantConfig, since: datetime | None = None, dry_run: bool = False):
     """Push the Handy orders received in [cursor - lookback, now] (or since `since`) and the
     dead-lettered ones to Gestionix. Holds the tenant's lease shared with deletion_sync (S3);
@@ -79,4 +80,4 @@ async def order_push(tenant: TenantConfig, since: datetime | None = None, dry_ru
         audit.note(f"run failed: {exc}")
         await audit.finish("failed")
         raise
-    return await audit.finish()
+    return await audit.conclude()

@@ -18,7 +18,9 @@ from prefect.artifacts import acreate_table_artifact
 from prefect.states import Cancelled, Completed, Failed
 
 from mappings.reconcile import ReconcileRow, plan_repairs, problems, reconcile_day
+from flows.runs import run_name
 from mappings.tenant import TenantConfig
+from tasks import alerts
 from tasks.audit import RunAudit
 from tasks.connect import Connection, connect
 from tasks.deletions import apply_deletions
@@ -34,7 +36,7 @@ from tasks.reconcile import (
 )
 
 
-@flow(name="reconcile")
+@flow(name="reconcile", flow_run_name=run_name("reconcile"))
 async def reconcile(tenant: TenantConfig, day: date | None = None, dry_run: bool = False):
     """Compare one local day (default: yesterday in the tenant's time zone) of Handy orders with
     the bindings and the Gestionix documents found by reference, then repair what can be: missing
@@ -80,6 +82,9 @@ async def reconcile(tenant: TenantConfig, day: date | None = None, dry_run: bool
         summary = await audit.finish()
         return Completed(message=f"{day}: clean — {summary}")
     audit.count("failed", len(bad))
+    if not dry_run:
+        for row in bad:  # X4: one event per difference, the tenant related
+            alerts.reconcile_difference(tenant.slug, day.isoformat(), row.order_id, row.outcome, row.reason)
     summary = await audit.finish("completed_with_issues")
     verb = "would repair" if dry_run else "repaired"
     listing = "; ".join(f"{r.order_id} {r.outcome}: {r.reason}" for r in bad[:20])

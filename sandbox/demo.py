@@ -147,6 +147,7 @@ def run_demo(products: int = 120, customers: int = 40, cycles: int = 3, seed: in
     from flows.activate import activate
     from flows.deletions import deletion_sync
     from flows.orders import order_push
+    from flows.runs import tenant_tags
     from sandbox.server import describe, run_sandbox
 
     ports = (HANDY_PORT, GESTIONIX_PORT) if _port_free(HANDY_PORT) and _port_free(GESTIONIX_PORT) else (0, 0)
@@ -166,7 +167,8 @@ def run_demo(products: int = 120, customers: int = 40, cycles: int = 3, seed: in
                              password=sb.gestionix_password).save(tenant.gestionix_credentials, overwrite=True)
 
         console.rule("activate: checks, first catalog and customer sync")
-        console.print(_run(activate(tenant=tenant)))
+        with tenant_tags(tenant.slug, "activate"):  # the demo's runs carry the tenant tag too
+            console.print(_run(activate(tenant=tenant)))
 
         sellers = SellerSimulator(sb.handy_url, sb.handy_token)
         try:
@@ -189,8 +191,10 @@ def run_demo(products: int = 120, customers: int = 40, cycles: int = 3, seed: in
                 # Handy windows are whole seconds: let this second close before the push reads it
                 # (in production the 10-minute schedule gives this for free; the lookback re-reads it).
                 time.sleep(1.1)
-                console.print(f"order_push: {_run(order_push(tenant=tenant))}")
-                console.print(f"deletion_sync: {_run(deletion_sync(tenant=tenant))}")
+                with tenant_tags(tenant.slug, "orders"):
+                    console.print(f"order_push: {_run(order_push(tenant=tenant))}")
+                with tenant_tags(tenant.slug, "deletions"):
+                    console.print(f"deletion_sync: {_run(deletion_sync(tenant=tenant))}")
             summary = _summarise(sb, tenant.slug, sellers.activity)
             problems = _exactly_once_problems(sb, tenant.slug)
         finally:

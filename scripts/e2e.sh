@@ -113,4 +113,68 @@ say "tenant lupita: added, deployed paused, activated, set, paused, resumed, rem
 
 # 4. The final state.
 "$BIN/python" -m pytest -q -m e2e tests/e2e -p no:cacheprovider
+
+# ---------------------------------------------------------------------------------------------------------
+# issue 18 (X4): a held order ends its run "Completed with issues"; the automations of automations.yaml are
+# installed on this server pointed at a custom-webhook block; a small HTTP receiver on 127.0.0.1 gets the
+# "order held too long" and "flow run failed" notifications; runs of the deployment, of `hgsync run` and of
+# activate's subflows are found by tag tenant:demo (assertions in tests/e2e/test_e2e_watch.py).
+receiver_port=$(free_port)
+export E2E_NOTIFICATIONS=$work/notifications.jsonl
+"$BIN/python" - "$receiver_port" "$E2E_NOTIFICATIONS" >"$work/receiver.log" 2>&1 <<'PY' &
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+class Receiver(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers()
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        with open(sys.argv[2], "ab") as out:
+            out.write(body.replace(b"\n", b" ") + b"\n")
+        self.send_response(200); self.end_headers()
+
+HTTPServer(("127.0.0.1", int(sys.argv[1])), Receiver).serve_forever()
+PY
+pids+=($!)
+wait_http "http://127.0.0.1:$receiver_port/" 20
+"$BIN/python" - <<PY
+from prefect.blocks.notifications import CustomWebhookNotificationBlock
+CustomWebhookNotificationBlock(name="e2e", url="http://127.0.0.1:$receiver_port/hook",
+                               json_data={"subject": "{{subject}}", "body": "{{body}}"}).save("e2e-alerts", overwrite=True)
+PY
+"$BIN/python" -m cli alerts install --block custom-webhook/e2e-alerts --held-limit-minutes 0.25 >"$work/alerts.log"
+say "automations installed: $(wc -l <"$work/alerts.log") (receiver on $receiver_port)"
+
+handy_api=http://127.0.0.1:$handy_port/api/v2
+curl -fs -X POST "$handy_api/product" -H 'Authorization: Bearer demo-handy-token' -H 'content-type: application/json' \
+  -d '{"code": "SOLO-HANDY-E2E", "description": "Solo en Handy", "family": {"description": "Varios"}, "price": 25.0}' >/dev/null
+buyer=$(curl -fs "$E2E_HANDY_CONTROL/state?only=customers" | "$BIN/python" -c 'import json,sys; print(json.load(sys.stdin)["customers"][0]["code"])')
+export E2E_HELD_ORDER=$(curl -fs -X POST "$E2E_HANDY_CONTROL/orders" -H 'content-type: application/json' \
+  -d "{\"salesType\": \"ROUTE\", \"customer\": \"$buyer\", \"items\": [{\"product\": \"SOLO-HANDY-E2E\", \"quantity\": 1}]}" \
+  | "$BIN/python" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+sleep 1.1  # Handy windows are whole seconds
+timeout 300 "$BIN/prefect" deployment run order_push/demo-orders --watch >"$work/held.log" 2>&1 || true
+grep -q "Completed with issues" "$work/held.log" || { cat "$work/held.log"; tail -60 "$work/worker.log"; exit 1; }
+say "order $E2E_HELD_ORDER held: demo-orders ended 'Completed with issues'"
+
+"$BIN/python" -m cli run catalog --tenant demo --dry-run >"$work/hgsync-run.log" 2>&1 || { cat "$work/hgsync-run.log"; exit 1; }
+"$BIN/python" - <<PY
+from clients.credentials import HandyCredentials
+HandyCredentials(base_url="$handy_api", api_token="revoked-token").save("demo-handy", overwrite=True)
+PY
+if timeout 300 "$BIN/prefect" deployment run deletion_sync/demo-deletions --watch >"$work/failed.log" 2>&1; then
+  cat "$work/failed.log"; say "demo-deletions with a revoked token did not fail" >&2; exit 1
+fi
+"$BIN/python" - <<PY
+from clients.credentials import HandyCredentials
+HandyCredentials(base_url="$handy_api", api_token="demo-handy-token").save("demo-handy", overwrite=True)
+PY
+say "demo-deletions failed on purpose (revoked token); waiting for the notifications"
+for _ in $(seq 1 120); do
+  grep -q "still held" "$E2E_NOTIFICATIONS" 2>/dev/null && grep -q "Failed" "$E2E_NOTIFICATIONS" 2>/dev/null && break
+  sleep 1
+done
+"$BIN/python" -m pytest -q -m e2e tests/e2e/test_e2e_watch.py -p no:cacheprovider
+# ------------------------------------------------------------------------------------------ end of issue 18
 say "passed"
