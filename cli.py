@@ -151,6 +151,12 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="Report what would be written; write nothing."),
     since: Optional[str] = typer.Option(None, "--since", help="Backfill from this date (orders, deletions)."),
     full: bool = typer.Option(False, "--full", help="Also read Handy and repair drift (catalog, customers)."),
+    confirm_mass_disable: bool = typer.Option(
+        False,
+        "--confirm-mass-disable",
+        help="Go on although the run disables more than the tenant's mass_disable_threshold_percent "
+        "(catalog, customers).",
+    ),
     file: Path = PREFECT_YAML,
 ) -> None:
     """Run one flow once for one tenant, with the tenant's parameters from prefect.yaml."""
@@ -162,7 +168,12 @@ def run(
     except deployments.DeploymentFileError as error:
         _fail(str(error))
     accepted = inspect.signature(flow_fn.fn).parameters
-    options = {"dry_run": dry_run, "since": _parse_since(since), "full": full}
+    options = {
+        "dry_run": dry_run,
+        "since": _parse_since(since),
+        "full": full,
+        "confirm_mass_disable": confirm_mass_disable,
+    }
     if "backfill_from" in accepted:
         options["backfill_from"] = options["since"]
     kwargs = {"tenant": spec.tenant}
@@ -175,6 +186,8 @@ def run(
     state = asyncio.run(result) if inspect.isawaitable(result) else result
     typer.echo(f"{spec.name}: {state.name}")
     if not state.is_completed():
+        if state.message:  # e.g. the mass-disable stop says how to go on
+            typer.echo(state.message, err=True)
         raise typer.Exit(code=1)
 
 
@@ -252,9 +265,11 @@ def _print_report_tables(data: dict) -> None:
 def reconcile(
     tenant: str = typer.Option(..., "--tenant", help="Tenant slug from prefect.yaml."),
     day: Optional[str] = typer.Option(None, "--day", help="Local day YYYY-MM-DD (default: yesterday)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the repairs it would make; write nothing."),
     file: Path = PREFECT_YAML,
 ) -> None:
-    """Compare a day's Handy orders with the bindings and Gestionix documents; exit 1 on differences."""
+    """Compare a day's Handy orders with the bindings and Gestionix documents and repair what can be
+    (missing orders pushed, documents of deleted orders deleted); exit 1 on any difference."""
     from datetime import date as date_type
 
     from flows import deployments
@@ -267,7 +282,7 @@ def reconcile(
         _fail(str(error))
     except ValueError:
         _fail(f"--day {day!r}: use YYYY-MM-DD")
-    state = asyncio.run(reconcile_flow(tenant=config, day=wanted, return_state=True))
+    state = asyncio.run(reconcile_flow(tenant=config, day=wanted, dry_run=dry_run, return_state=True))
     typer.echo(state.message or state.name)
     if not state.is_completed():
         raise typer.Exit(code=1)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import Counter
+from email.utils import parsedate_to_datetime
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Self
 
@@ -67,6 +69,8 @@ class HttpCore:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
         self.system = system
         self.calls: Counter[str] = Counter()
+        # Seconds the server's clock is ahead of this worker's wall clock (its `Date` header).
+        self.server_clock_offset: float | None = None
         self.limiter = limiter
         self.retry_policy = retry_policy
         self._secrets = secrets
@@ -159,6 +163,7 @@ class HttpCore:
                     system=self.system, method=method, path=path, exc=exc, secrets=self._secrets()
                 ) from None
         status = response.status_code
+        self._observe_server_clock(response)
         self._log.debug(
             "%s %s -> %d (%.0f ms)", method, template, status,
             (self.clock.monotonic() - started) * 1000,
@@ -178,6 +183,19 @@ class HttpCore:
             retry_after=retry_after,
             keep_body=keep_error_body,
         )
+
+    def _observe_server_clock(self, response: httpx.Response) -> None:
+        """The server's clock from its `Date` header (whole seconds), against our wall clock,
+        which is what the order windows are cut with."""
+        header = response.headers.get("date")
+        if not header:
+            return
+        try:
+            server_time = parsedate_to_datetime(header).timestamp()
+        except (TypeError, ValueError, IndexError):
+            return
+        # Date is truncated to the second: half a second is its expected lag.
+        self.server_clock_offset = server_time + 0.5 - time.time()
 
     def _decode_json(self, response: httpx.Response, method: str, path: str) -> Any:
         """The JSON body of a successful response (None when empty)."""

@@ -59,7 +59,7 @@ REFERENCE_FIELD = "reference"  # [A] also the query parameter of document lookup
 
 PAGE_PARAM = "page"  # [A]
 PAGE_SIZE_PARAM = "page_size"  # [A]
-MAX_PAGE_SIZE = 500  # [A]
+MAX_PAGE_SIZE = 500  # [A]; a server may cap pages lower: only an empty page ends a list
 # ---------------------------------------------------------------------------------------------
 
 MAX_PAGES = 10_000
@@ -195,8 +195,10 @@ class GestionixClient(ApiClient):
     async def _get_pages(
         self, template: str, params: Mapping[str, Any] | None = None, *, company_scoped: bool = True
     ) -> AsyncIterator[list[dict]]:
-        """Bare-array pages until a page shorter than page_size. A server that ignores `page`
-        would answer the first page forever: the same first record twice raises instead."""
+        """Bare-array pages until an EMPTY page. Gestionix reports no total, and a server may
+        serve fewer records than `page_size` asks (a cap of its own): a short page proves
+        nothing, only an empty one ends the list. A server that ignores `page` would answer
+        the first page forever: the same first record twice raises instead."""
         size = self.page_size
         page, previous_first = 1, None
         while page <= MAX_PAGES:
@@ -210,10 +212,9 @@ class GestionixClient(ApiClient):
                     "seems to ignore 'page'; the list cannot be read reliably",
                     system=SYSTEM, method="GET", path=template,
                 )
-            if items:
-                yield items
-            if len(items) < size:
+            if not items:
                 return
+            yield items
             previous_first, page = items[0], page + 1
         raise PaginationError(f"more than {MAX_PAGES} pages", system=SYSTEM, method="GET", path=template)
 
@@ -227,7 +228,13 @@ class GestionixClient(ApiClient):
 
     # -- company and branch -------------------------------------------------------------------
     async def list_companies(self) -> list[dict]:
-        return await self._list(COMPANIES_PATH, company_scoped=False)
+        """The user's companies: one bare array, not paged ([C] the login's own list)."""
+        _, companies = await self._call("GET", COMPANIES_PATH, COMPANIES_PATH, company_scoped=False)
+        if not isinstance(companies, list):
+            raise UnexpectedResponse(
+                "expected a JSON array", system=SYSTEM, method="GET", path=COMPANIES_PATH
+            )
+        return companies
 
     async def resolve_company(self) -> int:
         """The company id to send as `Company`: the configured id, or the company whose

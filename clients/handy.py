@@ -7,7 +7,9 @@ turns one into an aware UTC datetime). Raises only clients.errors exceptions.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -23,6 +25,14 @@ from clients.errors import (
     UnexpectedResponse,
 )
 from clients.ratelimit import RateLimiter, RetryPolicy
+from mappings.windows import (
+    SECOND,
+    split_window,
+    wall_time_not_after,
+    wall_time_not_before,
+    whole_seconds,
+    widest_reading,
+)
 
 logger = logging.getLogger("clients.handy")
 
@@ -52,6 +62,7 @@ ROUTES_KEY = "routes"
 SALES_ORDERS_KEY = "salesOrders"
 PAGINATION_KEY = "pagination"
 TOTAL_PAGES_KEY = "totalPages"
+TOTAL_COUNT_KEY = "totalCount"
 CURRENT_PAGE_LINK_KEY = "currentPage"
 
 PAGE_PARAM = "page"
@@ -77,6 +88,12 @@ SALES_TYPE_VALUES = frozenset({"PRESALE", "ROUTE"})
 
 # A list never has more pages than this; past it the server's paging is not to be trusted.
 MAX_PAGES = 100_000
+# A read whose count disagrees with the server's totalCount is read again, this many times in all.
+COMPLETE_READ_ATTEMPTS = 2
+# A window slice that does not fit in one page is cut so that each piece should fill at most
+# 1/SLICE_HEADROOM of a page: orders are not spread evenly, and a piece that still overflows
+# costs one more probe and a second cut.
+SLICE_HEADROOM = 1.3
 
 
 def quote_code(code: object, *, what: str = "code") -> str:
@@ -171,70 +188,131 @@ class HandyClient(ApiClient):
             ) from None
         return data
 
-    async def _iter_pages(
-        self, template: str, key: str, params: Mapping[str, Any], page_size: int
-    ) -> AsyncIterator[list[dict]]:
-        """Every page of a list, rebuilding each URL from OUR parameters plus `page`
-        (the server's links may drop filters) and stopping at `totalPages`."""
-        size = max(1, min(int(page_size), MAX_PAGE_SIZE))
-        page, previous_first = 1, None
-        while page <= MAX_PAGES:
-            query = {**params, PAGE_PARAM: page, PAGE_SIZE_PARAM: size}
-            data = await self._call("GET", template, template, params=query)
-            if not isinstance(data, Mapping) or not isinstance(data.get(key), list):
-                raise UnexpectedResponse(
-                    f"expected an object with a {key!r} list", system=SYSTEM, method="GET", path=template
-                )
-            items: list[dict] = data[key]
-            pagination = data.get(PAGINATION_KEY) or {}
-            total_pages = _as_int(pagination.get(TOTAL_PAGES_KEY))
-            self._check_page_link(pagination.get(CURRENT_PAGE_LINK_KEY), page, template)
-            if items and previous_first is not None and items[0] == previous_first:
+    async def _page(self, template: str, key: str, query: Mapping[str, Any]) -> _Page:
+        """One page with its paging envelope, proven well-formed: a list answer without
+        `pagination`, or with missing or contradictory counts, cannot be proven complete."""
+        asked = _asked(query)
+        data = await self._call("GET", template, template, params=query)
+        if not isinstance(data, Mapping) or not isinstance(data.get(key), list):
+            raise UnexpectedResponse(
+                f"expected an object with a {key!r} list{asked}", system=SYSTEM, method="GET",
+                path=template,
+            )
+        pagination = data.get(PAGINATION_KEY)
+        if not isinstance(pagination, Mapping):
+            raise PaginationError(
+                f"the answer has no {PAGINATION_KEY!r} object, so the list cannot be proven "
+                f"complete{asked}", system=SYSTEM, method="GET", path=template,
+            )
+        counts = {}
+        for field in (TOTAL_COUNT_KEY, TOTAL_PAGES_KEY):
+            value = _as_int(pagination.get(field))
+            if value is None or value < 0:
                 raise PaginationError(
-                    f"page {page} starts with the same record as page {page - 1}: "
-                    "the server seems to ignore 'page'; the list cannot be read reliably",
+                    f"{PAGINATION_KEY}.{field} is {pagination.get(field)!r}, not a count{asked}",
                     system=SYSTEM, method="GET", path=template,
                 )
-            if items:
-                yield items
-            if total_pages is None or page >= total_pages:
-                return
-            if not items:
-                logger.warning(
-                    "GET %s: page %d of %d is empty; stopping (records changed while paging?)",
-                    template, page, total_pages,
-                )
-                return
-            previous_first, page = items[0], page + 1
-        raise PaginationError(f"more than {MAX_PAGES} pages", system=SYSTEM, method="GET", path=template)
+            counts[field] = value
+        total, pages = counts[TOTAL_COUNT_KEY], counts[TOTAL_PAGES_KEY]
+        if (total > 0 and pages == 0) or (total == 0 and pages > 1) or (total > 0 and pages > total):
+            raise PaginationError(
+                f"{PAGINATION_KEY} is contradictory ({TOTAL_COUNT_KEY}={total}, "
+                f"{TOTAL_PAGES_KEY}={pages}){asked}", system=SYSTEM, method="GET", path=template,
+            )
+        self._check_page_link(pagination.get(CURRENT_PAGE_LINK_KEY), query.get(PAGE_PARAM), template)
+        return _Page(items=data[key], total_count=total, total_pages=pages)
 
-    def _check_page_link(self, link: Any, page: int, template: str) -> None:
+    async def _read_once(
+        self, template: str, key: str, params: Mapping[str, Any], size: int
+    ) -> tuple[list[dict], str | None]:
+        """Every page of a list, rebuilding each URL from OUR parameters plus `page` (the
+        server's links may drop filters); stops at the server's `totalPages` or an empty page,
+        never at a short one. Returns the records (repeats dropped) and what disagrees with
+        the server's own `totalCount`, if anything."""
+        records: dict[Any, dict] = {}
+        page_number, total, previous_first = 1, None, None
+        while page_number <= MAX_PAGES:
+            query = {**params, PAGE_PARAM: page_number, PAGE_SIZE_PARAM: size}
+            page = await self._page(template, key, query)
+            if total is None:
+                total = page.total_count
+            elif page.total_count != total:
+                return list(records.values()), (
+                    f"{TOTAL_COUNT_KEY} changed from {total} to {page.total_count} while paging"
+                )
+            items = page.items
+            if items and previous_first is not None and items[0] == previous_first:
+                raise PaginationError(
+                    f"page {page_number} starts with the same record as page {page_number - 1}: "
+                    "the server seems to ignore 'page'; the list cannot be read reliably"
+                    f"{_asked(query)}", system=SYSTEM, method="GET", path=template,
+                )
+            for item in items:
+                records.setdefault(_record_key(item, len(records)), item)
+            if not items or page_number >= page.total_pages:
+                break
+            previous_first, page_number = items[0], page_number + 1
+        else:
+            raise PaginationError(
+                f"GET {template}: more than {MAX_PAGES} pages", system=SYSTEM, method="GET",
+                path=template,
+            )
+        if len(records) != total:
+            return list(records.values()), (
+                f"read {len(records)} distinct records but the server reported "
+                f"{TOTAL_COUNT_KEY}={total}"
+            )
+        return list(records.values()), None
+
+    async def _read_list(
+        self, template: str, key: str, params: Mapping[str, Any] | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> list[dict]:
+        """A whole list, proven complete against the server's own count. A read that disagrees
+        (records added or removed while paging, unstable order) is read again once; a second
+        disagreement is a PaginationError naming the call: the caller must not act on half a list."""
+        size = max(1, min(int(page_size), MAX_PAGE_SIZE))
+        params = dict(params or {})
+        problem = None
+        for attempt in range(1, COMPLETE_READ_ATTEMPTS + 1):
+            records, problem = await self._read_once(template, key, params, size)
+            if problem is None:
+                return records
+            logger.warning(
+                "%s: %s (read %d of %d); reading it again",
+                _describe_call(template, params), problem, attempt, COMPLETE_READ_ATTEMPTS,
+            )
+        raise PaginationError(
+            f"{problem}, {COMPLETE_READ_ATTEMPTS} reads in a row; the list cannot be proven "
+            f"complete{_asked(params)}", system=SYSTEM, method="GET", path=template,
+        )
+
+    def _check_page_link(self, link: Any, page: Any, template: str) -> None:
         """Sanity only: the server's own link for this page should name the page we asked for."""
         if not isinstance(link, str):
             return
         pages = parse_qs(urlsplit(link).query).get(PAGE_PARAM)
         if pages and pages[0] != str(page):
-            logger.warning("GET %s: asked for page %d, server says currentPage=%s", template, page, pages[0])
+            logger.warning("GET %s: asked for page %s, server says currentPage=%s", template, page, pages[0])
 
     async def _list(self, template: str, key: str, params: Mapping[str, Any] | None = None) -> list[dict]:
-        out: list[dict] = []
-        async for items in self._iter_pages(template, key, params or {}, MAX_PAGE_SIZE):
-            out.extend(items)
-        return out
+        return await self._read_list(template, key, params)
+
+    # -- clock ----------------------------------------------------------------------------------
+    async def measure_clock(self) -> float | None:
+        """Seconds Handy's clock is ahead of ours (negative: behind), from the `Date` header of
+        its answers; one small read when none was seen yet. None when Handy sends no Date."""
+        core = self._ensure_core()
+        if core.server_clock_offset is None:
+            await self._call("GET", USERS_PATH, USERS_PATH, params={PAGE_PARAM: 1, PAGE_SIZE_PARAM: 1})
+        return core.server_clock_offset
 
     # -- products -----------------------------------------------------------------------------
-    def iter_products(
-        self, enabled: bool | None = None, page_size: int = MAX_PAGE_SIZE
-    ) -> AsyncIterator[list[dict]]:
-        """Pages of products. enabled=None sends no filter ([A] Handy then lists enabled ones)."""
+    async def list_products(self, enabled: bool | None = None, page_size: int = MAX_PAGE_SIZE) -> list[dict]:
+        """Every product, proven complete. enabled=None sends no filter ([A] Handy then lists
+        enabled ones)."""
         params = {} if enabled is None else {ENABLED_PARAM: _bool(enabled)}
-        return self._iter_pages(PRODUCTS_PATH, PRODUCTS_KEY, params, page_size)
-
-    async def list_products(self, enabled: bool | None = None) -> list[dict]:
-        out: list[dict] = []
-        async for items in self.iter_products(enabled=enabled):
-            out.extend(items)
-        return out
+        return await self._read_list(PRODUCTS_PATH, PRODUCTS_KEY, params, page_size)
 
     async def get_product(self, code: str) -> dict:
         path = PRODUCT_PATH.format(code=quote_code(code, what="product code"))
@@ -290,7 +368,7 @@ class HandyClient(ApiClient):
         return await self._list(ROUTES_PATH, ROUTES_KEY, params)
 
     # -- sales orders -------------------------------------------------------------------------
-    def iter_sales_orders(
+    async def list_sales_orders(
         self,
         start: datetime,
         end: datetime,
@@ -299,25 +377,105 @@ class HandyClient(ApiClient):
         deleted: bool = False,
         sales_type: str | None = None,
         page_size: int = MAX_PAGE_SIZE,
-    ) -> AsyncIterator[list[dict]]:
-        """Pages of orders whose `filter_with_date` falls in [start, end], oldest first.
-        start/end must be aware datetimes; they are sent in the tenant's time zone."""
+    ) -> list[dict]:
+        """Every order whose `filter_with_date` falls in [start, end] (aware datetimes), each id
+        once, oldest first; proven complete or PaginationError.
+
+        Offset pages of a list that changes while it is paged (an order deleted, a late one
+        inserted, same-second orders in unstable order) shift: a record at a page boundary is
+        skipped or seen twice. So the window is read in time slices that each fit in ONE page, a
+        single answer being a consistent snapshot of its slice: the first answer's totalCount
+        says how many slices to cut; a slice that still does not fit is cut again. Only a single
+        second holding more orders than a page is paged, and then two reads must agree. Slices share
+        their boundary second (Handy's stamps are finer than its filters)."""
         if filter_with_date not in FILTER_WITH_DATE_VALUES:
             raise ValueError(f"filter_with_date must be one of {sorted(FILTER_WITH_DATE_VALUES)}")
         if sales_type is not None and sales_type not in SALES_TYPE_VALUES:
             raise ValueError(f"sales_type must be one of {sorted(SALES_TYPE_VALUES)} or None")
-        params: dict[str, Any] = {
-            START_PARAM: format_window_time(start, self.zone),
-            END_PARAM: format_window_time(end, self.zone),
-        }
-        if end < start:
-            raise ValueError(f"window end {end.isoformat()} is before its start {start.isoformat()}")
-        params[FILTER_WITH_DATE_PARAM] = filter_with_date
-        params[DELETED_PARAM] = _bool(deleted)
+        start, end = whole_seconds(start, end)
+        size = max(1, min(int(page_size), MAX_PAGE_SIZE))
+        base: dict[str, Any] = {FILTER_WITH_DATE_PARAM: filter_with_date, DELETED_PARAM: _bool(deleted)}
         if sales_type is not None:
-            params[SALES_TYPE_PARAM] = sales_type
-        params[ORDER_PARAM] = "asc"
-        return self._iter_pages(SALES_ORDERS_PATH, SALES_ORDERS_KEY, params, page_size)
+            base[SALES_TYPE_PARAM] = sales_type
+        base[ORDER_PARAM] = "asc"
+        found: dict[Any, dict] = {}
+        pending = [(start, end)]
+        calls = 0
+        while pending:
+            slice_start, slice_end = pending.pop()
+            params = {**base, **self._window_params(slice_start, slice_end)}
+            calls += 1
+            if calls > MAX_PAGES:
+                raise PaginationError(
+                    f"more than {MAX_PAGES} slices{_asked(params)}",
+                    system=SYSTEM, method="GET", path=SALES_ORDERS_PATH,
+                )
+            # A slice Handy may read much wider than it is (a bound in the hour DST repeats)
+            # does not shrink by cutting: it is paged instead, until two reads agree.
+            uncuttable = slice_end - slice_start <= SECOND or (
+                widest_reading(slice_start, slice_end, self.zone) > 2 * (slice_end - slice_start)
+            )
+            records, parts = await self._read_slice(params, size, whole=uncuttable)
+            if records is None:  # does not fit in one page: cut it, keep oldest first
+                pending.extend(reversed(split_window(slice_start, slice_end, parts)))
+                continue
+            for order in records:
+                found.setdefault(_record_key(order, len(found)), order)
+        return sorted(found.values(), key=lambda o: (str(o.get(filter_with_date) or ""), _id_order(o)))
+
+    def _window_params(self, start: datetime, end: datetime) -> dict[str, str]:
+        """Bounds in the tenant's wall time, each widened so that however Handy reads an
+        ambiguous wall time (the hour DST repeats) the window is covered."""
+        return {
+            START_PARAM: wall_time_not_after(start, self.zone).strftime(WINDOW_FORMAT),
+            END_PARAM: wall_time_not_before(end, self.zone).strftime(WINDOW_FORMAT),
+        }
+
+    async def _read_slice(
+        self, params: Mapping[str, Any], size: int, *, whole: bool
+    ) -> tuple[list[dict] | None, int]:
+        """(the orders of one slice, 0) when one page holds them all; (None, n) when it must be
+        cut in n slices that should each fit (with room for an uneven spread). A `whole` slice
+        (one second, or one that cutting would not shrink) is paged until two reads agree."""
+        query = {**params, PAGE_PARAM: 1, PAGE_SIZE_PARAM: size}
+        for attempt in range(1, COMPLETE_READ_ATTEMPTS + 1):
+            page = await self._page(SALES_ORDERS_PATH, SALES_ORDERS_KEY, query)
+            records = {_record_key(o, i): o for i, o in enumerate(page.items)}
+            if len(records) == page.total_count:
+                return list(records.values()), 0
+            if page.total_count > len(page.items) and page.items:
+                if whole:
+                    return await self._read_agreeing(params, size), 0
+                # The page the server really serves may be smaller than asked (a cap).
+                return None, math.ceil(page.total_count * SLICE_HEADROOM / len(page.items))
+            logger.warning(
+                "%s: page 1 holds %d distinct of %d orders (%d records) (read %d of %d); "
+                "reading it again", _describe_call(SALES_ORDERS_PATH, query), len(records),
+                page.total_count, len(page.items), attempt, COMPLETE_READ_ATTEMPTS,
+            )
+        raise PaginationError(
+            f"{TOTAL_COUNT_KEY}={page.total_count} but the page holds {len(page.items)} records "
+            f"({len(records)} distinct), {COMPLETE_READ_ATTEMPTS} reads in a row; the window "
+            f"cannot be proven complete{_asked(query)}",
+            system=SYSTEM, method="GET", path=SALES_ORDERS_PATH,
+        )
+
+    async def _read_agreeing(self, params: Mapping[str, Any], size: int) -> list[dict]:
+        """All pages of a slice that cannot be cut, read until two complete reads list the same
+        ids."""
+        previous: set | None = None
+        for _ in range(COMPLETE_READ_ATTEMPTS + 1):
+            records, problem = await self._read_once(SALES_ORDERS_PATH, SALES_ORDERS_KEY, params, size)
+            ids = {_record_key(o, i) for i, o in enumerate(records)}
+            if problem is None and ids == previous:
+                return records
+            previous = ids if problem is None else None
+        raise PaginationError(
+            "more orders than a page holds in a slice that cannot be cut (a second, or a bound "
+            "in the hour DST repeats), and two reads in a row never agreed; "
+            f"the window cannot be proven complete{_asked(params)}",
+            system=SYSTEM, method="GET", path=SALES_ORDERS_PATH,
+        )
 
     async def get_sales_order(self, order_id: int | str) -> dict:
         path = SALES_ORDER_PATH.format(order_id=quote_code(order_id, what="sales order id"))
@@ -339,3 +497,34 @@ def _as_int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+@dataclass(frozen=True)
+class _Page:
+    items: list[dict]
+    total_count: int
+    total_pages: int
+
+
+def _record_key(record: Any, position: int) -> Any:
+    """A record's identity for repeats: its id, or its position when it has none."""
+    if isinstance(record, Mapping) and record.get("id") is not None:
+        return ("id", str(record["id"]))
+    return ("position", position)
+
+
+def _id_order(record: Mapping[str, Any]) -> tuple[int, str]:
+    text = str(record.get("id"))
+    return (0, text.zfill(20)) if text.isdigit() else (1, text)
+
+
+def _asked(params: Mapping[str, Any]) -> str:
+    """" (asked start=…&page=3)" for error messages: our own parameters, never a secret."""
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return f" (asked {query})" if query else ""
+
+
+def _describe_call(template: str, params: Mapping[str, Any]) -> str:
+    """"GET /salesOrder?start=…&page=3" for messages: our own parameters, never a secret."""
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return f"GET {template}" + (f"?{query}" if query else "")

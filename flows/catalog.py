@@ -7,6 +7,7 @@ Orchestration only; the steps live in tasks/catalog.py (bindings and recovery in
 from __future__ import annotations
 
 from prefect import flow
+from prefect.states import Failed, State
 
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit
@@ -22,15 +23,24 @@ from tasks.catalog import (
     write_products,
 )
 from tasks.connect import connect
+from tasks.mass_disable import guard_mass_disable
 
 
 @flow(name="catalog_pull")
-async def catalog_pull(tenant: TenantConfig, dry_run: bool = False, full: bool = False) -> str:
+async def catalog_pull(
+    tenant: TenantConfig,
+    dry_run: bool = False,
+    full: bool = False,
+    confirm_mass_disable: bool = False,
+) -> str | State:
     """Sync the sucursal's for-sale products to Handy, writing only what changed (P8).
 
     full=True also reads Handy's products: repairs what was changed by hand in Handy and adopts
     existing Handy products with the same code instead of creating duplicates (first run on an
     account that already has products). dry_run=True reports the plan and writes nothing (X3).
+    A plan that would disable more than the tenant's mass_disable_threshold_percent of its
+    enabled products ends Failed before writing anything; confirm_mass_disable=True lets an
+    operator go on (P7, deletion protection).
     """
     audit = RunAudit(tenant.slug, "catalog", dry_run=dry_run).start()
     try:
@@ -42,6 +52,13 @@ async def catalog_pull(tenant: TenantConfig, dry_run: bool = False, full: bool =
             plan = await plan_catalog(  # 3: P7, P8; 5: I2
                 catalog, known, handy, routes, sync_inventory=tenant.sync_inventory, audit=audit
             )
+            stop = await guard_mass_disable(  # before the first write, families included
+                tenant, plan.disables, audit, entity="product", run_name="catalog",
+                dry_run=dry_run, confirmed=confirm_mass_disable,
+            )
+            if stop:
+                await audit.finish("failed")
+                return Failed(message=stop)
             families = await ensure_families(  # 4: P5, families first
                 connection, tenant.slug, plan.families_needed, known, audit,
                 full=full, dry_run=dry_run,

@@ -6,6 +6,7 @@ Orchestration only; the steps and the binding conventions live in tasks/customer
 from __future__ import annotations
 
 from prefect import flow
+from prefect.states import Failed, State
 
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit
@@ -19,16 +20,24 @@ from tasks.customers import (
     read_sources,
     write_customers,
 )
+from tasks.mass_disable import guard_mass_disable
 
 SWITCHED_OFF = "sync_customers is off: no customer was read or written (C7)."
 
 
 @flow(name="customer_sync")
-async def customer_sync(tenant: TenantConfig, dry_run: bool = False, full: bool = False) -> str:
+async def customer_sync(
+    tenant: TenantConfig,
+    dry_run: bool = False,
+    full: bool = False,
+    confirm_mass_disable: bool = False,
+) -> str | State:
     """Copy the sucursal's clients to Handy: create, update, enable/disable (C1-C3), zone General
     for new customers (C4), the matched Handy seller (C5), bound customers updated in place (C6).
     `full` also reads Handy's customers: drift is repaired and unbound customers with a unique
-    matching name are adopted. `dry_run` reports the plan and writes nothing (X3)."""
+    matching name are adopted. `dry_run` reports the plan and writes nothing (X3). A plan that
+    would disable more than the tenant's mass_disable_threshold_percent of its enabled customers
+    ends Failed before writing anything; `confirm_mass_disable` lets an operator go on (C3)."""
     audit = RunAudit(tenant.slug, "customers", dry_run=dry_run)
     if not tenant.sync_customers:  # C7
         audit.note(SWITCHED_OFF)
@@ -38,6 +47,13 @@ async def customer_sync(tenant: TenantConfig, dry_run: bool = False, full: bool 
         async with connect(tenant) as connection:
             sources = await read_sources(connection, full)
             customer_plan = await plan_customers(tenant, sources, audit)
+            stop = await guard_mass_disable(  # before the first write, bindings included
+                tenant, customer_plan.disables, audit, entity="customer", run_name="customers",
+                dry_run=dry_run, confirmed=confirm_mass_disable,
+            )
+            if stop:
+                await audit.finish("failed")
+                return Failed(message=stop)
             await bind_without_writing(tenant, customer_plan, audit, dry_run)
             zone = ZoneGeneral(connection, tenant, audit, dry_run)
             if customer_plan.needs_zone:

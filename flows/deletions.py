@@ -17,6 +17,7 @@ from tasks.documents import (
     DELETIONS_STREAM,
     LeaseTimeout,
     close_window,
+    measure_handy_clock,
     open_window,
     renew,
     skip_window,
@@ -40,12 +41,13 @@ async def deletion_sync(tenant: TenantConfig, since: datetime | None = None, dry
         return await audit.finish()
     try:
         async with tenant_lease(tenant.slug, hold=not dry_run) as lease:
-            window = await open_window(
-                tenant.slug, DELETIONS_STREAM, tenant.order_lookback_minutes, since
-            )
-            audit.window_start, audit.window_end = window.start, window.end
-            audit.start()
             async with connect(tenant, resolve=False) as connection:
+                skew = await measure_handy_clock(connection, audit)  # O1: Handy's clock
+                window = await open_window(
+                    tenant.slug, DELETIONS_STREAM, tenant.order_lookback_minutes, since, skew
+                )
+                audit.window_start, audit.window_end = window.start, window.end
+                audit.start()
                 deleted = await read_deleted_orders(connection, window)
                 work = await plan_deletions(tenant, deleted, audit)
                 for start in range(0, len(work), BATCH_SIZE):  # D1-D3, O10

@@ -18,6 +18,7 @@ from tasks.documents import (
     ORDERS_STREAM,
     LeaseTimeout,
     close_window,
+    measure_handy_clock,
     open_window,
     renew,
     tenant_lease,
@@ -40,12 +41,13 @@ async def order_push(tenant: TenantConfig, since: datetime | None = None, dry_ru
     audit = RunAudit(tenant.slug, "orders", dry_run=dry_run)
     try:
         async with tenant_lease(tenant.slug, hold=not dry_run) as lease:
-            window = await open_window(
-                tenant.slug, ORDERS_STREAM, tenant.order_lookback_minutes, since
-            )
-            audit.window_start, audit.window_end = window.start, window.end
-            audit.start()
             async with connect(tenant, resolve=False) as connection:
+                skew = await measure_handy_clock(connection, audit)  # O1: Handy's clock
+                window = await open_window(
+                    tenant.slug, ORDERS_STREAM, tenant.order_lookback_minutes, since, skew
+                )
+                audit.window_start, audit.window_end = window.start, window.end
+                audit.start()
                 orders = await read_new_orders(connection, window)  # O1
                 retried = await read_dead_lettered_orders(  # O6
                     connection, tenant, orders, audit, dry_run

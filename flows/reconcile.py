@@ -1,4 +1,12 @@
-"""reconcile: did every Handy order of a day reach Gestionix, and if not, why? (X1)"""
+"""reconcile: did every Handy order of a day reach Gestionix, and if not, why? And repair it.
+(X1, O1, O8, D1, X3)
+
+A run can miss an order it could not see (it became visible in Handy after the lookback, a clock
+far off, a list that lied and slipped past): the daily reconcile reads the whole day again,
+pushes every live order that has no document through the same exactly-once protocol as
+order_push, and deletes the document of an order deleted in Handy through deletion_sync's path.
+A day with any difference, repaired or not, never ends as a clean run.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +15,74 @@ from zoneinfo import ZoneInfo
 
 from prefect import flow
 from prefect.artifacts import acreate_table_artifact
-from prefect.states import Completed, Failed
+from prefect.states import Cancelled, Completed, Failed
 
-from mappings.reconcile import problems, reconcile_day
+from store.leases import LeaseHandle
+from mappings.reconcile import ReconcileRow, plan_repairs, problems, reconcile_day
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit
-from tasks.connect import connect
-from tasks.reconcile import document_in_day, known_reasons, read_day
+from tasks.connect import Connection, connect
+from tasks.deletions import apply_deletions
+from tasks.documents import BATCH_SIZE, LeaseTimeout, Window, renew, tenant_lease
+from tasks.orders import plan_orders, push_orders, read_catalog, resolve_customers
+from tasks.reconcile import DayData, document_in_day, known_reasons, prepare_repair_deletions, read_day
 
 
 @flow(name="reconcile")
-async def reconcile(tenant: TenantConfig, day: date | None = None):
-    """Compare one local day (default: yesterday in the tenant's time zone) of Handy orders with the
-    bindings and the Gestionix documents found by reference. Differences end the run Failed, listed."""
+async def reconcile(tenant: TenantConfig, day: date | None = None, dry_run: bool = False):
+    """Compare one local day (default: yesterday in the tenant's time zone) of Handy orders with
+    the bindings and the Gestionix documents found by reference, then repair what can be: missing
+    live orders are pushed, documents of deleted orders deleted. Holds the tenant's order lease
+    (S3) while it writes. Any difference ends the run Failed with the list and what was repaired;
+    `dry_run` lists the repairs it would make and writes nothing (X3)."""
     day = day or (datetime.now(ZoneInfo(tenant.handy_timezone)).date() - timedelta(days=1))
-    audit = RunAudit(tenant.slug, "reconcile")
-    async with connect(tenant) as connection:
-        data = await read_day(connection, day)
-    audit.window_start, audit.window_end = data.start, data.end
-    audit.start()
+    audit = RunAudit(tenant.slug, "reconcile", dry_run=dry_run)
+    try:
+        async with tenant_lease(tenant.slug, hold=not dry_run) as lease:
+            async with connect(tenant) as connection:
+                data = await read_day(connection, day)
+                audit.window_start, audit.window_end = data.start, data.end
+                audit.start()
+                rows = _compare(tenant, data, audit)
+                repairs = plan_repairs(rows, data.live, [str(o.get("id")) for o in data.deleted])
+                before = dict(audit.counts)
+                if repairs.push:
+                    await _push_missing(connection, tenant, repairs.push, data, audit, dry_run, lease)
+                if repairs.delete:
+                    work = await prepare_repair_deletions(tenant, repairs.delete, dry_run)
+                    window = Window(stream="reconcile", start=data.start, end=data.end)
+                    await apply_deletions(connection, tenant, work, window, audit, dry_run)
+    except LeaseTimeout as exc:
+        audit.note(str(exc))
+        await audit.finish("skipped")
+        return Cancelled(message=str(exc))
+    except BaseException as exc:
+        audit.note(f"run failed: {exc}")
+        await audit.finish("failed")
+        raise
+    await acreate_table_artifact(
+        key=f"{tenant.slug}-reconcile-day",
+        table=[row.as_dict() for row in rows] or [{"order_id": "-", "outcome": "no orders that day"}],
+        description=f"{tenant.slug} reconciliation of {day.isoformat()}",
+    )
+    bad = problems(rows)
+    repaired = {name: audit.counts[name] - before.get(name, 0) for name in ("created", "deleted")}
+    if not bad:
+        summary = await audit.finish()
+        return Completed(message=f"{day}: clean — {summary}")
+    audit.count("failed", len(bad))
+    summary = await audit.finish("completed_with_issues")
+    verb = "would repair" if dry_run else "repaired"
+    listing = "; ".join(f"{r.order_id} {r.outcome}: {r.reason}" for r in bad[:20])
+    return Failed(
+        message=(
+            f"{day}: {len(bad)} differences ({verb}: {repaired['created']} pushed, "
+            f"{repaired['deleted']} deleted; see the run's items) — {listing} — {summary}"
+        )
+    )
+
+
+def _compare(tenant: TenantConfig, data: DayData, audit: RunAudit) -> list[ReconcileRow]:
     rows = reconcile_day(
         data.live,
         data.documents,
@@ -38,16 +95,26 @@ async def reconcile(tenant: TenantConfig, day: date | None = None):
         audit.count(row.outcome)
         if row.outcome != "ok":
             audit.item("order", row.order_id, row.outcome, row.reason)
-    await acreate_table_artifact(
-        key=f"{tenant.slug}-reconcile-day",
-        table=[row.as_dict() for row in rows] or [{"order_id": "-", "outcome": "no orders that day"}],
-        description=f"{tenant.slug} reconciliation of {day.isoformat()}",
-    )
-    bad = problems(rows)
-    if bad:
-        audit.count("failed", len(bad))
-        summary = await audit.finish("completed_with_issues")
-        listing = "; ".join(f"{r.order_id} {r.outcome}: {r.reason}" for r in bad[:20])
-        return Failed(message=f"{day}: {len(bad)} differences — {listing}")
-    summary = await audit.finish()
-    return Completed(message=f"{day}: clean — {summary}")
+    return rows
+
+
+async def _push_missing(
+    connection: Connection,
+    tenant: TenantConfig,
+    orders: list,
+    data: DayData,
+    audit: RunAudit,
+    dry_run: bool,
+    lease: LeaseHandle | None,
+) -> None:
+    """O1/O8 repair: the same plan → catalog → customers → push as order_push, so a missing
+    order is pushed exactly once even if order_push reaches it too (bindings, intents)."""
+    plan = await plan_orders(tenant, orders, [], audit)
+    if not plan.work:
+        return
+    catalog = await read_catalog(connection)
+    customers = await resolve_customers(connection, tenant, plan, catalog, audit, dry_run)
+    window = Window(stream="reconcile", start=data.start, end=data.end)
+    for batch in plan.batches(BATCH_SIZE):
+        await push_orders(connection, tenant, batch, catalog, customers, window, audit, dry_run)
+        renew(lease)

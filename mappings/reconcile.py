@@ -118,3 +118,34 @@ def reconcile_day(
 
 def problems(rows: Iterable[ReconcileRow]) -> list[ReconcileRow]:
     return [row for row in rows if row.outcome in PROBLEMS]
+
+
+@dataclass(frozen=True)
+class Repairs:
+    """What a reconcile can heal through the integration's own protocols: live orders with no
+    document are pushed (O1, O8: exactly once, as order_push does), documents of orders deleted
+    in Handy are deleted (D1). Every other difference is only reported: a total that differs or
+    two documents for one order need a person (one may be invoiced)."""
+
+    push: list[Mapping[str, Any]]
+    delete: list[ReconcileRow]
+
+    def __bool__(self) -> bool:
+        return bool(self.push or self.delete)
+
+
+def plan_repairs(
+    rows: Iterable[ReconcileRow],
+    live_orders: Iterable[Mapping[str, Any]],
+    deleted_ids: Iterable[str],
+) -> Repairs:
+    rows = list(rows)
+    by_id = {str(order.get(H_ID)): order for order in live_orders}
+    deleted = {str(i) for i in deleted_ids}
+    push = [by_id[row.order_id] for row in rows if row.outcome == "missing" and row.order_id in by_id]
+    delete = [
+        row for row in rows
+        if row.outcome == "extra" and row.order_id in deleted and row.order_id not in by_id
+        and row.document_id and row.doc_type
+    ]
+    return Repairs(push=push, delete=delete)

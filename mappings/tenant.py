@@ -55,6 +55,16 @@ class TenantConfig(BaseModel):
         le=24 * 60,
         description="Minutes re-read before the cursor on every order/deletion run (late arrivals).",
     )
+    mass_disable_threshold_percent: float = Field(
+        default=10,
+        gt=0,
+        le=100,
+        description=(
+            "Deletion protection (P7, C3): a catalog or customer run that would disable more than this "
+            "% of the enabled products/customers it synced (and at least 5) stops before writing, "
+            "until run once with confirm_mass_disable. 100 turns the protection off."
+        ),
+    )
 
     @field_validator("slug")
     @classmethod

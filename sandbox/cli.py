@@ -20,8 +20,11 @@ def sandbox_command(
     latency_ms: float = typer.Option(0.0, help="Latency added to every API call of both servers (ms)."),
     rate_limit: int = typer.Option(500, help="Handy requests per minute before 429 (0 = unlimited)."),
     fail_rate: float = typer.Option(0.0, help="Probability of a random 5xx (HTML body) on both servers."),
+    handy_timezone: str = typer.Option(
+        "America/Mexico_City", help="Handy account time zone: how start/end query bounds are read."
+    ),
 ) -> None:
     """Serve the Handy and Gestionix sandboxes and print their URLs and demo credentials."""
     serve(seed=seed, products=products, customers=customers, host=host, handy_port=handy_port,
           gestionix_port=gestionix_port, orders=orders, latency_ms=latency_ms,
-          handy_rate_limit_per_minute=rate_limit or None, fail_rate=fail_rate)
+          handy_rate_limit_per_minute=rate_limit or None, fail_rate=fail_rate, handy_timezone=handy_timezone)

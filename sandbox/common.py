@@ -16,7 +16,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from email.utils import format_datetime
+from typing import Any, ClassVar
 
 import httpx
 from starlette.responses import Response
@@ -56,6 +57,11 @@ class Clock:
         return self._frozen_at is not None
 
 
+def http_date(ts: float) -> str:
+    """Unix seconds -> RFC 7231 `Date` value ('Mon, 30 Nov 2026 01:39:05 GMT')."""
+    return format_datetime(datetime.fromtimestamp(int(ts), UTC), usegmt=True)
+
+
 def iso_z(ts: float | None) -> str | None:
     """Unix seconds -> '2023-02-26T07:14:32Z' (seconds precision, UTC)."""
     if ts is None:
@@ -76,13 +82,26 @@ class Knobs:
     html_error_rate: float = 0.0  # 200 with an HTML maintenance page instead of JSON
     truncated_json_rate: float = 0.0  # the real JSON response cut in half
 
+    # Knobs that take one of a few words; other values are refused (400 on PUT /_sandbox/knobs).
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # Whole-number knobs that cannot be negative.
+    NON_NEGATIVE: ClassVar[frozenset[str]] = frozenset()
+
     def update(self, values: dict[str, Any]) -> None:
+        """Validate every value first, then apply them all (a refused update changes nothing)."""
         known = {f.name: f for f in fields(self)}
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise KeyError(f"unknown knob(s) {unknown}; known: {sorted(known)}")
-        for name, value in values.items():
-            setattr(self, name, _coerce_knob(name, getattr(self, name), value))
+        coerced = {name: _coerce_knob(name, getattr(self, name), value) for name, value in values.items()}
+        for name, value in coerced.items():
+            choices = self.CHOICES.get(name)
+            if choices is not None and value not in choices:
+                raise ValueError(f"knob {name} must be one of {list(choices)}, got {values[name]!r}")
+            if name in self.NON_NEGATIVE and (value or 0) < 0:
+                raise ValueError(f"knob {name} must be >= 0, got {values[name]!r}")
+        for name, value in coerced.items():
+            setattr(self, name, value)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,6 +114,8 @@ def _coerce_knob(name: str, current: Any, value: Any) -> Any:
         if isinstance(value, str):
             return value.strip().lower() in {"1", "true", "yes", "on"}
         return bool(value)
+    if isinstance(current, str):
+        return str(value).strip().lower()
     if name == "rate_limit_per_minute":
         number = int(value)
         return number if number > 0 else None
@@ -188,7 +209,8 @@ class SandboxMiddleware:
     """Counts calls, adds latency, enforces the rate limit and injects faults (pure ASGI).
 
     `rate_limit_style` is "handy" (X-RateLimit-* headers on every response, 429 over the limit)
-    or "gestionix" (429 with Retry-After, no headers otherwise).
+    or "gestionix" (429 with Retry-After, no headers otherwise). `server_time` (Unix seconds) is
+    the server's own clock: every API response, errors included, carries it as an RFC 7231 `Date`.
     """
 
     def __init__(
@@ -203,6 +225,7 @@ class SandboxMiddleware:
         rate_limit_style: str,
         routes_provider: Callable[[], list[Any]],
         limiter: FixedWindowLimiter,
+        server_time: Callable[[], float],
     ) -> None:
         self.app = app
         self.knobs = knobs
@@ -213,6 +236,7 @@ class SandboxMiddleware:
         self.style = rate_limit_style
         self.routes_provider = routes_provider
         self.limiter = limiter
+        self.server_time = server_time
 
     def _template(self, scope: dict) -> str:
         for route in self.routes_provider():
@@ -237,12 +261,12 @@ class SandboxMiddleware:
         if knobs.latency_ms:
             await asyncio.sleep(knobs.latency_ms / 1000.0)
 
-        extra_headers: list[tuple[bytes, bytes]] = []
+        extra_headers: list[tuple[bytes, bytes]] = [(b"date", http_date(self.server_time()).encode())]
         limit = knobs.rate_limit_per_minute
         if limit:
             allowed, remaining, reset_at = self.limiter.hit(limit)
             if self.style == "handy":
-                extra_headers = [
+                extra_headers += [
                     (b"x-ratelimit-limit", str(limit).encode()),
                     (b"x-ratelimit-remaining", str(remaining).encode()),
                     (b"x-ratelimit-reset", str(reset_at).encode()),

@@ -24,7 +24,7 @@ from sandbox.gestionix import (
     GestionixState,
     line_amount_with_taxes,
 )
-from sandbox.handy import DEMO_TOKEN, HandyState
+from sandbox.handy import DEFAULT_TIMEZONE, DEMO_TOKEN, HandyState
 
 SECOND_COMPANY_ID = 118
 MAIN_BRANCH = "Matriz"
@@ -239,17 +239,18 @@ def generate_world(seed: int = 7, products: int = 200, customers: int = 60, orde
                    second_company_products: int = 25, second_company_customers: int = 10,
                    routes_with_inventory: int = 3, clock: Clock | None = None,
                    handy_knobs: dict[str, Any] | None = None,
-                   gestionix_knobs: dict[str, Any] | None = None) -> World:
+                   gestionix_knobs: dict[str, Any] | None = None,
+                   handy_timezone: str = DEFAULT_TIMEZONE) -> World:
     """Build both states. `orders` random Handy orders are created the first time someone lists
     sales orders after Handy has products (Handy starts empty; the integration fills it)."""
     params = {"seed": seed, "products": products, "customers": customers, "orders": orders,
               "second_company_products": second_company_products,
               "second_company_customers": second_company_customers,
-              "routes_with_inventory": routes_with_inventory}
+              "routes_with_inventory": routes_with_inventory, "handy_timezone": handy_timezone}
     clock = clock or Clock()
     rng = random.Random(seed)
     gx = GestionixState(clock=clock, seed=seed, **(gestionix_knobs or {}))
-    handy = HandyState(clock=clock, seed=seed, **(handy_knobs or {}))
+    handy = HandyState(clock=clock, seed=seed, timezone=handy_timezone, **(handy_knobs or {}))
     gx.world_params = {**params, "clock": clock}
     handy.world_params = {**params, "clock": clock}
 
@@ -292,7 +293,7 @@ def generate_world(seed: int = 7, products: int = 200, customers: int = 60, orde
 
     # --- Handy: users and routes only -----------------------------------------------------
     handy.token = DEMO_TOKEN
-    created = iso_z(clock.now() - 400 * 86400)
+    created = iso_z(handy.now() - 400 * 86400)  # Handy stamps with its own clock
     admin_id = handy.next_id("user")
     handy.users[admin_id] = {"id": admin_id, "name": "Administrador Demo", "username": "admin@demo.mx",
                              "email": "admin@demo.mx", "enabled": True,
@@ -305,7 +306,7 @@ def generate_world(seed: int = 7, products: int = 200, customers: int = 60, orde
                 if p["for_sale"] and p["active"] and p["key"] and "/" not in p["key"] and p["key"] == p["key"].strip()
                 and main.branches and branch_ids[0] in main.product_branches[p["product_id"]]]
     sellers = handy.sellers()
-    now = clock.now()
+    now = handy.now()
     for n, seller in enumerate(sellers[: routes_with_inventory + 1]):
         rid = handy.next_id("route")
         closed = n == routes_with_inventory  # one closed route, its stock no longer counts

@@ -47,6 +47,9 @@ DOC_SERIE = {"sales_order": "P", "sale": "V"}
 class GestionixKnobs(Knobs):
     token_lifetime_seconds: float = 40000.0
     reject_duplicate_reference: bool = True
+    page_size_cap: int = 0  # >0: at most this many records per page, whatever `page_size` asks
+
+    NON_NEGATIVE = frozenset({"page_size_cap"})
 
 
 class GestionixError(Exception):
@@ -450,7 +453,8 @@ class GestionixState(VersionedStore):
 
 
 # ---- HTTP layer ---------------------------------------------------------------------------
-def _paging(request: Request) -> tuple[int, int]:
+def _paging(request: Request, knobs: GestionixKnobs) -> tuple[int, int]:
+    """(page, records per page): `page_size` as asked, lowered to `page_size_cap` when that knob is set."""
     try:
         page = int(request.query_params.get("page") or 1)
         size = int(request.query_params.get("page_size") or MAX_PAGE_SIZE)
@@ -458,11 +462,13 @@ def _paging(request: Request) -> tuple[int, int]:
         raise GestionixError(400, "page y page_size deben ser números enteros") from None
     if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
         raise GestionixError(400, f"page debe ser >= 1 y page_size entre 1 y {MAX_PAGE_SIZE}")
+    if knobs.page_size_cap:
+        size = min(size, knobs.page_size_cap)
     return page, size
 
 
-def _bare_page(request: Request, items: list) -> Response:
-    page, size = _paging(request)
+def _bare_page(request: Request, knobs: GestionixKnobs, items: list) -> Response:
+    page, size = _paging(request, knobs)
     return json_response(page_slice(items, page, size))
 
 
@@ -501,7 +507,7 @@ def create_app(state: GestionixState | None = None) -> FastAPI:
 
     async def branches(request: Request) -> Response:
         company = state.company_for(request)
-        return _bare_page(request, list(company.branches.values()))
+        return _bare_page(request, state.knobs, list(company.branches.values()))
 
     api.add_api_route("/branch_offices/", branches, methods=["GET"], name="branch_offices_slash")
     api.add_api_route("/branch_offices", branches, methods=["GET"], name="branch_offices")
@@ -511,12 +517,12 @@ def create_app(state: GestionixState | None = None) -> FastAPI:
         company = state.company_for(request)
         raw = request.query_params.get("branch_id")
         branch_id = state.branch(company, raw)["branch_id"] if raw else None
-        return _bare_page(request, state.products_of(company, branch_id))
+        return _bare_page(request, state.knobs, state.products_of(company, branch_id))
 
     @api.get("/taxes")
     async def taxes(request: Request) -> Response:
         company = state.company_for(request)
-        return _bare_page(request, list(company.taxes.values()))
+        return _bare_page(request, state.knobs, list(company.taxes.values()))
 
     @api.get("/clients")
     async def clients(request: Request) -> Response:
@@ -525,12 +531,12 @@ def create_app(state: GestionixState | None = None) -> FastAPI:
         branch_id = state.branch(company, raw)["branch_id"] if raw else None
         rows = state.cached(("clients", company.company_id, branch_id), lambda: [
             c for c in company.clients.values() if branch_id is None or c["branch_id"] == branch_id])
-        return _bare_page(request, rows)
+        return _bare_page(request, state.knobs, rows)
 
     @api.get("/clients/table")
     async def clients_table(request: Request) -> Response:
         company = state.company_for(request)
-        return _bare_page(request, [
+        return _bare_page(request, state.knobs, [
             {"id": c["client_id"], "business_name": c["business_name"], "tax_id": c["tax_id"],
              "status": "active" if c["active"] else "inactive", "last_activity": c["register_date"],
              "accounts_pending": 0} for c in company.clients.values()])
@@ -543,7 +549,7 @@ def create_app(state: GestionixState | None = None) -> FastAPI:
     @api.get("/sellers")
     async def sellers(request: Request) -> Response:
         company = state.company_for(request)
-        return _bare_page(request, list(company.sellers.values()))
+        return _bare_page(request, state.knobs, list(company.sellers.values()))
 
     for segment, doc_type in DOC_KINDS.items():
         _add_document_routes(api, state, segment, doc_type)
@@ -560,6 +566,7 @@ def create_app(state: GestionixState | None = None) -> FastAPI:
         rate_limit_style="gestionix",
         routes_provider=lambda: api.routes,
         limiter=state.limiter,
+        server_time=state.clock.now,
     )
     return app
 
@@ -589,7 +596,7 @@ def _add_document_routes(api: APIRouter, state: GestionixState, segment: str, do
             docs = [d for d in docs if d["date"][:10] >= params["date_from"][:10]]
         if params.get("date_to"):
             docs = [d for d in docs if d["date"][:10] <= params["date_to"][:10]]
-        return _bare_page(request, docs)
+        return _bare_page(request, state.knobs, docs)
 
     async def get_one(doc_id: str, request: Request) -> Response:
         company = state.company_for(request)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import copy
 import math
 import random
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -39,6 +40,7 @@ SALES_TYPE_ROUTE = "Venta en ruta"
 SALES_TYPE_PRESALE = "Preventa"
 SALES_TYPE_FILTERS = {"ROUTE": SALES_TYPE_ROUTE, "PRESALE": SALES_TYPE_PRESALE}
 ORDER_DATE_FIELDS = ("dateCreated", "mobileDateCreated", "dateDeleted", "lastUpdated")
+DEFAULT_TIMEZONE = "America/Mexico_City"
 
 OBJ_PRODUCT = "com.locus.product.Product"
 OBJ_FAMILY = "com.locus.product.ProductFamily"
@@ -46,6 +48,26 @@ OBJ_CUSTOMER = "com.locus.customer.Customer"
 OBJ_ZONE = "com.locus.zone.Zone"
 OBJ_ORDER = "com.locus.salesorder.SalesOrder"
 OBJ_PARAMS = "com.locus.api.ListParams"
+
+
+@dataclass
+class HandyKnobs(Knobs):
+    """Handy's knobs: the common ones plus ways a real Handy may differ from this stand-in
+    (what each stands for: sandbox/README.md, Knobs)."""
+
+    rate_limit_per_minute: int | None = 500
+    paging_envelope: bool = True  # False: list answers carry no "pagination" object
+    page_size_cap: int = 0  # >0: at most this many records per page, whatever `max` asks
+    repeat_across_pages: bool = False  # salesOrder: page N>=2 starts with the last record of page N-1
+    mutate_while_paging: str = "none"  # salesOrder: "delete"/"insert" an order before each page N>=2
+    clock_offset_seconds: float = 0.0  # Handy's clock = sandbox clock + offset (stamps and Date)
+    ambiguous_local_time: str = "earlier"  # how a start/end bound with two readings is read
+
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "mutate_while_paging": ("none", "delete", "insert"),
+        "ambiguous_local_time": ("earlier", "later"),
+    }
+    NON_NEGATIVE = frozenset({"page_size_cap"})
 
 
 class HandyError(Exception):
@@ -75,9 +97,9 @@ class HandyState(VersionedStore):
     """Everything one Handy account holds. Lists keep creation (= id) order."""
 
     def __init__(self, *, clock: Clock | None = None, seed: int = 7, token: str = DEMO_TOKEN,
-                 timezone: str = "America/Mexico_City", **knobs: Any) -> None:
+                 timezone: str = DEFAULT_TIMEZONE, **knobs: Any) -> None:
         self.clock = clock or Clock()
-        self.knobs = Knobs(rate_limit_per_minute=500)
+        self.knobs = HandyKnobs()
         self.knobs.update(knobs)
         self.initial_knobs = self.knobs.as_dict()
         self.stats = CallStats()
@@ -103,21 +125,31 @@ class HandyState(VersionedStore):
         self.orders: dict[int, dict] = {}
         self.order_times: dict[int, dict[str, float | None]] = {}
         self.pending_random_orders = 0
+        self.paging_mutations: list[dict] = []  # what mutate_while_paging did: {kind, order_id, page}
         self._reset_versioning({"product": 1000, "family": 10, "customer": 5000, "zone": 1, "order": 29079000,
                      "item": 81000000, "tax": 1, "user": 100, "route": 700})
 
     # ---- helpers -------------------------------------------------------------------------
+    def now(self) -> float:
+        """Handy's own clock: the sandbox clock + `clock_offset_seconds` (every stamp and `Date`)."""
+        return self.clock.now() + (self.knobs.clock_offset_seconds or 0.0)
+
     def now_iso(self) -> str:
-        return iso_z(self.clock.now())
+        return iso_z(self.now())
 
     def parse_query_date(self, field: str, value: str) -> float:
-        """`dd/MM/yyyy HH:mm:ss` read in the account's zone (America/Mexico_City) -> unix seconds."""
+        """`dd/MM/yyyy HH:mm:ss` read in the account's zone -> unix seconds. A wall time with two
+        readings (the repeated hour when DST ends, or one skipped when it starts) is read as the
+        earlier or the later instant, as the `ambiguous_local_time` knob says."""
         try:
-            local = datetime.strptime(value.strip(), QUERY_DATE_FORMAT).replace(tzinfo=self.zone)
+            naive = datetime.strptime(value.strip(), QUERY_DATE_FORMAT)
         except ValueError:
             raise unprocessable(OBJ_PARAMS, field, value,
                                 "La fecha debe tener el formato dd/MM/yyyy HH:mm:ss") from None
-        return local.timestamp()
+        # fold=0/1 give the two readings of an ambiguous time; in a gap they give the offsets
+        # before/after the jump, which PEP 495 maps to the later/earlier instant: min/max is right in both.
+        readings = [naive.replace(tzinfo=self.zone, fold=fold).timestamp() for fold in (0, 1)]
+        return max(readings) if self.knobs.ambiguous_local_time == "later" else min(readings)
 
     def reset(self) -> None:
         """Back to the generated world (same seed and sizes). Knobs are kept."""
@@ -255,7 +287,7 @@ class HandyState(VersionedStore):
             raise unprocessable(OBJ_PRODUCT, "description", None, "La propiedad Descripción es obligatoria")
         if "family" not in body:
             raise unprocessable(OBJ_PRODUCT, "family", None, "La propiedad Familia es obligatoria")
-        now = self.clock.now()
+        now = self.now()
         product = {"id": self.next_id("product"), "code": code, "description": "", "family": None,
                    "price": 0.0, "basePrice": 0.0, "tax": None, "taxOptional": None, "quantity": 0.0,
                    "enabled": True, "barcode": None, "unit": {"code": "PZA", "description": "Pieza"},
@@ -275,7 +307,7 @@ class HandyState(VersionedStore):
             raise unprocessable(OBJ_PRODUCT, "body", body, "Se esperaba un objeto JSON")
         candidate = copy.deepcopy(product)
         self._apply_product_fields(candidate, {k: v for k, v in body.items() if k not in {"id", "code"}})
-        now = self.clock.now()
+        now = self.now()
         candidate["lastUpdated"] = iso_z(now)
         product.clear()
         product.update(candidate)
@@ -327,7 +359,7 @@ class HandyState(VersionedStore):
             raise unprocessable(OBJ_CUSTOMER, "code", code, "Ya existe un cliente con ese código")
         if "description" not in body:
             raise unprocessable(OBJ_CUSTOMER, "description", None, "La propiedad Descripción es obligatoria")
-        now = self.clock.now()
+        now = self.now()
         customer = {"id": self.next_id("customer"), "code": code, "description": "", "businessName": None,
                     "address": None, "neighborhood": None, "city": None, "postalCode": None, "zone": None,
                     "priceList": None, "enabled": True, "credit": 0.0, "balance": 0.0, "comments": None,
@@ -347,7 +379,7 @@ class HandyState(VersionedStore):
             raise unprocessable(OBJ_CUSTOMER, "body", body, "Se esperaba un objeto JSON")
         candidate = copy.deepcopy(customer)
         self._apply_customer_fields(candidate, {k: v for k, v in body.items() if k not in {"id", "code"}})
-        now = self.clock.now()
+        now = self.now()
         candidate["lastUpdated"] = iso_z(now)
         customer.clear()
         customer.update(candidate)
@@ -472,7 +504,7 @@ class HandyState(VersionedStore):
             raise unprocessable(OBJ_ORDER, "offlineMinutes", offline, "Debe ser un número no negativo")
         customer = self._order_customer(spec.get("customer"))
         items = [self._order_line(item, i) for i, item in enumerate(items_spec)]
-        now = self.clock.now()
+        now = self.now()
         mobile = now - float(offline) * 60.0
         order = {
             "id": self.next_id("order"),
@@ -514,7 +546,7 @@ class HandyState(VersionedStore):
         order = self.get_order(order_id)
         if order["deleted"]:
             raise HandyError(409, {"message": f"El pedido {order_id} ya fue eliminado"})
-        now = self.clock.now()
+        now = self.now()
         order["deleted"] = True
         order["dateDeleted"] = iso_z(now)
         order["deletedBy"] = by or order["createdBy"]
@@ -556,7 +588,7 @@ class HandyState(VersionedStore):
         value = body["externalId"]
         if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
             raise unprocessable(OBJ_ORDER, "externalId", value, "Debe ser texto")
-        now = self.clock.now()
+        now = self.now()
         order["externalId"] = None if value is None else str(value)
         order["lastUpdated"] = iso_z(now)
         self.order_times[order_id]["lastUpdated"] = now
@@ -565,33 +597,64 @@ class HandyState(VersionedStore):
 
     def create_random_orders(self, count: int) -> list[dict]:
         """Demo orders from whatever products/customers Handy has (nothing when it has no products)."""
-        rng = self.order_rng
         codes = [c for c, p in self.products.items() if p["enabled"]]
         if not codes:
             return []
         customers = [c for c, v in self.customers.items() if v["enabled"]]
-        created = []
-        for n in range(count):
-            lines = [{"product": rng.choice(codes), "quantity": rng.choice([1, 2, 3, 5, 6, 12, 24])}
-                     for _ in range(rng.randint(1, 6))]
-            if rng.random() < 0.15:
-                lines[0]["discountPercentage"] = rng.choice([5.0, 10.0])
-            customer: Any
-            if customers and rng.random() < 0.9:
-                customer = rng.choice(customers)
-            else:
-                customer = {"code": f"H-NEW-{self._ids['order'] + 1}",
-                            "description": rng.choice(["Tiendita Don Beto", "Miscelánea La Güera",
-                                                       "Abarrotes San Judas"]) + f" {n}",
-                            "address": "Calle Hidalgo 12", "city": "Monterrey"}
-            created.append(self.create_order({
-                "salesType": rng.choice(["ROUTE", "PRESALE"]),
-                "seller": rng.choice(self.sellers())["id"],
-                "customer": customer,
-                "items": lines,
-                "offlineMinutes": rng.choice([0, 0, 0, 0, 3, 45, 180]),
-            }))
-        return created
+        return [self.create_order(self._random_order_spec(n, codes, customers)) for n in range(count)]
+
+    def _random_order_spec(self, n: int, codes: list[str], customers: list[str]) -> dict:
+        rng = self.order_rng
+        lines = [{"product": rng.choice(codes), "quantity": rng.choice([1, 2, 3, 5, 6, 12, 24])}
+                 for _ in range(rng.randint(1, 6))]
+        if rng.random() < 0.15:
+            lines[0]["discountPercentage"] = rng.choice([5.0, 10.0])
+        customer: Any
+        if customers and rng.random() < 0.9:
+            customer = rng.choice(customers)
+        else:
+            customer = {"code": f"H-NEW-{self._ids['order'] + 1}",
+                        "description": rng.choice(["Tiendita Don Beto", "Miscelánea La Güera",
+                                                   "Abarrotes San Judas"]) + f" {n}",
+                        "address": "Calle Hidalgo 12", "city": "Monterrey"}
+        return {
+            "salesType": rng.choice(["ROUTE", "PRESALE"]),
+            "seller": rng.choice(self.sellers())["id"],
+            "customer": customer,
+            "items": lines,
+            "offlineMinutes": rng.choice([0, 0, 0, 0, 3, 45, 180]),
+        }
+
+    def mutate_while_paging(self, kind: str, listing: list[dict], field: str, page: int) -> None:
+        """Before page `page` (>= 2) of a live-orders listing is computed: "delete" soft-deletes the
+        oldest order of the listing (a seller deleting it), "insert" adds an order stamped with the
+        oldest order's times (one that becomes visible late, on an already-read page). Either way
+        the later pages shift by one. Recorded in `paging_mutations`."""
+        oldest = min(listing, key=lambda o: (self.order_times[o["id"]][field] or 0.0, o["id"]))
+        if kind == "delete":
+            order = self.delete_order(oldest["id"])
+        else:
+            order = self._insert_late_order(like=oldest)
+            if order is None:
+                return
+        self.paging_mutations.append({"kind": kind, "order_id": order["id"], "page": page})
+
+    def _insert_late_order(self, like: dict) -> dict | None:
+        """A random order of `like`'s sales type whose dateCreated/mobileDateCreated/lastUpdated
+        are `like`'s, so it sorts right after it in any live listing that holds `like`."""
+        codes = [c for c, p in self.products.items() if p["enabled"]]
+        if not codes:
+            return None
+        customers = [c for c, v in self.customers.items() if v["enabled"]]
+        spec = self._random_order_spec(0, codes, customers)
+        spec["salesType"] = "PRESALE" if like["salesType"] == SALES_TYPE_PRESALE else "ROUTE"
+        order = self.create_order(spec)
+        times = self.order_times[order["id"]]
+        for name in ("dateCreated", "mobileDateCreated", "lastUpdated"):
+            times[name] = self.order_times[like["id"]][name]
+            order[name] = iso_z(times[name])
+        self.touch()
+        return order
 
     def materialise_pending_orders(self) -> None:
         if self.pending_random_orders and self.products:
@@ -608,6 +671,7 @@ class HandyState(VersionedStore):
             "routes": lambda: [self.route_json(r, True) for r in self.routes],
             "salesOrders": lambda: list(self.orders.values()),
             "taxes": lambda: list(self.taxes.values()),
+            "pagingMutations": lambda: list(self.paging_mutations),
         }
         return {name: build() for name, build in collections.items() if not only or name in only}
 
@@ -653,10 +717,28 @@ def _in_window(ts: float | None, start: float | None, end: float | None) -> bool
     return (start is None or ts >= start) and (end is None or ts <= end)
 
 
-def paginated(request: Request, resource: str, key: str, items: list) -> Response:
-    """Handy's envelope: absolute page links that keep only page and max (spec [A])."""
+def page_params(request: Request, knobs: HandyKnobs) -> tuple[int, int]:
+    """(page, records per page): `max` as asked, lowered to `page_size_cap` when that knob is set."""
     page = _int_param(request, "page", 1, 1)
     size = _int_param(request, "max", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    if knobs.page_size_cap:
+        size = min(size, knobs.page_size_cap)
+    return page, size
+
+
+def paginated(request: Request, knobs: HandyKnobs, resource: str, key: str, items: list, *,
+              may_repeat: bool = False) -> Response:
+    """Handy's envelope: absolute page links that keep only page and max (spec [A]).
+    Knobs: no envelope at all (`paging_envelope`), a capped page size (`page_size_cap`) and, for
+    lists that `may_repeat`, pages that each start with the previous page's last record."""
+    page, size = page_params(request, knobs)
+    if may_repeat and knobs.repeat_across_pages:
+        start = (page - 1) * (size - 1)  # page N>=2 starts one record early, still `size` long
+        rows = items[start : start + size]
+    else:
+        rows = page_slice(items, page, size)
+    if not knobs.paging_envelope:
+        return json_response({key: rows})
     total = len(items)
     pages = math.ceil(total / size)
     base = f"{str(request.base_url).rstrip('/')}{API_PREFIX}/{resource}"
@@ -674,7 +756,7 @@ def paginated(request: Request, resource: str, key: str, items: list) -> Respons
             "firstPage": link(1),
             "lastPage": link(max(pages, 1)),
         },
-        key: page_slice(items, page, size),
+        key: rows,
     })
 
 
@@ -726,7 +808,7 @@ def create_app(state: HandyState | None = None) -> FastAPI:
         else:
             items = [p for c, p in state.products.items()
                      if p["enabled"] == enabled and _in_window(state.product_updated[c], start, end)]
-        return paginated(request, "product", "products", items)
+        return paginated(request, state.knobs, "product", "products", items)
 
     @api.get("/product/{code}")
     async def get_product(code: str) -> Response:
@@ -746,7 +828,7 @@ def create_app(state: HandyState | None = None) -> FastAPI:
     # families
     @api.get("/productFamily")
     async def list_families(request: Request) -> Response:
-        return paginated(request, "productFamily", "productFamilies", list(state.families.values()))
+        return paginated(request, state.knobs, "productFamily", "productFamilies", list(state.families.values()))
 
     @api.post("/productFamily")
     async def post_family(request: Request) -> Response:
@@ -766,7 +848,7 @@ def create_app(state: HandyState | None = None) -> FastAPI:
             items = [c for k, c in state.customers.items()
                      if (enabled is None or c["enabled"] == enabled)
                      and _in_window(state.customer_updated[k], start, end)]
-        return paginated(request, "customer", "customers", items)
+        return paginated(request, state.knobs, "customer", "customers", items)
 
     @api.get("/customer/{code}")
     async def get_customer(code: str) -> Response:
@@ -786,7 +868,7 @@ def create_app(state: HandyState | None = None) -> FastAPI:
     # zones, users, routes
     @api.get("/zone")
     async def list_zones(request: Request) -> Response:
-        return paginated(request, "zone", "zones", list(state.zones.values()))
+        return paginated(request, state.knobs, "zone", "zones", list(state.zones.values()))
 
     @api.post("/zone")
     async def post_zone(request: Request) -> Response:
@@ -795,7 +877,7 @@ def create_app(state: HandyState | None = None) -> FastAPI:
 
     @api.get("/user")
     async def list_users(request: Request) -> Response:
-        return paginated(request, "user", "users", list(state.users.values()))
+        return paginated(request, state.knobs, "user", "users", list(state.users.values()))
 
     @api.get("/route")
     async def list_routes(request: Request) -> Response:
@@ -803,7 +885,7 @@ def create_app(state: HandyState | None = None) -> FastAPI:
         include = bool(_bool_param(request, "includeInventory"))
         routes = [state.route_json(rid, include) for rid, r in state.routes.items()
                   if closed is None or r["closed"] == closed]
-        return paginated(request, "route", "routes", routes)
+        return paginated(request, state.knobs, "route", "routes", routes)
 
     # sales orders
     @api.get("/salesOrder")
@@ -824,6 +906,7 @@ def create_app(state: HandyState | None = None) -> FastAPI:
         if direction not in {"asc", "desc"}:
             raise unprocessable(OBJ_PARAMS, "order", direction, "order debe ser asc o desc")
         start, end = _window(state, request)
+        page, _size = page_params(request, state.knobs)  # a refused request must not mutate anything
 
         def build() -> list:
             rows = []
@@ -836,8 +919,12 @@ def create_app(state: HandyState | None = None) -> FastAPI:
             rows.sort(key=lambda r: (r[0], r[1]), reverse=direction == "desc")
             return [r[2] for r in rows]
 
-        items = state.cached(("orders", field, deleted, sales_type, direction, start, end), build)
-        return paginated(request, "salesOrder", "salesOrders", items)
+        listing = ("orders", field, deleted, sales_type, direction, start, end)
+        items = state.cached(listing, build)
+        if page >= 2 and not deleted and state.knobs.mutate_while_paging != "none" and items:
+            state.mutate_while_paging(state.knobs.mutate_while_paging, items, field, page)
+            items = state.cached(listing, build)  # the mutation touched the store: rebuilt
+        return paginated(request, state.knobs, "salesOrder", "salesOrders", items, may_repeat=True)
 
     @api.get("/salesOrder/external/{external_id}")
     async def get_order_by_external(external_id: str) -> Response:
@@ -878,6 +965,7 @@ def create_app(state: HandyState | None = None) -> FastAPI:
         rate_limit_style="handy",
         routes_provider=lambda: api.routes,
         limiter=state.limiter,
+        server_time=state.now,
     )
     return app
 

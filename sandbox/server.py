@@ -23,7 +23,7 @@ import uvicorn
 
 from sandbox import gestionix as gx_module
 from sandbox import handy as handy_module
-from sandbox.common import Clock, Knobs
+from sandbox.common import Clock
 from sandbox.data import MAIN_BRANCH, generate_world
 from sandbox.gestionix import (
     DEMO_COMPANY_ID,
@@ -32,9 +32,9 @@ from sandbox.gestionix import (
     GestionixKnobs,
     GestionixState,
 )
-from sandbox.handy import DEMO_TOKEN, HandyState
+from sandbox.handy import DEFAULT_TIMEZONE, DEMO_TOKEN, HandyKnobs, HandyState
 
-HANDY_KNOBS = {f.name for f in fields(Knobs)}
+HANDY_KNOBS = {f.name for f in fields(HandyKnobs)}
 GESTIONIX_KNOBS = {f.name for f in fields(GestionixKnobs)}
 
 
@@ -91,6 +91,11 @@ class Sandbox:
         self.handy.reset()
         self.gestionix.reset()
 
+    def reset_knobs(self) -> None:
+        """Both servers' knobs back to their start values (as POST /_sandbox/knobs/reset)."""
+        self.handy.knobs.update(self.handy.initial_knobs)
+        self.gestionix.knobs.update(self.gestionix.initial_knobs)
+
     def reset_stats(self) -> None:
         self.handy.stats.reset()
         self.gestionix.stats.reset()
@@ -104,12 +109,15 @@ class Sandbox:
 
 def build_sandbox(seed: int = 7, products: int = 200, customers: int = 60, *, orders: int = 0,
                   clock: Clock | None = None, handy_base: str = "http://handy.sandbox",
-                  gestionix_base: str = "http://gestionix.sandbox", **knobs: Any) -> Sandbox:
-    """Both apps in-process, no sockets: use `sb.handy_transport()` / `sb.gestionix_transport()`."""
+                  gestionix_base: str = "http://gestionix.sandbox", handy_timezone: str = DEFAULT_TIMEZONE,
+                  **knobs: Any) -> Sandbox:
+    """Both apps in-process, no sockets: use `sb.handy_transport()` / `sb.gestionix_transport()`.
+    `handy_timezone` is the Handy account's zone (how `start`/`end` query bounds are read)."""
     handy_knobs, gestionix_knobs = split_knobs(knobs)
     clock = clock or Clock()
     world = generate_world(seed=seed, products=products, customers=customers, orders=orders, clock=clock,
-                           handy_knobs=handy_knobs, gestionix_knobs=gestionix_knobs)
+                           handy_knobs=handy_knobs, gestionix_knobs=gestionix_knobs,
+                           handy_timezone=handy_timezone)
     return Sandbox(
         handy_url=handy_base + handy_module.API_PREFIX,
         gestionix_url=gestionix_base + gx_module.API_PREFIX,
@@ -130,8 +138,9 @@ class _BackgroundServer:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.bind((host, port))
         self.port = self.sock.getsockname()[1]
+        # date_header=False: the apps stamp `Date` from their own (injectable, maybe skewed) clock.
         config = uvicorn.Config(app, log_level=log_level, lifespan="off", access_log=False,
-                                timeout_graceful_shutdown=1)
+                                timeout_graceful_shutdown=1, date_header=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
                                        name=f"sandbox-{self.port}", daemon=True)
@@ -157,9 +166,11 @@ class _BackgroundServer:
 @contextmanager
 def run_sandbox(seed: int = 7, products: int = 200, customers: int = 60, host: str = "127.0.0.1",
                 handy_port: int = 0, gestionix_port: int = 0, *, orders: int = 0, clock: Clock | None = None,
-                log_level: str = "critical", **knobs: Any) -> Iterator[Sandbox]:
+                log_level: str = "critical", handy_timezone: str = DEFAULT_TIMEZONE,
+                **knobs: Any) -> Iterator[Sandbox]:
     """Serve both apps on loopback (port 0 = a free port) for the duration of the block."""
-    sb = build_sandbox(seed, products, customers, orders=orders, clock=clock, **knobs)
+    sb = build_sandbox(seed, products, customers, orders=orders, clock=clock, handy_timezone=handy_timezone,
+                       **knobs)
     servers = [_BackgroundServer(sb.handy_app, host, handy_port, log_level),
                _BackgroundServer(sb.gestionix_app, host, gestionix_port, log_level)]
     try:
@@ -191,11 +202,11 @@ def describe(sb: Sandbox) -> str:
 
 def serve(seed: int = 7, products: int = 200, customers: int = 60, host: str = "127.0.0.1",
           handy_port: int = 8701, gestionix_port: int = 8702, *, orders: int = 0,
-          log_level: str = "warning", **knobs: Any) -> None:
+          log_level: str = "warning", handy_timezone: str = DEFAULT_TIMEZONE, **knobs: Any) -> None:
     """Blocking: serve both apps until Ctrl-C, after printing URLs and demo credentials."""
     started = time.perf_counter()
     with run_sandbox(seed, products, customers, host, handy_port, gestionix_port, orders=orders,
-                     log_level=log_level, **knobs) as sb:
+                     log_level=log_level, handy_timezone=handy_timezone, **knobs) as sb:
         print(describe(sb))
         print(f"ready in {time.perf_counter() - started:.2f} s ({products} products, {customers} customers)."
               " Ctrl-C to stop.", flush=True)

@@ -10,7 +10,9 @@ its clients):
   read_route_stock     sync_inventory only: open routes with their inventory (I1).
   plan_catalog         pure: create / update / enable / disable / adopt / rebind + stock (I2),
                        merged into one write per product where possible (a new product carries
-                       its quantity in the create body; a price change carries its quantity).
+                       its quantity in the create body; a price change carries its quantity);
+                       the planned disables by kind for the mass-disable check
+                       (tasks/mass_disable.py), which runs before any write.
   ensure_families      P5: Handy families of the products to write; missing ones created first,
                        each bound at once. Steady state (every family bound) reads nothing.
   bind_adopted         full mode: adopted/rebound records bound before any write.
@@ -40,6 +42,7 @@ from prefect import task
 
 from clients.errors import CredentialsError, NotFound, Permanent, ValidationFailed
 from mappings.inventory import StockPlan, last_written_stock, plan_stock, stock_body
+from mappings.mass_disable import PlannedDisables, planned_disables
 from mappings.names import normalize_name
 from mappings.plan import STATUS_DISABLED, STATUS_ENABLED, Plan, plan_sync
 from mappings.products import (
@@ -118,6 +121,7 @@ class CatalogPlan:
     writes: list[Write]
     families_needed: list[str]
     bind_first: list[dict[str, Any]]  # adopt + rebind bindings, stored before any write
+    disables: PlannedDisables  # every planned disable by kind (deletion protection)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -162,11 +166,10 @@ async def read_handy_products(connection: Connection) -> HandyCatalog:
     """Full mode: every Handy product, enabled and disabled ([A] no filter = enabled only)."""
     records: dict[str, dict] = {}
     for enabled in (True, False):
-        async for page in connection.handy.iter_products(enabled=enabled):
-            for record in page:
-                code = record.get(HANDY_CODE)
-                if isinstance(code, str):
-                    records[code] = record
+        for record in await connection.handy.list_products(enabled=enabled):
+            code = record.get(HANDY_CODE)
+            if isinstance(code, str):
+                records[code] = record
     return HandyCatalog(records=records, frame=handy_products_frame(records.values()))
 
 
@@ -309,6 +312,12 @@ async def plan_catalog(
         writes=writes,
         families_needed=families_needed,
         bind_first=bind_first,
+        disables=planned_disables(
+            plan,
+            bindings.products,
+            mapping.desired["gestionix_key"],
+            not_for_sale_keys=mapping.not_for_sale["gestionix_key"],
+        ),
     )
 
 

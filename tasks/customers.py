@@ -51,6 +51,7 @@ from mappings.customers import (
     sellers_of,
     zone_id,
 )
+from mappings.mass_disable import PlannedDisables, planned_disables
 from mappings.plan import STATUS_DISABLED, STATUS_ENABLED, Plan, plan_sync
 from mappings.tenant import TenantConfig
 from store import binder
@@ -119,6 +120,7 @@ async def read_sources(connection: Connection, full: bool) -> Sources:
 @dataclass
 class CustomerPlan:
     plan: Plan
+    disables: PlannedDisables  # every planned disable by kind (deletion protection)
     handy_by_code: dict[str, dict] = field(default_factory=dict)  # full mode: Handy's records
     # C8: Handy code -> Gestionix content at the last write, for customers from Handy orders
     baselines: dict[str, dict] = field(default_factory=dict)
@@ -196,8 +198,12 @@ async def plan_customers(tenant: TenantConfig, sources: Sources, audit: RunAudit
     )
     for row in plan.skipped.to_dict("records"):
         audit.skip(CUSTOMER, row["handy_key"] or row["gestionix_key"], row["reason"])
+    disables = planned_disables(plan, bindings, mapping.desired["gestionix_key"])
     return CustomerPlan(
-        plan=plan, handy_by_code=handy_by_code, baselines=baselines(bindings, mapping.desired)
+        plan=plan,
+        disables=disables,
+        handy_by_code=handy_by_code,
+        baselines=baselines(bindings, mapping.desired),
     )
 
 

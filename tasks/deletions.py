@@ -58,13 +58,11 @@ class DeletionWork:
 
 @task(name="read-deleted-orders", **RETRYING_TASK)
 async def read_deleted_orders(connection: Connection, window: Window) -> list[dict]:
-    """Orders deleted in Handy (deleted=true) whose dateDeleted is in the window, oldest first."""
-    orders: list[dict] = []
-    async for page in connection.handy.iter_sales_orders(
+    """Orders deleted in Handy (deleted=true) whose dateDeleted is in the window, oldest first,
+    each once; the read is proven complete or the run fails (the cursor stays)."""
+    return await connection.handy.list_sales_orders(
         window.start, window.end, filter_with_date=DATE_DELETED, deleted=True
-    ):
-        orders.extend(page)
-    return orders
+    )
 
 
 @task(name="plan-deletions", **STORE_TASK)

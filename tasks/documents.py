@@ -18,9 +18,10 @@ from typing import Any, TypeVar
 from prefect import task
 
 from mappings.orders import DocType
+from mappings.windows import widened_start
 from store import cursors, leases
 from tasks.audit import RunAudit
-from tasks.options import STORE_TASK
+from tasks.options import RETRYING_TASK, STORE_TASK
 
 ORDER = "order"
 ORDER_DELETION = "order_deletion"
@@ -35,6 +36,8 @@ LEASE_NAME = "orders"
 LEASE_TTL = timedelta(minutes=15)
 LEASE_WAIT = timedelta(minutes=5)
 LEASE_POLL_SECONDS = 2.0
+
+SKEW_REPORTED = timedelta(minutes=1)  # a larger gap between Handy's clock and ours is reported
 
 CONCURRENCY = 16  # orders in flight per run; the clients rate-limit each system on their own
 BATCH_SIZE = 200  # orders per task run; the lease is renewed between batches
@@ -121,12 +124,34 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+@task(name="measure-handy-clock", **RETRYING_TASK)
+async def measure_handy_clock(connection: Any, audit: RunAudit) -> float:
+    """Seconds between Handy's clock and ours (its `Date` header), to widen the window by:
+    Handy stamps dateCreated with its own clock, so a Handy clock behind ours by more than the
+    lookback would otherwise hide orders. A skew over SKEW_REPORTED is reported in the audit."""
+    offset = await connection.handy.measure_clock()
+    if offset is None:
+        audit.note("Handy sent no Date header: its clock could not be checked against ours.")
+        return 0.0
+    if abs(offset) > SKEW_REPORTED.total_seconds():
+        side = "ahead of" if offset > 0 else "behind"
+        audit.note(
+            f"Handy's clock is {abs(offset):.0f} s {side} this worker's (its Date header): "
+            f"the window was widened by {abs(offset):.0f} s; check the worker's NTP."
+        )
+    return offset
+
+
 @task(name="open-window", **STORE_TASK)
 async def open_window(
-    tenant_slug: str, stream: str, lookback_minutes: int, since: datetime | None = None
+    tenant_slug: str,
+    stream: str,
+    lookback_minutes: int,
+    since: datetime | None = None,
+    skew_seconds: float = 0.0,
 ) -> Window:
-    """[cursor - lookback, now]; `since` (operator backfill) replaces the start. No cursor and no
-    since: NoCursor (activation sets the cursors, RULES A4)."""
+    """[cursor - lookback - |Handy clock skew|, now]; `since` (operator backfill) replaces the
+    start. No cursor and no since: NoCursor (activation sets the cursors, RULES A4)."""
     now = datetime.now(UTC).replace(microsecond=0)
     if since is not None:
         start = _aware(since)
@@ -137,7 +162,7 @@ async def open_window(
                 f"tenant {tenant_slug} has no {stream} cursor: run activate first (RULES A4), "
                 "or pass since (a backfill start date)"
             )
-        start = cursor - timedelta(minutes=lookback_minutes)
+        start = widened_start(cursor, skew_seconds, timedelta(minutes=lookback_minutes))
     return Window(stream=stream, start=min(start, now), end=now)
 
 

@@ -164,13 +164,11 @@ class OrderPlan:
 @task(name="read-new-orders", **RETRYING_TASK)
 async def read_new_orders(connection: Connection, window: Window) -> list[dict]:
     """O1: live orders whose server receipt time (dateCreated) is in the window, oldest first.
-    The phone's time (mobileDateCreated) plays no part, so orders of an offline phone are found."""
-    orders: list[dict] = []
-    async for page in connection.handy.iter_sales_orders(
+    The phone's time (mobileDateCreated) plays no part, so orders of an offline phone are found.
+    Each order once; the read is proven complete or the run fails (the cursor stays)."""
+    return await connection.handy.list_sales_orders(
         window.start, window.end, filter_with_date=H.DATE_CREATED, deleted=False
-    ):
-        orders.extend(page)
-    return orders
+    )
 
 
 @task(name="read-dead-lettered-orders", **RETRYING_TASK)
@@ -220,6 +218,20 @@ def _close_letter(slug: str, key: str, audit: RunAudit, dry_run: bool, reason: s
         dead_letters.resolve(slug, ORDER, key)
 
 
+def distinct_orders(orders: list[tuple[dict, bool]]) -> tuple[list[tuple[dict, bool]], int]:
+    """O8: one entry per order id, the first seen (a window read before a dead-letter retry),
+    and how many repeats were dropped. A list answer may repeat an order (same-second orders
+    in unstable order across pages); two entries would be two pushes."""
+    seen: set[str] = set()
+    kept: list[tuple[dict, bool]] = []
+    for order, from_window in orders:
+        key = str(order.get(H.ORDER_ID))
+        if key not in seen:
+            seen.add(key)
+            kept.append((order, from_window))
+    return kept, len(orders) - len(kept)
+
+
 @task(name="plan-orders", **STORE_TASK)
 async def plan_orders(
     tenant: TenantConfig, window_orders: list[dict], retry_orders: list[dict], audit: RunAudit
@@ -228,8 +240,15 @@ async def plan_orders(
     skipped; map the rest far enough to know their document type and whether they can be pushed
     at all (O2, O5-O7), before anything is written."""
     plan = OrderPlan()
-    audit.count("read", len(window_orders) + len(retry_orders))
-    everything = [(order, True) for order in window_orders] + [(o, False) for o in retry_orders]
+    everything, repeats = distinct_orders(
+        [(order, True) for order in window_orders] + [(o, False) for o in retry_orders]
+    )
+    audit.count("read", len(everything))
+    if repeats:
+        audit.note(
+            f"{repeats} repeated order ids in what Handy listed were dropped: each order is "
+            "pushed at most once per run (O8)."
+        )
     bindings = binder.get_many(tenant.slug, ORDER, [str(o.get(H.ORDER_ID)) for o, _ in everything])
     done = 0
     for order, from_window in everything:

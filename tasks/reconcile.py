@@ -12,8 +12,11 @@ from prefect import task
 from clients.handy import parse_timestamp
 from mappings import reconcile as rules
 from mappings.tenant import TenantConfig
+from mappings.orders import reference
 from store import binder, dead_letters
 from tasks.connect import Connection
+from tasks.deletions import DeletionWork
+from tasks.documents import ORDER, PUSHED, document_key
 from tasks.options import RETRYING_TASK, STORE_TASK
 
 DOC_TYPES = ("sales_order", "sale")
@@ -39,10 +42,12 @@ def day_bounds(day: date, zone_name: str) -> tuple[datetime, datetime]:
 async def read_day(connection: Connection, day: date) -> DayData:
     start, end = day_bounds(day, connection.tenant.handy_timezone)
     last = end - timedelta(seconds=1)  # Handy windows are inclusive, to the second
-    live, deleted = [], []
-    for is_deleted, target in ((False, live), (True, deleted)):
-        async for page in await _pages(connection, start, last, is_deleted):
-            target.extend(page)
+    live, deleted = [
+        await connection.handy.list_sales_orders(
+            start, last, filter_with_date="dateCreated", deleted=is_deleted
+        )
+        for is_deleted in (False, True)
+    ]
     documents = []
     for doc_type in DOC_TYPES:
         found = await connection.gestionix.list_documents(
@@ -55,10 +60,6 @@ async def read_day(connection: Connection, day: date) -> DayData:
         )
         documents.extend((doc_type, document) for document in found)
     return DayData(start, end, live, deleted, documents)
-
-
-async def _pages(connection: Connection, start: datetime, end: datetime, deleted: bool):
-    return connection.handy.iter_sales_orders(start, end, filter_with_date="dateCreated", deleted=deleted)
 
 
 def document_in_day(documents: list[tuple[str, dict]], start: datetime, end: datetime) -> dict[str, bool]:
@@ -85,3 +86,24 @@ def known_reasons(tenant: TenantConfig) -> dict[str, str]:
         prefix = "push dead-lettered" if letter.entity == "order" else "deletion refused by Gestionix"
         reasons[letter.key] = f"{prefix}: {letter.reason}"
     return reasons
+
+
+@task(name="prepare-repair-deletions", **STORE_TASK)
+async def prepare_repair_deletions(
+    tenant: TenantConfig, rows: list[rules.ReconcileRow], dry_run: bool
+) -> list[DeletionWork]:
+    """D1 repair: a document whose Handy order is deleted is bound to that order as pushed (the
+    store may not know it: a deletion read was missed, the store was restored), so the one
+    deletion path of deletion_sync deletes exactly that document (404 done, 409 dead letter)."""
+    work = []
+    for row in rows:
+        binding = binder.get(tenant.slug, ORDER, row.order_id)
+        key = document_key(row.doc_type, row.document_id)
+        if not dry_run and (binding is None or binding.status != PUSHED or binding.gestionix_key != key):
+            binder.bind(
+                tenant.slug, ORDER, row.order_id, key, status=PUSHED,
+                data={"doc_type": row.doc_type, "reference": reference(row.order_id),
+                      "found_by": "reconcile"},
+            )
+        work.append(DeletionWork(row.order_id, from_window=False))
+    return work

@@ -47,9 +47,14 @@ def expect_login(httpx_mock, token: str = GX_TOKEN) -> None:
 
 def expect_companies(httpx_mock, companies=COMPANIES, token: str = GX_TOKEN, page_size: int = 500) -> None:
     httpx_mock.add_response(
-        method="GET", url=f"{GESTIONIX_URL}/users/companies?page=1&page_size={page_size}",
+        method="GET", url=f"{GESTIONIX_URL}/users/companies",
         match_headers={"Authorization": f"Bearer {token}"}, json=companies,
     )
+
+
+def expect_end(httpx_mock, path: str, page: int = 2, page_size: int = 500, **params) -> None:
+    """The empty page that ends a bare-array list (a short page proves nothing)."""
+    httpx_mock.add_response(url=company_url(path, **params, page=page, page_size=page_size), json=[])
 
 
 def company_url(path: str, **params) -> str:
@@ -66,15 +71,16 @@ async def test_given_credentials_when_first_call_then_logs_in_and_sends_bearer_a
         match_headers={"Authorization": f"Bearer {GX_TOKEN}", "Company": "92"},
         json=[{"tax_id": 1, "name": "IVA", "rate": 0.16, "type": "transferred", "factor": "rate"}],
     )
+    expect_end(httpx_mock, "/taxes")
     taxes = await gestionix.list_taxes()
     assert taxes[0]["tax_id"] == 1
     assert gestionix.company_id == 92 and gestionix.logins == 1
     login_request = httpx_mock.get_requests(url=f"{GESTIONIX_URL}/users/authentication")[0]
-    companies_request = httpx_mock.get_requests(url=f"{GESTIONIX_URL}/users/companies?page=1&page_size=500")[0]
+    companies_request = httpx_mock.get_requests(url=f"{GESTIONIX_URL}/users/companies")[0]
     assert "Company" not in login_request.headers and "Company" not in companies_request.headers
     assert "Authorization" not in login_request.headers
     assert gestionix.calls == {
-        "POST /users/authentication": 1, "GET /users/companies": 1, "GET /taxes": 1,
+        "POST /users/authentication": 1, "GET /users/companies": 1, "GET /taxes": 2,
     }
 
 
@@ -91,6 +97,7 @@ async def test_given_an_expired_token_when_calling_then_logs_in_again_once_and_r
         match_headers={"Authorization": f"Bearer {GX_TOKEN_2}", "Company": "92"},
         json=[{"seller_id": 12, "name": "Ana Pérez"}],
     )
+    expect_end(httpx_mock, "/sellers")
     assert await gestionix.list_sellers() == [{"seller_id": 12, "name": "Ana Pérez"}]
     assert gestionix.logins == 2
 
@@ -165,6 +172,7 @@ async def test_a1_given_a_branch_name_with_other_case_and_accents_when_resolving
     expect_login(httpx_mock)
     expect_companies(httpx_mock)
     httpx_mock.add_response(url=company_url("/branch_offices/", page=1, page_size=500), json=BRANCHES)
+    expect_end(httpx_mock, "/branch_offices/")
     branch = await gestionix.resolve_branch("  sucursal QUERETARO ")
     assert branch["branch_id"] == 311
 
@@ -173,21 +181,26 @@ async def test_a4_given_an_unknown_branch_when_resolving_then_error_lists_existi
     expect_login(httpx_mock)
     expect_companies(httpx_mock)
     httpx_mock.add_response(url=company_url("/branch_offices/", page=1, page_size=500), json=BRANCHES)
+    expect_end(httpx_mock, "/branch_offices/")
     with pytest.raises(Permanent, match="'Centro' not found.*'Matriz', 'Sucursal Querétaro'"):
         await gestionix.resolve_branch("Centro")
 
 
 # -- paging -----------------------------------------------------------------------------------------
-async def test_given_bare_array_pages_when_listing_products_then_reads_until_a_short_page(clock, httpx_mock):
+async def test_p7_given_a_server_capping_pages_below_the_size_asked_when_listing_then_reads_to_an_empty_page(
+    clock, httpx_mock
+):
+    """P7 relies on a complete read: pages shorter than asked (a server cap) are not the end;
+    only an empty page is, so no product is taken for gone."""
     expect_login(httpx_mock)
-    expect_companies(httpx_mock, companies=COMPANIES[:1], page_size=2)
-    for page, keys in ((1, ["A", "B"]), (2, ["C", "D"]), (3, ["E"])):
+    expect_companies(httpx_mock, companies=COMPANIES[:1])
+    for page, keys in ((1, ["A", "B"]), (2, ["C", "D"]), (3, ["E"]), (4, [])):
         httpx_mock.add_response(
-            url=company_url("/products", branch_id=310, page=page, page_size=2),
+            url=company_url("/products", branch_id=310, page=page, page_size=5),
             json=[{"product_id": i, "key": k} for i, k in enumerate(keys, start=page * 10)],
         )
     async with GestionixClient(GESTIONIX_URL, GX_USER, GX_PASSWORD, tenant="t", company=92,
-                               clock=clock, page_size=2) as gx:
+                               clock=clock, page_size=5) as gx:
         products = await gx.list_products(310)
     assert [p["key"] for p in products] == ["A", "B", "C", "D", "E"]
 
@@ -285,8 +298,10 @@ async def test_given_a_reference_when_finding_then_the_matching_document_or_none
     expect_companies(httpx_mock)
     httpx_mock.add_response(url=company_url("/sales", reference="HANDY-1", page=1, page_size=500),
                             json=[{"sale_id": 5, "reference": "HANDY-1"}])
+    expect_end(httpx_mock, "/sales", reference="HANDY-1")
     httpx_mock.add_response(url=company_url("/sales_orders", reference="HANDY-2", page=1, page_size=500),
                             json=[{"sales_order_id": 6, "reference": "HANDY-22"}])  # server ignored the filter
+    expect_end(httpx_mock, "/sales_orders", reference="HANDY-2")
     assert await gestionix.find_document_by_reference("sale", "HANDY-1") == {
         "sale_id": 5, "reference": "HANDY-1", "id": 5}
     assert await gestionix.find_document_by_reference("sales_order", "HANDY-2") is None

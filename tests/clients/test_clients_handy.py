@@ -68,10 +68,8 @@ async def test_given_three_pages_when_iterating_products_then_reads_to_the_last_
             match_params={"enabled": "true", "page": str(page), "max": "2"},
             json=page_body("products", [{"code": f"P{page}a"}, {"code": f"P{page}b"}], page, 3),
         )
-    pages = [p async for p in handy.iter_products(enabled=True, page_size=2)]
-    assert [[p["code"] for p in page] for page in pages] == [
-        ["P1a", "P1b"], ["P2a", "P2b"], ["P3a", "P3b"],
-    ]
+    products = await handy.list_products(enabled=True, page_size=2)
+    assert [p["code"] for p in products] == ["P1a", "P1b", "P2a", "P2b", "P3a", "P3b"]
     assert handy.calls["GET /product"] == 3
 
 
@@ -93,19 +91,22 @@ async def test_given_a_server_ignoring_page_when_iterating_then_pagination_error
     same_page = page_body("products", [{"code": "A"}, {"code": "B"}], 1, 5)
     httpx_mock.add_response(match_params={"page": "1", "max": "2"}, url=f"{HANDY_URL}/product", json=same_page)
     httpx_mock.add_response(match_params={"page": "2", "max": "2"}, url=f"{HANDY_URL}/product", json=same_page)
-    seen = []
     with pytest.raises(PaginationError, match="ignore 'page'"):
-        async for page in handy.iter_products(page_size=2):
-            seen.append(page)
-    assert len(seen) == 1
+        await handy.list_products(page_size=2)
 
 
-async def test_given_an_empty_page_before_total_pages_when_iterating_then_stops(handy, httpx_mock):
-    httpx_mock.add_response(match_params={"page": "1", "max": "100"}, url=f"{HANDY_URL}/zone",
-                            json=page_body("zones", [{"id": 1}], 1, 3))
-    httpx_mock.add_response(match_params={"page": "2", "max": "100"}, url=f"{HANDY_URL}/zone",
-                            json=page_body("zones", [], 2, 3))
-    assert await handy.list_zones() == [{"id": 1}]
+async def test_given_an_empty_page_before_total_pages_when_listing_then_reread_then_fails_naming_the_call(
+    handy, httpx_mock
+):
+    """An empty page before totalPages with a count that disagrees: read again, then a clear error."""
+    for _ in range(2):
+        httpx_mock.add_response(match_params={"page": "1", "max": "100"}, url=f"{HANDY_URL}/zone",
+                                json=page_body("zones", [{"id": 1}], 1, 3, total=250))
+        httpx_mock.add_response(match_params={"page": "2", "max": "100"}, url=f"{HANDY_URL}/zone",
+                                json=page_body("zones", [], 2, 3, total=250))
+    with pytest.raises(PaginationError, match=r"GET /zone: read 1 distinct records.*totalCount=250, 2 reads in a row"):
+        await handy.list_zones()
+    assert handy.calls["GET /zone"] == 4
 
 
 async def test_given_open_routes_when_listing_then_asks_closed_false_with_inventory(handy, httpx_mock):
@@ -131,8 +132,8 @@ async def test_given_a_utc_window_when_listing_orders_then_sends_local_mexico_ci
     )
     start = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
     end = datetime(2026, 1, 15, 18, 10, tzinfo=UTC)
-    pages = [p async for p in handy.iter_sales_orders(start, end)]
-    assert pages[0][0]["id"] == 29079293
+    orders = await handy.list_sales_orders(start, end)
+    assert orders[0]["id"] == 29079293
     request = httpx_mock.get_request()
     assert "start=15%2F01%2F2026+06%3A00%3A00" in str(request.url) or "start=15%2F01%2F2026%2006" in str(request.url)
 
@@ -149,18 +150,16 @@ async def test_given_another_tenant_zone_when_listing_deleted_orders_then_uses_t
     )
     async with HandyClient(HANDY_URL, HANDY_TOKEN, tenant="cancun", timezone="America/Cancun", clock=clock) as h:
         start = datetime(2026, 1, 1, 0, 0, tzinfo=UTC)
-        pages = [
-            p async for p in h.iter_sales_orders(
-                start, datetime(2026, 1, 1, 0, 10, tzinfo=UTC), filter_with_date="dateDeleted",
-                deleted=True, sales_type="PRESALE", page_size=50,
-            )
-        ]
-    assert pages == []
+        orders = await h.list_sales_orders(
+            start, datetime(2026, 1, 1, 0, 10, tzinfo=UTC), filter_with_date="dateDeleted",
+            deleted=True, sales_type="PRESALE", page_size=50,
+        )
+    assert orders == []
 
 
 async def test_given_a_naive_datetime_when_listing_orders_then_refused_before_any_request(handy):
     with pytest.raises(ValueError, match="naive"):
-        handy.iter_sales_orders(datetime(2026, 1, 1), datetime(2026, 1, 2, tzinfo=UTC))
+        await handy.list_sales_orders(datetime(2026, 1, 1), datetime(2026, 1, 2, tzinfo=UTC))
 
 
 def test_given_a_handy_timestamp_when_parsed_then_aware_utc():

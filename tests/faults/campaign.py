@@ -10,13 +10,17 @@ makes a seed cost about a second.
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from clients._http import HttpCore
+from clients.errors import PaginationError
 from flows.deletions import deletion_sync
 from flows.orders import order_push
+from flows.reconcile import reconcile
 from mappings.tenant import TenantConfig
 from sandbox.handy import SALES_TYPE_ROUTE
 from sandbox.server import Sandbox
@@ -48,8 +52,9 @@ def bare_tasks(monkeypatch) -> None:
 
     import flows.deletions
     import flows.orders
+    import flows.reconcile
 
-    for module in (flows.orders, flows.deletions):
+    for module in (flows.orders, flows.deletions, flows.reconcile):
         for name, obj in list(vars(module).items()):
             if isinstance(obj, Task):
                 monkeypatch.setattr(module, name, obj.fn)
@@ -107,6 +112,9 @@ class SeedResult:
     skipped: int = 0
     kills: int = 0
     runs: int = 0
+    list_faults: list[str] = field(default_factory=list)  # the knobs this seed drew
+    runs_refused: int = 0  # runs that failed because a list could not be proven complete
+    repaired: int = 0  # orders pushed or documents deleted by the day's reconcile
     duplicates: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -127,14 +135,18 @@ class CampaignTotals:
     skipped: int = 0
     kills: int = 0
     runs: int = 0
+    runs_refused: int = 0
+    repaired: int = 0
+    list_faults: Counter = field(default_factory=Counter)
     duplicates: int = 0
     lost: int = 0
     failed_seeds: list[dict] = field(default_factory=list)
 
     def add(self, result: SeedResult) -> None:
         self.seeds += 1
+        self.list_faults.update(result.list_faults)
         for name in ("orders", "live", "deleted", "pushed", "dead_lettered", "skipped", "kills",
-                     "runs"):
+                     "runs", "runs_refused", "repaired"):
             setattr(self, name, getattr(self, name) + getattr(result, name))
         self.duplicates += len(result.duplicates)
         self.lost += len(result.lost)
@@ -216,13 +228,55 @@ def tenant_for(slug: str, handy_block: str, gestionix_block: str, sb: Sandbox, *
     )
 
 
-async def run_flow(flow, tenant: TenantConfig) -> bool:
-    """One run; False when it was killed."""
+async def run_flow(flow, tenant: TenantConfig, result: SeedResult | None = None) -> bool:
+    """One run; False when it was killed or refused a list it could not prove complete (the
+    run fails, as it would in production, and the next run reads the window again)."""
     try:
         await flow.fn(tenant)
     except Killed:
         return False
+    except PaginationError:
+        if result is not None:
+            result.runs_refused += 1
+        return False
     return True
+
+
+# Issue 15: Handy and Gestionix lists that behave like real servers may (sandbox/README.md).
+# Each seed draws some; the "transient" ones (an unreliable list) are lifted before the quiet
+# passes, the others (a page cap, a clock behind ours) stay for the whole seed.
+LIST_FAULTS = {
+    "handy page cap 3": {"handy": {"page_size_cap": 3}},
+    "gestionix page cap 2": {"gestionix": {"page_size_cap": 2}},
+    "handy clock 20 min behind": {"handy": {"clock_offset_seconds": -1200}},
+    "handy clock 90 s behind": {"handy": {"clock_offset_seconds": -90}},
+}
+TRANSIENT_LIST_FAULTS = {
+    "no paging envelope": {"handy": {"paging_envelope": False}},
+    "repeat across pages": {"handy": {"repeat_across_pages": True, "page_size_cap": 3}},
+    "delete while paging": {"handy": {"mutate_while_paging": "delete", "page_size_cap": 3}},
+    "insert while paging": {"handy": {"mutate_while_paging": "insert", "page_size_cap": 3}},
+}
+LIST_FAULT_ODDS = 0.25  # per fault and seed
+
+
+def draw_list_faults(rng: random.Random, sb: Sandbox, result: SeedResult) -> dict[str, dict]:
+    """Set the drawn knobs; returns the transient ones (to lift before the quiet passes)."""
+    transient: dict[str, dict] = {}
+    for table, keep in ((LIST_FAULTS, True), (TRANSIENT_LIST_FAULTS, False)):
+        for name, knobs in table.items():
+            if rng.random() < LIST_FAULT_ODDS:
+                result.list_faults.append(name)
+                sb.set_handy_knobs(**knobs.get("handy", {}))
+                sb.set_gestionix_knobs(**knobs.get("gestionix", {}))
+                if not keep:
+                    transient[name] = knobs
+    return transient
+
+
+def lift_transient_faults(sb: Sandbox, transient: dict[str, dict]) -> None:
+    if transient:
+        sb.set_handy_knobs(paging_envelope=True, repeat_across_pages=False, mutate_while_paging="none")
 
 
 async def run_seed(
@@ -230,6 +284,7 @@ async def run_seed(
 ) -> SeedResult:
     rng = random.Random(seed)
     sb.reset()
+    sb.reset_knobs()
     sb.set_handy_knobs(rate_limit_per_minute=0)
     sb.set_gestionix_knobs(reject_duplicate_reference=False)
     slug = f"{slug_prefix}-{seed}"
@@ -238,6 +293,7 @@ async def run_seed(
     activity = Activity(sb, rng)
     activate(slug)
     result = SeedResult(seed=seed)
+    transient = draw_list_faults(rng, sb, result)
     for _ in range(CYCLES):
         activity.cycle()
         flows = [order_push, deletion_sync]
@@ -246,20 +302,35 @@ async def run_seed(
             if rng.random() < 0.7:
                 killer.arm(rng.randint(1, 14), after=rng.random() < 0.5)
             result.runs += 1
-            await run_flow(flow, tenant)
+            await run_flow(flow, tenant, result)
             killer.disarm()
+    lift_transient_faults(sb, transient)
     # Rerun until quiet: a pass of both flows that writes nothing to either system.
     for _ in range(MAX_QUIET_PASSES):
         before = (sb.handy.stats.writes, sb.gestionix.stats.writes)
         for flow in (order_push, deletion_sync):
             result.runs += 1
-            await run_flow(flow, tenant)
+            await run_flow(flow, tenant, result)
         if (sb.handy.stats.writes, sb.gestionix.stats.writes) == before:
             break
     else:
         result.problems.append(f"not quiet after {MAX_QUIET_PASSES} passes")
+    await reconcile_days(tenant, result)
     check_invariants(sb, tenant, result)
     return result
+
+
+async def reconcile_days(tenant: TenantConfig, result: SeedResult) -> None:
+    """The daily reconcile of the local days the seed's orders fall on: it must heal what no
+    run could see (an order inserted late on an already-read page, a clock far behind)."""
+    today = datetime.now(ZoneInfo(tenant.handy_timezone)).date()
+    for day in (today - timedelta(days=1), today):
+        result.runs += 1
+        state = await reconcile.fn(tenant, day=day)
+        message = getattr(state, "message", "") or ""
+        match = re.search(r"repaired: (\d+) pushed, (\d+) deleted", message)
+        if match:
+            result.repaired += int(match.group(1)) + int(match.group(2))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -381,6 +452,8 @@ def summarise(totals: CampaignTotals) -> dict:
         "seeds": totals.seeds, "orders": totals.orders, "live": totals.live,
         "deleted": totals.deleted, "pushed": totals.pushed, "dead_lettered": totals.dead_lettered,
         "skipped": totals.skipped, "kills": totals.kills, "flow_runs": totals.runs,
+        "runs_refused_incomplete_list": totals.runs_refused, "repaired_by_reconcile": totals.repaired,
+        "list_faults": dict(sorted(totals.list_faults.items())),
         "duplicates": totals.duplicates, "lost": totals.lost,
         "failed_seeds": totals.failed_seeds,
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
 
+import pandas as pd
 import pytest
 
 from clients.errors import ValidationFailed
@@ -523,3 +524,123 @@ async def test_p8_run_killed_mid_write_then_rerun_ends_identical_without_duplica
     sb.reset_stats()
     await synced(sb, tenant)
     assert writes(sb) == Counter()
+
+
+# ----------------------------------------------------------------------------- deletion protection
+
+
+def enabled_bound(slug: str) -> list[str]:
+    products = binder.frame(slug, "product")
+    return sorted(products.loc[products["status"] == "enabled", "handy_key"])
+
+
+def move_out_of_matriz(sb, codes) -> None:
+    """The products leave the sucursal in Gestionix: absent from the branch read ("gone")."""
+    by_key = for_sale(sb)
+    for code in codes:
+        patch(sb, by_key[code], branches=["Sucursal Norte"])
+
+
+async def test_p7_capped_gestionix_pages_are_read_to_the_end_and_disable_nothing(sandbox, tenant):
+    """P7, issue 15: a Gestionix that serves 7 products per page whatever page_size asks is read
+    until an empty page: the first run creates every product, the next one disables nothing
+    (the 175-products-disabled incident)."""
+    sb = sandbox
+    sb.set_gestionix_knobs(page_size_cap=7)
+    await synced(sb, tenant)
+    assert set(sb.handy.products) == set(for_sale(sb)) and len(for_sale(sb)) > 7 * 3
+    sb.reset_stats()
+    summary = await synced(sb, tenant)
+    assert writes(sb) == Counter()
+    assert all(p["enabled"] is for_sale(sb)[c]["active"] for c, p in sb.handy.products.items())
+    run, _ = last_run(tenant.slug)
+    assert run.status == "completed" and "disabled" not in run.counts and "disabled" not in summary
+    assert run.counts["read"] == len(matriz_products(sb))
+    assert sb.gestionix.stats.calls["GET /products"] > len(matriz_products(sb)) // 7  # every page
+
+
+async def test_p7_mass_disable_stops_before_any_write_then_confirm_goes_on(sandbox, tenant):
+    """P7 deletion protection: 30 % of the enabled bound products gone from the sucursal -> the
+    run ends Failed before writing anything (not even a create or an update planned with it),
+    naming the tenant, counts, share and threshold; the audit row is failed with the message and
+    every withheld disable. confirm_mass_disable=True then disables them, noted in the audit."""
+    sb = sandbox
+    await synced(sb, tenant)
+    bound = enabled_bound(tenant.slug)
+    gone = bound[: round(len(bound) * 0.3)]
+    move_out_of_matriz(sb, gone)
+    changed = next(c for c in bound if c not in gone)
+    patch(sb, for_sale(sb)[changed], price=99.0)
+    sb.gestionix.upsert_product(gx(sb), {"key": "NEW-PROT-1", "name": "Nuevo", "price": 10.0,
+                                         "taxes": [1], "branches": ["Matriz"]})
+    bindings_before = binder.frame(tenant.slug, "product").sort_values("handy_key").reset_index(drop=True)
+    sb.reset_stats()
+
+    state = await synced(sb, tenant, return_state=True)
+
+    assert state.is_failed()
+    share = f"{len(gone)} of {len(bound)} enabled bound products ({100 * len(gone) / len(bound):.1f} %"
+    assert f"tenant {tenant.slug}" in state.message and share in state.message
+    assert f"{len(gone)} gone from the Gestionix read" in state.message
+    assert "threshold 10 %" in state.message and "--confirm-mass-disable" in state.message
+    assert sb.handy.stats.writes == 0 and writes(sb) == Counter()
+    assert all(sb.handy.products[c]["enabled"] for c in gone) and "NEW-PROT-1" not in sb.handy.products
+    after = binder.frame(tenant.slug, "product").sort_values("handy_key").reset_index(drop=True)
+    pd.testing.assert_frame_equal(after[["handy_key", "fingerprint", "status"]],
+                                  bindings_before[["handy_key", "fingerprint", "status"]])
+    run, items = last_run(tenant.slug)
+    assert run.status == "failed" and "Mass disable stopped" in run.summary
+    assert sorted(i.key for i in items if i.action == "disable withheld") == gone
+
+    sb.reset_stats()
+    summary = await synced(sb, tenant, confirm_mass_disable=True)
+    assert all(sb.handy.products[c]["enabled"] is False for c in gone)
+    assert "NEW-PROT-1" in sb.handy.products
+    assert sb.handy.products[changed]["price"] == after_tax(for_sale(sb)[changed])
+    run, _ = last_run(tenant.slug)
+    assert run.status == "completed" and run.counts["disabled"] == len(gone)
+    assert "Operator confirmed the mass disable" in summary
+    assert set(enabled_bound(tenant.slug)).isdisjoint(gone)
+
+
+async def test_p7_disables_under_the_threshold_are_written_as_usual(sandbox, tenant):
+    """P7: 5 disables (the floor) of ~50 enabled bound products, under 10 %, of every kind — gone,
+    not for sale, inactive — go through without confirmation."""
+    sb = sandbox
+    await synced(sb, tenant)
+    bound = enabled_bound(tenant.slug)
+    assert 5 / len(bound) < 0.10
+    gone, not_for_sale, inactive = bound[:2], bound[2:3], bound[3:5]
+    move_out_of_matriz(sb, gone)
+    by_key = for_sale(sb)
+    patch(sb, by_key[not_for_sale[0]], for_sale=False)
+    for code in inactive:
+        patch(sb, by_key[code], active=False)
+    sb.reset_stats()
+    state = await synced(sb, tenant, return_state=True)
+    assert state.is_completed()
+    assert all(sb.handy.products[c]["enabled"] is False for c in bound[:5])
+    assert writes(sb) == Counter({"PUT /product/{code}": 5})
+    run, _ = last_run(tenant.slug)
+    assert run.counts["disabled"] == 5 and "confirmed" not in run.summary
+
+
+async def test_x3_p7_dry_run_over_the_threshold_lists_the_disables_and_says_the_run_would_stop(
+    sandbox, tenant
+):
+    """X3 + P7: a dry run writes nothing and completes; it lists every disable it would make and
+    its summary says the real run would stop (and why)."""
+    sb = sandbox
+    await synced(sb, tenant)
+    bound = enabled_bound(tenant.slug)
+    gone = bound[:10]
+    move_out_of_matriz(sb, gone)
+    sb.reset_stats()
+    state = await synced(sb, tenant, dry_run=True, return_state=True)
+    assert state.is_completed() and sb.handy.stats.writes == 0
+    summary = await state.result()
+    assert summary.startswith("[dry run]") and "The real run would stop before writing" in summary
+    assert "threshold 10 %" in summary
+    run, items = last_run(tenant.slug)
+    assert run.status == "completed" and run.dry_run
+    assert sorted(i.key for i in items if i.action == "would disable") == gone

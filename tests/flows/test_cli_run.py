@@ -41,3 +41,32 @@ def test_a4_hgsync_tenant_check_prints_each_check(demo_blocks):
     result = CliRunner().invoke(app, ["tenant", "check", "demo"])
     assert result.exit_code == 0, result.output
     assert "ok   sucursal: 'Matriz'" in result.output and "ready to activate" in result.output
+
+
+def test_p7_hgsync_run_catalog_confirm_mass_disable_reaches_the_flow(demo_blocks):
+    """P7 from the command line: a run over the mass-disable threshold exits 1 and prints how to
+    go on; --confirm-mass-disable reaches catalog_pull and the products are disabled."""
+    sandbox = demo_blocks
+    assert CliRunner().invoke(app, ["run", "catalog", "--tenant", "demo"]).exit_code == 0
+    enabled = sorted(b.handy_key for b in binder.all_for("demo", "product") if b.status == "enabled")
+    company = sandbox.gestionix.companies[sandbox.company_id]
+    gone = enabled[: len(enabled) // 3]
+    for product in list(company.products.values()):
+        if product["key"] in gone:
+            sandbox.gestionix.upsert_product(company, {"branches": ["Sucursal Norte"]},
+                                             product_id=product["product_id"])
+
+    stopped = CliRunner().invoke(app, ["run", "catalog", "--tenant", "demo"])
+    assert stopped.exit_code == 1 and "demo-catalog: Failed" in stopped.output
+    assert "--confirm-mass-disable" in stopped.output and "threshold 10 %" in stopped.output
+    assert all(sandbox.handy.products[code]["enabled"] for code in gone)
+
+    confirmed = CliRunner().invoke(app, ["run", "catalog", "--tenant", "demo", "--confirm-mass-disable"])
+    assert confirmed.exit_code == 0, confirmed.output
+    assert all(sandbox.handy.products[code]["enabled"] is False for code in gone)
+    assert "Operator confirmed" in runs.recent("demo", flow="catalog", limit=1)[0].summary
+
+
+def test_hgsync_run_refuses_confirm_mass_disable_for_a_flow_without_it(demo_blocks):
+    result = CliRunner().invoke(app, ["run", "orders", "--tenant", "demo", "--confirm-mass-disable"])
+    assert result.exit_code != 0 and "no --confirm-mass-disable option" in result.output

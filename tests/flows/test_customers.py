@@ -508,3 +508,75 @@ async def test_c6_bound_customer_deleted_in_handy_is_created_again_with_its_code
     assert handy_customers(sandbox)[code]["description"] == "Reabierta"
     assert handy_customers(sandbox)[code]["zone"]["description"] == "General"
     assert not [i for i in last_items(tenant.slug) if i.action == "failed"]
+
+
+# --------------------------------------------------------------------------------- deletion protection
+
+
+def enabled_bound(slug: str) -> list[str]:
+    customers = binder.frame(slug, "customer")
+    return sorted(customers.loc[customers["status"] == "enabled", "handy_key"])
+
+
+def client_id_of(code: str) -> int:
+    return int(code.removeprefix("GX-"))
+
+
+async def test_c3_mass_deactivation_stops_before_any_write_dry_run_warns_confirm_goes_on(
+    tenant, sandbox
+):
+    """C3 deletion protection: 6 of ~20 enabled customers made inactive at once (> 10 %) -> a dry
+    run completes and says the real run would stop; the real run ends Failed before writing
+    anything (not even the new client), naming counts, share and threshold; with
+    confirm_mass_disable=True they are disabled and the audit notes the confirmation."""
+    await customer_sync(tenant)
+    bound = enabled_bound(tenant.slug)
+    inactive = bound[:6]
+    assert 6 / len(bound) > 0.10
+    for code in inactive:
+        patch_client(sandbox, client_id_of(code), active=False)
+    new = add_client(sandbox, commercial_name="Abarrotes Protegidos")
+    sandbox.reset_stats()
+
+    dry = await customer_sync(tenant, dry_run=True, return_state=True)
+    assert dry.is_completed() and handy_writes(sandbox) == {}
+    assert "The real run would stop before writing" in await dry.result()
+
+    state = await customer_sync(tenant, return_state=True)
+    assert state.is_failed()
+    assert f"6 of {len(bound)} enabled bound customers" in state.message
+    assert "0 gone from the Gestionix read, 0 no longer for sale, 6 inactive in Gestionix" in state.message
+    assert "threshold 10 %" in state.message
+    assert f"hgsync run customers --tenant {tenant.slug} --confirm-mass-disable" in state.message
+    assert handy_writes(sandbox) == {}
+    assert all(handy_customers(sandbox)[c]["enabled"] for c in inactive)
+    assert code_of(new["client_id"]) not in handy_customers(sandbox)
+    assert enabled_bound(tenant.slug) == bound
+    run = runs.recent(tenant.slug, flow="customers", limit=1)[0]
+    assert run.status == "failed" and "Mass disable stopped" in run.summary
+    withheld = [i.key for i in last_items(tenant.slug) if i.action == "disable withheld"]
+    assert sorted(withheld) == inactive
+
+    summary = await customer_sync(tenant, confirm_mass_disable=True)
+    assert all(handy_customers(sandbox)[c]["enabled"] is False for c in inactive)
+    assert code_of(new["client_id"]) in handy_customers(sandbox)
+    assert "Operator confirmed the mass disable" in summary
+    run = runs.recent(tenant.slug, flow="customers", limit=1)[0]
+    assert run.status == "completed" and run.counts["disabled"] == 6
+
+
+async def test_c3_fewer_disables_than_the_floor_never_stop_a_small_tenant(tenant, sandbox):
+    """C3: 4 customers gone or inactive (over 10 % of ~20, but under the floor of 5) are
+    disabled as usual."""
+    await customer_sync(tenant)
+    bound = enabled_bound(tenant.slug)
+    assert 4 / len(bound) > 0.10
+    for code in bound[:2]:
+        patch_client(sandbox, client_id_of(code), active=False)
+    for code in bound[2:4]:  # moved to the other sucursal: gone from our read
+        patch_client(sandbox, client_id_of(code), branch_id=311)
+    sandbox.reset_stats()
+    state = await customer_sync(tenant, return_state=True)
+    assert state.is_completed()
+    assert handy_writes(sandbox) == {"PUT /customer/{code}": 4}
+    assert all(handy_customers(sandbox)[c]["enabled"] is False for c in bound[:4])

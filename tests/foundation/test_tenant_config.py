@@ -62,3 +62,14 @@ def test_every_field_is_described_for_the_prefect_form():
     schema = TenantConfig.model_json_schema()
     missing = [name for name, prop in schema["properties"].items() if not prop.get("description")]
     assert missing == []
+
+
+def test_p7_c3_mass_disable_threshold_defaults_to_10_percent_and_stays_in_0_100():
+    """Deletion protection: 10 % unless the tenant says otherwise; 0 < x <= 100."""
+    assert TenantConfig(**BASE).mass_disable_threshold_percent == 10
+    assert TenantConfig(**BASE, mass_disable_threshold_percent=100).mass_disable_threshold_percent == 100
+    for bad in (0, -1, 100.1):
+        with pytest.raises(ValidationError, match="mass_disable_threshold_percent"):
+            TenantConfig(**BASE, mass_disable_threshold_percent=bad)
+    schema = TenantConfig.model_json_schema()["properties"]["mass_disable_threshold_percent"]
+    assert "confirm_mass_disable" in schema["description"]  # the Prefect UI form explains it
