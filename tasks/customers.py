@@ -200,7 +200,9 @@ async def plan_customers(tenant: TenantConfig, sources: Sources, audit: RunAudit
         audit.skip(CUSTOMER, row["handy_key"] or row["gestionix_key"], row["reason"])
     disables = planned_disables(plan, bindings, mapping.desired["gestionix_key"])
     return CustomerPlan(
-        plan=plan, disables=disables, handy_by_code=handy_by_code,
+        plan=plan,
+        disables=disables,
+        handy_by_code=handy_by_code,
         baselines=baselines(bindings, mapping.desired),
     )
 
