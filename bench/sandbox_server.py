@@ -20,6 +20,7 @@ import json
 import sys
 import time
 
+from sandbox.gestionix import line_amount_with_taxes
 from sandbox.server import run_sandbox
 
 
@@ -50,7 +51,7 @@ def seed_order_world(sb, products: int, customers: int) -> None:
                 or key != key.strip() or "/" in key or not rates or len(rates) != len(product["taxes"])
                 or branch not in company.product_branches[product["product_id"]]):
             continue
-        price = round(product["price"] * (1 + sum(t["rate"] for t in rates)), 2)
+        price = round(line_amount_with_taxes(product["price"], rates), 2)  # IVA on price + IEPS
         sb.handy.create_product({"code": key, "description": product["name"],
                                  "family": {"description": "Bench"}, "price": price})
         copied += 1

@@ -26,6 +26,7 @@ from clients.errors import (
     error_from_response,
     redact,
     snippet,
+    unsendable_request,
 )
 from clients.ratelimit import (
     RateLimiter,
@@ -36,6 +37,7 @@ from clients.ratelimit import (
 )
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 USER_AGENT = "handy-gestionix/0.1 (+httpx)"
 
 
@@ -43,12 +45,6 @@ def call_key(method: str, template: str) -> str:
     """The `calls` counter key, "METHOD /path-template" (no trailing slash), as the sandbox's
     stats count them."""
     return f"{method} {template.rstrip('/') or '/'}"
-
-
-def secret_value(value: Any) -> str:
-    """The plain text of a str or a pydantic SecretStr (Prefect credential blocks)."""
-    getter = getattr(value, "get_secret_value", None)
-    return getter() if callable(getter) else str(value)
 
 
 class HttpCore:
@@ -64,10 +60,12 @@ class HttpCore:
         retry_policy: RetryPolicy,
         secrets: Callable[[], Iterable[str]],
         log: logging.Logger,
+        write_gate: Callable[[], Callable[[], None] | None] = lambda: None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
         self.system = system
+        self.base_url = base_url.rstrip("/")
         self.calls: Counter[str] = Counter()
         # Seconds the server's clock is ahead of this worker's wall clock (its `Date` header).
         self.server_clock_offset: float | None = None
@@ -75,6 +73,7 @@ class HttpCore:
         self.retry_policy = retry_policy
         self._secrets = secrets
         self._log = log
+        self._write_gate = write_gate
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._client = httpx.AsyncClient(
             base_url=base_url,
@@ -151,17 +150,30 @@ class HttpCore:
     ) -> tuple[httpx.Response, Any]:
         async with self._semaphore:
             await self.limiter.acquire()
+            gate = self._write_gate() if method not in READ_METHODS else None
+            if gate is not None:
+                gate()  # the last moment before a write leaves: e.g. "is the lease still ours?"
             self.calls[call_key(method, template)] += 1
             started = self.clock.monotonic()
+            failure: ApiError | None = None
             try:
                 response = await self._client.request(
                     method, path, params=params, json=json_body, headers=headers
                 )
+            except (httpx.LocalProtocolError, UnicodeError, ValueError) as exc:
+                # The request could not even be written: such an error's text and args quote the
+                # offending header ('Bearer …'), so only its type is kept (A2).
+                failure = unsendable_request(system=self.system, method=method, path=path, exc=exc)
             except httpx.HTTPError as exc:
-                self._log.debug("%s %s failed: %s", method, template, type(exc).__name__)
-                raise error_from_exception(
-                    system=self.system, method=method, path=path, exc=exc, secrets=self._secrets()
-                ) from None
+                failure = error_from_exception(
+                    system=self.system, method=method, path=path, exc=exc, secrets=self._secrets(),
+                    base_url=self.base_url,
+                )
+            if failure is not None:
+                # Raised outside the except block: not even __context__ holds the httpx error
+                # (its request carries the Authorization header).
+                self._log.debug("%s %s failed: %s", method, template, failure.transport_error)
+                raise failure
         status = response.status_code
         self._observe_server_clock(response)
         self._log.debug(
@@ -247,6 +259,9 @@ class ApiClient:
         self._retry_policy = retry_policy or RetryPolicy()
         self._core: HttpCore | None = None
         self.calls: Counter[str] = Counter()
+        # Called right before every write is sent (after the rate limiter's wait); it may raise
+        # to stop the write. Set by whoever owns the run's lease (tasks/connect.Connection.lease).
+        self.write_gate: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, tenant={self.tenant!r})"
@@ -285,6 +300,7 @@ class ApiClient:
                 retry_policy=self._retry_policy,
                 secrets=self._secrets,
                 log=self.LOG,
+                write_gate=lambda: self.write_gate,
             )
             self._core.calls = self.calls
         return self._core

@@ -26,6 +26,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -127,6 +128,14 @@ def _rebuild_error(cls: type[ApiError], state: dict[str, Any]) -> ApiError:
 
 class Retryable(ApiError):
     """Temporary: the same call may succeed later (X2)."""
+
+
+class Unreachable(Retryable):
+    """The connection itself failed (refused, name not found, connect timeout): the message names
+    the system and its URL, so an operator knows what to start or fix."""
+
+    def _text(self) -> str:
+        return self.message + (f" (after {self.attempts} attempts)" if self.attempts > 1 else "")
 
 
 class UnreadableBody(Retryable):
@@ -262,7 +271,8 @@ def _exception_chain(exc: BaseException) -> Iterable[BaseException]:
 # ---------------------------------------------------------------------------------------------
 # Building errors from responses and transport exceptions
 # ---------------------------------------------------------------------------------------------
-_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
+# Up to the next space or quote: a token's escaped CR/LF/NUL ("abc\\r\\ndef") is masked whole.
+_BEARER = re.compile(r"(?i)(bearer\s+)[^\s'\"]+")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _SECRET_FIELDS = re.compile(
     r'(?i)("?(?:password|passwd|access_token|refresh_token|token|authorization)"?\s*[:=]\s*)'
@@ -271,12 +281,35 @@ _SECRET_FIELDS = re.compile(
 _TAGS = re.compile(r"<[^>]*>")
 
 
+MIN_FRAGMENT = 4  # shorter pieces of a secret are too common in ordinary text to mask
+
+
+def secret_forms(secret: str) -> list[str]:
+    """Every way a secret may show up in a text, longest first: as is; escaped as Python, bytes,
+    JSON or a URL would print it; and each fragment between characters that such printing
+    escapes or a log line splits at (CR, LF, NUL, non-ASCII...), so no piece of it survives."""
+    if not secret:
+        return []
+    forms = {
+        secret,
+        repr(secret)[1:-1],
+        secret.encode("unicode_escape").decode("ascii"),
+        repr(secret.encode("utf-8", "backslashreplace"))[2:-1],
+        json.dumps(secret)[1:-1],
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+    }
+    forms.update(re.split(r"[^\x21-\x7e]+|\\", secret))
+    return sorted((form for form in forms if len(form) >= MIN_FRAGMENT), key=len, reverse=True)
+
+
 def redact(text: Any, secrets: Iterable[str] = ()) -> str:
-    """`text` with known secrets, bearer tokens, JWTs and password/token fields masked."""
+    """`text` with known secrets (in every form and fragment, see secret_forms), bearer tokens,
+    JWTs and password/token fields masked."""
     out = "" if text is None else str(text)
     for secret in secrets:
-        if secret and len(secret) >= 4:
-            out = out.replace(secret, "***")
+        for form in secret_forms(secret or ""):
+            out = out.replace(form, "***")
     out = _BEARER.sub(r"\1***", out)
     out = _JWT.sub("***", out)
     return _SECRET_FIELDS.sub(r"\1***", out)
@@ -391,13 +424,34 @@ def error_from_response(
     )
 
 
+SYSTEM_NAMES = {"handy": "Handy", "gestionix": "Gestionix"}
+
+
+def unreachable_text(system: str, base_url: str, exc: BaseException) -> str:
+    """"Handy at http://127.0.0.1:8701/api/v2 refused the connection", and the like."""
+    where = f"{SYSTEM_NAMES.get(system, system)} at {base_url}"
+    detail = str(exc)
+    causes = list(_exception_chain(exc))
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"{where} did not accept the connection in time (host down or unreachable)"
+    if any(isinstance(cause, ConnectionRefusedError) for cause in causes) or "refused" in detail.lower():
+        return f"{where} refused the connection (is it running? is the URL right?)"
+    if re.search(r"name or service not known|nodename nor servname|getaddrinfo|name resolution|no address", detail, re.IGNORECASE):
+        return f"{where} cannot be reached: its host name is not found (DNS: {detail.split('] ')[-1]})"
+    return f"{where} cannot be reached: {detail or type(exc).__name__}"
+
+
 def error_from_exception(
-    *, system: str, method: str, path: str, exc: BaseException, secrets: Iterable[str] = ()
+    *, system: str, method: str, path: str, exc: BaseException, secrets: Iterable[str] = (),
+    base_url: str | None = None,
 ) -> ApiError:
     """The ApiError for a transport failure. The httpx exception is not chained (it holds the
-    request and its Authorization header); its type name and text are kept instead."""
+    request and its Authorization header); its type name and text are kept instead. A failed
+    connection (with `base_url` known) is Unreachable, whose text names the system and URL."""
     error_class = classify(None, exc)
     detail = str(exc) or type(exc).__name__
+    if base_url and isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        error_class, detail = Unreachable, unreachable_text(system, base_url, exc)  # redacted below
     return error_class(
         redact(detail, secrets),
         system=system,
@@ -405,4 +459,18 @@ def error_from_exception(
         path=path,
         transport_error=type(exc).__name__,
         resend_safe=isinstance(exc, RESEND_SAFE_EXCEPTIONS),
+    )
+
+
+def unsendable_request(*, system: str, method: str, path: str, exc: BaseException) -> ApiError:
+    """The request could not be written (a header or URL holds a character HTTP does not allow).
+    The original text quotes the offending header value, so only the exception's type is kept;
+    credentials are checked when saved and loaded, so this names what to look at."""
+    return Permanent(
+        "the request could not be sent: a header or the URL holds a character HTTP does not allow "
+        "(check the tenant's credential block and base URL)",
+        system=system,
+        method=method,
+        path=path,
+        transport_error=type(exc).__name__,
     )

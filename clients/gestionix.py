@@ -12,8 +12,9 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, Literal
 from urllib.parse import quote
 
-from clients._http import ApiClient, secret_value
+from clients._http import ApiClient
 from clients.clock import SYSTEM_CLOCK, Clock
+from clients.credentials import UnusableSecret, check_secret, secret_problem
 from clients.errors import (
     CredentialsError,
     PaginationError,
@@ -92,10 +93,11 @@ class GestionixClient(ApiClient):
             base_url, tenant=tenant, rate_per_minute=rate_per_minute, max_concurrency=max_concurrency,
             transport=transport, timeout=timeout, clock=clock, retry_policy=retry_policy, limiter=limiter,
         )
-        self._user = secret_value(user)
-        self._password = secret_value(password)
-        if not self._user or not self._password:
-            raise CredentialsError("Gestionix user or password is empty", system=SYSTEM)
+        try:  # checked when loaded too, not only when saved
+            self._user = check_secret("the Gestionix user (user)", user, header=False)
+            self._password = check_secret("the Gestionix password (password)", password, header=False)
+        except UnusableSecret as exc:
+            raise CredentialsError(f"tenant {tenant!r}: {exc}", system=SYSTEM) from None
         self.company = company
         self.company_id: int | None = None
         self.page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
@@ -122,10 +124,11 @@ class GestionixClient(ApiClient):
                 system=SYSTEM, status=exc.status, method="POST", path=LOGIN_PATH,
             ) from None
         token = data.get(ACCESS_TOKEN_FIELD) if isinstance(data, Mapping) else None
-        if not isinstance(token, str) or not token:
+        if not isinstance(token, str) or secret_problem(token, header=True):
             # No snippet: a half-broken login answer may still carry a token.
             raise UnexpectedResponse(
-                f"Gestionix login answered without {ACCESS_TOKEN_FIELD!r}",
+                f"Gestionix login answered without a usable {ACCESS_TOKEN_FIELD!r} (missing, or "
+                "not sendable in an HTTP header)",
                 system=SYSTEM, status=response.status_code, method="POST", path=LOGIN_PATH,
             )
         self._access_token = token

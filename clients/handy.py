@@ -15,8 +15,9 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 from zoneinfo import ZoneInfo
 
-from clients._http import ApiClient, secret_value
+from clients._http import ApiClient
 from clients.clock import SYSTEM_CLOCK, Clock
+from clients.credentials import UnusableSecret, check_secret
 from clients.errors import (
     CredentialsError,
     InvalidCode,
@@ -157,9 +158,10 @@ class HandyClient(ApiClient):
             transport=transport, timeout=timeout, clock=clock, retry_policy=retry_policy, limiter=limiter,
         )
         self.zone = ZoneInfo(timezone)
-        self._token = secret_value(token)
-        if not self._token:
-            raise CredentialsError("Handy API token is empty", system=SYSTEM)
+        try:  # checked when loaded too: a block saved before the check must not reach a header
+            self._token = check_secret("the Handy API token (api_token)", token, header=True)
+        except UnusableSecret as exc:
+            raise CredentialsError(f"tenant {tenant!r}: {exc}", system=SYSTEM) from None
 
     def _secrets(self) -> tuple[str, ...]:
         return (self._token,)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import Failed, State
 
+from flows.runs import run_name
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit
 from tasks.catalog import (
@@ -23,10 +24,11 @@ from tasks.catalog import (
     write_products,
 )
 from tasks.connect import connect
+from tasks.left_out import record_left_out
 from tasks.mass_disable import guard_mass_disable
 
 
-@flow(name="catalog_pull")
+@flow(name="catalog_pull", flow_run_name=run_name("catalog"))
 async def catalog_pull(
     tenant: TenantConfig,
     dry_run: bool = False,
@@ -47,6 +49,9 @@ async def catalog_pull(
         async with connect(tenant) as connection:  # A1: the sucursal by name
             catalog = await read_catalog(connection, audit)  # 1-2: P1-P6
             known = await read_bindings(tenant.slug)
+            await record_left_out(  # X5: why a product is not in Handy, changes only
+                tenant.slug, catalog, known.products["gestionix_key"].tolist(), connection.branch_name, audit
+            )
             handy = await read_handy_products(connection) if full else None  # P7 drift, adoption
             routes = await read_route_stock(connection) if tenant.sync_inventory else None  # I1, I3
             plan = await plan_catalog(  # 3: P7, P8; 5: I2
@@ -73,4 +78,4 @@ async def catalog_pull(
         audit.note(f"run failed: {type(exc).__name__}: {exc}")
         await audit.finish("failed")
         raise
-    return await audit.finish()  # X1
+    return await audit.conclude()  # X1

@@ -8,6 +8,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import Failed, State
 
+from flows.runs import run_name
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit
 from tasks.connect import connect
@@ -25,7 +26,7 @@ from tasks.mass_disable import guard_mass_disable
 SWITCHED_OFF = "sync_customers is off: no customer was read or written (C7)."
 
 
-@flow(name="customer_sync")
+@flow(name="customer_sync", flow_run_name=run_name("customers"))
 async def customer_sync(
     tenant: TenantConfig,
     dry_run: bool = False,
@@ -66,4 +67,4 @@ async def customer_sync(
         audit.note(f"run failed: {exc}")
         await audit.finish("failed")
         raise
-    return await audit.finish()
+    return await audit.conclude()

@@ -8,6 +8,7 @@ from datetime import datetime
 from prefect import flow
 from prefect.states import Cancelled
 
+from flows.runs import run_name
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit
 from tasks.connect import connect
@@ -18,14 +19,16 @@ from tasks.documents import (
     LeaseTimeout,
     close_window,
     measure_handy_clock,
+    require_cursor,
     open_window,
     renew,
     skip_window,
     tenant_lease,
 )
+from tasks.order_adoption import adopt_deleted_documents
 
 
-@flow(name="deletion_sync")
+@flow(name="deletion_sync", flow_run_name=run_name("deletions"))
 async def deletion_sync(tenant: TenantConfig, since: datetime | None = None, dry_run: bool = False):
     """Apply the Handy deletions of [cursor - lookback, now] (or since `since`) to Gestionix.
     With sync_deletions off nothing is read or deleted (D4). Holds the lease shared with
@@ -41,7 +44,9 @@ async def deletion_sync(tenant: TenantConfig, since: datetime | None = None, dry
         return await audit.finish()
     try:
         async with tenant_lease(tenant.slug, hold=not dry_run) as lease:
+            await require_cursor(tenant.slug, DELETIONS_STREAM, since)  # A4, before any read
             async with connect(tenant, resolve=False) as connection:
+                connection.lease = lease  # every Gestionix write and binding asks it first (O8)
                 skew = await measure_handy_clock(connection, audit)  # O1: Handy's clock
                 window = await open_window(
                     tenant.slug, DELETIONS_STREAM, tenant.order_lookback_minutes, since, skew
@@ -49,13 +54,14 @@ async def deletion_sync(tenant: TenantConfig, since: datetime | None = None, dry
                 audit.window_start, audit.window_end = window.start, window.end
                 audit.start()
                 deleted = await read_deleted_orders(connection, window)
+                await adopt_deleted_documents(connection, tenant, deleted, audit, dry_run)  # D1
                 work = await plan_deletions(tenant, deleted, audit)
                 for start in range(0, len(work), BATCH_SIZE):  # D1-D3, O10
                     await apply_deletions(
                         connection, tenant, work[start : start + BATCH_SIZE], window, audit, dry_run
                     )
                     renew(lease)
-            await close_window(tenant.slug, window, audit, dry_run)
+            await close_window(tenant.slug, window, audit, dry_run, lease=lease)
     except LeaseTimeout as exc:
         audit.note(str(exc))
         await audit.finish("skipped")
@@ -64,4 +70,4 @@ async def deletion_sync(tenant: TenantConfig, since: datetime | None = None, dry
         audit.note(f"run failed: {exc}")
         await audit.finish("failed")
         raise
-    return await audit.finish()
+    return await audit.conclude()

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from mappings.tenant import TenantConfig
 
@@ -53,6 +56,11 @@ FLOWS: dict[str, tuple[str, str | None, str]] = {
         "daily_reconcile",
         "yesterday's Handy orders vs bindings vs Gestionix documents; Failed when they differ (X1).",
     ),
+    "explain": (
+        "flows/explain.py:explain",
+        None,
+        "the story of one order, product or customer and why it is (not) in the other system (X5).",
+    ),
 }
 
 
@@ -86,10 +94,44 @@ def _yaml() -> YAML:
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096
+    # Non-ASCII is written escaped inside double quotes: prefect deploy opens the file in the
+    # locale's encoding, which is not UTF-8 everywhere.
+    yaml.allow_unicode = False
     yaml.representer.add_representer(
         type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null")
     )
     return yaml
+
+
+# prefect deploy reads prefect.yaml with PyYAML's safe_load, a YAML 1.1 reader, while ruamel
+# writes YAML 1.2: plain `yes`, `off`, `~`, `12:30`, `0123` or `2026-11-27` would come back as a
+# bool, None, 750, 83 or a date. A string is written plain only when it is made of ordinary
+# characters AND PyYAML reads it back as that same string; anything else is double-quoted.
+_ORDINARY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./@+()-]*(?: [A-Za-z0-9_./@+()-]+)*")
+_YAML_1_1 = yaml.resolver.Resolver()
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def read_as_written(value: str) -> bool:
+    """True when `value` written as a plain scalar is read back as the same string by YAML 1.1."""
+    return bool(_ORDINARY.fullmatch(value)) and (
+        _YAML_1_1.resolve(yaml.ScalarNode, value, (True, False)) == _STR_TAG
+    )
+
+
+def quoted_where_needed(value: Any) -> Any:
+    """`value` (mappings, lists, scalars) with every string key or value that a YAML 1.1 reader
+    would not read back as written turned into a double-quoted scalar."""
+    if isinstance(value, dict):
+        quoted = CommentedMap()
+        for key, item in value.items():
+            quoted[quoted_where_needed(key)] = quoted_where_needed(item)
+        return quoted
+    if isinstance(value, list):
+        return CommentedSeq([quoted_where_needed(item) for item in value])
+    if isinstance(value, str) and not isinstance(value, DoubleQuotedScalarString):
+        return value if read_as_written(value) else DoubleQuotedScalarString(value)
+    return value
 
 
 def _plain(value: Any) -> Any:
@@ -107,10 +149,19 @@ def read(path: Path = DEFAULT_PREFECT_YAML) -> dict[str, Any]:
         return _yaml().load(handle)
 
 
+def read_as_prefect(path: Path = DEFAULT_PREFECT_YAML) -> dict[str, Any]:
+    """The file as `prefect deploy` reads it (PyYAML safe_load, YAML 1.1), so `hgsync run` and
+    `hgsync serve` get the same parameters as the deployed runs."""
+    if not path.exists():
+        raise DeploymentFileError(f"{path} not found")
+    with path.open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle) or {}
+
+
 def deployments(path: Path = DEFAULT_PREFECT_YAML) -> list[DeploymentSpec]:
     entry_to_key = {entry: key for key, (entry, _, _) in FLOWS.items()}
     specs = []
-    for raw in read(path).get("deployments") or []:
+    for raw in read_as_prefect(path).get("deployments") or []:
         raw = _plain(raw)
         specs.append(
             DeploymentSpec(
@@ -128,7 +179,7 @@ def deployments(path: Path = DEFAULT_PREFECT_YAML) -> list[DeploymentSpec]:
 
 
 def tenants(path: Path = DEFAULT_PREFECT_YAML) -> dict[str, TenantConfig]:
-    found = _plain((read(path).get("definitions") or {}).get("tenants") or {})
+    found = _plain((read_as_prefect(path).get("definitions") or {}).get("tenants") or {})
     return {slug: TenantConfig(**params) for slug, params in found.items()}
 
 
@@ -142,6 +193,9 @@ def tenant(slug: str, path: Path = DEFAULT_PREFECT_YAML) -> TenantConfig:
 
 
 def find(slug: str, flow_key: str, path: Path = DEFAULT_PREFECT_YAML) -> DeploymentSpec:
+    tenant(slug, path)  # an unknown tenant: the error lists the known ones
+    if flow_key not in FLOWS:
+        raise DeploymentFileError(f"no flow {flow_key!r}; the flows are: {', '.join(FLOWS)}")
     name = f"{slug}-{flow_key}"
     for spec in deployments(path):
         if spec.name == name:
@@ -150,15 +204,15 @@ def find(slug: str, flow_key: str, path: Path = DEFAULT_PREFECT_YAML) -> Deploym
 
 
 def add_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> None:
-    """Append the tenant (an anchored parameter block) and its five deployments, keeping comments."""
+    """Append the tenant (an anchored parameter block) and its seven deployments, keeping comments."""
     document = read(path)
     definitions = document.setdefault("definitions", CommentedMap())
     tenants_map = definitions.setdefault("tenants", CommentedMap())
     if config.slug in tenants_map:
         raise DeploymentFileError(f"tenant {config.slug!r} is already in {path.name}")
-    params = CommentedMap(config.model_dump(mode="json"))
+    params = quoted_where_needed(config.model_dump(mode="json"))
     params.yaml_set_anchor(f"tenant_{config.slug.replace('-', '_')}", always_dump=True)
-    tenants_map[config.slug] = params
+    tenants_map[quoted_where_needed(config.slug)] = params
 
     schedules = definitions.get("schedules") or {}
     work_pool = definitions.get("work_pool")
@@ -166,8 +220,8 @@ def add_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> None:
     deploys = document.setdefault("deployments", CommentedSeq())
     for index, (key, (entrypoint, schedule, description)) in enumerate(FLOWS.items()):
         entry = CommentedMap()
-        entry["name"] = f"{config.slug}-{key}"
-        entry["description"] = f"{config.slug}: {description}"
+        entry["name"] = quoted_where_needed(f"{config.slug}-{key}")
+        entry["description"] = quoted_where_needed(f"{config.slug}: {description}")
         entry["entrypoint"] = entrypoint
         entry["parameters"] = CommentedMap(tenant=params)
         if schedule:
@@ -178,7 +232,7 @@ def add_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> None:
             entry["concurrency_limit"] = concurrency
         if work_pool is not None:
             entry["work_pool"] = work_pool
-        entry["tags"] = CommentedSeq([f"tenant:{config.slug}", key])
+        entry["tags"] = quoted_where_needed([f"tenant:{config.slug}", key])
         entry["tags"].fa.set_flow_style()
         deploys.append(entry)
         if index == 0:
@@ -187,8 +241,42 @@ def add_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> None:
         _yaml().dump(document, handle)
 
 
-def to_runner_deployment(spec: DeploymentSpec):
-    """The same deployment, for `prefect.serve` (hgsync serve)."""
+def update_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> dict[str, tuple[Any, Any]]:
+    """Write the tenant's new settings into its anchored block, in place, so every deployment that
+    references it follows; returns {field: (old, new)} of what changed."""
+    document = read(path)
+    params = ((document.get("definitions") or {}).get("tenants") or {}).get(config.slug)
+    if params is None:
+        tenant(config.slug, path)  # raises, listing the known tenants
+    changed = {}
+    for key, value in config.model_dump(mode="json").items():
+        if params.get(key) != value:
+            changed[key] = (params.get(key), value)
+            params[key] = quoted_where_needed(value)  # read back by prefect deploy as written
+    if changed:
+        with path.open("w", encoding="utf-8") as handle:
+            _yaml().dump(document, handle)
+    return changed
+
+
+def remove_tenant(slug: str, path: Path = DEFAULT_PREFECT_YAML) -> list[str]:
+    """Take the tenant's deployments and its anchored block out of the file; returns the names."""
+    tenant(slug, path)  # raises, listing the known tenants
+    document = read(path)
+    deploys = document.get("deployments") or CommentedSeq()
+    mine = [i for i, entry in enumerate(deploys) if (entry.get("tags") or []) and f"tenant:{slug}" in entry["tags"]]
+    names = [deploys[i]["name"] for i in mine]
+    for index in reversed(mine):
+        del deploys[index]
+    del document["definitions"]["tenants"][slug]
+    with path.open("w", encoding="utf-8") as handle:
+        _yaml().dump(document, handle)
+    return names
+
+
+def to_runner_deployment(spec: DeploymentSpec, active: bool | None = None):
+    """The same deployment, for `prefect.serve` (hgsync serve); `active` overrides the file's
+    schedule state (the server's, once activation or `tenant pause` decided it)."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
     from prefect.schedules import Cron
 
@@ -196,7 +284,10 @@ def to_runner_deployment(spec: DeploymentSpec):
     return spec.load_flow().to_deployment(
         name=spec.name,
         parameters=spec.parameters,
-        schedules=[Cron(s["cron"], timezone=s.get("timezone", "UTC")) for s in spec.schedules],
+        schedules=[
+            Cron(s["cron"], timezone=s.get("timezone", "UTC"), active=s.get("active", True) if active is None else active)
+            for s in spec.schedules
+        ],
         concurrency_limit=ConcurrencyLimitConfig(**limit) if limit else None,
         tags=spec.tags,
         description=spec.description,

@@ -10,6 +10,7 @@ from datetime import datetime
 from prefect import flow
 from prefect.states import Cancelled
 
+from flows.runs import run_name
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit
 from tasks.connect import connect
@@ -19,10 +20,12 @@ from tasks.documents import (
     LeaseTimeout,
     close_window,
     measure_handy_clock,
+    require_cursor,
     open_window,
     renew,
     tenant_lease,
 )
+from tasks.order_adoption import adopt_pushed_orders, settle_stale_creates
 from tasks.orders import (
     plan_orders,
     push_orders,
@@ -33,7 +36,7 @@ from tasks.orders import (
 )
 
 
-@flow(name="order_push")
+@flow(name="order_push", flow_run_name=run_name("orders"))
 async def order_push(tenant: TenantConfig, since: datetime | None = None, dry_run: bool = False):
     """Push the Handy orders received in [cursor - lookback, now] (or since `since`) and the
     dead-lettered ones to Gestionix. Holds the tenant's lease shared with deletion_sync (S3);
@@ -41,7 +44,9 @@ async def order_push(tenant: TenantConfig, since: datetime | None = None, dry_ru
     audit = RunAudit(tenant.slug, "orders", dry_run=dry_run)
     try:
         async with tenant_lease(tenant.slug, hold=not dry_run) as lease:
+            await require_cursor(tenant.slug, ORDERS_STREAM, since)  # A4, before any read
             async with connect(tenant, resolve=False) as connection:
+                connection.lease = lease  # every Gestionix write and binding asks it first (O8)
                 skew = await measure_handy_clock(connection, audit)  # O1: Handy's clock
                 window = await open_window(
                     tenant.slug, ORDERS_STREAM, tenant.order_lookback_minutes, since, skew
@@ -52,7 +57,9 @@ async def order_push(tenant: TenantConfig, since: datetime | None = None, dry_ru
                 retried = await read_dead_lettered_orders(  # O6
                     connection, tenant, orders, audit, dry_run
                 )
+                await settle_stale_creates(connection, tenant, audit, dry_run)  # O8
                 plan = await plan_orders(tenant, orders, retried, audit)  # D2, O8, O2
+                await adopt_pushed_orders(connection, tenant, plan, audit, dry_run)  # O8
                 catalog, customers = None, {}
                 if plan.needs_gestionix:
                     catalog = await read_catalog(connection)
@@ -64,7 +71,7 @@ async def order_push(tenant: TenantConfig, since: datetime | None = None, dry_ru
                         connection, tenant, batch, catalog, customers, window, audit, dry_run
                     )
                     renew(lease)
-            await close_window(tenant.slug, window, audit, dry_run)
+            await close_window(tenant.slug, window, audit, dry_run, lease=lease)
     except LeaseTimeout as exc:
         audit.note(str(exc))
         await audit.finish("skipped")
@@ -73,4 +80,4 @@ async def order_push(tenant: TenantConfig, since: datetime | None = None, dry_ru
         audit.note(f"run failed: {exc}")
         await audit.finish("failed")
         raise
-    return await audit.finish()
+    return await audit.conclude()

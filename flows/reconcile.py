@@ -17,18 +17,26 @@ from prefect import flow
 from prefect.artifacts import acreate_table_artifact
 from prefect.states import Cancelled, Completed, Failed
 
-from store.leases import LeaseHandle
 from mappings.reconcile import ReconcileRow, plan_repairs, problems, reconcile_day
+from flows.runs import run_name
 from mappings.tenant import TenantConfig
+from tasks import alerts
 from tasks.audit import RunAudit
 from tasks.connect import Connection, connect
 from tasks.deletions import apply_deletions
 from tasks.documents import BATCH_SIZE, LeaseTimeout, Window, renew, tenant_lease
+from tasks.fencing import LeaseGuard
 from tasks.orders import plan_orders, push_orders, read_catalog, resolve_customers
-from tasks.reconcile import DayData, document_in_day, known_reasons, prepare_repair_deletions, read_day
+from tasks.reconcile import (
+    DayData,
+    document_in_day,
+    known_reasons,
+    prepare_repair_deletions,
+    read_day,
+)
 
 
-@flow(name="reconcile")
+@flow(name="reconcile", flow_run_name=run_name("reconcile"))
 async def reconcile(tenant: TenantConfig, day: date | None = None, dry_run: bool = False):
     """Compare one local day (default: yesterday in the tenant's time zone) of Handy orders with
     the bindings and the Gestionix documents found by reference, then repair what can be: missing
@@ -38,20 +46,23 @@ async def reconcile(tenant: TenantConfig, day: date | None = None, dry_run: bool
     day = day or (datetime.now(ZoneInfo(tenant.handy_timezone)).date() - timedelta(days=1))
     audit = RunAudit(tenant.slug, "reconcile", dry_run=dry_run)
     try:
-        async with tenant_lease(tenant.slug, hold=not dry_run) as lease:
-            async with connect(tenant) as connection:
-                data = await read_day(connection, day)
-                audit.window_start, audit.window_end = data.start, data.end
-                audit.start()
-                rows = _compare(tenant, data, audit)
-                repairs = plan_repairs(rows, data.live, [str(o.get("id")) for o in data.deleted])
-                before = dict(audit.counts)
-                if repairs.push:
-                    await _push_missing(connection, tenant, repairs.push, data, audit, dry_run, lease)
-                if repairs.delete:
-                    work = await prepare_repair_deletions(tenant, repairs.delete, dry_run)
-                    window = Window(stream="reconcile", start=data.start, end=data.end)
-                    await apply_deletions(connection, tenant, work, window, audit, dry_run)
+        async with (
+            tenant_lease(tenant.slug, hold=not dry_run) as lease,
+            connect(tenant) as connection,
+        ):
+            connection.lease = lease  # its pushes and deletions ask the lease first (O8)
+            data = await read_day(connection, day)
+            audit.window_start, audit.window_end = data.start, data.end
+            audit.start()
+            rows = _compare(tenant, data, audit)
+            repairs = plan_repairs(rows, data.live, [str(o.get("id")) for o in data.deleted])
+            before = dict(audit.counts)
+            if repairs.push:
+                await _push_missing(connection, tenant, repairs.push, data, audit, dry_run, lease)
+            if repairs.delete:
+                work = await prepare_repair_deletions(tenant, repairs.delete, dry_run)
+                window = Window(stream="reconcile", start=data.start, end=data.end)
+                await apply_deletions(connection, tenant, work, window, audit, dry_run)
     except LeaseTimeout as exc:
         audit.note(str(exc))
         await audit.finish("skipped")
@@ -71,6 +82,9 @@ async def reconcile(tenant: TenantConfig, day: date | None = None, dry_run: bool
         summary = await audit.finish()
         return Completed(message=f"{day}: clean — {summary}")
     audit.count("failed", len(bad))
+    if not dry_run:
+        for row in bad:  # X4: one event per difference, the tenant related
+            alerts.reconcile_difference(tenant.slug, day.isoformat(), row.order_id, row.outcome, row.reason)
     summary = await audit.finish("completed_with_issues")
     verb = "would repair" if dry_run else "repaired"
     listing = "; ".join(f"{r.order_id} {r.outcome}: {r.reason}" for r in bad[:20])
@@ -105,7 +119,7 @@ async def _push_missing(
     data: DayData,
     audit: RunAudit,
     dry_run: bool,
-    lease: LeaseHandle | None,
+    lease: LeaseGuard | None,
 ) -> None:
     """O1/O8 repair: the same plan → catalog → customers → push as order_push, so a missing
     order is pushed exactly once even if order_push reaches it too (bindings, intents)."""

@@ -7,12 +7,13 @@ from prefect.states import Completed, Failed
 
 from flows.deletions import deletion_sync
 from flows.orders import order_push
+from flows.runs import run_name, tenant_tags
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit
 from tasks.replay import outcomes, select_letters
 
 
-@flow(name="replay")
+@flow(name="replay", flow_run_name=run_name("replay"))
 async def replay(tenant: TenantConfig, key: str | None = None, dry_run: bool = False):
     """Retry the open dead letters (one Handy order id with `key`, else all): pushes through
     order_push, refused deletions through deletion_sync (released for one more attempt, D3)."""
@@ -23,9 +24,11 @@ async def replay(tenant: TenantConfig, key: str | None = None, dry_run: bool = F
         return Completed(message=await audit.finish())
     entities = {item["entity"] for item in selected}
     if "order" in entities:
-        await order_push(tenant=tenant, dry_run=dry_run)
+        with tenant_tags(tenant.slug, "orders"):  # subflows: found by tenant:<slug> too (X4)
+            await order_push(tenant=tenant, dry_run=dry_run)
     if "order_deletion" in entities:
-        await deletion_sync(tenant=tenant, dry_run=dry_run)
+        with tenant_tags(tenant.slug, "deletions"):
+            await deletion_sync(tenant=tenant, dry_run=dry_run)
     results = selected if dry_run else outcomes(tenant, selected)
     for result in results:
         outcome = "would retry" if dry_run else result["outcome"]

@@ -18,6 +18,13 @@ Decisions:
   fingerprinted), so a customer moved to another zone by hand in Handy stays there.
 - Fingerprint covers description, businessName, the address fields, rfc, email, phoneNumber and
   sellers; `enabled` is tracked by the binding status (as for products).
+- C8: an update never sends an empty value (Handy cannot tell "empty in Gestionix" from "never
+  typed", and a filled Handy field is worth more than a blank one). A customer linked by
+  order_push (O4) keeps what was typed in Handy: its binding holds the Gestionix values of
+  BASELINE_FIELDS (address, neighborhood, city, postal code, e-mail, phone, RFC) and seller at
+  link time (`link_baseline`, data[BASELINE]); its updates carry those fields only when their
+  Gestionix value changed since (the baseline moves with each write), the seller only when the
+  Gestionix seller changed. Its names follow Gestionix as for any customer (C2).
 """
 
 from __future__ import annotations
@@ -103,6 +110,18 @@ REJECTED_COLUMNS = ["gestionix_key", "name", "rule", "reason"]
 UNMATCHED_COLUMNS = ["seller_id", "name", "email", "reason"]
 AMBIGUOUS_COLUMNS = ["gestionix_key", "description", "handy_keys", "reason"]
 HANDY_CURRENT_COLUMNS = ["key", "fingerprint", "enabled", "description"]
+BASELINE = "gestionix_content"  # binding data key: the Gestionix content last taken (C8)
+BASELINE_SELLER = "gestionix_seller_id"
+# C8: what a seller types on the phone (a delivery address may differ from the billing one)
+BASELINE_FIELDS = [
+    HANDY_ADDRESS,
+    HANDY_NEIGHBORHOOD,
+    HANDY_CITY,
+    HANDY_POSTAL_CODE,
+    HANDY_RFC,
+    HANDY_EMAIL,
+    HANDY_PHONE,
+]
 
 
 class _Rejected(ValueError):
@@ -404,27 +423,64 @@ def _handy_sellers(record: Mapping[str, Any]) -> list[int]:
     return sorted(int(s) for s in ids if s is not None)
 
 
+def baseline_of(row: Mapping[str, Any]) -> dict[str, Any]:
+    """C8: the Gestionix values of BASELINE_FIELDS and the Gestionix seller id of a desired row,
+    as a binding keeps them (JSON-ready)."""
+    content = {name: _value(row, name) for name in BASELINE_FIELDS}
+    seller = row.get(BASELINE_SELLER) if hasattr(row, "get") else row[BASELINE_SELLER]
+    content[BASELINE_SELLER] = None if is_blank(seller) else str(seller)
+    return content
+
+
+def link_baseline(client: Any) -> dict[str, Any] | None:
+    """C8/O4: the Gestionix content of a client at the moment order_push links it to a Handy
+    customer; None when the client cannot be mapped (customer_sync reports it)."""
+    if not isinstance(client, Mapping):
+        return None
+    try:
+        return baseline_of(_map_one(client, {}))
+    except ValueError:  # _Rejected included
+        return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    return (None if is_blank(a) else a) == (None if is_blank(b) else b)
+
+
 def customer_update_body(
-    row: Mapping[str, Any], *, current: Mapping[str, Any] | None = None
+    row: Mapping[str, Any],
+    *,
+    current: Mapping[str, Any] | None = None,
+    baseline: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """PUT /customer/{code} body with only the changed fields. Without `current` (steady state
-    knows only that the fingerprint changed) every content field is sent, emptied ones as ""."""
+    """PUT /customer/{code} body. Never an empty value (C8): a field empty in Gestionix is left
+    as Handy has it. Without `current` (steady state knows only that the fingerprint changed)
+    every filled content field is sent; with it, only those that differ. With `baseline` (a
+    customer from a Handy order, C8) the baseline fields only when their Gestionix value changed
+    since, and the sellers only when the Gestionix seller changed."""
     wanted: dict[str, Any] = {name: _value(row, name) for name in CONTENT_FIELDS}
-    wanted[HANDY_ENABLED] = bool(row["enabled"])
-    if current is None:
-        return {name: ("" if value is None else value) for name, value in wanted.items()}
     body: dict[str, Any] = {}
     for name, value in wanted.items():
         if name == HANDY_SELLERS:
-            if sorted(value) != _handy_sellers(current):
-                body[name] = value
-        elif name == HANDY_ENABLED:
-            if (current.get(HANDY_ENABLED) is not False) != value:
-                body[name] = value
+            if not value:
+                continue
+            if baseline is not None and _same(
+                baseline.get(BASELINE_SELLER), baseline_of(row)[BASELINE_SELLER]
+            ):
+                continue
+            if current is not None and sorted(value) == _handy_sellers(current):
+                continue
         else:
-            have = current.get(name)
-            if (None if is_blank(have) else have) != value:
-                body[name] = "" if value is None else value
+            if value is None:
+                continue  # C8: never erase what Handy has
+            if baseline is not None and name in BASELINE_FIELDS and _same(baseline.get(name), value):
+                continue
+            if current is not None and _same(current.get(name), value):
+                continue
+        body[name] = value
+    enabled = bool(row["enabled"])
+    if current is None or (current.get(HANDY_ENABLED) is not False) != enabled:
+        body[HANDY_ENABLED] = enabled
     return body
 
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
+
+from mappings.money import to_decimal
 
 FINGERPRINT_HEX_DIGITS = 16
 NUMBER_PLACES = 4
@@ -29,19 +30,12 @@ _QUANTUM = Decimal(1).scaleb(-NUMBER_PLACES)
 
 def canonical_number(value: float | Decimal) -> str | None:
     """Fixed-point text of a number at NUMBER_PLACES decimals, trailing zeros dropped; None for NaN."""
-    if isinstance(value, float) and not math.isfinite(value):
+    number = to_decimal(value, text=False)  # floats by shortest repr: 0.1 stays 0.1
+    if number is None:
         return None
     try:
-        if isinstance(value, Decimal):
-            number = value
-        elif isinstance(value, float):
-            number = Decimal(repr(value))  # shortest round-trip text: 0.1 stays 0.1
-        else:
-            number = Decimal(value)
-        if not number.is_finite():
-            return None
         rounded = number.quantize(_QUANTUM, rounding=ROUND_HALF_UP).normalize()
-    except (InvalidOperation, ValueError, TypeError):
+    except InvalidOperation:  # beyond the context's precision
         return None
     text = format(rounded, "f")
     return "0" if text in ("-0", "0") else text

@@ -7,17 +7,18 @@ of any shape ends in one of those two, never in another exception.
 
 Money (O5). Handy's `price` is the unit price after discount, tax included, and its line total
 is price x quantity. Gestionix computes a line as
-    round(quantity x unit_price x (1 - discount/100) x (1 + sum of rates), 2)
-from the pre-tax `unit_price` we send and the tax ids of the product. So we send
-    unit_price = handy_line_total / (quantity x (1 + sum of rates))
-rounded to the fewest decimals (2..UNIT_PRICE_MAX_DECIMALS) that keep the unrounded Gestionix
-line within LINE_TOLERANCE (0.0001) of Handy's line total. Bound: |Gestionix line - Handy line|
-<= 0.005 (Gestionix's own rounding to cents) + 0.0001 < 0.01. At 10 decimals the unrounded error
-is at most quantity x (1 + R) x 0.5e-10, i.e. 6.2e-7 for 10 000 units at 24 % tax, so the
-tolerance is always reachable for any realistic line; the check runs on the float actually sent
-in the JSON body. Most lines need 4-6 decimals (CFDI unit values carry at most 6; Gestionix
-invoicing is not ours, O11). The tight per-line tolerance also keeps the *document* total right
-if Gestionix rounds only the sum (the spec can be read both ways).
+    round(quantity x unit_price x (1 - discount/100) x (1 + IEPS) x (1 + IVA), 2)
+from the pre-tax `unit_price` we send and the tax ids of the product (IVA on price + IEPS, as
+Mexican law and the spec say). So we send unit_price = handy_line_total / (quantity x factor),
+rounded to the fewest decimals that keep Gestionix's line within 0.0001 of Handy's: the maths,
+its bound and the tax reader live in mappings.money, shared with the catalog's P6 prices. Most
+lines need 4-6 decimals (CFDI unit values carry at most 6; Gestionix invoicing is not ours, O11).
+The tight per-line tolerance also keeps the *document* total right if Gestionix rounds only the
+sum (the spec can be read both ways).
+
+Untaxed products (O6). A product with no transferred percentage tax in Gestionix (exempt; or
+only fixed-amount/withheld ones) does not hold the order: its line is sent with "taxes": [] and
+the unit price is Handy's price (factor 1); the line says so (`untaxed`) for the run's report.
 
 Discount: we send discount 0 and Handy's already-discounted `price`. Handy's line total is
 price x quantity with that price, so it is the amount the customer was charged; re-deriving it
@@ -34,13 +35,21 @@ With the switch on every order is a pedido, so the sales type is not even read.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Literal
 
+from mappings.money import (
+    UNIT_PRICE_MAX_DECIMALS,  # noqa: F401 - the bound of the unit price, re-exported for callers
+    ZERO,
+    as_sent,
+    line_total,
+    product_taxes,
+    to_decimal,
+    unit_price_for,
+)
 from mappings.names import normalize_name
 
 DocType = Literal["sales_order", "sale"]
@@ -103,13 +112,7 @@ class GestionixFields:
     UNIT_PRICE = "unit_price"
     DISCOUNT = "discount"
     TAXES = "taxes"
-    TAX_ID = "tax_id"
-    # product taxes
-    TAX_RATE = "rate"
-    TAX_TYPE = "type"
-    TAX_TYPE_TRANSFERRED = "transferred"
-    TAX_FACTOR = "factor"
-    TAX_FACTOR_RATE = "rate"
+    TAX_ID = "tax_id"  # the product's own tax fields are read by mappings.money
     # clients
     COMMERCIAL_NAME = "commercial_name"
     BUSINESS_NAME = "business_name"
@@ -134,13 +137,9 @@ RFC_PATTERN = re.compile(r"^[A-ZÑ&]{3,4}\d{6}[A-Z0-9]{3}$")
 ROUTE_SALE_TYPES = frozenset({"venta en ruta", "route"})  # compared after normalize_name
 PRESALE_TYPES = frozenset({"preventa", "presale"})
 OBSERVATIONS_MAX_LENGTH = 250  # Gestionix's limit is unknown; this fits any sane text column
-UNIT_PRICE_MIN_DECIMALS = 2
-UNIT_PRICE_MAX_DECIMALS = 10
-LINE_TOLERANCE = Decimal("0.0001")
 MAX_QUANTITY = Decimal("1e9")  # beyond these a value is a data error, and floats lose cents
 MAX_PRICE = Decimal("1e9")
 MIN_QUANTITY = Decimal("1e-6")  # below a milligram per kg: a data error, and unsafe to divide by
-CENT = Decimal("0.01")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,9 +196,11 @@ class PushedLine:
     handy_line_total: Decimal  # handy_unit_price x quantity
     unit_price: Decimal  # pre-tax, exactly as sent
     tax_ids: tuple[object, ...]
-    tax_rate_sum: Decimal
+    tax_factor: Decimal  # (1 + IEPS) x (1 + IVA); 1 for an untaxed product
     gestionix_line_total: Decimal  # Gestionix's formula on what we send, rounded to cents
     is_reward: bool
+    untaxed: bool = False  # O6: no transferred percentage tax in Gestionix, pushed without taxes
+    fixed_taxes: tuple[str, ...] = ()  # P6/O5: fixed-amount taxes of the product, left out
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,11 @@ class OrderDocument:
     def total_difference(self) -> Decimal:
         return self.expected_gestionix_total - self.handy_total
 
+    @property
+    def untaxed_products(self) -> tuple[str, ...]:
+        """O6: claves of the lines pushed without taxes (reported by the run)."""
+        return tuple(dict.fromkeys(line.product_code for line in self.lines if line.untaxed))
+
 
 # ---------------------------------------------------------------------------------------------
 # Small readers that never raise on odd input
@@ -228,28 +234,6 @@ class OrderDocument:
 
 def _order_id(order: object) -> object:
     return order.get(H.ORDER_ID) if isinstance(order, dict) else None
-
-
-def _to_decimal(value: object) -> Decimal | None:
-    """A finite Decimal from a JSON number or numeric string; None for anything else."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, Decimal):
-        number = value
-    elif isinstance(value, int):
-        number = Decimal(value)
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        number = Decimal(repr(value))  # shortest repr: 10.34, not 10.339999...
-    elif isinstance(value, str):
-        try:
-            number = Decimal(value.strip())
-        except InvalidOperation:
-            return None
-    else:
-        return None
-    return number if number.is_finite() else None
 
 
 def _text(value: object) -> str:
@@ -263,13 +247,9 @@ def _json_number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def _round_cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
 def _as_id_key(value: object) -> tuple[int, object]:
     """Sort key: numeric ids by value, anything else after them."""
-    number = _to_decimal(value)
+    number = to_decimal(value)
     return (0, number) if number is not None else (1, str(value))
 
 
@@ -358,69 +338,8 @@ def document_date(order: object) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# O5 money
-# ---------------------------------------------------------------------------------------------
-
-
-def gestionix_line_total(
-    quantity: Decimal, unit_price: Decimal, discount: Decimal, rates: list[Decimal] | tuple
-) -> Decimal:
-    """Gestionix's line formula (spec): round(q x u x (1 - d/100) x (1 + sum rates), 2)."""
-    return _round_cents(_unrounded_line(quantity, unit_price, discount, sum(rates, Decimal(0))))
-
-
-def _unrounded_line(quantity: Decimal, unit_price: Decimal, discount: Decimal, rate_sum: Decimal):
-    return quantity * unit_price * (1 - discount / 100) * (1 + rate_sum)
-
-
-def _as_sent(value: Decimal) -> Decimal:
-    """The value Gestionix receives once the body goes through JSON as a float."""
-    return Decimal(repr(float(value)))
-
-
-def pre_tax_unit_price(handy_line_total: Decimal, quantity: Decimal, rate_sum: Decimal) -> Decimal:
-    """O5: the pre-tax unit price, with the fewest decimals that keep Gestionix's unrounded line
-    within LINE_TOLERANCE of Handy's line total (bound in the module docstring)."""
-    if quantity <= 0:
-        raise ValueError("quantity must be positive")
-    exact = handy_line_total / (quantity * (1 + rate_sum))
-    candidate = exact
-    for decimals in range(UNIT_PRICE_MIN_DECIMALS, UNIT_PRICE_MAX_DECIMALS + 1):
-        candidate = _as_sent(exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
-        line = _unrounded_line(quantity, candidate, Decimal(0), rate_sum)
-        if abs(line - handy_line_total) <= LINE_TOLERANCE:
-            return candidate
-    return candidate  # only for absurd magnitudes; still the closest we can express
-
-
-# ---------------------------------------------------------------------------------------------
 # O5-O7 lines
 # ---------------------------------------------------------------------------------------------
-
-
-def transferred_rate_taxes(product: dict) -> list[tuple[object, Decimal]] | str:
-    """(tax_id, rate) of the product's transferred percentage taxes, or a reason when unusable.
-    Withheld and fixed-amount taxes are left out (O5: only transferred percentage taxes)."""
-    taxes = product.get(G.TAXES)
-    found: dict[object, Decimal] = {}
-    if isinstance(taxes, list):
-        for tax in taxes:
-            if not isinstance(tax, dict) or tax.get(G.TAX_TYPE) != G.TAX_TYPE_TRANSFERRED:
-                continue
-            if tax.get(G.TAX_FACTOR, G.TAX_FACTOR_RATE) != G.TAX_FACTOR_RATE:
-                continue
-            tax_id = tax.get(G.TAX_ID)
-            rate = _to_decimal(tax.get(G.TAX_RATE))
-            if tax_id is None or isinstance(tax_id, (bool, dict, list)):
-                return "has a transferred tax without tax_id"
-            if rate is None or not (0 <= rate < 1):
-                return (
-                    f"has tax {tax_id} with rate {tax.get(G.TAX_RATE)!r} (expected a fraction 0-1)"
-                )
-            found.setdefault(tax_id, rate)
-    if not found:
-        return "has no transferred percentage taxes in Gestionix"
-    return list(found.items())
 
 
 def _is_return(item: dict) -> bool:
@@ -499,8 +418,8 @@ def build_lines(
     for position, item in kept:
         label = _item_label(position, item)
         code = _item_code(item)
-        quantity = _to_decimal(item.get(H.QUANTITY))
-        price = _to_decimal(item.get(H.PRICE))
+        quantity = to_decimal(item.get(H.QUANTITY))
+        price = to_decimal(item.get(H.PRICE))
         line_problems = []
         if not code:
             line_problems.append(f"{label}: missing product code")
@@ -519,28 +438,32 @@ def build_lines(
         elif price > MAX_PRICE:
             line_problems.append(f"{label}: price {price} is implausibly large")
         product = products_by_key.get(code) if code else None
-        taxes: list[tuple[object, Decimal]] = []
+        taxes = None
         if code and product is None:
             line_problems.append(f"product {code} not in {where} ({label})")
         elif isinstance(product, dict):
             product_id = product.get(G.PRODUCT_ID)
             if product_id is None or isinstance(product_id, (bool, dict, list)):
                 line_problems.append(f"product {code} has no product_id in Gestionix ({label})")
-            found = transferred_rate_taxes(product)
-            if isinstance(found, str):
-                line_problems.append(f"product {code} {found} ({label})")
+            try:
+                taxes = product_taxes(product.get(G.TAXES))
+            except ValueError as exc:
+                line_problems.append(f"product {code}: {exc} ({label})")
             else:
-                taxes = found
+                if taxes.missing_id:
+                    line_problems.append(
+                        f"product {code} has a transferred tax without tax_id ({label})"
+                    )
         elif code:
             line_problems.append(f"product {code} is malformed in the Gestionix index ({label})")
         if line_problems:
             problems.extend(line_problems)
             continue
         assert quantity is not None and price is not None and isinstance(product, dict)
-        rate_sum = sum((rate for _, rate in taxes), Decimal(0))
+        assert taxes is not None
         handy_line_total = price * quantity
-        sent_quantity = _as_sent(quantity)  # what Gestionix multiplies by
-        unit_price = pre_tax_unit_price(handy_line_total, sent_quantity, rate_sum)
+        sent_quantity = as_sent(quantity)  # what Gestionix multiplies by
+        unit_price = unit_price_for(handy_line_total, sent_quantity, taxes.factor)
         lines.append(
             PushedLine(
                 position=position,
@@ -550,12 +473,12 @@ def build_lines(
                 handy_unit_price=price,
                 handy_line_total=handy_line_total,
                 unit_price=unit_price,
-                tax_ids=tuple(tax_id for tax_id, _ in taxes),
-                tax_rate_sum=rate_sum,
-                gestionix_line_total=gestionix_line_total(
-                    sent_quantity, unit_price, Decimal(0), [rate_sum]
-                ),
+                tax_ids=taxes.tax_ids,
+                tax_factor=taxes.factor,
+                gestionix_line_total=line_total(sent_quantity, unit_price, ZERO, taxes.factor),
                 is_reward=_is_reward(item),
+                untaxed=taxes.exempt,
+                fixed_taxes=taxes.fixed,
             )
         )
     if problems:
@@ -612,7 +535,7 @@ def build_document(
         lines=lines,
         excluded_returns=excluded,
         handy_total=sum((line.handy_line_total for line in lines), Decimal(0)),
-        handy_total_sales=_to_decimal(order.get(H.TOTAL_SALES)),
+        handy_total_sales=to_decimal(order.get(H.TOTAL_SALES)),
         expected_gestionix_total=sum((line.gestionix_line_total for line in lines), Decimal(0)),
     )
 

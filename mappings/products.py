@@ -10,12 +10,17 @@ Decisions (documented limits and defaults):
   MAX_DESCRIPTION_LENGTH (255) characters; empty or non-text names are rejected.
 - Family (P5) = the category name cleaned like a name; no category -> DEFAULT_FAMILY.
   Families are compared by normalize_name, so "Bebidas" and "BEBIDAS " are one family.
-- Price (P6): Decimal maths, ROUND_HALF_UP to 2 decimals. The pre-tax price must be an int or
-  float (not bool, not text), finite and >= 0. Tax rates are fractions (0.16) in [0, 1].
+- Price (P6): mappings.money (IEPS first, IVA on price + IEPS, ROUND_HALF_UP to cents). The
+  pre-tax price must be an int or float (not bool, not text), finite and >= 0; unreadable taxes
+  reject the product (P6) with the reason. Exempt products (no transferred percentage tax) keep
+  their pre-tax price. Fixed-amount taxes are left out and listed in `tax_notes` (reported).
+- Handy's own tax (P6): `tax` = one tax with the combined rate, `basePrice` = the Gestionix
+  pre-tax price, `taxOptional` cleared (handy_tax_body; the [A] is in sandbox/README.md).
 - Not-for-sale rows (P1) are dropped silently but listed in `not_for_sale`, so the planner can
   disable a product that was bound before (P7). Rejected rows list their clave in `held_keys`
   when it is a usable one: a bound product with bad data this run is left alone, not disabled.
-- The fingerprint (P8) covers description, family (normalised) and price. `enabled` is tracked
+- The fingerprint (P8) covers description, family (normalised), price, basePrice and Handy's
+  tax (and taxOptional, which must stay empty). `enabled` is tracked
   by the binding status (enabled/disabled) and stock by the inventory split, separately.
 """
 
@@ -24,13 +29,22 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 import pandas as pd
 
-from mappings.fingerprint import fingerprint
+from mappings.fingerprint import canonical_number, fingerprint
+from mappings.money import (
+    ProductTaxes,
+    after_tax,
+    after_tax_price,  # noqa: F401 - P6 from raw values, re-exported for callers of this module
+    cents,
+    product_taxes,
+    require_decimal,
+    to_decimal,
+)
 from mappings.names import normalize_name
 
 # --- Gestionix product fields (gestionix-api-v3.md, "Catalog", [A]): the one place to fix them.
@@ -42,12 +56,7 @@ GX_CATEGORY_NAME = "name"
 GX_FOR_SALE = "for_sale"
 GX_ACTIVE = "active"
 GX_PRICE = "price"  # before taxes
-GX_TAXES = "taxes"
-GX_TAX_RATE = "rate"  # a fraction: 0.16 = 16 %
-GX_TAX_TYPE = "type"
-GX_TAX_FACTOR = "factor"
-GX_TAX_TYPE_TRANSFERRED = "transferred"
-GX_TAX_FACTOR_RATE = "rate"
+GX_TAXES = "taxes"  # read by mappings.money.product_taxes
 GX_STOCK = "stock"
 GX_STOCK_BRANCH = "branch_id"
 GX_STOCK_QUANTITY = "quantity"
@@ -58,15 +67,18 @@ HANDY_DESCRIPTION = "description"
 HANDY_FAMILY = "family"
 HANDY_FAMILY_ID = "id"
 HANDY_FAMILY_DESCRIPTION = "description"
-HANDY_PRICE = "price"
+HANDY_PRICE = "price"  # tax included
+HANDY_BASE_PRICE = "basePrice"  # before tax
+HANDY_TAX = "tax"
+HANDY_TAX_OPTIONAL = "taxOptional"
+HANDY_TAX_NAME = "name"
+HANDY_TAX_AMOUNT = "amount"  # percent
 HANDY_ENABLED = "enabled"
 HANDY_QUANTITY = "quantity"
 
 MAX_CODE_LENGTH = 50
 MAX_DESCRIPTION_LENGTH = 255
 DEFAULT_FAMILY = "Sin categoría"
-MAX_TAX_RATE = Decimal(1)
-CENT = Decimal("0.01")
 
 DESIRED_COLUMNS = [
     "key",
@@ -76,12 +88,16 @@ DESIRED_COLUMNS = [
     "description",
     "family",
     "price",
+    "base_price",
+    "tax_name",
+    "tax_amount",
     "enabled",
     "stock",
     "fingerprint",
 ]
 REJECTED_COLUMNS = ["gestionix_id", "key", "code", "name", "rule", "reason"]
 NOT_FOR_SALE_COLUMNS = ["gestionix_id", "gestionix_key", "code"]
+TAX_NOTE_COLUMNS = ["key", "reason"]
 HANDY_CURRENT_COLUMNS = ["key", "fingerprint", "enabled", "quantity", "family"]
 
 
@@ -116,24 +132,6 @@ def is_blank(value: Any) -> bool:
         return False
 
 
-def as_decimal(value: Any, what: str) -> Decimal:
-    """A finite Decimal from an int/float/Decimal (bools and text refused: the API sends numbers)."""
-    kind = type(value)
-    if kind is float and math.isfinite(value):
-        return Decimal(repr(value))
-    if kind is bool or not isinstance(value, (int, float, Decimal)):
-        raise ValueError(f"{what} is not a number ({type(value).__name__} {value!r})")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{what} is not a finite number ({value!r})")
-    try:
-        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    except InvalidOperation:
-        raise ValueError(f"{what} is not a number ({value!r})") from None
-    if not number.is_finite():
-        raise ValueError(f"{what} is not a finite number ({value!r})")
-    return number
-
-
 def clave_problem(clave: Any) -> tuple[str, str] | None:
     """(rule, reason) when `clave` cannot be a Handy product code, else None (P2, P3, P4)."""
     if clave is None or (isinstance(clave, str) and not clave.strip()):
@@ -151,42 +149,28 @@ def clave_problem(clave: Any) -> tuple[str, str] | None:
     return None
 
 
-# ----------------------------------------------------------------------------- P6 price maths
+# ----------------------------------------------------------------------------- P6 price and tax
 
 
-def transferred_rate(taxes: Any) -> Decimal:
-    """Σ rates of the transferred percentage taxes (P6); withheld and fixed-amount taxes ignored."""
-    if taxes is None:
-        return Decimal(0)
-    if not isinstance(taxes, (list, tuple)):
-        raise ValueError(f"taxes is not a list ({type(taxes).__name__})")  # noqa: TRY004 - becomes a P6 rejection
-    total = Decimal(0)
-    for tax in taxes:
-        if not isinstance(tax, Mapping):
-            raise ValueError(f"tax entry is not an object ({tax!r})")  # noqa: TRY004
-        if (
-            tax.get(GX_TAX_TYPE) != GX_TAX_TYPE_TRANSFERRED
-            or tax.get(GX_TAX_FACTOR) != GX_TAX_FACTOR_RATE
-        ):
-            continue
-        rate = as_decimal(tax.get(GX_TAX_RATE), f"rate of tax {tax.get('name', '?')!r}")
-        if not Decimal(0) <= rate <= MAX_TAX_RATE:
-            raise ValueError(
-                f"rate of tax {tax.get('name', '?')!r} is {rate}, expected a fraction 0..1"
-            )
-        total += rate
-    return total
+def _price_and_tax(product: Mapping[str, Any]) -> tuple[Decimal, Decimal, ProductTaxes]:
+    """(after-tax price, pre-tax price, taxes) of a Gestionix product; Rejected("P6") with the
+    reason when the price or the taxes cannot be read."""
+    try:
+        pre_tax = require_decimal(product.get(GX_PRICE), "price")
+        if pre_tax < 0:
+            raise ValueError(f"price is negative ({pre_tax})")
+        taxes = product_taxes(product.get(GX_TAXES))
+    except ValueError as exc:
+        raise Rejected("P6", str(exc)) from None
+    return after_tax(pre_tax, taxes), pre_tax, taxes
 
 
-def after_tax_price(pre_tax_price: Any, taxes: Any) -> Decimal:
-    """P6: pre-tax price x (1 + Σ transferred rates), ROUND_HALF_UP to 2 decimals.
-
-    Raises ValueError (with the reason) for a non-numeric, NaN or negative price or bad taxes.
-    """
-    price = as_decimal(pre_tax_price, "price")
-    if price < 0:
-        raise ValueError(f"price is negative ({price})")
-    return (price * (1 + transferred_rate(taxes))).quantize(CENT, rounding=ROUND_HALF_UP)
+def handy_tax_body(name: Any, amount: Any) -> dict[str, Any]:
+    """Handy's own tax of a product ([A], sandbox/README.md): ONE tax with the combined rate
+    (IEPS 8 % + IVA 16 % -> 25.28 %), so Handy's basePrice = price / (1 + tax%) is the Gestionix
+    pre-tax price. Handy adds `tax` and `taxOptional` (no IVA on IEPS), so IEPS is never split
+    into taxOptional, which the integration keeps empty."""
+    return {HANDY_TAX_NAME: name, HANDY_TAX_AMOUNT: float(amount)}
 
 
 # ----------------------------------------------------------------------------- fingerprint
@@ -197,19 +181,43 @@ def _family_key(family: Any) -> str:
     return normalize_name(family)
 
 
-def product_fingerprint(description: Any, family: Any, price: Any) -> str:
-    """P8: fingerprint of the content written to a Handy product (family compared normalised)."""
-    if isinstance(price, Decimal):
-        price = price.quantize(CENT, ROUND_HALF_UP)
-    elif not is_blank(price):
-        price = Decimal(str(price)).quantize(CENT, ROUND_HALF_UP)
-    else:
-        price = None
+def _cents_or_none(value: Any) -> Decimal | None:
+    number = value if isinstance(value, Decimal) else to_decimal(value, text=False)
+    return None if number is None else cents(number)
+
+
+def _tax_text(name: Any, amount: Any) -> str:
+    """Handy's tax as one fingerprint value ("IVA 16% + IEPS 8%|25.28"); a catalog has a handful."""
+    try:
+        return _tax_text_cached(name if isinstance(name, str) else None, amount)
+    except TypeError:  # an unhashable amount from a broken record
+        return f"{name!r}|{amount!r}"
+
+
+@lru_cache(maxsize=256)
+def _tax_text_cached(name: str | None, amount: Any) -> str:
+    return f"{name}|{canonical_number(amount) if amount is not None else None}"
+
+
+def product_fingerprint(
+    description: Any,
+    family: Any,
+    price: Any,
+    base_price: Any = None,
+    tax_name: Any = None,
+    tax_amount: Any = None,
+    tax_optional: Any = None,
+) -> str:
+    """P8: fingerprint of the content written to a Handy product (family compared normalised;
+    price to cents; basePrice and the tax rate to fingerprint's 4 places)."""
     return fingerprint(
         {
             HANDY_DESCRIPTION: description,
             HANDY_FAMILY: _family_key(family if isinstance(family, str) else None),
-            HANDY_PRICE: price,
+            HANDY_PRICE: _cents_or_none(price),
+            HANDY_BASE_PRICE: base_price,  # numbers are canonicalised by the fingerprint
+            HANDY_TAX: _tax_text(tax_name, tax_amount),
+            HANDY_TAX_OPTIONAL: tax_optional,
         }
     )
 
@@ -221,12 +229,15 @@ def product_fingerprint(description: Any, family: Any, price: Any) -> str:
 class ProductMapping:
     """desired: DESIRED_COLUMNS, one row per syncable product (key = clave).
     rejected: REJECTED_COLUMNS, one row per product that cannot be synced, with rule and reason.
-    not_for_sale: NOT_FOR_SALE_COLUMNS, rows dropped by P1 (counted, and used to disable)."""
+    not_for_sale: NOT_FOR_SALE_COLUMNS, rows dropped by P1 (counted, and used to disable).
+    tax_notes: TAX_NOTE_COLUMNS, synced products whose fixed-amount taxes were left out (P6)."""
 
     desired: pd.DataFrame
     rejected: pd.DataFrame
     not_for_sale: pd.DataFrame
     held_keys: list[str] = field(default_factory=list)
+    # P6: synced products with a fixed-amount tax left out (key, reason): reported once per run
+    tax_notes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TAX_NOTE_COLUMNS))
 
 
 def _branch_stock(stock: Any, branch_id: Any) -> float:
@@ -278,10 +289,7 @@ def _map_one(product: Mapping[str, Any], branch_id: Any) -> dict[str, Any] | Non
     description = clean_text(product.get(GX_NAME))
     if description is None:
         raise Rejected("NAME", f"name is empty or not text ({product.get(GX_NAME)!r})")
-    try:
-        price = after_tax_price(product.get(GX_PRICE), product.get(GX_TAXES))
-    except ValueError as exc:
-        raise Rejected("P6", str(exc)) from None
+    price, pre_tax, taxes = _price_and_tax(product)
     family = _family(product.get(GX_CATEGORY))
     active = product.get(GX_ACTIVE)
     if not isinstance(active, bool):
@@ -294,9 +302,15 @@ def _map_one(product: Mapping[str, Any], branch_id: Any) -> dict[str, Any] | Non
         "description": description,
         "family": family,
         "price": float(price),
+        "base_price": float(pre_tax),
+        "tax_name": taxes.label,
+        "tax_amount": float(taxes.percent),
         "enabled": active,
         "stock": _branch_stock(product.get(GX_STOCK), branch_id),
-        "fingerprint": product_fingerprint(description, family, price),
+        "fingerprint": product_fingerprint(
+            description, family, price, pre_tax, taxes.label, taxes.percent
+        ),
+        "fixed_taxes": taxes.fixed,
     }
 
 
@@ -308,6 +322,7 @@ def map_products(products: Iterable[Any], branch_id: Any) -> ProductMapping:
     desired: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
     not_for_sale: list[dict[str, Any]] = []
+    tax_notes: list[dict[str, Any]] = []
     for position, product in enumerate(products):
         if not isinstance(product, Mapping):
             rejected.append(
@@ -347,6 +362,15 @@ def map_products(products: Iterable[Any], branch_id: Any) -> ProductMapping:
                 }
             )
         else:
+            fixed = row.pop("fixed_taxes")
+            if fixed:
+                tax_notes.append(
+                    {
+                        "key": row["key"],
+                        "reason": f"{_label(row['gestionix_id'], row['key'])}: fixed-amount "
+                        f"tax {', '.join(fixed)} not considered (only percentage taxes count)",
+                    }
+                )
             desired.append(row)
 
     desired_frame = pd.DataFrame(desired, columns=DESIRED_COLUMNS)
@@ -369,7 +393,9 @@ def map_products(products: Iterable[Any], branch_id: Any) -> ProductMapping:
                 }
             )
         desired_frame = desired_frame[~duplicated].reset_index(drop=True)
-    desired_frame = desired_frame.astype({"enabled": bool, "price": float, "stock": float})
+    desired_frame = desired_frame.astype(
+        {"enabled": bool, "price": float, "base_price": float, "tax_amount": float, "stock": float}
+    )
     rejected_frame = pd.DataFrame(rejected, columns=REJECTED_COLUMNS, dtype=object)
     held = [key for key in rejected_frame["key"].tolist() if isinstance(key, str)]
     return ProductMapping(
@@ -377,10 +403,18 @@ def map_products(products: Iterable[Any], branch_id: Any) -> ProductMapping:
         rejected=rejected_frame,
         not_for_sale=pd.DataFrame(not_for_sale, columns=NOT_FOR_SALE_COLUMNS, dtype=object),
         held_keys=sorted(set(held)),
+        tax_notes=pd.DataFrame(tax_notes, columns=TAX_NOTE_COLUMNS, dtype=object),
     )
 
 
 # ----------------------------------------------------------------------------- Handy side
+
+
+def _handy_tax_of(record: Mapping[str, Any], field_name: str) -> tuple[Any, Any]:
+    tax = record.get(field_name)
+    if not isinstance(tax, Mapping):
+        return None, None
+    return tax.get(HANDY_TAX_NAME), tax.get(HANDY_TAX_AMOUNT)
 
 
 def handy_products_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -392,16 +426,19 @@ def handy_products_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     for record in records:
         family = record.get(HANDY_FAMILY)
         family_name = family.get(HANDY_FAMILY_DESCRIPTION) if isinstance(family, Mapping) else None
-        price = record.get(HANDY_PRICE)
-        try:
-            price_value = as_decimal(price, "price").quantize(CENT, ROUND_HALF_UP)
-        except ValueError:
-            price_value = None
+        tax_name, tax_amount = _handy_tax_of(record, HANDY_TAX)
+        _, optional_amount = _handy_tax_of(record, HANDY_TAX_OPTIONAL)
         rows.append(
             {
                 "key": record.get(HANDY_CODE),
                 "fingerprint": product_fingerprint(
-                    record.get(HANDY_DESCRIPTION), family_name, price_value
+                    record.get(HANDY_DESCRIPTION),
+                    family_name,
+                    record.get(HANDY_PRICE),
+                    record.get(HANDY_BASE_PRICE),
+                    tax_name,
+                    tax_amount,
+                    optional_amount,
                 ),
                 "enabled": record.get(HANDY_ENABLED) is not False,
                 "quantity": record.get(HANDY_QUANTITY),
@@ -417,21 +454,41 @@ def _family_ref(family: str, family_id: Any) -> dict[str, Any]:
     return {HANDY_FAMILY_DESCRIPTION: family}
 
 
+def _price_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    """price, and (P6) basePrice + Handy's own tax, taxOptional cleared, when the row has them."""
+    fields: dict[str, Any] = {HANDY_PRICE: float(row["price"])}
+    base_price = row.get("base_price")
+    if not is_blank(base_price) and not is_blank(row.get("tax_amount")):
+        fields[HANDY_BASE_PRICE] = float(base_price)
+        fields[HANDY_TAX] = handy_tax_body(row.get("tax_name"), row["tax_amount"])
+        fields[HANDY_TAX_OPTIONAL] = None
+    return fields
+
+
 def product_create_body(
     row: Mapping[str, Any], *, family_id: int | None = None, quantity: float | None = None
 ) -> dict[str, Any]:
     """POST /product body: code, description, family ({"id"} when known, else {"description"}),
-    price, enabled; plus quantity when given (saves a second call on the first load)."""
+    price, basePrice and tax (P6), enabled; plus quantity when given (saves a second call on the
+    first load)."""
     body = {
         HANDY_CODE: row["code"],
         HANDY_DESCRIPTION: row["description"],
         HANDY_FAMILY: _family_ref(row["family"], family_id),
-        HANDY_PRICE: float(row["price"]),
+        **_price_fields(row),
         HANDY_ENABLED: bool(row["enabled"]),
     }
+    body.pop(HANDY_TAX_OPTIONAL, None)  # a new product has none
     if quantity is not None:
         body[HANDY_QUANTITY] = float(quantity)
     return body
+
+
+def _same_number(a: Any, b: Any, *, to_cents: bool = False) -> bool:
+    x, y = to_decimal(a, text=False), to_decimal(b, text=False)
+    if x is None or y is None:
+        return x is y
+    return cents(x) == cents(y) if to_cents else x == y
 
 
 def product_update_body(
@@ -450,7 +507,7 @@ def product_update_body(
     full = {
         HANDY_DESCRIPTION: row["description"],
         HANDY_FAMILY: _family_ref(row["family"], family_id),
-        HANDY_PRICE: float(row["price"]),
+        **_price_fields(row),
         HANDY_ENABLED: bool(row["enabled"]),
     }
     if quantity is not None:
@@ -467,23 +524,24 @@ def product_update_body(
         row["family"]
     ) or (family_id is not None and current_family.get(HANDY_FAMILY_ID) not in (None, family_id)):
         body[HANDY_FAMILY] = full[HANDY_FAMILY]
-    try:
-        current_price = as_decimal(current.get(HANDY_PRICE), "price").quantize(CENT, ROUND_HALF_UP)
-    except ValueError:
-        current_price = None
-    if current_price != Decimal(str(full[HANDY_PRICE])).quantize(CENT, ROUND_HALF_UP):
-        body[HANDY_PRICE] = full[HANDY_PRICE]
+    price_changed = not _same_number(current.get(HANDY_PRICE), full[HANDY_PRICE], to_cents=True)
+    if HANDY_BASE_PRICE in full:
+        name, amount = _handy_tax_of(current, HANDY_TAX)
+        wanted = full[HANDY_TAX]
+        price_changed = (
+            price_changed
+            or not _same_number(current.get(HANDY_BASE_PRICE), full[HANDY_BASE_PRICE])
+            or name != wanted[HANDY_TAX_NAME]
+            or not _same_number(amount, wanted[HANDY_TAX_AMOUNT])
+        )
+        if current.get(HANDY_TAX_OPTIONAL) is not None:
+            body[HANDY_TAX_OPTIONAL] = None
+    if price_changed:  # price, basePrice and tax travel together: Handy derives one from the others
+        body.update({k: full[k] for k in (HANDY_PRICE, HANDY_BASE_PRICE, HANDY_TAX) if k in full})
     if (current.get(HANDY_ENABLED) is not False) != full[HANDY_ENABLED]:
         body[HANDY_ENABLED] = full[HANDY_ENABLED]
-    if quantity is not None:
-        try:
-            same_quantity = as_decimal(current.get(HANDY_QUANTITY), "quantity") == Decimal(
-                repr(float(quantity))
-            )
-        except ValueError:
-            same_quantity = False
-        if not same_quantity:
-            body[HANDY_QUANTITY] = full[HANDY_QUANTITY]
+    if quantity is not None and not _same_number(current.get(HANDY_QUANTITY), float(quantity)):
+        body[HANDY_QUANTITY] = full[HANDY_QUANTITY]
     return body
 
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from mappings.money import CENT, to_decimal
 from mappings.orders import REFERENCE_PREFIX, reference
 
 # Field names (Handy order, Gestionix document) used here; the specs mark most as assumed.
 H_ID, H_TOTAL, H_ITEMS, H_IS_RETURN, H_DELETED = "id", "totalSales", "items", "isReturn", "deleted"
 G_REFERENCE, G_TOTAL, G_ITEMS, G_ID, G_DATE = "reference", "total", "items", "id", "date"
 G_FILTER_DATE_FROM, G_FILTER_DATE_TO, G_FILTER_BRANCH = "date_from", "date_to", "branch_id"
-CENT = Decimal("0.01")
 
 OUTCOMES = ("ok", "explained", "missing", "extra", "total_mismatch")
 PROBLEMS = ("missing", "extra", "total_mismatch")
@@ -40,11 +40,7 @@ class ReconcileRow:
 
 
 def _money(value: Any) -> Decimal | None:
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError, TypeError):
-        return None
-    return amount if amount.is_finite() else None
+    return to_decimal(value)
 
 
 def handy_id_of(document: Mapping[str, Any]) -> str | None:

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.common import Clock, iso_z
-from sandbox.gestionix import DEMO_COMPANY_ID, DEMO_PASSWORD, DEMO_USER, Company, GestionixState
+from sandbox.gestionix import (
+    DEMO_COMPANY_ID,
+    DEMO_PASSWORD,
+    DEMO_USER,
+    Company,
+    GestionixState,
+    line_amount_with_taxes,
+)
 from sandbox.handy import DEFAULT_TIMEZONE, DEMO_TOKEN, HandyState
 
 SECOND_COMPANY_ID = 118
@@ -168,8 +175,8 @@ def _build_company_catalog(state: GestionixState, company: Company, rng: random.
         elif special == 51:
             key = f" {key} "  # surrounding spaces
         tax_list = [dict(taxes[t]) for t in TAX_PROFILES[profile]]
-        rate = sum(t["rate"] for t in tax_list if t["type"] == "transferred" and t["factor"] == "rate")
-        price = round(_nice_price(rng) / (1 + rate), 4)  # pre-tax, 4 decimals like the ERP keeps it
+        factor = line_amount_with_taxes(1.0, [t for t in tax_list if t["type"] == "transferred"])
+        price = round(_nice_price(rng) / factor, 4)  # pre-tax, 4 decimals like the ERP keeps it
         visible = {branch_ids[0]}
         stock = [{"branch_id": branch_ids[0], "quantity": float(rng.randint(0, 480))}]
         if subset_branch is not None and rng.random() < 0.4:

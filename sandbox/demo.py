@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 DEMO_SLUG = "demo"
+DEMO_RUN_BLOCKS = {"handy_credentials": "demo-run-handy", "gestionix_credentials": "demo-run-gestionix"}
 HANDY_PORT, GESTIONIX_PORT = 8701, 8702
 
 
@@ -146,21 +147,28 @@ def run_demo(products: int = 120, customers: int = 40, cycles: int = 3, seed: in
     from flows.activate import activate
     from flows.deletions import deletion_sync
     from flows.orders import order_push
+    from flows.runs import tenant_tags
     from sandbox.server import describe, run_sandbox
 
     ports = (HANDY_PORT, GESTIONIX_PORT) if _port_free(HANDY_PORT) and _port_free(GESTIONIX_PORT) else (0, 0)
     with run_sandbox(seed=seed, products=products, customers=customers,
                      handy_port=ports[0], gestionix_port=ports[1]) as sb:
         console.rule("[bold]handy-gestionix demo")
+        if ports == (0, 0):
+            console.print(f"ports {HANDY_PORT}/{GESTIONIX_PORT} are busy (a running `hgsync sandbox`?): "
+                          "this demo's own sandbox uses free ports instead")
         console.print(describe(sb))
-        tenant = deployments.tenant(DEMO_SLUG)
+        # The demo's own blocks: the deployed demo tenant's blocks (demo-handy, demo-gestionix)
+        # are never overwritten by a demo run (its sandbox may be on other ports, and then gone).
+        tenant = deployments.tenant(DEMO_SLUG).model_copy(update=DEMO_RUN_BLOCKS)
         HandyCredentials(base_url=sb.handy_url, api_token=sb.handy_token).save(
             tenant.handy_credentials, overwrite=True)
         GestionixCredentials(base_url=sb.gestionix_url, user=sb.gestionix_user,
                              password=sb.gestionix_password).save(tenant.gestionix_credentials, overwrite=True)
 
         console.rule("activate: checks, first catalog and customer sync")
-        console.print(_run(activate(tenant=tenant)))
+        with tenant_tags(tenant.slug, "activate"):  # the demo's runs carry the tenant tag too
+            console.print(_run(activate(tenant=tenant)))
 
         sellers = SellerSimulator(sb.handy_url, sb.handy_token)
         try:
@@ -183,8 +191,10 @@ def run_demo(products: int = 120, customers: int = 40, cycles: int = 3, seed: in
                 # Handy windows are whole seconds: let this second close before the push reads it
                 # (in production the 10-minute schedule gives this for free; the lookback re-reads it).
                 time.sleep(1.1)
-                console.print(f"order_push: {_run(order_push(tenant=tenant))}")
-                console.print(f"deletion_sync: {_run(deletion_sync(tenant=tenant))}")
+                with tenant_tags(tenant.slug, "orders"):
+                    console.print(f"order_push: {_run(order_push(tenant=tenant))}")
+                with tenant_tags(tenant.slug, "deletions"):
+                    console.print(f"deletion_sync: {_run(deletion_sync(tenant=tenant))}")
             summary = _summarise(sb, tenant.slug, sellers.activity)
             problems = _exactly_once_problems(sb, tenant.slug)
         finally:

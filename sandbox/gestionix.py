@@ -63,6 +63,29 @@ def invalid(message: str, errors: list[tuple[str, str]]) -> GestionixError:
     return GestionixError(422, message, errors=[{"field": f, "message": m} for f, m in errors])
 
 
+def _tax_kind(tax: dict) -> str:
+    """IVA or IEPS by SAT code (002/003) when the tax has one, else by name; anything else "other"."""
+    code = str(tax.get("sat_code") or "").lstrip("0")
+    if code in ("2", "3"):
+        return "IVA" if code == "2" else "IEPS"
+    name = str(tax.get("name") or "").upper()
+    return "IEPS" if "IEPS" in name else "IVA" if "IVA" in name else "other"
+
+
+def line_amount_with_taxes(amount: float, taxes: list[dict]) -> float:
+    """The spec's line maths, written here from the spec page (not shared with the integration):
+    IEPS first on the amount, IVA on the amount plus IEPS, other transferred rate taxes on the
+    amount, withheld rate taxes subtracted from the amount; fixed-amount taxes are not modelled."""
+    rate_taxes = [t for t in taxes if t.get("factor") == "rate"]
+    ieps = sum(t["rate"] for t in rate_taxes if t["type"] == "transferred" and _tax_kind(t) == "IEPS")
+    iva = sum(t["rate"] for t in rate_taxes if t["type"] == "transferred" and _tax_kind(t) == "IVA")
+    other = sum(t["rate"] for t in rate_taxes if t["type"] == "transferred" and _tax_kind(t) == "other")
+    withheld = sum(t["rate"] for t in rate_taxes if t["type"] == "withheld")
+    ieps_amount = amount * ieps
+    iva_amount = (amount + ieps_amount) * iva
+    return amount + ieps_amount + iva_amount + amount * other - amount * withheld
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -373,9 +396,7 @@ class GestionixState(VersionedStore):
                 raise invalid("Descuento inválido", [(f"{where}.discount", "Entre 0 y 100")])
             taxes = self.resolve_taxes(company, item.get("taxes") or [])
             amount = quantity * unit_price * (1 - discount / 100.0)
-            rate = sum(t["rate"] for t in taxes if t["type"] == "transferred" and t["factor"] == "rate")
-            rate -= sum(t["rate"] for t in taxes if t["type"] == "withheld" and t["factor"] == "rate")
-            line_total = round(amount * (1 + rate), 2)
+            line_total = round(line_amount_with_taxes(amount, taxes), 2)
             line_tax = round(line_total - amount, 2)
             subtotal += amount
             tax_total += line_tax

@@ -129,14 +129,25 @@ def build_sandbox(seed: int = 7, products: int = 200, customers: int = 60, *, or
     )
 
 
+class PortBusy(Exception):
+    """A port asked for is taken; the message names it and the option that picks another."""
+
+
 class _BackgroundServer:
-    def __init__(self, app: Any, host: str, port: int, log_level: str) -> None:
+    def __init__(self, app: Any, host: str, port: int, log_level: str, name: str = "sandbox") -> None:
         self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # Accepted sockets inherit this; without it small responses (headers and body are two
         # writes) wait ~40 ms for the client's delayed ACK (measured: 45 ms -> 0.5 ms per call).
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock.bind((host, port))
+        try:
+            self.sock.bind((host, port))
+        except OSError as error:
+            self.sock.close()
+            raise PortBusy(
+                f"{name} sandbox: port {port} on {host} is in use ({error.strerror}); "
+                f"stop what holds it or pass --{name.lower()}-port N (0 = any free port)"
+            ) from None
         self.port = self.sock.getsockname()[1]
         # date_header=False: the apps stamp `Date` from their own (injectable, maybe skewed) clock.
         config = uvicorn.Config(app, log_level=log_level, lifespan="off", access_log=False,
@@ -171,9 +182,9 @@ def run_sandbox(seed: int = 7, products: int = 200, customers: int = 60, host: s
     """Serve both apps on loopback (port 0 = a free port) for the duration of the block."""
     sb = build_sandbox(seed, products, customers, orders=orders, clock=clock, handy_timezone=handy_timezone,
                        **knobs)
-    servers = [_BackgroundServer(sb.handy_app, host, handy_port, log_level),
-               _BackgroundServer(sb.gestionix_app, host, gestionix_port, log_level)]
+    servers = [_BackgroundServer(sb.handy_app, host, handy_port, log_level, "Handy")]
     try:
+        servers.append(_BackgroundServer(sb.gestionix_app, host, gestionix_port, log_level, "Gestionix"))
         for server in servers:
             server.start()
         for server in servers:
@@ -184,7 +195,10 @@ def run_sandbox(seed: int = 7, products: int = 200, customers: int = 60, host: s
         yield sb
     finally:
         for server in servers:
-            server.stop()
+            if server.thread.is_alive():
+                server.stop()
+            else:
+                server.sock.close()
 
 
 def describe(sb: Sandbox) -> str:
@@ -202,12 +216,16 @@ def describe(sb: Sandbox) -> str:
 
 def serve(seed: int = 7, products: int = 200, customers: int = 60, host: str = "127.0.0.1",
           handy_port: int = 8701, gestionix_port: int = 8702, *, orders: int = 0,
-          log_level: str = "warning", handy_timezone: str = DEFAULT_TIMEZONE, **knobs: Any) -> None:
-    """Blocking: serve both apps until Ctrl-C, after printing URLs and demo credentials."""
+          log_level: str = "warning", handy_timezone: str = DEFAULT_TIMEZONE, on_ready: Any = None,
+          **knobs: Any) -> None:
+    """Blocking: serve both apps until Ctrl-C, after printing URLs and demo credentials.
+    `on_ready(sb)` runs once both answer (e.g. to save the demo tenant's credential blocks)."""
     started = time.perf_counter()
     with run_sandbox(seed, products, customers, host, handy_port, gestionix_port, orders=orders,
                      log_level=log_level, handy_timezone=handy_timezone, **knobs) as sb:
         print(describe(sb))
+        if on_ready is not None:
+            on_ready(sb)
         print(f"ready in {time.perf_counter() - started:.2f} s ({products} products, {customers} customers)."
               " Ctrl-C to stop.", flush=True)
         try:

@@ -2,6 +2,8 @@
 # Start (or stop) a throwaway PostgreSQL 15 cluster in a temporary directory, on loopback.
 # usage: scripts/pg-throwaway.sh start DIR PORT   -> prints the database URL
 #        scripts/pg-throwaway.sh stop DIR
+#        scripts/pg-throwaway.sh down DIR         (crash it, keep its data: a store outage)
+#        scripts/pg-throwaway.sh up DIR PORT      (start it again after `down`)
 set -euo pipefail
 action=$1 dir=$2 port=${3:-55432}
 bin=$(ls -d /usr/lib/postgresql/15/bin 2>/dev/null || dirname "$(command -v pg_ctl)")
@@ -17,6 +19,13 @@ case $action in
       -o \"-k '$dir' -p $port -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200\" start >/dev/null"
     run_as "'$bin/createdb' -h 127.0.0.1 -p $port -U postgres hgsync_test"
     echo "postgresql+psycopg://postgres@127.0.0.1:$port/hgsync_test"
+    ;;
+  down)
+    run_as "'$bin/pg_ctl' -D '$dir/data' -m immediate stop >/dev/null 2>&1"
+    ;;
+  up)
+    run_as "'$bin/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w -t 60 \
+      -o \"-k '$dir' -p $port -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200\" start >/dev/null"
     ;;
   stop)
     run_as "'$bin/pg_ctl' -D '$dir/data' -m immediate stop >/dev/null 2>&1" || true

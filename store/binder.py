@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from store.db import session_scope
 from store.models import Binding, utcnow
@@ -88,6 +88,7 @@ def bind(
     fingerprint: str | None = None,
     data: Mapping[str, Any] | None = None,
     url: str | None = None,
+    fence: Callable[[Session], None] | None = None,
 ) -> Binding:
     """Create or update the binding of `handy_key` (upsert on tenant, entity, handy_key)."""
     return bind_many(
@@ -103,18 +104,27 @@ def bind(
             }
         ],
         url=url,
+        fence=fence,
     )[0]
 
 
 def bind_many(
-    tenant: str, entity: str, rows: Iterable[Mapping[str, Any]], *, url: str | None = None
+    tenant: str,
+    entity: str,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    url: str | None = None,
+    fence: Callable[[Session], None] | None = None,
 ) -> list[Binding]:
     """Upsert several bindings in one transaction. Keys: handy_key, gestionix_key, status,
-    fingerprint, data (a missing key keeps the stored value)."""
+    fingerprint, data (a missing key keeps the stored value). `fence(session)` runs first in
+    the same transaction and may refuse the write (the run's lease is lost: store.leases.fence)."""
     rows = list(rows)
     saved: list[Binding] = []
     try:
         with session_scope(url) as session:
+            if fence is not None:
+                fence(session)
             existing = {
                 b.handy_key: b
                 for start in range(0, len(rows), 500)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from store.db import session_scope
 from store.models import Cursor, utcnow
@@ -33,11 +34,21 @@ def set(tenant: str, stream: str, value: datetime, *, url: str | None = None) ->
     return value
 
 
-def advance(tenant: str, stream: str, value: datetime, *, url: str | None = None) -> datetime:
-    """Move the cursor forward to `value`; never backwards. Returns the stored value."""
+def advance(
+    tenant: str,
+    stream: str,
+    value: datetime,
+    *,
+    url: str | None = None,
+    fence: Callable[[Session], None] | None = None,
+) -> datetime:
+    """Move the cursor forward to `value`; never backwards. Returns the stored value.
+    `fence(session)` runs first in the same transaction and may refuse the move (lost lease)."""
     if value.tzinfo is None:
         raise ValueError(f"cursor {stream} of tenant {tenant}: value must be timezone-aware")
     with session_scope(url) as session:
+        if fence is not None:
+            fence(session)
         row = session.exec(
             select(Cursor).where(Cursor.tenant == tenant, Cursor.stream == stream).with_for_update()
         ).first()

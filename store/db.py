@@ -6,9 +6,10 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -72,6 +73,24 @@ def dispose_all() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+
+
+def database_now(session: Session) -> datetime:
+    """The database server's clock (UTC, aware). Leases and windows are judged by it, so a worker
+    whose own clock is minutes off cannot take a live lease or read a window into the future."""
+    if session.get_bind().dialect.name == "sqlite":
+        text_now = session.execute(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")).scalar_one()
+        return datetime.fromisoformat(text_now).replace(tzinfo=timezone.utc)
+    dialect = session.get_bind().dialect.name
+    # clock_timestamp(), not now(): now() is frozen at the start of the transaction.
+    query = "SELECT clock_timestamp()" if dialect == "postgresql" else "SELECT CURRENT_TIMESTAMP"
+    value = session.execute(text(query)).scalar_one()
+    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def database_time(url: str | None = None) -> datetime:
+    with session_scope(url) as session:
+        return database_now(session)
 
 
 @contextmanager

@@ -1,6 +1,13 @@
 """Per-tenant named leases (S3): order push and deletion sync of one tenant never interleave.
 
-A lease has an expiry so a killed holder cannot block the tenant forever; a long run renews it.
+A lease has an expiry so a dead or frozen holder cannot block the tenant for long; its holder
+renews it while alive. Every time comparison uses the DATABASE's clock (store.db.database_now),
+never the worker's, so a worker whose clock runs ahead cannot take a live lease.
+
+The holder id is unique per acquisition and serves as the fencing token: `fence()` checks, in
+the caller's own transaction, that the lease is still this holder's and not expired, and locks
+the lease row until that transaction commits, so a takeover cannot slip between the check and
+the rows written with it (intents and bindings of orders, O8).
 """
 
 from __future__ import annotations
@@ -15,33 +22,71 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
-from store.db import session_scope
-from store.models import Lease, utcnow
+from store.db import database_now, session_scope
+from store.models import Lease
+
+# The one lease flows share today (S3): order push and deletion sync of a tenant, by audit name.
+ORDERS_LEASE = "orders"
+ORDERS_LEASE_FLOWS = ("orders", "deletions")
 
 
 class LeaseHeld(Exception):
     """Someone else holds the lease; the caller should give up (fail fast), not wait."""
 
 
+class LeaseLost(LeaseHeld):
+    """This holder no longer holds its lease (expired, or taken over): it must write nothing more."""
+
+
 @dataclass
 class LeaseHandle:
     tenant: str
     name: str
-    holder: str
+    holder: str  # unique per acquisition: the fencing token
     ttl: timedelta
     url: str | None = None
 
     def renew(self) -> None:
-        """Push the expiry forward; raises LeaseHeld when the lease was lost meanwhile."""
+        """Push the expiry forward (database clock); LeaseLost once it has expired or another
+        holder has it: an expired lease is never revived (someone may be taking it over)."""
         with session_scope(self.url) as session:
+            now = database_now(session)
             result = session.exec(
                 update(Lease)
-                .where(Lease.tenant == self.tenant, Lease.name == self.name, Lease.holder == self.holder)
-                .values(expires_at=utcnow() + self.ttl)
+                .where(
+                    Lease.tenant == self.tenant,
+                    Lease.name == self.name,
+                    Lease.holder == self.holder,
+                    Lease.expires_at > now,
+                )
+                .values(expires_at=now + self.ttl)
             )
             if result.rowcount != 1:
-                raise LeaseHeld(f"tenant {self.tenant}: lease {self.name!r} was lost (expired and taken)")
+                raise LeaseLost(f"tenant {self.tenant}: lease {self.name!r} was lost (expired or taken)")
+
+
+def fence(session: Session, handle: LeaseHandle) -> None:
+    """Inside the caller's transaction: LeaseLost unless `handle` still holds its lease and it has
+    not expired by the database's clock. The no-op UPDATE locks the lease row until the caller
+    commits, so a takeover waits for the rows written under this check."""
+    now = database_now(session)
+    result = session.exec(
+        update(Lease)
+        .where(
+            Lease.tenant == handle.tenant,
+            Lease.name == handle.name,
+            Lease.holder == handle.holder,
+            Lease.expires_at > now,
+        )
+        .values(holder=handle.holder)
+    )
+    if result.rowcount != 1:
+        raise LeaseLost(
+            f"tenant {handle.tenant}: lease {handle.name!r} is no longer held by this run "
+            "(expired or taken over); nothing more is written"
+        )
 
 
 def _holder_id() -> str:
@@ -52,15 +97,16 @@ def acquire(
     tenant: str, name: str, ttl: timedelta, *, holder: str | None = None, url: str | None = None
 ) -> LeaseHandle:
     holder = holder or _holder_id()
-    now = utcnow()
     try:
         with session_scope(url) as session:
+            now = database_now(session)
             session.add(Lease(tenant=tenant, name=name, holder=holder, expires_at=now + ttl))
         return LeaseHandle(tenant, name, holder, ttl, url)
     except IntegrityError:
         pass
-    # Someone has (or had) it: take it over only if it has expired, atomically.
+    # Someone has (or had) it: take it over only if it has expired by the database's clock.
     with session_scope(url) as session:
+        now = database_now(session)
         result = session.exec(
             update(Lease)
             .where(Lease.tenant == tenant, Lease.name == name, Lease.expires_at < now)
@@ -85,17 +131,23 @@ def release(handle: LeaseHandle) -> None:
         )
 
 
+def live(tenant: str, name: str, *, url: str | None = None) -> bool:
+    """True when someone holds `name` for `tenant` and it has not expired (database clock)."""
+    with session_scope(url) as session:
+        row = session.get(Lease, (tenant, name))
+        return row is not None and _aware(row.expires_at) > database_now(session)
+
+
 @contextmanager
 def lease(
     tenant: str,
     name: str,
-    ttl: timedelta = timedelta(minutes=15),
+    ttl: timedelta = timedelta(minutes=2),
     *,
     url: str | None = None,
 ) -> Iterator[LeaseHandle]:
     """Hold `name` for `tenant` for the block; LeaseHeld at once when another holder has it.
-    (Waiting for a holder to finish is the flows' business: tasks/documents.tenant_lease polls
-    without blocking the event loop.)"""
+    (Waiting, the heartbeat and fencing are the flows' business: tasks/fencing.py.)"""
     handle = acquire(tenant, name, ttl, url=url)
     try:
         yield handle
@@ -103,6 +155,9 @@ def lease(
         release(handle)
 
 
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
 def _fmt(value: datetime) -> str:
-    value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    return value.isoformat(timespec="seconds")
+    return _aware(value).isoformat(timespec="seconds")

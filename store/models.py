@@ -108,3 +108,24 @@ class DeadLetter(SQLModel, table=True):
     last_seen: datetime = _ts(nullable=False, default=utcnow)
     resolved_at: datetime | None = _ts(nullable=True)
     payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class LeftOut(SQLModel, table=True):
+    """A Gestionix record a run left out of Handy on purpose, with why (X5): product not for sale,
+    inactive, refused (bad clave, price...), gone from the sucursal. One row per record while it
+    stays left out, written only when that changes (a 50 000-product catalog writes nothing on a
+    run where nothing changed); `ended_at` is set when it comes back in."""
+
+    __table_args__ = (UniqueConstraint("tenant", "entity", "key", name="uq_left_out"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str = Field(index=True, max_length=63)
+    entity: str = Field(max_length=32)
+    key: str = Field(max_length=255)  # the clave, or "id <gestionix id>" when the clave is unusable
+    reason_code: str = Field(max_length=32)  # not_for_sale | inactive | rejected | not_in_branch
+    reason: str = Field(default="", max_length=2000)
+    gestionix_id: str | None = Field(default=None, max_length=64)
+    since_run_id: int | None = None
+    since: datetime = _ts(nullable=False, default=utcnow)
+    ended_at: datetime | None = _ts(nullable=True)
+    ended_run_id: int | None = None

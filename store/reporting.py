@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from store import dead_letters, runs
+from store import dead_letters, leases, runs
 
 REPORT_VERSION = 1
 RUN_FIELDS = [
@@ -30,15 +30,29 @@ def build_report(
 ) -> dict[str, Any]:
     run_rows = runs.recent(tenant, since=since, flow=flow, limit=limit)
     letters = dead_letters.open_letters(tenant)
+    shown = [{name: _iso(getattr(run, name)) for name in RUN_FIELDS} for run in run_rows]
+    _show_abandoned(tenant, shown)
     return {
         "version": REPORT_VERSION,
         "tenant": tenant,
         "generated_at": _iso(datetime.now(timezone.utc)),
         "since": _iso(since),
         "flow": flow,
-        "runs": [{name: _iso(getattr(run, name)) for name in RUN_FIELDS} for run in run_rows],
+        "runs": shown,
         "dead_letters": [{name: _iso(getattr(letter, name)) for name in DEAD_LETTER_FIELDS} for letter in letters],
     }
+
+
+def _show_abandoned(tenant: str, shown: list[dict[str, Any]]) -> None:
+    """A row still `running` under a lease nobody holds any more (its holder died, or could not
+    reach the store to end it, and no run has taken the lease since) is shown as `abandoned`."""
+    stale = [
+        run for run in shown
+        if run["status"] == "running" and not run["dry_run"] and run["flow"] in leases.ORDERS_LEASE_FLOWS
+    ]
+    if stale and not leases.live(tenant, leases.ORDERS_LEASE):
+        for run in stale:
+            run["status"], run["summary"] = "abandoned", runs.ABANDONED_NOTE
 
 
 def report_rows(report: dict[str, Any]) -> list[dict[str, Any]]:

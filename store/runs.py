@@ -6,13 +6,17 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlmodel import select
 
 from store.db import session_scope
 from store.models import RunItem, SyncRun, utcnow
 
-RUN_STATUSES = ("running", "completed", "completed_with_issues", "failed", "skipped")
+RUN_STATUSES = ("running", "completed", "completed_with_issues", "failed", "skipped", "abandoned")
+ABANDONED_NOTE = (
+    "abandoned: the run stopped without finishing (process killed, or the store unreachable "
+    "when it ended); its lease expired and the next run took over"
+)
 
 
 def start(
@@ -85,6 +89,23 @@ def finish(
             run.window_end = window_end
         session.add(run)
         return run
+
+
+def abandon_running(tenant: str, flows: Iterable[str], *, url: str | None = None) -> int:
+    """Close the tenant's non-dry-run rows of `flows` still `running`: called by the new holder
+    of those flows' lease, so their runs are certainly over. Returns rows closed."""
+    with session_scope(url) as session:
+        result = session.exec(
+            update(SyncRun)
+            .where(
+                SyncRun.tenant == tenant,
+                SyncRun.flow.in_(list(flows)),
+                SyncRun.status == "running",
+                SyncRun.dry_run.is_(False),
+            )
+            .values(status="abandoned", finished_at=utcnow(), summary=ABANDONED_NOTE)
+        )
+        return result.rowcount
 
 
 def recent(

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from prefect import task
 
-from clients.errors import ApiError, CredentialsError
+from clients.credentials import UnusableSecret
+from clients.errors import ApiError, CredentialsError, Unreachable
+from clients.ratelimit import RetryPolicy
 from mappings.products import map_products
 from mappings.tenant import TenantConfig
 from store import cursors
-from tasks.connect import connect, load_credentials
+from tasks.connect import Connection, connect, load_credentials
 from tasks.options import STORE_TASK
 
 ORDER_STREAMS = ("orders", "deletions")
+# A check gives up on an unreachable host quickly (one connect timeout per system, a retry
+# only when it is quick): an operator waits for it at the terminal.
+CHECK_TIMEOUT_SECONDS = 4.0
+CHECK_RETRY_POLICY = RetryPolicy(max_attempts=2, max_total_seconds=2.0, backoff_max=1.0, jitter=0.2)
 
 
 @dataclass
@@ -46,33 +53,50 @@ class CheckReport:
         return "; ".join(f"{c.name}: {c.detail}" for c in self.checks if not c.ok)
 
 
+async def _check_handy(connection: Connection) -> tuple[bool, str]:
+    try:
+        users = await connection.handy.list_users()
+        return True, f"token accepted ({len(users)} users)"
+    except CredentialsError:
+        return False, (f"Handy rejected the API token of block {connection.tenant.handy_credentials!r}; "
+                       "save a valid token")
+    except Unreachable as error:
+        return False, str(error)
+    except ApiError as error:
+        return False, f"Handy did not answer: {error}"
+
+
+async def _check_gestionix(connection: Connection) -> tuple[bool, str]:
+    try:
+        connection.company_id = await connection.gestionix.resolve_company()
+        return True, f"company {connection.company_id}"
+    except CredentialsError:
+        return False, f"Gestionix rejected the user/password of block {connection.tenant.gestionix_credentials!r}"
+    except ApiError as error:
+        return False, str(error)
+
+
 async def check_tenant(tenant: TenantConfig) -> CheckReport:
     """Run every A4 check without writing anything; stops at the first check the next ones need."""
     report = CheckReport(tenant.slug)
     try:
         await load_credentials(tenant)
+    except UnusableSecret as error:  # A2: names the block and field, never the value
+        report.add("credential blocks", False, f"{error} — save the block again with a valid value")
+        return report
     except ValueError as error:
         report.add("credential blocks", False, f"{error} — create it with `hgsync tenant add {tenant.slug}`")
         return report
     report.add("credential blocks", True, f"{tenant.handy_credentials}, {tenant.gestionix_credentials}")
-    async with connect(tenant, resolve=False) as connection:
-        try:
-            users = await connection.handy.list_users()
-            report.add("Handy credentials", True, f"token accepted ({len(users)} users)")
-        except CredentialsError:
-            report.add("Handy credentials", False,
-                       f"Handy rejected the API token of block {tenant.handy_credentials!r}; save a valid token")
-        except ApiError as error:
-            report.add("Handy credentials", False, f"Handy did not answer: {error}")
-        try:
-            connection.company_id = await connection.gestionix.resolve_company()
-            report.add("Gestionix credentials and company", True, f"company {connection.company_id}")
-        except CredentialsError:
-            report.add("Gestionix credentials and company", False,
-                       f"Gestionix rejected the user/password of block {tenant.gestionix_credentials!r}")
-            return report
-        except ApiError as error:
-            report.add("Gestionix credentials and company", False, str(error))
+    async with connect(
+        tenant, resolve=False, timeout=CHECK_TIMEOUT_SECONDS, retry_policy=CHECK_RETRY_POLICY
+    ) as connection:
+        # Both systems at once: on unreachable hosts the check waits one connect timeout, not two.
+        (handy_ok, handy_detail), (gestionix_ok, gestionix_detail) = await asyncio.gather(
+            _check_handy(connection), _check_gestionix(connection)
+        )
+        report.add("Handy credentials", handy_ok, handy_detail)
+        if not report.add("Gestionix credentials and company", gestionix_ok, gestionix_detail):
             return report
         try:
             connection.branch = await connection.gestionix.resolve_branch(tenant.gestionix_branch)
@@ -80,7 +104,11 @@ async def check_tenant(tenant: TenantConfig) -> CheckReport:
         except ApiError as error:
             report.add("sucursal", False, str(error))
             return report
-        products = await connection.gestionix.list_products(connection.branch_id)
+        try:
+            products = await connection.gestionix.list_products(connection.branch_id)
+        except ApiError as error:
+            report.add("products for sale", False, str(error))
+            return report
         mapping = map_products(products, connection.branch_id)
         sellable = len(mapping.desired)
         report.add(

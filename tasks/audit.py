@@ -7,15 +7,21 @@ stable per tenant and flow (`<slug>-<flow>`), so the Artifacts page keeps the hi
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from prefect import get_run_logger
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.context import get_run_context
+from prefect.exceptions import MissingContextError
+from prefect.states import Completed, State
 
-from store import runs
+from store import dead_letters, runs
+from tasks import alerts
+from tasks.fencing import lease_ttl, when_store_answers
 
 log = logging.getLogger("hgsync.audit")
 
@@ -23,6 +29,13 @@ COUNT_NAMES = ("read", "created", "updated", "disabled", "enabled", "deleted", "
 ARTIFACT_ROW_LIMIT = 500  # the UI table stays readable; the store keeps every row
 # Problems first, so the one-line summary names them ("12 created, 1 failed — order 77: ...").
 PROBLEM_ORDER = {"failed": 0, "dead-lettered": 0, "waiting": 1, "skipped": 2, "unmatched": 3, "ambiguous": 4}
+# X4: the state a run ends in when it left a record failed or held. A Completed state with its own
+# name: the runs list shows it apart from "Completed", nothing downstream treats it as a crash,
+# and Prefect emits `prefect.flow-run.Completed with issues` for automations.
+ISSUES_STATE = "Completed with issues"
+HELD_ACTIONS = ("dead-lettered", "waiting")  # kept until it goes through or an operator replays it
+# Flows whose own writes open and close order dead letters (replay only calls them as subflows).
+WATCHES_HELD = ("orders", "deletions", "reconcile")
 
 
 def _flow_run_id() -> str | None:
@@ -32,6 +45,18 @@ def _flow_run_id() -> str | None:
         return None
     flow_run = getattr(context, "flow_run", None)
     return str(flow_run.id) if flow_run else None
+
+
+def _run_logger() -> logging.Logger | logging.LoggerAdapter:
+    """The run logger inside a flow run (Logs tab, worker output, `--watch`), else ours."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return log
+
+
+def _open_letters(tenant: str) -> dict[tuple[str, str], str]:
+    return {(letter.entity, letter.key): letter.reason for letter in dead_letters.open_letters(tenant)}
 
 
 @dataclass
@@ -45,8 +70,12 @@ class RunAudit:
     items: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     run_id: int | None = None
+    _items_stored: bool = field(default=False, repr=False)
+    held_before: dict[tuple[str, str], str] | None = None
 
     def start(self) -> RunAudit:
+        if self.flow in WATCHES_HELD and not self.dry_run:
+            self.held_before = _open_letters(self.tenant)
         self.run_id = runs.start(
             self.tenant,
             self.flow,
@@ -93,16 +122,57 @@ class RunAudit:
             text = " ".join(self.notes) if self.notes else "nothing to do"
         return ("[dry run] " if self.dry_run else "") + text
 
+    def issues(self) -> str:
+        """'3 orders held, 1 failed' — the records this run left failed or held; '' when none (X4)."""
+        held = Counter(i["entity"] for i in self.items if i.get("action") in HELD_ACTIONS)
+        failed = self.counts.get("failed", 0) - sum(
+            1 for i in self.items if i.get("action") == "dead-lettered"
+        )
+        parts = [f"{n} {entity}{'s' if n != 1 else ''} held" for entity, n in held.items()]
+        if failed > 0:
+            parts.append(f"{failed} failed")
+        return ", ".join(parts)
+
     def status(self) -> str:
-        return "completed_with_issues" if self.counts.get("failed") else "completed"
+        return "completed_with_issues" if self.issues() else "completed"
+
+    async def conclude(self, status: str | None = None) -> State:
+        """Finish the run and return its final Prefect state: "Completed with issues" with the
+        issues first in the message when it left a record failed or held, else Completed with the
+        summary as message. The summary is the state's result (a subflow call returns it)."""
+        summary = await self.finish(status)
+        headline = self.issues()
+        if not headline:
+            return Completed(message=summary, data=summary)
+        if not self.dry_run:
+            alerts.run_issues(self.tenant, self.flow, headline, summary)
+        return Completed(name=ISSUES_STATE, message=f"{headline} — {summary}"[:4000], data=summary)
 
     async def finish(self, status: str | None = None) -> str:
-        """Store the run and its items, publish the artifacts, return the one-line summary."""
+        """Store the run and its items, publish the artifacts, return the one-line summary.
+        A store that does not answer (the very reason a run may be failing) is retried for up
+        to a lease TTL, so the row does not stay `running`; past that the row is closed as
+        `abandoned` by the next run that takes the tenant's lease."""
         status = status or self.status()
         summary = self.summary()
+        stored = await when_store_answers(
+            lambda: self._store(status, summary),
+            until=time.monotonic() + lease_ttl().total_seconds(),
+        )
+        if stored is None:
+            log.error("%s %s: audit row not stored (store unreachable): %s", self.tenant, self.flow, summary)
+        await self._publish(status, summary)
+        if stored is not None:  # the held orders are read from the store: only when it answers
+            self._announce_held()
+        _run_logger().info("%s %s (%s): %s", self.tenant, self.flow, status, summary)
+        return summary
+
+    def _store(self, status: str, summary: str) -> int:
         if self.run_id is None:
             self.start()
-        runs.add_items(self.tenant, self.run_id, self.items)
+        if not self._items_stored:
+            runs.add_items(self.tenant, self.run_id, self.items)
+            self._items_stored = True
         runs.finish(
             self.tenant,
             self.run_id,
@@ -111,9 +181,18 @@ class RunAudit:
             summary=summary,
             window_end=self.window_end,
         )
-        await self._publish(status, summary)
-        log.info("%s %s: %s", self.tenant, self.flow, summary)
-        return summary
+        return self.run_id
+
+    def _announce_held(self) -> None:
+        """X4: one event per order held for the first time and per held order that went through."""
+        if self.held_before is None:
+            return
+        now = _open_letters(self.tenant)
+        for entity, key in sorted(now.keys() - self.held_before.keys()):
+            alerts.order_held(self.tenant, entity, key, now[(entity, key)])
+        for entity, key in sorted(self.held_before.keys() - now.keys()):
+            alerts.order_resolved(self.tenant, entity, key)
+        self.held_before = now
 
     async def _publish(self, status: str, summary: str) -> None:
         if _flow_run_id() is None:

@@ -66,7 +66,10 @@ FAMILY = "family"
 WRITE_CHUNK = 500  # writes per task run: a Prefect retry redoes at most this many (minus done)
 BIND_EVERY = 25  # successes bound per store transaction
 WORKERS = 32  # coroutines feeding the client; the client's semaphore and limiter are the bound
-PAYLOAD = ["code", "description", "family", "price", "enabled", "gestionix_id"]
+PAYLOAD = [
+    "code", "description", "family", "price", "base_price", "tax_name", "tax_amount", "enabled",
+    "gestionix_id",
+]
 
 CREATE, UPDATE, ENABLE, DISABLE, STOCK = "create", "update", "enable", "disable", "stock"
 COUNT_OF = {
@@ -146,6 +149,10 @@ async def read_catalog(connection: Connection, audit: RunAudit) -> ProductMappin
         audit.skip(PRODUCT, key, f"{row.rule}: {row.reason}")
     if not mapping.not_for_sale.empty:
         audit.count("not_for_sale", len(mapping.not_for_sale))  # P1: dropped, counted
+    for row in mapping.tax_notes.itertuples(index=False):  # P6: synced, cuota left out
+        audit.item(PRODUCT, row.key, "reported", f"P6: {row.reason}")
+    if not mapping.tax_notes.empty:
+        audit.count("fixed_tax_reported", len(mapping.tax_notes))
     return mapping
 
 

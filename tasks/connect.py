@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from clients.credentials import GestionixCredentials, HandyCredentials
+from prefect.blocks.core import Block
+from pydantic import ValidationError
+
+from clients.credentials import GestionixCredentials, HandyCredentials, UnusableSecret
 from clients.gestionix import GestionixClient
 from clients.handy import HandyClient
+from clients.ratelimit import RetryPolicy
 from mappings.tenant import TenantConfig
 
 
@@ -22,6 +26,20 @@ class Connection:
     gestionix: GestionixClient
     company_id: int | None = None
     branch: dict[str, Any] | None = None
+    _lease: Any = field(default=None, repr=False)
+
+    @property
+    def lease(self) -> Any:
+        """The run's tasks.fencing.LeaseGuard (None: dry run, or a flow without a lease)."""
+        return self._lease
+
+    @lease.setter
+    def lease(self, guard: Any) -> None:
+        """Hold the run's writes to its lease (O8): every Gestionix write (document and client
+        creates, deletions) is checked right before it is sent, and the tasks fence their
+        intent and binding rows with it (tasks.fencing.fence_for)."""
+        self._lease = guard
+        self.gestionix.write_gate = guard.check if guard is not None else None
 
     @property
     def branch_id(self) -> int:
@@ -35,15 +53,33 @@ class Connection:
 
 
 async def load_credentials(tenant: TenantConfig) -> tuple[HandyCredentials, GestionixCredentials]:
-    handy = await HandyCredentials.aload(tenant.handy_credentials)
-    gestionix = await GestionixCredentials.aload(tenant.gestionix_credentials)
+    """Both blocks, validated as when saved (A2). A block that fails validation (saved before
+    the checks, or edited in the UI) raises UnusableSecret naming the block and field, never the
+    value; a missing block raises Prefect's ValueError."""
+    handy = await _load(HandyCredentials, tenant.handy_credentials)
+    gestionix = await _load(GestionixCredentials, tenant.gestionix_credentials)
     return handy, gestionix
 
 
+async def _load(block_type: type[Block], name: str) -> Any:
+    try:
+        return await block_type.aload(name)
+    except RuntimeError as exc:
+        cause = exc.__cause__
+        if not isinstance(cause, ValidationError):
+            raise
+        problems = "; ".join(error["msg"].removeprefix("Value error, ") for error in cause.errors(include_input=False))
+    # Raised here, outside the except block: no chained error carries the block's data.
+    raise UnusableSecret(f"credential block {name!r}: {problems}")
+
+
 @asynccontextmanager
-async def connect(tenant: TenantConfig, *, resolve: bool = True) -> AsyncIterator[Connection]:
+async def connect(
+    tenant: TenantConfig, *, resolve: bool = True, timeout: float = 30.0, retry_policy: RetryPolicy | None = None
+) -> AsyncIterator[Connection]:
     """Both clients, open for the block; with `resolve`, the company and the sucursal are resolved
-    (A1) so a wrong name fails the run at once with the list of existing ones."""
+    (A1) so a wrong name fails the run at once with the list of existing ones. `timeout` and
+    `retry_policy` default to the clients' own (a run's patience); a check passes shorter ones."""
     handy_creds, gestionix_creds = await load_credentials(tenant)
     async with (
         HandyClient(
@@ -51,6 +87,8 @@ async def connect(tenant: TenantConfig, *, resolve: bool = True) -> AsyncIterato
             handy_creds.api_token.get_secret_value(),
             tenant=tenant.slug,
             timezone=tenant.handy_timezone,
+            timeout=timeout,
+            retry_policy=retry_policy,
         ) as handy,
         GestionixClient(
             gestionix_creds.base_url,
@@ -58,6 +96,8 @@ async def connect(tenant: TenantConfig, *, resolve: bool = True) -> AsyncIterato
             gestionix_creds.password.get_secret_value(),
             tenant=tenant.slug,
             company=tenant.gestionix_company,
+            timeout=timeout,
+            retry_policy=retry_policy,
         ) as gestionix,
     ):
         connection = Connection(tenant=tenant, handy=handy, gestionix=gestionix)

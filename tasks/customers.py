@@ -7,6 +7,13 @@ here get the code "GX-<client_id>"; order_push binds clients it created to the H
 own code with fingerprint None, so the planner sees "state unknown" and updates that customer in
 place (C6) instead of creating "GX-<id>".
 
+C8: no update sends an empty value. A customer bound by order_push keeps what was typed in Handy:
+its binding's data[BASELINE] holds the Gestionix address, e-mail, phone, RFC and seller of the
+moment the link was made, and an update sends those only when they changed in Gestionix since
+(then the baseline moves on). A binding of order_push from before baselines existed (fingerprint
+None, no baseline) takes today's Gestionix values as its baseline: none of them is written over
+Handy's fields, later changes are.
+
 Zone General (C4): entity "zone", handy_key = str(zone id), gestionix_key = "General". Found by
 binding, else by description in Handy, else created; looked up only when something is created.
 
@@ -24,14 +31,17 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 from prefect import task
 
 from clients.errors import ApiError, Conflict, CredentialsError, NotFound, ValidationFailed
 from mappings.customers import (
+    BASELINE,
     GX_SELLER_ID,
     HANDY_CODE,
     HANDY_SELLERS,
     ZONE_GENERAL,
+    baseline_of,
     customer_create_body,
     customer_update_body,
     handy_customers_frame,
@@ -112,6 +122,8 @@ class CustomerPlan:
     plan: Plan
     disables: PlannedDisables  # every planned disable by kind (deletion protection)
     handy_by_code: dict[str, dict] = field(default_factory=dict)  # full mode: Handy's records
+    # C8: Handy code -> Gestionix content at the last write, for customers from Handy orders
+    baselines: dict[str, dict] = field(default_factory=dict)
 
     def write_rows(self) -> list[tuple[str, dict]]:
         """(action, plan row) for every Handy write, creates first."""
@@ -187,7 +199,30 @@ async def plan_customers(tenant: TenantConfig, sources: Sources, audit: RunAudit
     for row in plan.skipped.to_dict("records"):
         audit.skip(CUSTOMER, row["handy_key"] or row["gestionix_key"], row["reason"])
     disables = planned_disables(plan, bindings, mapping.desired["gestionix_key"])
-    return CustomerPlan(plan=plan, disables=disables, handy_by_code=handy_by_code)
+    return CustomerPlan(
+        plan=plan,
+        disables=disables,
+        handy_by_code=handy_by_code,
+        baselines=baselines(bindings, mapping.desired),
+    )
+
+
+def baselines(bindings: pd.DataFrame, desired: pd.DataFrame) -> dict[str, dict]:
+    """C8: Handy code -> baseline of every customer that came from a Handy order: the one its
+    binding keeps, else (a link made before baselines, fingerprint None) today's content."""
+    found: dict[str, dict] = {}
+    today = None
+    for row in bindings.to_dict("records"):
+        data = row.get("data") if isinstance(row.get("data"), dict) else {}
+        if isinstance(data.get(BASELINE), dict):
+            found[str(row["handy_key"])] = data[BASELINE]
+        elif row.get("fingerprint") is None and row.get("gestionix_key") is not None:
+            if today is None:
+                today = {str(r["gestionix_key"]): r for r in desired.to_dict("records")}
+            match = today.get(str(row["gestionix_key"]))
+            if match is not None:
+                found[str(row["handy_key"])] = baseline_of(match)
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -313,13 +348,14 @@ def _code_taken(exc: ApiError) -> bool:
     )
 
 
-def update_body(row: dict, *, current: dict | None = None) -> dict:
-    """PUT body of an update (customer_update_body), except that an empty seller list is not
-    sent (C5): the integration assigns a customer to the Handy user matching its Gestionix seller
-    and moves it when that seller changes, but never takes a customer away from its Handy sellers
-    to leave it with nobody. A client without a seller (as order_push creates them) or with an
-    unmatched seller keeps the assignment Handy has, e.g. the seller who created it on the phone."""
-    body = customer_update_body(row, current=current)
+def update_body(row: dict, *, current: dict | None = None, baseline: dict | None = None) -> dict:
+    """PUT body of an update (customer_update_body: never an empty value, C8). An empty seller
+    list is never sent (C5): the integration assigns a customer to the Handy user matching its
+    Gestionix seller and moves it when that seller changes, but never takes a customer away from
+    its Handy sellers to leave it with nobody. A client without a seller (as order_push creates
+    them) or with an unmatched seller keeps the assignment Handy has, e.g. the seller who created
+    it on the phone."""
+    body = customer_update_body(row, current=current, baseline=baseline)
     if not row.get(HANDY_SELLERS):
         body.pop(HANDY_SELLERS, None)
     return body
@@ -336,6 +372,7 @@ class _Writer:
     zone: ZoneGeneral
     handy_by_code: dict[str, dict]
     audit: RunAudit
+    baselines: dict[str, dict] = field(default_factory=dict)
 
     async def write(self, action: str, row: dict) -> None:
         code = row["handy_key"]
@@ -353,9 +390,15 @@ class _Writer:
                 CUSTOMER, code, f"client {row['gestionix_key']}: {action} failed: {exc}"
             )
 
+    def _moved_baseline(self, row: dict) -> dict[str, Any]:
+        """C8: a customer from a Handy order keeps its baseline, now at the content just taken."""
+        if row["handy_key"] in self.baselines:
+            return {"data": {BASELINE: baseline_of(row)}}
+        return {}
+
     def done(self, action: str, row: dict, reason: str | None = None) -> None:
         count, past, _ = ACTIONS[action]
-        if _bind(self.slug, row, self.audit):
+        if _bind(self.slug, row, self.audit, **self._moved_baseline(row)):
             self.audit.count(count)
             self.audit.item(
                 CUSTOMER,
@@ -410,9 +453,12 @@ class _Writer:
 
     async def update(self, row: dict) -> None:
         code = row["handy_key"]
-        body = update_body(row, current=self.handy_by_code.get(code))
-        if not body:  # Handy already holds it (full mode): only the binding was stale
-            _bind(self.slug, row, self.audit)
+        current = self.handy_by_code.get(code)
+        body = update_body(row, current=current, baseline=self.baselines.get(code))
+        if code in self.baselines and current is None and body == {"enabled": True}:
+            body = {}  # C8: nothing changed in Gestionix since the link (linked while enabled)
+        if not body:  # Handy already holds it (full mode), or nothing to take (C8)
+            _bind(self.slug, row, self.audit, **self._moved_baseline(row))
             return
         try:
             await self.connection.handy.update_customer(code, body)
@@ -480,7 +526,9 @@ async def write_customers(
                 CUSTOMER, row["handy_key"], would, f"client {row['gestionix_key']}: {row['reason']}"
             )
         return
-    writer = _Writer(connection, tenant.slug, zone, customer_plan.handy_by_code, audit)
+    writer = _Writer(
+        connection, tenant.slug, zone, customer_plan.handy_by_code, audit, customer_plan.baselines
+    )
     try:
         await _bounded(batch, lambda pair: writer.write(*pair), WRITE_CONCURRENCY)
     except BaseExceptionGroup as group:

@@ -42,6 +42,7 @@ from tasks.documents import (
     run_bounded,
     split_document_key,
 )
+from tasks.fencing import fence_for
 from tasks.options import RETRYING_TASK, STORE_TASK
 
 DATE_DELETED, IS_EDITED = "dateDeleted", "isEdited"
@@ -184,6 +185,7 @@ async def _delete_document(
     binder.bind(
         run.slug, ORDER, work.key, document_key(doc_type, document_id), status=DELETED,
         data={"doc_type": doc_type, "deletion": result, "edited": work.edited},
+        fence=fence_for(run.connection.lease),
     )
     _resolve(run, work)
     run.audit.count("deleted")

@@ -9,6 +9,7 @@ intent | pushed | deleted | tombstoned, data {doc_type, reference, folio, extern
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,8 +20,10 @@ from prefect import task
 
 from mappings.orders import DocType
 from mappings.windows import widened_start
-from store import cursors, leases
+from store import cursors, leases, runs
+from store.db import database_time
 from tasks.audit import RunAudit
+from tasks.fencing import LeaseGuard, check, fence_for, lease_ttl, when_store_answers
 from tasks.options import RETRYING_TASK, STORE_TASK
 
 ORDER = "order"
@@ -31,16 +34,17 @@ FINISHED_STATUSES = frozenset({DELETED, TOMBSTONED})
 ORDERS_STREAM, DELETIONS_STREAM = "orders", "deletions"
 
 # S3: one lease for both flows of a tenant. Both are scheduled at the same minute, so the second
-# waits for the first (bounded); the TTL covers a killed holder, and a long run renews it.
-LEASE_NAME = "orders"
-LEASE_TTL = timedelta(minutes=15)
+# waits for the first (bounded). The TTL (~2 min, tasks/fencing.lease_ttl) frees the tenant soon
+# after a holder dies; a live holder's heartbeat renews it (tasks/fencing.LeaseGuard).
+LEASE_NAME = leases.ORDERS_LEASE
+LEASE_FLOWS = leases.ORDERS_LEASE_FLOWS  # the audit flow names that run under it
 LEASE_WAIT = timedelta(minutes=5)
 LEASE_POLL_SECONDS = 2.0
 
 SKEW_REPORTED = timedelta(minutes=1)  # a larger gap between Handy's clock and ours is reported
 
 CONCURRENCY = 16  # orders in flight per run; the clients rate-limit each system on their own
-BATCH_SIZE = 200  # orders per task run; the lease is renewed between batches
+BATCH_SIZE = 200  # orders per task run; the lease is checked between batches (and before each write)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -62,10 +66,12 @@ class LeaseTimeout(Exception):
 @asynccontextmanager
 async def tenant_lease(
     tenant: str, *, wait: timedelta | None = None, hold: bool = True
-) -> AsyncIterator[leases.LeaseHandle | None]:
+) -> AsyncIterator[LeaseGuard | None]:
     """Hold the tenant's "orders" lease for the block, waiting up to `wait` (LEASE_WAIT) without
-    blocking the event loop; LeaseTimeout when it never came free. `hold=False` (dry runs) takes
-    nothing and yields None: a dry run writes nothing, so it may read alongside a real run."""
+    blocking the event loop; LeaseTimeout when it never came free. While held, a heartbeat renews
+    it and the guard fences every write that matters (tasks/fencing.py). `hold=False` (dry runs)
+    takes nothing and yields None: a dry run writes nothing, so it may read alongside a real run.
+    Taking the lease closes the audit rows a dead holder left `running` (they are `abandoned`)."""
     if not hold:
         yield None
         return
@@ -73,8 +79,9 @@ async def tenant_lease(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait.total_seconds()
     while True:
+        started = time.monotonic()
         try:
-            handle = leases.acquire(tenant, LEASE_NAME, LEASE_TTL)
+            handle = leases.acquire(tenant, LEASE_NAME, lease_ttl())
             break
         except leases.LeaseHeld as exc:
             if loop.time() + LEASE_POLL_SECONDS > deadline:
@@ -84,16 +91,18 @@ async def tenant_lease(
                     f"({exc}); nothing was read or written, the next scheduled run goes on"
                 ) from None
             await asyncio.sleep(LEASE_POLL_SECONDS)
+    guard = LeaseGuard(handle, acquired_at=started)
     try:
-        yield handle
+        runs.abandon_running(tenant, LEASE_FLOWS)
+        yield guard
     finally:
-        leases.release(handle)
+        guard.stop()
+        await when_store_answers(lambda: leases.release(handle), until=guard.expires_in_store)
 
 
-def renew(handle: leases.LeaseHandle | None) -> None:
-    """Renew between batches; LeaseHeld (run aborted) if it expired and was taken meanwhile."""
-    if handle is not None:
-        handle.renew()
+def renew(guard: LeaseGuard | None) -> None:
+    """Between batches: LeaseLost (run aborted) if the heartbeat lost the lease meanwhile."""
+    check(guard)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,25 +160,44 @@ async def open_window(
     skew_seconds: float = 0.0,
 ) -> Window:
     """[cursor - lookback - |Handy clock skew|, now]; `since` (operator backfill) replaces the
-    start. No cursor and no since: NoCursor (activation sets the cursors, RULES A4)."""
-    now = datetime.now(UTC).replace(microsecond=0)
+    start. No cursor and no since: NoCursor (activation sets the cursors, RULES A4). `now` is the
+    store's clock (one clock for every worker); `skew_seconds` is Handy's clock against this
+    worker's, so the widening is Handy's distance from the store's clock."""
+    now = database_time().replace(microsecond=0)  # one clock for every worker: the store's
+    skew_seconds += time.time() - now.timestamp()  # Handy - store = (Handy - us) + (us - store)
     if since is not None:
         start = _aware(since)
     else:
-        cursor = cursors.get(tenant_slug, stream)
-        if cursor is None:
-            raise NoCursor(
-                f"tenant {tenant_slug} has no {stream} cursor: run activate first (RULES A4), "
-                "or pass since (a backfill start date)"
-            )
+        cursor = _cursor(tenant_slug, stream)
         start = widened_start(cursor, skew_seconds, timedelta(minutes=lookback_minutes))
     return Window(stream=stream, start=min(start, now), end=now)
 
 
+@task(name="require-cursor", **STORE_TASK)
+async def require_cursor(tenant_slug: str, stream: str, since: datetime | None) -> None:
+    """NoCursor before anything is read from Handy: a tenant not yet activated fails at once,
+    naming the reason, without depending on Handy being reachable."""
+    if since is None:
+        _cursor(tenant_slug, stream)
+
+
+def _cursor(tenant_slug: str, stream: str) -> datetime:
+    cursor = cursors.get(tenant_slug, stream)
+    if cursor is None:
+        raise NoCursor(
+            f"tenant {tenant_slug} has no {stream} cursor: run activate first (RULES A4), "
+            "or pass since (a backfill start date)"
+        )
+    return cursor
+
+
 @task(name="close-window", **STORE_TASK)
-async def close_window(tenant_slug: str, window: Window, audit: RunAudit, dry_run: bool) -> None:
+async def close_window(
+    tenant_slug: str, window: Window, audit: RunAudit, dry_run: bool, lease: LeaseGuard | None = None
+) -> None:
     """Advance the cursor past what is done: to the window end, or to just before the oldest
-    record that failed temporarily (it is read again next run). Never backwards."""
+    record that failed temporarily (it is read again next run). Never backwards. Fenced by the
+    run's lease: a run that lost it must not move the cursor past what its successor held back."""
     target = window.next_cursor
     if window.retry_from is not None:
         audit.note(
@@ -177,7 +205,7 @@ async def close_window(tenant_slug: str, window: Window, audit: RunAudit, dry_ru
             "temporarily and are read again next run."
         )
     if not dry_run:
-        cursors.advance(tenant_slug, window.stream, target)
+        cursors.advance(tenant_slug, window.stream, target, fence=fence_for(lease))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,7 +265,7 @@ async def skip_window(tenant_slug: str, stream: str, dry_run: bool) -> None:
     """A switched-off stream keeps its cursor at now (reading nothing), so switching it on later
     does not replay everything that happened while it was off. No cursor yet: left alone."""
     if not dry_run and cursors.get(tenant_slug, stream) is not None:
-        cursors.advance(tenant_slug, stream, datetime.now(UTC).replace(microsecond=0))
+        cursors.advance(tenant_slug, stream, database_time().replace(microsecond=0))
 
 
 async def ensure_resolved(connection: Any) -> None:

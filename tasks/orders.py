@@ -20,7 +20,6 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from prefect import task
@@ -35,6 +34,8 @@ from clients.errors import (
     ValidationFailed,
 )
 from clients.handy import parse_timestamp
+from mappings.customers import BASELINE, link_baseline
+from mappings.money import cents
 from mappings.names import normalize_name
 from mappings.orders import (
     GestionixFields as G,
@@ -56,6 +57,7 @@ from mappings.orders import (
 from mappings.tenant import TenantConfig
 from store import binder, dead_letters
 from store.binder import BindingConflict
+from store.leases import LeaseLost
 from tasks.audit import RunAudit
 from tasks.connect import Connection
 from tasks.documents import (
@@ -71,7 +73,9 @@ from tasks.documents import (
     run_bounded,
     split_document_key,
 )
+from tasks.fencing import fence_for
 from tasks.options import RETRYING_TASK, STORE_TASK
+from tasks.order_adoption import record_stale_create
 
 SKIPPED = "skipped"  # O7: nothing to push; final, so later runs do not report it again
 DONE_STATUSES = FINISHED_STATUSES | {SKIPPED}
@@ -363,7 +367,7 @@ async def resolve_customers(
             first.setdefault(customer_key(work.order), work)
     bindings = binder.get_many(slug, CUSTOMER, list(first))
     resolved: dict[str, CustomerResolution] = {}
-    to_bind: list[tuple[str, Any]] = []
+    to_bind: list[tuple[str, dict]] = []
     to_create: dict[str, tuple[dict, list[str]]] = {}  # name key -> (body, customer keys)
     for key, work in first.items():
         binding = bindings.get(key)
@@ -376,7 +380,7 @@ async def resolve_customers(
             if note:
                 audit.item(CUSTOMER, key, "ambiguous", note)
             resolved[key] = CustomerResolution(client_id=client[G.CLIENT_ID])
-            to_bind.append((key, client[G.CLIENT_ID]))
+            to_bind.append((key, client))
             continue
         try:
             body = new_client_body(
@@ -412,7 +416,7 @@ async def resolve_customers(
 
     async def create(index: int) -> None:
         body, keys = groups[index]
-        created_pairs: list[tuple[str, Any]] = []
+        created_pairs: list[tuple[str, dict]] = []
         if creations.stopping:  # the push failed: create nothing more in this run
             futures[index].set_result(CustomerResolution(
                 problem=f"customer {keys[0]} not created: the run stopped", transient=True))
@@ -433,7 +437,7 @@ async def resolve_customers(
         else:
             outcome = CustomerResolution(client_id=client[G.CLIENT_ID])
             catalog.clients.append(client)
-            created_pairs.extend((key, client[G.CLIENT_ID]) for key in keys)
+            created_pairs.extend((key, client) for key in keys)
             audit.count("customers created")
             audit.item(CUSTOMER, keys[0], "created", "", client_id=client[G.CLIENT_ID],
                        name=body[G.COMMERCIAL_NAME])
@@ -467,13 +471,21 @@ def _forget_background(task: asyncio.Future) -> None:
         task.exception()  # raised to the orders that await it; retrieved here to keep asyncio quiet
 
 
-def _bind_customers(slug: str, pairs: list[tuple[str, Any]], audit: RunAudit) -> None:
+def _bind_customers(slug: str, pairs: list[tuple[str, dict]], audit: RunAudit) -> None:
     """O4: remember the link so the next order does not search again (and customer_sync updates
-    that Handy customer instead of copying the client, C6). A Gestionix client can be linked to
-    one Handy customer only: a second Handy customer of the same client is used unbound."""
+    that Handy customer instead of copying the client, C6), with the client's Gestionix content
+    at this moment (C8: customer_sync then carries only what changes in Gestionix later, never
+    over what was typed in Handy). A Gestionix client can be linked to one Handy customer only:
+    a second Handy customer of the same client is used unbound."""
     rows = [
-        {"handy_key": key, "gestionix_key": str(client_id), "status": "enabled", "fingerprint": None}
-        for key, client_id in pairs
+        {
+            "handy_key": key,
+            "gestionix_key": str(client[G.CLIENT_ID]),
+            "status": "enabled",
+            "fingerprint": None,
+            "data": {BASELINE: baseline} if (baseline := link_baseline(client)) else None,
+        }
+        for key, client in pairs
         if not key.startswith("name:")
     ]
     if not rows:
@@ -509,6 +521,7 @@ class _Run:
     dry_run: bool
     bindings: dict[str, Any]
     open_letters: set[str]
+    fixed_tax_reported: set[str] = field(default_factory=set)  # product claves, once per run
 
     @property
     def slug(self) -> str:
@@ -623,6 +636,7 @@ async def _create(run: _Run, work: OrderWork) -> None:
         _not_pushable(run, work, exc)
         return
     _report_returns(run, work, document)
+    _report_taxes(run, work, document)
     if run.dry_run:
         run.audit.count("created")
         run.audit.item(ORDER, work.key, "would push", "", **_document_extra(document))
@@ -630,10 +644,15 @@ async def _create(run: _Run, work: OrderWork) -> None:
     binder.bind(
         run.slug, ORDER, work.key, None, status=INTENT,
         data={"doc_type": document.doc_type, "reference": document.reference},
+        fence=fence_for(run.connection.lease),
     )
     gestionix = run.connection.gestionix
     try:
         created = await gestionix.create_document(document.doc_type, document.body)
+    except asyncio.CancelledError:  # a sibling stopped the batch while this create was out
+        if run.connection.lease is not None and run.connection.lease.lapsed():
+            record_stale_create(run.slug, work.key)
+        raise
     except CredentialsError:
         raise
     except Conflict as exc:
@@ -653,7 +672,11 @@ async def _create(run: _Run, work: OrderWork) -> None:
         _dead_letter(run, work, f"Gestionix answered the create unexpectedly ({exc}); checked "
                      "by reference next run")
         return
-    _bind_pushed(run, work, document.doc_type, created)
+    try:
+        _bind_pushed(run, work, document.doc_type, created)
+    except LeaseLost:  # the create left after the lease was lost: maybe a duplicate
+        record_stale_create(run.slug, work.key)
+        raise
     run.audit.count("created")
     run.audit.item(ORDER, work.key, "pushed", "", folio=_folio(created), document=created["id"],
                    **_document_extra(document))
@@ -688,6 +711,7 @@ def _bind_pushed(run: _Run, work: OrderWork, doc_type: str, document: dict) -> N
             "folio": _folio(document),
             "external_id_written": False,
         },
+        fence=fence_for(run.connection.lease),  # lost: the intent stays, resolved by reference
     )
 
 
@@ -758,6 +782,22 @@ def _report_returns(run: _Run, work: OrderWork, document: OrderDocument) -> None
                        f"{len(document.excluded_returns)} return lines not pushed ({codes})")
 
 
+def _report_taxes(run: _Run, work: OrderWork, document: OrderDocument) -> None:
+    """O6: a line of a product without transferred percentage taxes is pushed without taxes and
+    named in the audit; P6/O5: a fixed-amount tax left out is named once per product per run."""
+    for code in document.untaxed_products:
+        run.audit.count("untaxed lines")
+        run.audit.item(ORDER, work.key, "reported",
+                       f"O6: product {code} has no transferred percentage taxes in Gestionix: "
+                       "its line is pushed without taxes")
+    for line in document.lines:
+        if line.fixed_taxes and line.product_code not in run.fixed_tax_reported:
+            run.fixed_tax_reported.add(line.product_code)
+            run.audit.item("product", line.product_code, "reported",
+                           f"O5: fixed-amount tax {', '.join(line.fixed_taxes)} not considered "
+                           f"(only percentage taxes count); first seen on order {work.key}")
+
+
 def _folio(document: dict) -> str:
     serie, folio = document.get(DOCUMENT_SERIE), document.get(DOCUMENT_FOLIO)
     return f"{serie}-{folio}" if serie and folio is not None else str(folio or "")
@@ -768,5 +808,5 @@ def _document_extra(document: OrderDocument) -> dict[str, Any]:
         "doc_type": document.doc_type,
         "client_id": document.body.get(G.CLIENT_ID),
         "lines": len(document.lines),
-        "total": str(document.expected_gestionix_total.quantize(Decimal("0.01"))),
+        "total": str(cents(document.expected_gestionix_total)),
     }

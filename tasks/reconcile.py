@@ -11,8 +11,8 @@ from prefect import task
 
 from clients.handy import parse_timestamp
 from mappings import reconcile as rules
-from mappings.tenant import TenantConfig
 from mappings.orders import reference
+from mappings.tenant import TenantConfig
 from store import binder, dead_letters
 from tasks.connect import Connection
 from tasks.deletions import DeletionWork

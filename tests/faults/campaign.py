@@ -1,5 +1,13 @@
-"""The randomised crash campaign (RULES O8, D1-D3, O6, O7): random seller activity, order_push and
-deletion_sync killed at a random HTTP call, reruns until quiet, then the invariants.
+"""The randomised crash campaign (RULES O8, S3, D1-D3, O6, O7): random seller activity, order_push
+and deletion_sync killed at a random HTTP call, reruns until quiet, then the invariants.
+
+Besides kills, three kinds of events are drawn:
+- lease expiry: at a random HTTP call the running holder freezes (its whole event loop blocks,
+  as under SIGSTOP) past its lease TTL; meanwhile a competing run takes the expired lease and
+  runs to the end in another thread; then the holder thaws and must stop before its next write;
+- clock skew: a run whose own clock is 20 minutes ahead or behind (the store's clock rules);
+- store restore: the tenant's rows are snapshotted after some cycle and restored later, so the
+  store forgets the pushes made since (found again by reference, never created twice).
 
 One sandbox serves many seeds: `sb.reset()` regenerates its world between seeds and every seed
 uses a fresh tenant slug, so bindings, cursors and dead letters of one seed never meet another's.
@@ -9,13 +17,23 @@ makes a seed cost about a second.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
+import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import update
+from sqlmodel import select
+
+import store.models
+import tasks.documents
+import tasks.fencing
 from clients._http import HttpCore
 from clients.errors import PaginationError
 from flows.deletions import deletion_sync
@@ -24,7 +42,10 @@ from flows.reconcile import reconcile
 from mappings.tenant import TenantConfig
 from sandbox.handy import SALES_TYPE_ROUTE
 from sandbox.server import Sandbox
-from store import binder, cursors, dead_letters
+from store import binder, cursors, dead_letters, runs
+from store.db import database_time, session_scope
+from store.leases import LeaseLost
+from store.models import Binding, Cursor, DeadLetter, Lease, RunItem, SyncRun
 from tests.faults.conftest import fast_clients
 from tests.flows.orders_kit import (
     activate,
@@ -60,25 +81,36 @@ def bare_tasks(monkeypatch) -> None:
                 monkeypatch.setattr(module, name, obj.fn)
 
 
+LEASE_EXPIRY_RATE = 0.12  # per flow run: the holder freezes past its TTL at a random call
+CLOCK_SKEW_RATE = 0.2  # per flow run: the worker's clock is 20 minutes off
+RESTORE_RATE = 0.4  # per seed: the store is restored from a snapshot taken after some cycle
+SKEW = timedelta(minutes=20)
+
+
 class Killed(RuntimeError):
     """The worker dies here. Not an ApiError: no handler of ours catches it."""
 
 
 class Killer:
     """Counts the clients' HTTP attempts (both systems) and raises Killed at the armed one,
-    before the request is sent or after its answer arrived (the server acted, we never knew)."""
+    before the request is sent or after its answer arrived (the server acted, we never knew).
+    Armed for a freeze instead, it runs `freeze()` at that call (before sending it)."""
 
     def __init__(self) -> None:
         self.calls = 0
         self.at: int | None = None
         self.after = False
         self.fired = 0
+        self.freeze = None
 
     def arm(self, at: int, *, after: bool) -> None:
         self.calls, self.at, self.after = 0, at, after
 
+    def arm_freeze(self, at: int, freeze) -> None:
+        self.calls, self.at, self.after, self.freeze = 0, at, False, freeze
+
     def disarm(self) -> None:
-        self.at = None
+        self.at, self.freeze = None, None
 
     def _hit(self) -> bool:
         return self.at is not None and self.calls == self.at
@@ -89,6 +121,10 @@ class Killer:
 
         async def send_once(core, method, template, *args, **kwargs):
             killer.calls += 1
+            if killer._hit() and killer.freeze is not None:
+                freeze, killer.at, killer.freeze = killer.freeze, None, None
+                freeze()  # blocks this whole event loop, like SIGSTOP; then the call goes on
+                return await original(core, method, template, *args, **kwargs)
             if killer._hit() and not killer.after:
                 killer.at, killer.fired = None, killer.fired + 1
                 raise Killed(f"killed before {method} {template}")
@@ -99,6 +135,47 @@ class Killer:
             return result
 
         monkeypatch.setattr(HttpCore, "_send_once", send_once)
+
+
+class MonotonicShift:
+    """`time` for tasks.fencing and tasks.documents whose monotonic clock can jump forward: a
+    frozen holder's notion of how long ago it renewed its lease, without really waiting."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
+    def time(self) -> float:  # the wall clock does not jump: only the frozen holder's monotonic
+        return time.time()
+
+    def install(self, monkeypatch) -> None:
+        monkeypatch.setattr(tasks.fencing, "time", self)
+        monkeypatch.setattr(tasks.documents, "time", self)
+
+
+class WorkerClock:
+    """The wall clock the store's writers use (store.models.utcnow and its importers)."""
+
+    MODULES = (store.models, binder, cursors, dead_letters, runs)
+
+    def __init__(self) -> None:
+        self.skew = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.skew
+
+    def install(self, monkeypatch) -> None:
+        for module in self.MODULES:
+            monkeypatch.setattr(module, "utcnow", self.now)
+
+
+@dataclass
+class Faults:
+    killer: Killer
+    monotonic: MonotonicShift
+    clock: WorkerClock
 
 
 @dataclass
@@ -115,6 +192,10 @@ class SeedResult:
     list_faults: list[str] = field(default_factory=list)  # the knobs this seed drew
     runs_refused: int = 0  # runs that failed because a list could not be proven complete
     repaired: int = 0  # orders pushed or documents deleted by the day's reconcile
+    lease_expiries: int = 0
+    lease_losses: int = 0  # frozen holders that found their lease lost on thawing
+    skewed_runs: int = 0
+    restores: int = 0
     duplicates: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -138,6 +219,10 @@ class CampaignTotals:
     runs_refused: int = 0
     repaired: int = 0
     list_faults: Counter = field(default_factory=Counter)
+    lease_expiries: int = 0
+    lease_losses: int = 0
+    skewed_runs: int = 0
+    restores: int = 0
     duplicates: int = 0
     lost: int = 0
     failed_seeds: list[dict] = field(default_factory=list)
@@ -146,7 +231,8 @@ class CampaignTotals:
         self.seeds += 1
         self.list_faults.update(result.list_faults)
         for name in ("orders", "live", "deleted", "pushed", "dead_lettered", "skipped", "kills",
-                     "runs", "runs_refused", "repaired"):
+                     "runs", "runs_refused", "repaired", "lease_expiries", "lease_losses",
+                     "skewed_runs", "restores"):
             setattr(self, name, getattr(self, name) + getattr(result, name))
         self.duplicates += len(result.duplicates)
         self.lost += len(result.lost)
@@ -229,8 +315,9 @@ def tenant_for(slug: str, handy_block: str, gestionix_block: str, sb: Sandbox, *
 
 
 async def run_flow(flow, tenant: TenantConfig, result: SeedResult | None = None) -> bool:
-    """One run; False when it was killed or refused a list it could not prove complete (the
-    run fails, as it would in production, and the next run reads the window again)."""
+    """One run; False when it was killed, stopped because its lease was lost, or refused a
+    list it could not prove complete (the run fails, as it would in production, and the next
+    run reads the window again)."""
     try:
         await flow.fn(tenant)
     except Killed:
@@ -238,6 +325,10 @@ async def run_flow(flow, tenant: TenantConfig, result: SeedResult | None = None)
     except PaginationError:
         if result is not None:
             result.runs_refused += 1
+        return False
+    except LeaseLost:
+        if result is not None:
+            result.lease_losses += 1
         return False
     return True
 
@@ -277,11 +368,56 @@ def draw_list_faults(rng: random.Random, sb: Sandbox, result: SeedResult) -> dic
 def lift_transient_faults(sb: Sandbox, transient: dict[str, dict]) -> None:
     if transient:
         sb.set_handy_knobs(paging_envelope=True, repeat_across_pages=False, mutate_while_paging="none")
+def freeze_past_ttl(faults: Faults, tenant: TenantConfig, competitor, result: SeedResult):
+    """What a SIGSTOP of the holder past its TTL looks like from outside: the holder's loop is
+    blocked; its lease expires by the store's clock; a competing run (another worker) takes it
+    and runs to the end in its own thread and event loop; when the holder thaws, its monotonic
+    clock says more than a TTL has passed since its last renewal."""
+
+    def freeze() -> None:
+        result.lease_expiries += 1
+        with session_scope() as session:  # one TTL later, by the database's clock
+            session.exec(update(Lease).where(Lease.tenant == tenant.slug)
+                         .values(expires_at=database_time() - timedelta(seconds=1)))
+
+        async def other_worker() -> None:
+            fast_clients(tenant.slug)
+            await run_flow(competitor, tenant)
+
+        worker = threading.Thread(target=asyncio.run, args=(other_worker(),))
+        worker.start()
+        worker.join()
+        faults.monotonic.offset += 2 * tasks.fencing.lease_ttl().total_seconds()
+
+    return freeze
+
+
+def snapshot(slug: str) -> dict[type, list[dict]]:
+    """The tenant's rows (a backup of the store, as far as this tenant is concerned)."""
+    with session_scope() as session:
+        return {
+            model: [row.model_dump() for row in session.exec(select(model).where(model.tenant == slug))]
+            for model in SNAPSHOT_MODELS
+        }
+
+
+def restore(slug: str, rows: dict[type, list[dict]]) -> None:
+    with session_scope() as session:
+        for model in reversed(SNAPSHOT_MODELS):  # items before their runs
+            session.exec(sql_delete(model).where(model.tenant == slug))
+        session.flush()
+        for model in SNAPSHOT_MODELS:
+            session.add_all(model(**row) for row in rows[model])
+            session.flush()
+
+
+SNAPSHOT_MODELS = (SyncRun, RunItem, Binding, Cursor, DeadLetter, Lease)
 
 
 async def run_seed(
-    seed: int, sb: Sandbox, killer: Killer, blocks: tuple[str, str], *, slug_prefix: str = "seed"
+    seed: int, sb: Sandbox, faults: Faults, blocks: tuple[str, str], *, slug_prefix: str = "seed"
 ) -> SeedResult:
+    killer = faults.killer
     rng = random.Random(seed)
     sb.reset()
     sb.reset_knobs()
@@ -294,16 +430,32 @@ async def run_seed(
     activate(slug)
     result = SeedResult(seed=seed)
     transient = draw_list_faults(rng, sb, result)
-    for _ in range(CYCLES):
+    backup_after = rng.randrange(CYCLES - 1) if rng.random() < RESTORE_RATE else None
+    backup = None
+    for cycle in range(CYCLES):
         activity.cycle()
         flows = [order_push, deletion_sync]
         rng.shuffle(flows)
         for flow in flows:
-            if rng.random() < 0.7:
+            draw = rng.random()
+            if draw < LEASE_EXPIRY_RATE:
+                competitor = rng.choice([order_push, deletion_sync])
+                killer.arm_freeze(rng.randint(1, 14), freeze_past_ttl(faults, tenant, competitor, result))
+            elif draw < 0.7:
                 killer.arm(rng.randint(1, 14), after=rng.random() < 0.5)
+            if rng.random() < CLOCK_SKEW_RATE:
+                faults.clock.skew = SKEW if rng.random() < 0.5 else -SKEW
+                result.skewed_runs += 1
             result.runs += 1
             await run_flow(flow, tenant, result)
             killer.disarm()
+            faults.clock.skew = timedelta(0)
+        if cycle == backup_after:
+            backup = snapshot(slug)
+        elif backup is not None:
+            restore(slug, backup)  # the store forgets what was pushed since the backup
+            result.restores += 1
+            backup = None
     lift_transient_faults(sb, transient)
     # Rerun until quiet: a pass of both flows that writes nothing to either system.
     for _ in range(MAX_QUIET_PASSES):
@@ -454,6 +606,8 @@ def summarise(totals: CampaignTotals) -> dict:
         "skipped": totals.skipped, "kills": totals.kills, "flow_runs": totals.runs,
         "runs_refused_incomplete_list": totals.runs_refused, "repaired_by_reconcile": totals.repaired,
         "list_faults": dict(sorted(totals.list_faults.items())),
+        "lease_expiries": totals.lease_expiries, "lease_losses": totals.lease_losses,
+        "skewed_runs": totals.skewed_runs, "store_restores": totals.restores,
         "duplicates": totals.duplicates, "lost": totals.lost,
         "failed_seeds": totals.failed_seeds,
     }

@@ -227,3 +227,77 @@ async def test_o6_o7_bad_orders_are_dead_lettered_or_skipped_with_reasons_and_th
 
     await order_push(tenant)  # O6: retried, still kept, nothing pushed twice
     assert sorted(d["reference"] for d in documents(sb)) == sorted(refs)
+
+
+TAX_SHAPES = {
+    # key: (Gestionix tax ids or a raw tax list, pre-tax price, expected Handy price or a
+    # rejection's words); sandbox taxes: 1 IVA 16 %, 3 IVA 0 %, 4 IEPS 8 %, 5 IEPS 26.5 %,
+    # 6 IEPS cuota (fixed), 7 IVA retenido (withheld)
+    "TX-EXENTO": ([], 24.5, 24.50),  # exempt: keeps its pre-tax price, pushed without taxes
+    "TX-IVA0": ([3], 30.0, 30.00),  # 0 %: a tax, at 0
+    "TX-IEPS8": ([1, 4], 100.0, 125.28),  # IVA on price + IEPS
+    "TX-IEPS265": ([1, 5], 100.0, 146.74),
+    "TX-CUOTA": ([1, 6], 100.0, 116.00),  # the cuota left out, reported
+    "TX-RETENIDO": ([1, 7], 100.0, 116.00),  # withheld: not part of the price
+    "TX-PORCIENTO": ([{"tax_id": 1, "name": "IVA 16%", "rate": 16, "type": "transferred",
+                       "factor": "rate"}], 100.0, "fraction"),
+    "TX-RARO": ([{"tax_id": 1, "name": "ISH 3%", "rate": 0.03, "type": "transferred",
+                  "factor": "rate"}], 100.0, "neither IVA nor IEPS"),
+}
+
+
+async def test_p6_o5_o6_exempt_zero_ieps_and_cuota_products_in_catalog_and_orders(
+    prefect_harness, sandbox, tenant
+):
+    """P6/O5/O6 with real Mexican tax shapes: exempt and 0 % products keep their pre-tax price,
+    IEPS products are priced IVA-on-IEPS, a cuota is left out and reported once, unreadable taxes
+    are rejected with the reason; then one order of every synced product is pushed, the exempt
+    line without taxes (reported, not held), and Gestionix's total equals Handy's."""
+    sb = sandbox
+    sb.set_handy_knobs(rate_limit_per_minute=0)
+    fast_clients(tenant.slug)
+    gx = company(sb)
+    for key, (taxes, price, _) in TAX_SHAPES.items():
+        product = sb.gestionix.upsert_product(gx, {
+            "key": key, "name": f"Producto {key}", "price": price, "category": "Abarrotes",
+            "taxes": [] if taxes and isinstance(taxes[0], dict) else taxes,
+            "stock": {"Matriz": 50}, "branches": ["Matriz"]})
+        if taxes and isinstance(taxes[0], dict):
+            product["taxes"] = taxes  # raw, as a broken API would send it
+            gx.products[product["product_id"]] = product
+    sb.gestionix.touch()
+
+    await catalog_pull(tenant)
+
+    items = last_items(tenant.slug, "catalog")
+    synced = []
+    for key, (_, pre_tax, expected) in TAX_SHAPES.items():
+        if isinstance(expected, str):
+            assert key not in sb.handy.products
+            assert expected in reason_for(items, key), key
+            continue
+        handy = sb.handy.products[key]
+        assert (handy["price"], handy["basePrice"]) == (expected, pre_tax), key
+        assert abs(handy["price"] / (1 + handy["tax"]["amount"] / 100) - pre_tax) < 0.005, key
+        synced.append(key)
+    cuota = [i for i in items.get("TX-CUOTA", []) if i.action == "reported"]
+    assert len(cuota) == 1 and "IEPS cuota" in cuota[0].reason
+
+    customer(sb, "C-1", "Depósito El Sol")
+    activate(tenant.slug)
+    placed = order(sb, "C-1", [(key, 3) for key in synced])
+
+    await order_push(tenant)
+
+    [doc] = documents(sb)
+    lines = {line["key"]: line for line in doc["items"]}
+    assert set(lines) == set(synced)
+    assert lines["TX-EXENTO"]["taxes"] == [] and lines["TX-EXENTO"]["tax"] == 0
+    assert [t["tax_id"] for t in lines["TX-IVA0"]["taxes"]] == [3]
+    assert {t["tax_id"] for t in lines["TX-IEPS8"]["taxes"]} == {1, 4}
+    assert [t["tax_id"] for t in lines["TX-CUOTA"]["taxes"]] == [1]  # only the percentage tax
+    assert abs(doc["total"] - sb.handy.orders[placed["id"]]["totalSales"]) <= 0.01 * len(synced)
+    reported = [i.reason for i in last_items(tenant.slug, "orders").get(str(placed["id"]), [])
+                if i.action == "reported"]
+    assert any("TX-EXENTO" in reason and "without taxes" in reason for reason in reported)
+    assert dead_letters.get(tenant.slug, "order", str(placed["id"])) is None

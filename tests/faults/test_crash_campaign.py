@@ -1,4 +1,5 @@
-"""O8 / D1-D3 under random kills: the randomised crash campaign (see tests/faults/campaign.py).
+"""O8 / S3 / D1-D3 under random kills, lease expiries, clock skew and store restores: the
+randomised crash campaign (see tests/faults/campaign.py).
 
 CI runs HGSYNC_FAULT_SEEDS (default 30) seeds with the `faults` mark; the long campaign
 (`-m campaign`) runs HGSYNC_CAMPAIGN_SEEDS (default 500) and writes its totals as JSON to
@@ -14,13 +15,25 @@ from pathlib import Path
 import pytest
 
 from sandbox.server import run_sandbox
-from tests.faults.campaign import CampaignTotals, Killer, bare_tasks, run_seed, summarise
+from tests.faults.campaign import (
+    CampaignTotals,
+    Faults,
+    Killer,
+    MonotonicShift,
+    WorkerClock,
+    bare_tasks,
+    run_seed,
+    summarise,
+)
 from tests.flows.conftest import save_tenant_blocks
 
 
 async def run_campaign(seeds: range, monkeypatch, *, label: str) -> dict:
     killer = Killer()
     killer.install(monkeypatch)
+    faults = Faults(killer, MonotonicShift(), WorkerClock())
+    faults.monotonic.install(monkeypatch)
+    faults.clock.install(monkeypatch)
     bare_tasks(monkeypatch)
     totals = CampaignTotals()
     started = time.perf_counter()
@@ -28,7 +41,7 @@ async def run_campaign(seeds: range, monkeypatch, *, label: str) -> dict:
         blocks = save_tenant_blocks(sb, f"{label}-{os.getpid()}")
         for seed in seeds:
             fired = killer.fired
-            result = await run_seed(seed, sb, killer, blocks, slug_prefix=label)
+            result = await run_seed(seed, sb, faults, blocks, slug_prefix=label)
             result.kills = killer.fired - fired
             totals.add(result)
     summary = summarise(totals)
@@ -39,6 +52,7 @@ async def run_campaign(seeds: range, monkeypatch, *, label: str) -> dict:
 
 def assert_clean(summary: dict) -> None:
     assert summary["kills"] > 0, "the campaign never killed a run"
+    assert summary["lease_expiries"] > 0 and summary["skewed_runs"] > 0 and summary["store_restores"] > 0
     assert summary["pushed"] > 0 and summary["deleted"] > 0 and summary["dead_lettered"] > 0
     assert summary["duplicates"] == 0 and summary["lost"] == 0, summary["failed_seeds"]
     assert not summary["failed_seeds"], json.dumps(summary["failed_seeds"], indent=1)

@@ -38,8 +38,11 @@ def pushable_products(sb: Sandbox, count: int) -> list[dict]:
 
 
 def after_tax(product: dict) -> float:
-    rate = sum(Decimal(str(t["rate"])) for t in product["taxes"])
-    value = Decimal(str(product["price"])) * (1 + rate)
+    """P6 as the law says (written here, not imported): IEPS first, IVA on price + IEPS."""
+    rated = [t for t in product["taxes"] if t["type"] == "transferred" and t["factor"] == "rate"]
+    ieps = sum(Decimal(str(t["rate"])) for t in rated if "IEPS" in t["name"])
+    iva = sum(Decimal(str(t["rate"])) for t in rated if "IEPS" not in t["name"])
+    value = Decimal(str(product["price"])) * (1 + ieps) * (1 + iva)
     return float(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 

@@ -46,13 +46,26 @@ def for_sale(sb) -> dict[str, dict]:
     return {p["key"]: p for p in matriz_products(sb) if p["for_sale"] and usable(p["key"])}
 
 
+def _percentage_taxes(product: dict) -> list[dict]:
+    return [t for t in product["taxes"] if t["type"] == "transferred" and t["factor"] == "rate"]
+
+
+def _factor(product: dict) -> Decimal:
+    """P6 as the law says: IEPS first, IVA on price + IEPS (written here, not imported)."""
+    ieps = sum(Decimal(str(t["rate"])) for t in _percentage_taxes(product) if "IEPS" in t["name"])
+    iva = sum(Decimal(str(t["rate"])) for t in _percentage_taxes(product) if "IEPS" not in t["name"])
+    return (1 + ieps) * (1 + iva)
+
+
 def after_tax(product: dict) -> float:
-    rate = sum(
-        Decimal(str(t["rate"]))
-        for t in product["taxes"]
-        if t["type"] == "transferred" and t["factor"] == "rate"
-    )
-    return float((Decimal(str(product["price"])) * (1 + rate)).quantize(Decimal("0.01"), ROUND_HALF_UP))
+    exact = Decimal(str(product["price"])) * _factor(product)
+    return float(exact.quantize(Decimal("0.01"), ROUND_HALF_UP))
+
+
+def handy_tax(product: dict) -> dict:
+    """The Handy tax the catalog gives a product: the combined rate, IVA named first."""
+    names = sorted((t["name"] for t in _percentage_taxes(product)), key=lambda n: "IEPS" in n)
+    return {"name": " + ".join(names) or "Exento", "amount": float((_factor(product) - 1) * 100)}
 
 
 def total_stock(product: dict) -> float:
@@ -136,6 +149,9 @@ async def test_p1_p2_p3_p4_p6_first_run_creates_every_valid_for_sale_product_onc
         assert handy["description"] == " ".join(product["name"].split())
         assert handy["family"]["description"] == (product["category"] or {}).get("name", "Sin categoría")
         assert handy["price"] == after_tax(product)  # P6
+        assert handy["basePrice"] == product["price"]  # P6: Handy's own tax agrees with Gestionix
+        assert handy["tax"]["amount"] == handy_tax(product)["amount"]
+        assert handy["taxOptional"] is None
         assert handy["enabled"] is product["active"]  # P7
         assert handy["quantity"] == max(total_stock(product) - loaded[code], 0.0)  # I2
     assert writes(sb)["POST /product"] == len(expected)
@@ -153,6 +169,11 @@ async def test_p1_p2_p3_p4_p6_first_run_creates_every_valid_for_sale_product_onc
     assert run.counts["created"] == len(expected)
     assert run.counts["read"] == len(matriz_products(sb))
     assert run.status == "completed" and "created" in summary
+    # P6: a fixed-amount tax (cuota) is left out of the price, and each such product is
+    # reported once in the run
+    cuota = {code for code, p in expected.items() if any(t["factor"] == "fixed" for t in p["taxes"])}
+    reported = [i.key for i in items if i.action == "reported" and "fixed-amount tax" in i.reason]
+    assert cuota and sorted(reported) == sorted(cuota)
 
 
 async def test_p5_families_created_first_once_each_and_existing_ones_reused(sandbox, tenant):
@@ -204,7 +225,10 @@ async def test_p6_price_after_tax_in_handy_and_one_call_per_changed_product(sand
     sb.reset_stats()
     patch(sb, product, taxes=[1, 5])  # IVA 16 % + IEPS 26.5 %
     await synced(sb, tenant)
-    assert sb.handy.products[product["key"]]["price"] == 14.74  # 10.345 x 1.425 = 14.741625
+    handy = sb.handy.products[product["key"]]
+    assert handy["price"] == 15.18  # 10.345 x 1.265 x 1.16 = 15.180253: IVA on price + IEPS
+    assert handy["basePrice"] == 10.345  # Handy's basePrice = the Gestionix pre-tax price
+    assert (handy["tax"]["amount"], handy["taxOptional"]) == (46.74, None)
     assert writes(sb) == Counter({"PUT /product/{code}": 1})
 
 
@@ -368,6 +392,7 @@ async def test_p7_p8_full_mode_adopts_existing_products_and_repairs_drift(sandbo
         sb.handy.create_product({
             "code": product["key"], "description": " ".join(product["name"].split()),
             "family": {"description": product["category"]["name"]}, "price": price,
+            "basePrice": product["price"], "tax": handy_tax(product),
             "quantity": max(total_stock(product) - route_stock(sb)[product["key"]], 0.0),
         })
     await synced(sb, tenant, full=True)

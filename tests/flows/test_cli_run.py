@@ -70,3 +70,22 @@ def test_p7_hgsync_run_catalog_confirm_mass_disable_reaches_the_flow(demo_blocks
 def test_hgsync_run_refuses_confirm_mass_disable_for_a_flow_without_it(demo_blocks):
     result = CliRunner().invoke(app, ["run", "orders", "--tenant", "demo", "--confirm-mass-disable"])
     assert result.exit_code != 0 and "no --confirm-mass-disable option" in result.output
+
+
+def test_x4_hgsync_run_names_and_tags_the_run_after_the_tenant(demo_blocks):
+    """X4: a run started by `hgsync run` is named `demo · catalog · …` and tagged `tenant:demo`
+    and `catalog`, like the deployment's runs, so the tenant filter finds it."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+
+    def tagged():
+        with get_client(sync_client=True) as client:
+            flow_runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["tenant:demo"])))
+        return {run.id: run for run in flow_runs}
+
+    before = tagged()
+    assert CliRunner().invoke(app, ["run", "catalog", "--tenant", "demo", "--dry-run"]).exit_code == 0
+    new = [run for key, run in tagged().items() if key not in before]
+    assert [run.name.rsplit(" · ", 1)[0] for run in new] == ["demo · catalog"]
+    assert {"tenant:demo", "catalog"} <= set(new[0].tags)

@@ -11,11 +11,14 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from clients.handy import HandyClient
 from flows.customers import customer_sync
+from flows.orders import order_push
 from mappings.names import normalize_name
 from sandbox.server import Sandbox
 from store import binder, runs
 from tests.flows.conftest import make_tenant
+from tests.flows.orders_kit import activate, customer, order, seed_catalog
 
 pytestmark = pytest.mark.flow
 
@@ -245,6 +248,107 @@ async def test_c6_customer_created_by_order_push_is_updated_not_duplicated(tenan
     await customer_sync(tenant)
     assert handy_writes(sandbox) == {"PUT /customer/{code}": 1}
     assert handy_customers(sandbox)["H-NEW-1"]["description"] == "Tiendita Don Beto II"
+
+
+TYPED_ON_THE_PHONE = {
+    "address": "Calle Hidalgo 12",
+    "neighborhood": "Centro",
+    "city": "Monterrey",
+    "postalCode": "64000",
+    "email": "beto@tiendita.mx",
+    "phoneNumber": "81 1234 5678",
+}
+
+
+@pytest.mark.parametrize("sync_customer_address", [True, False], ids=["address-on", "address-off"])
+async def test_c8_customer_from_a_handy_order_keeps_what_was_typed_and_takes_later_changes(
+    prefect_harness, sandbox, monkeypatch, sync_customer_address
+):
+    """C8 end to end: a customer typed on the phone with address, e-mail and phone -> order_push
+    creates its Gestionix client (O4; name only when sync_customer_address is off) -> customer_sync
+    (steady state, then full) leaves those Handy fields as typed, and no PUT /customer ever
+    carries an empty value. Later Gestionix changes (trade name, RFC, seller, inactive) still
+    reach the customer, and the typed fields stay."""
+    sb = sandbox
+    tenant = make_tenant(sb, sync_customer_address=sync_customer_address)
+    sent: list[dict] = []
+    real_update = HandyClient.update_customer
+
+    async def spy(self, code, body):
+        sent.append(dict(body))
+        return await real_update(self, code, body)
+
+    monkeypatch.setattr(HandyClient, "update_customer", spy)
+    codes = seed_catalog(sb, 1)
+    customer(sb, "H-PHONE-1", "Tiendita Don Beto Ocho", **TYPED_ON_THE_PHONE)
+    order(sb, "H-PHONE-1", [(codes[0], 2)])
+    activate(tenant.slug)
+
+    await order_push(tenant)
+
+    client_id = int(binder.get(tenant.slug, "customer", "H-PHONE-1").gestionix_key)
+    client = sb.gestionix.companies[COMPANY].clients[client_id]
+    assert (client["address"] is not None) is sync_customer_address  # O4
+    assert client["email"] is None and client["phone"] is None  # O4 sends neither
+
+    def record() -> dict:
+        found = handy_customers(sb)["H-PHONE-1"]
+        assert {k: found[k] for k in TYPED_ON_THE_PHONE} == TYPED_ON_THE_PHONE
+        return found
+
+    await customer_sync(tenant)
+    record()
+    await customer_sync(tenant, full=True)
+    record()
+    await customer_sync(tenant)
+    assert code_of(client_id) not in handy_customers(sb)  # C6: updated in place, not copied
+
+    ana = next(s for s in sb.gestionix.companies[COMPANY].sellers.values()
+               if s["email"] == "ana.perez@demo.mx")
+    ana_user = next(u["id"] for u in sb.handy.users.values() if u["email"] == "ana.perez@demo.mx")
+    patch_client(sb, client_id, commercial_name="Tiendita Don Beto 8", tax_id="TDB010101AB1",
+                 seller_id=ana["seller_id"])
+    await customer_sync(tenant)
+    changed = record()
+    assert (changed["description"], changed["rfc"]) == ("Tiendita Don Beto 8", "TDB010101AB1")
+    assert ana_user in changed["sellers"]
+    await customer_sync(tenant, full=True)
+    assert record()["description"] == "Tiendita Don Beto 8"
+
+    patch_client(sb, client_id, active=False)
+    await customer_sync(tenant)
+    assert record()["enabled"] is False
+
+    assert sent, "customer_sync wrote the customer"
+    for body in sent:
+        assert all(value not in ("", None, []) for value in body.values()), body
+
+
+async def test_c8_no_update_blanks_a_filled_handy_field_of_any_customer(tenant, sandbox, monkeypatch):
+    """C8: a customer_sync customer whose Gestionix e-mail and phone are emptied keeps the Handy
+    values (steady state and full); the trade-name change still goes through."""
+    sb = sandbox
+    sent: list[dict] = []
+    real_update = HandyClient.update_customer
+
+    async def spy(self, code, body):
+        sent.append(dict(body))
+        return await real_update(self, code, body)
+
+    monkeypatch.setattr(HandyClient, "update_customer", spy)
+    client = add_client(sb, commercial_name="Cremería La Vaca Feliz", business_name="VACA SA",
+                        email="vaca@feliz.mx", phone="33 3333 3333")
+    await customer_sync(tenant)
+    code = code_of(client["client_id"])
+    assert handy_customers(sb)[code]["email"] == "vaca@feliz.mx"
+
+    patch_client(sb, client["client_id"], email=None, phone="", commercial_name="La Vaca Feliz")
+    await customer_sync(tenant)
+    await customer_sync(tenant, full=True)
+    kept = handy_customers(sb)[code]
+    assert (kept["email"], kept["phoneNumber"]) == ("vaca@feliz.mx", "33 3333 3333")
+    assert kept["description"] == "La Vaca Feliz"
+    assert sent and all(v not in ("", None, []) for body in sent for v in body.values())
 
 
 async def test_c7_switch_off_writes_nothing(prefect_harness, sandbox):

@@ -186,8 +186,9 @@ async def test_o4_address_switch_off_sends_the_name_only(sandbox):
 async def test_o6_unknown_product_dead_letters_only_that_order_then_succeeds_after_product_appears(
     sandbox, tenant
 ):
-    """O6: a clave missing in the Gestionix sucursal, or a product without Gestionix taxes,
-    dead-letters that order only (reason kept, cursor advances); once the product exists the
+    """O6: a clave missing in the Gestionix sucursal dead-letters that order only (reason kept,
+    cursor advances); a product without Gestionix taxes does not hold its order: the line is
+    pushed without taxes and the run names the product. Once the missing product exists the
     dead letter is retried on a later run, outside the window, and resolved."""
     sb = sandbox
     codes = seed_catalog(sb, 1)
@@ -198,19 +199,24 @@ async def test_o6_unknown_product_dead_letters_only_that_order_then_succeeds_aft
     customer(sb, "C-1", "Depósito El Sol")
     good = order(sb, "C-1", [(codes[0], 1)])
     missing = order(sb, "C-1", [("REF-9", 2), (codes[0], 1)])
-    no_tax = order(sb, "C-1", [(untaxed["key"], 1)])
+    no_tax = order(sb, "C-1", [(untaxed["key"], 3), (codes[0], 1)])
     activate(tenant.slug)
 
     summary = await order_push(tenant)
 
-    assert set(by_reference(sb)) == {f"HANDY-{good['id']}"}
+    assert set(by_reference(sb)) == {f"HANDY-{good['id']}", f"HANDY-{no_tax['id']}"}
     letter = dead_letters.get(tenant.slug, "order", str(missing["id"]))
     assert "product REF-9 not in Gestionix branch Matriz" in letter.reason
-    assert "no transferred percentage taxes" in dead_letters.get(
-        tenant.slug, "order", str(no_tax["id"])).reason
-    assert f"order {missing['id']}: product REF-9 not in Gestionix branch Matriz" in summary \
-        or f"order {no_tax['id']}" in summary
-    assert "1 created, 2 failed" in summary  # counts in the audit's order, problems named
+    assert dead_letters.get(tenant.slug, "order", str(no_tax["id"])) is None
+    untaxed_line, taxed_line = document_of(sb, no_tax["id"])["items"]
+    assert untaxed_line["key"] == "SIN-IMP" and untaxed_line["taxes"] == []
+    assert untaxed_line["total"] == 30.0 and untaxed_line["tax"] == 0
+    assert taxed_line["taxes"]  # the other line keeps its Gestionix taxes
+    _, items = last_run(tenant.slug)
+    assert "O6: product SIN-IMP has no transferred percentage taxes" in items[
+        (str(no_tax["id"]), "reported")]
+    assert f"order {missing['id']}: product REF-9 not in Gestionix branch Matriz" in summary
+    assert "2 created, 1 failed" in summary  # counts in the audit's order, problems named
     assert cursors.get(tenant.slug, "orders") >= datetime.now(UTC) - timedelta(seconds=30)
 
     sb.gestionix.upsert_product(company(sb), {"key": "REF-9", "name": "Refresco 9", "price": 17.2414,
@@ -221,8 +227,34 @@ async def test_o6_unknown_product_dead_letters_only_that_order_then_succeeds_aft
     doc = document_of(sb, missing["id"])
     assert [line["key"] for line in doc["items"]] == ["REF-9", codes[0]]
     assert dead_letters.get(tenant.slug, "order", str(missing["id"])).resolved_at is not None
-    assert dead_letters.get(tenant.slug, "order", str(no_tax["id"])).attempts == 2
     assert "1 created" in summary
+
+
+async def test_o6_old_untaxed_product_dead_letter_is_retried_and_resolves(sandbox, tenant):
+    """O6: a store that dead-lettered an order for "no transferred percentage taxes" (before
+    such lines were pushed without taxes) retries it on the next run, outside the window: the
+    order is pushed, its line without taxes, and the dead letter resolves."""
+    sb = sandbox
+    untaxed = sb.gestionix.upsert_product(company(sb), {"key": "EXENTO-1", "name": "Frijol a granel",
+                                                        "price": 24.5, "taxes": []})
+    handy_product(sb, untaxed["key"], 24.5)
+    customer(sb, "C-1", "Depósito El Sol")
+    held = order(sb, "C-1", [(untaxed["key"], 2)])
+    dead_letters.put(
+        tenant.slug, "order", str(held["id"]),
+        "line 1 (item 1, product EXENTO-1): product EXENTO-1 has no transferred percentage "
+        "taxes in Gestionix (line 1)", retry=True, payload={"dateCreated": held["dateCreated"]},
+    )
+    cursors.set(tenant.slug, "orders", datetime.now(UTC) + timedelta(hours=1))  # window moved on
+    cursors.set(tenant.slug, "deletions", datetime.now(UTC) + timedelta(hours=1))
+
+    summary = await order_push(tenant)
+
+    doc = document_of(sb, held["id"])
+    assert [(line["key"], line["taxes"], line["total"]) for line in doc["items"]] == [
+        ("EXENTO-1", [], 49.0)]
+    assert dead_letters.get(tenant.slug, "order", str(held["id"])).resolved_at is not None
+    assert "1 created" in summary and "failed" not in summary
 
 
 async def test_o6_gestionix_422_dead_letters_the_order_and_drops_its_intent(sandbox, tenant):

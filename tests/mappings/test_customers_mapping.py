@@ -12,6 +12,7 @@ from mappings.customers import (
     customer_create_body,
     customer_update_body,
     handy_customers_frame,
+    link_baseline,
     map_customers,
     match_existing_customers,
     match_sellers,
@@ -251,9 +252,42 @@ def test_create_body_skips_empty_fields():
     assert body["enabled"] is True
 
 
-def test_update_body_without_current_sends_all_content_and_clears_emptied_fields():
-    body = customer_update_body(one(email=None))
-    assert body["email"] == "" and body["description"] == "Tienda Lucía" and "code" not in body
+def test_c8_update_body_without_current_sends_filled_content_and_never_an_empty_value():
+    """C8: a field empty in Gestionix is left as Handy has it: never sent as "" or null."""
+    body = customer_update_body(one(email=None, phone=None, address=None))
+    assert body["description"] == "Tienda Lucía" and "code" not in body
+    assert not {"email", "phoneNumber", "address", "neighborhood", "city", "postalCode"} & set(body)
+    assert all(value not in ("", None, []) for value in body.values())
+
+
+def test_c8_update_body_with_current_never_blanks_a_filled_handy_field():
+    """C8 in full mode: Handy's filled e-mail, phone and address are not compared away."""
+    current = customer_create_body(one())
+    assert customer_update_body(one(email=None, phone=None, address=None), current=current) == {}
+    assert customer_update_body(one(phone="55 0000 0000", email=None), current=current) == {
+        "phoneNumber": "55 0000 0000"
+    }
+
+
+def test_c8_customer_from_an_order_takes_only_what_changed_in_gestionix_since_the_link():
+    """C8: the baseline is the Gestionix content when order_push linked the client; Handy's
+    typed address, phone and e-mail stay until Gestionix changes them; names follow C2."""
+    linked = client(email=None, phone=None, address=None, tax_id="XAXX010101000", seller=None)
+    baseline = link_baseline(linked)
+    assert baseline is not None and baseline["email"] is None and baseline["gestionix_seller_id"] is None
+    same = customer_update_body(one(email=None, phone=None, address=None, tax_id="XAXX010101000",
+                                    seller=None), baseline=baseline)
+    assert set(same) == {"description", "businessName", "enabled"}
+    later = one({"12": 5}, email=None, phone=None, address=None, tax_id="AEL010101AB1",
+                commercial_name="Lucía Express")
+    body = customer_update_body(later, baseline=baseline)
+    assert body["rfc"] == "AEL010101AB1" and body["description"] == "Lucía Express"
+    assert body["sellers"] == [5]
+    assert not {"email", "phoneNumber", "address", "neighborhood", "city", "postalCode"} & set(body)
+    moved = {**baseline, "email": None}
+    assert customer_update_body(one(email="nuevo@tienda.mx"), baseline=moved)["email"] == (
+        "nuevo@tienda.mx")
+    assert link_baseline("not a client") is None
 
 
 def test_update_body_with_current_sends_only_changed_fields():

@@ -63,6 +63,8 @@ PRODUCTS = {
     "ONLY-WITHHELD": gx_product(5016, "ONLY-WITHHELD", [ISR_WITHHELD]),
     "ONLY-FIXED": gx_product(5017, "ONLY-FIXED", [IEPS_FIXED]),
     "PERCENT-RATE": gx_product(5018, "PERCENT-RATE", [{**IVA16, "rate": 16}]),
+    "ODD-TAX": gx_product(5019, "ODD-TAX", [{**IVA16, "tax_id": 11, "name": "ISH"}]),
+    "NO-FACTOR": gx_product(5020, "NO-FACTOR", [{k: v for k, v in IVA16.items() if k != "factor"}]),
     "NO-ID": {"key": "NO-ID", "taxes": [IVA16]},
 }
 
@@ -235,7 +237,7 @@ def test_o5_body_is_exactly_the_gestionix_document():
         ("REF-600", 11.60, 1, [1], 10.0),
         ("REF-600", 12.0, 3, [1], 10.3448),
         ("PAN-1", 25.5, 2, [3], 25.5),
-        ("BOTANA", 12.40, 10, [1, 4], 10.0),  # IVA + IEPS, the withheld ISR left out
+        ("BOTANA", 12.53, 10, [1, 4], 10.0016),  # IEPS 8 % then IVA on it; withheld ISR left out
         ("REF-600", 37.90, 0.5, [1], 32.6724),  # 0.5 kg
     ],
 )
@@ -316,22 +318,9 @@ def test_o5_build_does_not_mutate_its_inputs():
     ("case", "bad_order", "reason_part"),
     [
         ("unknown product", order([item("REF-9")]), "product REF-9 not in Gestionix branch Matriz"),
-        (
-            "product without taxes",
-            order([item("NO-TAX")]),
-            "product NO-TAX has no transferred percentage taxes",
-        ),
-        (
-            "only withheld taxes",
-            order([item("ONLY-WITHHELD")]),
-            "ONLY-WITHHELD has no transferred percentage",
-        ),
-        (
-            "only fixed-amount taxes",
-            order([item("ONLY-FIXED")]),
-            "ONLY-FIXED has no transferred percentage",
-        ),
         ("rate given as percent", order([item("PERCENT-RATE")]), "rate 16"),
+        ("tax neither IVA nor IEPS", order([item("ODD-TAX")]), "neither IVA nor IEPS"),
+        ("tax without factor", order([item("NO-FACTOR")]), "factor None"),
         ("product without product_id", order([item("NO-ID")]), "NO-ID has no product_id"),
         ("no items", order([]), "no items"),
         ("items missing", {**order(), "items": None}, "no items list"),
@@ -381,11 +370,24 @@ def test_o6_rejection_names_the_branch_generically_when_unknown():
 
 def test_o6_every_bad_line_is_listed_in_one_rejection():
     with pytest.raises(OrderRejected) as caught:
-        build(order([item("REF-600"), item("REF-9"), item("NO-TAX"), item("PAN-1", quantity=0)]))
+        build(order([item("REF-600"), item("REF-9"), item("ODD-TAX"), item("PAN-1", quantity=0)]))
     reasons = caught.value.reasons
     assert len(reasons) == 3
-    assert any("REF-9" in r for r in reasons) and any("NO-TAX" in r for r in reasons)
+    assert any("REF-9" in r for r in reasons) and any("ODD-TAX" in r for r in reasons)
     assert any("line 4" in r and "quantity 0" in r for r in reasons)
+
+
+@pytest.mark.parametrize("code", ["NO-TAX", "ONLY-WITHHELD", "ONLY-FIXED"])
+def test_o6_product_without_percentage_taxes_is_pushed_without_taxes(code):
+    """O6: no transferred percentage tax (none, only withheld, only a fixed cuota) does not hold
+    the order: the line goes with "taxes": [] at Handy's price, and the document names it."""
+    doc = build(order([item(code, quantity=2, price=15.5), item("REF-600", quantity=1, price=11.6)]))
+    untaxed, taxed = doc.body["items"]
+    assert untaxed["taxes"] == [] and untaxed["unit_price"] == 15.5 and untaxed["quantity"] == 2
+    assert taxed["taxes"] == [{"tax_id": 1}]
+    assert doc.untaxed_products == (code,)
+    assert doc.lines[0].untaxed and doc.lines[0].gestionix_line_total == Decimal("31.00")
+    assert doc.lines[0].fixed_taxes == (("IEPS cuota",) if code == "ONLY-FIXED" else ())
 
 
 @pytest.mark.parametrize("not_an_order", [None, "29079293", 42, [], [order()]])

@@ -249,9 +249,13 @@ def test_p5_families_matched_by_normalised_name_and_missing_ones_listed_once():
         (10, None, "10.00"),
         (0.125, [], "0.13"),  # ROUND_HALF_UP, not banker's rounding
         (0.625, [], "0.63"),
-        (10, [IVA16, IEPS8], "12.40"),  # multiple transferred taxes add up
+        (10, [IVA16, IEPS8], "12.53"),  # IVA on price + IEPS: 10 x 1.08 x 1.16 = 12.528
+        (100, [IEPS8, IVA16], "125.28"),  # the order of the list does not matter
+        (10, [IEPS8], "10.80"),  # IEPS alone
         (10, [IVA16, ISR_WITHHELD], "11.60"),  # withheld taxes ignored
         (10, [IVA16, FIXED_IEPS], "11.60"),  # fixed-amount taxes are not percentages
+        (10, [FIXED_IEPS], "10.00"),  # only a cuota: exempt of percentage taxes
+        (10, [ISR_WITHHELD], "10.00"),
         (0, [IVA16], "0.00"),
         (Decimal("1.005"), [], "1.01"),
     ],
@@ -292,6 +296,11 @@ def test_p6_bad_price_is_rejected_with_reason(price, words):
         ([{**IVA16, "rate": -0.16}], "expected a fraction"),
         ([{**IVA16, "rate": "0.16"}], "not a number"),
         ([{**IVA16, "rate": None}], "not a number"),
+        ([{**IVA16, "rate": 1}], "expected a fraction"),  # IVA 100 %: a percentage misread
+        ([{**IEPS8, "rate": 8}], "expected a fraction"),
+        ([{**IVA16, "name": "ISH"}], "neither IVA nor IEPS"),
+        ([{**IVA16, "factor": None}], "factor None"),
+        ([{**IVA16, "type": None}], "type None"),
     ],
 )
 def test_p6_bad_taxes_are_rejected_with_reason(taxes, words):
@@ -302,14 +311,17 @@ def test_p6_bad_taxes_are_rejected_with_reason(taxes, words):
 rates = st.sampled_from([[], [IVA0], [IVA8], [IVA16], [IVA16, IEPS8], [IVA16, ISR_WITHHELD]])
 
 
-def _rate(taxes):
-    return sum((Decimal(str(t["rate"])) for t in taxes if t["type"] == "transferred"), Decimal(0))
+def _factor(taxes):
+    """(1 + IEPS) x (1 + IVA), from the test's own tax constants."""
+    ieps = sum((Decimal(str(t["rate"])) for t in taxes if t is IEPS8), Decimal(0))
+    iva = sum((Decimal(str(t["rate"])) for t in taxes if t in (IVA0, IVA8, IVA16)), Decimal(0))
+    return (1 + ieps) * (1 + iva)
 
 
 @given(st.integers(min_value=0, max_value=10**9), rates)
 def test_p6_property_price_is_exact_half_up_rounding_of_cents(cents, taxes):
     pre_tax = Decimal(cents) / 100
-    exact = pre_tax * (1 + _rate(taxes))
+    exact = pre_tax * _factor(taxes)
     result = after_tax_price(float(pre_tax), taxes)
     assert result == exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     assert result.as_tuple().exponent == -2
@@ -371,7 +383,9 @@ def test_p8_fingerprint_changes_with_written_fields_only():
     assert one(stock=[]).fingerprint == base  # stock is the inventory split's business
     assert one(active=False).fingerprint == base  # enabled is tracked by the binding status
     assert one(product_id=999).fingerprint == base
-    assert one(price=10.3402).fingerprint == base  # same after-tax price, 11.99
+    assert one(price=10.3402).fingerprint != base  # same after-tax 11.99, new basePrice (P6)
+    assert one(taxes=[IVA16, IEPS8]).fingerprint != base  # Handy's own tax changes
+    assert one(taxes=[IVA16, ISR_WITHHELD]).fingerprint == base  # withheld taxes are not written
 
 
 def test_p8_handy_record_with_the_same_content_has_the_same_fingerprint():
@@ -381,14 +395,24 @@ def test_p8_handy_record_with_the_same_content_has_the_same_fingerprint():
         "code": "REF-600",
         "description": "Refresco 600 ml",
         "price": 11.99,
+        "basePrice": 10.34,
+        "tax": {"id": 8, "name": "IVA 16%", "amount": 16.0, "enabled": True},
+        "taxOptional": None,
         "family": {"id": 3, "description": "bebidas", "enabled": True},
         "enabled": True,
         "quantity": 24.0,
     }
-    frame = handy_products_frame([handy, {**handy, "code": "X", "price": 12.0, "enabled": False}])
+    frame = handy_products_frame(
+        [
+            handy,
+            {**handy, "code": "X", "price": 12.0, "enabled": False},
+            {**handy, "code": "Y", "tax": {"name": "IVA", "amount": 16.0}},  # Handy's default tax
+            {**handy, "code": "Z", "taxOptional": {"name": "IEPS", "amount": 8.0}},
+        ]
+    )
     assert frame.iloc[0].fingerprint == row.fingerprint
-    assert frame.iloc[1].fingerprint != row.fingerprint
-    assert list(frame["enabled"]) == [True, False]
+    assert (frame.iloc[1:].fingerprint != row.fingerprint).all()
+    assert list(frame["enabled"]) == [True, False, True, True]
 
 
 # --- bad input never stops the batch -------------------------------------------------------
@@ -428,6 +452,8 @@ def test_create_body_has_code_description_family_price_enabled():
         "description": "Refresco 600 ml",
         "family": {"description": "Bebidas"},
         "price": 11.99,
+        "basePrice": 10.34,
+        "tax": {"name": "IVA 16%", "amount": 16.0},
         "enabled": True,
     }
     assert product_create_body(row, family_id=3, quantity=5)["family"] == {"id": 3}
@@ -440,6 +466,9 @@ def test_update_body_without_current_sends_every_writable_field_but_not_the_code
         "description": "Refresco 600 ml",
         "family": {"id": 3},
         "price": 11.99,
+        "basePrice": 10.34,
+        "tax": {"name": "IVA 16%", "amount": 16.0},
+        "taxOptional": None,
         "enabled": False,
     }
 
@@ -450,11 +479,23 @@ def test_p8_update_body_with_current_sends_only_changed_fields():
         "code": "REF-600",
         "description": "Refresco 600 ml",
         "price": 11.99,
+        "basePrice": 10.34,
+        "tax": {"id": 8, "name": "IVA 16%", "amount": 16.0},
         "enabled": True,
         "family": {"id": 3, "description": "BEBIDAS"},
         "quantity": 24.0,
     }
-    assert product_update_body(row, current=current) == {"price": 12.01}
+    iva16 = {"name": "IVA 16%", "amount": 16.0}
+    assert product_update_body(row, current=current) == {
+        "price": 12.01, "basePrice": 10.35, "tax": iva16
+    }
+    ieps = {"name": "IVA 16% + IEPS 8%", "amount": 25.28}
+    assert product_update_body(one(taxes=[IVA16, IEPS8]), current=current) == {
+        "price": 12.95, "basePrice": 10.34, "tax": ieps
+    }
+    assert product_update_body(one(), current={**current, "taxOptional": {"amount": 8.0}}) == {
+        "taxOptional": None
+    }
     assert product_update_body(one(), current=current) == {}
     assert product_update_body(one(active=False), current=current) == {"enabled": False}
     assert product_update_body(one(), current=current, quantity=20) == {"quantity": 20.0}

@@ -20,13 +20,13 @@ def yaml_copy(tmp_path):
 def test_s1_catalog_and_customers_run_at_8_and_16_utc():
     for spec in deployments.deployments():
         if spec.flow_key in ("catalog", "customers"):
-            assert spec.schedules == [{"cron": "0 8,16 * * *", "timezone": "UTC"}], spec.name
+            assert spec.schedules == [{"cron": "0 8,16 * * *", "timezone": "UTC", "active": False}], spec.name
 
 
 def test_s2_orders_and_deletions_run_every_ten_minutes():
     for spec in deployments.deployments():
         if spec.flow_key in ("orders", "deletions"):
-            assert spec.schedules == [{"cron": "*/10 * * * *", "timezone": "UTC"}], spec.name
+            assert spec.schedules == [{"cron": "*/10 * * * *", "timezone": "UTC", "active": False}], spec.name
 
 
 def test_s3_every_deployment_refuses_to_overlap_itself():
@@ -42,7 +42,7 @@ def test_manual_flows_have_no_schedule_and_every_tenant_has_every_deployment():
     for slug in deployments.tenants():
         assert {f"{slug}-{key}" for key in deployments.FLOWS} <= names
     assert all(not spec.schedules for spec in specs if spec.flow_key in ("activate", "replay"))
-    assert all(spec.schedules == [{"cron": "30 7 * * *", "timezone": "UTC"}]
+    assert all(spec.schedules == [{"cron": "30 7 * * *", "timezone": "UTC", "active": False}]
                for spec in specs if spec.flow_key == "reconcile")
 
 
@@ -51,12 +51,21 @@ def test_s1_s2_s3_served_deployments_carry_the_same_schedules_and_limits():
     for spec in deployments.deployments():
         served = deployments.to_runner_deployment(spec)
         assert served.name == spec.name and served.tags == spec.tags
-        assert [(s.schedule.cron, s.schedule.timezone) for s in served.schedules] == [
-            (s["cron"], s["timezone"]) for s in spec.schedules
+        assert [(s.schedule.cron, s.schedule.timezone, s.active) for s in served.schedules] == [
+            (s["cron"], s["timezone"], False) for s in spec.schedules
         ]
         assert served.concurrency_limit == 1
         assert str(served.concurrency_options.collision_strategy).endswith("CANCEL_NEW")
         assert served.parameters["tenant"]["slug"] == spec.parameters["tenant"]["slug"]
+
+
+def test_a4_every_schedule_is_created_paused_and_a_new_tenant_too(yaml_copy):
+    """A4: before activation no run is scheduled, so none fails for want of it."""
+    deployments.add_tenant(TenantConfig(slug="lupita", gestionix_branch="Norte", handy_credentials="lupita-handy",
+                                        gestionix_credentials="lupita-gestionix"), yaml_copy)
+    scheduled = [spec for spec in deployments.deployments(yaml_copy) if spec.schedules]
+    assert {spec.name for spec in scheduled} >= {"lupita-orders", "demo-orders", "lupita-catalog"}
+    assert all(schedule["active"] is False for spec in scheduled for schedule in spec.schedules)
 
 
 def test_a2_deployment_parameters_hold_no_secret():

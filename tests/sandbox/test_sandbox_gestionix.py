@@ -157,6 +157,27 @@ async def test_d3_pedido_turned_into_venta_cannot_be_deleted(gx, sb, gx_ctl):
     assert (await gx.delete(f"/sales_orders/{doc['sales_order_id']}")).status_code == 409
 
 
+@pytest.mark.parametrize(
+    ("tax_ids", "total", "tax"),
+    [
+        ([1, 4], 125.28, 25.28),  # IEPS 8 % first, IVA 16 % on 108: the spec's line maths
+        ([4, 1], 125.28, 25.28),  # the order of the ids does not matter
+        ([1, 5], 146.74, 46.74),  # IEPS 26.5 %
+        ([2, 4], 116.64, 16.64),  # IVA 8 % on IEPS
+        ([3], 100.0, 0.0),  # IVA 0 %
+        ([], 100.0, 0.0),  # no taxes: accepted, no breakdown
+        ([1, 7], 105.33, 5.33),  # a withheld tax comes off the amount
+    ],
+)
+async def test_p6_o5_gestionix_charges_iva_on_price_plus_ieps(gx, sb, tax_ids, total, tax):
+    """The sandbox computes document taxes as the spec page says, independently of mappings."""
+    body = _doc_body(sb)
+    body["items"] = [{**body["items"][0], "quantity": 2, "unit_price": 50.0,
+                      "taxes": [{"tax_id": tax_id} for tax_id in tax_ids]}]
+    doc = (await gx.post("/sales_orders", json=body)).json()
+    assert (doc["total"], doc["tax"], doc["subtotal"]) == (total, tax, 100.0)
+
+
 async def test_document_validation_errors(gx, sb):
     unknown_product = _doc_body(sb, items=[{"product_id": 1, "quantity": 1, "unit_price": 1, "taxes": []}])
     response = await gx.post("/sales_orders", json=unknown_product)

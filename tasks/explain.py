@@ -1,0 +1,70 @@
+"""What Handy and Gestionix hold now for one record (`hgsync explain --live`, X5). Reads only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+
+from clients.errors import ApiError, NotFound
+from mappings.orders import reference
+from store.history import record_story
+from tasks.connect import Connection
+from tasks.options import RETRYING_TASK, STORE_TASK
+
+DOC_TYPES = ("sales_order", "sale")
+
+
+@task(name="read-story", **STORE_TASK)
+async def read_story(slug: str, entity: str, key: str) -> dict[str, Any]:
+    return record_story(slug, entity, key)
+
+
+async def _handy(call, *args) -> dict | None:
+    try:
+        return await call(*args)
+    except NotFound:
+        return None
+
+
+@task(name="read-live", **RETRYING_TASK)
+async def read_live(connection: Connection, entity: str, key: str) -> dict[str, Any]:
+    """A few facts per system, each in words: `handy`, `gestionix` (and the sucursales for products)."""
+    handy, gestionix = connection.handy, connection.gestionix
+    if entity == "order":
+        order = await _handy(handy.get_sales_order, key)
+        found = []
+        for doc_type in DOC_TYPES:
+            document = await gestionix.find_document_by_reference(doc_type, reference(key))
+            if document:
+                found.append(f"{doc_type}:{document['id']}")
+        return {
+            "handy": None if order is None else (
+                f"order {key}{' (deleted)' if order.get('deleted') else ''}, externalId "
+                f"{order.get('externalId') or '-'}"),
+            "gestionix": ", ".join(found) or None,
+        }
+    if entity == "product":
+        product = await _handy(handy.get_product, key)
+        branches = await gestionix.list_branches()
+        holding = []
+        for branch in branches:
+            try:
+                listed = await gestionix.list_products(branch["branch_id"])
+            except ApiError:
+                continue
+            if any(str(p.get("key")) == key for p in listed):
+                holding.append(str(branch.get("name")))
+        return {
+            "handy": None if product is None else f"product {key}, enabled {product.get('enabled', True)}",
+            "branch": connection.branch_name,
+            "in_branch": connection.branch_name in holding,
+            "other_branches": [name for name in holding if name != connection.branch_name],
+        }
+    customer = await _handy(handy.get_customer, key)
+    clients = await gestionix.list_clients(connection.branch_id)
+    matches = [c for c in clients if key in (str(c.get("client_id")), str(c.get("key", "")))]
+    return {
+        "handy": None if customer is None else f"customer {key}, enabled {customer.get('enabled', True)}",
+        "gestionix": ", ".join(f"client {c.get('client_id')}" for c in matches) or None,
+    }

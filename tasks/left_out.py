@@ -1,0 +1,28 @@
+"""The catalog run's record of products left out of Handy with their reason (X5)."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+
+from mappings.left_out import left_out_products
+from mappings.products import ProductMapping
+from store import left_out
+from tasks.audit import RunAudit
+from tasks.options import STORE_TASK
+
+PRODUCT = "product"
+
+
+@task(name="record-left-out", **STORE_TASK)
+async def record_left_out(
+    slug: str, mapping: ProductMapping, bound_keys: list[str], branch_name: str, audit: RunAudit
+) -> None:
+    """Store what changed in the left-out set since the last run (nothing when nothing changed)."""
+    if audit.dry_run:
+        return
+    current = left_out_products(mapping.desired, mapping.rejected, mapping.not_for_sale, bound_keys, branch_name)
+    changed = left_out.record(slug, PRODUCT, current, audit.run_id)
+    get_run_logger().info(
+        "%s products left out of Handy (%s newly, %s back in); `hgsync explain product CODE` says why",
+        len(current), changed["started"], changed["ended"],
+    )
