@@ -297,9 +297,6 @@ class HandyClient(ApiClient):
         if pages and pages[0] != str(page):
             logger.warning("GET %s: asked for page %s, server says currentPage=%s", template, page, pages[0])
 
-    async def _list(self, template: str, key: str, params: Mapping[str, Any] | None = None) -> list[dict]:
-        return await self._read_list(template, key, params)
-
     # -- clock ----------------------------------------------------------------------------------
     async def measure_clock(self) -> float | None:
         """Seconds Handy's clock is ahead of ours (negative: behind), from the `Date` header of
@@ -330,7 +327,7 @@ class HandyClient(ApiClient):
 
     # -- families -----------------------------------------------------------------------------
     async def list_families(self) -> list[dict]:
-        return await self._list(FAMILIES_PATH, FAMILIES_KEY)
+        return await self._read_list(FAMILIES_PATH, FAMILIES_KEY)
 
     async def create_family(self, description: str) -> dict:
         return await self._call(
@@ -339,7 +336,7 @@ class HandyClient(ApiClient):
 
     # -- customers and zones ------------------------------------------------------------------
     async def list_customers(self) -> list[dict]:
-        return await self._list(CUSTOMERS_PATH, CUSTOMERS_KEY)
+        return await self._read_list(CUSTOMERS_PATH, CUSTOMERS_KEY)
 
     async def get_customer(self, code: str) -> dict:
         path = CUSTOMER_PATH.format(code=quote_code(code, what="customer code"))
@@ -354,20 +351,20 @@ class HandyClient(ApiClient):
         return await self._call("PUT", CUSTOMER_PATH, path, json_body=dict(body)) or {}
 
     async def list_zones(self) -> list[dict]:
-        return await self._list(ZONES_PATH, ZONES_KEY)
+        return await self._read_list(ZONES_PATH, ZONES_KEY)
 
     async def create_zone(self, description: str) -> dict:
         return await self._call("POST", ZONES_PATH, ZONES_PATH, json_body={DESCRIPTION_FIELD: description})
 
     # -- users and routes ---------------------------------------------------------------------
     async def list_users(self) -> list[dict]:
-        return await self._list(USERS_PATH, USERS_KEY)
+        return await self._read_list(USERS_PATH, USERS_KEY)
 
     async def list_open_routes(self, include_inventory: bool = True) -> list[dict]:
         params = {CLOSED_PARAM: "false"}
         if include_inventory:
             params[INCLUDE_INVENTORY_PARAM] = "true"
-        return await self._list(ROUTES_PATH, ROUTES_KEY, params)
+        return await self._read_list(ROUTES_PATH, ROUTES_KEY, params)
 
     # -- sales orders -------------------------------------------------------------------------
     async def list_sales_orders(

@@ -649,3 +649,17 @@ def match_seller(created_by: object, sellers: list[dict]) -> object | None:
             if normalize_name(_text(seller.get(G.SELLER_NAME))) == name:
                 return seller[G.SELLER_ID]
     return None
+
+
+def distinct_orders(orders: list[tuple[dict, bool]]) -> tuple[list[tuple[dict, bool]], int]:
+    """O8: one entry per order id, the first seen (a window read before a dead-letter retry),
+    and how many repeats were dropped. A list answer may repeat an order (same-second orders
+    in unstable order across pages); two entries would be two pushes."""
+    seen: set[str] = set()
+    kept: list[tuple[dict, bool]] = []
+    for order, from_window in orders:
+        key = str(order.get(H.ORDER_ID))
+        if key not in seen:
+            seen.add(key)
+            kept.append((order, from_window))
+    return kept, len(orders) - len(kept)

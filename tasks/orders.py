@@ -48,6 +48,7 @@ from mappings.orders import (
     OrderRejected,
     OrderSkipped,
     build_document,
+    distinct_orders,
     document_type,
     match_client,
     match_seller,
@@ -219,20 +220,6 @@ def _close_letter(slug: str, key: str, audit: RunAudit, dry_run: bool, reason: s
     audit.skip(ORDER, key, reason)
     if not dry_run:
         dead_letters.resolve(slug, ORDER, key)
-
-
-def distinct_orders(orders: list[tuple[dict, bool]]) -> tuple[list[tuple[dict, bool]], int]:
-    """O8: one entry per order id, the first seen (a window read before a dead-letter retry),
-    and how many repeats were dropped. A list answer may repeat an order (same-second orders
-    in unstable order across pages); two entries would be two pushes."""
-    seen: set[str] = set()
-    kept: list[tuple[dict, bool]] = []
-    for order, from_window in orders:
-        key = str(order.get(H.ORDER_ID))
-        if key not in seen:
-            seen.add(key)
-            kept.append((order, from_window))
-    return kept, len(orders) - len(kept)
 
 
 @task(name="plan-orders", **STORE_TASK)

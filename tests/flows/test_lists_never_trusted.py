@@ -12,10 +12,10 @@ import pytest
 from flows.deletions import deletion_sync
 from flows.orders import order_push
 from flows.reconcile import reconcile
+from mappings.orders import distinct_orders
 from sandbox.common import Clock as SandboxClock
 from sandbox.server import run_sandbox
 from store import cursors, runs
-from tasks.orders import distinct_orders
 from tests.flows.conftest import make_tenant
 from tests.flows.orders_kit import (
     activate,
