@@ -30,6 +30,7 @@ from tasks.orders import plan_orders, push_orders, read_catalog, resolve_custome
 from tasks.reconcile import (
     DayData,
     document_in_day,
+    heal_day_duplicates,
     known_reasons,
     prepare_repair_deletions,
     read_day,
@@ -54,9 +55,12 @@ async def reconcile(tenant: TenantConfig, day: date | None = None, dry_run: bool
             data = await read_day(connection, day)
             audit.window_start, audit.window_end = data.start, data.end
             audit.start()
-            rows = _compare(tenant, data, audit)
-            repairs = plan_repairs(rows, data.live, [str(o.get("id")) for o in data.deleted])
             before = dict(audit.counts)
+            data.documents, healed = await heal_day_duplicates(  # O8
+                connection, tenant, data, audit, dry_run
+            )
+            rows = _compare(tenant, data, audit, healed)
+            repairs = plan_repairs(rows, data.live, [str(o.get("id")) for o in data.deleted])
             if repairs.push:
                 await _push_missing(connection, tenant, repairs.push, data, audit, dry_run, lease)
             if repairs.delete:
@@ -96,8 +100,10 @@ async def reconcile(tenant: TenantConfig, day: date | None = None, dry_run: bool
     )
 
 
-def _compare(tenant: TenantConfig, data: DayData, audit: RunAudit) -> list[ReconcileRow]:
-    rows = reconcile_day(
+def _compare(
+    tenant: TenantConfig, data: DayData, audit: RunAudit, healed: list[ReconcileRow]
+) -> list[ReconcileRow]:
+    rows = healed + reconcile_day(
         data.live,
         data.documents,
         reasons=known_reasons(tenant),
@@ -107,7 +113,7 @@ def _compare(tenant: TenantConfig, data: DayData, audit: RunAudit) -> list[Recon
     audit.count("read", len(data.live) + len(data.deleted))
     for row in rows:
         audit.count(row.outcome)
-        if row.outcome != "ok":
+        if row.outcome not in ("ok", "duplicate"):  # a healed duplicate is itemised by its repair
             audit.item("order", row.order_id, row.outcome, row.reason)
     return rows
 

@@ -3,7 +3,8 @@
 Outcomes per order or document: ok, missing (a live Handy order without its Gestionix document),
 extra (a Gestionix document with a HANDY reference but no live Handy order), total_mismatch
 (document total differs from the Handy total by more than a cent per pushed line),
-explained (not pushed for a recorded reason: dead letter, only returns, deleted before push).
+explained (not pushed for a recorded reason: dead letter, only returns, deleted before push),
+duplicate (a second document carrying an order's reference, deleted by the repair: O8).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ H_ID, H_TOTAL, H_ITEMS, H_IS_RETURN, H_DELETED = "id", "totalSales", "items", "i
 G_REFERENCE, G_TOTAL, G_ITEMS, G_ID, G_DATE = "reference", "total", "items", "id", "date"
 G_FILTER_DATE_FROM, G_FILTER_DATE_TO, G_FILTER_BRANCH = "date_from", "date_to", "branch_id"
 
-OUTCOMES = ("ok", "explained", "missing", "extra", "total_mismatch")
-PROBLEMS = ("missing", "extra", "total_mismatch")
+OUTCOMES = ("ok", "explained", "missing", "extra", "total_mismatch", "duplicate")
+PROBLEMS = ("missing", "extra", "total_mismatch", "duplicate")
 
 
 @dataclass(frozen=True)
@@ -124,8 +125,9 @@ def problems(rows: Iterable[ReconcileRow]) -> list[ReconcileRow]:
 class Repairs:
     """What a reconcile can heal through the integration's own protocols: live orders with no
     document are pushed (O1, O8: exactly once, as order_push does), documents of orders deleted
-    in Handy are deleted (D1). Every other difference is only reported: a total that differs or
-    two documents for one order need a person (one may be invoiced)."""
+    in Handy are deleted (D1); a second document carrying an order's reference was deleted
+    before (O8, tasks/order_adoption.heal_duplicates) unless it is invoiced. Every other
+    difference is only reported: a total that differs, an invoiced duplicate, need a person."""
 
     push: list[Mapping[str, Any]]
     delete: list[ReconcileRow]

@@ -34,6 +34,9 @@ PROBLEM_ORDER = {"failed": 0, "dead-lettered": 0, "waiting": 1, "skipped": 2, "u
 # and Prefect emits `prefect.flow-run.Completed with issues` for automations.
 ISSUES_STATE = "Completed with issues"
 HELD_ACTIONS = ("dead-lettered", "waiting")  # kept until it goes through or an operator replays it
+# Repairs of what should never have happened (O8: a second document for one order): healed, yet
+# the run does not look clean.
+REPAIR_ACTIONS = {"deleted duplicate": "deleted", "would delete duplicate": "to delete"}
 # Flows whose own writes open and close order dead letters (replay only calls them as subflows).
 WATCHES_HELD = ("orders", "deletions", "reconcile")
 
@@ -123,12 +126,16 @@ class RunAudit:
         return ("[dry run] " if self.dry_run else "") + text
 
     def issues(self) -> str:
-        """'3 orders held, 1 failed' — the records this run left failed or held; '' when none (X4)."""
+        """'3 orders held, 1 duplicate document deleted, 1 failed' — the records this run left
+        failed or held, and the duplicates it healed; '' when none (X4)."""
         held = Counter(i["entity"] for i in self.items if i.get("action") in HELD_ACTIONS)
         failed = self.counts.get("failed", 0) - sum(
             1 for i in self.items if i.get("action") == "dead-lettered"
         )
         parts = [f"{n} {entity}{'s' if n != 1 else ''} held" for entity, n in held.items()]
+        repaired = Counter(i["action"] for i in self.items if i.get("action") in REPAIR_ACTIONS)
+        parts += [f"{n} duplicate document{'s' if n != 1 else ''} {REPAIR_ACTIONS[action]}"
+                  for action, n in repaired.items()]
         if failed > 0:
             parts.append(f"{failed} failed")
         return ", ".join(parts)

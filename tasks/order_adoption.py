@@ -21,31 +21,57 @@ before the request left sends it after thawing, when another run may already hav
 order's document. Its binding is then refused by the fence; it records the document it created
 (`record_stale_create`), and the next holder of the lease deletes it unless it is the order's
 bound document (`settle_stale_creates`).
+
+Duplicates. Should that record be lost too (a store restored in the same window), two documents
+carry one reference. Whenever the bulk listing (or reconcile) sees that, `heal_duplicates` keeps
+the order's document (mappings/duplicates.py: the bound one, else the one the Handy order's
+externalId names, else the oldest; bound if it was not) and deletes the others, one audited item
+each, after the lease check every Gestionix write makes; an invoiced one is not deleted but
+dead-lettered (`order_duplicate`) naming the order and both documents, for an operator.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from prefect import task
 
+from clients.errors import CredentialsError, Permanent, Retryable
 from clients.handy import EXTERNAL_ID_FIELD
-from mappings.orders import OrderRejected, document_date, reference
+from mappings.duplicates import (
+    Document,
+    DuplicateVerdict,
+    document_label,
+    group_by_reference,
+    sort_duplicates,
+)
+from mappings.orders import REFERENCE_PREFIX, OrderRejected, document_date, reference
 from mappings.tenant import TenantConfig
 from store import binder, dead_letters
 from tasks.audit import RunAudit
 from tasks.connect import Connection
-from tasks.documents import INTENT, ORDER, PUSHED, document_key, ensure_resolved
+from tasks.documents import INTENT, ORDER, PUSHED, document_key, ensure_resolved, split_document_key
 from tasks.fencing import fence_for
 from tasks.options import RETRYING_TASK
 
 STALE_CREATE = "order_stale_create"  # dead-letter entity: a create sent after the lease was lost
+DUPLICATE = "order_duplicate"  # dead-letter entity: an invoiced duplicate an operator decides on
 DOC_TYPES = ("sales_order", "sale")
 REFERENCE, DOCUMENT_ID, FOLIO, SERIE = "reference", "id", "folio", "serie"
 FILTER_BRANCH, FILTER_FROM, FILTER_TO = "branch_id", "date_from", "date_to"
 DATE_MARGIN = timedelta(days=1)  # a document's date is the order's dateCreated (UTC): margin for zones
+
+
+@dataclass
+class Healed:
+    """One duplicated reference after `heal_duplicates`: the rule's verdict and the documents
+    actually removed (would be, in a dry run)."""
+
+    verdict: DuplicateVerdict
+    removed: list[Document] = field(default_factory=list)
 
 
 @task(name="adopt-pushed-orders", **RETRYING_TASK)
@@ -91,17 +117,25 @@ async def _bind_found(
     connection: Connection, tenant: TenantConfig, orders: list[dict], audit: RunAudit, dry_run: bool
 ) -> tuple[set[str], dict[str, str]]:
     """(keys bound to a document found by reference, {key: externalId} of orders whose Handy
-    record says pushed but whose document Gestionix no longer has)."""
+    record says pushed but whose document Gestionix no longer has). Duplicates the listing shows
+    are healed on the way: those of these orders, and those of orders already bound (pushed)."""
     if not orders:
         return set(), {}
     await ensure_resolved(connection)
-    found = await _documents_by_reference(connection, orders)
+    listed = await _documents_by_reference(connection, orders)
+    found = {ref: docs[0] for ref, docs in listed.items()}
+    external_ids = {str(order.get("id")): _text(order.get(EXTERNAL_ID_FIELD)) for order in orders}
+    healed = await heal_duplicates(connection, tenant, listed, external_ids, audit, dry_run,
+                                   adopting=set(external_ids))
     bound: set[str] = set()
     gone: dict[str, str] = {}
     for order in orders:
         key = str(order.get("id"))
         ref = reference(key)
-        external_id = _text(order.get(EXTERNAL_ID_FIELD))
+        external_id = external_ids[key]
+        if key in healed:
+            bound.add(key)  # heal_duplicates bound the one it kept
+            continue
         match = found.get(ref)
         if match is None and external_id:
             match = await _find_one(connection, ref)
@@ -109,32 +143,39 @@ async def _bind_found(
             if external_id:
                 gone[key] = external_id
             continue
-        doc_type, document = match
         bound.add(key)
-        audit.count("recovered")
-        audit.item(ORDER, key, "would bind" if dry_run else "bound", "",
-                   folio=_folio(document), document=document[DOCUMENT_ID],
-                   note="already in Gestionix (found by reference), not known to the store")
-        if not dry_run:
-            binder.bind(
-                tenant.slug, ORDER, key, document_key(doc_type, document[DOCUMENT_ID]),
-                status=PUSHED,
-                data={
-                    "doc_type": doc_type,
-                    "reference": ref,
-                    "folio": _folio(document),
-                    "external_id_written": external_id == str(document[DOCUMENT_ID]),
-                },
-                fence=fence_for(connection.lease),
-            )
+        _bind_adopted(connection, tenant, key, match, external_id, audit, dry_run)
     return bound, gone
+
+
+def _bind_adopted(
+    connection: Connection, tenant: TenantConfig, key: str, match: tuple[str, dict],
+    external_id: str, audit: RunAudit, dry_run: bool, *, note: str = "",
+) -> None:
+    doc_type, document = match
+    audit.count("recovered")
+    audit.item(ORDER, key, "would bind" if dry_run else "bound", "",
+               folio=_folio(document), document=document[DOCUMENT_ID],
+               note=note or "already in Gestionix (found by reference), not known to the store")
+    if not dry_run:
+        binder.bind(
+            tenant.slug, ORDER, key, document_key(doc_type, document[DOCUMENT_ID]),
+            status=PUSHED,
+            data={
+                "doc_type": doc_type,
+                "reference": reference(key),
+                "folio": _folio(document),
+                "external_id_written": external_id == str(document[DOCUMENT_ID]),
+            },
+            fence=fence_for(connection.lease),
+        )
 
 
 async def _documents_by_reference(
     connection: Connection, orders: Iterable[dict]
-) -> dict[str, tuple[str, dict]]:
-    """reference -> (doc_type, oldest document) for the sucursal's documents dated around the
-    orders: one paged listing per document type."""
+) -> dict[str, list[Document]]:
+    """reference -> [(doc_type, document)] for the sucursal's documents dated
+    around the orders: one paged listing per document type."""
     days = sorted(day for day in (_day(order) for order in orders) if day is not None)
     if not days:
         return {}
@@ -143,16 +184,115 @@ async def _documents_by_reference(
         FILTER_FROM: (days[0] - DATE_MARGIN).isoformat(),
         FILTER_TO: (days[-1] + DATE_MARGIN).isoformat(),
     }
-    found: dict[str, tuple[str, dict]] = {}
+    found: dict[str, list[Document]] = {}
     for doc_type in DOC_TYPES:
         for document in await connection.gestionix.list_documents(doc_type, **filters):
             ref = document.get(REFERENCE)
-            if not isinstance(ref, str) or not ref:
-                continue
-            current = found.get(ref)
-            if current is None or _older(document, current[1]):
-                found[ref] = (doc_type, document)
+            if isinstance(ref, str) and ref:
+                found.setdefault(ref, []).append((doc_type, document))
     return found
+
+
+async def heal_duplicates(
+    connection: Connection,
+    tenant: TenantConfig,
+    listed: dict[str, list[Document]],
+    external_ids: dict[str, str],
+    audit: RunAudit,
+    dry_run: bool,
+    *,
+    adopting: set[str] | None = None,
+) -> dict[str, Healed]:
+    """O8 repair of references carried by two or more listed documents. `external_ids` maps the
+    Handy orders read by the caller to their externalId. With `adopting` (the bulk listing
+    before creates), only the unbound orders being adopted and the orders bound as pushed are
+    healed (an intent is its push's to settle); without it (reconcile, under the lease with no
+    push in flight) every duplicated reference is. Returns what was done by order key; a
+    deletion that failed is an audited failure (or held, on a 409), tried again by the next pass."""
+    groups = {ref: docs for ref, docs in group_by_reference(
+        doc for docs in listed.values() for doc in docs).items() if ref.startswith(REFERENCE_PREFIX)}
+    _settle_letters(tenant, listed, dry_run)
+    if not groups:
+        return {}
+    keys = {ref[len(REFERENCE_PREFIX):]: ref for ref in groups}
+    bindings = binder.get_many(tenant.slug, ORDER, list(keys))
+    healed: dict[str, Healed] = {}
+    for key, ref in keys.items():
+        binding = bindings.get(key)
+        status = binding.status if binding is not None else None
+        if adopting is not None and not (status == PUSHED or (status is None and key in adopting)):
+            continue
+        verdict = sort_duplicates(
+            ref, groups[ref],
+            bound_key=document_key(*split_document_key(binding)) if status == PUSHED else None,
+            external_id=external_ids.get(key),
+        )
+        healed[key] = Healed(verdict)
+        if not verdict.keep_is_bound:
+            _bind_adopted(connection, tenant, key, verdict.keep, external_ids.get(key, ""), audit,
+                          dry_run, note=f"kept of {len(groups[ref])} documents carrying {ref}")
+        for document in verdict.delete:
+            if await _delete_duplicate(connection, tenant, key, verdict, document, audit, dry_run):
+                healed[key].removed.append(document)
+        for document in verdict.locked:
+            _hold_duplicate(tenant, key, verdict, document, "it is invoiced or stamped", audit, dry_run)
+    return healed
+
+
+async def _delete_duplicate(
+    connection: Connection, tenant: TenantConfig, key: str, verdict: DuplicateVerdict,
+    document: Document, audit: RunAudit, dry_run: bool,
+) -> bool:
+    """True when the document is gone (would be, in a dry run). The D3 semantics of every
+    deletion: 404 is done, 409 is for an operator, a transient error is tried again by the next
+    pass. The client asks the lease before the DELETE leaves (a lost lease raises LeaseLost)."""
+    doc_type, body = document
+    kept = document_label(verdict.keep)
+    note = f"{verdict.reference} is carried by {document_label(document)} and {kept}; kept {kept}"
+    if dry_run:
+        audit.count("deleted")
+        audit.item(ORDER, key, "would delete duplicate", "", document=document_label(document), note=note)
+        return True
+    try:
+        result = await connection.gestionix.delete_document(doc_type, body[DOCUMENT_ID])
+    except CredentialsError:
+        raise
+    except Retryable as exc:
+        audit.fail(ORDER, key, f"temporary: duplicate {document_label(document)} of {verdict.reference} "
+                               f"not deleted ({exc}); tried again by the next run")
+        return False
+    except Permanent as exc:  # 409: invoiced or converted since it was listed
+        _hold_duplicate(tenant, key, verdict, document,
+                        f"Gestionix refused to delete it: {exc.message or exc}", audit, dry_run)
+        return False
+    audit.count("deleted")
+    audit.item(ORDER, key, "deleted duplicate", "", document=document_label(document),
+               note=note + ("; already gone in Gestionix (404)" if result == "gone" else ""))
+    return True
+
+
+def _hold_duplicate(
+    tenant: TenantConfig, key: str, verdict: DuplicateVerdict, document: Document, why: str,
+    audit: RunAudit, dry_run: bool,
+) -> None:
+    reason = (
+        f"order {key}: {verdict.reference} is carried by {document_label(verdict.keep)} (kept, the "
+        f"order's document) and {document_label(document)}, not deleted because {why}; an operator "
+        "decides which one stays"
+    )
+    audit.count("failed")
+    audit.item(ORDER, key, "dead-lettered", reason, document=document_label(document))
+    if not dry_run:
+        dead_letters.put(tenant.slug, DUPLICATE, key, reason, retry=False)
+
+
+def _settle_letters(tenant: TenantConfig, listed: dict[str, list[Document]], dry_run: bool) -> None:
+    """An operator resolved a held duplicate in Gestionix: its reference now lists once."""
+    if dry_run:
+        return
+    for letter in dead_letters.open_letters(tenant.slug, DUPLICATE):
+        if len(listed.get(reference(letter.key), ())) == 1:
+            dead_letters.resolve(tenant.slug, DUPLICATE, letter.key)
 
 
 async def _find_one(connection: Connection, ref: str) -> tuple[str, dict] | None:
@@ -168,10 +308,6 @@ def _day(order: dict) -> date | None:
         return date.fromisoformat(document_date(order)[:10])
     except OrderRejected:
         return None  # an unreadable date is dead-lettered by the push itself
-
-
-def _older(document: dict, other: dict) -> bool:
-    return str(document[DOCUMENT_ID]).zfill(20) < str(other[DOCUMENT_ID]).zfill(20)
 
 
 def _text(value: Any) -> str:

@@ -9,15 +9,18 @@ from zoneinfo import ZoneInfo
 
 from prefect import task
 
-from clients.handy import parse_timestamp
+from clients.handy import EXTERNAL_ID_FIELD, parse_timestamp
 from mappings import reconcile as rules
+from mappings.duplicates import document_label
 from mappings.orders import reference
 from mappings.tenant import TenantConfig
 from store import binder, dead_letters
+from tasks.audit import RunAudit
 from tasks.connect import Connection
 from tasks.deletions import DeletionWork
 from tasks.documents import ORDER, PUSHED, document_key
 from tasks.options import RETRYING_TASK, STORE_TASK
+from tasks.order_adoption import heal_duplicates
 
 DOC_TYPES = ("sales_order", "sale")
 
@@ -60,6 +63,37 @@ async def read_day(connection: Connection, day: date) -> DayData:
         )
         documents.extend((doc_type, document) for document in found)
     return DayData(start, end, live, deleted, documents)
+
+
+@task(name="heal-duplicates", **RETRYING_TASK)
+async def heal_day_duplicates(
+    connection: Connection, tenant: TenantConfig, data: DayData, audit: RunAudit, dry_run: bool
+) -> tuple[list[tuple[str, dict]], list[rules.ReconcileRow]]:
+    """O8 repair: of the documents that share one `HANDY-<id>` the order's one is kept (and
+    bound), the others deleted, an invoiced one held for an operator (tasks/order_adoption).
+    Returns the day's documents without the deleted ones, and one `duplicate` row per deletion
+    (would-be deletion in a dry run): a healed day is never a clean day."""
+    listed: dict[str, list[tuple[str, dict]]] = {}
+    for doc_type, document in data.documents:
+        listed.setdefault(str(document.get(rules.G_REFERENCE) or ""), []).append((doc_type, document))
+    external_ids = {
+        str(order.get(rules.H_ID)): str(order.get(EXTERNAL_ID_FIELD) or "").strip()
+        for order in data.live + data.deleted
+    }
+    healed = await heal_duplicates(connection, tenant, listed, external_ids, audit, dry_run)
+    removed = {document_label(doc) for outcome in healed.values() for doc in outcome.removed}
+    verb = "would delete" if dry_run else "deleted"
+    rows = [
+        rules.ReconcileRow(
+            key, "duplicate",
+            f"{verb} duplicate {doc_type}:{body.get(rules.G_ID)} of {outcome.verdict.reference}; "
+            f"kept {document_label(outcome.verdict.keep)}",
+            doc_type, str(body.get(rules.G_ID)),
+        )
+        for key, outcome in healed.items()
+        for doc_type, body in outcome.removed
+    ]
+    return [doc for doc in data.documents if document_label(doc) not in removed], rows
 
 
 def document_in_day(documents: list[tuple[str, dict]], start: datetime, end: datetime) -> dict[str, bool]:
