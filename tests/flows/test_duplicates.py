@@ -13,8 +13,10 @@ import pytest
 from flows.orders import order_push
 from flows.reconcile import reconcile
 from store import binder, dead_letters, runs
-from tasks.audit import ISSUES_STATE
-from tasks.order_adoption import DUPLICATE
+from store.leases import LeaseLost
+from tasks.audit import ISSUES_STATE, RunAudit
+from tasks.connect import connect
+from tasks.order_adoption import DUPLICATE, heal_duplicates
 from tests.flows.orders_kit import (
     activate,
     by_reference,
@@ -167,3 +169,32 @@ async def test_o8_a_dry_run_names_the_duplicate_and_writes_nothing(sandbox, tena
     for flow in ("reconcile", "orders"):
         assert (str(first["id"]), "would delete duplicate", "") in _actions(tenant, flow)
     assert _doc_id(extra) in {_doc_id(d) for d in documents(sandbox)}
+
+
+class _LostLease:
+    """A lease the run no longer holds (taken over, or the process was frozen past its TTL)."""
+
+    def check(self) -> None:
+        raise LeaseLost("lease taken over by another run")
+
+    def fence(self, session) -> None:
+        self.check()
+
+
+async def test_o8_healing_asks_the_lease_before_each_deletion(sandbox, tenant):
+    """O8/S3: a run that lost its lease deletes no duplicate: the DELETE is refused before it
+    leaves, the run stops with LeaseLost, and both documents are left for the next holder."""
+    first, _ = await _pushed(sandbox, tenant)
+    kept = document_of(sandbox, first["id"])
+    _second_document(sandbox, kept)
+    listed = {kept["reference"]: [(_doc_type(d), {**d, "id": _doc_id(d)})
+                                  for d in documents(sandbox) if d["reference"] == kept["reference"]]}
+    before = writes(sandbox)
+
+    async with connect(tenant) as connection:
+        connection.lease = _LostLease()
+        with pytest.raises(LeaseLost):
+            await heal_duplicates(connection, tenant, listed, {}, RunAudit(tenant.slug, "orders"), False)
+
+    assert writes(sandbox) == before
+    assert by_reference(sandbox)[kept["reference"]] == 2
