@@ -56,7 +56,7 @@ def _second_document(sandbox, original: dict) -> dict:
 
 
 def _local_day(tenant, handy_order):
-    created = datetime.fromisoformat(handy_order["dateCreated"].replace("Z", "+00:00"))
+    created = datetime.fromisoformat(handy_order["dateCreated"])
     return created.astimezone(ZoneInfo(tenant.handy_timezone)).date()
 
 
