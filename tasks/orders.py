@@ -17,7 +17,7 @@ concurrently (bounded) while each order's own steps stay in order.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -128,24 +128,46 @@ class CustomerResolution:
     problem: str | None = None  # the orders of this customer are dead-lettered with it
     transient: bool = False  # a temporary failure: the orders are retried next run
     would_create: bool = False  # dry run
-    # A customer being created in the background: the order awaits it just before its own
-    # document, so pushing the orders of known customers does not wait for every creation.
-    pending: asyncio.Future | None = None
+    # A customer still to create: the first order that needs it starts its creation (see
+    # _CustomerCreations) and every order of it awaits it just before its own document.
+    pending: int | None = None
     creations: _CustomerCreations | None = None
 
 
 class _CustomerCreations:
-    """The background creations of one run. When a push fails, `settle` lets the creations in
-    flight finish and bind (a rerun must not create those customers again) and skips the rest."""
+    """The customer creations of one run, each started by the first order that needs it, just
+    before that order's own document. They share Gestionix's rate with the orders' creates: made
+    on demand they take it at the pace orders need them, never ahead of the creates that pace
+    Handy's externalId writes (all ~190 creations of 2 000 orders at once starved those creates
+    for ~40 s). When a push fails, `settle` lets the creations in flight finish and bind (a rerun
+    must not create those customers again) and starts no more."""
 
-    def __init__(self) -> None:
+    def __init__(self, create: Callable[[int], Awaitable[CustomerResolution]]) -> None:
         self.stopping = False
-        self.task: asyncio.Future | None = None
+        self._create = create
+        self._started: dict[int, asyncio.Task] = {}
+
+    async def resolution(self, index: int, customer: str) -> CustomerResolution:
+        task = self._started.get(index)
+        if task is None:
+            if self.stopping:  # the push failed: create nothing more in this run
+                return CustomerResolution(
+                    problem=f"customer {customer} not created: the run stopped", transient=True)
+            task = self._started[index] = asyncio.ensure_future(self._create(index))
+            task.add_done_callback(_retrieve)
+        # shielded: an order cancelled while it waits must not cancel what the others await
+        return await asyncio.shield(task)
 
     async def settle(self) -> None:
         self.stopping = True
-        if self.task is not None and not self.task.done():
-            await asyncio.wait({self.task})
+        running = [task for task in self._started.values() if not task.done()]
+        if running:
+            await asyncio.wait(running)
+
+
+def _retrieve(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()  # raised to the orders that await it; retrieved here to keep asyncio quiet
 
 
 @dataclass
@@ -334,10 +356,10 @@ async def resolve_customers(
     binding -> match by normalised nombre comercial / razón social among the sucursal's clients
     (oldest on ambiguity, reported) -> create it (address when sync_customer_address) and bind.
     Two orders of one new customer create it once; so do two Handy customers with one name.
-    Creations run in the background, oldest order's customer first: an order of a new customer
-    awaits its creation (CustomerResolution.pending) right before its document, while the orders
-    of known customers are pushed meanwhile (at 50 ms latency and Gestionix 600/min, creating
-    ~180 customers up front held every push back ~18 s)."""
+    Creations are made on demand: the first order of a new customer creates it right before its
+    document and the others of that customer await it (CustomerResolution.pending), while the
+    orders of known customers are pushed meanwhile (at 50 ms latency and Gestionix 600/min,
+    creating ~180 customers up front held every push back ~18 s; see _CustomerCreations)."""
     slug = tenant.slug
     first: dict[str, OrderWork] = {}
     for work in plan.work:
@@ -394,20 +416,9 @@ async def resolve_customers(
     groups = list(to_create.values())
     if not groups:
         return resolved
-    loop = asyncio.get_running_loop()
-    futures: list[asyncio.Future] = [loop.create_future() for _ in groups]
-    creations = _CustomerCreations()
-    for (_body, keys), future in zip(groups, futures, strict=True):
-        for key in keys:
-            resolved[key] = CustomerResolution(pending=future, creations=creations)
-
-    async def create(index: int) -> None:
+    async def create(index: int) -> CustomerResolution:
         body, keys = groups[index]
         created_pairs: list[tuple[str, dict]] = []
-        if creations.stopping:  # the push failed: create nothing more in this run
-            futures[index].set_result(CustomerResolution(
-                problem=f"customer {keys[0]} not created: the run stopped", transient=True))
-            return
         try:
             client = await connection.gestionix.create_client(body)
         except CredentialsError:
@@ -431,31 +442,13 @@ async def resolve_customers(
         await _bind_customers(slug, created_pairs, audit)
         for key in keys:
             resolved[key] = outcome
-        futures[index].set_result(outcome)
+        return outcome
 
-    async def create_all() -> None:
-        try:
-            await run_bounded(range(len(groups)), create, CONCURRENCY)
-        except BaseException as exc:  # every waiting order must wake up, with the reason
-            error = exc if isinstance(exc, Exception) else RuntimeError("customer creation cancelled")
-            for future in futures:
-                if not future.done():
-                    future.set_exception(error)
-            raise
-
-    background = creations.task = asyncio.ensure_future(create_all())
-    _BACKGROUND.add(background)
-    background.add_done_callback(_forget_background)
+    creations = _CustomerCreations(create)
+    for index, (_body, keys) in enumerate(groups):
+        for key in keys:
+            resolved[key] = CustomerResolution(pending=index, creations=creations)
     return resolved
-
-
-_BACKGROUND: set[asyncio.Future] = set()  # strong references until the creations are done
-
-
-def _forget_background(task: asyncio.Future) -> None:
-    _BACKGROUND.discard(task)
-    if not task.cancelled():
-        task.exception()  # raised to the orders that await it; retrieved here to keep asyncio quiet
 
 
 async def _bind_customers(slug: str, pairs: list[tuple[str, dict]], audit: RunAudit) -> None:
@@ -600,11 +593,12 @@ async def _create(run: _Run, work: OrderWork) -> None:
     if run.catalog is None or work.doc_type is None:  # cannot happen: planned without catalog
         _transient(run, work, "Gestionix catalog not read in this run")
         return
-    resolution = run.customers.get(customer_key(work.order)) or CustomerResolution(
+    customer = customer_key(work.order)
+    resolution = run.customers.get(customer) or CustomerResolution(
         problem="customer was not resolved"
     )
-    if resolution.pending is not None:
-        resolution = await resolution.pending  # created in the background (resolve_customers)
+    if resolution.pending is not None and resolution.creations is not None:  # created on demand
+        resolution = await resolution.creations.resolution(resolution.pending, customer)
     if resolution.transient:
         _transient(run, work, resolution.problem or "customer not resolved")
         return
