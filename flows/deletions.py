@@ -27,6 +27,7 @@ from tasks.documents import (
     tenant_lease,
 )
 from tasks.order_adoption import adopt_deleted_documents
+from tasks.store_calls import store_call
 
 
 @flow(name="deletion_sync", flow_run_name=run_name("deletions"))
@@ -55,7 +56,7 @@ async def deletion_sync(tenant: TenantConfig, since: datetime | None = None, dry
                     tenant.slug, DELETIONS_STREAM, tenant.order_lookback_minutes, since, skew
                 )
                 audit.window_start, audit.window_end = window.start, window.end
-                audit.start()
+                await store_call(audit.start)  # the run's audit row, off the event loop
                 deleted = await read_deleted_orders(conn, window)
                 await adopt_deleted_documents(conn, tenant, quote(deleted), log, dry_run)  # D1
                 work = await plan_deletions(tenant, quote(deleted), log)

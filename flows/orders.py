@@ -38,6 +38,7 @@ from tasks.orders import (
     read_new_orders,
     resolve_customers,
 )
+from tasks.store_calls import store_call
 
 
 @flow(name="order_push", flow_run_name=run_name("orders"))
@@ -57,7 +58,7 @@ async def order_push(tenant: TenantConfig, since: datetime | None = None, dry_ru
                     tenant.slug, ORDERS_STREAM, tenant.order_lookback_minutes, since, skew
                 )
                 audit.window_start, audit.window_end = window.start, window.end
-                audit.start()
+                await store_call(audit.start)  # the run's audit row, off the event loop
                 orders = await read_new_orders(conn, window)  # O1
                 retried = await read_dead_lettered_orders(  # O6
                     conn, tenant, quote(orders), log, dry_run
