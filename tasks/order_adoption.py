@@ -40,6 +40,7 @@ from tasks.connect import Connection
 from tasks.documents import INTENT, ORDER, PUSHED, document_key, ensure_resolved
 from tasks.fencing import fence_for
 from tasks.options import RETRYING_TASK
+from tasks.store_calls import store_call
 
 STALE_CREATE = "order_stale_create"  # dead-letter entity: a create sent after the lease was lost
 DOC_TYPES = ("sales_order", "sale")
@@ -81,7 +82,7 @@ async def adopt_deleted_documents(
     pushed after the store's backup. Its document, found by reference, is bound so deletion_sync
     deletes it instead of tombstoning the order. Returns how many were bound."""
     keys = [str(order.get("id")) for order in deleted_orders]
-    bindings = binder.get_many(tenant.slug, ORDER, keys)
+    bindings = await store_call(binder.get_many, tenant.slug, ORDER, keys)
     unbound = [order for order, key in zip(deleted_orders, keys, strict=True) if key not in bindings]
     bound, _gone = await _bind_found(connection, tenant, unbound, audit, dry_run)
     return len(bound)
@@ -116,8 +117,8 @@ async def _bind_found(
                    folio=_folio(document), document=document[DOCUMENT_ID],
                    note="already in Gestionix (found by reference), not known to the store")
         if not dry_run:
-            binder.bind(
-                tenant.slug, ORDER, key, document_key(doc_type, document[DOCUMENT_ID]),
+            await store_call(
+                binder.bind, tenant.slug, ORDER, key, document_key(doc_type, document[DOCUMENT_ID]),
                 status=PUSHED,
                 data={
                     "doc_type": doc_type,
@@ -201,10 +202,10 @@ async def settle_stale_creates(
     carrying its reference other than the one it is bound to (all of them when the order was
     deleted or tombstoned meanwhile); an order not settled yet (no binding, or an intent) waits
     for its push, which binds one of them. Returns how many documents were deleted."""
-    letters = dead_letters.open_letters(tenant.slug, STALE_CREATE)
+    letters = await store_call(dead_letters.open_letters, tenant.slug, STALE_CREATE)
     if not letters:
         return 0
-    bindings = binder.get_many(tenant.slug, ORDER, [letter.key for letter in letters])
+    bindings = await store_call(binder.get_many, tenant.slug, ORDER, [letter.key for letter in letters])
     await ensure_resolved(connection)
     deleted = 0
     for letter in letters:
@@ -224,5 +225,5 @@ async def settle_stale_creates(
                     await connection.gestionix.delete_document(doc_type, document[DOCUMENT_ID])
                     deleted += 1
         if not dry_run:
-            dead_letters.resolve(tenant.slug, STALE_CREATE, letter.key)
+            await store_call(dead_letters.resolve, tenant.slug, STALE_CREATE, letter.key)
     return deleted
