@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -382,11 +382,15 @@ class HandyClient(ApiClient):
 
         Offset pages of a list that changes while it is paged (an order deleted, a late one
         inserted, same-second orders in unstable order) shift: a record at a page boundary is
-        skipped or seen twice. So the window is read in time slices that each fit in ONE page, a
-        single answer being a consistent snapshot of its slice: the first answer's totalCount
-        says how many slices to cut; a slice that still does not fit is cut again. Only a single
-        second holding more orders than a page is paged, and then two reads must agree. Slices share
-        their boundary second (Handy's stamps are finer than its filters)."""
+        skipped or seen twice. So only first pages are read, each a consistent snapshot of its
+        query. Keyset first (`_read_keyset`): each next query starts at the last second the
+        previous page reached, and the two totalCounts prove that page held every order before
+        that second. Where that proof fails (Handy not sorting by the date, the list changing
+        between two queries, a DST-ambiguous bound), the rest of the window is read in time
+        slices that each fit in ONE page: the first answer's totalCount says how many slices to
+        cut; a slice that still does not fit is cut again. Only a single second holding more
+        orders than a page is paged, and then two reads must agree. Queries share their boundary
+        second (Handy's stamps are finer than its filters); ids are de-duplicated."""
         if filter_with_date not in FILTER_WITH_DATE_VALUES:
             raise ValueError(f"filter_with_date must be one of {sorted(FILTER_WITH_DATE_VALUES)}")
         if sales_type is not None and sales_type not in SALES_TYPE_VALUES:
@@ -397,8 +401,8 @@ class HandyClient(ApiClient):
         if sales_type is not None:
             base[SALES_TYPE_PARAM] = sales_type
         base[ORDER_PARAM] = "asc"
-        found: dict[Any, dict] = {}
-        pending = [(start, end)]
+        found, unproven_from = await self._read_keyset(start, end, base, size, filter_with_date)
+        pending = [] if unproven_from is None else [(unproven_from, end)]
         calls = 0
         while pending:
             slice_start, slice_end = pending.pop()
@@ -418,9 +422,56 @@ class HandyClient(ApiClient):
             if records is None:  # does not fit in one page: cut it, keep oldest first
                 pending.extend(reversed(split_window(slice_start, slice_end, parts)))
                 continue
-            for order in records:
-                found.setdefault(_record_key(order, len(found)), order)
+            _merge(found, records)
         return sorted(found.values(), key=lambda o: (str(o.get(filter_with_date) or ""), _id_order(o)))
+
+    async def _read_keyset(
+        self, start: datetime, end: datetime, base: Mapping[str, Any], size: int, field: str
+    ) -> tuple[dict[Any, dict], datetime | None]:
+        """The orders of [start, end] read by keyset, first pages only: the query [low, end]
+        answers totalCount A and a page whose latest order is in second `last`; the next query
+        [last, end] answers B. Every order of [low, last) is then in that page exactly when the
+        page holds A - B distinct orders before `last`, whatever order Handy sorts them in.
+        A page all in its first second (more orders in one second than a page) reads that
+        second whole, by pages, until two reads agree. Returns the orders proven so far and,
+        when a proof failed, the start of the part left to read by slices (else None)."""
+        found: dict[Any, dict] = {}
+        low = start
+        carried: tuple[int, dict[Any, dict], datetime] | None = None  # (A, before `low`, its low)
+        for _ in range(MAX_PAGES):
+            if widest_reading(low, end, self.zone) > end - low:  # a bound in the repeated hour
+                return found, carried[2] if carried else low
+            query = {**base, **self._window_params(low, end), PAGE_PARAM: 1, PAGE_SIZE_PARAM: size}
+            page = await self._page(SALES_ORDERS_PATH, SALES_ORDERS_KEY, query)
+            if carried is not None:
+                total, before, since = carried
+                if len(before) != total - page.total_count:
+                    return found, since
+                _merge(found, before.values())
+                carried = None
+            records = {_record_key(o, i): o for i, o in enumerate(page.items)}
+            if len(records) == page.total_count:
+                _merge(found, records.values())
+                return found, None
+            seconds = [_second_of(order, field) for order in records.values()]
+            if not page.items or page.total_count < len(page.items) or None in seconds:
+                return found, low  # an answer slices judge (and re-read) on their own
+            last = max(seconds)
+            if last > low:
+                before = {k: o for (k, o), second in zip(records.items(), seconds, strict=True)
+                          if second < last}
+                carried, low = (page.total_count, before, low), last
+                continue
+            upper = min(low + SECOND, end)  # more orders in second `low` than a page holds
+            dense = {**base, **self._window_params(low, upper)}
+            _merge(found, await self._read_agreeing(dense, size))
+            if upper >= end:
+                return found, None
+            low = upper
+        raise PaginationError(
+            f"more than {MAX_PAGES} keyset queries{_asked(base)}",
+            system=SYSTEM, method="GET", path=SALES_ORDERS_PATH,
+        )
 
     def _window_params(self, start: datetime, end: datetime) -> dict[str, str]:
         """Bounds in the tenant's wall time, each widened so that however Handy reads an
@@ -510,6 +561,21 @@ def _record_key(record: Any, position: int) -> Any:
     if isinstance(record, Mapping) and record.get("id") is not None:
         return ("id", str(record["id"]))
     return ("position", position)
+
+
+def _merge(found: dict[Any, dict], records: Iterable[dict]) -> None:
+    """Add what `found` does not hold yet (by id; an id-less record is always new)."""
+    for record in records:
+        found.setdefault(_record_key(record, len(found)), record)
+
+
+def _second_of(record: Mapping[str, Any], field: str) -> datetime | None:
+    """The whole second (UTC) of a record's `field` timestamp; None when it has none."""
+    try:
+        moment = parse_timestamp(record.get(field))
+    except (TypeError, ValueError, AttributeError):
+        return None
+    return None if moment is None else moment.replace(microsecond=0)
 
 
 def _id_order(record: Mapping[str, Any]) -> tuple[int, str]:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from prefect import flow
 from prefect.states import Cancelled
+from prefect.utilities.annotations import quote
 
 from flows.runs import run_name
 from mappings.tenant import TenantConfig
@@ -26,6 +27,7 @@ from tasks.documents import (
     tenant_lease,
 )
 from tasks.order_adoption import adopt_deleted_documents
+from tasks.store_calls import store_call
 
 
 @flow(name="deletion_sync", flow_run_name=run_name("deletions"))
@@ -47,21 +49,23 @@ async def deletion_sync(tenant: TenantConfig, since: datetime | None = None, dry
             await require_cursor(tenant.slug, DELETIONS_STREAM, since)  # A4, before any read
             async with connect(tenant, resolve=False) as connection:
                 connection.lease = lease  # every Gestionix write and binding asks it first (O8)
-                skew = await measure_handy_clock(connection, audit)  # O1: Handy's clock
+                # quote(): the task gets the object itself, not walked by Prefect (flows/orders.py)
+                conn, log = quote(connection), quote(audit)
+                skew = await measure_handy_clock(conn, log)  # O1: Handy's clock
                 window = await open_window(
                     tenant.slug, DELETIONS_STREAM, tenant.order_lookback_minutes, since, skew
                 )
                 audit.window_start, audit.window_end = window.start, window.end
-                audit.start()
-                deleted = await read_deleted_orders(connection, window)
-                await adopt_deleted_documents(connection, tenant, deleted, audit, dry_run)  # D1
-                work = await plan_deletions(tenant, deleted, audit)
+                await store_call(audit.start)  # the run's audit row, off the event loop
+                deleted = await read_deleted_orders(conn, window)
+                await adopt_deleted_documents(conn, tenant, quote(deleted), log, dry_run)  # D1
+                work = await plan_deletions(tenant, quote(deleted), log)
                 for start in range(0, len(work), BATCH_SIZE):  # D1-D3, O10
                     await apply_deletions(
-                        connection, tenant, work[start : start + BATCH_SIZE], window, audit, dry_run
+                        conn, tenant, quote(work[start : start + BATCH_SIZE]), window, log, dry_run
                     )
                     renew(lease)
-            await close_window(tenant.slug, window, audit, dry_run, lease=lease)
+            await close_window(tenant.slug, window, log, dry_run, lease=lease)
     except LeaseTimeout as exc:
         audit.note(str(exc))
         await audit.finish("skipped")

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from prefect import flow
 from prefect.artifacts import acreate_table_artifact
 from prefect.states import Cancelled, Completed, Failed
+from prefect.utilities.annotations import quote
 
 from mappings.reconcile import ReconcileRow, plan_repairs, problems, reconcile_day
 from flows.runs import run_name
@@ -52,7 +53,7 @@ async def reconcile(tenant: TenantConfig, day: date | None = None, dry_run: bool
             connect(tenant) as connection,
         ):
             connection.lease = lease  # its pushes and deletions ask the lease first (O8)
-            data = await read_day(connection, day)
+            data = await read_day(quote(connection), day)
             audit.window_start, audit.window_end = data.start, data.end
             audit.start()
             before = dict(audit.counts)
@@ -64,9 +65,11 @@ async def reconcile(tenant: TenantConfig, day: date | None = None, dry_run: bool
             if repairs.push:
                 await _push_missing(connection, tenant, repairs.push, data, audit, dry_run, lease)
             if repairs.delete:
-                work = await prepare_repair_deletions(tenant, repairs.delete, dry_run)
+                work = await prepare_repair_deletions(tenant, quote(repairs.delete), dry_run)
                 window = Window(stream="reconcile", start=data.start, end=data.end)
-                await apply_deletions(connection, tenant, work, window, audit, dry_run)
+                await apply_deletions(
+                    quote(connection), tenant, quote(work), window, quote(audit), dry_run
+                )
     except LeaseTimeout as exc:
         audit.note(str(exc))
         await audit.finish("skipped")
@@ -128,13 +131,17 @@ async def _push_missing(
     lease: LeaseGuard | None,
 ) -> None:
     """O1/O8 repair: the same plan → catalog → customers → push as order_push, so a missing
-    order is pushed exactly once even if order_push reaches it too (bindings, intents)."""
-    plan = await plan_orders(tenant, orders, [], audit)
+    order is pushed exactly once even if order_push reaches it too (bindings, intents). Large
+    arguments are quoted: the task gets the object itself, not walked by Prefect (flows/orders.py)."""
+    conn, log = quote(connection), quote(audit)
+    plan = await plan_orders(tenant, quote(orders), [], log)
     if not plan.work:
         return
-    catalog = await read_catalog(connection)
-    customers = await resolve_customers(connection, tenant, plan, catalog, audit, dry_run)
+    catalog = await read_catalog(conn)
+    customers = await resolve_customers(conn, tenant, quote(plan), quote(catalog), log, dry_run)
     window = Window(stream="reconcile", start=data.start, end=data.end)
     for batch in plan.batches(BATCH_SIZE):
-        await push_orders(connection, tenant, batch, catalog, customers, window, audit, dry_run)
+        await push_orders(
+            conn, tenant, quote(batch), quote(catalog), quote(customers), window, log, dry_run
+        )
         renew(lease)

@@ -9,13 +9,19 @@ type on phones without the key as often as with it; "Peña" == "Pena".
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 
 def normalize_name(value: object) -> str:
     """Comparison key of a person, company or branch name; "" for empty/None."""
     if value is None:
         return ""
-    text = unicodedata.normalize("NFKC", str(value))
+    return _normalized(str(value))
+
+
+@lru_cache(maxsize=1 << 16)  # O3 compares each customer with every client: the same names again
+def _normalized(value: str) -> str:
+    text = unicodedata.normalize("NFKC", value)
     decomposed = unicodedata.normalize("NFKD", text)
     without_marks = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     folded = unicodedata.normalize("NFKC", without_marks).casefold()

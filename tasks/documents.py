@@ -25,6 +25,7 @@ from store.db import database_time
 from tasks.audit import RunAudit
 from tasks.fencing import LeaseGuard, check, fence_for, lease_ttl, when_store_answers
 from tasks.options import RETRYING_TASK, STORE_TASK
+from tasks.store_calls import store_call
 
 ORDER = "order"
 ORDER_DELETION = "order_deletion"
@@ -81,7 +82,7 @@ async def tenant_lease(
     while True:
         started = time.monotonic()
         try:
-            handle = leases.acquire(tenant, LEASE_NAME, lease_ttl())
+            handle = await store_call(leases.acquire, tenant, LEASE_NAME, lease_ttl())
             break
         except leases.LeaseHeld as exc:
             if loop.time() + LEASE_POLL_SECONDS > deadline:
@@ -93,7 +94,7 @@ async def tenant_lease(
             await asyncio.sleep(LEASE_POLL_SECONDS)
     guard = LeaseGuard(handle, acquired_at=started)
     try:
-        runs.abandon_running(tenant, LEASE_FLOWS)
+        await store_call(runs.abandon_running, tenant, LEASE_FLOWS)
         yield guard
     finally:
         guard.stop()
@@ -163,12 +164,12 @@ async def open_window(
     start. No cursor and no since: NoCursor (activation sets the cursors, RULES A4). `now` is the
     store's clock (one clock for every worker); `skew_seconds` is Handy's clock against this
     worker's, so the widening is Handy's distance from the store's clock."""
-    now = database_time().replace(microsecond=0)  # one clock for every worker: the store's
+    now = (await store_call(database_time)).replace(microsecond=0)  # one clock: the store's
     skew_seconds += time.time() - now.timestamp()  # Handy - store = (Handy - us) + (us - store)
     if since is not None:
         start = _aware(since)
     else:
-        cursor = _cursor(tenant_slug, stream)
+        cursor = await store_call(_cursor, tenant_slug, stream)
         start = widened_start(cursor, skew_seconds, timedelta(minutes=lookback_minutes))
     return Window(stream=stream, start=min(start, now), end=now)
 
@@ -178,7 +179,7 @@ async def require_cursor(tenant_slug: str, stream: str, since: datetime | None) 
     """NoCursor before anything is read from Handy: a tenant not yet activated fails at once,
     naming the reason, without depending on Handy being reachable."""
     if since is None:
-        _cursor(tenant_slug, stream)
+        await store_call(_cursor, tenant_slug, stream)
 
 
 def _cursor(tenant_slug: str, stream: str) -> datetime:
@@ -205,7 +206,7 @@ async def close_window(
             "temporarily and are read again next run."
         )
     if not dry_run:
-        cursors.advance(tenant_slug, window.stream, target, fence=fence_for(lease))
+        await store_call(cursors.advance, tenant_slug, window.stream, target, fence=fence_for(lease))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,8 +265,9 @@ def _first_leaf(error: BaseException) -> BaseException:
 async def skip_window(tenant_slug: str, stream: str, dry_run: bool) -> None:
     """A switched-off stream keeps its cursor at now (reading nothing), so switching it on later
     does not replay everything that happened while it was off. No cursor yet: left alone."""
-    if not dry_run and cursors.get(tenant_slug, stream) is not None:
-        cursors.advance(tenant_slug, stream, database_time().replace(microsecond=0))
+    if not dry_run and await store_call(cursors.get, tenant_slug, stream) is not None:
+        now = await store_call(database_time)
+        await store_call(cursors.advance, tenant_slug, stream, now.replace(microsecond=0))
 
 
 async def ensure_resolved(connection: Any) -> None:

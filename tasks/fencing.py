@@ -28,6 +28,7 @@ from sqlmodel import Session
 
 from store import leases
 from store.leases import LeaseLost
+from tasks.store_calls import store_call
 
 log = logging.getLogger("hgsync.lease")
 
@@ -139,7 +140,7 @@ async def when_store_answers(write: Callable[[], R], *, until: float) -> R | Non
     pause = 0.5
     while True:
         try:
-            return write()
+            return await store_call(write)
         except OperationalError as exc:
             if time.monotonic() + pause >= until:
                 log.warning("store unreachable (%s); giving up", type(exc).__name__)

@@ -56,6 +56,7 @@ from tasks.connect import Connection
 from tasks.documents import INTENT, ORDER, PUSHED, document_key, ensure_resolved, split_document_key
 from tasks.fencing import fence_for
 from tasks.options import RETRYING_TASK
+from tasks.store_calls import store_call
 
 STALE_CREATE = "order_stale_create"  # dead-letter entity: a create sent after the lease was lost
 DUPLICATE = "order_duplicate"  # dead-letter entity: an invoiced duplicate an operator decides on
@@ -107,7 +108,7 @@ async def adopt_deleted_documents(
     pushed after the store's backup. Its document, found by reference, is bound so deletion_sync
     deletes it instead of tombstoning the order. Returns how many were bound."""
     keys = [str(order.get("id")) for order in deleted_orders]
-    bindings = binder.get_many(tenant.slug, ORDER, keys)
+    bindings = await store_call(binder.get_many, tenant.slug, ORDER, keys)
     unbound = [order for order, key in zip(deleted_orders, keys, strict=True) if key not in bindings]
     bound, _gone = await _bind_found(connection, tenant, unbound, audit, dry_run)
     return len(bound)
@@ -144,11 +145,11 @@ async def _bind_found(
                 gone[key] = external_id
             continue
         bound.add(key)
-        _bind_adopted(connection, tenant, key, match, external_id, audit, dry_run)
+        await _bind_adopted(connection, tenant, key, match, external_id, audit, dry_run)
     return bound, gone
 
 
-def _bind_adopted(
+async def _bind_adopted(
     connection: Connection, tenant: TenantConfig, key: str, match: tuple[str, dict],
     external_id: str, audit: RunAudit, dry_run: bool, *, note: str = "",
 ) -> None:
@@ -158,8 +159,8 @@ def _bind_adopted(
                folio=_folio(document), document=document[DOCUMENT_ID],
                note=note or "already in Gestionix (found by reference), not known to the store")
     if not dry_run:
-        binder.bind(
-            tenant.slug, ORDER, key, document_key(doc_type, document[DOCUMENT_ID]),
+        await store_call(
+            binder.bind, tenant.slug, ORDER, key, document_key(doc_type, document[DOCUMENT_ID]),
             status=PUSHED,
             data={
                 "doc_type": doc_type,
@@ -211,11 +212,11 @@ async def heal_duplicates(
     deletion that failed is an audited failure (or held, on a 409), tried again by the next pass."""
     groups = {ref: docs for ref, docs in group_by_reference(
         doc for docs in listed.values() for doc in docs).items() if ref.startswith(REFERENCE_PREFIX)}
-    _settle_letters(tenant, listed, dry_run)
+    await store_call(_settle_letters, tenant, listed, dry_run)
     if not groups:
         return {}
     keys = {ref[len(REFERENCE_PREFIX):]: ref for ref in groups}
-    bindings = binder.get_many(tenant.slug, ORDER, list(keys))
+    bindings = await store_call(binder.get_many, tenant.slug, ORDER, list(keys))
     healed: dict[str, Healed] = {}
     for key, ref in keys.items():
         binding = bindings.get(key)
@@ -229,13 +230,14 @@ async def heal_duplicates(
         )
         healed[key] = Healed(verdict)
         if not verdict.keep_is_bound:
-            _bind_adopted(connection, tenant, key, verdict.keep, external_ids.get(key, ""), audit,
+            await _bind_adopted(connection, tenant, key, verdict.keep, external_ids.get(key, ""), audit,
                           dry_run, note=f"kept of {len(groups[ref])} documents carrying {ref}")
         for document in verdict.delete:
             if await _delete_duplicate(connection, tenant, key, verdict, document, audit, dry_run):
                 healed[key].removed.append(document)
         for document in verdict.locked:
-            _hold_duplicate(tenant, key, verdict, document, "it is invoiced or stamped", audit, dry_run)
+            await _hold_duplicate(tenant, key, verdict, document, "it is invoiced or stamped", audit,
+                                  dry_run)
     return healed
 
 
@@ -262,8 +264,8 @@ async def _delete_duplicate(
                                f"not deleted ({exc}); tried again by the next run")
         return False
     except Permanent as exc:  # 409: invoiced or converted since it was listed
-        _hold_duplicate(tenant, key, verdict, document,
-                        f"Gestionix refused to delete it: {exc.message or exc}", audit, dry_run)
+        await _hold_duplicate(tenant, key, verdict, document,
+                              f"Gestionix refused to delete it: {exc.message or exc}", audit, dry_run)
         return False
     audit.count("deleted")
     audit.item(ORDER, key, "deleted duplicate", "", document=document_label(document),
@@ -271,7 +273,7 @@ async def _delete_duplicate(
     return True
 
 
-def _hold_duplicate(
+async def _hold_duplicate(
     tenant: TenantConfig, key: str, verdict: DuplicateVerdict, document: Document, why: str,
     audit: RunAudit, dry_run: bool,
 ) -> None:
@@ -283,7 +285,7 @@ def _hold_duplicate(
     audit.count("failed")
     audit.item(ORDER, key, "dead-lettered", reason, document=document_label(document))
     if not dry_run:
-        dead_letters.put(tenant.slug, DUPLICATE, key, reason, retry=False)
+        await store_call(dead_letters.put, tenant.slug, DUPLICATE, key, reason, retry=False)
 
 
 def _settle_letters(tenant: TenantConfig, listed: dict[str, list[Document]], dry_run: bool) -> None:
@@ -337,10 +339,10 @@ async def settle_stale_creates(
     carrying its reference other than the one it is bound to (all of them when the order was
     deleted or tombstoned meanwhile); an order not settled yet (no binding, or an intent) waits
     for its push, which binds one of them. Returns how many documents were deleted."""
-    letters = dead_letters.open_letters(tenant.slug, STALE_CREATE)
+    letters = await store_call(dead_letters.open_letters, tenant.slug, STALE_CREATE)
     if not letters:
         return 0
-    bindings = binder.get_many(tenant.slug, ORDER, [letter.key for letter in letters])
+    bindings = await store_call(binder.get_many, tenant.slug, ORDER, [letter.key for letter in letters])
     await ensure_resolved(connection)
     deleted = 0
     for letter in letters:
@@ -360,5 +362,5 @@ async def settle_stale_creates(
                     await connection.gestionix.delete_document(doc_type, document[DOCUMENT_ID])
                     deleted += 1
         if not dry_run:
-            dead_letters.resolve(tenant.slug, STALE_CREATE, letter.key)
+            await store_call(dead_letters.resolve, tenant.slug, STALE_CREATE, letter.key)
     return deleted

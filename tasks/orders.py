@@ -17,7 +17,7 @@ concurrently (bounded) while each order's own steps stay in order.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -77,6 +77,7 @@ from tasks.documents import (
 from tasks.fencing import fence_for
 from tasks.options import RETRYING_TASK, STORE_TASK
 from tasks.order_adoption import record_stale_create
+from tasks.store_calls import store_call
 
 SKIPPED = "skipped"  # O7: nothing to push; final, so later runs do not report it again
 DONE_STATUSES = FINISHED_STATUSES | {SKIPPED}
@@ -127,24 +128,46 @@ class CustomerResolution:
     problem: str | None = None  # the orders of this customer are dead-lettered with it
     transient: bool = False  # a temporary failure: the orders are retried next run
     would_create: bool = False  # dry run
-    # A customer being created in the background: the order awaits it just before its own
-    # document, so pushing the orders of known customers does not wait for every creation.
-    pending: asyncio.Future | None = None
+    # A customer still to create: the first order that needs it starts its creation (see
+    # _CustomerCreations) and every order of it awaits it just before its own document.
+    pending: int | None = None
     creations: _CustomerCreations | None = None
 
 
 class _CustomerCreations:
-    """The background creations of one run. When a push fails, `settle` lets the creations in
-    flight finish and bind (a rerun must not create those customers again) and skips the rest."""
+    """The customer creations of one run, each started by the first order that needs it, just
+    before that order's own document. They share Gestionix's rate with the orders' creates: made
+    on demand they take it at the pace orders need them, never ahead of the creates that pace
+    Handy's externalId writes (all ~190 creations of 2 000 orders at once starved those creates
+    for ~40 s). When a push fails, `settle` lets the creations in flight finish and bind (a rerun
+    must not create those customers again) and starts no more."""
 
-    def __init__(self) -> None:
+    def __init__(self, create: Callable[[int], Awaitable[CustomerResolution]]) -> None:
         self.stopping = False
-        self.task: asyncio.Future | None = None
+        self._create = create
+        self._started: dict[int, asyncio.Task] = {}
+
+    async def resolution(self, index: int, customer: str) -> CustomerResolution:
+        task = self._started.get(index)
+        if task is None:
+            if self.stopping:  # the push failed: create nothing more in this run
+                return CustomerResolution(
+                    problem=f"customer {customer} not created: the run stopped", transient=True)
+            task = self._started[index] = asyncio.ensure_future(self._create(index))
+            task.add_done_callback(_retrieve)
+        # shielded: an order cancelled while it waits must not cancel what the others await
+        return await asyncio.shield(task)
 
     async def settle(self) -> None:
         self.stopping = True
-        if self.task is not None and not self.task.done():
-            await asyncio.wait({self.task})
+        running = [task for task in self._started.values() if not task.done()]
+        if running:
+            await asyncio.wait(running)
+
+
+def _retrieve(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()  # raised to the orders that await it; retrieved here to keep asyncio quiet
 
 
 @dataclass
@@ -187,11 +210,8 @@ async def read_dead_lettered_orders(
     An order deleted in Handy or gone is not pushed (D2); its letter is closed."""
     slug = tenant.slug
     known_keys = {str(order.get(H.ORDER_ID)) for order in window_orders}
-    keys = [
-        letter.key
-        for letter in dead_letters.open_letters(slug, ORDER, retry_only=True)
-        if letter.key not in known_keys
-    ]
+    letters = await store_call(dead_letters.open_letters, slug, ORDER, retry_only=True)
+    keys = [letter.key for letter in letters if letter.key not in known_keys]
     if not keys:
         return []
 
@@ -199,7 +219,7 @@ async def read_dead_lettered_orders(
         try:
             order = await connection.handy.get_sales_order(key)
         except NotFound:
-            _close_letter(slug, key, audit, dry_run, "no longer exists in Handy: not pushed")
+            await _close_letter(slug, key, audit, dry_run, "no longer exists in Handy: not pushed")
             return None
         except CredentialsError:
             raise
@@ -208,7 +228,7 @@ async def read_dead_lettered_orders(
                        "retried next run")
             return None
         if order.get("deleted"):
-            _close_letter(slug, key, audit, dry_run, "deleted in Handy before it was pushed (D2)")
+            await _close_letter(slug, key, audit, dry_run, "deleted in Handy before it was pushed (D2)")
             return None
         return order
 
@@ -216,10 +236,10 @@ async def read_dead_lettered_orders(
     return [order for order in found if order is not None]
 
 
-def _close_letter(slug: str, key: str, audit: RunAudit, dry_run: bool, reason: str) -> None:
+async def _close_letter(slug: str, key: str, audit: RunAudit, dry_run: bool, reason: str) -> None:
     audit.skip(ORDER, key, reason)
     if not dry_run:
-        dead_letters.resolve(slug, ORDER, key)
+        await store_call(dead_letters.resolve, slug, ORDER, key)
 
 
 @task(name="plan-orders", **STORE_TASK)
@@ -239,7 +259,9 @@ async def plan_orders(
             f"{repeats} repeated order ids in what Handy listed were dropped: each order is "
             "pushed at most once per run (O8)."
         )
-    bindings = binder.get_many(tenant.slug, ORDER, [str(o.get(H.ORDER_ID)) for o, _ in everything])
+    bindings = await store_call(
+        binder.get_many, tenant.slug, ORDER, [str(o.get(H.ORDER_ID)) for o, _ in everything]
+    )
     done = 0
     for order, from_window in everything:
         work = OrderWork(order=order, from_window=from_window)
@@ -334,10 +356,10 @@ async def resolve_customers(
     binding -> match by normalised nombre comercial / razón social among the sucursal's clients
     (oldest on ambiguity, reported) -> create it (address when sync_customer_address) and bind.
     Two orders of one new customer create it once; so do two Handy customers with one name.
-    Creations run in the background, oldest order's customer first: an order of a new customer
-    awaits its creation (CustomerResolution.pending) right before its document, while the orders
-    of known customers are pushed meanwhile (at 50 ms latency and Gestionix 600/min, creating
-    ~180 customers up front held every push back ~18 s)."""
+    Creations are made on demand: the first order of a new customer creates it right before its
+    document and the others of that customer await it (CustomerResolution.pending), while the
+    orders of known customers are pushed meanwhile (at 50 ms latency and Gestionix 600/min,
+    creating ~180 customers up front held every push back ~18 s; see _CustomerCreations)."""
     slug = tenant.slug
     first: dict[str, OrderWork] = {}
     for work in plan.work:
@@ -352,7 +374,7 @@ async def resolve_customers(
                 work.problem = exc
                 continue
             first.setdefault(customer_key(work.order), work)
-    bindings = binder.get_many(slug, CUSTOMER, list(first))
+    bindings = await store_call(binder.get_many, slug, CUSTOMER, list(first))
     resolved: dict[str, CustomerResolution] = {}
     to_bind: list[tuple[str, dict]] = []
     to_create: dict[str, tuple[dict, list[str]]] = {}  # name key -> (body, customer keys)
@@ -390,24 +412,13 @@ async def resolve_customers(
             audit.count("customers created")
         return resolved
 
-    _bind_customers(slug, to_bind, audit)
+    await _bind_customers(slug, to_bind, audit)
     groups = list(to_create.values())
     if not groups:
         return resolved
-    loop = asyncio.get_running_loop()
-    futures: list[asyncio.Future] = [loop.create_future() for _ in groups]
-    creations = _CustomerCreations()
-    for (_body, keys), future in zip(groups, futures, strict=True):
-        for key in keys:
-            resolved[key] = CustomerResolution(pending=future, creations=creations)
-
-    async def create(index: int) -> None:
+    async def create(index: int) -> CustomerResolution:
         body, keys = groups[index]
         created_pairs: list[tuple[str, dict]] = []
-        if creations.stopping:  # the push failed: create nothing more in this run
-            futures[index].set_result(CustomerResolution(
-                problem=f"customer {keys[0]} not created: the run stopped", transient=True))
-            return
         try:
             client = await connection.gestionix.create_client(body)
         except CredentialsError:
@@ -428,37 +439,19 @@ async def resolve_customers(
             audit.count("customers created")
             audit.item(CUSTOMER, keys[0], "created", "", client_id=client[G.CLIENT_ID],
                        name=body[G.COMMERCIAL_NAME])
-        _bind_customers(slug, created_pairs, audit)
+        await _bind_customers(slug, created_pairs, audit)
         for key in keys:
             resolved[key] = outcome
-        futures[index].set_result(outcome)
+        return outcome
 
-    async def create_all() -> None:
-        try:
-            await run_bounded(range(len(groups)), create, CONCURRENCY)
-        except BaseException as exc:  # every waiting order must wake up, with the reason
-            error = exc if isinstance(exc, Exception) else RuntimeError("customer creation cancelled")
-            for future in futures:
-                if not future.done():
-                    future.set_exception(error)
-            raise
-
-    background = creations.task = asyncio.ensure_future(create_all())
-    _BACKGROUND.add(background)
-    background.add_done_callback(_forget_background)
+    creations = _CustomerCreations(create)
+    for index, (_body, keys) in enumerate(groups):
+        for key in keys:
+            resolved[key] = CustomerResolution(pending=index, creations=creations)
     return resolved
 
 
-_BACKGROUND: set[asyncio.Future] = set()  # strong references until the creations are done
-
-
-def _forget_background(task: asyncio.Future) -> None:
-    _BACKGROUND.discard(task)
-    if not task.cancelled():
-        task.exception()  # raised to the orders that await it; retrieved here to keep asyncio quiet
-
-
-def _bind_customers(slug: str, pairs: list[tuple[str, dict]], audit: RunAudit) -> None:
+async def _bind_customers(slug: str, pairs: list[tuple[str, dict]], audit: RunAudit) -> None:
     """O4: remember the link so the next order does not search again (and customer_sync updates
     that Handy customer instead of copying the client, C6), with the client's Gestionix content
     at this moment (C8: customer_sync then carries only what changes in Gestionix later, never
@@ -478,13 +471,13 @@ def _bind_customers(slug: str, pairs: list[tuple[str, dict]], audit: RunAudit) -
     if not rows:
         return
     try:
-        binder.bind_many(slug, CUSTOMER, rows)
+        await store_call(binder.bind_many, slug, CUSTOMER, rows)
         return
     except BindingConflict:
         pass
     for row in rows:
         try:
-            binder.bind_many(slug, CUSTOMER, [row])
+            await store_call(binder.bind_many, slug, CUSTOMER, [row])
         except BindingConflict:
             audit.note(
                 f"Handy customer {row['handy_key']} uses Gestionix client {row['gestionix_key']}, "
@@ -529,6 +522,8 @@ async def push_orders(
     """One batch of orders, concurrently; every order ends pushed, skipped (O7), dead-lettered
     (O6) or failed temporarily (the window is held back for it). Bindings are read here, not
     passed in, so a repeated call never acts on a stale view."""
+    bindings = await store_call(binder.get_many, tenant.slug, ORDER, [work.key for work in batch])
+    letters = await store_call(dead_letters.open_letters, tenant.slug, ORDER)
     run = _Run(
         connection=connection,
         tenant=tenant,
@@ -537,8 +532,8 @@ async def push_orders(
         window=window,
         audit=audit,
         dry_run=dry_run,
-        bindings=binder.get_many(tenant.slug, ORDER, [work.key for work in batch]),
-        open_letters={letter.key for letter in dead_letters.open_letters(tenant.slug, ORDER)},
+        bindings=bindings,
+        open_letters={letter.key for letter in letters},
     )
     try:
         await run_bounded(batch, lambda work: _push_one(run, work), CONCURRENCY)
@@ -552,18 +547,18 @@ async def _push_one(run: _Run, work: OrderWork) -> None:
     binding = run.bindings.get(work.key)
     status = binding.status if binding is not None else None
     if status in DONE_STATUSES:
-        _resolve(run, work)
+        await _resolve(run, work)
         return
     if status == PUSHED:
         if (binding.data or {}).get("external_id_written") or await _write_external_id(
             run, work, split_document_key(binding)[1]
         ):
-            _resolve(run, work)
+            await _resolve(run, work)
         return
     if status == INTENT and await _recover_intent(run, work, binding):
         return
     if work.problem is not None:
-        _not_pushable(run, work, work.problem)
+        await _not_pushable(run, work, work.problem)
         return
     await _create(run, work)
 
@@ -585,12 +580,12 @@ async def _recover_intent(run: _Run, work: OrderWork, binding: Any) -> bool:
     if run.dry_run:
         run.audit.item(ORDER, work.key, "would bind", "", folio=_folio(found), document=found["id"])
         return True
-    _bind_pushed(run, work, doc_type, found)
+    await _bind_pushed(run, work, doc_type, found)
     run.audit.count("recovered")
     run.audit.item(ORDER, work.key, "pushed", "", folio=_folio(found), document=found["id"],
                    note="found by reference after an interrupted run")
     if await _write_external_id(run, work, found["id"]):
-        _resolve(run, work)
+        await _resolve(run, work)
     return True
 
 
@@ -598,16 +593,17 @@ async def _create(run: _Run, work: OrderWork) -> None:
     if run.catalog is None or work.doc_type is None:  # cannot happen: planned without catalog
         _transient(run, work, "Gestionix catalog not read in this run")
         return
-    resolution = run.customers.get(customer_key(work.order)) or CustomerResolution(
+    customer = customer_key(work.order)
+    resolution = run.customers.get(customer) or CustomerResolution(
         problem="customer was not resolved"
     )
-    if resolution.pending is not None:
-        resolution = await resolution.pending  # created in the background (resolve_customers)
+    if resolution.pending is not None and resolution.creations is not None:  # created on demand
+        resolution = await resolution.creations.resolution(resolution.pending, customer)
     if resolution.transient:
         _transient(run, work, resolution.problem or "customer not resolved")
         return
     if resolution.problem:
-        _dead_letter(run, work, resolution.problem)
+        await _dead_letter(run, work, resolution.problem)
         return
     try:
         document = build_document(
@@ -620,7 +616,7 @@ async def _create(run: _Run, work: OrderWork) -> None:
             branch_name=run.connection.branch_name,
         )
     except (OrderRejected, OrderSkipped) as exc:
-        _not_pushable(run, work, exc)
+        await _not_pushable(run, work, exc)
         return
     _report_returns(run, work, document)
     _report_taxes(run, work, document)
@@ -628,8 +624,8 @@ async def _create(run: _Run, work: OrderWork) -> None:
         run.audit.count("created")
         run.audit.item(ORDER, work.key, "would push", "", **_document_extra(document))
         return
-    binder.bind(
-        run.slug, ORDER, work.key, None, status=INTENT,
+    await store_call(  # O8: durable before the create leaves
+        binder.bind, run.slug, ORDER, work.key, None, status=INTENT,
         data={"doc_type": document.doc_type, "reference": document.reference},
         fence=fence_for(run.connection.lease),
     )
@@ -638,7 +634,7 @@ async def _create(run: _Run, work: OrderWork) -> None:
         created = await gestionix.create_document(document.doc_type, document.body)
     except asyncio.CancelledError:  # a sibling stopped the batch while this create was out
         if run.connection.lease is not None and run.connection.lease.lapsed():
-            record_stale_create(run.slug, work.key)
+            await store_call(record_stale_create, run.slug, work.key)
         raise
     except CredentialsError:
         raise
@@ -648,27 +644,27 @@ async def _create(run: _Run, work: OrderWork) -> None:
         await _adopt_existing(run, work, document, exc)
         return
     except ValidationFailed as exc:
-        binder.delete(run.slug, ORDER, work.key)  # 400/422: certainly not created
-        _dead_letter(run, work, f"Gestionix refused the {DOC_LABEL[document.doc_type]}: {exc}")
+        await store_call(binder.delete, run.slug, ORDER, work.key)  # 400/422: certainly not created
+        await _dead_letter(run, work, f"Gestionix refused the {DOC_LABEL[document.doc_type]}: {exc}")
         return
     except Retryable as exc:
         _transient(run, work, f"Gestionix did not answer the create ({exc}); checked by "
                    "reference next run")
         return
     except Permanent as exc:
-        _dead_letter(run, work, f"Gestionix answered the create unexpectedly ({exc}); checked "
+        await _dead_letter(run, work, f"Gestionix answered the create unexpectedly ({exc}); checked "
                      "by reference next run")
         return
     try:
-        _bind_pushed(run, work, document.doc_type, created)
+        await _bind_pushed(run, work, document.doc_type, created)
     except LeaseLost:  # the create left after the lease was lost: maybe a duplicate
-        record_stale_create(run.slug, work.key)
+        await store_call(record_stale_create, run.slug, work.key)
         raise
     run.audit.count("created")
     run.audit.item(ORDER, work.key, "pushed", "", folio=_folio(created), document=created["id"],
                    **_document_extra(document))
     if await _write_external_id(run, work, created["id"]):
-        _resolve(run, work)
+        await _resolve(run, work)
 
 
 async def _adopt_existing(run: _Run, work: OrderWork, document: OrderDocument, exc: Conflict):
@@ -679,18 +675,19 @@ async def _adopt_existing(run: _Run, work: OrderWork, document: OrderDocument, e
     except ApiError:
         found = None
     if found is None:
-        _dead_letter(run, work, f"Gestionix refused the {DOC_LABEL[document.doc_type]}: {exc}")
+        await _dead_letter(run, work, f"Gestionix refused the {DOC_LABEL[document.doc_type]}: {exc}")
         return
-    _bind_pushed(run, work, document.doc_type, found)
+    await _bind_pushed(run, work, document.doc_type, found)
     run.audit.count("recovered")
     run.audit.item(ORDER, work.key, "pushed", "", folio=_folio(found), document=found["id"],
                    note="reference already in Gestionix")
     if await _write_external_id(run, work, found["id"]):
-        _resolve(run, work)
+        await _resolve(run, work)
 
 
-def _bind_pushed(run: _Run, work: OrderWork, doc_type: str, document: dict) -> None:
-    binder.bind(
+async def _bind_pushed(run: _Run, work: OrderWork, doc_type: str, document: dict) -> None:
+    await store_call(
+        binder.bind,
         run.slug, ORDER, work.key, document_key(doc_type, document["id"]), status=PUSHED,
         data={
             "doc_type": doc_type,
@@ -717,31 +714,31 @@ async def _write_external_id(run: _Run, work: OrderWork, document_id: Any) -> bo
         reason = (f"Gestionix document {document_id} created but Handy externalId not written "
                   f"({exc}); written next run")
         run.audit.item(ORDER, work.key, "failed", reason)
-        dead_letters.put(run.slug, ORDER, work.key, reason, retry=True)
+        await store_call(dead_letters.put, run.slug, ORDER, work.key, reason, retry=True)
         run.open_letters.add(work.key)
         return False
-    binder.set_status(run.slug, ORDER, work.key, PUSHED, external_id_written=True)
+    await store_call(binder.set_status, run.slug, ORDER, work.key, PUSHED, external_id_written=True)
     return True
 
 
-def _not_pushable(run: _Run, work: OrderWork, exc: OrderRejected | OrderSkipped) -> None:
+async def _not_pushable(run: _Run, work: OrderWork, exc: OrderRejected | OrderSkipped) -> None:
     if isinstance(exc, OrderSkipped):
         run.audit.skip(ORDER, work.key, exc.reason)
         if not run.dry_run:
-            binder.bind(run.slug, ORDER, work.key, None, status=SKIPPED,
-                        data={"skip_reason": exc.reason[:500]})
-            _resolve(run, work)
+            await store_call(binder.bind, run.slug, ORDER, work.key, None, status=SKIPPED,
+                             data={"skip_reason": exc.reason[:500]})
+            await _resolve(run, work)
         return
-    _dead_letter(run, work, exc.reason)
+    await _dead_letter(run, work, exc.reason)
 
 
-def _dead_letter(run: _Run, work: OrderWork, reason: str) -> None:
+async def _dead_letter(run: _Run, work: OrderWork, reason: str) -> None:
     """O6: kept with its reason, retried on later runs; the rest of the window goes on."""
     run.audit.count("failed")
     run.audit.item(ORDER, work.key, "dead-lettered", reason)
     if not run.dry_run:
-        dead_letters.put(
-            run.slug, ORDER, work.key, reason, retry=True,
+        await store_call(
+            dead_letters.put, run.slug, ORDER, work.key, reason, retry=True,
             payload={H.DATE_CREATED: work.order.get(H.DATE_CREATED)},
         )
         run.open_letters.add(work.key)
@@ -755,9 +752,9 @@ def _transient(run: _Run, work: OrderWork, reason: str) -> None:
         run.window.hold_back(work.created_at or run.window.start)
 
 
-def _resolve(run: _Run, work: OrderWork) -> None:
+async def _resolve(run: _Run, work: OrderWork) -> None:
     if not run.dry_run and work.key in run.open_letters:
-        dead_letters.resolve(run.slug, ORDER, work.key)
+        await store_call(dead_letters.resolve, run.slug, ORDER, work.key)
         run.open_letters.discard(work.key)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from clients.errors import PaginationError
@@ -150,3 +151,81 @@ async def test_p7_given_gestionix_pages_capped_below_the_size_asked_then_every_p
                 if branch["branch_id"] in p["branch_ids"]]
     assert sorted(p["product_id"] for p in products) == sorted(p["product_id"] for p in expected)
     assert len(products) > 7
+
+
+# -- keyset reading (issue 20): one query per page, proven by the two totalCounts ------------------
+
+
+class _Rewriting(httpx.AsyncBaseTransport):
+    """The sandbox behind a hook: `before(request)` may change the query or the world, e.g. make
+    Handy sort newest first whatever we ask, or delete an order between two queries."""
+
+    def __init__(self, sb, before) -> None:
+        self.inner, self.before = sb.handy_transport(), before
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.inner.handle_async_request(self.before(request))
+
+
+def _order_queries(sb) -> int:
+    return sb.handy.stats.calls["GET /salesOrder"]
+
+
+async def test_o1_given_450_orders_spread_over_15_minutes_when_reading_then_one_query_per_page_each_once():
+    sb = make()
+    async with client(sb) as handy:
+        ids = await take_orders(sb, handy, 450, 2)
+        start, end = window_of(sb, 3600)
+        sb.handy.stats.reset()
+        orders = await handy.list_sales_orders(start, end)
+    assert [o["id"] for o in orders] == ids
+    assert _order_queries(sb) <= 6  # 5 pages of 100 (each next query repeats a boundary second)
+
+
+async def test_o1_given_handy_sorting_newest_first_when_reading_then_keyset_is_not_trusted_and_every_order_once():
+    """A page that is not the oldest orders proves nothing by keyset (the counts disagree): the
+    window is then read in slices that each fit one page, in whatever order Handy lists them."""
+    sb = make()
+
+    def newest_first(request: httpx.Request) -> httpx.Request:
+        if request.url.path.endswith("/salesOrder"):
+            request.url = request.url.copy_set_param("order", "desc")
+        return request
+
+    async with client(sb) as handy:
+        ids = await take_orders(sb, handy, 450, 2)
+        start, end = window_of(sb, 3600)
+        handy_unsorted = HandyClient(sb.handy_url, sb.handy_token, tenant="t",
+                                     transport=_Rewriting(sb, newest_first),
+                                     clock=LinkedClock(sb.clock), rate_per_minute=60000,
+                                     timezone="America/Mexico_City")
+        async with handy_unsorted:
+            orders = await handy_unsorted.list_sales_orders(start, end)
+    assert [o["id"] for o in orders] == ids
+
+
+async def test_o1_given_an_order_deleted_between_two_keyset_queries_then_the_rest_is_sliced_and_no_live_order_missed():
+    """The deletion lowers the second totalCount: the counts no longer prove the first page, so
+    that part is read again by slices."""
+    sb = make()
+    queries: list[str] = []
+
+    def delete_after_first(request: httpx.Request) -> httpx.Request:
+        if request.url.path.endswith("/salesOrder"):
+            queries.append(str(request.url))
+            if len(queries) == 2:
+                sb.handy.delete_order(ids[-1])
+        return request
+
+    async with client(sb) as handy:
+        ids = await take_orders(sb, handy, 250, 2)
+        start, end = window_of(sb, 3600)
+        reader = HandyClient(sb.handy_url, sb.handy_token, tenant="t",
+                             transport=_Rewriting(sb, delete_after_first),
+                             clock=LinkedClock(sb.clock), rate_per_minute=60000,
+                             timezone="America/Mexico_City")
+        async with reader:
+            orders = await reader.list_sales_orders(start, end)
+    read = [o["id"] for o in orders]
+    assert read == ids[:-1]
+    assert len(queries) > 4  # 3 keyset queries would have done without the deletion
