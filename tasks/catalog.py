@@ -48,10 +48,10 @@ from mappings.plan import STATUS_DISABLED, STATUS_ENABLED, Plan, plan_sync
 from mappings.products import (
     HANDY_CODE,
     HANDY_QUANTITY,
+    ProductMapper,
     ProductMapping,
     enabled_body,
     handy_products_frame,
-    map_products,
     plan_families,
     product_create_body,
     product_update_body,
@@ -139,11 +139,26 @@ class CatalogPlan:
 
 @task(name="read_gestionix_catalog", **RETRYING_TASK)
 async def read_catalog(connection: Connection, audit: RunAudit) -> ProductMapping:
-    """Steps 1-2: the branch catalog (one paged read), mapped P1-P6; rejected rows reported."""
-    products = await connection.gestionix.list_products(connection.branch_id)
-    audit.count("read", len(products))
-    mapping = map_products(products, connection.branch_id)
-    del products
+    """Steps 1-2: the branch catalog (one paged read), mapped P1-P6; rejected rows reported.
+    Each page is mapped in a worker thread while the next one is read (the client paces
+    Gestionix, so the mapping fits in its waits), and its raw records are dropped once mapped."""
+    mapper = ProductMapper(connection.branch_id)
+    mapping_page: asyncio.Future[None] | None = None
+    read = 0
+    try:
+        async for page in connection.gestionix.product_pages(connection.branch_id):
+            read += len(page)
+            if mapping_page is not None:
+                await mapping_page  # one page at a time: the mapper keeps the catalog's order
+            mapping_page = asyncio.ensure_future(asyncio.to_thread(mapper.add, page))
+            del page
+        if mapping_page is not None:
+            await mapping_page
+    finally:
+        if mapping_page is not None and not mapping_page.done():
+            await asyncio.wait([mapping_page])  # never leave the thread mapping behind a failure
+    audit.count("read", read)
+    mapping = await asyncio.to_thread(mapper.result)
     for row in mapping.rejected.itertuples(index=False):
         key = row.code if row.code not in (None, "") else f"id {row.gestionix_id}"
         audit.skip(PRODUCT, key, f"{row.rule}: {row.reason}")
