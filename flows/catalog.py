@@ -6,6 +6,8 @@ Orchestration only; the steps live in tasks/catalog.py (bindings and recovery in
 
 from __future__ import annotations
 
+import asyncio
+
 from prefect import flow
 from prefect.states import Failed, State
 from prefect.utilities.annotations import quote
@@ -14,6 +16,8 @@ from flows.runs import run_name
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit
 from tasks.catalog import (
+    CatalogPlan,
+    HandyCatalog,
     bind_adopted,
     ensure_families,
     plan_catalog,
@@ -52,17 +56,25 @@ async def catalog_pull(
     q_audit = quote(audit)
     try:
         async with connect(tenant) as connection:  # A1: the sucursal by name
-            catalog = await read_catalog(connection, q_audit)  # 1-2: P1-P6
-            known = await read_bindings(tenant.slug)
-            await record_left_out(  # X5: why a product is not in Handy, changes only
-                tenant.slug, quote(catalog), quote(known.products["gestionix_key"].tolist()),
-                connection.branch_name, q_audit,
+            catalog, known = await asyncio.gather(  # the bindings read while the pages arrive
+                read_catalog(connection, q_audit),  # 1-2: P1-P6
+                read_bindings(tenant.slug),
             )
-            handy = await read_handy_products(connection) if full else None  # P7 drift, adoption
-            routes = await read_route_stock(connection) if tenant.sync_inventory else None  # I1, I3
-            plan = await plan_catalog(  # 3: P7, P8; 5: I2
-                quote(catalog), quote(known), quote(handy), quote(routes),
-                sync_inventory=tenant.sync_inventory, audit=q_audit,
+
+            async def read_handy_and_plan() -> tuple[HandyCatalog | None, CatalogPlan]:
+                handy = await read_handy_products(connection) if full else None  # P7 drift, adoption
+                routes = await read_route_stock(connection) if tenant.sync_inventory else None  # I1
+                return handy, await plan_catalog(  # 3: P7, P8; 5: I2
+                    quote(catalog), quote(known), quote(handy), quote(routes),
+                    sync_inventory=tenant.sync_inventory, audit=q_audit,
+                )
+
+            _, (handy, plan) = await asyncio.gather(  # the left-out record is stored meanwhile
+                record_left_out(  # X5: why a product is not in Handy, changes only
+                    tenant.slug, quote(catalog), quote(known.products["gestionix_key"].tolist()),
+                    connection.branch_name, q_audit,
+                ),
+                read_handy_and_plan(),
             )
             stop = await guard_mass_disable(  # before the first write, families included
                 tenant, quote(plan.disables), q_audit, entity="product", run_name="catalog",
