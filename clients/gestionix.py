@@ -280,6 +280,11 @@ class GestionixClient(ApiClient):
     async def list_products(self, branch_id: int) -> list[dict]:
         return await self._list(PRODUCTS_PATH, {BRANCH_ID_PARAM: branch_id})
 
+    def product_pages(self, branch_id: int) -> AsyncIterator[list[dict]]:
+        """The branch's products one page at a time (a caller maps a page while the next one is
+        read, and never holds the whole raw catalog)."""
+        return self._get_pages(PRODUCTS_PATH, {BRANCH_ID_PARAM: branch_id})
+
     async def list_taxes(self) -> list[dict]:
         return await self._list(TAXES_PATH)
 

@@ -6,13 +6,18 @@ Orchestration only; the steps live in tasks/catalog.py (bindings and recovery in
 
 from __future__ import annotations
 
+import asyncio
+
 from prefect import flow
 from prefect.states import Failed, State
+from prefect.utilities.annotations import quote
 
 from flows.runs import run_name
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit
 from tasks.catalog import (
+    CatalogPlan,
+    HandyCatalog,
     bind_adopted,
     ensure_families,
     plan_catalog,
@@ -45,35 +50,51 @@ async def catalog_pull(
     operator go on (P7, deletion protection).
     """
     audit = RunAudit(tenant.slug, "catalog", dry_run=dry_run).start()
+    # Big arguments (the audit's items, frames, the plan and its writes) are passed quoted: Prefect
+    # would otherwise walk every element twice per task call looking for futures (seconds of
+    # CPU at 50 000 products). Nothing here is a future; the tasks get the plain values.
+    q_audit = quote(audit)
     try:
         async with connect(tenant) as connection:  # A1: the sucursal by name
-            catalog = await read_catalog(connection, audit)  # 1-2: P1-P6
-            known = await read_bindings(tenant.slug)
-            await record_left_out(  # X5: why a product is not in Handy, changes only
-                tenant.slug, catalog, known.products["gestionix_key"].tolist(), connection.branch_name, audit
+            catalog, known = await asyncio.gather(  # the bindings read while the pages arrive
+                read_catalog(connection, q_audit),  # 1-2: P1-P6
+                read_bindings(tenant.slug),
             )
-            handy = await read_handy_products(connection) if full else None  # P7 drift, adoption
-            routes = await read_route_stock(connection) if tenant.sync_inventory else None  # I1, I3
-            plan = await plan_catalog(  # 3: P7, P8; 5: I2
-                catalog, known, handy, routes, sync_inventory=tenant.sync_inventory, audit=audit
+
+            async def read_handy_and_plan() -> tuple[HandyCatalog | None, CatalogPlan]:
+                handy = await read_handy_products(connection) if full else None  # P7 drift, adoption
+                routes = await read_route_stock(connection) if tenant.sync_inventory else None  # I1
+                return handy, await plan_catalog(  # 3: P7, P8; 5: I2
+                    quote(catalog), quote(known), quote(handy), quote(routes),
+                    sync_inventory=tenant.sync_inventory, audit=q_audit,
+                )
+
+            _, (handy, plan) = await asyncio.gather(  # the left-out record is stored meanwhile
+                record_left_out(  # X5: why a product is not in Handy, changes only
+                    tenant.slug, quote(catalog), quote(known.products["gestionix_key"].tolist()),
+                    connection.branch_name, q_audit,
+                ),
+                read_handy_and_plan(),
             )
             stop = await guard_mass_disable(  # before the first write, families included
-                tenant, plan.disables, audit, entity="product", run_name="catalog",
+                tenant, quote(plan.disables), q_audit, entity="product", run_name="catalog",
                 dry_run=dry_run, confirmed=confirm_mass_disable,
             )
             if stop:
                 await audit.finish("failed")
                 return Failed(message=stop)
             families = await ensure_families(  # 4: P5, families first
-                connection, tenant.slug, plan.families_needed, known, audit,
+                connection, tenant.slug, plan.families_needed, quote(known), q_audit,
                 full=full, dry_run=dry_run,
             )
             if dry_run:
                 report_plan(plan, audit)  # X3
             else:
-                await bind_adopted(tenant.slug, plan, audit)
+                await bind_adopted(tenant.slug, quote(plan), q_audit)
                 for chunk in plan.chunks():  # 4-5: concurrent writes, bound as they succeed
-                    await write_products(connection, tenant.slug, chunk, families, handy, audit)
+                    await write_products(
+                        connection, tenant.slug, quote(chunk), families, quote(handy), q_audit
+                    )
     except BaseException as exc:
         audit.note(f"run failed: {type(exc).__name__}: {exc}")
         await audit.finish("failed")

@@ -314,97 +314,117 @@ def _map_one(product: Mapping[str, Any], branch_id: Any) -> dict[str, Any] | Non
     }
 
 
+class ProductMapper:
+    """map_products one page at a time: `add` each page as it arrives (the raw records can be
+    dropped at once, and a page is mapped while the next one is read), then `result`. Pages
+    must be added in order, one at a time (positions and duplicate detection span pages)."""
+
+    def __init__(self, branch_id: Any) -> None:
+        self.branch_id = branch_id
+        self.desired: list[dict[str, Any]] = []
+        self.rejected: list[dict[str, Any]] = []
+        self.not_for_sale: list[dict[str, Any]] = []
+        self.tax_notes: list[dict[str, Any]] = []
+        self.position = 0
+
+    def add(self, products: Iterable[Any]) -> None:
+        for product in products:
+            position, self.position = self.position, self.position + 1
+            if not isinstance(product, Mapping):
+                self.rejected.append(
+                    {
+                        "gestionix_id": None,
+                        "key": None,
+                        "code": None,
+                        "name": None,
+                        "rule": "DATA",
+                        "reason": f"record #{position} is not an object ({type(product).__name__})",
+                    }
+                )
+                continue
+            try:
+                row = _map_one(product, self.branch_id)
+            except Rejected as exc:
+                clave = product.get(GX_KEY)
+                name = product.get(GX_NAME)
+                self.rejected.append(
+                    {
+                        "gestionix_id": product.get(GX_PRODUCT_ID),
+                        "key": clave if clave_problem(clave) is None else None,
+                        "code": None if clave is None else str(clave),
+                        "name": None if name is None else str(name)[:MAX_DESCRIPTION_LENGTH],
+                        "rule": exc.rule,
+                        "reason": f"{_label(product.get(GX_PRODUCT_ID), clave)}: {exc}",
+                    }
+                )
+                continue
+            if row is None:
+                clave = product.get(GX_KEY)
+                self.not_for_sale.append(
+                    {
+                        "gestionix_id": product.get(GX_PRODUCT_ID),
+                        "gestionix_key": clave if clave_problem(clave) is None else None,
+                        "code": None if clave is None else str(clave),
+                    }
+                )
+            else:
+                fixed = row.pop("fixed_taxes")
+                if fixed:
+                    self.tax_notes.append(
+                        {
+                            "key": row["key"],
+                            "reason": f"{_label(row['gestionix_id'], row['key'])}: fixed-amount "
+                            f"tax {', '.join(fixed)} not considered (only percentage taxes count)",
+                        }
+                    )
+                self.desired.append(row)
+
+    def result(self) -> ProductMapping:
+        """The mapping of every record added (claves shared by several products rejected, P2)."""
+        rejected = self.rejected
+        desired_frame = pd.DataFrame(self.desired, columns=DESIRED_COLUMNS)
+        self.desired = []  # the frame holds them now
+        duplicated = desired_frame["key"].duplicated(keep=False)
+        if duplicated.any():
+            dupes = desired_frame[duplicated]
+            ids_by_key = dupes.groupby("key", sort=False)["gestionix_id"].agg(
+                lambda s: ", ".join(map(str, s))
+            )
+            for row in dupes.itertuples(index=False):
+                rejected.append(
+                    {
+                        "gestionix_id": row.gestionix_id,
+                        "key": row.key,
+                        "code": row.code,
+                        "name": row.description,
+                        "rule": "P2",
+                        "reason": f"{_label(row.gestionix_id, row.key)}: clave is shared by products "
+                        f"{ids_by_key[row.key]} of the branch",
+                    }
+                )
+            desired_frame = desired_frame[~duplicated].reset_index(drop=True)
+        desired_frame = desired_frame.astype(
+            {"enabled": bool, "price": float, "base_price": float, "tax_amount": float, "stock": float}
+        )
+        rejected_frame = pd.DataFrame(rejected, columns=REJECTED_COLUMNS, dtype=object)
+        held = [key for key in rejected_frame["key"].tolist() if isinstance(key, str)]
+        return ProductMapping(
+            desired=desired_frame,
+            rejected=rejected_frame,
+            not_for_sale=pd.DataFrame(self.not_for_sale, columns=NOT_FOR_SALE_COLUMNS, dtype=object),
+            held_keys=sorted(set(held)),
+            tax_notes=pd.DataFrame(self.tax_notes, columns=TAX_NOTE_COLUMNS, dtype=object),
+        )
+
+
 def map_products(products: Iterable[Any], branch_id: Any) -> ProductMapping:
     """Gestionix branch products (API dicts) -> desired Handy products, rejected and not-for-sale.
 
     Never raises for bad records: each ends as a `rejected` row naming the product and the reason.
     """
-    desired: list[dict[str, Any]] = []
-    rejected: list[dict[str, Any]] = []
-    not_for_sale: list[dict[str, Any]] = []
-    tax_notes: list[dict[str, Any]] = []
-    for position, product in enumerate(products):
-        if not isinstance(product, Mapping):
-            rejected.append(
-                {
-                    "gestionix_id": None,
-                    "key": None,
-                    "code": None,
-                    "name": None,
-                    "rule": "DATA",
-                    "reason": f"record #{position} is not an object ({type(product).__name__})",
-                }
-            )
-            continue
-        try:
-            row = _map_one(product, branch_id)
-        except Rejected as exc:
-            clave = product.get(GX_KEY)
-            name = product.get(GX_NAME)
-            rejected.append(
-                {
-                    "gestionix_id": product.get(GX_PRODUCT_ID),
-                    "key": clave if clave_problem(clave) is None else None,
-                    "code": None if clave is None else str(clave),
-                    "name": None if name is None else str(name)[:MAX_DESCRIPTION_LENGTH],
-                    "rule": exc.rule,
-                    "reason": f"{_label(product.get(GX_PRODUCT_ID), clave)}: {exc}",
-                }
-            )
-            continue
-        if row is None:
-            clave = product.get(GX_KEY)
-            not_for_sale.append(
-                {
-                    "gestionix_id": product.get(GX_PRODUCT_ID),
-                    "gestionix_key": clave if clave_problem(clave) is None else None,
-                    "code": None if clave is None else str(clave),
-                }
-            )
-        else:
-            fixed = row.pop("fixed_taxes")
-            if fixed:
-                tax_notes.append(
-                    {
-                        "key": row["key"],
-                        "reason": f"{_label(row['gestionix_id'], row['key'])}: fixed-amount "
-                        f"tax {', '.join(fixed)} not considered (only percentage taxes count)",
-                    }
-                )
-            desired.append(row)
-
-    desired_frame = pd.DataFrame(desired, columns=DESIRED_COLUMNS)
-    duplicated = desired_frame["key"].duplicated(keep=False)
-    if duplicated.any():
-        dupes = desired_frame[duplicated]
-        ids_by_key = dupes.groupby("key", sort=False)["gestionix_id"].agg(
-            lambda s: ", ".join(map(str, s))
-        )
-        for row in dupes.itertuples(index=False):
-            rejected.append(
-                {
-                    "gestionix_id": row.gestionix_id,
-                    "key": row.key,
-                    "code": row.code,
-                    "name": row.description,
-                    "rule": "P2",
-                    "reason": f"{_label(row.gestionix_id, row.key)}: clave is shared by products "
-                    f"{ids_by_key[row.key]} of the branch",
-                }
-            )
-        desired_frame = desired_frame[~duplicated].reset_index(drop=True)
-    desired_frame = desired_frame.astype(
-        {"enabled": bool, "price": float, "base_price": float, "tax_amount": float, "stock": float}
-    )
-    rejected_frame = pd.DataFrame(rejected, columns=REJECTED_COLUMNS, dtype=object)
-    held = [key for key in rejected_frame["key"].tolist() if isinstance(key, str)]
-    return ProductMapping(
-        desired=desired_frame,
-        rejected=rejected_frame,
-        not_for_sale=pd.DataFrame(not_for_sale, columns=NOT_FOR_SALE_COLUMNS, dtype=object),
-        held_keys=sorted(set(held)),
-        tax_notes=pd.DataFrame(tax_notes, columns=TAX_NOTE_COLUMNS, dtype=object),
-    )
+    mapper = ProductMapper(branch_id)
+    mapper.add(products)
+    return mapper.result()
 
 
 # ----------------------------------------------------------------------------- Handy side

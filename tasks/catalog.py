@@ -5,7 +5,8 @@ Steps (each a batch-sized Prefect task, awaited from the flow so they share its 
 its clients):
   read_catalog         one paged read of the branch catalog, mapped at once (P1-P6): the raw API
                        records are dropped before the next step (memory at 50 000 products).
-  read_bindings        what the integration wrote last time (P8).
+  read_bindings        what the integration wrote last time (P8), read while the catalog pages
+                       arrive.
   read_handy_products  full mode only: Handy's products, enabled AND disabled (drift, adoption).
   read_route_stock     sync_inventory only: open routes with their inventory (I1).
   plan_catalog         pure: create / update / enable / disable / adopt / rebind + stock (I2),
@@ -33,7 +34,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import deque
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,10 +51,10 @@ from mappings.plan import STATUS_DISABLED, STATUS_ENABLED, Plan, plan_sync
 from mappings.products import (
     HANDY_CODE,
     HANDY_QUANTITY,
+    ProductMapper,
     ProductMapping,
     enabled_body,
     handy_products_frame,
-    map_products,
     plan_families,
     product_create_body,
     product_update_body,
@@ -65,6 +68,7 @@ PRODUCT = "product"
 FAMILY = "family"
 WRITE_CHUNK = 500  # writes per task run: a Prefect retry redoes at most this many (minus done)
 BIND_EVERY = 25  # successes bound per store transaction
+MAPPING_BACKLOG = 8  # pages read but not mapped yet, at most (memory of the raw records)
 WORKERS = 32  # coroutines feeding the client; the client's semaphore and limiter are the bound
 PAYLOAD = [
     "code", "description", "family", "price", "base_price", "tax_name", "tax_amount", "enabled",
@@ -139,11 +143,29 @@ class CatalogPlan:
 
 @task(name="read_gestionix_catalog", **RETRYING_TASK)
 async def read_catalog(connection: Connection, audit: RunAudit) -> ProductMapping:
-    """Steps 1-2: the branch catalog (one paged read), mapped P1-P6; rejected rows reported."""
-    products = await connection.gestionix.list_products(connection.branch_id)
-    audit.count("read", len(products))
-    mapping = map_products(products, connection.branch_id)
-    del products
+    """Steps 1-2: the branch catalog (one paged read), mapped P1-P6; rejected rows reported.
+    Each page is mapped in a worker thread while the next ones are read (the client paces
+    Gestionix, so the mapping fits in its waits); the reads never wait for the mapping unless it
+    lags MAPPING_BACKLOG pages behind, and a page's raw records are dropped once mapped."""
+    mapper = ProductMapper(connection.branch_id)
+    loop = asyncio.get_running_loop()
+    pending: deque[asyncio.Future[None]] = deque()
+    read = 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="map-catalog") as one_thread:
+        try:  # one thread: the pages are mapped one at a time, in the catalog's order
+            async for page in connection.gestionix.product_pages(connection.branch_id):
+                read += len(page)
+                pending.append(loop.run_in_executor(one_thread, mapper.add, page))
+                del page
+                while len(pending) > MAPPING_BACKLOG or (pending and pending[0].done()):
+                    await pending.popleft()
+            while pending:
+                await pending.popleft()
+        finally:
+            if pending:  # a failed read: let the thread finish what it holds before leaving
+                await asyncio.wait(pending)
+    audit.count("read", read)
+    mapping = await asyncio.to_thread(mapper.result)
     for row in mapping.rejected.itertuples(index=False):
         key = row.code if row.code not in (None, "") else f"id {row.gestionix_id}"
         audit.skip(PRODUCT, key, f"{row.rule}: {row.reason}")
@@ -158,7 +180,11 @@ async def read_catalog(connection: Connection, audit: RunAudit) -> ProductMappin
 
 @task(name="read_bindings", **STORE_TASK)
 async def read_bindings(slug: str) -> Bindings:
-    return Bindings(products=binder.frame(slug, PRODUCT), families=binder.frame(slug, FAMILY))
+    """In a worker thread: the flow reads the bindings while the catalog pages arrive."""
+    products, families = await asyncio.to_thread(
+        lambda: (binder.frame(slug, PRODUCT), binder.frame(slug, FAMILY))
+    )
+    return Bindings(products=products, families=families)
 
 
 @task(name="read_handy_products", **RETRYING_TASK)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from prefect import get_run_logger, task
 
 from mappings.left_out import left_out_products
@@ -20,9 +22,15 @@ async def record_left_out(
     """Store what changed in the left-out set since the last run (nothing when nothing changed)."""
     if audit.dry_run:
         return
-    current = left_out_products(mapping.desired, mapping.rejected, mapping.not_for_sale, bound_keys, branch_name)
-    changed = left_out.record(slug, PRODUCT, current, audit.run_id)
+
+    def record() -> tuple[int, dict[str, int]]:  # in a worker thread: the flow plans meanwhile
+        current = left_out_products(
+            mapping.desired, mapping.rejected, mapping.not_for_sale, bound_keys, branch_name
+        )
+        return len(current), left_out.record(slug, PRODUCT, current, audit.run_id)
+
+    left_out_count, changed = await asyncio.to_thread(record)
     get_run_logger().info(
         "%s products left out of Handy (%s newly, %s back in); `hgsync explain product CODE` says why",
-        len(current), changed["started"], changed["ended"],
+        left_out_count, changed["started"], changed["ended"],
     )

@@ -289,33 +289,53 @@ async def read_catalog(connection: Connection) -> Catalog:
     sucursal (O3) and sellers: once per run."""
     await ensure_resolved(connection)
     gestionix = connection.gestionix
-    products = await gestionix.list_products(connection.branch_id)
     taxes = await gestionix.list_taxes()
+    products: dict[str, dict] = {}
+    async for page in gestionix.product_pages(connection.branch_id):  # raw pages dropped once indexed
+        products_index(page, taxes, into=products)
     clients = await gestionix.list_clients(connection.branch_id)
     sellers = await gestionix.list_sellers()
-    return Catalog(products_by_key=products_index(products, taxes), clients=clients, sellers=sellers)
+    return Catalog(products_by_key=products, clients=clients, sellers=sellers)
 
 
-def products_index(products: Iterable[dict], taxes: Iterable[dict]) -> dict[str, dict]:
-    """clave -> product. A tax entry that carries only its id is completed from GET /taxes.
-    Two products with one clave: the active, for-sale one wins, then the oldest."""
+# What the index keeps of a product: the order mapping reads the id and the taxes, the
+# preference below active and for_sale (a 50 000-product catalog is held for the whole run).
+INDEXED_FIELDS = (G.PRODUCT_ID, PRODUCT_KEY, "active", "for_sale")
+
+
+def products_index(
+    products: Iterable[dict], taxes: Iterable[dict], *, into: dict[str, dict] | None = None
+) -> dict[str, dict]:
+    """clave -> product (INDEXED_FIELDS and its taxes). A tax entry that carries only its id is
+    completed from GET /taxes. Two products with one clave: the active, for-sale one wins, then
+    the oldest. `into`: an index built page by page (pages in catalog order)."""
     tax_by_id = {tax.get(G.TAX_ID): tax for tax in taxes if isinstance(tax, dict)}
-    index: dict[str, dict] = {}
+    completed: dict[Any, dict] = {}  # one dict per distinct tax entry, shared by its products
+    index: dict[str, dict] = {} if into is None else into
     for product in products:
         clave = product.get(PRODUCT_KEY)
         if not isinstance(clave, str) or not clave.strip():
             continue
-        product = {
-            **product,
-            G.TAXES: [
-                {**tax_by_id.get(tax.get(G.TAX_ID), {}), **tax} if isinstance(tax, dict) else tax
-                for tax in product.get(G.TAXES) or []
-            ],
+        product = {name: product[name] for name in INDEXED_FIELDS if name in product} | {
+            G.TAXES: [_completed_tax(tax, tax_by_id, completed) for tax in product.get(G.TAXES) or []]
         }
         current = index.get(clave.strip())
         if current is None or _preference(product) < _preference(current):
             index[clave.strip()] = product
     return index
+
+
+def _completed_tax(tax: Any, tax_by_id: dict[Any, dict], completed: dict[Any, dict]) -> Any:
+    if not isinstance(tax, dict):
+        return tax
+    try:
+        key = tuple(tax.items())
+        hash(key)
+    except TypeError:  # an unhashable value in a broken entry: not shared
+        return {**tax_by_id.get(tax.get(G.TAX_ID), {}), **tax}
+    if key not in completed:
+        completed[key] = {**tax_by_id.get(tax.get(G.TAX_ID), {}), **tax}
+    return completed[key]
 
 
 def _preference(product: dict) -> tuple:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from decimal import ROUND_HALF_UP, Decimal
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,6 +16,7 @@ from mappings.products import (
     MAX_CODE_LENGTH,
     MAX_DESCRIPTION_LENGTH,
     REJECTED_COLUMNS,
+    ProductMapper,
     after_tax_price,
     enabled_body,
     handy_products_frame,
@@ -173,6 +175,31 @@ def test_p2_duplicated_clave_rejects_every_copy_and_holds_it():
     assert sorted(result.rejected["gestionix_id"]) == [1, 2]
     assert all("shared by products 1, 2" in reason for reason in result.rejected["reason"])
     assert result.held_keys == ["REF-600"]
+
+
+def test_p2_mapped_page_by_page_equals_the_whole_catalog_at_once():
+    """catalog_pull maps each page as it arrives: duplicates across pages, record positions of
+    broken records and every frame must be what one call over the whole catalog gives."""
+    catalog = [
+        product(product_id=1, key="A"),
+        product(product_id=2, key="DUP"),
+        product(product_id=3, key="B/C"),
+        product(product_id=4, key="DUP"),  # the same clave on the next page
+        "not a record",
+        product(product_id=5, key="N", for_sale=False),
+        product(product_id=6, key="F", taxes=[IVA16, FIXED_IEPS]),
+        product(product_id=7, key="Z", active=False),
+    ]
+    whole = map_products(catalog, BRANCH)
+    mapper = ProductMapper(BRANCH)
+    for start in range(0, len(catalog), 3):
+        mapper.add(catalog[start : start + 3])
+    paged = mapper.result()
+    for name in ("desired", "rejected", "not_for_sale", "tax_notes"):
+        pd.testing.assert_frame_equal(getattr(paged, name), getattr(whole, name))
+    assert paged.held_keys == whole.held_keys == ["DUP"]
+    assert "record #4 is not an object" in paged.rejected["reason"].tolist()[1]
+    assert sorted(paged.rejected["gestionix_id"].dropna()) == [2, 3, 4]
 
 
 # --- names -------------------------------------------------------------------------------

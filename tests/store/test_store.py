@@ -61,9 +61,13 @@ def test_binding_frame_and_get_many(db_url):
         [{"handy_key": f"K{i}", "gestionix_key": str(i), "status": "enabled", "fingerprint": "f"} for i in range(1200)],
         url=db_url,
     )
+    binder.bind("acme", "product", "K7", "7", status="disabled", data={"quantity": 4.0}, url=db_url)
     frame = binder.frame("acme", "product", url=db_url)
     assert list(frame.columns) == binder.BINDING_COLUMNS
     assert len(frame) == 1200
+    k7 = frame.set_index("handy_key").loc["K7"]
+    assert (k7["status"], k7["data"], k7["gestionix_key"]) == ("disabled", {"quantity": 4.0}, "7")
+    assert k7["synced_at"] == binder.get("acme", "product", "K7", url=db_url).synced_at
     assert set(binder.get_many("acme", "product", ["K1", "K1100", "missing"], url=db_url)) == {"K1", "K1100"}
     assert binder.frame("acme", "family", url=db_url).empty
 
@@ -133,6 +137,18 @@ def test_lease_left_by_killed_process_expires_and_can_be_taken(db_url):
         stale.renew()
     taken.renew()
     leases.release(taken)
+
+
+def test_run_items_past_one_insert_batch_are_all_stored_in_order(db_url):
+    """A dry run of a big catalog explains tens of thousands of records (inserted in batches)."""
+    run_id = runs.start("acme", "catalog", url=db_url)
+    count = runs.ITEMS_PER_INSERT * 2 + 1
+    items = [{"entity": "product", "key": f"K{i}", "action": "would create", "reason": "new", "n": i}
+             for i in range(count)]
+    assert runs.add_items("acme", run_id, iter(items), url=db_url) == count
+    stored = runs.items("acme", run_id, url=db_url)
+    assert [i.key for i in stored] == [f"K{i}" for i in range(count)]
+    assert stored[-1].details == {"n": str(count - 1)} and stored[-1].tenant == "acme"
 
 
 def test_runs_record_counts_items_and_prune(db_url):
