@@ -14,6 +14,11 @@ if os.environ.get("PREFECT__FLOW_RUN_ID") and os.environ.get("HGSYNC_FLEET_PROBE
     import time
 
     _STARTED = time.time()
+    if os.environ.get("HGSYNC_FLEET_PROFILE"):  # where a run's CPU goes (bench.fleet --profile)
+        import cProfile
+
+        _PROFILE = cProfile.Profile()
+        _PROFILE.enable()
 
     def _peak_rss_kb() -> int:
         with open("/proc/self/status") as status:
@@ -23,6 +28,9 @@ if os.environ.get("PREFECT__FLOW_RUN_ID") and os.environ.get("HGSYNC_FLEET_PROBE
         return 0
 
     def _write() -> None:
+        if os.environ.get("HGSYNC_FLEET_PROFILE"):
+            _PROFILE.disable()
+            _PROFILE.dump_stats(os.path.join(os.environ["HGSYNC_FLEET_PROBE_DIR"], f"{os.getpid()}.prof"))
         usage = resource.getrusage(resource.RUSAGE_SELF)
         record = {
             "flow_run_id": os.environ["PREFECT__FLOW_RUN_ID"], "pid": os.getpid(),
