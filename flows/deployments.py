@@ -111,6 +111,9 @@ def _yaml() -> YAML:
 _ORDINARY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./@+()-]*(?: [A-Za-z0-9_./@+()-]+)*")
 _YAML_1_1 = yaml.resolver.Resolver()
 _STR_TAG = "tag:yaml.org,2002:str"
+# libyaml's safe loader when PyYAML has it: the same YAML 1.1 reading, ~8x faster on a file with
+# hundreds of tenants (`tenant add` reads the file to pick the tenant's schedule minute).
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def read_as_written(value: str) -> bool:
@@ -156,7 +159,7 @@ def read_as_prefect(path: Path = DEFAULT_PREFECT_YAML) -> dict[str, Any]:
     if not path.exists():
         raise DeploymentFileError(f"{path} not found")
     with path.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle) or {}
+        return yaml.load(handle, Loader=_SAFE_LOADER) or {}
 
 
 def deployments(path: Path = DEFAULT_PREFECT_YAML) -> list[DeploymentSpec]:
