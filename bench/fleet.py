@@ -191,7 +191,9 @@ async def _runs(config: dict, tenant_add_s: float, deploy_s: float, deployed: in
     sim_end = SIM_START + timedelta(minutes=config["minutes"])
     async with get_client() as client:
         wanted = {f"{slug}-{flow}" for slug in config["slugs"] for flow in SCHEDULED_FLOWS}
-        on_server = await client.read_deployments()
+        on_server = []
+        while page := await client.read_deployments(offset=len(on_server), limit=200):  # the API pages by 200
+            on_server += page
         found = [d for d in on_server if d.name in wanted]
         if len(found) != len(wanted):
             raise RuntimeError(f"{len(found)} of {len(wanted)} deployments on the server after deploy")
