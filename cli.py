@@ -178,10 +178,11 @@ def tenant_add(
         gestionix_block.save(config.gestionix_credentials, overwrite=True)
         typer.echo(f"saved blocks {config.handy_credentials!r} and {config.gestionix_credentials!r}")
     try:
-        deployments.add_tenant(config, file)
+        offset = deployments.add_tenant(config, file)
     except deployments.DeploymentFileError as error:
         _fail(str(error))
     typer.echo(f"added deployments {', '.join(f'{slug}-{k}' for k in deployments.FLOWS)} to {file}")
+    typer.echo(f"schedules staggered: order push at minute {offset} of every 10, deletions 5 minutes later")
     typer.echo(f"next: hgsync tenant check {slug} ; hgsync deploy ; prefect deployment run activate/{slug}-activate")
 
 

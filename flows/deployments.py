@@ -14,6 +14,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
+from mappings.schedules import assign_offset, cron_offset, flow_offset, shifted_cron
 from mappings.tenant import TenantConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -110,6 +111,9 @@ def _yaml() -> YAML:
 _ORDINARY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./@+()-]*(?: [A-Za-z0-9_./@+()-]+)*")
 _YAML_1_1 = yaml.resolver.Resolver()
 _STR_TAG = "tag:yaml.org,2002:str"
+# libyaml's safe loader when PyYAML has it: the same YAML 1.1 reading, ~8x faster on a file with
+# hundreds of tenants (`tenant add` reads the file to pick the tenant's schedule minute).
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def read_as_written(value: str) -> bool:
@@ -155,7 +159,7 @@ def read_as_prefect(path: Path = DEFAULT_PREFECT_YAML) -> dict[str, Any]:
     if not path.exists():
         raise DeploymentFileError(f"{path} not found")
     with path.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle) or {}
+        return yaml.load(handle, Loader=_SAFE_LOADER) or {}
 
 
 def deployments(path: Path = DEFAULT_PREFECT_YAML) -> list[DeploymentSpec]:
@@ -203,8 +207,35 @@ def find(slug: str, flow_key: str, path: Path = DEFAULT_PREFECT_YAML) -> Deploym
     raise DeploymentFileError(f"deployment {name!r} is not in {path.name}")
 
 
-def add_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> None:
-    """Append the tenant (an anchored parameter block) and its seven deployments, keeping comments."""
+def schedule_offsets(path: Path = DEFAULT_PREFECT_YAML) -> dict[str, int]:
+    """{tenant slug: minute offset inside the S2 cadence}, read from its order push schedule."""
+    offsets = {}
+    for spec in deployments(path):
+        if spec.flow_key == "orders" and spec.schedules:
+            offset = cron_offset(spec.schedules[0]["cron"])
+            if offset is not None:
+                offsets[spec.parameters["tenant"]["slug"]] = offset
+    return offsets
+
+
+def _staggered(schedules: CommentedSeq, minutes: int) -> CommentedSeq:
+    """The anchored schedules themselves when unshifted (the file stays short), else copies with
+    each cron's minute moved (timezone and paused state kept)."""
+    if minutes == 0:
+        return schedules
+    copies = CommentedSeq()
+    for schedule in schedules:
+        copy = CommentedMap(schedule)
+        copy["cron"] = DoubleQuotedScalarString(shifted_cron(str(schedule["cron"]), minutes))
+        copies.append(copy)
+    return copies
+
+
+def add_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> int:
+    """Append the tenant (an anchored parameter block) and its seven deployments, keeping comments;
+    its scheduled flows start at the least used minute offset of the cadence (mappings.schedules),
+    which is returned."""
+    offset = assign_offset(config.slug, schedule_offsets(path).values())
     document = read(path)
     definitions = document.setdefault("definitions", CommentedMap())
     tenants_map = definitions.setdefault("tenants", CommentedMap())
@@ -227,7 +258,7 @@ def add_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> None:
         if schedule:
             if schedule not in schedules:
                 raise DeploymentFileError(f"{path.name}: definitions.schedules.{schedule} is missing")
-            entry["schedules"] = schedules[schedule]
+            entry["schedules"] = _staggered(schedules[schedule], flow_offset(key, offset))
         if concurrency is not None:
             entry["concurrency_limit"] = concurrency
         if work_pool is not None:
@@ -239,6 +270,7 @@ def add_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> None:
             deploys.yaml_set_comment_before_after_key(len(deploys) - 1, before=f"--- tenant {config.slug} ---", indent=2)
     with path.open("w", encoding="utf-8") as handle:
         _yaml().dump(document, handle)
+    return offset
 
 
 def update_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> dict[str, tuple[Any, Any]]:

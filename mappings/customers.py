@@ -32,13 +32,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from mappings.fingerprint import fingerprint
 from mappings.names import normalize_name
 from mappings.products import MAX_DESCRIPTION_LENGTH, clean_text, is_blank
+
+if TYPE_CHECKING:  # pandas is imported inside the functions that build frames: order runs never load it
+    import pandas as pd
 
 # --- Gestionix client and seller fields (gestionix-api-v3.md, "Customers and sellers", [A]).
 GX_CLIENT_ID = "client_id"
@@ -241,6 +242,8 @@ def map_customers(
     """Gestionix clients -> desired Handy customers (C2-C5). `user_by_seller` maps a Gestionix
     seller id (as str) to a Handy user id (SellerMatch.user_by_seller). Never raises for bad
     records: each ends as a rejected row naming the client and the reason."""
+    import pandas as pd
+
     users = {str(k): v for k, v in (user_by_seller or {}).items()}
     desired: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
@@ -314,6 +317,8 @@ def match_sellers(
 ) -> SellerMatch:
     """C5: Gestionix seller -> Handy user, by e-mail (case-insensitive; user email or username),
     then by normalised name. Only enabled users; a tie is ambiguous and reported, not guessed."""
+    import pandas as pd
+
     by_email: dict[str, set[int]] = {}
     by_name: dict[str, set[int]] = {}
     for user in users:
@@ -489,6 +494,8 @@ def customer_update_body(
 
 def handy_customers_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Handy customer records -> HANDY_CURRENT_COLUMNS, fingerprinted like desired rows."""
+    import pandas as pd
+
     rows = []
     for record in records:
         content = {name: record.get(name) for name in CONTENT_FIELDS}
@@ -518,6 +525,8 @@ def match_existing_customers(
 
     `handy_customers`: key, description (handy_customers_frame). Handy customers whose code is a
     desired key are left to plan_sync (adoption by code)."""
+    import pandas as pd
+
     bound_g = set() if bindings is None else {str(k) for k in bindings["gestionix_key"].dropna()}
     bound_h = set() if bindings is None else {str(k) for k in bindings["handy_key"].dropna()}
     want = desired[

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
-
-import numpy as np
 
 from mappings.money import to_decimal
 
@@ -56,16 +55,20 @@ def canonical(value: Any) -> Any:
         return value if value != "" else None
     if value is None:
         return None
-    if isinstance(value, (bool, np.bool_)):
+    # numpy values exist only once numpy is loaded (catalog runs): order runs never import it.
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(value, (np.bool_, np.integer, np.floating, np.ndarray)):
+        return canonical(value.tolist())  # the same Python bool, int, float or list
+    if isinstance(value, bool):
         return bool(value)
-    if isinstance(value, (int, np.integer)):
+    if isinstance(value, int):
         return {"#": canonical_number(int(value))}
-    if isinstance(value, (float, np.floating, Decimal)):
-        text = canonical_number(float(value) if isinstance(value, np.floating) else value)
+    if isinstance(value, (float, Decimal)):
+        text = canonical_number(value)
         return None if text is None else {"#": text}
     if isinstance(value, Mapping):
         return {str(key): canonical(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)) or (
+    if isinstance(value, (list, tuple)) or (
         isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray))
     ):
         return [canonical(item) for item in value]

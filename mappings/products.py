@@ -31,9 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from mappings.fingerprint import canonical_number, fingerprint
 from mappings.money import (
@@ -46,6 +44,9 @@ from mappings.money import (
     to_decimal,
 )
 from mappings.names import normalize_name
+
+if TYPE_CHECKING:  # pandas is imported inside the functions that build frames: order runs never load it
+    import pandas as pd
 
 # --- Gestionix product fields (gestionix-api-v3.md, "Catalog", [A]): the one place to fix them.
 GX_PRODUCT_ID = "product_id"
@@ -126,10 +127,22 @@ def is_blank(value: Any) -> bool:
         return True
     if isinstance(value, str):
         return not value.strip()
+    if isinstance(value, (bool, int)):
+        return False
+    if isinstance(value, (float, Decimal)):  # numpy floats included; no pandas needed (order runs)
+        return value.is_nan() if isinstance(value, Decimal) else math.isnan(value)
+    import pandas as pd
+
     try:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
+
+
+def _empty_frame(columns: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(columns=columns)
 
 
 def clave_problem(clave: Any) -> tuple[str, str] | None:
@@ -237,7 +250,7 @@ class ProductMapping:
     not_for_sale: pd.DataFrame
     held_keys: list[str] = field(default_factory=list)
     # P6: synced products with a fixed-amount tax left out (key, reason): reported once per run
-    tax_notes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TAX_NOTE_COLUMNS))
+    tax_notes: pd.DataFrame = field(default_factory=lambda: _empty_frame(TAX_NOTE_COLUMNS))
 
 
 def _branch_stock(stock: Any, branch_id: Any) -> float:
@@ -381,6 +394,8 @@ class ProductMapper:
 
     def result(self) -> ProductMapping:
         """The mapping of every record added (claves shared by several products rejected, P2)."""
+        import pandas as pd
+
         rejected = self.rejected
         desired_frame = pd.DataFrame(self.desired, columns=DESIRED_COLUMNS)
         self.desired = []  # the frame holds them now
@@ -442,6 +457,8 @@ def handy_products_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
     Pass enabled AND disabled products, so a bound product that is only disabled is not recreated.
     """
+    import pandas as pd
+
     rows = []
     for record in records:
         family = record.get(HANDY_FAMILY)

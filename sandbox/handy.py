@@ -741,7 +741,8 @@ def paginated(request: Request, knobs: HandyKnobs, resource: str, key: str, item
         return json_response({key: rows})
     total = len(items)
     pages = math.ceil(total / size)
-    base = f"{str(request.base_url).rstrip('/')}{API_PREFIX}/{resource}"
+    # root_path: the tenant's prefix when mounted in a fleet (sandbox/fleet.py)
+    base = f"{str(request.base_url).rstrip('/')}{request.scope.get('root_path', '')}{API_PREFIX}/{resource}"
 
     def link(n: int | None) -> str | None:
         return None if n is None else f"{base}?page={n}&max={size}"

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from store.db import session_scope
 from store.models import Binding, utcnow
+
+if TYPE_CHECKING:  # pandas is imported by the catalog/customers runs that use frame(), not by order runs
+    import pandas as pd
 
 BINDING_COLUMNS = ["handy_key", "gestionix_key", "fingerprint", "status", "data", "synced_at"]
 
@@ -72,6 +74,8 @@ def get_many(
 def frame(tenant: str, entity: str, *, url: str | None = None) -> pd.DataFrame:
     """All bindings of an entity as a DataFrame with BINDING_COLUMNS (empty frame when none).
     Plain column rows, no ORM objects: a 50 000-product catalog reads them ten times faster."""
+    import pandas as pd
+
     query = select(*(getattr(Binding, column) for column in BINDING_COLUMNS)).where(
         Binding.tenant == tenant, Binding.entity == entity
     )

@@ -34,8 +34,8 @@ INTENT, PUSHED, DELETED, TOMBSTONED = "intent", "pushed", "deleted", "tombstoned
 FINISHED_STATUSES = frozenset({DELETED, TOMBSTONED})
 ORDERS_STREAM, DELETIONS_STREAM = "orders", "deletions"
 
-# S3: one lease for both flows of a tenant. Both are scheduled at the same minute, so the second
-# waits for the first (bounded). The TTL (~2 min, tasks/fencing.lease_ttl) frees the tenant soon
+# S3: one lease for both flows of a tenant. Deletions are scheduled 5 minutes after order push
+# (mappings/schedules.py); when one still runs the other waits for it (bounded). The TTL (~2 min, tasks/fencing.lease_ttl) frees the tenant soon
 # after a holder dies; a live holder's heartbeat renews it (tasks/fencing.LeaseGuard).
 LEASE_NAME = leases.ORDERS_LEASE
 LEASE_FLOWS = leases.ORDERS_LEASE_FLOWS  # the audit flow names that run under it

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+from collections import Counter
+from datetime import UTC, datetime
 
 import pytest
+from prefect.server.schemas.schedules import CronSchedule
 
 from flows import deployments
 from mappings.tenant import TenantConfig
@@ -18,15 +22,64 @@ def yaml_copy(tmp_path):
 
 
 def test_s1_catalog_and_customers_run_at_8_and_16_utc():
-    for spec in deployments.deployments():
-        if spec.flow_key in ("catalog", "customers"):
-            assert spec.schedules == [{"cron": "0 8,16 * * *", "timezone": "UTC", "active": False}], spec.name
+    """S1 (staggered inside the first 10 minutes: demo's catalog at 08:00, its customers at 08:05)."""
+    crons = {spec.name: spec.schedules for spec in deployments.deployments() if spec.flow_key in ("catalog", "customers")}
+    assert crons["demo-catalog"] == [{"cron": "0 8,16 * * *", "timezone": "UTC", "active": False}]
+    assert crons["demo-customers"] == [{"cron": "5 8,16 * * *", "timezone": "UTC", "active": False}]
 
 
 def test_s2_orders_and_deletions_run_every_ten_minutes():
-    for spec in deployments.deployments():
-        if spec.flow_key in ("orders", "deletions"):
-            assert spec.schedules == [{"cron": "*/10 * * * *", "timezone": "UTC", "active": False}], spec.name
+    """S2 (staggered: demo's order push at :00, its deletions at :05, of every 10 minutes)."""
+    crons = {spec.name: spec.schedules for spec in deployments.deployments() if spec.flow_key in ("orders", "deletions")}
+    assert crons["demo-orders"] == [{"cron": "*/10 * * * *", "timezone": "UTC", "active": False}]
+    assert crons["demo-deletions"] == [{"cron": "5-59/10 * * * *", "timezone": "UTC", "active": False}]
+
+
+def _fires(cron: str, count: int, start: datetime) -> list[datetime]:
+    """The next `count` fire times as the Prefect server computes them."""
+    return asyncio.run(CronSchedule(cron=cron, timezone="UTC").get_dates(n=count, start=start))
+
+
+def _add(path, *slugs):
+    return [deployments.add_tenant(TenantConfig(slug=slug, gestionix_branch="Norte", handy_credentials=f"{slug}-handy",
+                                                gestionix_credentials=f"{slug}-gestionix"), path) for slug in slugs]
+
+
+def test_s2_added_tenants_are_staggered_every_ten_minutes_and_spread_evenly(yaml_copy):
+    """S2: each tenant's order push and deletion runs still fire every 10 minutes (Prefect's own cron
+    reading), at the tenant's own minute; 30 tenants (31 with demo) fill each minute 3 or 4 times."""
+    offsets = _add(yaml_copy, *(f"tienda-{i}" for i in range(30)))
+    assert deployments.schedule_offsets(yaml_copy) == {"demo": 0} | {f"tienda-{i}": o for i, o in enumerate(offsets)}
+    assert sorted(Counter([0, *offsets]).values()) == [3] * 9 + [4]
+    start = datetime(2026, 11, 30, 0, 0, 30, tzinfo=UTC)
+    for spec in deployments.deployments(yaml_copy):
+        if spec.flow_key not in ("orders", "deletions"):
+            continue
+        (schedule,) = spec.schedules
+        assert schedule["timezone"] == "UTC" and schedule["active"] is False, spec.name
+        fires = _fires(schedule["cron"], 7, start)
+        assert all((b - a).total_seconds() == 600 for a, b in zip(fires, fires[1:])), (spec.name, fires)
+        offset = deployments.schedule_offsets(yaml_copy)[spec.parameters["tenant"]["slug"]]
+        assert fires[0].minute % 10 == (offset if spec.flow_key == "orders" else (offset + 5) % 10), spec.name
+
+
+def test_s1_added_tenants_sync_catalog_and_customers_twice_a_day_in_the_first_ten_minutes(yaml_copy):
+    _add(yaml_copy, *(f"tienda-{i}" for i in range(10)))
+    minutes = set()
+    for spec in deployments.deployments(yaml_copy):
+        if spec.flow_key in ("catalog", "customers"):
+            fires = _fires(spec.schedules[0]["cron"], 4, datetime(2026, 11, 30, tzinfo=UTC))
+            assert [(f.hour, f.minute // 10) for f in fires] == [(8, 0), (16, 0)] * 2, spec.name
+            minutes.add(fires[0].minute)
+    assert minutes == set(range(10))  # not every tenant at 08:00 sharp
+
+
+def test_s2_served_staggered_deployment_carries_its_own_minute(yaml_copy):
+    (offset,) = _add(yaml_copy, "lupita")
+    spec = deployments.find("lupita", "orders", yaml_copy)
+    served = deployments.to_runner_deployment(spec)
+    assert [s.schedule.cron for s in served.schedules] == [spec.schedules[0]["cron"]]
+    assert deployments.schedule_offsets(yaml_copy)["lupita"] == offset
 
 
 def test_s3_every_deployment_refuses_to_overlap_itself():

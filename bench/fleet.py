@@ -1,0 +1,474 @@
+"""A fleet on one worker (issue 20): how many tenants one 2-core machine carries.
+
+    python -m bench.fleet [--quick] [--tenants 150] [--minutes 30] [--compression 1] [--limit 6]
+
+What runs, every piece real and in its own process:
+  * a temporary Prefect server (`prefect server start`, its own SQLite database);
+  * the sandbox hosting every tenant's Handy and Gestionix in one process (sandbox/fleet.py);
+  * `hgsync tenant add` for each tenant (blocks saved on the server, deployments written to a copy
+    of prefect.yaml, schedule minutes staggered), the store cursors set as activation would;
+  * `hgsync deploy` (= `prefect deploy --all`);
+  * one process worker (`prefect worker start --limit L`), which starts one Python process per run
+    with Prefect's own command (`python -m prefect.engine`);
+  * the order push and deletion runs of S2 at each tenant's staggered minutes, read from the
+    deployed schedules with Prefect's own cron reading, for `minutes` simulated minutes: the bench
+    creates each run as Scheduled at its time and the worker picks it up like a scheduled one.
+
+Time compression (quick mode): with `compression` k, a 10-minute cadence lasts 600/k s and the bench
+hosts tenants/k tenants. The runs per wall second, hence the CPU asked of the machine per wall
+second, are those of `tenants` tenants at the real cadence: the CPU capacity stays real; only the
+idle time between a tenant's runs is shortened. Full mode is k = 1: 150 tenants, 30 real minutes.
+
+What is measured:
+  * per run: CPU seconds (user + system) and peak RSS (VmHWM) of the run's own process, written at
+    its exit by bench/fleet_probe/sitecustomize.py (on the worker's PYTHONPATH; standard library);
+  * per run, from Prefect's state timestamps: scheduled (expected start) -> running (start) ->
+    completed (end); "late" = start - scheduled; "in slot" = end - scheduled <= one cadence;
+  * CPU of the worker process itself, the Prefect server and the sandbox over the window (/proc);
+  * the capacity: tenants per 2-core worker = 2 cores x 600 s x 75 % / (CPU per tenant per cycle:
+    its runs' processes plus its share of the worker). 75 %: headroom so runs queue little (the
+    measured lateness says whether the measured N had enough).
+The server and the sandbox share the machine here (in production they are elsewhere): their CPU
+is reported, not charged to the worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import emit, free_port, machine, verdict
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBE_DIR = Path(__file__).resolve().parent / "fleet_probe"
+CADENCE_S = 600  # S2
+SCHEDULED_FLOWS = ("orders", "deletions")
+CPU_SHARE = 0.75  # of the worker's cores, for the capacity figure
+GOALS = {"cpu_s_per_empty_run_max": 2.0, "mb_per_empty_run_max": 130, "tenants_per_2core_worker_min": 150,
+         "late_s_max": 60}
+QUICK = {"tenants": 150, "minutes": 30, "compression": 10, "limit": 6}
+FULL = {"tenants": 150, "minutes": 30, "compression": 1, "limit": 6}
+PASSWORDS = {"HGSYNC_HANDY_TOKEN": "demo-handy-token", "HGSYNC_GESTIONIX_PASSWORD": "demo-password"}
+FLOOR, FLOOR_RUNS = "fleet-floor", 5  # Prefect's own cost of a run (bench/fleet_floor.py)
+SIM_START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)  # any instant on a 10-minute boundary
+
+
+# ----------------------------------------------------------------------------- processes
+
+
+def _python(*args: str) -> list[str]:
+    return [sys.executable, *args]
+
+
+def _prefect(*args: str) -> list[str]:
+    return [str(Path(sys.executable).with_name("prefect")), *args]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (not its children: run processes are measured on their own)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def _process(command: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT):
+    """A background process, stopped (its whole group) at the end of the block."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+
+def _wait_http(url: str, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"{what} did not answer at {url} within {seconds:.0f} s")
+
+
+def _import_cost(code: str, env: dict[str, str]) -> dict:
+    """CPU seconds and VmHWM of a fresh interpreter that only runs `code` (an import)."""
+    probe = (f"{code}\nimport resource, json\nu = resource.getrusage(resource.RUSAGE_SELF)\n"
+             "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]\n"
+             "print(json.dumps({'cpu_s': round(u.ru_utime + u.ru_stime, 2), 'vmhwm_mb': round(int(hwm) / 1024, 1),"
+             " 'pandas': 'pandas' in __import__('sys').modules}))")
+    done = subprocess.run(_python("-c", probe), env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ----------------------------------------------------------------------------- the driver (child)
+
+
+def _cli(cli, args: list[str]) -> None:
+    """One hgsync command, in this process (N tenant adds without N interpreter starts)."""
+    code = cli.app(args, standalone_mode=False)
+    if code:
+        raise RuntimeError(f"hgsync {' '.join(args[:2])} exited {code}")
+
+
+def _drive(config: dict) -> dict:
+    """In a child process with the fleet's environment: tenants, deploy, runs, then their states."""
+    import cli
+    from store import cursors
+
+    yaml_path = Path(config["yaml"])
+    # prefect.yaml's demo tenant stays (deployed, paused, never run): `tenant remove` of a file's
+    # last tenant leaves YAML that does not parse (ruamel keeps the block's comment), noted in the report.
+    started = time.perf_counter()
+    for slug in config["slugs"]:
+        _cli(cli, ["tenant", "add", slug, "--branch", "Matriz", "--company", "92",
+                 "--handy-url", f"{config['handy_base']}/{slug}/api/v2",
+                 "--gestionix-url", f"{config['gestionix_base']}/{slug}/api/v3",
+                 "--gestionix-user", "demo@example.mx", "--file", str(yaml_path)])
+        now = datetime.now(UTC)
+        for stream in SCHEDULED_FLOWS:  # as activation leaves them (A4)
+            cursors.set(slug, stream, now)
+    tenant_add_s = time.perf_counter() - started
+    deployed = _keep_scheduled_only(yaml_path, config["slugs"])
+    started = time.perf_counter()
+    _cli(cli, ["deploy", "--file", str(yaml_path)])
+    deploy_s = time.perf_counter() - started
+    print("DEPLOYED", flush=True)
+    return asyncio.run(_runs(config, tenant_add_s, deploy_s, deployed))
+
+
+def _keep_scheduled_only(yaml_path: Path, slugs: list[str]) -> int:
+    """Keep the fleet tenants' S2 deployments (orders, deletions) and add the floor flow's: the five
+    other deployments of a tenant add nothing to the S2 load but ~1-2 s each to `prefect deploy`
+    on this machine (1 050 for 150 tenants). Returns how many deployments are left."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    from flows import deployments
+
+    document = deployments.read(yaml_path)
+    wanted = {f"{slug}-{flow}" for slug in slugs for flow in SCHEDULED_FLOWS}
+    kept = [entry for entry in document["deployments"] if entry["name"] in wanted]
+    floor = CommentedMap(name=FLOOR, entrypoint="bench/fleet_floor.py:empty_flow",
+                         work_pool=kept[0]["work_pool"], tags=["fleet-floor"])
+    document["deployments"] = CommentedSeq([*kept, floor])
+    with yaml_path.open("w", encoding="utf-8") as handle:
+        deployments._yaml().dump(document, handle)
+    return len(kept) + 1
+
+
+async def _runs(config: dict, tenant_add_s: float, deploy_s: float, deployed: int) -> dict:
+    from prefect.client.orchestration import get_client
+    from prefect.server.schemas.schedules import CronSchedule
+    from prefect.states import Scheduled
+
+    k = config["compression"]
+    sim_end = SIM_START + timedelta(minutes=config["minutes"])
+    async with get_client() as client:
+        wanted = {f"{slug}-{flow}" for slug in config["slugs"] for flow in SCHEDULED_FLOWS}
+        on_server = []
+        while page := await client.read_deployments(offset=len(on_server), limit=200):  # the API pages by 200
+            on_server += page
+        found = [d for d in on_server if d.name in wanted]
+        if len(found) != len(wanted):
+            raise RuntimeError(f"{len(found)} of {len(wanted)} deployments on the server after deploy")
+        (floor,) = [d for d in on_server if d.name == FLOOR]
+        plan = [(floor, SIM_START + timedelta(seconds=index * 20 * k)) for index in range(FLOOR_RUNS)]
+        for deployment in found:
+            (schedule,) = deployment.schedules
+            cron = CronSchedule(cron=schedule.schedule.cron, timezone=schedule.schedule.timezone)
+            for when in await cron.get_dates(n=1000, start=SIM_START, end=sim_end - timedelta(seconds=1)):
+                plan.append((deployment, when))
+        lead = 30 + len(plan) * 0.05  # time to create the runs before the first is due
+        real_start = datetime.now(UTC) + timedelta(seconds=lead)
+
+        def real(when: datetime) -> datetime:
+            return real_start + (when - SIM_START) / k
+
+        semaphore = asyncio.Semaphore(16)
+
+        async def create(deployment, when):
+            async with semaphore:
+                return await client.create_flow_run_from_deployment(
+                    deployment.id, state=Scheduled(scheduled_time=real(when)))
+
+        created = await asyncio.gather(*(create(d, w) for d, w in plan))
+        window_end = real(sim_end) + timedelta(seconds=CADENCE_S / k)
+        print(f"WINDOW {real_start.timestamp()} {window_end.timestamp()}", flush=True)
+        ids = [run.id for run in created]
+        names = {d.id: d.name for d in [*found, floor]}
+        while True:  # until every run is final, or one cadence after the window
+            await asyncio.sleep(5)
+            runs = await _read_runs(client, ids)
+            if all(r.state and r.state.is_final() for r in runs) and datetime.now(UTC) > real_start:
+                break
+            if datetime.now(UTC) > window_end + timedelta(seconds=120):
+                break
+        print(f"DONE {datetime.now(UTC).timestamp()}", flush=True)
+        return {
+            "tenant_add_s": round(tenant_add_s, 1), "deploy_s": round(deploy_s, 1), "deployed": deployed,
+            "runs": [
+                {"id": str(r.id), "deployment": names.get(r.deployment_id), "state": r.state.name if r.state else None,
+                 "scheduled": r.expected_start_time.timestamp() if r.expected_start_time else None,
+                 "started": r.start_time.timestamp() if r.start_time else None,
+                 "ended": r.end_time.timestamp() if r.end_time else None}
+                for r in await _read_runs(client, ids)
+            ],
+        }
+
+
+async def _read_runs(client, ids: list) -> list:
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    runs = []
+    for start in range(0, len(ids), 200):
+        runs += await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids[start:start + 200])), limit=200)
+    return runs
+
+
+# ----------------------------------------------------------------------------- the bench (parent)
+
+
+def _stats(values: list[float]) -> dict:
+    if not values:
+        return {"n": 0}
+    ordered = sorted(values)
+    return {"n": len(values), "median": round(statistics.median(ordered), 2),
+            "p95": round(ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)], 2),
+            "max": round(ordered[-1], 2)}
+
+
+def measure(tenants: int, minutes: int, compression: int, limit: int) -> dict:
+    hosted = math.ceil(tenants / compression)
+    slugs = [f"t{index:03d}" for index in range(hosted)]
+    work = Path(tempfile.mkdtemp(prefix="hgsync-fleet-"))
+    probe_out = work / "probe"
+    probe_out.mkdir()
+    port, handy_port, gestionix_port = free_port(), free_port(), free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HGSYNC_HOME": str(work / "home"),
+           "PREFECT_HOME": str(work / "prefect"), "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "WARNING",
+           "PREFECT_CLI_PROMPT": "false", **PASSWORDS}
+    env.pop("HGSYNC_DATABASE_URL", None)  # the fleet's own SQLite store in HGSYNC_HOME
+    report: dict[str, Any] = {"tenants_equivalent": tenants, "tenants_hosted": hosted, "compression": compression,
+                              "simulated_minutes": minutes, "worker_limit": limit}
+    report["import_prefect"] = _import_cost("import prefect", env)
+    report["import_flows_orders"] = _import_cost("import flows.orders, flows.deletions", env)
+    try:
+        with ExitStack() as stack:
+            server = stack.enter_context(_process(
+                _prefect("server", "start", "--host", "127.0.0.1", "--port", str(port)), env, work / "server.log"))
+            sandbox_config = {"tenants": slugs, "products": 10, "customers": 3,
+                              "handy_port": handy_port, "gestionix_port": gestionix_port}
+            sandbox = stack.enter_context(_process(
+                _python("-m", "sandbox.fleet", json.dumps(sandbox_config)), env, work / "sandbox.log"))
+            _wait_http(f"http://127.0.0.1:{port}/api/health", 180, "Prefect server")
+            _wait_http(f"http://127.0.0.1:{handy_port}/{slugs[-1]}/_sandbox/stats", 300, "fleet sandbox")
+            subprocess.run(_prefect("work-pool", "create", "hgsync-process", "--type", "process", "--overwrite"),
+                           env=env, cwd=ROOT, check=True, capture_output=True)
+            worker_env = {**env, "PYTHONPATH": f"{PROBE_DIR}{os.pathsep}{ROOT}", "HGSYNC_FLEET_PROBE_DIR": str(probe_out)}
+            worker = stack.enter_context(_process(
+                _prefect("worker", "start", "--pool", "hgsync-process", "--limit", str(limit)), worker_env,
+                work / "worker.log"))
+            yaml_path = work / "prefect.yaml"
+            shutil.copy(ROOT / "prefect.yaml", yaml_path)
+            config = {"yaml": str(yaml_path), "slugs": slugs, "compression": compression, "minutes": minutes,
+                      "handy_base": f"http://127.0.0.1:{handy_port}", "gestionix_base": f"http://127.0.0.1:{gestionix_port}"}
+            driver = subprocess.Popen(_python("-m", "bench.fleet", "--drive", json.dumps(config)), env=env, cwd=ROOT,
+                                      stdout=subprocess.PIPE, stderr=(work / "driver.err").open("w"), text=True)
+            cpu_marks: dict[str, dict[str, float]] = {}
+            result = None
+            assert driver.stdout is not None
+            for line in driver.stdout:
+                if line.startswith("WINDOW "):
+                    cpu_marks["start"] = {name: _cpu_seconds(p.pid) for name, p in
+                                          (("worker", worker), ("server", server), ("sandbox", sandbox))}
+                    window = [float(x) for x in line.split()[1:]]
+                elif line.startswith("DONE "):
+                    cpu_marks["end"] = {name: _cpu_seconds(p.pid) for name, p in
+                                        (("worker", worker), ("server", server), ("sandbox", sandbox))}
+                elif line.startswith("RESULT "):
+                    result = json.loads(line[len("RESULT "):])
+            driver.wait()
+            if result is None:
+                raise RuntimeError(f"fleet driver failed:\n{(work / 'driver.err').read_text()[-4000:]}")
+            time.sleep(2)  # the last runs' processes write their probe at exit
+        return _summarise(report, result, probe_out, cpu_marks, window)
+    finally:
+        if os.environ.get("HGSYNC_FLEET_KEEP"):
+            print(f"kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _summarise(report: dict, result: dict, probe_out: Path, cpu_marks: dict, window: list[float]) -> dict:
+    compression, hosted = report["compression"], report["tenants_hosted"]
+    cadence = CADENCE_S / compression
+    probes: dict[str, list[dict]] = {}
+    for path in probe_out.glob("*.json"):
+        record = json.loads(path.read_text())
+        probes.setdefault(record["flow_run_id"], []).append(record)
+    runs = result["runs"]
+    fleet_runs = [run for run in runs if run["deployment"] != FLOOR]
+    states: dict[str, int] = {}
+    per_flow: dict[str, dict[str, list[float]]] = {}
+    late, slot_misses, run_cpu_total = [], 0, 0.0
+    floor: dict[str, list[float]] = {"cpu_s": [], "vmhwm_mb": []}
+    for run in runs:
+        records = probes.get(run["id"], [])
+        engine = [r for r in records if r["engine"]]
+        if run["deployment"] == FLOOR:
+            if engine:
+                floor["cpu_s"].append(sum(r["cpu_s"] for r in records))
+                floor["vmhwm_mb"].append(max(r["vmhwm_mb"] for r in engine))
+            continue
+        states[run["state"]] = states.get(run["state"], 0) + 1
+        flow = run["deployment"].rsplit("-", 1)[1]
+        bucket = per_flow.setdefault(flow, {"cpu_s": [], "vmhwm_mb": [], "late_s": [], "done_s": [], "wall_s": []})
+        run_cpu_total += sum(r["cpu_s"] for r in records)
+        if engine:
+            bucket["cpu_s"].append(sum(r["cpu_s"] for r in records))
+            bucket["vmhwm_mb"].append(max(r["vmhwm_mb"] for r in engine))
+        if run["started"] and run["scheduled"]:
+            bucket["late_s"].append(run["started"] - run["scheduled"])
+            late.append(run["started"] - run["scheduled"])
+        if run["ended"] and run["scheduled"]:
+            bucket["done_s"].append(run["ended"] - run["scheduled"])
+            if run["started"]:
+                bucket["wall_s"].append(run["ended"] - run["started"])
+        if not (run["ended"] and run["scheduled"] and run["ended"] - run["scheduled"] <= cadence):
+            slot_misses += 1
+    cpu = {name: round(cpu_marks["end"][name] - cpu_marks["start"][name], 1) for name in cpu_marks.get("end", {})}
+    cycles = report["simulated_minutes"] * 60 / CADENCE_S
+    worker_side = run_cpu_total + cpu.get("worker", 0.0)
+    per_tenant_cycle = worker_side / (hosted * cycles) if hosted and cycles else None
+    capacity = math.floor(2 * CADENCE_S * CPU_SHARE / per_tenant_cycle) if per_tenant_cycle else 0
+    completed = states.get("Completed", 0)
+    measured_ok = bool(fleet_runs) and completed == len(fleet_runs) and slot_misses == 0 and max(late, default=1e9) <= GOALS["late_s_max"]
+    order_cpu = _stats(per_flow.get("orders", {}).get("cpu_s", []))
+    order_mb = _stats(per_flow.get("orders", {}).get("vmhwm_mb", []))
+    deletion_cpu = _stats(per_flow.get("deletions", {}).get("cpu_s", []))
+    deletion_mb = _stats(per_flow.get("deletions", {}).get("vmhwm_mb", []))
+    worst_cpu = max(order_cpu.get("median", 1e9), deletion_cpu.get("median", 1e9))
+    worst_mb = max(order_mb.get("median", 1e9), deletion_mb.get("median", 1e9))
+    window_s = window[1] - window[0] if window else None
+    report.update({
+        "tenant_add_s": result["tenant_add_s"], "deploy_s": result["deploy_s"], "deployed": result["deployed"],
+        "runs": len(fleet_runs), "states": states, "cadence_s": cadence,
+        "floor_run": {key: _stats(values) for key, values in floor.items()},
+        "per_run": {flow: {key: _stats(values) for key, values in bucket.items()} for flow, bucket in per_flow.items()},
+        "late_s": _stats(late), "runs_outside_slot": slot_misses,
+        "cpu_window_s": cpu | {"runs": round(run_cpu_total, 1)}, "window_s": round(window_s, 1) if window_s else None,
+        "cpu_per_tenant_per_cycle_s": round(per_tenant_cycle, 2) if per_tenant_cycle else None,
+        "worker_cores_busy": round(worker_side / window_s, 2) if window_s else None,
+        "tenants_per_2core_worker": capacity,
+        "runs_without_probe": sum(1 for run in fleet_runs if not any(r["engine"] for r in probes.get(run["id"], []))),
+        "pandas_in_runs": sum(1 for records in probes.values() for r in records if r["pandas"]),
+    })
+    report["goals"] = [
+        {"goal": f"CPU-s per empty scheduled run (median, orders and deletions) <= {GOALS['cpu_s_per_empty_run_max']}",
+         "measured": worst_cpu, "pass": worst_cpu <= GOALS["cpu_s_per_empty_run_max"]},
+        {"goal": f"peak RSS (VmHWM) per empty scheduled run (median) <= {GOALS['mb_per_empty_run_max']} MB",
+         "measured": worst_mb, "pass": worst_mb <= GOALS["mb_per_empty_run_max"]},
+        {"goal": f"{report['tenants_equivalent']} tenants (x{compression} compressed): every run Completed inside its "
+                 f"slot, none late by more than {GOALS['late_s_max']} s",
+         "measured": {"completed": completed, "runs": len(fleet_runs), "outside_slot": slot_misses,
+                      "late_max_s": report["late_s"].get("max")},
+         "pass": measured_ok},
+        {"goal": f">= {GOALS['tenants_per_2core_worker_min']} tenants per 2-core worker "
+                 f"(CPU at {int(CPU_SHARE * 100)} % of 2 cores, and the measured N on time)",
+         "measured": capacity,
+         "pass": capacity >= GOALS["tenants_per_2core_worker_min"] and measured_ok
+                 and report["tenants_equivalent"] >= GOALS["tenants_per_2core_worker_min"]},
+    ]
+    return report
+
+
+def run(quick: bool) -> dict:
+    """The bench.all entry: quick = 150 tenants' load compressed x10 (15 tenants, 3 wall minutes);
+    full = 150 tenants for 30 real minutes."""
+    plan = QUICK if quick else FULL
+    report = {"bench": "fleet", "mode": "quick" if quick else "full", "machine": machine()}
+    report.update(measure(**plan))
+    return report
+
+
+def _rows(report: dict) -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = [
+        ("tenants (equivalent / hosted, compression)",
+         f"{report['tenants_equivalent']} / {report['tenants_hosted']}, x{report['compression']}"),
+        ("simulated minutes, cadence (wall s)", f"{report['simulated_minutes']}, {report['cadence_s']:.0f}"),
+        ("worker limit", report["worker_limit"]),
+        ("tenant add x N, deploy (s; deployments)", f"{report['tenant_add_s']}, {report['deploy_s']}; {report['deployed']}"),
+        ("import prefect (CPU-s, MB)", f"{report['import_prefect']['cpu_s']}, {report['import_prefect']['vmhwm_mb']}"),
+        ("import flows.orders+deletions (CPU-s, MB, pandas)",
+         f"{report['import_flows_orders']['cpu_s']}, {report['import_flows_orders']['vmhwm_mb']}, "
+         f"{report['import_flows_orders']['pandas']}"),
+        ("runs, states", f"{report['runs']}, {report['states']}"),
+        ("floor run: empty flow, nothing of ours (CPU-s, MB median)",
+         f"{report['floor_run']['cpu_s'].get('median')}, {report['floor_run']['vmhwm_mb'].get('median')}"),
+    ]
+    for flow, figures in report["per_run"].items():
+        for key in ("cpu_s", "vmhwm_mb", "wall_s", "late_s", "done_s"):
+            s = figures.get(key, {})
+            rows.append((f"{flow} {key} (median / p95 / max)", f"{s.get('median')} / {s.get('p95')} / {s.get('max')}"))
+    rows += [
+        ("runs outside their slot", report["runs_outside_slot"]),
+        ("CPU-s in the window", report["cpu_window_s"]),
+        ("worker-side cores busy", report["worker_cores_busy"]),
+        ("CPU-s per tenant per 10-min cycle", report["cpu_per_tenant_per_cycle_s"]),
+        ("tenants per 2-core worker (75 % CPU)", report["tenants_per_2core_worker"]),
+    ]
+    rows += [(goal["goal"], f"{goal['measured']}  {verdict(goal['pass'])}") for goal in report["goals"]]
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--tenants", type=int)
+    parser.add_argument("--minutes", type=int)
+    parser.add_argument("--compression", type=int)
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--drive", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.drive:
+        print("RESULT " + json.dumps(_drive(json.loads(options.drive))), flush=True)
+        return
+    plan = dict(QUICK if options.quick else FULL)
+    for key in plan:
+        if getattr(options, key) is not None:
+            plan[key] = getattr(options, key)
+    report = {"bench": "fleet", "mode": "quick" if options.quick else "full", "machine": machine()}
+    report.update(measure(**plan))
+    emit(report, _rows(report))
+
+
+if __name__ == "__main__":
+    main()
