@@ -17,10 +17,11 @@ Phases (issues 11 and 20), each measured in its own fresh process:
   naive_noop   the careful naive script (bench.naive, read-and-compare) on the same world.
   resync       --changed of the for-sale products get a new Gestionix price; catalog_pull
                writes them.
-  naive_resync another --changed get a new price; the careful naive script writes them.
   inventory    --routes open Handy routes are loaded with --route-products codes each, drawn from
                --route-pool popular products; the flow splits the stock (I1-I2) and writes only
                the changed free-use quantities.
+  naive_resync another --changed get a new price; the careful naive script writes them (last:
+               ours would rewrite them in a later phase, its bindings remembering the old prices).
   badclave_dry_run / badclave_load
                memory: a --resync world in which --bad-claves products have a clave with "/"
                (P4, rejected and reported), planned in dry run (X3) then loaded, both at full
@@ -223,17 +224,17 @@ def run_catalog(args, env: dict[str, str], home: str) -> dict:
         phases["noop"] = _phase_report(run_phase("noop", urls, rate, env_big), rate)
         phases["reads_alone"] = _phase_report(run_phase("reads_alone", urls, rate, env_big), rate)
         phases["naive_noop"] = run_naive_catalog("compare", urls, env)
-        # ours first: products the naive script rewrites after a price change would otherwise
-        # be rewritten by ours too (its bindings remember the old content), which is not ours to pay
+        # the naive resync last: products it rewrites after a price change would be rewritten by
+        # ours too in a later phase (its bindings remember the old content), not ours to pay
         changed = change_prices(urls.gestionix, syncable, args.changed, offset=0)
         phases["resync"] = {**_phase_report(run_phase("resync", urls, rate, env_big), rate),
                             "bench_changed": changed}
-        changed = change_prices(urls.gestionix, syncable, args.changed, offset=1)
-        phases["naive_resync"] = {**run_naive_catalog("compare", urls, env), "bench_changed": changed}
         if args.routes:
             extra["routes"] = load_routes(urls.handy, syncable, args.route_products, args.route_pool)
             phases["inventory"] = _phase_report(run_phase("inventory", urls, rate, env_big), rate)
             phases["inventory"]["codes_loaded"] = extra["routes"]["codes_loaded"]
+        changed = change_prices(urls.gestionix, syncable, args.changed, offset=1)
+        phases["naive_resync"] = {**run_naive_catalog("compare", urls, env), "bench_changed": changed}
 
     # 9. memory: the --resync world with --bad-claves rejected claves, dry run then load
     if args.bad_claves:
