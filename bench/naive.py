@@ -307,7 +307,7 @@ def naive_orders(args, env: dict[str, str], ours_window: dict | None) -> dict:
 
         ours_window = run_window(args, env)
     result["ours"] = {k: ours_window.get(k) for k in (
-        "orders", "pushed", "wall_s", "process_wall_s", "process_cpu_s", "handy_calls",
+        "orders", "pushed", "wall_s", "process_wall_s", "process_cpu_s", "handy_calls", "handy_writes",
         "gestionix_calls", "handy_429", "overhead_s", "peak_rss_mb")}
     return result
 
