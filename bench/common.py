@@ -294,7 +294,14 @@ class LoopCpu:
                 local.in_step, local.api_since = False, None
 
         asyncio.events.Handle._run = timed_run
+        meter._original_run = original_run
         return meter
+
+    @classmethod
+    def uninstall(cls) -> None:
+        if cls._installed:
+            asyncio.events.Handle._run = cls._installed._original_run
+            cls._installed = None
 
     @classmethod
     def enter_api(cls) -> None:
