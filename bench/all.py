@@ -81,6 +81,9 @@ def goals(cat: dict, orders: dict, naive: dict) -> list[dict]:
         orders["goals_met"]["window_within_floor"])
     add(f"{w['orders']} orders: event-loop CPU outside API calls <= {GOALS['loop_cpu_outside_api_s_max']} s",
         f"{w['loop_cpu_outside_api_s']} s (loop CPU {w['loop_cpu_s']} s)", orders["goals_met"]["window_loop_cpu"])
+    add(f"{w['orders']} orders: no store call on the event loop",
+        f"{w['store_statements_on_loop']} SQL statements on the loop, {w['store_statements_off_loop']} off it",
+        orders["goals_met"]["window_no_store_call_on_loop"])
     add(f"{w['orders']} orders within half of the 10-min cycle",
         f"{w['wall_s']} s = {w['cycle_share']:.0%}", orders["goals_met"]["window_within_half_cycle"])
     add("orders window: Handy write throughput >= 0.9 of the limit", w["handy_write_throughput_share"],

@@ -52,6 +52,7 @@ from bench.common import (
     HANDY_RATE,
     HttpTimer,
     LoopCpu,
+    StoreCalls,
     Urls,
     calls_summary,
     changed_products,
@@ -91,6 +92,7 @@ def _child(spec: dict) -> None:
     ports = {int(u.split(":")[2].split("/")[0]) for u in urls.both}
     timer = HttpTimer(ports).install()
     loop_cpu = LoopCpu.install()
+    store_calls = StoreCalls().install()
     tenant = tenant_config(spec["slug"])
     extra: dict = {}
 
@@ -111,6 +113,7 @@ def _child(spec: dict) -> None:
         "phase": spec["phase"],
         **timer.report(wall),
         **loop_cpu.report(),
+        **store_calls.report(),
         "flow_cpu_s": round(process_cpu_s() - cpu_before, 2),
         "handy_write_span_s": round(timer.write_span("handy"), 2),
         **calls_summary(stats(urls.handy), stats(urls.gestionix)),
@@ -182,7 +185,8 @@ PHASE_KEYS = (
     "wall_s", "process_wall_s", "process_cpu_s", "flow_cpu_s", "changed", "handy_calls",
     "handy_writes", "handy_reads", "handy_429", "gestionix_calls", "api_busy_s", "http_busy_s",
     "overhead_s", "prefect_api_s", "loop_cpu_s", "loop_cpu_outside_api_s", "loop_cpu_in_api_calls_s",
-    "loop_io_callbacks_cpu_s", "peak_rss_mb", "handy_by_route", "gestionix_by_route", "summary",
+    "loop_io_callbacks_cpu_s", "loop_task_steps", "store_statements_on_loop",
+    "store_statements_off_loop", "peak_rss_mb", "handy_by_route", "gestionix_by_route", "summary",
 )
 
 

@@ -248,6 +248,41 @@ def peak_rss_mb(pid: int | str = "self") -> float:
     raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
 
 
+class StoreCalls:
+    """SQL statements our store runs, split by where they ran: on a thread with a running event
+    loop (they block the loop) or off it (asyncio.to_thread workers, sync code). A SQLAlchemy
+    `before_cursor_execute` listener on every Engine of this process (the store's; Prefect's
+    client uses HTTP, not SQL)."""
+
+    def __init__(self) -> None:
+        self.on_loop = 0
+        self.off_loop = 0
+
+    def install(self) -> StoreCalls:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.listen(Engine, "before_cursor_execute", self._count)
+        return self
+
+    def uninstall(self) -> None:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.remove(Engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_args) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self.off_loop += 1
+        else:
+            self.on_loop += 1
+
+    def report(self) -> dict:
+        return {"store_statements_on_loop": self.on_loop, "store_statements_off_loop": self.off_loop}
+
+
 def process_cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return round(usage.ru_utime + usage.ru_stime, 2)

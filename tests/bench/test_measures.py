@@ -81,3 +81,27 @@ def test_peak_rss_is_this_process_high_water_mark():
     with open("/proc/self/status") as status:
         rss_kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
     assert peak_rss_mb() >= rss_kb / 1024 - 0.1
+
+
+def test_store_calls_are_split_by_whether_an_event_loop_runs_on_their_thread():
+    from sqlalchemy import create_engine, text
+
+    from bench.common import StoreCalls
+
+    calls = StoreCalls().install()
+    engine = create_engine("sqlite://")
+
+    def select_one() -> None:
+        with engine.connect() as connection:
+            connection.execute(text("select 1"))
+
+    async def main() -> None:
+        select_one()  # on the loop: blocks it
+        await asyncio.to_thread(select_one)  # off it
+
+    try:
+        select_one()  # no loop at all
+        asyncio.run(main())
+    finally:
+        calls.uninstall()
+    assert calls.report() == {"store_statements_on_loop": 1, "store_statements_off_loop": 2}
