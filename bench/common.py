@@ -16,10 +16,24 @@ at least one call was in flight. Then
 overhead_s is the wall time during which the run was neither talking to an API nor waiting for
 its rate limit: Prefect (task runs, state changes, its API calls), the SQLite store, mapping and
 planning. Calls to the Prefect server (another port) are timed separately as prefect_api_s.
+
+How event-loop CPU is measured (LoopCpu): asyncio runs every callback of a loop through
+`asyncio.events.Handle._run`; it is wrapped to read `time.thread_time()` (CPU of the calling
+thread only, so other threads and waiting for the GIL are not counted) before and after each
+callback, per thread. A callback that is a task step is "in an API call" for the part of it that
+runs inside `HttpCore.request` (the same wrapper as HttpTimer marks entry and exit with
+thread_time), the rest of the step is CPU outside API calls: Prefect's task machinery, store calls
+made on the loop, mapping and planning. Callbacks that are not task steps (transport callbacks:
+socket reads of both the sandbox and the Prefect server) are reported apart as io_callbacks_cpu_s.
+
+How peak RSS is measured: VmHWM of /proc/<pid>/status of the process that ran the flow (its own
+high-water mark, reset on exec; ru_maxrss of a subprocess child would include the peak of the
+parent it was forked from).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import platform
@@ -27,6 +41,8 @@ import resource
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,12 +58,15 @@ TOKEN, USER, PASSWORD, COMPANY, BRANCH = (
 )
 CYCLE_SECONDS = 600  # the order flows' schedule (S2)
 
+HANDY_RATE = 500  # Handy's documented limit, requests/minute: every bench runs at it
 GOALS = {
     "throughput_share_min": 0.9,
     "handy_calls_per_changed_product_max": 1.05,
     "noop_writes": 0,
-    "noop_vs_naive_full_resync_min": 10.0,
     "orders_cycle_share_max": 0.5,
+    "orders_over_floor_max": 1.05,  # issue 20: order_push wall / Handy-rate floor
+    "loop_cpu_outside_api_s_max": 2.0,  # issue 20: event-loop CPU outside API calls, 2 000 orders
+    "noop_over_reads_alone_max": 1.2,  # issue 20: no-op wall / paced Gestionix reads alone
     "peak_rss_mb_max": 400,
 }
 
@@ -166,9 +185,11 @@ class HttpTimer:
 
         async def timed_request(core, method, template, *args, **kwargs):
             started = time.perf_counter()
+            LoopCpu.enter_api()
             try:
                 return await original_request(core, method, template, *args, **kwargs)
             finally:
+                LoopCpu.leave_api()
                 ended = time.perf_counter()
                 timer.client_calls.append((started, ended))
                 if method in ("POST", "PUT", "PATCH", "DELETE"):
@@ -218,8 +239,170 @@ def throughput_share(writes: int, seconds: float, rate_per_minute: float) -> flo
     return round((writes - 1) / seconds / (rate_per_minute / 60.0), 3)
 
 
-def peak_rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """VmHWM (peak resident set) of a process, from /proc/<pid>/status, in MB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
+
+
+class StoreCalls:
+    """SQL statements our store runs, split by where they ran: on a thread with a running event
+    loop (they block the loop) or off it (asyncio.to_thread workers, sync code). A SQLAlchemy
+    `before_cursor_execute` listener on every Engine of this process (the store's; Prefect's
+    client uses HTTP, not SQL)."""
+
+    def __init__(self) -> None:
+        self.on_loop = 0
+        self.off_loop = 0
+
+    def install(self) -> StoreCalls:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.listen(Engine, "before_cursor_execute", self._count)
+        return self
+
+    def uninstall(self) -> None:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.remove(Engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_args) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self.off_loop += 1
+        else:
+            self.on_loop += 1
+
+    def report(self) -> dict:
+        return {"store_statements_on_loop": self.on_loop, "store_statements_off_loop": self.off_loop}
+
+
+def process_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return round(usage.ru_utime + usage.ru_stime, 2)
+
+
+class LoopCpu:
+    """CPU time of event-loop callbacks per thread, split into inside / outside API client calls
+    (see the module docstring). One per process: `LoopCpu.install()`, `reset()`, `report()`."""
+
+    _installed: LoopCpu | None = None
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+        self.api_tasks: dict[asyncio.Task, int] = {}  # tasks inside a client call -> depth
+        self.by_thread: dict[int, dict[str, float]] = {}
+        self.read_cost_s = self._read_cost()
+
+    @staticmethod
+    def _read_cost() -> float:
+        """CPU cost of one time.thread_time() read (best of 5 x 20 000): each timed callback
+        counts about one read of its own measurement, subtracted in report()."""
+        best = float("inf")
+        for _ in range(5):
+            started = time.thread_time()
+            for _ in range(20_000):
+                time.thread_time()
+            best = min(best, (time.thread_time() - started) / 20_000)
+        return best
+
+    @classmethod
+    def install(cls) -> LoopCpu:
+        if cls._installed:
+            return cls._installed
+        import asyncio.events
+
+        meter = cls._installed = cls()
+        original_run = asyncio.events.Handle._run
+
+        def timed_run(handle):
+            local = meter.local
+            owner = getattr(handle._callback, "__self__", None)
+            in_api = owner in meter.api_tasks
+            local.in_step = True
+            local.api_since = started = time.thread_time()
+            if not in_api:
+                local.api_since = None
+            try:
+                return original_run(handle)
+            finally:
+                ended = time.thread_time()
+                row = meter.by_thread.setdefault(threading.get_ident(), meter._row())
+                if isinstance(owner, asyncio.Task):
+                    row["steps"] += 1
+                    row["steps_s"] += ended - started
+                    if local.api_since is not None:
+                        row["api_s"] += ended - local.api_since
+                else:
+                    row["io_callbacks_s"] += ended - started
+                local.in_step, local.api_since = False, None
+
+        asyncio.events.Handle._run = timed_run
+        meter._original_run = original_run
+        return meter
+
+    @classmethod
+    def uninstall(cls) -> None:
+        if cls._installed:
+            asyncio.events.Handle._run = cls._installed._original_run
+            cls._installed = None
+
+    @classmethod
+    def enter_api(cls) -> None:
+        meter = cls._installed
+        if meter is None:
+            return
+        task = asyncio.current_task()
+        depth = meter.api_tasks[task] = meter.api_tasks.get(task, 0) + 1
+        if depth == 1 and getattr(meter.local, "in_step", False):
+            meter.local.api_since = time.thread_time()
+
+    @classmethod
+    def leave_api(cls) -> None:
+        meter = cls._installed
+        if meter is None:
+            return
+        local, task = meter.local, asyncio.current_task()
+        meter.api_tasks[task] -= 1
+        if meter.api_tasks[task]:
+            return
+        del meter.api_tasks[task]
+        if getattr(local, "api_since", None) is not None:
+            row = meter.by_thread.setdefault(threading.get_ident(), meter._row())
+            row["api_s"] += time.thread_time() - local.api_since
+            local.api_since = None
+
+    @staticmethod
+    def _row() -> dict[str, float]:
+        return {"steps": 0, "steps_s": 0.0, "api_s": 0.0, "io_callbacks_s": 0.0}
+
+    def reset(self) -> None:
+        self.by_thread.clear()
+
+    def report(self) -> dict:
+        """The busiest loop thread (the one that ran the flow) and the sum over the others."""
+        if not self.by_thread:
+            return {}
+        ident, row = max(self.by_thread.items(), key=lambda item: item[1]["steps_s"])
+        others = sum(r["steps_s"] + r["io_callbacks_s"] for i, r in self.by_thread.items() if i != ident)
+        correction = row["steps"] * self.read_cost_s  # the measurement's own reads, see _read_cost
+        return {
+            "loop_cpu_s": round(row["steps_s"] + row["io_callbacks_s"] - correction, 2),
+            "loop_cpu_in_api_calls_s": round(row["api_s"], 2),
+            "loop_cpu_outside_api_s": round(max(row["steps_s"] - row["api_s"] - correction, 0.0), 2),
+            "loop_cpu_outside_api_raw_s": round(row["steps_s"] - row["api_s"], 2),
+            "loop_io_callbacks_cpu_s": round(row["io_callbacks_s"], 2),
+            "loop_task_steps": int(row["steps"]),
+            "loop_measurement_correction_s": round(correction, 3),
+            "loop_is_main_thread": ident == threading.main_thread().ident,
+            "other_loops_cpu_s": round(others, 2),
+        }
 
 
 # ----------------------------------------------------------------------------- Prefect + store
@@ -268,13 +451,49 @@ def tenant_config(slug: str, **options: Any):
 
 
 def run_child(module: str, args: list[str], env: dict[str, str]) -> dict:
-    """Run `python -m <module> --child ...` and return its RESULT line."""
-    out = subprocess.run([sys.executable, "-m", module, "--child", *args], env=env,
-                         capture_output=True, text=True, check=False)
-    for line in out.stdout.splitlines():
+    """Run `python -m <module> --child ...` and return its RESULT line, with the whole process
+    measured from outside: process_wall_s (spawn -> exit: interpreter start, imports, Prefect
+    start-up, the flow, shutdown) and process_cpu_s (user + system CPU of that process, from
+    wait4's rusage)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", module, "--child", *args], env=env,
+                                stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    for line in stdout.splitlines():
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
-    raise RuntimeError(f"{module} {args[:1]} failed:\n{out.stdout[-3000:]}\n{out.stderr[-4000:]}")
+            result = json.loads(line[len("RESULT "):])
+            result["process_wall_s"] = round(wall, 2)
+            result["process_cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)
+            return result
+    raise RuntimeError(f"{module} {args[:1]} failed ({proc.returncode}):\n{stdout[-3000:]}\n{stderr[-4000:]}")
+
+
+def handy_products(handy_url: str) -> dict[str, dict]:
+    """Every Handy product of the sandbox by code, read from its state (not through the API, so
+    it is neither counted nor rate-limited)."""
+    state = httpx.get(control(handy_url) + "/state", params={"only": "products"}, timeout=300).json()
+    return {p["code"]: p for p in state["products"]}
+
+
+PRODUCT_FIELDS = ("description", "price", "quantity", "enabled", "family")
+
+
+def changed_products(before: dict[str, dict], after: dict[str, dict]) -> int:
+    """Products created or whose content (description, price, free-use quantity, enabled,
+    family) differs between two Handy states: what really changed in Handy, counted without
+    looking at the writes that changed it."""
+    def content(product: dict) -> tuple:
+        family = product.get("family")
+        family = family.get("description") if isinstance(family, dict) else family
+        return tuple(family if f == "family" else product.get(f) for f in PRODUCT_FIELDS)
+
+    return sum(1 for code, product in after.items()
+               if code not in before or content(before[code]) != content(product))
 
 
 # ----------------------------------------------------------------------------- output

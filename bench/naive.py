@@ -1,35 +1,39 @@
-"""The naive baseline: the same catalog and order work done the way a simple script would, and
-our flows on the same sizes and sandbox settings in the same run, as ratios.
+"""The naive baselines: the same catalog and order work done the way a script written by hand
+would do it, measured on the same sandbox settings as our flows (Handy at its documented
+500 requests/minute, enforced by the sandbox; the same latency on every call).
 
     .venv/bin/python -m bench.naive [--products 2000] [--orders 2000] [--latency-ms 50]
-                                    [--rate-limit 3000] [--handy-rate 500]
+                                    [--rate-limit 500]
 
-The naive script (sequential httpx, one request at a time, no bindings, no fingerprints):
-  catalog   log in, read everything (the branch's products and taxes from Gestionix; every Handy
-            product and the open routes from Handy), then write everything: for each product a
-            POST /product when Handy lacks it, else a PUT /product/{code} with the whole product
-            (price, family, stock), every time. Same mapping rules as ours (mappings.products),
-            so the content written is the same; only the I/O pattern differs.
-  orders    log in, read the products, taxes and sellers once and the window's orders; then for
-            each order in turn: search the customer (GET /clients of the branch, match by name,
-            POST /clients when missing), create the document (POST /sales_orders) and write the
-            Handy externalId (PUT /salesOrder/{id}): the same job order_push does (O3-O5, O9),
-            without exactly-once protection.
-  On a 429 it sleeps until X-RateLimit-Reset / Retry-After and sends again.
+Two catalog scripts (sequential httpx, one request at a time, no bindings, no fingerprints):
+  write_all  log in, read the branch's Gestionix products and Handy's product codes and open
+             routes, then write every product: POST /product when Handy lacks it, else
+             PUT /product/{code} with the whole product (price, family, stock), every time.
+  compare    what a careful user writes in ~40 lines: read both sides in full (Gestionix
+             products; every Handy product, enabled and disabled; the open routes), compute each
+             product's desired content and write only the products whose content differs (POST
+             when missing, PUT when different). On a world already in sync it writes nothing.
+  Both use our mapping rules (mappings.products, mappings.inventory) so they write the same
+  content as catalog_pull; only the I/O differs.
+The order script: log in, read the products, taxes, sellers and the branch's clients once and the
+window's orders; then per order: match the customer in the clients read (POST /clients when
+missing, remembered for the next orders), create the document (POST /sales_orders) and write
+Handy's externalId (PUT /salesOrder/{id}) — order_push's job (O3-O5, O9) without exactly-once.
+On a 429 every script sleeps until X-RateLimit-Reset / Retry-After and sends again (counted).
 
-A naive full resync of 50 000 products takes at least 50 000 / 3000 = 16.7 minutes under a
-3000/min limit, and ~N x (latency + server time) when sequential; running it would take most of
-an hour. So the naive resync is measured on --products products with the same settings, its time
-per product is measured, and the 50 000 figure is extrapolated linearly (a full resync is one
-write per product plus a few page reads, so it is linear in N; the rate limit alone gives the
-lower bound 50 000 / rate). Both figures are reported; the goal is judged on the lower bound
-(the most favourable case for the naive script) and on the extrapolation.
+Every script runs in its own process (`--child`), like our flows, so whole-process times and
+VmHWM compare like for like. Every figure is measured at the size it is reported for: this bench
+runs write_all and compare at --products; bench.catalog runs compare on its 50 000-product world
+(no-op and 1 % changed). write_all is not run at 50 000: at 500 requests/minute its ~46 000
+writes alone take ~93 minutes, longer than the whole suite, so no 50 000 figure is reported for it
+(no extrapolation, no rate floor).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import json
+import os
 import tempfile
 import time
 from typing import Any
@@ -39,33 +43,37 @@ import httpx
 from bench.common import (
     BRANCH,
     COMPANY,
+    HANDY_RATE,
     PASSWORD,
     TOKEN,
     USER,
     Urls,
     calls_summary,
+    changed_products,
     emit,
+    handy_products,
     machine,
+    peak_rss_mb,
     prefect_session,
     reset_stats,
+    run_child,
     sandbox_process,
     save_blocks,
     stats,
 )
 
-NOOP_50K_PRODUCTS = 50_000
 
-
-# ----------------------------------------------------------------------------- the naive script
+# ----------------------------------------------------------------------------- the naive scripts
 
 
 class Naive:
-    """A simple sequential script over httpx.Client, one call at a time."""
+    """Simple sequential scripts over httpx.Client, one call at a time."""
 
     def __init__(self, urls: Urls) -> None:
         self.handy = httpx.Client(base_url=urls.handy, timeout=60,
                                   headers={"Authorization": f"Bearer {TOKEN}"})
         self.gx = httpx.Client(base_url=urls.gestionix, timeout=60)
+        self.waits_429 = 0
 
     def close(self) -> None:
         self.handy.close()
@@ -75,6 +83,7 @@ class Naive:
         while True:
             response = client.request(method, path, **kwargs)
             if response.status_code == 429:
+                self.waits_429 += 1
                 reset = response.headers.get("x-ratelimit-reset")
                 wait = (float(reset) - time.time()) if reset else float(
                     response.headers.get("retry-after", 1))
@@ -111,33 +120,66 @@ class Naive:
                 return out
             page += 1
 
-    # -- catalog: read everything, write everything
-    def catalog(self) -> dict:
+    # -- catalog
+    def desired_products(self) -> list[dict]:
+        """Gestionix's branch products as Handy bodies (our mapping), stock minus route stock."""
         from mappings.inventory import route_stock
         from mappings.products import map_products
 
         self.login()
         branch = self.branch_id()
         mapping = map_products(self.gx_all("/products", branch_id=branch), branch)
-        existing = {p["code"] for p in self.handy_all("/product", "products", enabled="true")}
-        existing |= {p["code"] for p in self.handy_all("/product", "products", enabled="false")}
         routes = self.handy_all("/route", "routes", closed="false", includeInventory="true")
         on_routes = dict(route_stock(routes).per_code.itertuples(index=False))
-        created = updated = 0
+        bodies = []
         for row in mapping.desired.itertuples(index=False):
             stock = row.stock if row.stock == row.stock else 0.0  # NaN -> 0
-            body = {"description": row.description, "family": {"description": row.family},
-                    "price": float(row.price), "enabled": bool(row.enabled),
-                    "quantity": max(float(stock) - float(on_routes.get(row.code, 0.0)), 0.0)}
-            if row.code in existing:
-                self.send(self.handy, "PUT", f"/product/{row.code}", json=body)
+            bodies.append({"code": row.code, "description": row.description,
+                           "family": {"description": row.family}, "price": float(row.price),
+                           "enabled": bool(row.enabled),
+                           "quantity": max(float(stock) - float(on_routes.get(row.code, 0.0)), 0.0)})
+        return bodies
+
+    def catalog_write_all(self) -> dict:
+        bodies = self.desired_products()
+        existing = {p["code"] for p in self.handy_all("/product", "products", enabled="true")}
+        existing |= {p["code"] for p in self.handy_all("/product", "products", enabled="false")}
+        created = updated = 0
+        for body in bodies:
+            if body["code"] in existing:
+                self.send(self.handy, "PUT", f"/product/{body['code']}",
+                          json={k: v for k, v in body.items() if k != "code"})
                 updated += 1
             else:
-                self.send(self.handy, "POST", "/product", json={"code": row.code, **body})
+                self.send(self.handy, "POST", "/product", json=body)
                 created += 1
         return {"created": created, "updated": updated}
 
-    # -- orders: for each order, search the customer and create the document
+    def catalog_compare(self) -> dict:
+        bodies = self.desired_products()
+        current = {p["code"]: p for enabled in ("true", "false")
+                   for p in self.handy_all("/product", "products", enabled=enabled)}
+
+        def differs(body: dict, now: dict) -> bool:
+            family = (now.get("family") or {}).get("description")
+            return (body["description"] != now.get("description") or body["enabled"] != now.get("enabled")
+                    or body["family"]["description"] != family
+                    or abs(body["price"] - float(now.get("price") or 0)) > 0.005
+                    or abs(body["quantity"] - float(now.get("quantity") or 0)) > 0.005)
+
+        created = updated = 0
+        for body in bodies:
+            now = current.get(body["code"])
+            if now is None:
+                self.send(self.handy, "POST", "/product", json=body)
+                created += 1
+            elif differs(body, now):
+                self.send(self.handy, "PUT", f"/product/{body['code']}",
+                          json={k: v for k, v in body.items() if k != "code"})
+                updated += 1
+        return {"created": created, "updated": updated}
+
+    # -- orders
     def orders(self, start: str, end: str) -> dict:
         from mappings.orders import build_document, match_client, match_seller, new_client_body
         from tasks.orders import products_index
@@ -146,16 +188,17 @@ class Naive:
         branch = self.branch_id()
         index = products_index(self.gx_all("/products", branch_id=branch), self.send(self.gx, "GET", "/taxes"))
         sellers = self.send(self.gx, "GET", "/sellers")
+        clients = self.gx_all("/clients", branch_id=branch)  # read once, new ones appended
         orders = self.handy_all("/salesOrder", "salesOrders", start=start, end=end,
                                 filterWithDate="dateCreated", deleted="false", order="asc")
         pushed = failed = 0
         for order in orders:
-            clients = self.gx_all("/clients", branch_id=branch)  # the "search"
             client, _ = match_client(order["customer"], clients)
             try:
                 if client is None:
                     client = self.send(self.gx, "POST", "/clients", json=new_client_body(
                         order["customer"], branch_id=branch, with_address=True, order_id=order["id"]))
+                    clients.append(client)
                 document = build_document(order, doc_type="sales_order", branch_id=branch,
                                           client_id=client["client_id"],
                                           seller_id=match_seller(order.get("createdBy"), sellers),
@@ -170,49 +213,79 @@ class Naive:
         return {"read": len(orders), "pushed": pushed, "failed": failed}
 
 
-def _timed(urls: Urls, work) -> dict:
-    reset_stats(urls)
+# ----------------------------------------------------------------------------- child: one script run
+
+
+def _child(spec: dict) -> None:
+    urls = Urls(spec["handy"], spec["gestionix"])
+    naive = Naive(urls)
     started = time.perf_counter()
-    outcome = work()
+    try:
+        if spec["script"] == "orders":
+            outcome = naive.orders(*spec["window"])
+        else:
+            outcome = getattr(naive, f"catalog_{spec['script']}")()
+    finally:
+        naive.close()
     wall = time.perf_counter() - started
+    print("RESULT " + json.dumps({"wall_s": round(wall, 2), **outcome, "waits_429": naive.waits_429,
+                                  "peak_rss_mb": peak_rss_mb()}), flush=True)
+
+
+def run_naive(script: str, urls: Urls, env: dict[str, str], **spec: Any) -> dict:
+    """One naive script in its own process; calls from the sandbox, `changed` from the Handy
+    state before/after (catalog scripts)."""
+    catalog = script != "orders"
+    before = handy_products(urls.handy) if catalog else None
+    reset_stats(urls)
+    result = run_child("bench.naive", [json.dumps({"script": script, "handy": urls.handy,
+                                                   "gestionix": urls.gestionix, **spec})], env)
     calls = calls_summary(stats(urls.handy), stats(urls.gestionix))
-    return {"wall_s": round(wall, 2), **outcome,
-            **{k: v for k, v in calls.items() if not k.endswith("_by_route")}}
+    result.update({k: v for k, v in calls.items() if not k.endswith("_by_route")})
+    result["startup_s"] = round(result["process_wall_s"] - result["wall_s"], 2)
+    if catalog:
+        result["changed"] = changed_products(before, handy_products(urls.handy))
+    return result
+
+
+def run_naive_catalog(script: str, urls: Urls, env: dict[str, str]) -> dict:
+    return {"script": script, **run_naive(script, urls, env)}
 
 
 # ----------------------------------------------------------------------------- runs
 
 
+OURS_KEYS = ("wall_s", "process_wall_s", "process_cpu_s", "changed", "handy_calls", "handy_writes",
+             "handy_429", "gestionix_calls", "overhead_s", "peak_rss_mb")
+
+
 def naive_catalog(args, env: dict[str, str], home: str) -> dict:
-    """Naive initial load + naive full resync of --products, and ours (initial + no-op) on the
-    same size and settings in its own sandbox, both in this run."""
+    """At --products: write_all (initial load, then a full resync of the loaded world), compare on
+    that world (nothing changed: a no-op) and on a fresh world (initial load); ours (initial,
+    then no-op) on its own fresh world. All at the same settings, in this run."""
     from bench.catalog import run_phase
 
     lat, rate = args.latency_ms, args.rate_limit
     out: dict[str, Any] = {"products": args.products}
     with sandbox_process(args.products, latency_ms=lat, handy_rate_limit_per_minute=rate) as urls:
-        naive = Naive(urls)
-        try:
-            out["naive_initial"] = _timed(urls, naive.catalog)
-            out["naive_resync"] = _timed(urls, naive.catalog)
-        finally:
-            naive.close()
-    import os
-
+        out["write_all_initial"] = run_naive("write_all", urls, env)
+        out["write_all_resync"] = run_naive("write_all", urls, env)
+        out["compare_noop"] = run_naive("compare", urls, env)
+    with sandbox_process(args.products, latency_ms=lat, handy_rate_limit_per_minute=rate) as urls:
+        out["compare_initial"] = run_naive("compare", urls, env)
     env_ours = {**env, "HGSYNC_HOME": os.path.join(home, "naive-ours")}
     with sandbox_process(args.products, latency_ms=lat, handy_rate_limit_per_minute=rate) as urls:
         save_blocks("bench-catalog", urls)
         ours_initial = run_phase("initial", urls, rate, env_ours)
         ours_noop = run_phase("noop", urls, rate, env_ours)
-    keep = ("wall_s", "handy_calls", "handy_writes", "gestionix_calls", "overhead_s", "peak_rss_mb")
-    out["ours_initial"] = {k: ours_initial[k] for k in keep}
-    out["ours_noop"] = {k: ours_noop[k] for k in keep}
+    out["ours_initial"] = {k: ours_initial.get(k) for k in OURS_KEYS}
+    out["ours_noop"] = {k: ours_noop.get(k) for k in OURS_KEYS}
     return out
 
 
 def naive_orders(args, env: dict[str, str], ours_window: dict | None) -> dict:
-    """The naive order script over --orders orders; ours (order_push on the same world) unless
-    given from this session's bench.orders."""
+    """The naive order script over --orders orders in the order bench's world; ours is given
+    from this session's bench.orders (same world, size and settings) or run here."""
     from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
 
@@ -228,88 +301,82 @@ def naive_orders(args, env: dict[str, str], ours_window: dict | None) -> dict:
         now = datetime.now(UTC)
         window = [(now - timedelta(minutes=5)).astimezone(zone).strftime("%d/%m/%Y %H:%M:%S"),
                   now.astimezone(zone).strftime("%d/%m/%Y %H:%M:%S")]
-        naive = Naive(urls)
-        try:
-            result = {"orders": args.orders, "naive": _timed(urls, lambda: naive.orders(*window))}
-        finally:
-            naive.close()
+        result = {"orders": args.orders, "naive": run_naive("orders", urls, env, window=window)}
     if ours_window is None:
-        from bench.common import HttpTimer
         from bench.orders import run_window
 
-        ours_window = asyncio.run(run_window(args, HttpTimer(set()).install()))
-    result["ours"] = {k: ours_window[k] for k in ("orders", "pushed", "wall_s", "handy_calls",
-                                                  "gestionix_calls", "overhead_s")}
+        ours_window = run_window(args, env)
+    result["ours"] = {k: ours_window.get(k) for k in (
+        "orders", "pushed", "wall_s", "process_wall_s", "process_cpu_s", "handy_calls", "handy_writes",
+        "gestionix_calls", "handy_429", "overhead_s", "peak_rss_mb")}
     return result
 
 
-def ratios(catalog: dict | None, orders: dict | None, ours_noop_50k: dict | None, rate: int) -> dict:
-    """ours vs naive, measured in this run; the 50 000 no-op figure as explained in the docstring."""
+def ratios(catalog: dict | None, orders: dict | None, big: dict | None) -> dict:
+    """naive / ours, in-flow and whole-process, every figure measured in this run."""
     out: dict[str, Any] = {}
+
+    def ratio(name: str, naive: dict, ours: dict) -> None:
+        out[name] = round(naive["wall_s"] / ours["wall_s"], 2)
+        if naive.get("process_wall_s") and ours.get("process_wall_s"):
+            out[name + "_process"] = round(naive["process_wall_s"] / ours["process_wall_s"], 2)
+
     if catalog:
-        n = catalog["products"]
-        naive_resync, naive_initial = catalog["naive_resync"], catalog["naive_initial"]
-        out["initial_naive_over_ours"] = round(naive_initial["wall_s"] / catalog["ours_initial"]["wall_s"], 2)
-        out["resync_naive_over_ours_noop_same_size"] = round(
-            naive_resync["wall_s"] / catalog["ours_noop"]["wall_s"], 1)
-        per_product = naive_resync["wall_s"] / n
-        out["naive_resync_s_per_product"] = round(per_product, 5)
-        big = (ours_noop_50k or {}).get("products") or NOOP_50K_PRODUCTS
-        out["big_resync_products"] = big
-        out["naive_resync_50k_extrapolated_s"] = round(per_product * big, 0)
-        out["naive_resync_50k_rate_limit_floor_s"] = round(big / (rate / 60.0), 0)
-        if ours_noop_50k:
-            ours = ours_noop_50k["wall_s"]
-            out["ours_noop_50k_s"] = ours
-            out["noop_50k_speedup_extrapolated"] = round(out["naive_resync_50k_extrapolated_s"] / ours, 1)
-            out["noop_50k_speedup_floor"] = round(out["naive_resync_50k_rate_limit_floor_s"] / ours, 1)
+        ratio("initial_compare_over_ours", catalog["compare_initial"], catalog["ours_initial"])
+        ratio("initial_write_all_over_ours", catalog["write_all_initial"], catalog["ours_initial"])
+        ratio("noop_compare_over_ours", catalog["compare_noop"], catalog["ours_noop"])
+        ratio("resync_write_all_over_ours_noop", catalog["write_all_resync"], catalog["ours_noop"])
+    if big:
+        ratio("big_noop_compare_over_ours", big["naive_noop"], big["noop"])
+        ratio("big_resync_compare_over_ours", big["naive_resync"], big["resync"])
     if orders:
-        out["orders_naive_over_ours"] = round(orders["naive"]["wall_s"] / orders["ours"]["wall_s"], 2)
+        ratio("orders_naive_over_ours", orders["naive"], orders["ours"])
     return out
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--products", type=int, default=2000, help="naive catalog size")
+    parser.add_argument("--products", type=int, default=2000, help="catalog world size (both scripts)")
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--latency-ms", type=int, default=50)
-    parser.add_argument("--rate-limit", type=int, default=3000, help="Handy requests/minute (catalog)")
-    parser.add_argument("--handy-rate", type=int, default=500, help="Handy requests/minute (orders)")
+    parser.add_argument("--rate-limit", type=int, default=HANDY_RATE, help="Handy requests/minute (catalog)")
+    parser.add_argument("--handy-rate", type=int, default=HANDY_RATE, help="Handy requests/minute (orders)")
+
+
+def _line(r: dict) -> str:
+    return (f"{r['wall_s']} s (process {r.get('process_wall_s')} s) | Handy {r['handy_calls']} calls "
+            f"({r['handy_writes']} writes, 429: {r['handy_429']}) | Gestionix {r['gestionix_calls']} | "
+            f"changed {r.get('changed', '-')} | VmHWM {r.get('peak_rss_mb')} MB")
 
 
 def naive_rows(report: dict) -> list[tuple[str, str]]:
-    c, o, r = report.get("catalog"), report.get("orders"), report["ratios"]
+    c, o = report.get("catalog"), report.get("orders")
     rows = []
     if c:
-        rows += [
-            (f"naive initial load {c['products']}", f"{c['naive_initial']['wall_s']} s, Handy {c['naive_initial']['handy_calls']} calls"),
-            (f"ours initial load {c['products']}", f"{c['ours_initial']['wall_s']} s, Handy {c['ours_initial']['handy_calls']} calls"),
-            (f"naive full resync {c['products']}", f"{c['naive_resync']['wall_s']} s, Handy {c['naive_resync']['handy_calls']} calls ({c['naive_resync']['handy_writes']} writes)"),
-            (f"ours no-op resync {c['products']}", f"{c['ours_noop']['wall_s']} s, Handy {c['ours_noop']['handy_calls']} calls ({c['ours_noop']['handy_writes']} writes)"),
-            (f"naive full resync of {r['big_resync_products']} (extrapolated / rate floor)",
-             f"{r['naive_resync_50k_extrapolated_s']} s / {r['naive_resync_50k_rate_limit_floor_s']} s"),
-        ]
-        if "ours_noop_50k_s" in r:
-            rows.append((f"ours no-op {r['big_resync_products']} (bench.catalog) -> speed-up",
-                         (f"{r['ours_noop_50k_s']} s -> x{r['noop_50k_speedup_extrapolated']} "
-                         f"(x{r['noop_50k_speedup_floor']} vs the rate-limit floor)")))
+        n = c["products"]
+        rows += [(f"{label} ({n}-product world)", _line(c[key])) for key, label in (
+            ("write_all_initial", "naive write-all, initial load"),
+            ("compare_initial", "naive compare, initial load"),
+            ("ours_initial", "ours, initial load"),
+            ("write_all_resync", "naive write-all, full resync (nothing changed)"),
+            ("compare_noop", "naive compare, nothing changed"),
+            ("ours_noop", "ours, no-op"))]
     if o:
-        rows += [
-            (f"naive orders {o['orders']}", f"{o['naive']['wall_s']} s, pushed {o['naive']['pushed']}, Gestionix {o['naive']['gestionix_calls']} calls"),
-            (f"ours orders {o['orders']}", f"{o['ours']['wall_s']} s, pushed {o['ours']['pushed']}, Gestionix {o['ours']['gestionix_calls']} calls"),
-        ]
-    rows += [(f"ratio {k}", str(v)) for k, v in r.items() if k.endswith(("ours", "same_size"))]
+        rows += [(f"naive orders {o['orders']}", _line(o["naive"]) + f" | pushed {o['naive']['pushed']}"),
+                 (f"ours orders {o['orders']}", _line(o["ours"]) + f" | pushed {o['ours']['pushed']}")]
+    rows += [(f"ratio {k}", str(v)) for k, v in report["ratios"].items()]
     return rows
 
 
-def bench_naive(args, env: dict[str, str], home: str, *, ours_noop_50k: dict | None = None,
+def bench_naive(args, env: dict[str, str], home: str, *, big: dict | None = None,
                 ours_window: dict | None = None) -> dict:
+    """`big`: bench.catalog's phases (its naive_noop / noop and naive_resync / resync pairs)."""
     started = time.perf_counter()
     report: dict[str, Any] = {"bench": "naive", "latency_ms": args.latency_ms,
                               "handy_rate_limit_per_minute_catalog": args.rate_limit,
                               "handy_rate_limit_per_minute_orders": args.handy_rate}
     report["catalog"] = naive_catalog(args, env, home) if args.products else None
     report["orders"] = naive_orders(args, env, ours_window) if args.orders else None
-    report["ratios"] = ratios(report["catalog"], report["orders"], ours_noop_50k, args.rate_limit)
+    report["ratios"] = ratios(report["catalog"], report["orders"], big)
     report["bench_seconds"] = round(time.perf_counter() - started, 1)
     return report
 
@@ -317,13 +384,13 @@ def bench_naive(args, env: dict[str, str], home: str, *, ours_noop_50k: dict | N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(parser)
-    parser.add_argument("--ours-noop-50k", type=float, default=None,
-                        help="wall seconds of our no-op resync of 50 000 from bench.catalog "
-                             "(to report the 50 000 speed-up)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        _child(json.loads(args.child))
+        return
     with tempfile.TemporaryDirectory() as home, prefect_session(home) as env:
-        noop = {"wall_s": args.ours_noop_50k, "products": NOOP_50K_PRODUCTS} if args.ours_noop_50k else None
-        report = bench_naive(args, env, home, ours_noop_50k=noop)
+        report = bench_naive(args, env, home)
     report["machine"] = machine()
     emit(report, naive_rows(report))
 

@@ -12,6 +12,9 @@
                             C customers named like Gestionix clients (as after catalog_pull and
                             customer_sync), so random orders can be taken; orders then come through
                             POST /_sandbox/orders/random.
+  "bad_claves": N           N Gestionix products get a clave with "/" (P4: not synced, reported).
+  "big_order": L            after "order_world": one Handy order with L lines (distinct products),
+                            for the memory bench of order_push.
 """
 
 from __future__ import annotations
@@ -62,6 +65,27 @@ def seed_order_world(sb, products: int, customers: int) -> None:
                                   "description": client["commercial_name"] or client["business_name"]})
 
 
+def spoil_claves(sb, count: int) -> int:
+    """Give `count` products (every k-th, so they are spread over the pages) a clave with "/"."""
+    products = [p for p in sb.gestionix.companies[sb.company_id].products.values() if p["key"]]
+    step = max(1, len(products) // max(count, 1))
+    spoiled = products[::step][:count]
+    for product in spoiled:
+        product["key"] = product["key"] + "/B"
+    sb.gestionix.touch()
+    return len(spoiled)
+
+
+def add_big_order(sb, lines: int) -> int:
+    """One order of `lines` distinct products (as many as Handy holds), taken like a random one."""
+    handy = sb.handy
+    codes = [c for c, p in handy.products.items() if p["enabled"]][:lines]
+    customers = [c for c, v in handy.customers.items() if v["enabled"]]
+    spec = handy._random_order_spec(0, codes, customers)
+    spec["items"] = [{"product": code, "quantity": 1 + n % 5} for n, code in enumerate(codes)]
+    return handy.create_order(spec)["id"]
+
+
 def main() -> None:
     config = json.loads(sys.argv[1])
     setup = config.get("setup") or {}
@@ -70,8 +94,12 @@ def main() -> None:
                      **config.get("knobs", {})) as sb:
         if setup.get("open_routes"):
             add_open_routes(sb.handy, int(setup["open_routes"]))
+        if setup.get("bad_claves"):
+            spoil_claves(sb, int(setup["bad_claves"]))
         if setup.get("order_world"):
             seed_order_world(sb, **setup["order_world"])
+        if setup.get("big_order"):
+            add_big_order(sb, int(setup["big_order"]))
         print("ready", flush=True)
         try:
             while True:
