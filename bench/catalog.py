@@ -85,7 +85,6 @@ def _child(spec: dict) -> None:
     """Run catalog_pull (or, for "reads_alone", only its Gestionix reads) once; print what it
     measured as a RESULT line."""
     from clients.ratelimit import shared_limiter
-    from flows.catalog import catalog_pull
     from tasks.connect import connect
 
     urls = Urls(spec["handy"], spec["gestionix"])
@@ -103,6 +102,8 @@ def _child(spec: dict) -> None:
                 products = await connection.gestionix.list_products(connection.branch_id)
             extra["products_read"] = len(products)
             return f"read {len(products)} products"
+        from flows.catalog import catalog_pull  # not imported by reads_alone
+
         return await catalog_pull(tenant, dry_run=spec.get("dry_run", False))
 
     cpu_before = process_cpu_s()
