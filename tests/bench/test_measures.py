@@ -59,10 +59,24 @@ def test_loop_cpu_splits_cpu_inside_and_outside_api_calls(fake_cpu):
 
 def test_changed_products_counts_real_content_changes_only():
     before = {
-        "A": {"code": "A", "description": "a", "price": 10.0, "quantity": 1.0, "enabled": True,
-              "family": {"id": 1, "description": "F"}, "lastUpdated": "t1"},
-        "B": {"code": "B", "description": "b", "price": 5.0, "quantity": 0.0, "enabled": True,
-              "family": {"id": 1, "description": "F"}, "lastUpdated": "t1"},
+        "A": {
+            "code": "A",
+            "description": "a",
+            "price": 10.0,
+            "quantity": 1.0,
+            "enabled": True,
+            "family": {"id": 1, "description": "F"},
+            "lastUpdated": "t1",
+        },
+        "B": {
+            "code": "B",
+            "description": "b",
+            "price": 5.0,
+            "quantity": 0.0,
+            "enabled": True,
+            "family": {"id": 1, "description": "F"},
+            "lastUpdated": "t1",
+        },
     }
     rewritten_same = {**before["A"], "lastUpdated": "t2"}  # a write that changed nothing
     new_price = {**before["B"], "price": 5.5}
