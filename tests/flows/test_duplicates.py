@@ -101,6 +101,28 @@ async def test_o8_order_push_listing_deletes_the_duplicate_of_a_bound_order(sand
     assert again.name == "Completed", again.message
 
 
+async def test_o8_stale_create_whose_record_a_restore_erased_is_healed_by_order_push(sandbox, tenant):
+    """O8 (campaign seed 1170): a create sent after its run lost the lease left a second document,
+    and a store restore erased both the order's binding and the stale-create record. The next
+    order_push, listing before it creates, binds the document the externalId names, deletes the
+    other, creates nothing, and ends "Completed with issues"."""
+    first, _ = await _pushed(sandbox, tenant)
+    kept = document_of(sandbox, first["id"])
+    extra = _second_document(sandbox, kept)
+    binder.delete(tenant.slug, "order", str(first["id"]))
+
+    state = await order_push(tenant, return_state=True)
+
+    assert state.name == ISSUES_STATE and "1 duplicate document deleted" in state.message
+    assert set(by_reference(sandbox).values()) == {1}
+    assert document_of(sandbox, first["id"]) is kept
+    assert _doc_id(extra) not in {_doc_id(d) for d in documents(sandbox)}
+    binding = binder.get(tenant.slug, "order", str(first["id"]))
+    assert binding.status == "pushed" and binding.gestionix_key == f"{_doc_type(kept)}:{_doc_id(kept)}"
+    actions = {(key, action) for key, action, _ in _actions(tenant, "orders")}
+    assert {(str(first["id"]), "bound"), (str(first["id"]), "deleted duplicate")} <= actions
+
+
 async def test_o8_reconcile_keeps_the_document_externalid_names_and_binds_it(sandbox, tenant):
     """O8: no binding left (store restored) and two documents: reconcile keeps the one the Handy
     order's externalId names, binds it, deletes the other and ends Failed, listing the repair."""
