@@ -65,7 +65,17 @@ def _create(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    connect_args = {}
+    if url.startswith("postgresql"):
+        # A lease holder frozen (SIGSTOP, VM pause) inside a fenced transaction keeps the lease
+        # row locked (store.leases.fence): the server ends such a session once it has sat idle
+        # in its transaction for a lease TTL, by which time that holder has lost the lease anyway.
+        # Store calls run in worker threads (tasks/store_calls.py), so one is nearly always open.
+        idle = float(os.environ.get("HGSYNC_LEASE_TTL_SECONDS", "120"))
+        connect_args["options"] = f"-c idle_in_transaction_session_timeout={int(idle * 1000)}"
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=connect_args
+    )
 
 
 def dispose_all() -> None:
