@@ -65,7 +65,18 @@ def _create(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    connect_args = {}
+    if url.startswith("postgresql"):
+        # A lease holder frozen (SIGSTOP, VM pause) inside a fenced transaction keeps the lease
+        # row locked (store.leases.fence) and its successor waiting: the server ends a session
+        # idle in its transaction for a quarter of the lease TTL (ours are never idle but for a
+        # few ms), so the successor still has most of its own TTL when it gets the lease. Store
+        # calls run in worker threads (tasks/store_calls.py), so one is nearly always open.
+        ttl = float(os.environ.get("HGSYNC_LEASE_TTL_SECONDS", "120"))
+        connect_args["options"] = f"-c idle_in_transaction_session_timeout={int(ttl * 250)}"
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=connect_args
+    )
 
 
 def dispose_all() -> None:

@@ -22,6 +22,7 @@ from prefect.states import Completed, State
 from store import dead_letters, runs
 from tasks import alerts
 from tasks.fencing import lease_ttl, when_store_answers
+from tasks.store_calls import store_call
 
 log = logging.getLogger("hgsync.audit")
 
@@ -169,8 +170,8 @@ class RunAudit:
         if stored is None:
             log.error("%s %s: audit row not stored (store unreachable): %s", self.tenant, self.flow, summary)
         await self._publish(status, summary)
-        if stored is not None:  # the held orders are read from the store: only when it answers
-            self._announce_held()
+        if stored is not None and self.held_before is not None:  # read only when the store answers
+            self._announce_held(await store_call(_open_letters, self.tenant))
         _run_logger().info("%s %s (%s): %s", self.tenant, self.flow, status, summary)
         return summary
 
@@ -190,11 +191,11 @@ class RunAudit:
         )
         return self.run_id
 
-    def _announce_held(self) -> None:
-        """X4: one event per order held for the first time and per held order that went through."""
+    def _announce_held(self, now: dict[tuple[str, str], str]) -> None:
+        """X4: one event per order held for the first time and per held order that went through
+        (`now`: the open dead letters after the run)."""
         if self.held_before is None:
             return
-        now = _open_letters(self.tenant)
         for entity, key in sorted(now.keys() - self.held_before.keys()):
             alerts.order_held(self.tenant, entity, key, now[(entity, key)])
         for entity, key in sorted(self.held_before.keys() - now.keys()):

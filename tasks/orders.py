@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -100,6 +100,8 @@ class OrderWork:
     doc_type: str | None = None
     status: str | None = None  # binding status when planned (None, intent, or pushed)
     problem: OrderRejected | OrderSkipped | None = None  # known before any write
+    # its document without client and seller, built (and so checked, O5-O7) by resolve_customers
+    draft: OrderDocument | None = None
 
     @property
     def key(self) -> str:
@@ -385,11 +387,7 @@ async def resolve_customers(
     for work in plan.work:
         if work.problem is None and work.doc_type is not None and work.status != PUSHED:
             try:  # an order that cannot be pushed anyway creates no customer (O5-O7 first)
-                build_document(
-                    work.order, doc_type=work.doc_type, branch_id=connection.branch_id,
-                    client_id=0, seller_id=None, products_by_key=catalog.products_by_key,
-                    branch_name=connection.branch_name,
-                )
+                work.draft = _draft(work, connection, catalog)
             except (OrderRejected, OrderSkipped) as exc:
                 work.problem = exc
                 continue
@@ -626,18 +624,13 @@ async def _create(run: _Run, work: OrderWork) -> None:
         await _dead_letter(run, work, resolution.problem)
         return
     try:
-        document = build_document(
-            work.order,
-            doc_type=work.doc_type,
-            branch_id=run.connection.branch_id,
-            client_id=resolution.client_id,
-            seller_id=match_seller(work.order.get(H.CREATED_BY), run.catalog.sellers),
-            products_by_key=run.catalog.products_by_key,
-            branch_name=run.connection.branch_name,
-        )
+        draft = work.draft or _draft(work, run.connection, run.catalog)
     except (OrderRejected, OrderSkipped) as exc:
         await _not_pushable(run, work, exc)
         return
+    seller_id = match_seller(work.order.get(H.CREATED_BY), run.catalog.sellers)
+    document = replace(draft, body={**draft.body, G.CLIENT_ID: resolution.client_id,
+                                    G.SELLER_ID: seller_id})
     _report_returns(run, work, document)
     _report_taxes(run, work, document)
     if run.dry_run:
@@ -685,6 +678,15 @@ async def _create(run: _Run, work: OrderWork) -> None:
                    **_document_extra(document))
     if await _write_external_id(run, work, created["id"]):
         await _resolve(run, work)
+
+
+def _draft(work: OrderWork, connection: Connection, catalog: Catalog) -> OrderDocument:
+    """The order's document before its client and seller are known (they only fill two fields
+    of the body); OrderRejected / OrderSkipped when it cannot be pushed (O5-O7)."""
+    return build_document(
+        work.order, doc_type=work.doc_type, branch_id=connection.branch_id, client_id=0,
+        seller_id=None, products_by_key=catalog.products_by_key, branch_name=connection.branch_name,
+    )
 
 
 async def _adopt_existing(run: _Run, work: OrderWork, document: OrderDocument, exc: Conflict):

@@ -11,6 +11,8 @@ caller's next await, as it would have after a synchronous call.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -18,13 +20,16 @@ R = TypeVar("R")
 
 
 async def store_call(fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
-    job = asyncio.ensure_future(asyncio.to_thread(fn, *args, **kwargs))
+    # asyncio.to_thread without its extra task: the loop's default executor, this context
+    # (Prefect's run context) carried into the thread
+    call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+    job = asyncio.get_running_loop().run_in_executor(None, call)
     interrupted = False
     while not job.done():
         try:
             await asyncio.shield(job)
         except asyncio.CancelledError:
-            if job.cancelled():  # the thread's future itself (event loop shutting down)
+            if job.cancelled():  # the thread's future itself (executor shutting down)
                 raise
             interrupted = True  # the transaction goes on; the cancellation waits for it
         except BaseException:  # noqa: BLE001 - fn's own error: raised below by job.result()

@@ -18,6 +18,7 @@ makes a seed cost about a second.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import re
 import threading
@@ -78,7 +79,22 @@ def bare_tasks(monkeypatch) -> None:
     for module in (flows.orders, flows.deletions, flows.reconcile):
         for name, obj in list(vars(module).items()):
             if isinstance(obj, Task):
-                monkeypatch.setattr(module, name, obj.fn)
+                monkeypatch.setattr(module, name, _bare(obj))
+
+
+def _bare(task):
+    """task.fn given its arguments as Prefect's engine gives them: quote(...) unwrapped (the flows
+    quote their large arguments, flows/orders.py)."""
+    from prefect.utilities.annotations import quote
+
+    def unquoted(value):
+        return value.unquote() if isinstance(value, quote) else value
+
+    @functools.wraps(task.fn)
+    def call(*args, **kwargs):
+        return task.fn(*map(unquoted, args), **{k: unquoted(v) for k, v in kwargs.items()})
+
+    return call
 
 
 LEASE_EXPIRY_RATE = 0.12  # per flow run: the holder freezes past its TTL at a random call
