@@ -16,8 +16,6 @@ from flows.runs import run_name
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit
 from tasks.catalog import (
-    CatalogPlan,
-    HandyCatalog,
     bind_adopted,
     ensure_families,
     plan_catalog,
@@ -31,6 +29,10 @@ from tasks.catalog import (
 from tasks.connect import connect
 from tasks.left_out import record_left_out
 from tasks.mass_disable import guard_mass_disable
+
+
+async def _nothing() -> None:
+    """A read that is not needed in this mode (gathered with the others)."""
 
 
 @flow(name="catalog_pull", flow_run_name=run_name("catalog"))
@@ -56,25 +58,23 @@ async def catalog_pull(
     q_audit = quote(audit)
     try:
         async with connect(tenant) as connection:  # A1: the sucursal by name
-            catalog, known = await asyncio.gather(  # the bindings read while the pages arrive
+            # The reads are independent: the bindings, and Handy's products (full mode) and open
+            # routes (inventory) are read while the Gestionix catalog pages arrive (paced).
+            catalog, known, handy, routes = await asyncio.gather(
                 read_catalog(connection, q_audit),  # 1-2: P1-P6
                 read_bindings(tenant.slug),
+                read_handy_products(connection) if full else _nothing(),  # P7 drift, adoption
+                read_route_stock(connection) if tenant.sync_inventory else _nothing(),  # I1, I3
             )
-
-            async def read_handy_and_plan() -> tuple[HandyCatalog | None, CatalogPlan]:
-                handy = await read_handy_products(connection) if full else None  # P7 drift, adoption
-                routes = await read_route_stock(connection) if tenant.sync_inventory else None  # I1
-                return handy, await plan_catalog(  # 3: P7, P8; 5: I2
-                    quote(catalog), quote(known), quote(handy), quote(routes),
-                    sync_inventory=tenant.sync_inventory, audit=q_audit,
-                )
-
-            _, (handy, plan) = await asyncio.gather(  # the left-out record is stored meanwhile
+            _, plan = await asyncio.gather(  # the left-out record is stored while planning
                 record_left_out(  # X5: why a product is not in Handy, changes only
                     tenant.slug, quote(catalog), quote(known.products["gestionix_key"].tolist()),
                     connection.branch_name, q_audit,
                 ),
-                read_handy_and_plan(),
+                plan_catalog(  # 3: P7, P8; 5: I2
+                    quote(catalog), quote(known), quote(handy), quote(routes),
+                    sync_inventory=tenant.sync_inventory, audit=q_audit,
+                ),
             )
             stop = await guard_mass_disable(  # before the first write, families included
                 tenant, quote(plan.disables), q_audit, entity="product", run_name="catalog",

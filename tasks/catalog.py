@@ -3,12 +3,14 @@
 
 Steps (each a batch-sized Prefect task, awaited from the flow so they share its event loop and
 its clients):
-  read_catalog         one paged read of the branch catalog, mapped at once (P1-P6): the raw API
-                       records are dropped before the next step (memory at 50 000 products).
-  read_bindings        what the integration wrote last time (P8), read while the catalog pages
-                       arrive.
+  read_catalog         one paged read of the branch catalog, each page mapped (P1-P6) in a
+                       worker thread while the next ones are read, its raw records dropped once
+                       mapped (memory at 50 000 products).
+  read_bindings        what the integration wrote last time (P8).
   read_handy_products  full mode only: Handy's products, enabled AND disabled (drift, adoption).
   read_route_stock     sync_inventory only: open routes with their inventory (I1).
+                       (The flow runs these four reads at once: the paced Gestionix pages set the
+                       pace, the others fit in their waits.)
   plan_catalog         pure: create / update / enable / disable / adopt / rebind + stock (I2),
                        merged into one write per product where possible (a new product carries
                        its quantity in the create body; a price change carries its quantity);

@@ -291,13 +291,13 @@ async def read_catalog(connection: Connection) -> Catalog:
     sucursal (O3) and sellers: once per run."""
     await ensure_resolved(connection)
     gestionix = connection.gestionix
+    products: list[dict] = []
+    async for page in gestionix.product_pages(connection.branch_id):  # raw pages dropped at once
+        products.extend(indexed_fields(product) for product in page)
     taxes = await gestionix.list_taxes()
-    products: dict[str, dict] = {}
-    async for page in gestionix.product_pages(connection.branch_id):  # raw pages dropped once indexed
-        products_index(page, taxes, into=products)
     clients = await gestionix.list_clients(connection.branch_id)
     sellers = await gestionix.list_sellers()
-    return Catalog(products_by_key=products, clients=clients, sellers=sellers)
+    return Catalog(products_by_key=products_index(products, taxes), clients=clients, sellers=sellers)
 
 
 # What the index keeps of a product: the order mapping reads the id and the taxes, the
@@ -305,20 +305,25 @@ async def read_catalog(connection: Connection) -> Catalog:
 INDEXED_FIELDS = (G.PRODUCT_ID, PRODUCT_KEY, "active", "for_sale")
 
 
-def products_index(
-    products: Iterable[dict], taxes: Iterable[dict], *, into: dict[str, dict] | None = None
-) -> dict[str, dict]:
+def indexed_fields(product: Any) -> Any:
+    """What the index keeps of a Gestionix product (INDEXED_FIELDS and its taxes)."""
+    if not isinstance(product, dict):
+        return product
+    return {name: product[name] for name in (*INDEXED_FIELDS, G.TAXES) if name in product}
+
+
+def products_index(products: Iterable[dict], taxes: Iterable[dict]) -> dict[str, dict]:
     """clave -> product (INDEXED_FIELDS and its taxes). A tax entry that carries only its id is
     completed from GET /taxes. Two products with one clave: the active, for-sale one wins, then
-    the oldest. `into`: an index built page by page (pages in catalog order)."""
+    the oldest."""
     tax_by_id = {tax.get(G.TAX_ID): tax for tax in taxes if isinstance(tax, dict)}
     completed: dict[Any, dict] = {}  # one dict per distinct tax entry, shared by its products
-    index: dict[str, dict] = {} if into is None else into
+    index: dict[str, dict] = {}
     for product in products:
         clave = product.get(PRODUCT_KEY)
         if not isinstance(clave, str) or not clave.strip():
             continue
-        product = {name: product[name] for name in INDEXED_FIELDS if name in product} | {
+        product = indexed_fields(product) | {
             G.TAXES: [_completed_tax(tax, tax_by_id, completed) for tax in product.get(G.TAXES) or []]
         }
         current = index.get(clave.strip())
