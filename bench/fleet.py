@@ -303,6 +303,7 @@ def measure(tenants: int, minutes: int, compression: int, limit: int) -> dict:
             driver = subprocess.Popen(_python("-m", "bench.fleet", "--drive", json.dumps(config)), env=env, cwd=ROOT,
                                       stdout=subprocess.PIPE, stderr=(work / "driver.err").open("w"), text=True)
             cpu_marks: dict[str, dict[str, float]] = {}
+            window: list[float] = []
             result = None
             assert driver.stdout is not None
             for line in driver.stdout:
@@ -428,8 +429,7 @@ def _rows(report: dict) -> list[tuple[str, Any]]:
         ("tenant add x N, deploy (s; deployments)", f"{report['tenant_add_s']}, {report['deploy_s']}; {report['deployed']}"),
         ("import prefect (CPU-s, MB)", f"{report['import_prefect']['cpu_s']}, {report['import_prefect']['vmhwm_mb']}"),
         ("import flows.orders+deletions (CPU-s, MB, pandas)",
-         f"{report['import_flows_orders']['cpu_s']}, {report['import_flows_orders']['vmhwm_mb']}, "
-         f"{report['import_flows_orders']['pandas']}"),
+         f"{report['import_flows_orders']['cpu_s']}, {report['import_flows_orders']['vmhwm_mb']}, {report['import_flows_orders']['pandas']}"),
         ("runs, states", f"{report['runs']}, {report['states']}"),
         ("floor run: empty flow, nothing of ours (CPU-s, MB median)",
          f"{report['floor_run']['cpu_s'].get('median')}, {report['floor_run']['vmhwm_mb'].get('median')}"),
