@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import shutil
 from collections import Counter
 from datetime import UTC, datetime
@@ -58,7 +59,7 @@ def test_s2_added_tenants_are_staggered_every_ten_minutes_and_spread_evenly(yaml
         (schedule,) = spec.schedules
         assert schedule["timezone"] == "UTC" and schedule["active"] is False, spec.name
         fires = _fires(schedule["cron"], 7, start)
-        assert all((b - a).total_seconds() == 600 for a, b in zip(fires, fires[1:])), (spec.name, fires)
+        assert all((b - a).total_seconds() == 600 for a, b in itertools.pairwise(fires)), (spec.name, fires)
         offset = deployments.schedule_offsets(yaml_copy)[spec.parameters["tenant"]["slug"]]
         assert fires[0].minute % 10 == (offset if spec.flow_key == "orders" else (offset + 5) % 10), spec.name
 
