@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
+import flows.deletions
 import tasks.documents as documents_module
 from flows.deletions import deletion_sync
 from flows.orders import order_push
@@ -83,6 +86,47 @@ async def test_d2_delete_before_push_never_pushes(sandbox, tenant):
     assert binder.get(tenant.slug, "order", str(blocked["id"])).status == "tombstoned"
     assert dead_letters.get(tenant.slug, "order", str(blocked["id"])).resolved_at is not None
     assert by_reference(sb) == pushed_docs == {f"HANDY-{early['id']}": 1}
+
+
+async def test_d2_deletion_late_in_a_windows_last_second_is_tombstoned_by_the_next_run(
+    sandbox, monkeypatch
+):
+    """D2 at the window's edge (the campaign's seed 19): a window ends at the store's now cut to
+    the second and Handy filters by whole seconds, so a deletion stamped later in that second is
+    not in it, however often a run in that same second reads it. The first run in a later second
+    reads that second again from the cursor (even with no lookback) and tombstones the order."""
+    sb = sandbox
+    tenant = make_tenant(sb, order_lookback_minutes=0)
+    (placed,) = setup_orders(sb, 1)
+    activate(tenant.slug)
+    await deletion_sync(tenant)
+    edge = cursors.get(tenant.slug, "deletions")  # that run's window end: a whole second
+    shift = edge.timestamp() + 0.5 - sb.clock.now()
+    sb.clock.advance(shift)  # Handy deletes the order half a second into that second
+    sb.handy.delete_order(placed["id"])
+    sb.clock.advance(-shift)
+
+    async def no_skew(connection, audit):  # Handy's clock is ours: no widening of the window
+        return 0.0
+
+    monkeypatch.setattr(flows.deletions, "measure_handy_clock", no_skew)
+
+    def store_clock_at(moment):  # the store's clock and the worker's, both at `moment`
+        monkeypatch.setattr(documents_module, "database_time", lambda url=None: moment)
+        monkeypatch.setattr(documents_module, "time", SimpleNamespace(
+            time=moment.timestamp, monotonic=time.monotonic))
+
+    store_clock_at(edge + timedelta(seconds=0.9))  # another run within the same second
+    await deletion_sync(tenant)
+    assert binder.get(tenant.slug, "order", str(placed["id"])) is None
+    assert cursors.get(tenant.slug, "deletions") == edge
+    store_clock_at(edge + timedelta(seconds=1))  # the next run, in the next second
+    await deletion_sync(tenant)
+
+    binding = binder.get(tenant.slug, "order", str(placed["id"]))
+    assert binding is not None and binding.status == "tombstoned"
+    await order_push(tenant)
+    assert documents(sb) == []
 
 
 async def test_d3_404_is_done(sandbox, tenant):
