@@ -300,7 +300,16 @@ def remove_tenant(slug: str, path: Path = DEFAULT_PREFECT_YAML) -> list[str]:
     names = [deploys[i]["name"] for i in mine]
     for index in reversed(mine):
         del deploys[index]
-    del document["definitions"]["tenants"][slug]
+    tenants = document["definitions"]["tenants"]
+    del tenants[slug]
+    # An emptied collection keeps the comments of what it held, which ruamel then writes where no
+    # YAML reader accepts them ("{}" after a comment line): start both afresh when empty.
+    if not tenants:
+        document["definitions"]["tenants"] = CommentedMap()
+        document["definitions"].ca.items.pop("tenants", None)
+    if not deploys:
+        document["deployments"] = CommentedSeq()
+        document.ca.items.pop("deployments", None)
     with path.open("w", encoding="utf-8") as handle:
         _yaml().dump(document, handle)
     return names
