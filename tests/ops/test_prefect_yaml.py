@@ -178,3 +178,17 @@ def test_a7_removing_the_last_tenant_leaves_a_file_prefect_reads_and_a_tenant_ca
     deployments.add_tenant(tenant, yaml_copy)
     assert deployments.find("lupita", "orders", yaml_copy).tenant == tenant
     assert len(deployments.read_as_prefect(yaml_copy)["deployments"]) == len(deployments.FLOWS)
+
+
+def test_a7_removing_a_tenant_takes_its_marker_comment_and_keeps_the_others_deployments(yaml_copy):
+    for slug in ("lupita", "pepe"):
+        deployments.add_tenant(TenantConfig(
+            slug=slug, gestionix_branch="Norte", handy_credentials=f"{slug}-h", gestionix_credentials=f"{slug}-g",
+        ), yaml_copy)
+    deployments.remove_tenant("demo", yaml_copy)
+    deployments.remove_tenant("pepe", yaml_copy)
+    text = yaml_copy.read_text()
+    assert "--- tenant demo ---" not in text and "--- tenant pepe ---" not in text
+    assert "--- tenant lupita ---" in text
+    names = [d["name"] for d in deployments.read_as_prefect(yaml_copy)["deployments"]]
+    assert names == [f"lupita-{key}" for key in deployments.FLOWS]
