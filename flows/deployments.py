@@ -300,10 +300,44 @@ def remove_tenant(slug: str, path: Path = DEFAULT_PREFECT_YAML) -> list[str]:
     names = [deploys[i]["name"] for i in mine]
     for index in reversed(mine):
         del deploys[index]
-    del document["definitions"]["tenants"][slug]
+    _drop_comment_line(document, f"# --- tenant {slug} ---")
+    tenants = document["definitions"]["tenants"]
+    del tenants[slug]
+    # An emptied collection keeps the comments of what it held, which ruamel then writes where no
+    # YAML reader accepts them ("{}" after a comment line): start both afresh when empty.
+    if not tenants:
+        document["definitions"]["tenants"] = CommentedMap()
+        document["definitions"].ca.items.pop("tenants", None)
+    if not deploys:
+        document["deployments"] = CommentedSeq()
+        document.ca.items.pop("deployments", None)
     with path.open("w", encoding="utf-8") as handle:
         _yaml().dump(document, handle)
     return names
+
+
+def _drop_comment_line(node: Any, line: str) -> None:
+    """Remove one generated comment line (the `--- tenant X ---` marker that add_tenant wrote)
+    wherever ruamel attached it; hand-written comments are left as they are."""
+    if isinstance(node, (CommentedMap, CommentedSeq)):
+        for token in _comment_tokens(node.ca.comment) + [
+            t for entry in node.ca.items.values() for t in _comment_tokens(entry)
+        ]:
+            lines = token.value.split("\n")
+            kept = [text for text in lines if text.strip() != line]
+            if kept and lines[0].strip() == line:  # the first line carries no indentation of its own
+                kept[0] = kept[0].lstrip()
+            token.value = "\n".join(kept)
+        for child in node.values() if isinstance(node, CommentedMap) else node:
+            _drop_comment_line(child, line)
+
+
+def _comment_tokens(entry: Any) -> list[Any]:
+    if entry is None:
+        return []
+    if isinstance(entry, list):
+        return [t for part in entry for t in _comment_tokens(part)]
+    return [entry] if hasattr(entry, "value") and isinstance(entry.value, str) else []
 
 
 def to_runner_deployment(spec: DeploymentSpec, active: bool | None = None):

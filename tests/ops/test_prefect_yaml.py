@@ -162,3 +162,33 @@ def test_adding_a_tenant_keeps_comments_and_existing_deployments(yaml_copy):
 def test_unknown_tenant_lists_the_known_ones():
     with pytest.raises(deployments.DeploymentFileError, match="known tenants: demo"):
         deployments.tenant("nope")
+
+
+def test_a7_removing_the_last_tenant_leaves_a_file_prefect_reads_and_a_tenant_can_be_added_again(yaml_copy):
+    removed = deployments.remove_tenant("demo", yaml_copy)
+    assert len(removed) == len(deployments.FLOWS)
+    as_prefect = deployments.read_as_prefect(yaml_copy)  # the loader `prefect deploy` uses
+    assert as_prefect["deployments"] == [] and as_prefect["definitions"]["tenants"] == {}
+    assert "demo" not in yaml_copy.read_text().split("tenants:")[1]  # no orphaned demo comment
+    assert deployments.tenants(yaml_copy) == {} and deployments.deployments(yaml_copy) == []
+    tenant = TenantConfig(
+        slug="lupita", gestionix_branch="Sucursal Norte", handy_credentials="lupita-handy",
+        gestionix_credentials="lupita-gestionix",
+    )
+    deployments.add_tenant(tenant, yaml_copy)
+    assert deployments.find("lupita", "orders", yaml_copy).tenant == tenant
+    assert len(deployments.read_as_prefect(yaml_copy)["deployments"]) == len(deployments.FLOWS)
+
+
+def test_a7_removing_a_tenant_takes_its_marker_comment_and_keeps_the_others_deployments(yaml_copy):
+    for slug in ("lupita", "pepe"):
+        deployments.add_tenant(TenantConfig(
+            slug=slug, gestionix_branch="Norte", handy_credentials=f"{slug}-h", gestionix_credentials=f"{slug}-g",
+        ), yaml_copy)
+    deployments.remove_tenant("demo", yaml_copy)
+    deployments.remove_tenant("pepe", yaml_copy)
+    text = yaml_copy.read_text()
+    assert "--- tenant demo ---" not in text and "--- tenant pepe ---" not in text
+    assert "--- tenant lupita ---" in text
+    names = [d["name"] for d in deployments.read_as_prefect(yaml_copy)["deployments"]]
+    assert names == [f"lupita-{key}" for key in deployments.FLOWS]
