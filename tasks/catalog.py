@@ -45,7 +45,7 @@ from typing import Any
 import pandas as pd
 from prefect import task
 
-from clients.errors import CredentialsError, NotFound, Permanent, ValidationFailed
+from clients.errors import NotFound, Permanent, ValidationFailed
 from mappings.inventory import StockPlan, last_written_stock, plan_stock, stock_body
 from mappings.mass_disable import PlannedDisables, planned_disables
 from mappings.names import normalize_name
@@ -521,8 +521,6 @@ class _Writer:
             for write in todo:
                 try:
                     await self.apply(write)
-                except CredentialsError:
-                    raise  # the token is refused: every other write would fail the same way
                 except Permanent as exc:
                     write.done = True  # reported; the next run plans it again
                     self.audit.fail(PRODUCT, write.key, f"{write.action} failed: {exc}")

@@ -34,7 +34,7 @@ from typing import Any
 import pandas as pd
 from prefect import task
 
-from clients.errors import ApiError, Conflict, CredentialsError, NotFound, ValidationFailed
+from clients.errors import ApiError, Conflict, NotFound, ValidationFailed
 from mappings.customers import (
     BASELINE,
     GX_SELLER_ID,
@@ -383,8 +383,6 @@ class _Writer:
                 await self.update(row)
             else:
                 await self.toggle(row, enabled=action == "enable")
-        except CredentialsError:
-            raise  # no later record can succeed: fail the run with the reason
         except ApiError as exc:  # retryable ones have used the client's budget: next run retries
             self.audit.fail(
                 CUSTOMER, code, f"client {row['gestionix_key']}: {action} failed: {exc}"

@@ -39,7 +39,7 @@ from typing import Any
 
 from prefect import task
 
-from clients.errors import CredentialsError, Permanent, Retryable
+from clients.errors import Permanent, Retryable
 from clients.handy import EXTERNAL_ID_FIELD
 from mappings.duplicates import (
     Document,
@@ -257,8 +257,6 @@ async def _delete_duplicate(
         return True
     try:
         result = await connection.gestionix.delete_document(doc_type, body[DOCUMENT_ID])
-    except CredentialsError:
-        raise
     except Retryable as exc:
         audit.fail(ORDER, key, f"temporary: duplicate {document_label(document)} of {verdict.reference} "
                                f"not deleted ({exc}); tried again by the next run")

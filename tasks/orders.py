@@ -27,7 +27,6 @@ from prefect import task
 from clients.errors import (
     ApiError,
     Conflict,
-    CredentialsError,
     NotFound,
     Permanent,
     Retryable,
@@ -223,8 +222,6 @@ async def read_dead_lettered_orders(
         except NotFound:
             await _close_letter(slug, key, audit, dry_run, "no longer exists in Handy: not pushed")
             return None
-        except CredentialsError:
-            raise
         except ApiError as exc:
             audit.fail(ORDER, key, f"dead-lettered order could not be read from Handy ({exc}); "
                        "retried next run")
@@ -444,8 +441,6 @@ async def resolve_customers(
         created_pairs: list[tuple[str, dict]] = []
         try:
             client = await connection.gestionix.create_client(body)
-        except CredentialsError:
-            raise
         except Retryable as exc:
             outcome = CustomerResolution(
                 problem=f"customer {keys[0]} could not be created in Gestionix yet ({exc})",
@@ -593,8 +588,6 @@ async def _recover_intent(run: _Run, work: OrderWork, binding: Any) -> bool:
     ref = (binding.data or {}).get("reference") or reference(work.key)
     try:
         found = await run.connection.gestionix.find_document_by_reference(doc_type, ref)
-    except CredentialsError:
-        raise
     except ApiError as exc:
         _transient(run, work, f"interrupted push could not be checked in Gestionix ({exc})")
         return True
@@ -653,8 +646,6 @@ async def _create(run: _Run, work: OrderWork) -> None:
     except asyncio.CancelledError:  # a sibling stopped the batch while this create was out
         if run.connection.lease is not None and run.connection.lease.lapsed():
             await store_call(record_stale_create, run.slug, work.key)
-        raise
-    except CredentialsError:
         raise
     except Conflict as exc:
         # Gestionix already holds this reference (its duplicate check is on): that document is
@@ -734,8 +725,6 @@ async def _write_external_id(run: _Run, work: OrderWork, document_id: Any) -> bo
         return True
     try:
         await run.connection.handy.set_order_external_id(work.key, str(document_id))
-    except CredentialsError:
-        raise
     except ApiError as exc:
         run.audit.count("failed")
         reason = (f"Gestionix document {document_id} created but Handy externalId not written "
