@@ -108,7 +108,6 @@ DESIRED_COLUMNS = [
     "fingerprint",
 ]
 REJECTED_COLUMNS = ["gestionix_key", "name", "rule", "reason"]
-UNMATCHED_COLUMNS = ["seller_id", "name", "email", "reason"]
 AMBIGUOUS_COLUMNS = ["gestionix_key", "description", "handy_keys", "reason"]
 HANDY_CURRENT_COLUMNS = ["key", "fingerprint", "enabled", "description"]
 BASELINE = "gestionix_content"  # binding data key: the Gestionix content last taken (C8)
@@ -240,7 +239,7 @@ def map_customers(
     clients: Iterable[Any], user_by_seller: Mapping[str, int] | None = None
 ) -> CustomerMapping:
     """Gestionix clients -> desired Handy customers (C2-C5). `user_by_seller` maps a Gestionix
-    seller id (as str) to a Handy user id (SellerMatch.user_by_seller). Never raises for bad
+    seller id (as str) to a Handy user id (mappings.sellers.SellerMatch.user_by_seller). Never raises for bad
     records: each ends as a rejected row naming the client and the reason."""
     import pandas as pd
 
@@ -297,87 +296,6 @@ def map_customers(
     rejected_frame = pd.DataFrame(rejected, columns=REJECTED_COLUMNS, dtype=object)
     held = sorted({k for k in rejected_frame["gestionix_key"] if isinstance(k, str)})
     return CustomerMapping(desired=frame, rejected=rejected_frame, held_keys=held)
-
-
-# ----------------------------------------------------------------------------- C5 sellers
-
-
-@dataclass(frozen=True)
-class SellerMatch:
-    user_by_seller: dict[str, int]  # Gestionix seller id (str) -> Handy user id
-    unmatched: pd.DataFrame  # UNMATCHED_COLUMNS
-
-
-def _email_key(value: Any) -> str:
-    return value.strip().casefold() if isinstance(value, str) else ""
-
-
-def match_sellers(
-    sellers: Iterable[Mapping[str, Any]], users: Iterable[Mapping[str, Any]]
-) -> SellerMatch:
-    """C5: Gestionix seller -> Handy user, by e-mail (case-insensitive; user email or username),
-    then by normalised name. Only enabled users; a tie is ambiguous and reported, not guessed."""
-    import pandas as pd
-
-    by_email: dict[str, set[int]] = {}
-    by_name: dict[str, set[int]] = {}
-    for user in users:
-        if (
-            not isinstance(user, Mapping)
-            or user.get(HANDY_USER_ENABLED) is False
-            or user.get(HANDY_ID) is None
-        ):
-            continue
-        user_id = int(user[HANDY_ID])
-        for email in {
-            _email_key(user.get(HANDY_USER_EMAIL)),
-            _email_key(user.get(HANDY_USER_USERNAME)),
-        }:
-            if email:
-                by_email.setdefault(email, set()).add(user_id)
-        name = normalize_name(user.get(HANDY_USER_NAME))
-        if name:
-            by_name.setdefault(name, set()).add(user_id)
-
-    matched: dict[str, int] = {}
-    unmatched: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for seller in sellers:
-        if not isinstance(seller, Mapping) or seller.get(GX_SELLER_ID) is None:
-            continue
-        seller_id = str(seller[GX_SELLER_ID])
-        if seller_id in seen:
-            continue
-        seen.add(seller_id)
-        name, email = seller.get(GX_SELLER_NAME), seller.get(GX_SELLER_EMAIL)
-        label = f"seller {seller_id} ({name!r}, {email!r})"
-        candidates = by_email.get(_email_key(email), set()) if _email_key(email) else set()
-        how = "e-mail"
-        if not candidates:
-            candidates = by_name.get(normalize_name(name), set()) if normalize_name(name) else set()
-            how = "name"
-        if len(candidates) == 1:
-            matched[seller_id] = next(iter(candidates))
-            continue
-        reason = (
-            f"{label}: ambiguous, Handy users {sorted(candidates)} share that {how}"
-            if candidates
-            else f"{label}: no enabled Handy user with that e-mail or name"
-        )
-        unmatched.append({"seller_id": seller_id, "name": name, "email": email, "reason": reason})
-    return SellerMatch(
-        user_by_seller=matched, unmatched=pd.DataFrame(unmatched, columns=UNMATCHED_COLUMNS)
-    )
-
-
-def sellers_of(clients: Iterable[Any]) -> list[dict[str, Any]]:
-    """The distinct sellers embedded in Gestionix clients (when GET /sellers is not used)."""
-    found: dict[str, dict[str, Any]] = {}
-    for client in clients:
-        seller = client.get(GX_CLIENT_SELLER) if isinstance(client, Mapping) else None
-        if isinstance(seller, Mapping) and seller.get(GX_SELLER_ID) is not None:
-            found.setdefault(str(seller[GX_SELLER_ID]), dict(seller))
-    return list(found.values())
 
 
 # ----------------------------------------------------------------------------- C4 zone, bodies
@@ -462,7 +380,13 @@ def customer_update_body(
     as Handy has it. Without `current` (steady state knows only that the fingerprint changed)
     every filled content field is sent; with it, only those that differ. With `baseline` (a
     customer from a Handy order, C8) the baseline fields only when their Gestionix value changed
-    since, and the sellers only when the Gestionix seller changed."""
+    since, and the sellers only when the Gestionix seller changed.
+
+    An empty seller list is never sent (C5): the integration assigns a customer to the Handy user
+    matching its Gestionix seller and moves it when that seller changes, but never takes a
+    customer away from its Handy sellers to leave it with nobody. A client without a seller (as
+    order_push creates them) or with an unmatched seller keeps the assignment Handy has, e.g.
+    the seller who created it on the phone."""
     wanted: dict[str, Any] = {name: _value(row, name) for name in CONTENT_FIELDS}
     body: dict[str, Any] = {}
     for name, value in wanted.items():

@@ -148,6 +148,22 @@ def last_written_stock(bindings: pd.DataFrame) -> pd.DataFrame:
     return frame.dropna(subset=["quantity"]).reset_index(drop=True)
 
 
+def known_stock(bindings: pd.DataFrame, handy_products: Mapping[str, Mapping] | None) -> pd.DataFrame:
+    """key, quantity: the stock a write is compared with. The quantity last written (binding
+    data) unless `handy_products` (code -> Handy record, full mode) holds a number for the code:
+    then what Handy holds wins over what we remember, so a hand edit (drift) is written over."""
+    last = last_written_stock(bindings)
+    if handy_products is None:
+        return last
+    held = [
+        {"key": code, "quantity": record.get(HANDY_PRODUCT_QUANTITY)}
+        for code, record in handy_products.items()
+        if isinstance(record.get(HANDY_PRODUCT_QUANTITY), (int, float))
+    ]
+    held_frame = pd.DataFrame(held, columns=["key", "quantity"])
+    return pd.concat([last[~last["key"].isin(held_frame["key"])], held_frame], ignore_index=True)
+
+
 def stock_changes(free_use: pd.DataFrame, last_written: pd.DataFrame | None) -> pd.DataFrame:
     """Rows of `free_use` whose quantity differs from the last written one (or was never written):
     WRITE_COLUMNS (previous is NaN when never written)."""

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from mappings.money import CENT, to_decimal
 from mappings.orders import REFERENCE_PREFIX, reference
+from mappings.windows import parse_timestamp
 
 # Field names (Handy order, Gestionix document) used here; the specs mark most as assumed.
 H_ID, H_TOTAL, H_ITEMS, H_IS_RETURN, H_DELETED = "id", "totalSales", "items", "isReturn", "deleted"
@@ -47,6 +49,23 @@ def _money(value: Any) -> Decimal | None:
 def handy_id_of(document: Mapping[str, Any]) -> str | None:
     ref = str(document.get(G_REFERENCE) or "")
     return ref[len(REFERENCE_PREFIX):] if ref.startswith(REFERENCE_PREFIX) else None
+
+
+def document_in_day(documents: Iterable[tuple[str, Mapping]], start: datetime, end: datetime) -> dict[str, bool]:
+    """Handy order id -> whether one of the documents carrying its reference is dated in
+    [start, end): the Gestionix listing is read a day wider on each side, and a document of
+    another day with no order in this one is not this day's `extra`."""
+    inside: dict[str, bool] = {}
+    for _, document in documents:
+        handy_id = handy_id_of(document)
+        if handy_id is None:
+            continue
+        try:
+            stamp = parse_timestamp(str(document.get(G_DATE)))
+        except (ValueError, TypeError):
+            stamp = None
+        inside[handy_id] = inside.get(handy_id, False) or (stamp is not None and start <= stamp < end)
+    return inside
 
 
 def only_returns(order: Mapping[str, Any]) -> bool:

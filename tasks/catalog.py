@@ -46,7 +46,7 @@ import pandas as pd
 from prefect import task
 
 from clients.errors import NotFound, Permanent, ValidationFailed
-from mappings.inventory import StockPlan, last_written_stock, plan_stock, stock_body
+from mappings.inventory import StockPlan, known_stock, plan_stock, stock_body
 from mappings.mass_disable import PlannedDisables, planned_disables
 from mappings.names import normalize_name
 from mappings.plan import STATUS_DISABLED, STATUS_ENABLED, Plan, plan_sync
@@ -253,15 +253,7 @@ async def plan_catalog(
     # I1-I3: the free-use stock of every product the plan keeps (not the skipped ones).
     skipped = set(plan.skipped["handy_key"].dropna().astype(str)) if not plan.skipped.empty else set()
     stock_rows = mapping.desired[~mapping.desired["key"].isin(skipped)]
-    last = last_written_stock(bindings.products)
-    if handy is not None:  # full mode: what Handy holds wins over what we remember (drift)
-        held = [
-            {"key": code, "quantity": record.get(HANDY_QUANTITY)}
-            for code, record in handy.records.items()
-            if isinstance(record.get(HANDY_QUANTITY), (int, float))
-        ]
-        held_frame = pd.DataFrame(held, columns=["key", "quantity"])
-        last = pd.concat([last[~last["key"].isin(held_frame["key"])], held_frame], ignore_index=True)
+    last = known_stock(bindings.products, handy.records if handy is not None else None)
     stock = plan_stock(stock_rows, routes, last, sync_inventory=sync_inventory)
     for row in stock.reported.itertuples(index=False):
         audit.item(PRODUCT, row.key, "reported", f"{row.rule}: {row.reason}")

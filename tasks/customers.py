@@ -37,9 +37,7 @@ from prefect import task
 from clients.errors import ApiError, Conflict, NotFound, ValidationFailed
 from mappings.customers import (
     BASELINE,
-    GX_SELLER_ID,
     HANDY_CODE,
-    HANDY_SELLERS,
     ZONE_GENERAL,
     baseline_of,
     customer_create_body,
@@ -47,12 +45,11 @@ from mappings.customers import (
     handy_customers_frame,
     map_customers,
     match_existing_customers,
-    match_sellers,
-    sellers_of,
     zone_id,
 )
 from mappings.mass_disable import PlannedDisables, planned_disables
 from mappings.plan import STATUS_DISABLED, STATUS_ENABLED, Plan, plan_sync
+from mappings.sellers import match_sellers, sellers_in_use
 from mappings.tenant import TenantConfig
 from store import binder
 from store.binder import BindingConflict
@@ -136,18 +133,6 @@ class CustomerPlan:
     @property
     def needs_zone(self) -> bool:
         return not self.plan.create.empty
-
-
-def sellers_in_use(clients: Iterable[Any], listed: Iterable[Any]) -> list[dict]:
-    """The sellers the sucursal's clients are assigned to, with GET /sellers' details when the
-    seller is listed there (the embedded copy otherwise). Sellers nobody in this sucursal uses
-    are not matched, so they are not reported as unmatched either."""
-    by_id = {
-        str(s[GX_SELLER_ID]): dict(s)
-        for s in listed
-        if isinstance(s, dict) and s.get(GX_SELLER_ID) is not None
-    }
-    return [by_id.get(str(s[GX_SELLER_ID]), s) for s in sellers_of(clients)]
 
 
 @task(name="plan-customers", **STORE_TASK)
@@ -348,19 +333,6 @@ def _code_taken(exc: ApiError) -> bool:
     )
 
 
-def update_body(row: dict, *, current: dict | None = None, baseline: dict | None = None) -> dict:
-    """PUT body of an update (customer_update_body: never an empty value, C8). An empty seller
-    list is never sent (C5): the integration assigns a customer to the Handy user matching its
-    Gestionix seller and moves it when that seller changes, but never takes a customer away from
-    its Handy sellers to leave it with nobody. A client without a seller (as order_push creates
-    them) or with an unmatched seller keeps the assignment Handy has, e.g. the seller who created
-    it on the phone."""
-    body = customer_update_body(row, current=current, baseline=baseline)
-    if not row.get(HANDY_SELLERS):
-        body.pop(HANDY_SELLERS, None)
-    return body
-
-
 def _zone_refused(exc: ApiError) -> bool:
     return any(str(fe.get("field") or "").startswith("zone") for fe in exc.field_errors)
 
@@ -442,7 +414,7 @@ class _Writer:
         self.audit.item(
             CUSTOMER, code, "adopted", f"client {row['gestionix_key']}: code already in Handy"
         )
-        body = update_body(row, current=record)
+        body = customer_update_body(row, current=record)
         if body:
             await self.connection.handy.update_customer(code, body)
             self.done("update", row, "adopted record differs")
@@ -452,7 +424,7 @@ class _Writer:
     async def update(self, row: dict) -> None:
         code = row["handy_key"]
         current = self.handy_by_code.get(code)
-        body = update_body(row, current=current, baseline=self.baselines.get(code))
+        body = customer_update_body(row, current=current, baseline=self.baselines.get(code))
         if code in self.baselines and current is None and body == {"enabled": True}:
             body = {}  # C8: nothing changed in Gestionix since the link (linked while enabled)
         if not body:  # Handy already holds it (full mode), or nothing to take (C8)

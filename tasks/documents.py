@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from prefect import task
 
 from mappings.orders import DocType
-from mappings.windows import widened_start
+from mappings.windows import next_cursor, widened_start
 from store import cursors, leases, runs
 from store.db import database_time
 from tasks.audit import RunAudit
@@ -125,9 +125,7 @@ class Window:
 
     @property
     def next_cursor(self) -> datetime:
-        if self.retry_from is None:
-            return self.end
-        return max(self.start, min(self.end, self.retry_from - timedelta(seconds=1)))
+        return next_cursor(self.start, self.end, self.retry_from)
 
 
 def _aware(moment: datetime) -> datetime:

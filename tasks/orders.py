@@ -17,7 +17,7 @@ concurrently (bounded) while each order's own steps stay in order.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -36,6 +36,7 @@ from clients.handy import parse_timestamp
 from mappings.customers import BASELINE, link_baseline
 from mappings.money import cents
 from mappings.names import normalize_name
+from mappings.order_lookup import customer_key, indexed_fields, products_index
 from mappings.orders import (
     GestionixFields as G,
 )
@@ -80,7 +81,6 @@ from tasks.store_calls import store_call
 
 SKIPPED = "skipped"  # O7: nothing to push; final, so later runs do not report it again
 DONE_STATUSES = FINISHED_STATUSES | {SKIPPED}
-PRODUCT_KEY = "key"  # Gestionix clave (P2)
 DOCUMENT_FOLIO, DOCUMENT_SERIE = "folio", "serie"
 DOC_LABEL = {"sales_order": "pedido", "sale": "venta"}
 
@@ -297,69 +297,9 @@ async def read_catalog(connection: Connection) -> Catalog:
     return Catalog(products_by_key=products_index(products, taxes), clients=clients, sellers=sellers)
 
 
-# What the index keeps of a product: the order mapping reads the id and the taxes, the
-# preference below active and for_sale (a 50 000-product catalog is held for the whole run).
-INDEXED_FIELDS = (G.PRODUCT_ID, PRODUCT_KEY, "active", "for_sale")
-
-
-def indexed_fields(product: Any) -> Any:
-    """What the index keeps of a Gestionix product (INDEXED_FIELDS and its taxes)."""
-    if not isinstance(product, dict):
-        return product
-    return {name: product[name] for name in (*INDEXED_FIELDS, G.TAXES) if name in product}
-
-
-def products_index(products: Iterable[dict], taxes: Iterable[dict]) -> dict[str, dict]:
-    """clave -> product (INDEXED_FIELDS and its taxes). A tax entry that carries only its id is
-    completed from GET /taxes. Two products with one clave: the active, for-sale one wins, then
-    the oldest."""
-    tax_by_id = {tax.get(G.TAX_ID): tax for tax in taxes if isinstance(tax, dict)}
-    completed: dict[Any, dict] = {}  # one dict per distinct tax entry, shared by its products
-    index: dict[str, dict] = {}
-    for product in products:
-        clave = product.get(PRODUCT_KEY)
-        if not isinstance(clave, str) or not clave.strip():
-            continue
-        product = indexed_fields(product) | {
-            G.TAXES: [_completed_tax(tax, tax_by_id, completed) for tax in product.get(G.TAXES) or []]
-        }
-        current = index.get(clave.strip())
-        if current is None or _preference(product) < _preference(current):
-            index[clave.strip()] = product
-    return index
-
-
-def _completed_tax(tax: Any, tax_by_id: dict[Any, dict], completed: dict[Any, dict]) -> Any:
-    if not isinstance(tax, dict):
-        return tax
-    try:
-        key = tuple(tax.items())
-        hash(key)
-    except TypeError:  # an unhashable value in a broken entry: not shared
-        return {**tax_by_id.get(tax.get(G.TAX_ID), {}), **tax}
-    if key not in completed:
-        completed[key] = {**tax_by_id.get(tax.get(G.TAX_ID), {}), **tax}
-    return completed[key]
-
-
-def _preference(product: dict) -> tuple:
-    usable = product.get("active") is not False and product.get("for_sale") is not False
-    return (not usable, str(product.get(G.PRODUCT_ID)).zfill(20))
-
-
 # ---------------------------------------------------------------------------------------------
 # Customers (O3, O4)
 # ---------------------------------------------------------------------------------------------
-
-
-def customer_key(order: dict) -> str:
-    """The Handy customer code; a code-less customer is keyed by its normalised name."""
-    customer = order.get(H.CUSTOMER) if isinstance(order.get(H.CUSTOMER), dict) else {}
-    code = customer.get(H.CUSTOMER_CODE)
-    if code is not None and str(code).strip():
-        return str(code).strip()
-    names = [customer.get(H.DESCRIPTION), customer.get(H.BUSINESS_NAME)]
-    return "name:" + next((normalize_name(n) for n in names if normalize_name(n)), "")
 
 
 def _client_id(value: Any) -> Any:

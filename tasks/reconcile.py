@@ -4,16 +4,16 @@ what the store knows about why an order was not pushed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from prefect import task
 
-from clients.handy import EXTERNAL_ID_FIELD, parse_timestamp
+from clients.handy import EXTERNAL_ID_FIELD
 from mappings import reconcile as rules
 from mappings.duplicates import document_label
 from mappings.orders import reference
 from mappings.tenant import TenantConfig
+from mappings.windows import day_bounds
 from store import binder, dead_letters
 from tasks.audit import RunAudit
 from tasks.connect import Connection
@@ -32,13 +32,6 @@ class DayData:
     live: list[dict]
     deleted: list[dict]
     documents: list[tuple[str, dict]]
-
-
-def day_bounds(day: date, zone_name: str) -> tuple[datetime, datetime]:
-    """The tenant's local calendar day as an aware [start, end) pair."""
-    zone = ZoneInfo(zone_name)
-    start = datetime.combine(day, time.min, tzinfo=zone)
-    return start, start + timedelta(days=1)
 
 
 @task(name="read-day", **RETRYING_TASK)
@@ -94,20 +87,6 @@ async def heal_day_duplicates(
         for doc_type, body in outcome.removed
     ]
     return [doc for doc in data.documents if document_label(doc) not in removed], rows
-
-
-def document_in_day(documents: list[tuple[str, dict]], start: datetime, end: datetime) -> dict[str, bool]:
-    inside: dict[str, bool] = {}
-    for _, document in documents:
-        handy_id = rules.handy_id_of(document)
-        if handy_id is None:
-            continue
-        try:
-            stamp = parse_timestamp(str(document.get(rules.G_DATE)))
-        except (ValueError, TypeError):
-            stamp = None
-        inside[handy_id] = inside.get(handy_id, False) or (stamp is not None and start <= stamp < end)
-    return inside
 
 
 @task(name="why-not-pushed", **STORE_TASK)
