@@ -11,22 +11,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from mappings import gestionix_fields as G
+from mappings import handy_fields as H
 from mappings.names import normalize_name
-from mappings.orders import GestionixFields as G
-from mappings.orders import HandyFields as H
 
-PRODUCT_KEY = "key"  # Gestionix clave (P2)
-PRODUCT_ACTIVE, PRODUCT_FOR_SALE = "active", "for_sale"
 # What the index keeps of a product: the order mapping reads the id and the taxes, the
 # preference below active and for_sale (a 50 000-product catalog is held for the whole run).
-INDEXED_FIELDS = (G.PRODUCT_ID, PRODUCT_KEY, PRODUCT_ACTIVE, PRODUCT_FOR_SALE)
+INDEXED_FIELDS = (G.PRODUCT_ID, G.PRODUCT_KEY, G.PRODUCT_ACTIVE, G.PRODUCT_FOR_SALE)
 
 
 def indexed_fields(product: Any) -> Any:
     """What the index keeps of a Gestionix product (INDEXED_FIELDS and its taxes)."""
     if not isinstance(product, dict):
         return product
-    return {name: product[name] for name in (*INDEXED_FIELDS, G.TAXES) if name in product}
+    return {name: product[name] for name in (*INDEXED_FIELDS, G.PRODUCT_TAXES) if name in product}
 
 
 def products_index(products: Iterable[dict], taxes: Iterable[dict]) -> dict[str, dict]:
@@ -36,11 +34,11 @@ def products_index(products: Iterable[dict], taxes: Iterable[dict]) -> dict[str,
     completed: dict[Any, dict] = {}  # one dict per distinct tax entry, shared by its products
     index: dict[str, dict] = {}
     for product in products:
-        clave = product.get(PRODUCT_KEY)
+        clave = product.get(G.PRODUCT_KEY)
         if not isinstance(clave, str) or not clave.strip():
             continue
         product = indexed_fields(product) | {
-            G.TAXES: [_completed_tax(tax, tax_by_id, completed) for tax in product.get(G.TAXES) or []]
+            G.PRODUCT_TAXES: [_completed_tax(tax, tax_by_id, completed) for tax in product.get(G.PRODUCT_TAXES) or []]
         }
         current = index.get(clave.strip())
         if current is None or product_preference(product) < product_preference(current):
@@ -50,7 +48,7 @@ def products_index(products: Iterable[dict], taxes: Iterable[dict]) -> dict[str,
 
 def product_preference(product: dict) -> tuple:
     """Sort key among products of one clave, best first: active and for sale, then the oldest."""
-    usable = product.get(PRODUCT_ACTIVE) is not False and product.get(PRODUCT_FOR_SALE) is not False
+    usable = product.get(G.PRODUCT_ACTIVE) is not False and product.get(G.PRODUCT_FOR_SALE) is not False
     return (not usable, str(product.get(G.PRODUCT_ID)).zfill(20))
 
 
@@ -70,9 +68,9 @@ def _completed_tax(tax: Any, tax_by_id: dict[Any, dict], completed: dict[Any, di
 def customer_key(order: dict) -> str:
     """The Handy customer code (O3/O4: one resolution per customer); a code-less customer is
     keyed by its normalised description, else business name ("name:..."; "name:" when none)."""
-    customer = order.get(H.CUSTOMER) if isinstance(order.get(H.CUSTOMER), dict) else {}
+    customer = order.get(H.ORDER_CUSTOMER) if isinstance(order.get(H.ORDER_CUSTOMER), dict) else {}
     code = customer.get(H.CUSTOMER_CODE)
     if code is not None and str(code).strip():
         return str(code).strip()
-    names = [customer.get(H.DESCRIPTION), customer.get(H.BUSINESS_NAME)]
+    names = [customer.get(H.CUSTOMER_DESCRIPTION), customer.get(H.CUSTOMER_BUSINESS_NAME)]
     return "name:" + next((normalize_name(n) for n in names if normalize_name(n)), "")

@@ -23,7 +23,7 @@ from prefect import task
 
 from clients.errors import ApiError, Permanent, Retryable
 from clients.handy import parse_timestamp
-from mappings.orders import HandyFields as H
+from mappings import handy_fields as H
 from mappings.orders import reference
 from mappings.tenant import TenantConfig
 from store import binder, dead_letters

@@ -33,16 +33,12 @@ from clients.errors import (
     ValidationFailed,
 )
 from clients.handy import parse_timestamp
+from mappings import gestionix_fields as G
+from mappings import handy_fields as H
 from mappings.customers import BASELINE, link_baseline
 from mappings.money import cents
 from mappings.names import normalize_name
 from mappings.order_lookup import customer_key, indexed_fields, products_index
-from mappings.orders import (
-    GestionixFields as G,
-)
-from mappings.orders import (
-    HandyFields as H,
-)
 from mappings.orders import (
     OrderDocument,
     OrderRejected,
@@ -109,7 +105,7 @@ class OrderWork:
     @property
     def created_at(self) -> datetime | None:
         try:
-            return parse_timestamp(self.order.get(H.DATE_CREATED))
+            return parse_timestamp(self.order.get(H.ORDER_DATE_CREATED))
         except (TypeError, ValueError):
             return None
 
@@ -195,7 +191,7 @@ async def read_new_orders(connection: Connection, window: Window) -> list[dict]:
     The phone's time (mobileDateCreated) plays no part, so orders of an offline phone are found.
     Each order once; the read is proven complete or the run fails (the cursor stays)."""
     return await connection.handy.list_sales_orders(
-        window.start, window.end, filter_with_date=H.DATE_CREATED, deleted=False
+        window.start, window.end, filter_with_date=H.ORDER_DATE_CREATED, deleted=False
     )
 
 
@@ -343,7 +339,7 @@ async def resolve_customers(
         if binding is not None and binding.gestionix_key:
             resolved[key] = CustomerResolution(client_id=_client_id(binding.gestionix_key))
             continue
-        customer = work.order.get(H.CUSTOMER)
+        customer = work.order.get(H.ORDER_CUSTOMER)
         client, note = match_client(customer, catalog.clients)
         if client is not None:
             if note:
@@ -361,14 +357,14 @@ async def resolve_customers(
         except OrderRejected as exc:
             resolved[key] = CustomerResolution(problem=exc.reason)
             continue
-        name_key = normalize_name(body[G.COMMERCIAL_NAME])
+        name_key = normalize_name(body[G.CLIENT_COMMERCIAL_NAME])
         to_create.setdefault(name_key, (body, []))[1].append(key)
 
     if dry_run:
         for body, keys in to_create.values():
             for key in keys:
                 resolved[key] = CustomerResolution(would_create=True)
-            audit.item(CUSTOMER, keys[0], "would create", "", name=body[G.COMMERCIAL_NAME])
+            audit.item(CUSTOMER, keys[0], "would create", "", name=body[G.CLIENT_COMMERCIAL_NAME])
             audit.count("customers created")
         return resolved
 
@@ -396,7 +392,7 @@ async def resolve_customers(
             created_pairs.extend((key, client) for key in keys)
             audit.count("customers created")
             audit.item(CUSTOMER, keys[0], "created", "", client_id=client[G.CLIENT_ID],
-                       name=body[G.COMMERCIAL_NAME])
+                       name=body[G.CLIENT_COMMERCIAL_NAME])
         await _bind_customers(slug, created_pairs, audit)
         for key in keys:
             resolved[key] = outcome
@@ -566,9 +562,9 @@ async def _create(run: _Run, work: OrderWork) -> None:
     except (OrderRejected, OrderSkipped) as exc:
         await _not_pushable(run, work, exc)
         return
-    seller_id = match_seller(work.order.get(H.CREATED_BY), run.catalog.sellers)
-    document = replace(draft, body={**draft.body, G.CLIENT_ID: resolution.client_id,
-                                    G.SELLER_ID: seller_id})
+    seller_id = match_seller(work.order.get(H.ORDER_CREATED_BY), run.catalog.sellers)
+    document = replace(draft, body={**draft.body, G.DOCUMENT_CLIENT_ID: resolution.client_id,
+                                    G.DOCUMENT_SELLER_ID: seller_id})
     _report_returns(run, work, document)
     _report_taxes(run, work, document)
     if run.dry_run:
@@ -695,7 +691,7 @@ async def _dead_letter(run: _Run, work: OrderWork, reason: str) -> None:
     if not run.dry_run:
         await store_call(
             dead_letters.put, run.slug, ORDER, work.key, reason, retry=True,
-            payload={H.DATE_CREATED: work.order.get(H.DATE_CREATED)},
+            payload={H.ORDER_DATE_CREATED: work.order.get(H.ORDER_DATE_CREATED)},
         )
         run.open_letters.add(work.key)
 
@@ -746,7 +742,7 @@ def _folio(document: dict) -> str:
 def _document_extra(document: OrderDocument) -> dict[str, Any]:
     return {
         "doc_type": document.doc_type,
-        "client_id": document.body.get(G.CLIENT_ID),
+        "client_id": document.body.get(G.DOCUMENT_CLIENT_ID),
         "lines": len(document.lines),
         "total": str(cents(document.expected_gestionix_total)),
     }
