@@ -34,6 +34,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mappings import gestionix_fields as G
+from mappings import handy_fields as H
 from mappings.fingerprint import fingerprint
 from mappings.names import normalize_name
 from mappings.products import MAX_DESCRIPTION_LENGTH, clean_text, is_blank
@@ -41,62 +43,22 @@ from mappings.products import MAX_DESCRIPTION_LENGTH, clean_text, is_blank
 if TYPE_CHECKING:  # pandas is imported inside the functions that build frames: order runs never load it
     import pandas as pd
 
-# --- Gestionix client and seller fields (gestionix-api-v3.md, "Customers and sellers", [A]).
-GX_CLIENT_ID = "client_id"
-GX_COMMERCIAL_NAME = "commercial_name"
-GX_BUSINESS_NAME = "business_name"
-GX_TAX_ID = "tax_id"
-GX_CLIENT_ACTIVE = "active"
-GX_CLIENT_EMAIL = "email"
-GX_CLIENT_PHONE = "phone"
-GX_CLIENT_SELLER = "seller"
-GX_SELLER_ID = "seller_id"
-GX_SELLER_NAME = "name"
-GX_SELLER_EMAIL = "email"
-GX_CLIENT_ADDRESS = "address"
-GX_ADDRESS_STREET = "street"
-GX_ADDRESS_EXTERIOR = "exterior_number"
-GX_ADDRESS_INTERIOR = "interior_number"
-GX_ADDRESS_SUBURB = "suburb"
-GX_ADDRESS_ZIP = "zip_code"
-GX_ADDRESS_CITY = "city"
-
-# --- Handy customer, zone and user fields (handy-api-v2.md, "Customers and zones", "Users").
-HANDY_CODE = "code"
-HANDY_DESCRIPTION = "description"
-HANDY_BUSINESS_NAME = "businessName"
-HANDY_ADDRESS = "address"
-HANDY_NEIGHBORHOOD = "neighborhood"
-HANDY_CITY = "city"
-HANDY_POSTAL_CODE = "postalCode"
-HANDY_RFC = "rfc"
-HANDY_EMAIL = "email"
-HANDY_PHONE = "phoneNumber"
-HANDY_ENABLED = "enabled"
-HANDY_ZONE = "zone"
-HANDY_SELLERS = "sellers"
-HANDY_ID = "id"
-HANDY_USER_NAME = "name"
-HANDY_USER_EMAIL = "email"
-HANDY_USER_USERNAME = "username"
-HANDY_USER_ENABLED = "enabled"
-
 CUSTOMER_CODE_PREFIX = "GX-"
 ZONE_GENERAL = "General"
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 # Content fields written to Handy, in body order; the fingerprint covers exactly these.
 CONTENT_FIELDS = [
-    HANDY_DESCRIPTION,
-    HANDY_BUSINESS_NAME,
-    HANDY_ADDRESS,
-    HANDY_NEIGHBORHOOD,
-    HANDY_CITY,
-    HANDY_POSTAL_CODE,
-    HANDY_RFC,
-    HANDY_EMAIL,
-    HANDY_PHONE,
-    HANDY_SELLERS,
+    H.CUSTOMER_DESCRIPTION,
+    H.CUSTOMER_BUSINESS_NAME,
+    H.CUSTOMER_ADDRESS,
+    H.CUSTOMER_NEIGHBORHOOD,
+    H.CUSTOMER_CITY,
+    H.CUSTOMER_POSTAL_CODE,
+    H.CUSTOMER_RFC,
+    H.CUSTOMER_EMAIL,
+    H.CUSTOMER_PHONE,
+    H.CUSTOMER_SELLERS,
 ]
 DESIRED_COLUMNS = [
     "key",
@@ -114,13 +76,13 @@ BASELINE = "gestionix_content"  # binding data key: the Gestionix content last t
 BASELINE_SELLER = "gestionix_seller_id"
 # C8: what a seller types on the phone (a delivery address may differ from the billing one)
 BASELINE_FIELDS = [
-    HANDY_ADDRESS,
-    HANDY_NEIGHBORHOOD,
-    HANDY_CITY,
-    HANDY_POSTAL_CODE,
-    HANDY_RFC,
-    HANDY_EMAIL,
-    HANDY_PHONE,
+    H.CUSTOMER_ADDRESS,
+    H.CUSTOMER_NEIGHBORHOOD,
+    H.CUSTOMER_CITY,
+    H.CUSTOMER_POSTAL_CODE,
+    H.CUSTOMER_RFC,
+    H.CUSTOMER_EMAIL,
+    H.CUSTOMER_PHONE,
 ]
 
 
@@ -159,8 +121,8 @@ def _text(value: Any, field: str) -> str | None:
 def customer_fingerprint(fields: Mapping[str, Any]) -> str:
     """P8/C6: fingerprint of the content written to a Handy customer (CONTENT_FIELDS)."""
     content = {name: fields.get(name) for name in CONTENT_FIELDS}
-    sellers = content[HANDY_SELLERS]
-    content[HANDY_SELLERS] = (
+    sellers = content[H.CUSTOMER_SELLERS]
+    content[H.CUSTOMER_SELLERS] = (
         sorted(int(s) for s in sellers) if isinstance(sellers, (list, tuple)) else []
     )
     for name in CONTENT_FIELDS[:-1]:
@@ -170,9 +132,9 @@ def customer_fingerprint(fields: Mapping[str, Any]) -> str:
 
 
 def _address_line(address: Mapping[str, Any]) -> str | None:
-    street = _text(address.get(GX_ADDRESS_STREET), "address.street")
-    exterior = _text(address.get(GX_ADDRESS_EXTERIOR), "address.exterior_number")
-    interior = _text(address.get(GX_ADDRESS_INTERIOR), "address.interior_number")
+    street = _text(address.get(G.ADDRESS_STREET), "address.street")
+    exterior = _text(address.get(G.ADDRESS_EXTERIOR), "address.exterior_number")
+    interior = _text(address.get(G.ADDRESS_INTERIOR), "address.interior_number")
     parts = [p for p in (street, exterior) if p]
     if interior:
         parts.append(f"Int. {interior}")
@@ -180,47 +142,47 @@ def _address_line(address: Mapping[str, Any]) -> str | None:
 
 
 def _map_one(client: Mapping[str, Any], user_by_seller: Mapping[str, int]) -> dict[str, Any]:
-    code = customer_code(client.get(GX_CLIENT_ID))  # ValueError -> rejected by the caller
-    commercial = client.get(GX_COMMERCIAL_NAME)
-    business = client.get(GX_BUSINESS_NAME)
-    for field, value in ((GX_COMMERCIAL_NAME, commercial), (GX_BUSINESS_NAME, business)):
+    code = customer_code(client.get(G.CLIENT_ID))  # ValueError -> rejected by the caller
+    commercial = client.get(G.CLIENT_COMMERCIAL_NAME)
+    business = client.get(G.CLIENT_BUSINESS_NAME)
+    for field, value in ((G.CLIENT_COMMERCIAL_NAME, commercial), (G.CLIENT_BUSINESS_NAME, business)):
         if value is not None and not isinstance(value, str):
             raise _Rejected("C2", f"{field} is not text ({type(value).__name__} {value!r})")
     business_name = clean_text(business)
     description = clean_text(commercial) or business_name
     if description is None:
         raise _Rejected("C2", "both nombre comercial and razón social are empty")
-    active = client.get(GX_CLIENT_ACTIVE)
+    active = client.get(G.CLIENT_ACTIVE)
     if not isinstance(active, bool):
         raise _Rejected("C3", f"active is missing or not a boolean ({active!r})")
-    address = client.get(GX_CLIENT_ADDRESS)
+    address = client.get(G.CLIENT_ADDRESS)
     if address is None:
         address = {}
     if not isinstance(address, Mapping):
         raise _Rejected("DATA", f"address is not an object ({type(address).__name__})")
-    seller = client.get(GX_CLIENT_SELLER)
+    seller = client.get(G.CLIENT_SELLER)
     if seller is not None and not isinstance(seller, Mapping):
         raise _Rejected("C5", f"seller is not an object ({type(seller).__name__})")
     seller_id = (
         None
-        if seller is None or seller.get(GX_SELLER_ID) is None
-        else str(seller.get(GX_SELLER_ID))
+        if seller is None or seller.get(G.SELLER_ID) is None
+        else str(seller.get(G.SELLER_ID))
     )
     user_id = user_by_seller.get(seller_id) if seller_id is not None else None
     row = {
         "key": code,
-        "gestionix_key": str(client.get(GX_CLIENT_ID)),
+        "gestionix_key": str(client.get(G.CLIENT_ID)),
         "code": code,
-        HANDY_DESCRIPTION: description,
-        HANDY_BUSINESS_NAME: business_name,
-        HANDY_ADDRESS: _address_line(address),
-        HANDY_NEIGHBORHOOD: _text(address.get(GX_ADDRESS_SUBURB), "address.suburb"),
-        HANDY_CITY: _text(address.get(GX_ADDRESS_CITY), "address.city"),
-        HANDY_POSTAL_CODE: _text(address.get(GX_ADDRESS_ZIP), "address.zip_code"),
-        HANDY_RFC: _text(client.get(GX_TAX_ID), "tax_id"),
-        HANDY_EMAIL: _text(client.get(GX_CLIENT_EMAIL), "email"),
-        HANDY_PHONE: _text(client.get(GX_CLIENT_PHONE), "phone"),
-        HANDY_SELLERS: [int(user_id)] if user_id is not None else [],
+        H.CUSTOMER_DESCRIPTION: description,
+        H.CUSTOMER_BUSINESS_NAME: business_name,
+        H.CUSTOMER_ADDRESS: _address_line(address),
+        H.CUSTOMER_NEIGHBORHOOD: _text(address.get(G.ADDRESS_SUBURB), "address.suburb"),
+        H.CUSTOMER_CITY: _text(address.get(G.ADDRESS_CITY), "address.city"),
+        H.CUSTOMER_POSTAL_CODE: _text(address.get(G.ADDRESS_ZIP), "address.zip_code"),
+        H.CUSTOMER_RFC: _text(client.get(G.CLIENT_TAX_ID), "tax_id"),
+        H.CUSTOMER_EMAIL: _text(client.get(G.CLIENT_EMAIL), "email"),
+        H.CUSTOMER_PHONE: _text(client.get(G.CLIENT_PHONE), "phone"),
+        H.CUSTOMER_SELLERS: [int(user_id)] if user_id is not None else [],
         "enabled": active,
         "gestionix_seller_id": seller_id,
     }
@@ -257,8 +219,8 @@ def map_customers(
                 }
             )
             continue
-        client_id = client.get(GX_CLIENT_ID)
-        name = client.get(GX_COMMERCIAL_NAME) or client.get(GX_BUSINESS_NAME)
+        client_id = client.get(G.CLIENT_ID)
+        name = client.get(G.CLIENT_COMMERCIAL_NAME) or client.get(G.CLIENT_BUSINESS_NAME)
         label = f"client {client_id!r} ({name!r})"
         try:
             desired.append(_map_one(client, users))
@@ -305,19 +267,19 @@ def zone_id(zones: Iterable[Mapping[str, Any]], name: str = ZONE_GENERAL) -> int
     """Id of the Handy zone called `name` (normalised comparison); None when it must be created."""
     wanted = normalize_name(name)
     for zone in zones:
-        if normalize_name(zone.get(HANDY_DESCRIPTION)) == wanted and zone.get(HANDY_ID) is not None:
-            return int(zone[HANDY_ID])
+        if normalize_name(zone.get(H.ZONE_DESCRIPTION)) == wanted and zone.get(H.ID) is not None:
+            return int(zone[H.ID])
     return None
 
 
 def zone_body(name: str = ZONE_GENERAL) -> dict[str, Any]:
     """POST /zone body (C4)."""
-    return {HANDY_DESCRIPTION: name}
+    return {H.ZONE_DESCRIPTION: name}
 
 
 def _value(row: Mapping[str, Any], name: str) -> Any:
     value = row.get(name) if hasattr(row, "get") else row[name]
-    if name == HANDY_SELLERS:
+    if name == H.CUSTOMER_SELLERS:
         return [int(s) for s in value] if isinstance(value, (list, tuple)) else []
     return None if is_blank(value) else value
 
@@ -326,23 +288,23 @@ def customer_create_body(row: Mapping[str, Any], *, zone: int | None = None) -> 
     """POST /customer body: code (the plan's handy_key when present), content fields that have a
     value, enabled, zone General ({"id"} when known, else {"description"}) (C4)."""
     handy_key = row.get("handy_key") if hasattr(row, "get") else None
-    body: dict[str, Any] = {HANDY_CODE: handy_key if isinstance(handy_key, str) else row["code"]}
+    body: dict[str, Any] = {H.CUSTOMER_CODE: handy_key if isinstance(handy_key, str) else row["code"]}
     for name in CONTENT_FIELDS:
         value = _value(row, name)
         if value is not None:
             body[name] = value
-    body[HANDY_ENABLED] = bool(row["enabled"])
-    body[HANDY_ZONE] = (
-        {HANDY_ID: int(zone)} if zone is not None else {HANDY_DESCRIPTION: ZONE_GENERAL}
+    body[H.CUSTOMER_ENABLED] = bool(row["enabled"])
+    body[H.CUSTOMER_ZONE] = (
+        {H.ID: int(zone)} if zone is not None else {H.ZONE_DESCRIPTION: ZONE_GENERAL}
     )
     return body
 
 
 def _handy_sellers(record: Mapping[str, Any]) -> list[int]:
-    sellers = record.get(HANDY_SELLERS)
+    sellers = record.get(H.CUSTOMER_SELLERS)
     if not isinstance(sellers, list):
         return []
-    ids = [s.get(HANDY_ID) if isinstance(s, Mapping) else s for s in sellers]
+    ids = [s.get(H.ID) if isinstance(s, Mapping) else s for s in sellers]
     return sorted(int(s) for s in ids if s is not None)
 
 
@@ -390,7 +352,7 @@ def customer_update_body(
     wanted: dict[str, Any] = {name: _value(row, name) for name in CONTENT_FIELDS}
     body: dict[str, Any] = {}
     for name, value in wanted.items():
-        if name == HANDY_SELLERS:
+        if name == H.CUSTOMER_SELLERS:
             if not value:
                 continue
             if baseline is not None and _same(
@@ -408,8 +370,8 @@ def customer_update_body(
                 continue
         body[name] = value
     enabled = bool(row["enabled"])
-    if current is None or (current.get(HANDY_ENABLED) is not False) != enabled:
-        body[HANDY_ENABLED] = enabled
+    if current is None or (current.get(H.CUSTOMER_ENABLED) is not False) != enabled:
+        body[H.CUSTOMER_ENABLED] = enabled
     return body
 
 
@@ -423,13 +385,13 @@ def handy_customers_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     rows = []
     for record in records:
         content = {name: record.get(name) for name in CONTENT_FIELDS}
-        content[HANDY_SELLERS] = _handy_sellers(record)
+        content[H.CUSTOMER_SELLERS] = _handy_sellers(record)
         rows.append(
             {
-                "key": record.get(HANDY_CODE),
+                "key": record.get(H.CUSTOMER_CODE),
                 "fingerprint": customer_fingerprint(content),
-                "enabled": record.get(HANDY_ENABLED) is not False,
-                "description": record.get(HANDY_DESCRIPTION),
+                "enabled": record.get(H.CUSTOMER_ENABLED) is not False,
+                "description": record.get(H.CUSTOMER_DESCRIPTION),
             }
         )
     return pd.DataFrame(rows, columns=HANDY_CURRENT_COLUMNS)

@@ -12,17 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mappings.customers import (
-    GX_CLIENT_SELLER,
-    GX_SELLER_EMAIL,
-    GX_SELLER_ID,
-    GX_SELLER_NAME,
-    HANDY_ID,
-    HANDY_USER_EMAIL,
-    HANDY_USER_ENABLED,
-    HANDY_USER_NAME,
-    HANDY_USER_USERNAME,
-)
+from mappings import gestionix_fields as G
+from mappings import handy_fields as H
 from mappings.names import normalize_name
 
 if TYPE_CHECKING:  # pandas is imported inside the functions that build frames
@@ -53,18 +44,18 @@ def match_sellers(
     for user in users:
         if (
             not isinstance(user, Mapping)
-            or user.get(HANDY_USER_ENABLED) is False
-            or user.get(HANDY_ID) is None
+            or user.get(H.USER_ENABLED) is False
+            or user.get(H.ID) is None
         ):
             continue
-        user_id = int(user[HANDY_ID])
+        user_id = int(user[H.ID])
         for email in {
-            _email_key(user.get(HANDY_USER_EMAIL)),
-            _email_key(user.get(HANDY_USER_USERNAME)),
+            _email_key(user.get(H.USER_EMAIL)),
+            _email_key(user.get(H.USER_USERNAME)),
         }:
             if email:
                 by_email.setdefault(email, set()).add(user_id)
-        name = normalize_name(user.get(HANDY_USER_NAME))
+        name = normalize_name(user.get(H.USER_NAME))
         if name:
             by_name.setdefault(name, set()).add(user_id)
 
@@ -72,13 +63,13 @@ def match_sellers(
     unmatched: list[dict[str, Any]] = []
     seen: set[str] = set()
     for seller in sellers:
-        if not isinstance(seller, Mapping) or seller.get(GX_SELLER_ID) is None:
+        if not isinstance(seller, Mapping) or seller.get(G.SELLER_ID) is None:
             continue
-        seller_id = str(seller[GX_SELLER_ID])
+        seller_id = str(seller[G.SELLER_ID])
         if seller_id in seen:
             continue
         seen.add(seller_id)
-        name, email = seller.get(GX_SELLER_NAME), seller.get(GX_SELLER_EMAIL)
+        name, email = seller.get(G.SELLER_NAME), seller.get(G.SELLER_EMAIL)
         label = f"seller {seller_id} ({name!r}, {email!r})"
         candidates = by_email.get(_email_key(email), set()) if _email_key(email) else set()
         how = "e-mail"
@@ -103,9 +94,9 @@ def sellers_of(clients: Iterable[Any]) -> list[dict[str, Any]]:
     """The distinct sellers embedded in Gestionix clients (when GET /sellers is not used)."""
     found: dict[str, dict[str, Any]] = {}
     for client in clients:
-        seller = client.get(GX_CLIENT_SELLER) if isinstance(client, Mapping) else None
-        if isinstance(seller, Mapping) and seller.get(GX_SELLER_ID) is not None:
-            found.setdefault(str(seller[GX_SELLER_ID]), dict(seller))
+        seller = client.get(G.CLIENT_SELLER) if isinstance(client, Mapping) else None
+        if isinstance(seller, Mapping) and seller.get(G.SELLER_ID) is not None:
+            found.setdefault(str(seller[G.SELLER_ID]), dict(seller))
     return list(found.values())
 
 
@@ -114,8 +105,8 @@ def sellers_in_use(clients: Iterable[Any], listed: Iterable[Any]) -> list[dict[s
     seller is listed there (the embedded copy otherwise). Sellers nobody in this sucursal uses
     are not matched, so they are not reported as unmatched either."""
     by_id = {
-        str(s[GX_SELLER_ID]): dict(s)
+        str(s[G.SELLER_ID]): dict(s)
         for s in listed
-        if isinstance(s, dict) and s.get(GX_SELLER_ID) is not None
+        if isinstance(s, dict) and s.get(G.SELLER_ID) is not None
     }
-    return [by_id.get(str(s[GX_SELLER_ID]), s) for s in sellers_of(clients)]
+    return [by_id.get(str(s[G.SELLER_ID]), s) for s in sellers_of(clients)]

@@ -46,13 +46,12 @@ import pandas as pd
 from prefect import task
 
 from clients.errors import NotFound, Permanent, ValidationFailed
+from mappings import handy_fields as H
 from mappings.inventory import StockPlan, known_stock, plan_stock, stock_body
 from mappings.mass_disable import PlannedDisables, planned_disables
 from mappings.names import normalize_name
 from mappings.plan import STATUS_DISABLED, STATUS_ENABLED, Plan, plan_sync
 from mappings.products import (
-    HANDY_CODE,
-    HANDY_QUANTITY,
     ProductMapper,
     ProductMapping,
     enabled_body,
@@ -195,7 +194,7 @@ async def read_handy_products(connection: Connection) -> HandyCatalog:
     records: dict[str, dict] = {}
     for enabled in (True, False):
         for record in await connection.handy.list_products(enabled=enabled):
-            code = record.get(HANDY_CODE)
+            code = record.get(H.PRODUCT_CODE)
             if isinstance(code, str):
                 records[code] = record
     return HandyCatalog(records=records, frame=handy_products_frame(records.values()))
@@ -318,7 +317,7 @@ async def plan_catalog(
     for rec in _records(plan.adopt):
         data = {}
         if handy is not None:
-            q = handy.records.get(str(rec["handy_key"]), {}).get(HANDY_QUANTITY)
+            q = handy.records.get(str(rec["handy_key"]), {}).get(H.PRODUCT_QUANTITY)
             if isinstance(q, (int, float)):
                 data["quantity"] = float(q)
         bind_first.append(_binding(rec, **data))
@@ -443,7 +442,7 @@ def _body(write: Write, family_ids: Mapping[str, int], current: Mapping[str, Any
 
 
 def _code_taken(exc: ValidationFailed) -> bool:
-    return any(str(fe.get("field") or "") == HANDY_CODE for fe in exc.field_errors)
+    return any(str(fe.get("field") or "") == H.PRODUCT_CODE for fe in exc.field_errors)
 
 
 class _Writer:

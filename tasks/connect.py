@@ -14,7 +14,8 @@ from clients.credentials import GestionixCredentials, HandyCredentials, Unusable
 from clients.gestionix import GestionixClient
 from clients.handy import HandyClient
 from clients.ratelimit import RetryPolicy
-from mappings.company import BRANCH_ID, BRANCH_NAME, choose_branch, choose_company
+from mappings import gestionix_fields as G
+from mappings.company import choose_branch, choose_company
 from mappings.tenant import TenantConfig
 
 
@@ -46,11 +47,11 @@ class Connection:
     def branch_id(self) -> int:
         if self.branch is None:
             raise RuntimeError(f"tenant {self.tenant.slug}: branch not resolved")
-        return int(self.branch[BRANCH_ID])
+        return int(self.branch[G.BRANCH_ID])
 
     @property
     def branch_name(self) -> str:
-        return str(self.branch[BRANCH_NAME]) if self.branch else self.tenant.gestionix_branch
+        return str(self.branch[G.BRANCH_NAME]) if self.branch else self.tenant.gestionix_branch
 
 
 async def load_credentials(tenant: TenantConfig) -> tuple[HandyCredentials, GestionixCredentials]:

@@ -35,9 +35,9 @@ import pandas as pd
 from prefect import task
 
 from clients.errors import ApiError, Conflict, NotFound, ValidationFailed
+from mappings import handy_fields as H
 from mappings.customers import (
     BASELINE,
-    HANDY_CODE,
     ZONE_GENERAL,
     baseline_of,
     customer_create_body,
@@ -165,8 +165,8 @@ async def plan_customers(tenant: TenantConfig, sources: Sources, audit: RunAudit
     current = adopt_pairs = None
     handy_by_code: dict[str, dict] = {}
     if sources.handy_customers is not None:
-        records = [r for r in sources.handy_customers if isinstance(r, dict) and r.get(HANDY_CODE)]
-        handy_by_code = {str(r[HANDY_CODE]): r for r in records}
+        records = [r for r in sources.handy_customers if isinstance(r, dict) and r.get(H.CUSTOMER_CODE)]
+        handy_by_code = {str(r[H.CUSTOMER_CODE]): r for r in records}
         current = handy_customers_frame(records)
         adoption = match_existing_customers(mapping.desired, current, bindings)
         adopt_pairs = adoption.pairs
@@ -329,7 +329,7 @@ async def ensure_zone(zone: ZoneGeneral) -> int | None:
 def _code_taken(exc: ApiError) -> bool:
     """A create refused because the code already exists (Handy: 422 on field "code")."""
     return isinstance(exc, Conflict) or any(
-        fe.get("field") == HANDY_CODE for fe in exc.field_errors
+        fe.get("field") == H.CUSTOMER_CODE for fe in exc.field_errors
     )
 
 

@@ -8,7 +8,8 @@ from datetime import date, datetime, timedelta
 
 from prefect import task
 
-from clients.handy import EXTERNAL_ID_FIELD
+from mappings import gestionix_fields as G
+from mappings import handy_fields as H
 from mappings import reconcile as rules
 from mappings.duplicates import document_label
 from mappings.orders import reference
@@ -49,9 +50,9 @@ async def read_day(connection: Connection, day: date) -> DayData:
         found = await connection.gestionix.list_documents(
             doc_type,
             **{
-                rules.G_FILTER_BRANCH: connection.branch_id,
-                rules.G_FILTER_DATE_FROM: (start - timedelta(days=1)).date().isoformat(),
-                rules.G_FILTER_DATE_TO: (end + timedelta(days=1)).date().isoformat(),
+                G.FILTER_BRANCH: connection.branch_id,
+                G.FILTER_DATE_FROM: (start - timedelta(days=1)).date().isoformat(),
+                G.FILTER_DATE_TO: (end + timedelta(days=1)).date().isoformat(),
             },
         )
         documents.extend((doc_type, document) for document in found)
@@ -68,9 +69,9 @@ async def heal_day_duplicates(
     (would-be deletion in a dry run): a healed day is never a clean day."""
     listed: dict[str, list[tuple[str, dict]]] = {}
     for doc_type, document in data.documents:
-        listed.setdefault(str(document.get(rules.G_REFERENCE) or ""), []).append((doc_type, document))
+        listed.setdefault(str(document.get(G.DOCUMENT_REFERENCE) or ""), []).append((doc_type, document))
     external_ids = {
-        str(order.get(rules.H_ID)): str(order.get(EXTERNAL_ID_FIELD) or "").strip()
+        str(order.get(H.ORDER_ID)): str(order.get(H.ORDER_EXTERNAL_ID) or "").strip()
         for order in data.live + data.deleted
     }
     healed = await heal_duplicates(connection, tenant, listed, external_ids, audit, dry_run)
@@ -79,9 +80,9 @@ async def heal_day_duplicates(
     rows = [
         rules.ReconcileRow(
             key, "duplicate",
-            f"{verb} duplicate {doc_type}:{body.get(rules.G_ID)} of {outcome.verdict.reference}; "
+            f"{verb} duplicate {doc_type}:{body.get(G.DOCUMENT_ID)} of {outcome.verdict.reference}; "
             f"kept {document_label(outcome.verdict.keep)}",
-            doc_type, str(body.get(rules.G_ID)),
+            doc_type, str(body.get(G.DOCUMENT_ID)),
         )
         for key, outcome in healed.items()
         for doc_type, body in outcome.removed
