@@ -32,8 +32,9 @@ SYSTEM = "gestionix"
 DocType = Literal["sales_order", "sale"]
 
 # ---------------------------------------------------------------------------------------------
-# Paths, headers, parameters and field names of Gestionix API v3. [A] = assumed by the spec:
-# correct them here (and in the sandbox) when the real API says otherwise.
+# Paths, headers, parameters and login fields of Gestionix API v3. [A] = assumed by the spec:
+# correct them here (and in the sandbox) when the real API says otherwise. Record field names
+# live in mappings/gestionix_fields.py; the document fields this client reads are repeated here.
 # ---------------------------------------------------------------------------------------------
 LOGIN_PATH = "/users/authentication"
 LOGIN_USER_FIELD = "user"
@@ -51,7 +52,7 @@ DOCUMENT_PATH_SUFFIX = "/{doc_id}"  # [A] DELETE /sales_orders/{doc_id}
 
 COMPANY_HEADER = "Company"
 BRANCH_ID_PARAM = "branch_id"  # [A]
-REFERENCE_FIELD = "reference"  # [A] also the query parameter of document lookups
+REFERENCE_FIELD = "reference"  # [A] also the lookup's query parameter (= DOCUMENT_REFERENCE)
 
 PAGE_PARAM = "page"  # [A]
 PAGE_SIZE_PARAM = "page_size"  # [A]

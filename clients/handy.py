@@ -41,8 +41,9 @@ logger = logging.getLogger("clients.handy")
 SYSTEM = "handy"
 
 # ---------------------------------------------------------------------------------------------
-# Paths, parameters and field names of Handy API v2. [A] = assumed by the spec, not confirmed:
-# correct them here (and in the sandbox) when the real API says otherwise.
+# Paths, parameters and list keys of Handy API v2. [A] = assumed by the spec, not confirmed:
+# correct them here (and in the sandbox) when the real API says otherwise. Record field names
+# live in mappings/handy_fields.py; the two this client writes itself are repeated below.
 # ---------------------------------------------------------------------------------------------
 PRODUCTS_PATH = "/product"
 PRODUCT_PATH = "/product/{code}"
@@ -80,8 +81,8 @@ ORDER_PARAM = "order"
 CLOSED_PARAM = "closed"
 INCLUDE_INVENTORY_PARAM = "includeInventory"  # [A]
 
-DESCRIPTION_FIELD = "description"
-EXTERNAL_ID_FIELD = "externalId"
+DESCRIPTION_FIELD = "description"  # = handy_fields.FAMILY_DESCRIPTION, ZONE_DESCRIPTION
+EXTERNAL_ID_FIELD = "externalId"  # = handy_fields.ORDER_EXTERNAL_ID
 
 WINDOW_FORMAT = "%d/%m/%Y %H:%M:%S"  # dd/MM/yyyy HH:mm:ss, in the tenant's time zone
 FILTER_WITH_DATE_VALUES = frozenset({"dateCreated", "mobileDateCreated", "dateDeleted", "lastUpdated"})

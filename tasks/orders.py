@@ -77,7 +77,6 @@ from tasks.store_calls import store_call
 
 SKIPPED = "skipped"  # O7: nothing to push; final, so later runs do not report it again
 DONE_STATUSES = FINISHED_STATUSES | {SKIPPED}
-DOCUMENT_FOLIO, DOCUMENT_SERIE = "folio", "serie"
 DOC_LABEL = {"sales_order": "pedido", "sale": "venta"}
 
 
@@ -222,7 +221,7 @@ async def read_dead_lettered_orders(
             audit.fail(ORDER, key, f"dead-lettered order could not be read from Handy ({exc}); "
                        "retried next run")
             return None
-        if order.get("deleted"):
+        if order.get(H.ORDER_DELETED):
             await _close_letter(slug, key, audit, dry_run, "deleted in Handy before it was pushed (D2)")
             return None
         return order
@@ -735,7 +734,7 @@ def _report_taxes(run: _Run, work: OrderWork, document: OrderDocument) -> None:
 
 
 def _folio(document: dict) -> str:
-    serie, folio = document.get(DOCUMENT_SERIE), document.get(DOCUMENT_FOLIO)
+    serie, folio = document.get(G.DOCUMENT_SERIE), document.get(G.DOCUMENT_FOLIO)
     return f"{serie}-{folio}" if serie and folio is not None else str(folio or "")
 
 
