@@ -201,8 +201,8 @@ def map_customers(
     clients: Iterable[Any], user_by_seller: Mapping[str, int] | None = None
 ) -> CustomerMapping:
     """Gestionix clients -> desired Handy customers (C2-C5). `user_by_seller` maps a Gestionix
-    seller id (as str) to a Handy user id (mappings.sellers.SellerMatch.user_by_seller). Never raises for bad
-    records: each ends as a rejected row naming the client and the reason."""
+    seller id (as str) to a Handy user id (mappings.sellers.SellerMatch.user_by_seller). Never
+    raises for bad records: each ends as a rejected row naming the client and the reason."""
     import pandas as pd
 
     users = {str(k): v for k, v in (user_by_seller or {}).items()}
@@ -224,21 +224,12 @@ def map_customers(
         label = f"client {client_id!r} ({name!r})"
         try:
             desired.append(_map_one(client, users))
-        except _Rejected as exc:
+        except ValueError as exc:  # _Rejected carries its rule id
             rejected.append(
                 {
                     "gestionix_key": None if client_id is None else str(client_id),
                     "name": None if name is None else str(name)[:MAX_DESCRIPTION_LENGTH],
-                    "rule": exc.rule,
-                    "reason": f"{label}: {exc}",
-                }
-            )
-        except ValueError as exc:
-            rejected.append(
-                {
-                    "gestionix_key": None if client_id is None else str(client_id),
-                    "name": None if name is None else str(name)[:MAX_DESCRIPTION_LENGTH],
-                    "rule": "DATA",
+                    "rule": exc.rule if isinstance(exc, _Rejected) else "DATA",
                     "reason": f"{label}: {exc}",
                 }
             )

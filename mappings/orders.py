@@ -345,42 +345,11 @@ def build_lines(
         code = _item_code(item)
         quantity = to_decimal(item.get(H.ITEM_QUANTITY))
         price = to_decimal(item.get(H.ITEM_PRICE))
-        line_problems = []
-        if not code:
-            line_problems.append(f"{label}: missing product code")
-        if quantity is None:
-            line_problems.append(f"{label}: quantity {item.get(H.ITEM_QUANTITY)!r} is not a number")
-        elif quantity <= 0:
-            line_problems.append(f"{label}: quantity {quantity} is not positive")
-        elif quantity < MIN_QUANTITY:
-            line_problems.append(f"{label}: quantity {quantity} is implausibly small")
-        elif quantity > MAX_QUANTITY:
-            line_problems.append(f"{label}: quantity {quantity} is implausibly large")
-        if price is None:
-            line_problems.append(f"{label}: price {item.get(H.ITEM_PRICE)!r} is not a number")
-        elif price < 0:
-            line_problems.append(f"{label}: price {price} is negative")
-        elif price > MAX_PRICE:
-            line_problems.append(f"{label}: price {price} is implausibly large")
+        line_problems = [] if code else [f"{label}: missing product code"]
+        line_problems += _amount_problems(label, item, quantity, price)
         product = products_by_key.get(code) if code else None
-        taxes = None
-        if code and product is None:
-            line_problems.append(f"product {code} not in {where} ({label})")
-        elif isinstance(product, dict):
-            product_id = product.get(G.PRODUCT_ID)
-            if product_id is None or isinstance(product_id, (bool, dict, list)):
-                line_problems.append(f"product {code} has no product_id in Gestionix ({label})")
-            try:
-                taxes = product_taxes(product.get(G.PRODUCT_TAXES))
-            except ValueError as exc:
-                line_problems.append(f"product {code}: {exc} ({label})")
-            else:
-                if taxes.missing_id:
-                    line_problems.append(
-                        f"product {code} has a transferred tax without tax_id ({label})"
-                    )
-        elif code:
-            line_problems.append(f"product {code} is malformed in the Gestionix index ({label})")
+        taxes, product_problems = _product_taxes(code, product, label, where)
+        line_problems += product_problems
         if line_problems:
             problems.extend(line_problems)
             continue
@@ -409,6 +378,47 @@ def build_lines(
     if problems:
         raise OrderRejected(order_id, problems)
     return tuple(lines), excluded
+
+
+def _amount_problems(label: str, item: dict, quantity: Decimal | None, price: Decimal | None) -> list[str]:
+    """O6: a quantity or price that is not a plausible number holds the order."""
+    problems = []
+    if quantity is None:
+        problems.append(f"{label}: quantity {item.get(H.ITEM_QUANTITY)!r} is not a number")
+    elif quantity <= 0:
+        problems.append(f"{label}: quantity {quantity} is not positive")
+    elif quantity < MIN_QUANTITY:
+        problems.append(f"{label}: quantity {quantity} is implausibly small")
+    elif quantity > MAX_QUANTITY:
+        problems.append(f"{label}: quantity {quantity} is implausibly large")
+    if price is None:
+        problems.append(f"{label}: price {item.get(H.ITEM_PRICE)!r} is not a number")
+    elif price < 0:
+        problems.append(f"{label}: price {price} is negative")
+    elif price > MAX_PRICE:
+        problems.append(f"{label}: price {price} is implausibly large")
+    return problems
+
+
+def _product_taxes(code: str, product: Any, label: str, where: str) -> tuple[Any, list[str]]:
+    """O5/O6: the Gestionix taxes of a line's product, or why the line cannot be pushed."""
+    if not code:
+        return None, []
+    if product is None:
+        return None, [f"product {code} not in {where} ({label})"]
+    if not isinstance(product, dict):
+        return None, [f"product {code} is malformed in the Gestionix index ({label})"]
+    problems = []
+    product_id = product.get(G.PRODUCT_ID)
+    if product_id is None or isinstance(product_id, (bool, dict, list)):
+        problems.append(f"product {code} has no product_id in Gestionix ({label})")
+    try:
+        taxes = product_taxes(product.get(G.PRODUCT_TAXES))
+    except ValueError as exc:
+        return None, [*problems, f"product {code}: {exc} ({label})"]
+    if taxes.missing_id:
+        problems.append(f"product {code} has a transferred tax without tax_id ({label})")
+    return taxes, problems
 
 
 def _line_body(line: PushedLine) -> dict[str, Any]:

@@ -106,19 +106,7 @@ def reconcile_day(
         if len(found) > 1:
             ids = ", ".join(f"{t}:{d.get(G.DOCUMENT_ID)}" for t, d in found)
             rows.append(ReconcileRow(order_id, "extra", f"{len(found)} documents carry {reference(order_id)}: {ids}"))
-        doc_type, document = found[0]
-        gestionix_total = _money(document.get(G.DOCUMENT_TOTAL))
-        lines = max(1, len(document.get(G.DOCUMENT_ITEMS) or []))
-        if handy_total is None or gestionix_total is None:
-            outcome, reason = "total_mismatch", "a total is missing or not a number"
-        elif abs(handy_total - gestionix_total) > CENT * lines:
-            outcome, reason = "total_mismatch", (
-                f"Handy {handy_total} vs Gestionix {gestionix_total} (tolerance {CENT * lines} for {lines} lines)"
-            )
-        else:
-            outcome, reason = "ok", ""
-        rows.append(ReconcileRow(order_id, outcome, reason, doc_type, str(document.get(G.DOCUMENT_ID)),
-                                 str(handy_total), str(gestionix_total)))
+        rows.append(_compared_totals(order_id, handy_total, *found[0]))
     deleted = {str(i) for i in deleted_ids}
     in_day = document_in_day or {}
     for handy_id, found in by_ref.items():
@@ -131,6 +119,24 @@ def reconcile_day(
             rows.append(ReconcileRow(handy_id, "extra", f"Gestionix {doc_type} {document.get(G.DOCUMENT_ID)}: {why}",
                                      doc_type, str(document.get(G.DOCUMENT_ID)), "", str(document.get(G.DOCUMENT_TOTAL, ""))))
     return rows
+
+
+def _compared_totals(
+    order_id: str, handy_total: Decimal | None, doc_type: str, document: Mapping[str, Any]
+) -> ReconcileRow:
+    """ok, or total_mismatch when the totals differ by more than a cent per pushed line."""
+    gestionix_total = _money(document.get(G.DOCUMENT_TOTAL))
+    lines = max(1, len(document.get(G.DOCUMENT_ITEMS) or []))
+    if handy_total is None or gestionix_total is None:
+        outcome, reason = "total_mismatch", "a total is missing or not a number"
+    elif abs(handy_total - gestionix_total) > CENT * lines:
+        outcome, reason = "total_mismatch", (
+            f"Handy {handy_total} vs Gestionix {gestionix_total} (tolerance {CENT * lines} for {lines} lines)"
+        )
+    else:
+        outcome, reason = "ok", ""
+    return ReconcileRow(order_id, outcome, reason, doc_type, str(document.get(G.DOCUMENT_ID)),
+                        str(handy_total), str(gestionix_total))
 
 
 def problems(rows: Iterable[ReconcileRow]) -> list[ReconcileRow]:

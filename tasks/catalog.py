@@ -233,23 +233,12 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return frame.to_dict("records") if not frame.empty else []
 
 
-@task(name="plan_catalog", **STORE_TASK)
-async def plan_catalog(
-    mapping: ProductMapping,
-    bindings: Bindings,
-    handy: HandyCatalog | None,
-    routes: list[dict] | None,
-    *,
-    sync_inventory: bool,
-    audit: RunAudit,
-) -> CatalogPlan:
-    """Steps 3 and 5 planned together (P7, P8, I1-I3): at most one write per product."""
-    current = handy.frame if handy is not None else None
-    plan = plan_sync(mapping.desired, bindings.products, current, hold=mapping.held_keys)
-    for row in plan.skipped.itertuples(index=False):
-        audit.skip(PRODUCT, row.handy_key, str(row.reason))
-
-    # I1-I3: the free-use stock of every product the plan keeps (not the skipped ones).
+def _plan_stock(
+    plan: Plan, mapping: ProductMapping, bindings: Bindings, handy: HandyCatalog | None,
+    routes: list[dict] | None, sync_inventory: bool, audit: RunAudit,
+) -> tuple[StockPlan, dict[str, float]]:
+    """I1-I3: the free-use stock of every product the plan keeps (not the skipped ones), and the
+    quantity to write per code."""
     skipped = set(plan.skipped["handy_key"].dropna().astype(str)) if not plan.skipped.empty else set()
     stock_rows = mapping.desired[~mapping.desired["key"].isin(skipped)]
     last = known_stock(bindings.products, handy.records if handy is not None else None)
@@ -262,7 +251,12 @@ async def plan_catalog(
     quantities: dict[str, float] = dict(
         zip(stock.writes["key"].astype(str), stock.writes["quantity"].astype(float), strict=True)
     )
+    return stock, quantities
 
+
+def _content_writes(plan: Plan, quantities: dict[str, float]) -> list[Write]:
+    """create / update / enable / disable writes, each carrying its product's stock write (taken
+    out of `quantities`); a product no longer desired is disabled without content or stock."""
     writes: list[Write] = []
 
     def add(action: str, frame: pd.DataFrame) -> None:
@@ -301,18 +295,31 @@ async def plan_catalog(
                 reason=str(rec.get("reason") or ""),
             )
         )
-    for key, quantity in quantities.items():  # stock-only writes of bound, unchanged products
-        writes.append(
-            Write(
-                action=STOCK,
-                key=key,
-                row={},
-                binding={"handy_key": key, "data": {"quantity": quantity}},
-                quantity=quantity,
-                reason="stock changed",
-            )
-        )
+    return writes
 
+
+@task(name="plan_catalog", **STORE_TASK)
+async def plan_catalog(
+    mapping: ProductMapping,
+    bindings: Bindings,
+    handy: HandyCatalog | None,
+    routes: list[dict] | None,
+    *,
+    sync_inventory: bool,
+    audit: RunAudit,
+) -> CatalogPlan:
+    """Steps 3 and 5 planned together (P7, P8, I1-I3): at most one write per product."""
+    current = handy.frame if handy is not None else None
+    plan = plan_sync(mapping.desired, bindings.products, current, hold=mapping.held_keys)
+    for row in plan.skipped.itertuples(index=False):
+        audit.skip(PRODUCT, row.handy_key, str(row.reason))
+    stock, quantities = _plan_stock(plan, mapping, bindings, handy, routes, sync_inventory, audit)
+    writes = _content_writes(plan, quantities)
+    writes += [  # stock-only writes of bound, unchanged products
+        Write(action=STOCK, key=key, row={}, binding={"handy_key": key, "data": {"quantity": quantity}},
+              quantity=quantity, reason="stock changed")
+        for key, quantity in quantities.items()
+    ]
     bind_first = []
     for rec in _records(plan.adopt):
         data = {}
