@@ -36,6 +36,7 @@ from prefect import task
 
 from clients.errors import ApiError, Conflict, NotFound, ValidationFailed
 from mappings import handy_fields as H
+from mappings.customer_adoption import match_existing_customers
 from mappings.customers import (
     BASELINE,
     ZONE_GENERAL,
@@ -44,7 +45,6 @@ from mappings.customers import (
     customer_update_body,
     handy_customers_frame,
     map_customers,
-    match_existing_customers,
     zone_id,
 )
 from mappings.mass_disable import PlannedDisables, planned_disables

@@ -38,6 +38,7 @@ from mappings import handy_fields as H
 from mappings.customers import BASELINE, link_baseline
 from mappings.money import cents
 from mappings.names import normalize_name
+from mappings.order_customers import match_client, match_seller, new_client_body
 from mappings.order_lookup import customer_key, indexed_fields, products_index
 from mappings.orders import (
     OrderDocument,
@@ -46,9 +47,6 @@ from mappings.orders import (
     build_document,
     distinct_orders,
     document_type,
-    match_client,
-    match_seller,
-    new_client_body,
     reference,
 )
 from mappings.tenant import TenantConfig

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from mappings.customer_adoption import match_existing_customers
 from mappings.customers import (
     DESIRED_COLUMNS,
     ZONE_GENERAL,
@@ -14,7 +15,6 @@ from mappings.customers import (
     handy_customers_frame,
     link_baseline,
     map_customers,
-    match_existing_customers,
     zone_body,
     zone_id,
 )
