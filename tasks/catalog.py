@@ -47,6 +47,13 @@ from prefect import task
 
 from clients.errors import NotFound, Permanent, ValidationFailed
 from mappings import handy_fields as H
+from mappings.handy_products import (
+    enabled_body,
+    handy_products_frame,
+    plan_families,
+    product_create_body,
+    product_update_body,
+)
 from mappings.inventory import StockPlan, known_stock, plan_stock, stock_body
 from mappings.mass_disable import PlannedDisables, planned_disables
 from mappings.names import normalize_name
@@ -54,11 +61,6 @@ from mappings.plan import STATUS_DISABLED, STATUS_ENABLED, Plan, plan_sync
 from mappings.products import (
     ProductMapper,
     ProductMapping,
-    enabled_body,
-    handy_products_frame,
-    plan_families,
-    product_create_body,
-    product_update_body,
 )
 from store import binder
 from tasks.audit import RunAudit
