@@ -64,7 +64,7 @@ def route_stock(routes: Iterable[Mapping[str, Any]]) -> RouteStock:
         for entry in inventory:
             code = entry.get(H.INVENTORY_PRODUCT) if isinstance(entry, Mapping) else None
             if isinstance(code, Mapping):  # tolerate an embedded product
-                code = code.get("code")
+                code = code.get(H.PRODUCT_CODE)
             quantity = (
                 _number(entry.get(H.INVENTORY_QUANTITY)) if isinstance(entry, Mapping) else None
             )

@@ -400,7 +400,7 @@ async def ensure_families(
         binder.bind_many(slug, FAMILY, new_bindings)
     for name in families.missing:  # one by one: few, and each must be bound before the next
         created = await connection.handy.create_family(name)
-        fid = int(created["id"])
+        fid = int(created[H.FAMILY_ID])
         binder.bind(slug, FAMILY, str(fid), normalize_name(name), status=STATUS_ENABLED,
                     data={"description": name})
         ids[normalize_name(name)] = fid

@@ -307,7 +307,7 @@ class ZoneGeneral:
                 )
                 return None
             zone = await self.connection.handy.create_zone(ZONE_GENERAL)
-            found = int(zone["id"])
+            found = int(zone[H.ID])
             self.audit.count("zones created")
             self.audit.item(ZONE, found, "created", "zone General was missing in Handy (C4)")
         if not self.dry_run:
