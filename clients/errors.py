@@ -2,20 +2,25 @@
 
 Everything above clients/ sees only these exceptions:
 
-    ApiError
-    ├── Retryable         429, 408, 425, 5xx (but 501/505), timeouts, dropped connections:
+    ClientError           what both kinds share: the redacted server message, status, path ...
+    ├── Fatal             the run cannot go on: no per-record handler catches it
+    │   └── CredentialsError  Handy 401; Gestionix 401 after a fresh login; a refused login
+    └── ApiError          this call failed: a per-record handler may catch it (`except ApiError`)
+        ├── Retryable         429, 408, 425, 5xx (but 501/505), timeouts, dropped connections:
     │   │                 raised only after the in-client retry budget is spent
     │   └── UnreadableBody  a 2xx whose body is not JSON (maintenance page, truncated)
-    ├── Reauth            401 — Gestionix logs in again once inside the client
-    └── Permanent         what retrying cannot fix
-        ├── NotFound          404, 410
-        ├── Conflict          409 (e.g. a document Gestionix refuses to delete)
-        ├── ValidationFailed  400, 422 — with the server's field errors
-        ├── CredentialsError  Handy 401; Gestionix 401 after a fresh login; a refused login
-        ├── InvalidCode       a code that cannot be put in a URL (contains '/'), refused before any request
-        └── UnexpectedResponse / PaginationError   JSON of the wrong shape; untrustworthy paging
+        ├── Reauth            401 — Gestionix logs in again once inside the client
+        └── Permanent         what retrying cannot fix
+            ├── NotFound          404, 410
+            ├── Conflict          409 (e.g. a document Gestionix refuses to delete)
+            ├── ValidationFailed  400, 422 — with the server's field errors
+            ├── InvalidCode       a code that cannot be put in a URL (contains '/'), refused before any request
+            └── UnexpectedResponse / PaginationError   JSON of the wrong shape; untrustworthy paging
 
-An ApiError keeps the server's message (and 422 field errors) but never the request's
+Fatal is not an ApiError so that a handler of one record (`except ApiError: dead-letter it`)
+can never swallow a lost credential: that stops the run, it is not the record's fault.
+
+A ClientError keeps the server's message (and 422 field errors) but never the request's
 secrets: no headers, no request body, and every text is passed through `redact()` with the
 client's known secrets, so even a server that echoes a token or password back cannot leak it.
 """
@@ -34,8 +39,8 @@ SNIPPET_CHARS = 200
 MESSAGE_CHARS = 500
 
 
-class ApiError(Exception):
-    """A failed call to Handy or Gestionix.
+class ClientError(Exception):
+    """A failed call to Handy or Gestionix (base of ApiError and Fatal).
 
     Attributes: system ("handy" | "gestionix" | ""), status (HTTP status or None for transport
     errors), message (the server's text, redacted), field_errors (list of {"field", "message",
@@ -122,8 +127,20 @@ class ApiError(Exception):
         }
 
 
-def _rebuild_error(cls: type[ApiError], state: dict[str, Any]) -> ApiError:
+def _rebuild_error(cls: type[ClientError], state: dict[str, Any]) -> ClientError:
     return cls(**state)
+
+
+class ApiError(ClientError):
+    """This call failed, and only this call: a per-record handler may catch it (X2)."""
+
+
+class Fatal(ClientError):
+    """The run cannot go on (no per-record handler catches it): it fails the run."""
+
+
+class CredentialsError(Fatal):
+    """Handy 401; Gestionix 401 after a fresh login; a refused login; an unusable secret."""
 
 
 class Retryable(ApiError):
@@ -160,10 +177,6 @@ class Conflict(Permanent):
 
 
 class ValidationFailed(Permanent):
-    pass
-
-
-class CredentialsError(Permanent):
     pass
 
 
@@ -214,10 +227,10 @@ RESEND_SAFE_EXCEPTIONS: tuple[type[BaseException], ...] = (
 )
 
 
-def classify(status: int | None, exc: BaseException | None = None) -> type[ApiError]:
+def classify(status: int | None, exc: BaseException | None = None) -> type[ClientError]:
     """The error class for an HTTP status (non-2xx) or a transport exception."""
     if exc is not None:
-        if isinstance(exc, ApiError):
+        if isinstance(exc, ClientError):
             return type(exc)
         for exc_type, error_class in TRANSPORT_TABLE:
             if isinstance(exc, exc_type):
@@ -237,7 +250,7 @@ def classify(status: int | None, exc: BaseException | None = None) -> type[ApiEr
 def is_retryable(exc: BaseException) -> bool:
     """True when the table says retrying may help (walks __cause__/__context__ chains)."""
     for candidate in _exception_chain(exc):
-        if isinstance(candidate, ApiError):
+        if isinstance(candidate, ClientError):
             return isinstance(candidate, Retryable)
         if isinstance(candidate, httpx.HTTPError):
             return issubclass(classify(None, candidate), Retryable)
@@ -247,7 +260,7 @@ def is_retryable(exc: BaseException) -> bool:
 def retry_condition_fn(task: Any, task_run: Any, state: Any) -> bool:
     """Prefect `retry_condition_fn`: retry a failed task only when its error is Retryable.
 
-    Permanent errors (validation, not found, conflict, bad credentials) and our own bugs are
+    Permanent errors (validation, not found, conflict), Fatal ones (bad credentials) and our own bugs are
     not retried: retrying cannot fix them (RULES X2).
     """
     exc = getattr(state, "data", None)

@@ -1,7 +1,9 @@
 """Async client of Konfío Gestionix REST API v3 (see shared/spec/gestionix-api-v3.md).
 
 Logs in lazily, sends `Company` on company-scoped calls, logs in again once on a 401.
-Returns plain dicts; raises only clients.errors exceptions.
+Returns plain dicts and lists; raises only clients.errors exceptions. Which company and
+sucursal are the tenant's (A1) is not its business: the caller lists them, chooses
+(mappings.company) and sets `company_id`.
 """
 
 from __future__ import annotations
@@ -18,13 +20,11 @@ from clients.credentials import UnusableSecret, check_secret, secret_problem
 from clients.errors import (
     CredentialsError,
     PaginationError,
-    Permanent,
     Reauth,
     UnexpectedResponse,
     ValidationFailed,
 )
 from clients.ratelimit import RateLimiter, RetryPolicy
-from mappings.names import normalize_name
 
 logger = logging.getLogger("clients.gestionix")
 
@@ -32,8 +32,9 @@ SYSTEM = "gestionix"
 DocType = Literal["sales_order", "sale"]
 
 # ---------------------------------------------------------------------------------------------
-# Paths, headers, parameters and field names of Gestionix API v3. [A] = assumed by the spec:
-# correct them here (and in the sandbox) when the real API says otherwise.
+# Paths, headers, parameters and login fields of Gestionix API v3. [A] = assumed by the spec:
+# correct them here (and in the sandbox) when the real API says otherwise. Record field names
+# live in mappings/gestionix_fields.py; the document fields this client reads are repeated here.
 # ---------------------------------------------------------------------------------------------
 LOGIN_PATH = "/users/authentication"
 LOGIN_USER_FIELD = "user"
@@ -50,13 +51,8 @@ DOCUMENT_ID_FIELDS: dict[str, str] = {"sales_order": "sales_order_id", "sale": "
 DOCUMENT_PATH_SUFFIX = "/{doc_id}"  # [A] DELETE /sales_orders/{doc_id}
 
 COMPANY_HEADER = "Company"
-COMPANY_ID_FIELD = "company_id"
-EMITTER_FIELD = "emitter"
-EMITTER_NAME_FIELDS = ("business_name", "commercial_name")
-BRANCH_NAME_FIELD = "name"
-BRANCH_ACTIVE_FIELD = "active"
 BRANCH_ID_PARAM = "branch_id"  # [A]
-REFERENCE_FIELD = "reference"  # [A] also the query parameter of document lookups
+REFERENCE_FIELD = "reference"  # [A] also the lookup's query parameter (= DOCUMENT_REFERENCE)
 
 PAGE_PARAM = "page"  # [A]
 PAGE_SIZE_PARAM = "page_size"  # [A]
@@ -79,7 +75,7 @@ class GestionixClient(ApiClient):
         password: Any,
         *,
         tenant: str,
-        company: int | str | None = None,
+        company_id: int | None = None,
         rate_per_minute: float = 600,
         max_concurrency: int = 8,
         transport: Any = None,
@@ -98,12 +94,10 @@ class GestionixClient(ApiClient):
             self._password = check_secret("the Gestionix password (password)", password, header=False)
         except UnusableSecret as exc:
             raise CredentialsError(f"tenant {tenant!r}: {exc}", system=SYSTEM) from None
-        self.company = company
-        self.company_id: int | None = None
+        self.company_id = company_id  # sent as `Company`; None: only the user's calls are allowed
         self.page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
         self._access_token: str | None = None
         self._login_lock = asyncio.Lock()
-        self._company_lock = asyncio.Lock()
         self.logins = 0
 
     def _secrets(self) -> tuple[str, ...]:
@@ -163,7 +157,10 @@ class GestionixClient(ApiClient):
         """(status, decoded JSON) of one call, logging in as needed; 401 -> one re-login."""
         core = self._ensure_core()
         if company_scoped and self.company_id is None:
-            await self.resolve_company()
+            raise RuntimeError(
+                f"tenant {self.tenant!r}: {method} {template} needs the Gestionix company: list the "
+                "companies and set company_id first (tasks.connect.resolve_company)"
+            )
         token = await self._current_token()
 
         def headers(token_holder: list[str]) -> dict[str, str]:
@@ -229,7 +226,7 @@ class GestionixClient(ApiClient):
             out.extend(items)
         return out
 
-    # -- company and branch -------------------------------------------------------------------
+    # -- companies and branches (chosen by mappings.company, A1) --------------------------------
     async def list_companies(self) -> list[dict]:
         """The user's companies: one bare array, not paged ([C] the login's own list)."""
         _, companies = await self._call("GET", COMPANIES_PATH, COMPANIES_PATH, company_scoped=False)
@@ -239,42 +236,8 @@ class GestionixClient(ApiClient):
             )
         return companies
 
-    async def resolve_company(self) -> int:
-        """The company id to send as `Company`: the configured id, or the company whose
-        emitter business/commercial name matches, or the only company when none is set."""
-        async with self._company_lock:
-            if self.company_id is not None:
-                return self.company_id
-            companies = await self.list_companies()
-            self.company_id = _pick_company(companies, self.company, self.tenant)
-            logger.debug("tenant %s: Gestionix company %s", self.tenant, self.company_id)
-            return self.company_id
-
     async def list_branches(self) -> list[dict]:
         return await self._list(BRANCHES_PATH)
-
-    async def resolve_branch(self, name: str) -> dict:
-        """The branch (sucursal) named `name`, ignoring case, accents and spaces (RULES A1)."""
-        branches = await self.list_branches()
-        wanted = normalize_name(name)
-        matches = [b for b in branches if wanted and normalize_name(b.get(BRANCH_NAME_FIELD)) == wanted]
-        if len(matches) > 1:
-            active = [b for b in matches if b.get(BRANCH_ACTIVE_FIELD, True)]
-            matches = active or matches
-        if len(matches) == 1:
-            return matches[0]
-        existing = ", ".join(repr(b.get(BRANCH_NAME_FIELD)) for b in branches) or "none"
-        if not matches:
-            raise Permanent(
-                f"Gestionix branch {name!r} not found in company {self.company_id}; "
-                f"existing branches: {existing}",
-                system=SYSTEM, method="GET", path=BRANCHES_PATH,
-            )
-        raise Permanent(
-            f"Gestionix branch {name!r} matches {len(matches)} branches of company "
-            f"{self.company_id}; existing branches: {existing}",
-            system=SYSTEM, method="GET", path=BRANCHES_PATH,
-        )
 
     # -- catalog, customers, sellers ----------------------------------------------------------
     async def list_products(self, branch_id: int) -> list[dict]:
@@ -333,41 +296,6 @@ class GestionixClient(ApiClient):
     async def list_documents(self, doc_type: DocType, **filters: Any) -> list[dict]:
         path = _document_path(doc_type)
         return [_with_id(d, doc_type, "GET", path) for d in await self._list(path, filters)]
-
-
-def _pick_company(companies: list[dict], wanted: int | str | None, tenant: str) -> int:
-    def label(c: Mapping[str, Any]) -> str:
-        emitter = c.get(EMITTER_FIELD) or {}
-        names = [emitter.get(f) for f in EMITTER_NAME_FIELDS if emitter.get(f)]
-        return f"{c.get(COMPANY_ID_FIELD)} ({' / '.join(names) or 'no name'})"
-
-    listing = ", ".join(label(c) for c in companies) or "none"
-    if wanted is None or (isinstance(wanted, str) and not wanted.strip()):
-        if len(companies) == 1:
-            return int(companies[0][COMPANY_ID_FIELD])
-        raise Permanent(
-            f"tenant {tenant!r}: no Gestionix company configured and the user sees "
-            f"{len(companies)} companies: {listing}",
-            system=SYSTEM, method="GET", path=COMPANIES_PATH,
-        )
-    if isinstance(wanted, int) or str(wanted).strip().isdigit():
-        for c in companies:
-            if str(c.get(COMPANY_ID_FIELD)) == str(wanted).strip():
-                return int(c[COMPANY_ID_FIELD])
-        matches: list[dict] = []
-    else:
-        key = normalize_name(wanted)
-        matches = [
-            c for c in companies
-            if any(normalize_name((c.get(EMITTER_FIELD) or {}).get(f)) == key for f in EMITTER_NAME_FIELDS)
-        ]
-        if len(matches) == 1:
-            return int(matches[0][COMPANY_ID_FIELD])
-    problem = "matches several companies" if matches else "is not among the user's companies"
-    raise Permanent(
-        f"tenant {tenant!r}: Gestionix company {wanted!r} {problem}: {listing}",
-        system=SYSTEM, method="GET", path=COMPANIES_PATH,
-    )
 
 
 def _document_path(doc_type: str) -> str:

@@ -1,7 +1,7 @@
 """Async client of Handy's REST API v2 (see shared/spec/handy-api-v2.md).
 
 Returns the API's JSON objects as plain dicts (timestamps stay strings; `parse_timestamp`
-turns one into an aware UTC datetime). Raises only clients.errors exceptions.
+turns one into an aware UTC datetime, from mappings.windows). Raises only clients.errors exceptions.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import logging
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 from zoneinfo import ZoneInfo
@@ -28,6 +28,7 @@ from clients.errors import (
 from clients.ratelimit import RateLimiter, RetryPolicy
 from mappings.windows import (
     SECOND,
+    parse_timestamp,
     split_window,
     wall_time_not_after,
     wall_time_not_before,
@@ -40,8 +41,9 @@ logger = logging.getLogger("clients.handy")
 SYSTEM = "handy"
 
 # ---------------------------------------------------------------------------------------------
-# Paths, parameters and field names of Handy API v2. [A] = assumed by the spec, not confirmed:
-# correct them here (and in the sandbox) when the real API says otherwise.
+# Paths, parameters and list keys of Handy API v2. [A] = assumed by the spec, not confirmed:
+# correct them here (and in the sandbox) when the real API says otherwise. Record field names
+# live in mappings/handy_fields.py; the two this client writes itself are repeated below.
 # ---------------------------------------------------------------------------------------------
 PRODUCTS_PATH = "/product"
 PRODUCT_PATH = "/product/{code}"
@@ -79,8 +81,8 @@ ORDER_PARAM = "order"
 CLOSED_PARAM = "closed"
 INCLUDE_INVENTORY_PARAM = "includeInventory"  # [A]
 
-DESCRIPTION_FIELD = "description"
-EXTERNAL_ID_FIELD = "externalId"
+DESCRIPTION_FIELD = "description"  # = handy_fields.FAMILY_DESCRIPTION, ZONE_DESCRIPTION
+EXTERNAL_ID_FIELD = "externalId"  # = handy_fields.ORDER_EXTERNAL_ID
 
 WINDOW_FORMAT = "%d/%m/%Y %H:%M:%S"  # dd/MM/yyyy HH:mm:ss, in the tenant's time zone
 FILTER_WITH_DATE_VALUES = frozenset({"dateCreated", "mobileDateCreated", "dateDeleted", "lastUpdated"})
@@ -111,16 +113,6 @@ def quote_code(code: object, *, what: str = "code") -> str:
     if text in (".", ".."):
         raise InvalidCode(f"Handy {what} {text!r} is a path segment, not addressable", system=SYSTEM)
     return quote(text, safe="")
-
-
-def parse_timestamp(value: str | None) -> datetime | None:
-    """A Handy response timestamp ('2023-02-26T07:14:32Z') as an aware UTC datetime."""
-    if value is None or value == "":
-        return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    if parsed.tzinfo is None:  # Handy documents UTC; a zone-less value is read as UTC too
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def format_window_time(moment: datetime, zone: ZoneInfo) -> str:

@@ -18,7 +18,7 @@ from prefect.artifacts import acreate_table_artifact
 from prefect.states import Cancelled, Completed, Failed
 from prefect.utilities.annotations import quote
 
-from mappings.reconcile import ReconcileRow, plan_repairs, problems, reconcile_day
+from mappings.reconcile import ReconcileRow, document_in_day, plan_repairs, problems, reconcile_day
 from flows.runs import run_name
 from mappings.tenant import TenantConfig
 from tasks import alerts
@@ -30,7 +30,6 @@ from tasks.fencing import LeaseGuard
 from tasks.orders import plan_orders, push_orders, read_catalog, resolve_customers
 from tasks.reconcile import (
     DayData,
-    document_in_day,
     heal_day_duplicates,
     known_reasons,
     prepare_repair_deletions,

@@ -34,6 +34,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mappings import gestionix_fields as G
+from mappings import handy_fields as H
 from mappings.fingerprint import fingerprint
 from mappings.names import normalize_name
 from mappings.products import MAX_DESCRIPTION_LENGTH, clean_text, is_blank
@@ -41,62 +43,22 @@ from mappings.products import MAX_DESCRIPTION_LENGTH, clean_text, is_blank
 if TYPE_CHECKING:  # pandas is imported inside the functions that build frames: order runs never load it
     import pandas as pd
 
-# --- Gestionix client and seller fields (gestionix-api-v3.md, "Customers and sellers", [A]).
-GX_CLIENT_ID = "client_id"
-GX_COMMERCIAL_NAME = "commercial_name"
-GX_BUSINESS_NAME = "business_name"
-GX_TAX_ID = "tax_id"
-GX_CLIENT_ACTIVE = "active"
-GX_CLIENT_EMAIL = "email"
-GX_CLIENT_PHONE = "phone"
-GX_CLIENT_SELLER = "seller"
-GX_SELLER_ID = "seller_id"
-GX_SELLER_NAME = "name"
-GX_SELLER_EMAIL = "email"
-GX_CLIENT_ADDRESS = "address"
-GX_ADDRESS_STREET = "street"
-GX_ADDRESS_EXTERIOR = "exterior_number"
-GX_ADDRESS_INTERIOR = "interior_number"
-GX_ADDRESS_SUBURB = "suburb"
-GX_ADDRESS_ZIP = "zip_code"
-GX_ADDRESS_CITY = "city"
-
-# --- Handy customer, zone and user fields (handy-api-v2.md, "Customers and zones", "Users").
-HANDY_CODE = "code"
-HANDY_DESCRIPTION = "description"
-HANDY_BUSINESS_NAME = "businessName"
-HANDY_ADDRESS = "address"
-HANDY_NEIGHBORHOOD = "neighborhood"
-HANDY_CITY = "city"
-HANDY_POSTAL_CODE = "postalCode"
-HANDY_RFC = "rfc"
-HANDY_EMAIL = "email"
-HANDY_PHONE = "phoneNumber"
-HANDY_ENABLED = "enabled"
-HANDY_ZONE = "zone"
-HANDY_SELLERS = "sellers"
-HANDY_ID = "id"
-HANDY_USER_NAME = "name"
-HANDY_USER_EMAIL = "email"
-HANDY_USER_USERNAME = "username"
-HANDY_USER_ENABLED = "enabled"
-
 CUSTOMER_CODE_PREFIX = "GX-"
 ZONE_GENERAL = "General"
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 # Content fields written to Handy, in body order; the fingerprint covers exactly these.
 CONTENT_FIELDS = [
-    HANDY_DESCRIPTION,
-    HANDY_BUSINESS_NAME,
-    HANDY_ADDRESS,
-    HANDY_NEIGHBORHOOD,
-    HANDY_CITY,
-    HANDY_POSTAL_CODE,
-    HANDY_RFC,
-    HANDY_EMAIL,
-    HANDY_PHONE,
-    HANDY_SELLERS,
+    H.CUSTOMER_DESCRIPTION,
+    H.CUSTOMER_BUSINESS_NAME,
+    H.CUSTOMER_ADDRESS,
+    H.CUSTOMER_NEIGHBORHOOD,
+    H.CUSTOMER_CITY,
+    H.CUSTOMER_POSTAL_CODE,
+    H.CUSTOMER_RFC,
+    H.CUSTOMER_EMAIL,
+    H.CUSTOMER_PHONE,
+    H.CUSTOMER_SELLERS,
 ]
 DESIRED_COLUMNS = [
     "key",
@@ -108,20 +70,18 @@ DESIRED_COLUMNS = [
     "fingerprint",
 ]
 REJECTED_COLUMNS = ["gestionix_key", "name", "rule", "reason"]
-UNMATCHED_COLUMNS = ["seller_id", "name", "email", "reason"]
-AMBIGUOUS_COLUMNS = ["gestionix_key", "description", "handy_keys", "reason"]
 HANDY_CURRENT_COLUMNS = ["key", "fingerprint", "enabled", "description"]
 BASELINE = "gestionix_content"  # binding data key: the Gestionix content last taken (C8)
 BASELINE_SELLER = "gestionix_seller_id"
 # C8: what a seller types on the phone (a delivery address may differ from the billing one)
 BASELINE_FIELDS = [
-    HANDY_ADDRESS,
-    HANDY_NEIGHBORHOOD,
-    HANDY_CITY,
-    HANDY_POSTAL_CODE,
-    HANDY_RFC,
-    HANDY_EMAIL,
-    HANDY_PHONE,
+    H.CUSTOMER_ADDRESS,
+    H.CUSTOMER_NEIGHBORHOOD,
+    H.CUSTOMER_CITY,
+    H.CUSTOMER_POSTAL_CODE,
+    H.CUSTOMER_RFC,
+    H.CUSTOMER_EMAIL,
+    H.CUSTOMER_PHONE,
 ]
 
 
@@ -160,8 +120,8 @@ def _text(value: Any, field: str) -> str | None:
 def customer_fingerprint(fields: Mapping[str, Any]) -> str:
     """P8/C6: fingerprint of the content written to a Handy customer (CONTENT_FIELDS)."""
     content = {name: fields.get(name) for name in CONTENT_FIELDS}
-    sellers = content[HANDY_SELLERS]
-    content[HANDY_SELLERS] = (
+    sellers = content[H.CUSTOMER_SELLERS]
+    content[H.CUSTOMER_SELLERS] = (
         sorted(int(s) for s in sellers) if isinstance(sellers, (list, tuple)) else []
     )
     for name in CONTENT_FIELDS[:-1]:
@@ -171,9 +131,9 @@ def customer_fingerprint(fields: Mapping[str, Any]) -> str:
 
 
 def _address_line(address: Mapping[str, Any]) -> str | None:
-    street = _text(address.get(GX_ADDRESS_STREET), "address.street")
-    exterior = _text(address.get(GX_ADDRESS_EXTERIOR), "address.exterior_number")
-    interior = _text(address.get(GX_ADDRESS_INTERIOR), "address.interior_number")
+    street = _text(address.get(G.ADDRESS_STREET), "address.street")
+    exterior = _text(address.get(G.ADDRESS_EXTERIOR), "address.exterior_number")
+    interior = _text(address.get(G.ADDRESS_INTERIOR), "address.interior_number")
     parts = [p for p in (street, exterior) if p]
     if interior:
         parts.append(f"Int. {interior}")
@@ -181,47 +141,47 @@ def _address_line(address: Mapping[str, Any]) -> str | None:
 
 
 def _map_one(client: Mapping[str, Any], user_by_seller: Mapping[str, int]) -> dict[str, Any]:
-    code = customer_code(client.get(GX_CLIENT_ID))  # ValueError -> rejected by the caller
-    commercial = client.get(GX_COMMERCIAL_NAME)
-    business = client.get(GX_BUSINESS_NAME)
-    for field, value in ((GX_COMMERCIAL_NAME, commercial), (GX_BUSINESS_NAME, business)):
+    code = customer_code(client.get(G.CLIENT_ID))  # ValueError -> rejected by the caller
+    commercial = client.get(G.CLIENT_COMMERCIAL_NAME)
+    business = client.get(G.CLIENT_BUSINESS_NAME)
+    for field, value in ((G.CLIENT_COMMERCIAL_NAME, commercial), (G.CLIENT_BUSINESS_NAME, business)):
         if value is not None and not isinstance(value, str):
             raise _Rejected("C2", f"{field} is not text ({type(value).__name__} {value!r})")
     business_name = clean_text(business)
     description = clean_text(commercial) or business_name
     if description is None:
         raise _Rejected("C2", "both nombre comercial and razón social are empty")
-    active = client.get(GX_CLIENT_ACTIVE)
+    active = client.get(G.CLIENT_ACTIVE)
     if not isinstance(active, bool):
         raise _Rejected("C3", f"active is missing or not a boolean ({active!r})")
-    address = client.get(GX_CLIENT_ADDRESS)
+    address = client.get(G.CLIENT_ADDRESS)
     if address is None:
         address = {}
     if not isinstance(address, Mapping):
         raise _Rejected("DATA", f"address is not an object ({type(address).__name__})")
-    seller = client.get(GX_CLIENT_SELLER)
+    seller = client.get(G.CLIENT_SELLER)
     if seller is not None and not isinstance(seller, Mapping):
         raise _Rejected("C5", f"seller is not an object ({type(seller).__name__})")
     seller_id = (
         None
-        if seller is None or seller.get(GX_SELLER_ID) is None
-        else str(seller.get(GX_SELLER_ID))
+        if seller is None or seller.get(G.SELLER_ID) is None
+        else str(seller.get(G.SELLER_ID))
     )
     user_id = user_by_seller.get(seller_id) if seller_id is not None else None
     row = {
         "key": code,
-        "gestionix_key": str(client.get(GX_CLIENT_ID)),
+        "gestionix_key": str(client.get(G.CLIENT_ID)),
         "code": code,
-        HANDY_DESCRIPTION: description,
-        HANDY_BUSINESS_NAME: business_name,
-        HANDY_ADDRESS: _address_line(address),
-        HANDY_NEIGHBORHOOD: _text(address.get(GX_ADDRESS_SUBURB), "address.suburb"),
-        HANDY_CITY: _text(address.get(GX_ADDRESS_CITY), "address.city"),
-        HANDY_POSTAL_CODE: _text(address.get(GX_ADDRESS_ZIP), "address.zip_code"),
-        HANDY_RFC: _text(client.get(GX_TAX_ID), "tax_id"),
-        HANDY_EMAIL: _text(client.get(GX_CLIENT_EMAIL), "email"),
-        HANDY_PHONE: _text(client.get(GX_CLIENT_PHONE), "phone"),
-        HANDY_SELLERS: [int(user_id)] if user_id is not None else [],
+        H.CUSTOMER_DESCRIPTION: description,
+        H.CUSTOMER_BUSINESS_NAME: business_name,
+        H.CUSTOMER_ADDRESS: _address_line(address),
+        H.CUSTOMER_NEIGHBORHOOD: _text(address.get(G.ADDRESS_SUBURB), "address.suburb"),
+        H.CUSTOMER_CITY: _text(address.get(G.ADDRESS_CITY), "address.city"),
+        H.CUSTOMER_POSTAL_CODE: _text(address.get(G.ADDRESS_ZIP), "address.zip_code"),
+        H.CUSTOMER_RFC: _text(client.get(G.CLIENT_TAX_ID), "tax_id"),
+        H.CUSTOMER_EMAIL: _text(client.get(G.CLIENT_EMAIL), "email"),
+        H.CUSTOMER_PHONE: _text(client.get(G.CLIENT_PHONE), "phone"),
+        H.CUSTOMER_SELLERS: [int(user_id)] if user_id is not None else [],
         "enabled": active,
         "gestionix_seller_id": seller_id,
     }
@@ -240,8 +200,8 @@ def map_customers(
     clients: Iterable[Any], user_by_seller: Mapping[str, int] | None = None
 ) -> CustomerMapping:
     """Gestionix clients -> desired Handy customers (C2-C5). `user_by_seller` maps a Gestionix
-    seller id (as str) to a Handy user id (SellerMatch.user_by_seller). Never raises for bad
-    records: each ends as a rejected row naming the client and the reason."""
+    seller id (as str) to a Handy user id (mappings.sellers.SellerMatch.user_by_seller). Never
+    raises for bad records: each ends as a rejected row naming the client and the reason."""
     import pandas as pd
 
     users = {str(k): v for k, v in (user_by_seller or {}).items()}
@@ -258,26 +218,17 @@ def map_customers(
                 }
             )
             continue
-        client_id = client.get(GX_CLIENT_ID)
-        name = client.get(GX_COMMERCIAL_NAME) or client.get(GX_BUSINESS_NAME)
+        client_id = client.get(G.CLIENT_ID)
+        name = client.get(G.CLIENT_COMMERCIAL_NAME) or client.get(G.CLIENT_BUSINESS_NAME)
         label = f"client {client_id!r} ({name!r})"
         try:
             desired.append(_map_one(client, users))
-        except _Rejected as exc:
+        except ValueError as exc:  # _Rejected carries its rule id
             rejected.append(
                 {
                     "gestionix_key": None if client_id is None else str(client_id),
                     "name": None if name is None else str(name)[:MAX_DESCRIPTION_LENGTH],
-                    "rule": exc.rule,
-                    "reason": f"{label}: {exc}",
-                }
-            )
-        except ValueError as exc:
-            rejected.append(
-                {
-                    "gestionix_key": None if client_id is None else str(client_id),
-                    "name": None if name is None else str(name)[:MAX_DESCRIPTION_LENGTH],
-                    "rule": "DATA",
+                    "rule": exc.rule if isinstance(exc, _Rejected) else "DATA",
                     "reason": f"{label}: {exc}",
                 }
             )
@@ -299,87 +250,6 @@ def map_customers(
     return CustomerMapping(desired=frame, rejected=rejected_frame, held_keys=held)
 
 
-# ----------------------------------------------------------------------------- C5 sellers
-
-
-@dataclass(frozen=True)
-class SellerMatch:
-    user_by_seller: dict[str, int]  # Gestionix seller id (str) -> Handy user id
-    unmatched: pd.DataFrame  # UNMATCHED_COLUMNS
-
-
-def _email_key(value: Any) -> str:
-    return value.strip().casefold() if isinstance(value, str) else ""
-
-
-def match_sellers(
-    sellers: Iterable[Mapping[str, Any]], users: Iterable[Mapping[str, Any]]
-) -> SellerMatch:
-    """C5: Gestionix seller -> Handy user, by e-mail (case-insensitive; user email or username),
-    then by normalised name. Only enabled users; a tie is ambiguous and reported, not guessed."""
-    import pandas as pd
-
-    by_email: dict[str, set[int]] = {}
-    by_name: dict[str, set[int]] = {}
-    for user in users:
-        if (
-            not isinstance(user, Mapping)
-            or user.get(HANDY_USER_ENABLED) is False
-            or user.get(HANDY_ID) is None
-        ):
-            continue
-        user_id = int(user[HANDY_ID])
-        for email in {
-            _email_key(user.get(HANDY_USER_EMAIL)),
-            _email_key(user.get(HANDY_USER_USERNAME)),
-        }:
-            if email:
-                by_email.setdefault(email, set()).add(user_id)
-        name = normalize_name(user.get(HANDY_USER_NAME))
-        if name:
-            by_name.setdefault(name, set()).add(user_id)
-
-    matched: dict[str, int] = {}
-    unmatched: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for seller in sellers:
-        if not isinstance(seller, Mapping) or seller.get(GX_SELLER_ID) is None:
-            continue
-        seller_id = str(seller[GX_SELLER_ID])
-        if seller_id in seen:
-            continue
-        seen.add(seller_id)
-        name, email = seller.get(GX_SELLER_NAME), seller.get(GX_SELLER_EMAIL)
-        label = f"seller {seller_id} ({name!r}, {email!r})"
-        candidates = by_email.get(_email_key(email), set()) if _email_key(email) else set()
-        how = "e-mail"
-        if not candidates:
-            candidates = by_name.get(normalize_name(name), set()) if normalize_name(name) else set()
-            how = "name"
-        if len(candidates) == 1:
-            matched[seller_id] = next(iter(candidates))
-            continue
-        reason = (
-            f"{label}: ambiguous, Handy users {sorted(candidates)} share that {how}"
-            if candidates
-            else f"{label}: no enabled Handy user with that e-mail or name"
-        )
-        unmatched.append({"seller_id": seller_id, "name": name, "email": email, "reason": reason})
-    return SellerMatch(
-        user_by_seller=matched, unmatched=pd.DataFrame(unmatched, columns=UNMATCHED_COLUMNS)
-    )
-
-
-def sellers_of(clients: Iterable[Any]) -> list[dict[str, Any]]:
-    """The distinct sellers embedded in Gestionix clients (when GET /sellers is not used)."""
-    found: dict[str, dict[str, Any]] = {}
-    for client in clients:
-        seller = client.get(GX_CLIENT_SELLER) if isinstance(client, Mapping) else None
-        if isinstance(seller, Mapping) and seller.get(GX_SELLER_ID) is not None:
-            found.setdefault(str(seller[GX_SELLER_ID]), dict(seller))
-    return list(found.values())
-
-
 # ----------------------------------------------------------------------------- C4 zone, bodies
 
 
@@ -387,19 +257,19 @@ def zone_id(zones: Iterable[Mapping[str, Any]], name: str = ZONE_GENERAL) -> int
     """Id of the Handy zone called `name` (normalised comparison); None when it must be created."""
     wanted = normalize_name(name)
     for zone in zones:
-        if normalize_name(zone.get(HANDY_DESCRIPTION)) == wanted and zone.get(HANDY_ID) is not None:
-            return int(zone[HANDY_ID])
+        if normalize_name(zone.get(H.ZONE_DESCRIPTION)) == wanted and zone.get(H.ID) is not None:
+            return int(zone[H.ID])
     return None
 
 
 def zone_body(name: str = ZONE_GENERAL) -> dict[str, Any]:
     """POST /zone body (C4)."""
-    return {HANDY_DESCRIPTION: name}
+    return {H.ZONE_DESCRIPTION: name}
 
 
 def _value(row: Mapping[str, Any], name: str) -> Any:
     value = row.get(name) if hasattr(row, "get") else row[name]
-    if name == HANDY_SELLERS:
+    if name == H.CUSTOMER_SELLERS:
         return [int(s) for s in value] if isinstance(value, (list, tuple)) else []
     return None if is_blank(value) else value
 
@@ -408,23 +278,23 @@ def customer_create_body(row: Mapping[str, Any], *, zone: int | None = None) -> 
     """POST /customer body: code (the plan's handy_key when present), content fields that have a
     value, enabled, zone General ({"id"} when known, else {"description"}) (C4)."""
     handy_key = row.get("handy_key") if hasattr(row, "get") else None
-    body: dict[str, Any] = {HANDY_CODE: handy_key if isinstance(handy_key, str) else row["code"]}
+    body: dict[str, Any] = {H.CUSTOMER_CODE: handy_key if isinstance(handy_key, str) else row["code"]}
     for name in CONTENT_FIELDS:
         value = _value(row, name)
         if value is not None:
             body[name] = value
-    body[HANDY_ENABLED] = bool(row["enabled"])
-    body[HANDY_ZONE] = (
-        {HANDY_ID: int(zone)} if zone is not None else {HANDY_DESCRIPTION: ZONE_GENERAL}
+    body[H.CUSTOMER_ENABLED] = bool(row["enabled"])
+    body[H.CUSTOMER_ZONE] = (
+        {H.ID: int(zone)} if zone is not None else {H.ZONE_DESCRIPTION: ZONE_GENERAL}
     )
     return body
 
 
 def _handy_sellers(record: Mapping[str, Any]) -> list[int]:
-    sellers = record.get(HANDY_SELLERS)
+    sellers = record.get(H.CUSTOMER_SELLERS)
     if not isinstance(sellers, list):
         return []
-    ids = [s.get(HANDY_ID) if isinstance(s, Mapping) else s for s in sellers]
+    ids = [s.get(H.ID) if isinstance(s, Mapping) else s for s in sellers]
     return sorted(int(s) for s in ids if s is not None)
 
 
@@ -462,11 +332,17 @@ def customer_update_body(
     as Handy has it. Without `current` (steady state knows only that the fingerprint changed)
     every filled content field is sent; with it, only those that differ. With `baseline` (a
     customer from a Handy order, C8) the baseline fields only when their Gestionix value changed
-    since, and the sellers only when the Gestionix seller changed."""
+    since, and the sellers only when the Gestionix seller changed.
+
+    An empty seller list is never sent (C5): the integration assigns a customer to the Handy user
+    matching its Gestionix seller and moves it when that seller changes, but never takes a
+    customer away from its Handy sellers to leave it with nobody. A client without a seller (as
+    order_push creates them) or with an unmatched seller keeps the assignment Handy has, e.g.
+    the seller who created it on the phone."""
     wanted: dict[str, Any] = {name: _value(row, name) for name in CONTENT_FIELDS}
     body: dict[str, Any] = {}
     for name, value in wanted.items():
-        if name == HANDY_SELLERS:
+        if name == H.CUSTOMER_SELLERS:
             if not value:
                 continue
             if baseline is not None and _same(
@@ -484,12 +360,12 @@ def customer_update_body(
                 continue
         body[name] = value
     enabled = bool(row["enabled"])
-    if current is None or (current.get(HANDY_ENABLED) is not False) != enabled:
-        body[HANDY_ENABLED] = enabled
+    if current is None or (current.get(H.CUSTOMER_ENABLED) is not False) != enabled:
+        body[H.CUSTOMER_ENABLED] = enabled
     return body
 
 
-# ----------------------------------------------------------------------------- full mode
+# ----------------------------------------------------------------------------- full mode (C6)
 
 
 def handy_customers_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -499,71 +375,13 @@ def handy_customers_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     rows = []
     for record in records:
         content = {name: record.get(name) for name in CONTENT_FIELDS}
-        content[HANDY_SELLERS] = _handy_sellers(record)
+        content[H.CUSTOMER_SELLERS] = _handy_sellers(record)
         rows.append(
             {
-                "key": record.get(HANDY_CODE),
+                "key": record.get(H.CUSTOMER_CODE),
                 "fingerprint": customer_fingerprint(content),
-                "enabled": record.get(HANDY_ENABLED) is not False,
-                "description": record.get(HANDY_DESCRIPTION),
+                "enabled": record.get(H.CUSTOMER_ENABLED) is not False,
+                "description": record.get(H.CUSTOMER_DESCRIPTION),
             }
         )
     return pd.DataFrame(rows, columns=HANDY_CURRENT_COLUMNS)
-
-
-@dataclass(frozen=True)
-class CustomerAdoption:
-    pairs: pd.DataFrame  # handy_key, gestionix_key: pass as plan_sync(adopt_pairs=...)
-    ambiguous: pd.DataFrame  # AMBIGUOUS_COLUMNS
-
-
-def match_existing_customers(
-    desired: pd.DataFrame, handy_customers: pd.DataFrame, bindings: pd.DataFrame | None = None
-) -> CustomerAdoption:
-    """Full mode (C6): pair unbound Handy customers with unbound desired ones whose normalised
-    description is the same, when the name is unique on both sides; report the ties.
-
-    `handy_customers`: key, description (handy_customers_frame). Handy customers whose code is a
-    desired key are left to plan_sync (adoption by code)."""
-    import pandas as pd
-
-    bound_g = set() if bindings is None else {str(k) for k in bindings["gestionix_key"].dropna()}
-    bound_h = set() if bindings is None else {str(k) for k in bindings["handy_key"].dropna()}
-    want = desired[
-        ~desired["gestionix_key"].astype(str).isin(bound_g)
-        & ~desired["key"].astype(str).isin(set(handy_customers["key"].dropna().astype(str)))
-    ]
-    have = handy_customers[
-        ~handy_customers["key"].astype(str).isin(bound_h | set(desired["key"].astype(str)))
-    ]
-    want_names = want["description"].map(normalize_name)
-    have_names = have["description"].map(normalize_name)
-    handy_by_name = (
-        have.groupby(have_names)["key"].agg(list) if not have.empty else pd.Series(dtype=object)
-    )
-    want_count = want_names.value_counts()
-    pairs: list[dict[str, str]] = []
-    ambiguous: list[dict[str, Any]] = []
-    for (gkey, description), name in zip(
-        want[["gestionix_key", "description"]].itertuples(index=False), want_names
-    ):
-        if not name or name not in handy_by_name.index:
-            continue
-        handy_keys = [str(k) for k in handy_by_name[name]]
-        if len(handy_keys) == 1 and want_count[name] == 1:
-            pairs.append({"handy_key": handy_keys[0], "gestionix_key": str(gkey)})
-            continue
-        ambiguous.append(
-            {
-                "gestionix_key": str(gkey),
-                "description": description,
-                "handy_keys": handy_keys,
-                "reason": f"client {gkey} ({description!r}): {len(handy_keys)} Handy customer(s) "
-                f"{handy_keys} and {int(want_count[name])} Gestionix client(s) share that name; "
-                "not adopted",
-            }
-        )
-    return CustomerAdoption(
-        pairs=pd.DataFrame(pairs, columns=["handy_key", "gestionix_key"]),
-        ambiguous=pd.DataFrame(ambiguous, columns=AMBIGUOUS_COLUMNS),
-    )

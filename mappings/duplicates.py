@@ -19,11 +19,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-DOCUMENT_ID = "id"
-REFERENCE = "reference"
-# Gestionix's document fields that say it can no longer be deleted (assumed, like the rest of
-# the document shape; a DELETE answering 409 is the final word either way).
-INVOICED_FIELDS = ("invoiced", "stamped")
+from mappings import gestionix_fields as G
+
+# A document Gestionix flags (G.DOCUMENT_LOCKED_FLAGS) or whose status is one of these can no
+# longer be deleted (assumed, like the rest of the document shape; a DELETE answering 409 is
+# the final word either way).
 LOCKED_STATUSES = frozenset({"invoiced", "stamped", "converted", "cancelled"})
 DOC_TYPE_ORDER = {"sales_order": 0, "sale": 1}
 
@@ -43,21 +43,21 @@ class DuplicateVerdict:
 
 def document_label(document: Document) -> str:
     doc_type, body = document
-    return f"{doc_type}:{body.get(DOCUMENT_ID)}"
+    return f"{doc_type}:{body.get(G.DOCUMENT_ID)}"
 
 
 def is_locked(document: Mapping[str, Any]) -> bool:
     """Invoiced, stamped or converted: not for the integration to delete."""
-    if any(document.get(name) is True for name in INVOICED_FIELDS):
+    if any(document.get(name) is True for name in G.DOCUMENT_LOCKED_FLAGS):
         return True
-    return str(document.get("status") or "").strip().lower() in LOCKED_STATUSES
+    return str(document.get(G.DOCUMENT_STATUS) or "").strip().lower() in LOCKED_STATUSES
 
 
 def group_by_reference(documents: Iterable[Document]) -> dict[str, list[Document]]:
     """reference -> its documents, for references carried by two or more documents."""
     groups: dict[str, list[Document]] = {}
     for doc_type, document in documents:
-        ref = document.get(REFERENCE)
+        ref = document.get(G.DOCUMENT_REFERENCE)
         if isinstance(ref, str) and ref:
             groups.setdefault(ref, []).append((doc_type, document))
     return {ref: docs for ref, docs in groups.items() if len(docs) > 1}
@@ -66,7 +66,7 @@ def group_by_reference(documents: Iterable[Document]) -> dict[str, list[Document
 def _age(document: Document) -> tuple[int, str, int]:
     """Oldest first: numeric ids by value, then any other id by text; pedidos before ventas."""
     doc_type, body = document
-    raw = str(body.get(DOCUMENT_ID))
+    raw = str(body.get(G.DOCUMENT_ID))
     rank = DOC_TYPE_ORDER.get(doc_type, 9)
     return (0, raw.zfill(20), rank) if raw.isdigit() else (1, raw, rank)
 
@@ -87,7 +87,7 @@ def choose_kept(
     wanted = (external_id or "").strip()
     if wanted:
         for document in candidates:
-            if str(document[1].get(DOCUMENT_ID)) == wanted:
+            if str(document[1].get(G.DOCUMENT_ID)) == wanted:
                 return document, False
     return candidates[0], False
 

@@ -19,13 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-# --- Handy route fields (handy-api-v2.md, "Users and routes", inventory is [A]).
-HANDY_ROUTE_ID = "id"
-HANDY_ROUTE_CLOSED = "closed"
-HANDY_ROUTE_INVENTORY = "inventory"
-HANDY_ROUTE_PRODUCT = "product"
-HANDY_ROUTE_QUANTITY = "quantity"
-HANDY_PRODUCT_QUANTITY = "quantity"  # free-use (warehouse) stock of a Handy product [A]
+from mappings import handy_fields as H
 
 QUANTITY_PLACES = 4
 ROUTE_COLUMNS = ["code", "route_quantity"]
@@ -54,10 +48,10 @@ def route_stock(routes: Iterable[Mapping[str, Any]]) -> RouteStock:
     totals: dict[str, float] = {}
     problems: list[dict[str, Any]] = []
     for route in routes:
-        if not isinstance(route, Mapping) or route.get(HANDY_ROUTE_CLOSED) is True:
+        if not isinstance(route, Mapping) or route.get(H.ROUTE_CLOSED) is True:
             continue
-        route_id = route.get(HANDY_ROUTE_ID)
-        inventory = route.get(HANDY_ROUTE_INVENTORY) or []
+        route_id = route.get(H.ID)
+        inventory = route.get(H.ROUTE_INVENTORY) or []
         if not isinstance(inventory, list):
             problems.append(
                 {
@@ -68,11 +62,11 @@ def route_stock(routes: Iterable[Mapping[str, Any]]) -> RouteStock:
             )
             continue
         for entry in inventory:
-            code = entry.get(HANDY_ROUTE_PRODUCT) if isinstance(entry, Mapping) else None
+            code = entry.get(H.INVENTORY_PRODUCT) if isinstance(entry, Mapping) else None
             if isinstance(code, Mapping):  # tolerate an embedded product
-                code = code.get("code")
+                code = code.get(H.PRODUCT_CODE)
             quantity = (
-                _number(entry.get(HANDY_ROUTE_QUANTITY)) if isinstance(entry, Mapping) else None
+                _number(entry.get(H.INVENTORY_QUANTITY)) if isinstance(entry, Mapping) else None
             )
             if not isinstance(code, str) or quantity is None:
                 problems.append(
@@ -148,6 +142,22 @@ def last_written_stock(bindings: pd.DataFrame) -> pd.DataFrame:
     return frame.dropna(subset=["quantity"]).reset_index(drop=True)
 
 
+def known_stock(bindings: pd.DataFrame, handy_products: Mapping[str, Mapping] | None) -> pd.DataFrame:
+    """key, quantity: the stock a write is compared with. The quantity last written (binding
+    data) unless `handy_products` (code -> Handy record, full mode) holds a number for the code:
+    then what Handy holds wins over what we remember, so a hand edit (drift) is written over."""
+    last = last_written_stock(bindings)
+    if handy_products is None:
+        return last
+    held = [
+        {"key": code, "quantity": record.get(H.PRODUCT_QUANTITY)}
+        for code, record in handy_products.items()
+        if isinstance(record.get(H.PRODUCT_QUANTITY), (int, float))
+    ]
+    held_frame = pd.DataFrame(held, columns=["key", "quantity"])
+    return pd.concat([last[~last["key"].isin(held_frame["key"])], held_frame], ignore_index=True)
+
+
 def stock_changes(free_use: pd.DataFrame, last_written: pd.DataFrame | None) -> pd.DataFrame:
     """Rows of `free_use` whose quantity differs from the last written one (or was never written):
     WRITE_COLUMNS (previous is NaN when never written)."""
@@ -195,4 +205,4 @@ def plan_stock(
 
 def stock_body(quantity: float) -> dict[str, Any]:
     """PUT /product/{code} body of a stock write (free-use stock, Handy's `quantity`)."""
-    return {HANDY_PRODUCT_QUANTITY: float(quantity)}
+    return {H.PRODUCT_QUANTITY: float(quantity)}

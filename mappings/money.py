@@ -29,23 +29,14 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cached_property, lru_cache
 from typing import Any
 
+from mappings import gestionix_fields as G
+
 ZERO = Decimal(0)
 ONE = Decimal(1)
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
 
-# --- Gestionix tax fields (gestionix-api-v3.md, [A]): the one place to fix them.
-TAX_ID = "tax_id"
-TAX_NAME = "name"
-TAX_RATE = "rate"  # a fraction: 0.16 = 16 %
-TAX_TYPE = "type"
-TAX_FACTOR = "factor"
-TAX_SAT_CODE = "sat_code"  # [A] "its SAT code where given"
-TYPE_TRANSFERRED = "transferred"
-TYPE_WITHHELD = "withheld"
-FACTOR_RATE = "rate"
-FACTOR_FIXED = "fixed"
-
+# Gestionix tax fields (TAX_*): mappings.gestionix_fields. Tax names and SAT codes:
 IVA = "IVA"
 IEPS = "IEPS"
 SAT_CODES = {"002": IVA, "2": IVA, "003": IEPS, "3": IEPS}
@@ -175,13 +166,13 @@ def _read_tax(tax_id: Any, name: Any, kind_field: Any, factor: Any, rate: Any, s
     """(kind, rate) of one transferred percentage tax, ("fixed", None) for a cuota, None for a
     tax that does not count (withheld). Raises ValueError naming the tax."""
     label = f"{tax_id} {name!r}" if tax_id is not None else repr(name)
-    if kind_field == TYPE_WITHHELD:
+    if kind_field == G.TAX_WITHHELD:
         return None
-    if kind_field != TYPE_TRANSFERRED:
+    if kind_field != G.TAX_TRANSFERRED:
         raise ValueError(f"tax {label} has type {kind_field!r}, expected transferred or withheld")
-    if factor == FACTOR_FIXED:
+    if factor == G.TAX_FACTOR_FIXED:
         return ("fixed", None)
-    if factor != FACTOR_RATE:
+    if factor != G.TAX_FACTOR_RATE:
         raise ValueError(f"tax {label} has factor {factor!r}, expected rate or fixed")
     kind = _kind(name, sat_code)
     if kind is None:
@@ -213,7 +204,7 @@ def product_taxes(taxes: Any) -> ProductTaxes:
     if not isinstance(taxes, (list, tuple)):
         raise ValueError(f"taxes is not a list ({type(taxes).__name__})")  # noqa: TRY004
     try:
-        key = tuple((tuple(tax.items()), type(tax.get(TAX_RATE))) for tax in taxes)
+        key = tuple((tuple(tax.items()), type(tax.get(G.TAX_RATE))) for tax in taxes)
         return _cached_taxes(key)
     except (AttributeError, TypeError):  # an entry that is not an object, or unhashable values
         return _read_taxes(taxes)
@@ -233,20 +224,20 @@ def _read_taxes(taxes: list | tuple) -> ProductTaxes:
     for tax in taxes:
         if not isinstance(tax, Mapping):
             raise ValueError(f"tax entry is not an object ({tax!r})")  # noqa: TRY004
-        tax_id = tax.get(TAX_ID)
+        tax_id = tax.get(G.TAX_ID)
         read = _read_tax(
             _hashable(tax_id),
-            _hashable(tax.get(TAX_NAME)),
-            _hashable(tax.get(TAX_TYPE)),
-            _hashable(tax.get(TAX_FACTOR)),
-            _hashable(tax.get(TAX_RATE)),
-            _hashable(tax.get(TAX_SAT_CODE)),
+            _hashable(tax.get(G.TAX_NAME)),
+            _hashable(tax.get(G.TAX_TYPE)),
+            _hashable(tax.get(G.TAX_FACTOR)),
+            _hashable(tax.get(G.TAX_RATE)),
+            _hashable(tax.get(G.TAX_SAT_CODE)),
         )
         if read is None:
             continue
         kind, rate = read
         if kind == "fixed":
-            fixed.append(str(tax.get(TAX_NAME) or tax_id))
+            fixed.append(str(tax.get(G.TAX_NAME) or tax_id))
             continue
         if tax_id is None or isinstance(tax_id, (bool, dict, list)):
             missing_id = True

@@ -1,4 +1,5 @@
-"""Handy order -> Gestionix pedido/venta, pure (RULES O2-O7, O9-O11; O1/O8 live in the flow).
+"""Handy order -> Gestionix pedido/venta, pure (RULES O2-O7, O9-O11; O1/O8 live in the flow;
+the order's client and seller, O3/O4, in mappings/order_customers.py).
 
 No I/O and no Prefect here: the order_push flow reads Handy and Gestionix, calls these functions,
 and writes the result. Every function either returns its result or raises `OrderRejected`
@@ -35,12 +36,13 @@ With the switch on every order is a pedido, so the sales type is not even read.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from mappings import gestionix_fields as G
+from mappings import handy_fields as H
 from mappings.money import (
     UNIT_PRICE_MAX_DECIMALS,  # noqa: F401 - the bound of the unit price, re-exported for callers
     ZERO,
@@ -54,86 +56,7 @@ from mappings.names import normalize_name
 
 DocType = Literal["sales_order", "sale"]
 
-# ---------------------------------------------------------------------------------------------
-# Field names of both APIs: the one place to correct when the real APIs differ (spec [A] marks).
-# ---------------------------------------------------------------------------------------------
-
-
-class HandyFields:
-    """Handy REST API v2 field names used by the order mapping."""
-
-    ORDER_ID = "id"
-    DATE_CREATED = "dateCreated"
-    SALES_TYPE = "salesType"
-    ITEMS = "items"
-    CUSTOMER = "customer"
-    CREATED_BY = "createdBy"
-    SELLER_COMMENT = "sellerComment"
-    EDITED_FROM = "editedFrom"
-    TOTAL_SALES = "totalSales"
-    # item
-    ITEM_ID = "id"
-    ITEM_PRODUCT = "product"
-    PRODUCT_CODE = "code"
-    QUANTITY = "quantity"
-    PRICE = "price"
-    IS_RETURN = "isReturn"
-    IS_REWARD = "isReward"
-    PRICE_TYPE = "priceType"
-    PRICE_TYPE_REWARD = "REWARD"
-    # customer
-    CUSTOMER_CODE = "code"
-    DESCRIPTION = "description"
-    BUSINESS_NAME = "businessName"
-    RFC = "rfc"
-    ADDRESS = "address"
-    NEIGHBORHOOD = "neighborhood"
-    CITY = "city"
-    POSTAL_CODE = "postalCode"
-    # user (createdBy)
-    USER_NAME = "name"
-    USER_USERNAME = "username"
-    USER_EMAIL = "email"
-
-
-class GestionixFields:
-    """Konfio Gestionix REST API v3 field names used by the order mapping."""
-
-    # document body
-    BRANCH_ID = "branch_id"
-    CLIENT_ID = "client_id"
-    DATE = "date"
-    SELLER_ID = "seller_id"
-    REFERENCE = "reference"
-    OBSERVATIONS = "observations"
-    ITEMS = "items"
-    PRODUCT_ID = "product_id"
-    QUANTITY = "quantity"
-    UNIT_PRICE = "unit_price"
-    DISCOUNT = "discount"
-    TAXES = "taxes"
-    TAX_ID = "tax_id"  # the product's own tax fields are read by mappings.money
-    # clients
-    COMMERCIAL_NAME = "commercial_name"
-    BUSINESS_NAME = "business_name"
-    TAX_ID_RFC = "tax_id"
-    ACTIVE = "active"
-    ADDRESS = "address"
-    STREET = "street"
-    SUBURB = "suburb"
-    CITY = "city"
-    ZIP_CODE = "zip_code"
-    # sellers
-    SELLER_NAME = "name"
-    SELLER_EMAIL = "email"
-
-
-H = HandyFields
-G = GestionixFields
-
 REFERENCE_PREFIX = "HANDY-"
-GENERIC_RFC = "XAXX010101000"  # O4: RFC of the "público en general"
-RFC_PATTERN = re.compile(r"^[A-ZÑ&]{3,4}\d{6}[A-Z0-9]{3}$")
 ROUTE_SALE_TYPES = frozenset({"venta en ruta", "route"})  # compared after normalize_name
 PRESALE_TYPES = frozenset({"preventa", "presale"})
 OBSERVATIONS_MAX_LENGTH = 250  # Gestionix's limit is unknown; this fits any sane text column
@@ -260,7 +183,7 @@ def _as_id_key(value: object) -> tuple[int, object]:
 
 def handy_sales_kind(order: object) -> Literal["route_sale", "presale"] | None:
     """'route_sale' / 'presale' from Handy's salesType (either spelling), None when unknown."""
-    raw = order.get(H.SALES_TYPE) if isinstance(order, dict) else None
+    raw = order.get(H.ORDER_SALES_TYPE) if isinstance(order, dict) else None
     key = normalize_name(raw) if isinstance(raw, str) else ""
     if key in ROUTE_SALE_TYPES:
         return "route_sale"
@@ -279,10 +202,10 @@ def document_type(order: object, treat_all_as_sales_orders: bool) -> DocType:
         return "sale"
     if kind == "presale":
         return "sales_order"
-    raw = order.get(H.SALES_TYPE) if isinstance(order, dict) else None
+    raw = order.get(H.ORDER_SALES_TYPE) if isinstance(order, dict) else None
     raise OrderRejected(
         _order_id(order),
-        f"unknown {H.SALES_TYPE} {raw!r}: expected 'Venta en ruta'/'ROUTE' (venta) or "
+        f"unknown {H.ORDER_SALES_TYPE} {raw!r}: expected 'Venta en ruta'/'ROUTE' (venta) or "
         "'Preventa'/'PRESALE' (pedido); not guessed because a venta moves stock in Gestionix",
     )
 
@@ -296,7 +219,7 @@ def edited_from_id(order: object) -> object | None:
     """O10: id of the order this one replaces (Handy embeds the full old order in editedFrom)."""
     if not isinstance(order, dict):
         return None
-    previous = order.get(H.EDITED_FROM)
+    previous = order.get(H.ORDER_EDITED_FROM)
     if isinstance(previous, dict):
         previous = previous.get(H.ORDER_ID)
     if previous is None or isinstance(previous, (bool, list, dict)) or _text(previous) == "":
@@ -313,7 +236,7 @@ def observations(order: object) -> str:
     old_id = edited_from_id(order)
     if old_id is not None:
         head += f" (edita {_text(old_id)})"
-    comment = _text(order.get(H.SELLER_COMMENT)) if isinstance(order, dict) else ""
+    comment = _text(order.get(H.ORDER_SELLER_COMMENT)) if isinstance(order, dict) else ""
     if not comment:
         return head[:OBSERVATIONS_MAX_LENGTH]
     text = f"{head} - {comment}"
@@ -324,14 +247,14 @@ def observations(order: object) -> str:
 
 def document_date(order: object) -> str:
     """Handy's server receipt time (dateCreated) as ISO-8601 UTC with Z, seconds precision."""
-    raw = order.get(H.DATE_CREATED) if isinstance(order, dict) else None
+    raw = order.get(H.ORDER_DATE_CREATED) if isinstance(order, dict) else None
     if not isinstance(raw, str) or not raw.strip():
-        raise OrderRejected(_order_id(order), f"missing {H.DATE_CREATED}")
+        raise OrderRejected(_order_id(order), f"missing {H.ORDER_DATE_CREATED}")
     text = raw.strip()
     try:
         parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
     except ValueError:
-        raise OrderRejected(_order_id(order), f"unreadable {H.DATE_CREATED} {raw!r}") from None
+        raise OrderRejected(_order_id(order), f"unreadable {H.ORDER_DATE_CREATED} {raw!r}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)  # Handy answers in UTC
     return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -343,11 +266,11 @@ def document_date(order: object) -> str:
 
 
 def _is_return(item: dict) -> bool:
-    return item.get(H.IS_RETURN) is True
+    return item.get(H.ITEM_IS_RETURN) is True
 
 
 def _is_reward(item: dict) -> bool:
-    return item.get(H.IS_REWARD) is True or item.get(H.PRICE_TYPE) == H.PRICE_TYPE_REWARD
+    return item.get(H.ITEM_IS_REWARD) is True or item.get(H.ITEM_PRICE_TYPE) == H.PRICE_TYPE_REWARD
 
 
 def _item_code(item: dict) -> str:
@@ -372,9 +295,9 @@ def split_returns(order: object) -> tuple[list[tuple[int, dict]], tuple[Excluded
     """O7: (position, item) of the lines to push, and the excluded return lines.
     Raises OrderRejected when the order has no item list or no items at all."""
     order_id = _order_id(order)
-    items = order.get(H.ITEMS) if isinstance(order, dict) else None
+    items = order.get(H.ORDER_ITEMS) if isinstance(order, dict) else None
     if not isinstance(items, list):
-        raise OrderRejected(order_id, f"order has no {H.ITEMS} list")
+        raise OrderRejected(order_id, f"order has no {H.ORDER_ITEMS} list")
     if not items:
         raise OrderRejected(order_id, "order has no items")
     kept: list[tuple[int, dict]] = []
@@ -389,8 +312,8 @@ def split_returns(order: object) -> tuple[list[tuple[int, dict]], tuple[Excluded
                     position=position,
                     item_id=item.get(H.ITEM_ID),
                     product_code=_item_code(item) or None,
-                    quantity=item.get(H.QUANTITY),
-                    price=item.get(H.PRICE),
+                    quantity=item.get(H.ITEM_QUANTITY),
+                    price=item.get(H.ITEM_PRICE),
                     reason="return line (isReturn): not pushed as a sold line",
                 )
             )
@@ -418,44 +341,13 @@ def build_lines(
     for position, item in kept:
         label = _item_label(position, item)
         code = _item_code(item)
-        quantity = to_decimal(item.get(H.QUANTITY))
-        price = to_decimal(item.get(H.PRICE))
-        line_problems = []
-        if not code:
-            line_problems.append(f"{label}: missing product code")
-        if quantity is None:
-            line_problems.append(f"{label}: quantity {item.get(H.QUANTITY)!r} is not a number")
-        elif quantity <= 0:
-            line_problems.append(f"{label}: quantity {quantity} is not positive")
-        elif quantity < MIN_QUANTITY:
-            line_problems.append(f"{label}: quantity {quantity} is implausibly small")
-        elif quantity > MAX_QUANTITY:
-            line_problems.append(f"{label}: quantity {quantity} is implausibly large")
-        if price is None:
-            line_problems.append(f"{label}: price {item.get(H.PRICE)!r} is not a number")
-        elif price < 0:
-            line_problems.append(f"{label}: price {price} is negative")
-        elif price > MAX_PRICE:
-            line_problems.append(f"{label}: price {price} is implausibly large")
+        quantity = to_decimal(item.get(H.ITEM_QUANTITY))
+        price = to_decimal(item.get(H.ITEM_PRICE))
+        line_problems = [] if code else [f"{label}: missing product code"]
+        line_problems += _amount_problems(label, item, quantity, price)
         product = products_by_key.get(code) if code else None
-        taxes = None
-        if code and product is None:
-            line_problems.append(f"product {code} not in {where} ({label})")
-        elif isinstance(product, dict):
-            product_id = product.get(G.PRODUCT_ID)
-            if product_id is None or isinstance(product_id, (bool, dict, list)):
-                line_problems.append(f"product {code} has no product_id in Gestionix ({label})")
-            try:
-                taxes = product_taxes(product.get(G.TAXES))
-            except ValueError as exc:
-                line_problems.append(f"product {code}: {exc} ({label})")
-            else:
-                if taxes.missing_id:
-                    line_problems.append(
-                        f"product {code} has a transferred tax without tax_id ({label})"
-                    )
-        elif code:
-            line_problems.append(f"product {code} is malformed in the Gestionix index ({label})")
+        taxes, product_problems = _product_taxes(code, product, label, where)
+        line_problems += product_problems
         if line_problems:
             problems.extend(line_problems)
             continue
@@ -486,13 +378,54 @@ def build_lines(
     return tuple(lines), excluded
 
 
+def _amount_problems(label: str, item: dict, quantity: Decimal | None, price: Decimal | None) -> list[str]:
+    """O6: a quantity or price that is not a plausible number holds the order."""
+    problems = []
+    if quantity is None:
+        problems.append(f"{label}: quantity {item.get(H.ITEM_QUANTITY)!r} is not a number")
+    elif quantity <= 0:
+        problems.append(f"{label}: quantity {quantity} is not positive")
+    elif quantity < MIN_QUANTITY:
+        problems.append(f"{label}: quantity {quantity} is implausibly small")
+    elif quantity > MAX_QUANTITY:
+        problems.append(f"{label}: quantity {quantity} is implausibly large")
+    if price is None:
+        problems.append(f"{label}: price {item.get(H.ITEM_PRICE)!r} is not a number")
+    elif price < 0:
+        problems.append(f"{label}: price {price} is negative")
+    elif price > MAX_PRICE:
+        problems.append(f"{label}: price {price} is implausibly large")
+    return problems
+
+
+def _product_taxes(code: str, product: Any, label: str, where: str) -> tuple[Any, list[str]]:
+    """O5/O6: the Gestionix taxes of a line's product, or why the line cannot be pushed."""
+    if not code:
+        return None, []
+    if product is None:
+        return None, [f"product {code} not in {where} ({label})"]
+    if not isinstance(product, dict):
+        return None, [f"product {code} is malformed in the Gestionix index ({label})"]
+    problems = []
+    product_id = product.get(G.PRODUCT_ID)
+    if product_id is None or isinstance(product_id, (bool, dict, list)):
+        problems.append(f"product {code} has no product_id in Gestionix ({label})")
+    try:
+        taxes = product_taxes(product.get(G.PRODUCT_TAXES))
+    except ValueError as exc:
+        return None, [*problems, f"product {code}: {exc} ({label})"]
+    if taxes.missing_id:
+        problems.append(f"product {code} has a transferred tax without tax_id ({label})")
+    return taxes, problems
+
+
 def _line_body(line: PushedLine) -> dict[str, Any]:
     return {
-        G.PRODUCT_ID: line.product_id,
-        G.QUANTITY: _json_number(line.quantity),
-        G.UNIT_PRICE: float(line.unit_price),
-        G.DISCOUNT: 0.0,  # price is already discounted (module docstring)
-        G.TAXES: [{G.TAX_ID: tax_id} for tax_id in line.tax_ids],
+        G.LINE_PRODUCT_ID: line.product_id,
+        G.LINE_QUANTITY: _json_number(line.quantity),
+        G.LINE_UNIT_PRICE: float(line.unit_price),
+        G.LINE_DISCOUNT: 0.0,  # price is already discounted (module docstring)
+        G.LINE_TAXES: [{G.TAX_ID: tax_id} for tax_id in line.tax_ids],
     }
 
 
@@ -519,136 +452,25 @@ def build_document(
     date = document_date(order)
     lines, excluded = build_lines(order, products_by_key or {}, branch_name=branch_name)
     body = {
-        G.BRANCH_ID: branch_id,
-        G.CLIENT_ID: client_id,
-        G.DATE: date,
-        G.SELLER_ID: seller_id,
-        G.REFERENCE: reference(order_id),
-        G.OBSERVATIONS: observations(order),
-        G.ITEMS: [_line_body(line) for line in lines],
+        G.DOCUMENT_BRANCH_ID: branch_id,
+        G.DOCUMENT_CLIENT_ID: client_id,
+        G.DOCUMENT_DATE: date,
+        G.DOCUMENT_SELLER_ID: seller_id,
+        G.DOCUMENT_REFERENCE: reference(order_id),
+        G.DOCUMENT_OBSERVATIONS: observations(order),
+        G.DOCUMENT_ITEMS: [_line_body(line) for line in lines],
     }
     return OrderDocument(
         order_id=order_id,
         doc_type=doc_type,
-        reference=body[G.REFERENCE],
+        reference=body[G.DOCUMENT_REFERENCE],
         body=body,
         lines=lines,
         excluded_returns=excluded,
         handy_total=sum((line.handy_line_total for line in lines), Decimal(0)),
-        handy_total_sales=to_decimal(order.get(H.TOTAL_SALES)),
+        handy_total_sales=to_decimal(order.get(H.ORDER_TOTAL_SALES)),
         expected_gestionix_total=sum((line.gestionix_line_total for line in lines), Decimal(0)),
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# O3, O4 customers; seller
-# ---------------------------------------------------------------------------------------------
-
-
-def _customer_names(customer: object) -> tuple[str, str]:
-    if not isinstance(customer, dict):
-        return "", ""
-    return _text(customer.get(H.DESCRIPTION)), _text(customer.get(H.BUSINESS_NAME))
-
-
-def match_client(order_customer: object, clients: list[dict]) -> tuple[dict | None, str | None]:
-    """O3: the Gestionix client whose nombre comercial or razón social equals (normalised) the
-    Handy customer's description or businessName. Several: the oldest (lowest client_id), active
-    ones first (an inactive client may refuse documents), with a note naming the candidates."""
-    keys = {normalize_name(name) for name in _customer_names(order_customer)} - {""}
-    if not keys:
-        return None, None
-    matches = []
-    for client in clients or []:
-        if not isinstance(client, dict) or client.get(G.CLIENT_ID) is None:
-            continue
-        names = {
-            normalize_name(client.get(G.COMMERCIAL_NAME)),
-            normalize_name(client.get(G.BUSINESS_NAME)),
-        }
-        if keys & names:
-            matches.append(client)
-    if not matches:
-        return None, None
-    matches.sort(key=lambda c: (c.get(G.ACTIVE) is False, _as_id_key(c.get(G.CLIENT_ID))))
-    chosen = matches[0]
-    if len(matches) == 1:
-        return chosen, None
-    description, business = _customer_names(order_customer)
-    candidates = ", ".join(
-        f"{c.get(G.CLIENT_ID)} {_text(c.get(G.COMMERCIAL_NAME)) or _text(c.get(G.BUSINESS_NAME))!r}"
-        + (" (inactive)" if c.get(G.ACTIVE) is False else "")
-        for c in matches
-    )
-    note = (
-        f"Handy customer {description or business!r} matches {len(matches)} Gestionix clients "
-        f"({candidates}); using the oldest, {chosen.get(G.CLIENT_ID)}"
-    )
-    return chosen, note
-
-
-def valid_rfc(value: object) -> str | None:
-    """The RFC in upper case when it looks like a Mexican RFC (12 or 13 chars), else None."""
-    text = _text(value).upper().replace(" ", "").replace("-", "")
-    return text if RFC_PATTERN.fullmatch(text) else None
-
-
-def new_client_body(
-    order_customer: object, *, branch_id: object, with_address: bool, order_id: object = None
-) -> dict[str, Any]:
-    """O4: body of POST /clients for a Handy customer unknown to Gestionix. Name always, address
-    only when `with_address` (sync_customer_address), generic RFC when none is valid.
-    Raises OrderRejected when the customer has no name at all."""
-    description, business = _customer_names(order_customer)
-    if not description and not business:
-        code = order_customer.get(H.CUSTOMER_CODE) if isinstance(order_customer, dict) else None
-        who = f"customer {code}" if code is not None else "the order's customer"
-        raise OrderRejected(
-            order_id, f"{who} has no name (description and businessName empty): cannot create it"
-        )
-    customer = order_customer if isinstance(order_customer, dict) else {}
-    body: dict[str, Any] = {
-        G.BRANCH_ID: branch_id,
-        G.COMMERCIAL_NAME: description or business,
-        G.BUSINESS_NAME: business or description,
-        G.TAX_ID_RFC: valid_rfc(customer.get(H.RFC)) or GENERIC_RFC,
-    }
-    if with_address:
-        address = {
-            gestionix: _text(customer.get(handy))
-            for handy, gestionix in (
-                (H.ADDRESS, G.STREET),
-                (H.NEIGHBORHOOD, G.SUBURB),
-                (H.CITY, G.CITY),
-                (H.POSTAL_CODE, G.ZIP_CODE),
-            )
-        }
-        address = {key: value for key, value in address.items() if value}
-        if address:
-            body[G.ADDRESS] = address
-    return body
-
-
-def match_seller(created_by: object, sellers: list[dict]) -> object | None:
-    """Gestionix seller_id of the Handy user who took the order: by e-mail (username is the login
-    e-mail), then by normalised name; active and oldest first on ties; None when unmatched."""
-    if not isinstance(created_by, dict):
-        return None
-    emails = {_text(created_by.get(key)).casefold() for key in (H.USER_USERNAME, H.USER_EMAIL)} - {
-        ""
-    }
-    emails = {email for email in emails if "@" in email}
-    name = normalize_name(_text(created_by.get(H.USER_NAME)))
-    usable = [s for s in sellers or [] if isinstance(s, dict) and s.get(G.SELLER_ID) is not None]
-    usable.sort(key=lambda s: (s.get(G.ACTIVE) is False, _as_id_key(s.get(G.SELLER_ID))))
-    for seller in usable:
-        if emails and _text(seller.get(G.SELLER_EMAIL)).casefold() in emails:
-            return seller[G.SELLER_ID]
-    if name:
-        for seller in usable:
-            if normalize_name(_text(seller.get(G.SELLER_NAME))) == name:
-                return seller[G.SELLER_ID]
-    return None
 
 
 def distinct_orders(orders: list[tuple[dict, bool]]) -> tuple[list[tuple[dict, bool]], int]:

@@ -15,7 +15,7 @@ Inputs
   against (drift repair), and unbound Handy records with a desired key are adopted.
 - hold: gestionix keys rejected this run (bad data): their bound records are left alone.
 - adopt_pairs (optional): extra handy_key <-> gestionix_key adoptions decided elsewhere (e.g.
-  customers matched by normalised name, mappings.customers.match_existing_customers).
+  customers matched by normalised name, mappings.customer_adoption.match_existing_customers).
 
 Output (Plan): data frames with PLAN_COLUMNS + the desired payload columns. handy_key is the
 Handy record to write; (handy_key, gestionix_key, fingerprint, status) is the binding to store

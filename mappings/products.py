@@ -1,4 +1,5 @@
-"""Gestionix branch products -> desired Handy products (RULES P1-P7), pure and batch-sized.
+"""Gestionix branch products -> desired Handy products (RULES P1-P7), pure and batch-sized. What
+Handy holds and the bodies sent to it: mappings/handy_products.py.
 
 Decisions (documented limits and defaults):
 - Join key (P2): the clave is the Handy code AND the binding's gestionix_key (handy_key ==
@@ -33,6 +34,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from mappings import gestionix_fields as G
+from mappings import handy_fields as H
 from mappings.fingerprint import canonical_number, fingerprint
 from mappings.money import (
     ProductTaxes,
@@ -47,35 +50,6 @@ from mappings.names import normalize_name
 
 if TYPE_CHECKING:  # pandas is imported inside the functions that build frames: order runs never load it
     import pandas as pd
-
-# --- Gestionix product fields (gestionix-api-v3.md, "Catalog", [A]): the one place to fix them.
-GX_PRODUCT_ID = "product_id"
-GX_KEY = "key"
-GX_NAME = "name"
-GX_CATEGORY = "category"
-GX_CATEGORY_NAME = "name"
-GX_FOR_SALE = "for_sale"
-GX_ACTIVE = "active"
-GX_PRICE = "price"  # before taxes
-GX_TAXES = "taxes"  # read by mappings.money.product_taxes
-GX_STOCK = "stock"
-GX_STOCK_BRANCH = "branch_id"
-GX_STOCK_QUANTITY = "quantity"
-
-# --- Handy product fields (handy-api-v2.md, "Products").
-HANDY_CODE = "code"
-HANDY_DESCRIPTION = "description"
-HANDY_FAMILY = "family"
-HANDY_FAMILY_ID = "id"
-HANDY_FAMILY_DESCRIPTION = "description"
-HANDY_PRICE = "price"  # tax included
-HANDY_BASE_PRICE = "basePrice"  # before tax
-HANDY_TAX = "tax"
-HANDY_TAX_OPTIONAL = "taxOptional"
-HANDY_TAX_NAME = "name"
-HANDY_TAX_AMOUNT = "amount"  # percent
-HANDY_ENABLED = "enabled"
-HANDY_QUANTITY = "quantity"
 
 MAX_CODE_LENGTH = 50
 MAX_DESCRIPTION_LENGTH = 255
@@ -169,10 +143,10 @@ def _price_and_tax(product: Mapping[str, Any]) -> tuple[Decimal, Decimal, Produc
     """(after-tax price, pre-tax price, taxes) of a Gestionix product; Rejected("P6") with the
     reason when the price or the taxes cannot be read."""
     try:
-        pre_tax = require_decimal(product.get(GX_PRICE), "price")
+        pre_tax = require_decimal(product.get(G.PRODUCT_PRICE), "price")
         if pre_tax < 0:
             raise ValueError(f"price is negative ({pre_tax})")
-        taxes = product_taxes(product.get(GX_TAXES))
+        taxes = product_taxes(product.get(G.PRODUCT_TAXES))
     except ValueError as exc:
         raise Rejected("P6", str(exc)) from None
     return after_tax(pre_tax, taxes), pre_tax, taxes
@@ -183,7 +157,7 @@ def handy_tax_body(name: Any, amount: Any) -> dict[str, Any]:
     (IEPS 8 % + IVA 16 % -> 25.28 %), so Handy's basePrice = price / (1 + tax%) is the Gestionix
     pre-tax price. Handy adds `tax` and `taxOptional` (no IVA on IEPS), so IEPS is never split
     into taxOptional, which the integration keeps empty."""
-    return {HANDY_TAX_NAME: name, HANDY_TAX_AMOUNT: float(amount)}
+    return {H.TAX_NAME: name, H.TAX_AMOUNT: float(amount)}
 
 
 # ----------------------------------------------------------------------------- fingerprint
@@ -225,12 +199,12 @@ def product_fingerprint(
     price to cents; basePrice and the tax rate to fingerprint's 4 places)."""
     return fingerprint(
         {
-            HANDY_DESCRIPTION: description,
-            HANDY_FAMILY: _family_key(family if isinstance(family, str) else None),
-            HANDY_PRICE: _cents_or_none(price),
-            HANDY_BASE_PRICE: base_price,  # numbers are canonicalised by the fingerprint
-            HANDY_TAX: _tax_text(tax_name, tax_amount),
-            HANDY_TAX_OPTIONAL: tax_optional,
+            H.PRODUCT_DESCRIPTION: description,
+            H.PRODUCT_FAMILY: _family_key(family if isinstance(family, str) else None),
+            H.PRODUCT_PRICE: _cents_or_none(price),
+            H.PRODUCT_BASE_PRICE: base_price,  # numbers are canonicalised by the fingerprint
+            H.PRODUCT_TAX: _tax_text(tax_name, tax_amount),
+            H.PRODUCT_TAX_OPTIONAL: tax_optional,
         }
     )
 
@@ -261,9 +235,9 @@ def _branch_stock(stock: Any, branch_id: Any) -> float:
         return math.nan
     total = 0.0
     for entry in stock:
-        if not isinstance(entry, Mapping) or str(entry.get(GX_STOCK_BRANCH)) != str(branch_id):
+        if not isinstance(entry, Mapping) or str(entry.get(G.STOCK_BRANCH_ID)) != str(branch_id):
             continue
-        quantity = entry.get(GX_STOCK_QUANTITY)
+        quantity = entry.get(G.STOCK_QUANTITY)
         if isinstance(quantity, bool) or not isinstance(quantity, (int, float)):
             return math.nan
         total += float(quantity)
@@ -278,7 +252,7 @@ def _family(category: Any) -> str:
         return clean_text(category) or DEFAULT_FAMILY
     if not isinstance(category, Mapping):
         raise Rejected("P5", f"category is not an object ({type(category).__name__} {category!r})")
-    name = category.get(GX_CATEGORY_NAME)
+    name = category.get(G.CATEGORY_NAME)
     if name is not None and not isinstance(name, str):
         raise Rejected("P5", f"category name is not text ({type(name).__name__} {name!r})")
     return clean_text(name) or DEFAULT_FAMILY
@@ -290,27 +264,27 @@ def _label(product_id: Any, clave: Any) -> str:
 
 def _map_one(product: Mapping[str, Any], branch_id: Any) -> dict[str, Any] | None:
     """One desired row; None when not for sale (P1). Raises Rejected with a reason."""
-    for_sale = product.get(GX_FOR_SALE)
+    for_sale = product.get(G.PRODUCT_FOR_SALE)
     if for_sale is False:
         return None
     if for_sale is not True:
         raise Rejected("P1", f"for_sale is missing or not a boolean ({for_sale!r})")
-    clave = product.get(GX_KEY)
+    clave = product.get(G.PRODUCT_KEY)
     problem = clave_problem(clave)
     if problem:
         raise Rejected(*problem)
-    description = clean_text(product.get(GX_NAME))
+    description = clean_text(product.get(G.PRODUCT_NAME))
     if description is None:
-        raise Rejected("NAME", f"name is empty or not text ({product.get(GX_NAME)!r})")
+        raise Rejected("NAME", f"name is empty or not text ({product.get(G.PRODUCT_NAME)!r})")
     price, pre_tax, taxes = _price_and_tax(product)
-    family = _family(product.get(GX_CATEGORY))
-    active = product.get(GX_ACTIVE)
+    family = _family(product.get(G.PRODUCT_CATEGORY))
+    active = product.get(G.PRODUCT_ACTIVE)
     if not isinstance(active, bool):
         raise Rejected("P7", f"active is missing or not a boolean ({active!r})")
     return {
         "key": clave,
         "gestionix_key": clave,
-        "gestionix_id": product.get(GX_PRODUCT_ID),
+        "gestionix_id": product.get(G.PRODUCT_ID),
         "code": clave,
         "description": description,
         "family": family,
@@ -319,7 +293,7 @@ def _map_one(product: Mapping[str, Any], branch_id: Any) -> dict[str, Any] | Non
         "tax_name": taxes.label,
         "tax_amount": float(taxes.percent),
         "enabled": active,
-        "stock": _branch_stock(product.get(GX_STOCK), branch_id),
+        "stock": _branch_stock(product.get(G.PRODUCT_STOCK), branch_id),
         "fingerprint": product_fingerprint(
             description, family, price, pre_tax, taxes.label, taxes.percent
         ),
@@ -358,24 +332,24 @@ class ProductMapper:
             try:
                 row = _map_one(product, self.branch_id)
             except Rejected as exc:
-                clave = product.get(GX_KEY)
-                name = product.get(GX_NAME)
+                clave = product.get(G.PRODUCT_KEY)
+                name = product.get(G.PRODUCT_NAME)
                 self.rejected.append(
                     {
-                        "gestionix_id": product.get(GX_PRODUCT_ID),
+                        "gestionix_id": product.get(G.PRODUCT_ID),
                         "key": clave if clave_problem(clave) is None else None,
                         "code": None if clave is None else str(clave),
                         "name": None if name is None else str(name)[:MAX_DESCRIPTION_LENGTH],
                         "rule": exc.rule,
-                        "reason": f"{_label(product.get(GX_PRODUCT_ID), clave)}: {exc}",
+                        "reason": f"{_label(product.get(G.PRODUCT_ID), clave)}: {exc}",
                     }
                 )
                 continue
             if row is None:
-                clave = product.get(GX_KEY)
+                clave = product.get(G.PRODUCT_KEY)
                 self.not_for_sale.append(
                     {
-                        "gestionix_id": product.get(GX_PRODUCT_ID),
+                        "gestionix_id": product.get(G.PRODUCT_ID),
                         "gestionix_key": clave if clave_problem(clave) is None else None,
                         "code": None if clave is None else str(clave),
                     }
@@ -440,182 +414,3 @@ def map_products(products: Iterable[Any], branch_id: Any) -> ProductMapping:
     mapper = ProductMapper(branch_id)
     mapper.add(products)
     return mapper.result()
-
-
-# ----------------------------------------------------------------------------- Handy side
-
-
-def _handy_tax_of(record: Mapping[str, Any], field_name: str) -> tuple[Any, Any]:
-    tax = record.get(field_name)
-    if not isinstance(tax, Mapping):
-        return None, None
-    return tax.get(HANDY_TAX_NAME), tax.get(HANDY_TAX_AMOUNT)
-
-
-def handy_products_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """Handy product records (full mode) -> HANDY_CURRENT_COLUMNS, fingerprinted like desired rows.
-
-    Pass enabled AND disabled products, so a bound product that is only disabled is not recreated.
-    """
-    import pandas as pd
-
-    rows = []
-    for record in records:
-        family = record.get(HANDY_FAMILY)
-        family_name = family.get(HANDY_FAMILY_DESCRIPTION) if isinstance(family, Mapping) else None
-        tax_name, tax_amount = _handy_tax_of(record, HANDY_TAX)
-        _, optional_amount = _handy_tax_of(record, HANDY_TAX_OPTIONAL)
-        rows.append(
-            {
-                "key": record.get(HANDY_CODE),
-                "fingerprint": product_fingerprint(
-                    record.get(HANDY_DESCRIPTION),
-                    family_name,
-                    record.get(HANDY_PRICE),
-                    record.get(HANDY_BASE_PRICE),
-                    tax_name,
-                    tax_amount,
-                    optional_amount,
-                ),
-                "enabled": record.get(HANDY_ENABLED) is not False,
-                "quantity": record.get(HANDY_QUANTITY),
-                "family": family_name,
-            }
-        )
-    return pd.DataFrame(rows, columns=HANDY_CURRENT_COLUMNS)
-
-
-def _family_ref(family: str, family_id: Any) -> dict[str, Any]:
-    if family_id is not None and not is_blank(family_id):
-        return {HANDY_FAMILY_ID: int(family_id)}
-    return {HANDY_FAMILY_DESCRIPTION: family}
-
-
-def _price_fields(row: Mapping[str, Any]) -> dict[str, Any]:
-    """price, and (P6) basePrice + Handy's own tax, taxOptional cleared, when the row has them."""
-    fields: dict[str, Any] = {HANDY_PRICE: float(row["price"])}
-    base_price = row.get("base_price")
-    if not is_blank(base_price) and not is_blank(row.get("tax_amount")):
-        fields[HANDY_BASE_PRICE] = float(base_price)
-        fields[HANDY_TAX] = handy_tax_body(row.get("tax_name"), row["tax_amount"])
-        fields[HANDY_TAX_OPTIONAL] = None
-    return fields
-
-
-def product_create_body(
-    row: Mapping[str, Any], *, family_id: int | None = None, quantity: float | None = None
-) -> dict[str, Any]:
-    """POST /product body: code, description, family ({"id"} when known, else {"description"}),
-    price, basePrice and tax (P6), enabled; plus quantity when given (saves a second call on the
-    first load)."""
-    body = {
-        HANDY_CODE: row["code"],
-        HANDY_DESCRIPTION: row["description"],
-        HANDY_FAMILY: _family_ref(row["family"], family_id),
-        **_price_fields(row),
-        HANDY_ENABLED: bool(row["enabled"]),
-    }
-    body.pop(HANDY_TAX_OPTIONAL, None)  # a new product has none
-    if quantity is not None:
-        body[HANDY_QUANTITY] = float(quantity)
-    return body
-
-
-def _same_number(a: Any, b: Any, *, to_cents: bool = False) -> bool:
-    x, y = to_decimal(a, text=False), to_decimal(b, text=False)
-    if x is None or y is None:
-        return x is y
-    return cents(x) == cents(y) if to_cents else x == y
-
-
-def product_update_body(
-    row: Mapping[str, Any],
-    *,
-    current: Mapping[str, Any] | None = None,
-    family_id: int | None = None,
-    quantity: float | None = None,
-) -> dict[str, Any]:
-    """PUT /product/{code} body with only the changed fields.
-
-    With `current` (the Handy record, full mode) only fields that differ are sent. Without it
-    (steady state knows only that the fingerprint changed) every writable field is sent; that is
-    still one call. The code is never sent: it is the URL.
-    """
-    full = {
-        HANDY_DESCRIPTION: row["description"],
-        HANDY_FAMILY: _family_ref(row["family"], family_id),
-        **_price_fields(row),
-        HANDY_ENABLED: bool(row["enabled"]),
-    }
-    if quantity is not None:
-        full[HANDY_QUANTITY] = float(quantity)
-    if current is None:
-        return full
-    body: dict[str, Any] = {}
-    if current.get(HANDY_DESCRIPTION) != full[HANDY_DESCRIPTION]:
-        body[HANDY_DESCRIPTION] = full[HANDY_DESCRIPTION]
-    current_family = (
-        current.get(HANDY_FAMILY) if isinstance(current.get(HANDY_FAMILY), Mapping) else {}
-    )
-    if normalize_name(current_family.get(HANDY_FAMILY_DESCRIPTION)) != normalize_name(
-        row["family"]
-    ) or (family_id is not None and current_family.get(HANDY_FAMILY_ID) not in (None, family_id)):
-        body[HANDY_FAMILY] = full[HANDY_FAMILY]
-    price_changed = not _same_number(current.get(HANDY_PRICE), full[HANDY_PRICE], to_cents=True)
-    if HANDY_BASE_PRICE in full:
-        name, amount = _handy_tax_of(current, HANDY_TAX)
-        wanted = full[HANDY_TAX]
-        price_changed = (
-            price_changed
-            or not _same_number(current.get(HANDY_BASE_PRICE), full[HANDY_BASE_PRICE])
-            or name != wanted[HANDY_TAX_NAME]
-            or not _same_number(amount, wanted[HANDY_TAX_AMOUNT])
-        )
-        if current.get(HANDY_TAX_OPTIONAL) is not None:
-            body[HANDY_TAX_OPTIONAL] = None
-    if price_changed:  # price, basePrice and tax travel together: Handy derives one from the others
-        body.update({k: full[k] for k in (HANDY_PRICE, HANDY_BASE_PRICE, HANDY_TAX) if k in full})
-    if (current.get(HANDY_ENABLED) is not False) != full[HANDY_ENABLED]:
-        body[HANDY_ENABLED] = full[HANDY_ENABLED]
-    if quantity is not None and not _same_number(current.get(HANDY_QUANTITY), float(quantity)):
-        body[HANDY_QUANTITY] = full[HANDY_QUANTITY]
-    return body
-
-
-def enabled_body(enabled: bool) -> dict[str, Any]:
-    """PUT /product/{code} (or /customer/{code}) body of an enable/disable (P7, C3)."""
-    return {HANDY_ENABLED: bool(enabled)}
-
-
-# ----------------------------------------------------------------------------- P5 families
-
-
-@dataclass(frozen=True)
-class FamilyPlan:
-    """ids: desired family name -> existing Handy family id; missing: names to create (P5)."""
-
-    ids: dict[str, int]
-    missing: list[str]
-
-
-def plan_families(
-    families: Iterable[str], handy_families: Iterable[Mapping[str, Any]]
-) -> FamilyPlan:
-    """Match desired family names to Handy families by normalised description; list the missing
-    ones once each (first spelling wins)."""
-    existing: dict[str, int] = {}
-    for family in handy_families:
-        key = normalize_name(family.get(HANDY_FAMILY_DESCRIPTION))
-        if key and key not in existing and family.get(HANDY_FAMILY_ID) is not None:
-            existing[key] = family[HANDY_FAMILY_ID]
-    ids: dict[str, int] = {}
-    missing: dict[str, str] = {}
-    for name in families:
-        key = normalize_name(name)
-        if not key:
-            continue
-        if key in existing:
-            ids[name] = existing[key]
-        else:
-            missing.setdefault(key, name)
-    return FamilyPlan(ids=ids, missing=list(missing.values()))

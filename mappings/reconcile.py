@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from mappings import gestionix_fields as G
+from mappings import handy_fields as H
 from mappings.money import CENT, to_decimal
 from mappings.orders import REFERENCE_PREFIX, reference
-
-# Field names (Handy order, Gestionix document) used here; the specs mark most as assumed.
-H_ID, H_TOTAL, H_ITEMS, H_IS_RETURN, H_DELETED = "id", "totalSales", "items", "isReturn", "deleted"
-G_REFERENCE, G_TOTAL, G_ITEMS, G_ID, G_DATE = "reference", "total", "items", "id", "date"
-G_FILTER_DATE_FROM, G_FILTER_DATE_TO, G_FILTER_BRANCH = "date_from", "date_to", "branch_id"
+from mappings.windows import parse_timestamp
 
 OUTCOMES = ("ok", "explained", "missing", "extra", "total_mismatch", "duplicate")
 PROBLEMS = ("missing", "extra", "total_mismatch", "duplicate")
@@ -45,13 +44,30 @@ def _money(value: Any) -> Decimal | None:
 
 
 def handy_id_of(document: Mapping[str, Any]) -> str | None:
-    ref = str(document.get(G_REFERENCE) or "")
+    ref = str(document.get(G.DOCUMENT_REFERENCE) or "")
     return ref[len(REFERENCE_PREFIX):] if ref.startswith(REFERENCE_PREFIX) else None
 
 
+def document_in_day(documents: Iterable[tuple[str, Mapping]], start: datetime, end: datetime) -> dict[str, bool]:
+    """Handy order id -> whether one of the documents carrying its reference is dated in
+    [start, end): the Gestionix listing is read a day wider on each side, and a document of
+    another day with no order in this one is not this day's `extra`."""
+    inside: dict[str, bool] = {}
+    for _, document in documents:
+        handy_id = handy_id_of(document)
+        if handy_id is None:
+            continue
+        try:
+            stamp = parse_timestamp(str(document.get(G.DOCUMENT_DATE)))
+        except (ValueError, TypeError):
+            stamp = None
+        inside[handy_id] = inside.get(handy_id, False) or (stamp is not None and start <= stamp < end)
+    return inside
+
+
 def only_returns(order: Mapping[str, Any]) -> bool:
-    items = order.get(H_ITEMS) or []
-    return bool(items) and all(bool(i.get(H_IS_RETURN)) for i in items if isinstance(i, Mapping))
+    items = order.get(H.ORDER_ITEMS) or []
+    return bool(items) and all(bool(i.get(H.ITEM_IS_RETURN)) for i in items if isinstance(i, Mapping))
 
 
 def reconcile_day(
@@ -74,10 +90,10 @@ def reconcile_day(
     rows: list[ReconcileRow] = []
     live_ids: set[str] = set()
     for order in live_orders:
-        order_id = str(order.get(H_ID))
+        order_id = str(order.get(H.ORDER_ID))
         live_ids.add(order_id)
         found = by_ref.get(order_id, [])
-        handy_total = _money(order.get(H_TOTAL))
+        handy_total = _money(order.get(H.ORDER_TOTAL_SALES))
         if not found:
             if order_id in reasons:
                 rows.append(ReconcileRow(order_id, "explained", reasons[order_id], handy_total=str(handy_total or "")))
@@ -88,21 +104,9 @@ def reconcile_day(
                                          handy_total=str(handy_total or "")))
             continue
         if len(found) > 1:
-            ids = ", ".join(f"{t}:{d.get(G_ID)}" for t, d in found)
+            ids = ", ".join(f"{t}:{d.get(G.DOCUMENT_ID)}" for t, d in found)
             rows.append(ReconcileRow(order_id, "extra", f"{len(found)} documents carry {reference(order_id)}: {ids}"))
-        doc_type, document = found[0]
-        gestionix_total = _money(document.get(G_TOTAL))
-        lines = max(1, len(document.get(G_ITEMS) or []))
-        if handy_total is None or gestionix_total is None:
-            outcome, reason = "total_mismatch", "a total is missing or not a number"
-        elif abs(handy_total - gestionix_total) > CENT * lines:
-            outcome, reason = "total_mismatch", (
-                f"Handy {handy_total} vs Gestionix {gestionix_total} (tolerance {CENT * lines} for {lines} lines)"
-            )
-        else:
-            outcome, reason = "ok", ""
-        rows.append(ReconcileRow(order_id, outcome, reason, doc_type, str(document.get(G_ID)),
-                                 str(handy_total), str(gestionix_total)))
+        rows.append(_compared_totals(order_id, handy_total, *found[0]))
     deleted = {str(i) for i in deleted_ids}
     in_day = document_in_day or {}
     for handy_id, found in by_ref.items():
@@ -112,9 +116,27 @@ def reconcile_day(
             why = "its Handy order is deleted" if handy_id in deleted else "no live Handy order"
             if handy_id in reasons:
                 why += f" ({reasons[handy_id]})"
-            rows.append(ReconcileRow(handy_id, "extra", f"Gestionix {doc_type} {document.get(G_ID)}: {why}",
-                                     doc_type, str(document.get(G_ID)), "", str(document.get(G_TOTAL, ""))))
+            rows.append(ReconcileRow(handy_id, "extra", f"Gestionix {doc_type} {document.get(G.DOCUMENT_ID)}: {why}",
+                                     doc_type, str(document.get(G.DOCUMENT_ID)), "", str(document.get(G.DOCUMENT_TOTAL, ""))))
     return rows
+
+
+def _compared_totals(
+    order_id: str, handy_total: Decimal | None, doc_type: str, document: Mapping[str, Any]
+) -> ReconcileRow:
+    """ok, or total_mismatch when the totals differ by more than a cent per pushed line."""
+    gestionix_total = _money(document.get(G.DOCUMENT_TOTAL))
+    lines = max(1, len(document.get(G.DOCUMENT_ITEMS) or []))
+    if handy_total is None or gestionix_total is None:
+        outcome, reason = "total_mismatch", "a total is missing or not a number"
+    elif abs(handy_total - gestionix_total) > CENT * lines:
+        outcome, reason = "total_mismatch", (
+            f"Handy {handy_total} vs Gestionix {gestionix_total} (tolerance {CENT * lines} for {lines} lines)"
+        )
+    else:
+        outcome, reason = "ok", ""
+    return ReconcileRow(order_id, outcome, reason, doc_type, str(document.get(G.DOCUMENT_ID)),
+                        str(handy_total), str(gestionix_total))
 
 
 def problems(rows: Iterable[ReconcileRow]) -> list[ReconcileRow]:
@@ -142,7 +164,7 @@ def plan_repairs(
     deleted_ids: Iterable[str],
 ) -> Repairs:
     rows = list(rows)
-    by_id = {str(order.get(H_ID)): order for order in live_orders}
+    by_id = {str(order.get(H.ORDER_ID)): order for order in live_orders}
     deleted = {str(i) for i in deleted_ids}
     push = [by_id[row.order_id] for row in rows if row.outcome == "missing" and row.order_id in by_id]
     delete = [

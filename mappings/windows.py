@@ -9,7 +9,7 @@ bindings skip; the alternative is an hour of orders never read.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 SECOND = timedelta(seconds=1)
@@ -92,3 +92,29 @@ def widened_start(start: datetime, skew_seconds: float, lookback: timedelta) -> 
     """A window start moved back by the lookback and by the measured distance between Handy's
     clock and ours (either way): orders Handy stamps with its own clock are still covered."""
     return start - lookback - timedelta(seconds=abs(skew_seconds))
+
+
+def next_cursor(start: datetime, end: datetime, retry_from: datetime | None) -> datetime:
+    """Where a stream's cursor moves after reading [start, end] (O1, D1): to `end`, or, when a
+    record at `retry_from` failed temporarily, to the second before it (never before `start`),
+    so the next run reads that record again."""
+    if retry_from is None:
+        return end
+    return max(start, min(end, retry_from - SECOND))
+
+
+def day_bounds(day: date, zone_name: str) -> tuple[datetime, datetime]:
+    """The tenant's local calendar day as an aware [start, end) pair (X1 reconciliation)."""
+    start = datetime.combine(day, time.min, tzinfo=ZoneInfo(zone_name))
+    return start, start + timedelta(days=1)
+
+
+def parse_timestamp(value: str | None) -> datetime | None:
+    """An API timestamp ('2023-02-26T07:14:32Z') as an aware UTC datetime; a zone-less value is
+    read as UTC (Handy documents UTC)."""
+    if value is None or value == "":
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)

@@ -11,10 +11,11 @@ from prefect import task
 from clients.credentials import UnusableSecret
 from clients.errors import ApiError, CredentialsError, Unreachable
 from clients.ratelimit import RetryPolicy
+from mappings.company import NotChosen
 from mappings.products import map_products
 from mappings.tenant import TenantConfig
 from store import cursors
-from tasks.connect import Connection, connect, load_credentials
+from tasks.connect import Connection, connect, load_credentials, resolve_branch, resolve_company
 from tasks.options import STORE_TASK
 
 ORDER_STREAMS = ("orders", "deletions")
@@ -68,11 +69,10 @@ async def _check_handy(connection: Connection) -> tuple[bool, str]:
 
 async def _check_gestionix(connection: Connection) -> tuple[bool, str]:
     try:
-        connection.company_id = await connection.gestionix.resolve_company()
-        return True, f"company {connection.company_id}"
+        return True, f"company {await resolve_company(connection)}"
     except CredentialsError:
         return False, f"Gestionix rejected the user/password of block {connection.tenant.gestionix_credentials!r}"
-    except ApiError as error:
+    except (ApiError, NotChosen) as error:
         return False, str(error)
 
 
@@ -99,9 +99,9 @@ async def check_tenant(tenant: TenantConfig) -> CheckReport:
         if not report.add("Gestionix credentials and company", gestionix_ok, gestionix_detail):
             return report
         try:
-            connection.branch = await connection.gestionix.resolve_branch(tenant.gestionix_branch)
+            await resolve_branch(connection)
             report.add("sucursal", True, f"{connection.branch_name!r} (id {connection.branch_id})")
-        except ApiError as error:
+        except (ApiError, NotChosen) as error:
             report.add("sucursal", False, str(error))
             return report
         try:

@@ -45,21 +45,22 @@ from typing import Any
 import pandas as pd
 from prefect import task
 
-from clients.errors import CredentialsError, NotFound, Permanent, ValidationFailed
-from mappings.inventory import StockPlan, last_written_stock, plan_stock, stock_body
-from mappings.mass_disable import PlannedDisables, planned_disables
-from mappings.names import normalize_name
-from mappings.plan import STATUS_DISABLED, STATUS_ENABLED, Plan, plan_sync
-from mappings.products import (
-    HANDY_CODE,
-    HANDY_QUANTITY,
-    ProductMapper,
-    ProductMapping,
+from clients.errors import NotFound, Permanent, ValidationFailed
+from mappings import handy_fields as H
+from mappings.handy_products import (
     enabled_body,
     handy_products_frame,
     plan_families,
     product_create_body,
     product_update_body,
+)
+from mappings.inventory import StockPlan, known_stock, plan_stock, stock_body
+from mappings.mass_disable import PlannedDisables, planned_disables
+from mappings.names import normalize_name
+from mappings.plan import STATUS_DISABLED, STATUS_ENABLED, Plan, plan_sync
+from mappings.products import (
+    ProductMapper,
+    ProductMapping,
 )
 from store import binder
 from tasks.audit import RunAudit
@@ -195,7 +196,7 @@ async def read_handy_products(connection: Connection) -> HandyCatalog:
     records: dict[str, dict] = {}
     for enabled in (True, False):
         for record in await connection.handy.list_products(enabled=enabled):
-            code = record.get(HANDY_CODE)
+            code = record.get(H.PRODUCT_CODE)
             if isinstance(code, str):
                 records[code] = record
     return HandyCatalog(records=records, frame=handy_products_frame(records.values()))
@@ -234,34 +235,15 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return frame.to_dict("records") if not frame.empty else []
 
 
-@task(name="plan_catalog", **STORE_TASK)
-async def plan_catalog(
-    mapping: ProductMapping,
-    bindings: Bindings,
-    handy: HandyCatalog | None,
-    routes: list[dict] | None,
-    *,
-    sync_inventory: bool,
-    audit: RunAudit,
-) -> CatalogPlan:
-    """Steps 3 and 5 planned together (P7, P8, I1-I3): at most one write per product."""
-    current = handy.frame if handy is not None else None
-    plan = plan_sync(mapping.desired, bindings.products, current, hold=mapping.held_keys)
-    for row in plan.skipped.itertuples(index=False):
-        audit.skip(PRODUCT, row.handy_key, str(row.reason))
-
-    # I1-I3: the free-use stock of every product the plan keeps (not the skipped ones).
+def _plan_stock(
+    plan: Plan, mapping: ProductMapping, bindings: Bindings, handy: HandyCatalog | None,
+    routes: list[dict] | None, sync_inventory: bool, audit: RunAudit,
+) -> tuple[StockPlan, dict[str, float]]:
+    """I1-I3: the free-use stock of every product the plan keeps (not the skipped ones), and the
+    quantity to write per code."""
     skipped = set(plan.skipped["handy_key"].dropna().astype(str)) if not plan.skipped.empty else set()
     stock_rows = mapping.desired[~mapping.desired["key"].isin(skipped)]
-    last = last_written_stock(bindings.products)
-    if handy is not None:  # full mode: what Handy holds wins over what we remember (drift)
-        held = [
-            {"key": code, "quantity": record.get(HANDY_QUANTITY)}
-            for code, record in handy.records.items()
-            if isinstance(record.get(HANDY_QUANTITY), (int, float))
-        ]
-        held_frame = pd.DataFrame(held, columns=["key", "quantity"])
-        last = pd.concat([last[~last["key"].isin(held_frame["key"])], held_frame], ignore_index=True)
+    last = known_stock(bindings.products, handy.records if handy is not None else None)
     stock = plan_stock(stock_rows, routes, last, sync_inventory=sync_inventory)
     for row in stock.reported.itertuples(index=False):
         audit.item(PRODUCT, row.key, "reported", f"{row.rule}: {row.reason}")
@@ -271,7 +253,12 @@ async def plan_catalog(
     quantities: dict[str, float] = dict(
         zip(stock.writes["key"].astype(str), stock.writes["quantity"].astype(float), strict=True)
     )
+    return stock, quantities
 
+
+def _content_writes(plan: Plan, quantities: dict[str, float]) -> list[Write]:
+    """create / update / enable / disable writes, each carrying its product's stock write (taken
+    out of `quantities`); a product no longer desired is disabled without content or stock."""
     writes: list[Write] = []
 
     def add(action: str, frame: pd.DataFrame) -> None:
@@ -310,23 +297,36 @@ async def plan_catalog(
                 reason=str(rec.get("reason") or ""),
             )
         )
-    for key, quantity in quantities.items():  # stock-only writes of bound, unchanged products
-        writes.append(
-            Write(
-                action=STOCK,
-                key=key,
-                row={},
-                binding={"handy_key": key, "data": {"quantity": quantity}},
-                quantity=quantity,
-                reason="stock changed",
-            )
-        )
+    return writes
 
+
+@task(name="plan_catalog", **STORE_TASK)
+async def plan_catalog(
+    mapping: ProductMapping,
+    bindings: Bindings,
+    handy: HandyCatalog | None,
+    routes: list[dict] | None,
+    *,
+    sync_inventory: bool,
+    audit: RunAudit,
+) -> CatalogPlan:
+    """Steps 3 and 5 planned together (P7, P8, I1-I3): at most one write per product."""
+    current = handy.frame if handy is not None else None
+    plan = plan_sync(mapping.desired, bindings.products, current, hold=mapping.held_keys)
+    for row in plan.skipped.itertuples(index=False):
+        audit.skip(PRODUCT, row.handy_key, str(row.reason))
+    stock, quantities = _plan_stock(plan, mapping, bindings, handy, routes, sync_inventory, audit)
+    writes = _content_writes(plan, quantities)
+    writes += [  # stock-only writes of bound, unchanged products
+        Write(action=STOCK, key=key, row={}, binding={"handy_key": key, "data": {"quantity": quantity}},
+              quantity=quantity, reason="stock changed")
+        for key, quantity in quantities.items()
+    ]
     bind_first = []
     for rec in _records(plan.adopt):
         data = {}
         if handy is not None:
-            q = handy.records.get(str(rec["handy_key"]), {}).get(HANDY_QUANTITY)
+            q = handy.records.get(str(rec["handy_key"]), {}).get(H.PRODUCT_QUANTITY)
             if isinstance(q, (int, float)):
                 data["quantity"] = float(q)
         bind_first.append(_binding(rec, **data))
@@ -400,7 +400,7 @@ async def ensure_families(
         binder.bind_many(slug, FAMILY, new_bindings)
     for name in families.missing:  # one by one: few, and each must be bound before the next
         created = await connection.handy.create_family(name)
-        fid = int(created["id"])
+        fid = int(created[H.FAMILY_ID])
         binder.bind(slug, FAMILY, str(fid), normalize_name(name), status=STATUS_ENABLED,
                     data={"description": name})
         ids[normalize_name(name)] = fid
@@ -451,7 +451,7 @@ def _body(write: Write, family_ids: Mapping[str, int], current: Mapping[str, Any
 
 
 def _code_taken(exc: ValidationFailed) -> bool:
-    return any(str(fe.get("field") or "") == HANDY_CODE for fe in exc.field_errors)
+    return any(str(fe.get("field") or "") == H.PRODUCT_CODE for fe in exc.field_errors)
 
 
 class _Writer:
@@ -521,8 +521,6 @@ class _Writer:
             for write in todo:
                 try:
                     await self.apply(write)
-                except CredentialsError:
-                    raise  # the token is refused: every other write would fail the same way
                 except Permanent as exc:
                     write.done = True  # reported; the next run plans it again
                     self.audit.fail(PRODUCT, write.key, f"{write.action} failed: {exc}")

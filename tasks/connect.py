@@ -14,6 +14,8 @@ from clients.credentials import GestionixCredentials, HandyCredentials, Unusable
 from clients.gestionix import GestionixClient
 from clients.handy import HandyClient
 from clients.ratelimit import RetryPolicy
+from mappings import gestionix_fields as G
+from mappings.company import choose_branch, choose_company
 from mappings.tenant import TenantConfig
 
 
@@ -45,11 +47,11 @@ class Connection:
     def branch_id(self) -> int:
         if self.branch is None:
             raise RuntimeError(f"tenant {self.tenant.slug}: branch not resolved")
-        return int(self.branch["branch_id"])
+        return int(self.branch[G.BRANCH_ID])
 
     @property
     def branch_name(self) -> str:
-        return str(self.branch["name"]) if self.branch else self.tenant.gestionix_branch
+        return str(self.branch[G.BRANCH_NAME]) if self.branch else self.tenant.gestionix_branch
 
 
 async def load_credentials(tenant: TenantConfig) -> tuple[HandyCredentials, GestionixCredentials]:
@@ -95,13 +97,31 @@ async def connect(
             gestionix_creds.user,
             gestionix_creds.password.get_secret_value(),
             tenant=tenant.slug,
-            company=tenant.gestionix_company,
             timeout=timeout,
             retry_policy=retry_policy,
         ) as gestionix,
     ):
         connection = Connection(tenant=tenant, handy=handy, gestionix=gestionix)
         if resolve:
-            connection.company_id = await gestionix.resolve_company()
-            connection.branch = await gestionix.resolve_branch(tenant.gestionix_branch)
+            await resolve_branch(connection)
         yield connection
+
+
+async def resolve_company(connection: Connection) -> int:
+    """A1: the tenant's Gestionix company among the user's (mappings.company; NotChosen lists
+    them); the client sends it as `Company` from then on."""
+    gestionix = connection.gestionix
+    if gestionix.company_id is None:
+        companies = await gestionix.list_companies()
+        tenant = connection.tenant
+        gestionix.company_id = choose_company(companies, tenant.gestionix_company, tenant.slug)
+    connection.company_id = gestionix.company_id
+    return gestionix.company_id
+
+
+async def resolve_branch(connection: Connection) -> dict[str, Any]:
+    """A1: the company, then the tenant's sucursal by name (NotChosen lists the existing ones)."""
+    company_id = await resolve_company(connection)
+    branches = await connection.gestionix.list_branches()
+    connection.branch = choose_branch(branches, connection.tenant.gestionix_branch, company_id)
+    return connection.branch

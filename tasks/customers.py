@@ -34,25 +34,22 @@ from typing import Any
 import pandas as pd
 from prefect import task
 
-from clients.errors import ApiError, Conflict, CredentialsError, NotFound, ValidationFailed
+from clients.errors import ApiError, Conflict, NotFound, ValidationFailed
+from mappings import handy_fields as H
+from mappings.customer_adoption import match_existing_customers
 from mappings.customers import (
     BASELINE,
-    GX_SELLER_ID,
-    HANDY_CODE,
-    HANDY_SELLERS,
     ZONE_GENERAL,
     baseline_of,
     customer_create_body,
     customer_update_body,
     handy_customers_frame,
     map_customers,
-    match_existing_customers,
-    match_sellers,
-    sellers_of,
     zone_id,
 )
 from mappings.mass_disable import PlannedDisables, planned_disables
 from mappings.plan import STATUS_DISABLED, STATUS_ENABLED, Plan, plan_sync
+from mappings.sellers import match_sellers, sellers_in_use
 from mappings.tenant import TenantConfig
 from store import binder
 from store.binder import BindingConflict
@@ -138,18 +135,6 @@ class CustomerPlan:
         return not self.plan.create.empty
 
 
-def sellers_in_use(clients: Iterable[Any], listed: Iterable[Any]) -> list[dict]:
-    """The sellers the sucursal's clients are assigned to, with GET /sellers' details when the
-    seller is listed there (the embedded copy otherwise). Sellers nobody in this sucursal uses
-    are not matched, so they are not reported as unmatched either."""
-    by_id = {
-        str(s[GX_SELLER_ID]): dict(s)
-        for s in listed
-        if isinstance(s, dict) and s.get(GX_SELLER_ID) is not None
-    }
-    return [by_id.get(str(s[GX_SELLER_ID]), s) for s in sellers_of(clients)]
-
-
 @task(name="plan-customers", **STORE_TASK)
 async def plan_customers(tenant: TenantConfig, sources: Sources, audit: RunAudit) -> CustomerPlan:
     """Map (C2-C5), report rejected clients and unmatched sellers (once per seller), and plan
@@ -180,8 +165,8 @@ async def plan_customers(tenant: TenantConfig, sources: Sources, audit: RunAudit
     current = adopt_pairs = None
     handy_by_code: dict[str, dict] = {}
     if sources.handy_customers is not None:
-        records = [r for r in sources.handy_customers if isinstance(r, dict) and r.get(HANDY_CODE)]
-        handy_by_code = {str(r[HANDY_CODE]): r for r in records}
+        records = [r for r in sources.handy_customers if isinstance(r, dict) and r.get(H.CUSTOMER_CODE)]
+        handy_by_code = {str(r[H.CUSTOMER_CODE]): r for r in records}
         current = handy_customers_frame(records)
         adoption = match_existing_customers(mapping.desired, current, bindings)
         adopt_pairs = adoption.pairs
@@ -322,7 +307,7 @@ class ZoneGeneral:
                 )
                 return None
             zone = await self.connection.handy.create_zone(ZONE_GENERAL)
-            found = int(zone["id"])
+            found = int(zone[H.ID])
             self.audit.count("zones created")
             self.audit.item(ZONE, found, "created", "zone General was missing in Handy (C4)")
         if not self.dry_run:
@@ -344,21 +329,8 @@ async def ensure_zone(zone: ZoneGeneral) -> int | None:
 def _code_taken(exc: ApiError) -> bool:
     """A create refused because the code already exists (Handy: 422 on field "code")."""
     return isinstance(exc, Conflict) or any(
-        fe.get("field") == HANDY_CODE for fe in exc.field_errors
+        fe.get("field") == H.CUSTOMER_CODE for fe in exc.field_errors
     )
-
-
-def update_body(row: dict, *, current: dict | None = None, baseline: dict | None = None) -> dict:
-    """PUT body of an update (customer_update_body: never an empty value, C8). An empty seller
-    list is never sent (C5): the integration assigns a customer to the Handy user matching its
-    Gestionix seller and moves it when that seller changes, but never takes a customer away from
-    its Handy sellers to leave it with nobody. A client without a seller (as order_push creates
-    them) or with an unmatched seller keeps the assignment Handy has, e.g. the seller who created
-    it on the phone."""
-    body = customer_update_body(row, current=current, baseline=baseline)
-    if not row.get(HANDY_SELLERS):
-        body.pop(HANDY_SELLERS, None)
-    return body
 
 
 def _zone_refused(exc: ApiError) -> bool:
@@ -383,8 +355,6 @@ class _Writer:
                 await self.update(row)
             else:
                 await self.toggle(row, enabled=action == "enable")
-        except CredentialsError:
-            raise  # no later record can succeed: fail the run with the reason
         except ApiError as exc:  # retryable ones have used the client's budget: next run retries
             self.audit.fail(
                 CUSTOMER, code, f"client {row['gestionix_key']}: {action} failed: {exc}"
@@ -444,7 +414,7 @@ class _Writer:
         self.audit.item(
             CUSTOMER, code, "adopted", f"client {row['gestionix_key']}: code already in Handy"
         )
-        body = update_body(row, current=record)
+        body = customer_update_body(row, current=record)
         if body:
             await self.connection.handy.update_customer(code, body)
             self.done("update", row, "adopted record differs")
@@ -454,7 +424,7 @@ class _Writer:
     async def update(self, row: dict) -> None:
         code = row["handy_key"]
         current = self.handy_by_code.get(code)
-        body = update_body(row, current=current, baseline=self.baselines.get(code))
+        body = customer_update_body(row, current=current, baseline=self.baselines.get(code))
         if code in self.baselines and current is None and body == {"enabled": True}:
             body = {}  # C8: nothing changed in Gestionix since the link (linked while enabled)
         if not body:  # Handy already holds it (full mode), or nothing to take (C8)

@@ -21,9 +21,9 @@ from typing import Any
 
 from prefect import task
 
-from clients.errors import ApiError, CredentialsError, Permanent, Retryable
+from clients.errors import ApiError, Permanent, Retryable
 from clients.handy import parse_timestamp
-from mappings.orders import HandyFields as H
+from mappings import handy_fields as H
 from mappings.orders import reference
 from mappings.tenant import TenantConfig
 from store import binder, dead_letters
@@ -143,8 +143,6 @@ async def _delete_one(run: _Run, work: DeletionWork) -> None:
             found = await run.connection.gestionix.find_document_by_reference(
                 doc_type, (binding.data or {}).get("reference") or reference(work.key)
             )
-        except CredentialsError:
-            raise
         except ApiError as exc:
             _transient(run, work, f"interrupted push could not be checked in Gestionix ({exc})")
             return
@@ -174,8 +172,6 @@ async def _delete_document(
         return
     try:
         result = await run.connection.gestionix.delete_document(doc_type, document_id)
-    except CredentialsError:
-        raise
     except Retryable as exc:
         _transient(run, work, f"Gestionix did not answer the deletion ({exc})")
         return

@@ -19,10 +19,11 @@ from typing import Any, TypeVar
 from prefect import task
 
 from mappings.orders import DocType
-from mappings.windows import widened_start
+from mappings.windows import next_cursor, widened_start
 from store import cursors, leases, runs
 from store.db import database_time
 from tasks.audit import RunAudit
+from tasks.connect import resolve_branch
 from tasks.fencing import LeaseGuard, check, fence_for, lease_ttl, when_store_answers
 from tasks.options import RETRYING_TASK, STORE_TASK
 from tasks.store_calls import store_call
@@ -125,9 +126,7 @@ class Window:
 
     @property
     def next_cursor(self) -> datetime:
-        if self.retry_from is None:
-            return self.end
-        return max(self.start, min(self.end, self.retry_from - timedelta(seconds=1)))
+        return next_cursor(self.start, self.end, self.retry_from)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -274,7 +273,4 @@ async def ensure_resolved(connection: Any) -> None:
     """Resolve the Gestionix company and sucursal (A1) on first need, so a run with nothing to
     push or delete never logs in to Gestionix."""
     if connection.branch is None:
-        connection.company_id = await connection.gestionix.resolve_company()
-        connection.branch = await connection.gestionix.resolve_branch(
-            connection.tenant.gestionix_branch
-        )
+        await resolve_branch(connection)

@@ -7,6 +7,8 @@ from typing import Any
 from prefect import task
 
 from clients.errors import ApiError, NotFound
+from mappings import gestionix_fields as G
+from mappings import handy_fields as H
 from mappings.orders import reference
 from store.history import record_story
 from tasks.connect import Connection
@@ -37,11 +39,11 @@ async def read_live(connection: Connection, entity: str, key: str) -> dict[str, 
         for doc_type in DOC_TYPES:
             document = await gestionix.find_document_by_reference(doc_type, reference(key))
             if document:
-                found.append(f"{doc_type}:{document['id']}")
+                found.append(f"{doc_type}:{document[G.DOCUMENT_ID]}")
         return {
             "handy": None if order is None else (
-                f"order {key}{' (deleted)' if order.get('deleted') else ''}, externalId "
-                f"{order.get('externalId') or '-'}"),
+                f"order {key}{' (deleted)' if order.get(H.ORDER_DELETED) else ''}, externalId "
+                f"{order.get(H.ORDER_EXTERNAL_ID) or '-'}"),
             "gestionix": ", ".join(found) or None,
         }
     if entity == "product":
@@ -50,21 +52,21 @@ async def read_live(connection: Connection, entity: str, key: str) -> dict[str, 
         holding = []
         for branch in branches:
             try:
-                listed = await gestionix.list_products(branch["branch_id"])
+                listed = await gestionix.list_products(branch[G.BRANCH_ID])
             except ApiError:
                 continue
-            if any(str(p.get("key")) == key for p in listed):
-                holding.append(str(branch.get("name")))
+            if any(str(p.get(G.PRODUCT_KEY)) == key for p in listed):
+                holding.append(str(branch.get(G.BRANCH_NAME)))
         return {
-            "handy": None if product is None else f"product {key}, enabled {product.get('enabled', True)}",
+            "handy": None if product is None else f"product {key}, enabled {product.get(H.PRODUCT_ENABLED, True)}",
             "branch": connection.branch_name,
             "in_branch": connection.branch_name in holding,
             "other_branches": [name for name in holding if name != connection.branch_name],
         }
     customer = await _handy(handy.get_customer, key)
     clients = await gestionix.list_clients(connection.branch_id)
-    matches = [c for c in clients if key in (str(c.get("client_id")), str(c.get("key", "")))]
+    matches = [c for c in clients if key in (str(c.get(G.CLIENT_ID)), str(c.get(G.PRODUCT_KEY, "")))]
     return {
-        "handy": None if customer is None else f"customer {key}, enabled {customer.get('enabled', True)}",
-        "gestionix": ", ".join(f"client {c.get('client_id')}" for c in matches) or None,
+        "handy": None if customer is None else f"customer {key}, enabled {customer.get(H.CUSTOMER_ENABLED, True)}",
+        "gestionix": ", ".join(f"client {c.get(G.CLIENT_ID)}" for c in matches) or None,
     }

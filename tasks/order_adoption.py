@@ -39,8 +39,9 @@ from typing import Any
 
 from prefect import task
 
-from clients.errors import CredentialsError, Permanent, Retryable
-from clients.handy import EXTERNAL_ID_FIELD
+from clients.errors import Permanent, Retryable
+from mappings import gestionix_fields as G
+from mappings import handy_fields as H
 from mappings.duplicates import (
     Document,
     DuplicateVerdict,
@@ -61,8 +62,6 @@ from tasks.store_calls import store_call
 STALE_CREATE = "order_stale_create"  # dead-letter entity: a create sent after the lease was lost
 DUPLICATE = "order_duplicate"  # dead-letter entity: an invoiced duplicate an operator decides on
 DOC_TYPES = ("sales_order", "sale")
-REFERENCE, DOCUMENT_ID, FOLIO, SERIE = "reference", "id", "folio", "serie"
-FILTER_BRANCH, FILTER_FROM, FILTER_TO = "branch_id", "date_from", "date_to"
 DATE_MARGIN = timedelta(days=1)  # a document's date is the order's dateCreated (UTC): margin for zones
 
 
@@ -107,7 +106,7 @@ async def adopt_deleted_documents(
     """D1 without trusting the store either: a deleted Handy order with no binding may have been
     pushed after the store's backup. Its document, found by reference, is bound so deletion_sync
     deletes it instead of tombstoning the order. Returns how many were bound."""
-    keys = [str(order.get("id")) for order in deleted_orders]
+    keys = [str(order.get(H.ORDER_ID)) for order in deleted_orders]
     bindings = await store_call(binder.get_many, tenant.slug, ORDER, keys)
     unbound = [order for order, key in zip(deleted_orders, keys, strict=True) if key not in bindings]
     bound, _gone = await _bind_found(connection, tenant, unbound, audit, dry_run)
@@ -125,13 +124,13 @@ async def _bind_found(
     await ensure_resolved(connection)
     listed = await _documents_by_reference(connection, orders)
     found = {ref: docs[0] for ref, docs in listed.items()}
-    external_ids = {str(order.get("id")): _text(order.get(EXTERNAL_ID_FIELD)) for order in orders}
+    external_ids = {str(order.get(H.ORDER_ID)): _text(order.get(H.ORDER_EXTERNAL_ID)) for order in orders}
     healed = await heal_duplicates(connection, tenant, listed, external_ids, audit, dry_run,
                                    adopting=set(external_ids))
     bound: set[str] = set()
     gone: dict[str, str] = {}
     for order in orders:
-        key = str(order.get("id"))
+        key = str(order.get(H.ORDER_ID))
         ref = reference(key)
         external_id = external_ids[key]
         if key in healed:
@@ -156,17 +155,17 @@ async def _bind_adopted(
     doc_type, document = match
     audit.count("recovered")
     audit.item(ORDER, key, "would bind" if dry_run else "bound", "",
-               folio=_folio(document), document=document[DOCUMENT_ID],
+               folio=_folio(document), document=document[G.DOCUMENT_ID],
                note=note or "already in Gestionix (found by reference), not known to the store")
     if not dry_run:
         await store_call(
-            binder.bind, tenant.slug, ORDER, key, document_key(doc_type, document[DOCUMENT_ID]),
+            binder.bind, tenant.slug, ORDER, key, document_key(doc_type, document[G.DOCUMENT_ID]),
             status=PUSHED,
             data={
                 "doc_type": doc_type,
                 "reference": reference(key),
                 "folio": _folio(document),
-                "external_id_written": external_id == str(document[DOCUMENT_ID]),
+                "external_id_written": external_id == str(document[G.DOCUMENT_ID]),
             },
             fence=fence_for(connection.lease),
         )
@@ -181,14 +180,14 @@ async def _documents_by_reference(
     if not days:
         return {}
     filters = {
-        FILTER_BRANCH: connection.branch_id,
-        FILTER_FROM: (days[0] - DATE_MARGIN).isoformat(),
-        FILTER_TO: (days[-1] + DATE_MARGIN).isoformat(),
+        G.FILTER_BRANCH: connection.branch_id,
+        G.FILTER_DATE_FROM: (days[0] - DATE_MARGIN).isoformat(),
+        G.FILTER_DATE_TO: (days[-1] + DATE_MARGIN).isoformat(),
     }
     found: dict[str, list[Document]] = {}
     for doc_type in DOC_TYPES:
         for document in await connection.gestionix.list_documents(doc_type, **filters):
-            ref = document.get(REFERENCE)
+            ref = document.get(G.DOCUMENT_REFERENCE)
             if isinstance(ref, str) and ref:
                 found.setdefault(ref, []).append((doc_type, document))
     return found
@@ -256,9 +255,7 @@ async def _delete_duplicate(
         audit.item(ORDER, key, "would delete duplicate", "", document=document_label(document), note=note)
         return True
     try:
-        result = await connection.gestionix.delete_document(doc_type, body[DOCUMENT_ID])
-    except CredentialsError:
-        raise
+        result = await connection.gestionix.delete_document(doc_type, body[G.DOCUMENT_ID])
     except Retryable as exc:
         audit.fail(ORDER, key, f"temporary: duplicate {document_label(document)} of {verdict.reference} "
                                f"not deleted ({exc}); tried again by the next run")
@@ -317,7 +314,7 @@ def _text(value: Any) -> str:
 
 
 def _folio(document: dict) -> str:
-    serie, folio = document.get(SERIE), document.get(FOLIO)
+    serie, folio = document.get(G.DOCUMENT_SERIE), document.get(G.DOCUMENT_FOLIO)
     return f"{serie}-{folio}" if serie and folio is not None else str(folio or "")
 
 
@@ -352,14 +349,14 @@ async def settle_stale_creates(
         keep = binding.gestionix_key if binding.status == PUSHED else None
         for doc_type in DOC_TYPES:
             ref = reference(letter.key)
-            for document in await connection.gestionix.list_documents(doc_type, **{REFERENCE: ref}):
-                if document.get(REFERENCE) != ref or document_key(doc_type, document[DOCUMENT_ID]) == keep:
+            for document in await connection.gestionix.list_documents(doc_type, **{G.DOCUMENT_REFERENCE: ref}):
+                if document.get(G.DOCUMENT_REFERENCE) != ref or document_key(doc_type, document[G.DOCUMENT_ID]) == keep:
                     continue
                 audit.item(ORDER, letter.key, "would delete" if dry_run else "deleted duplicate", "",
-                           document=document[DOCUMENT_ID],
+                           document=document[G.DOCUMENT_ID],
                            note="created by a run that had lost its lease")
                 if not dry_run:
-                    await connection.gestionix.delete_document(doc_type, document[DOCUMENT_ID])
+                    await connection.gestionix.delete_document(doc_type, document[G.DOCUMENT_ID])
                     deleted += 1
         if not dry_run:
             await store_call(dead_letters.resolve, tenant.slug, STALE_CREATE, letter.key)

@@ -17,7 +17,7 @@ concurrently (bounded) while each order's own steps stay in order.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -27,22 +27,19 @@ from prefect import task
 from clients.errors import (
     ApiError,
     Conflict,
-    CredentialsError,
     NotFound,
     Permanent,
     Retryable,
     ValidationFailed,
 )
 from clients.handy import parse_timestamp
+from mappings import gestionix_fields as G
+from mappings import handy_fields as H
 from mappings.customers import BASELINE, link_baseline
 from mappings.money import cents
 from mappings.names import normalize_name
-from mappings.orders import (
-    GestionixFields as G,
-)
-from mappings.orders import (
-    HandyFields as H,
-)
+from mappings.order_customers import match_client, match_seller, new_client_body
+from mappings.order_lookup import customer_key, indexed_fields, products_index
 from mappings.orders import (
     OrderDocument,
     OrderRejected,
@@ -50,9 +47,6 @@ from mappings.orders import (
     build_document,
     distinct_orders,
     document_type,
-    match_client,
-    match_seller,
-    new_client_body,
     reference,
 )
 from mappings.tenant import TenantConfig
@@ -81,8 +75,6 @@ from tasks.store_calls import store_call
 
 SKIPPED = "skipped"  # O7: nothing to push; final, so later runs do not report it again
 DONE_STATUSES = FINISHED_STATUSES | {SKIPPED}
-PRODUCT_KEY = "key"  # Gestionix clave (P2)
-DOCUMENT_FOLIO, DOCUMENT_SERIE = "folio", "serie"
 DOC_LABEL = {"sales_order": "pedido", "sale": "venta"}
 
 
@@ -110,7 +102,7 @@ class OrderWork:
     @property
     def created_at(self) -> datetime | None:
         try:
-            return parse_timestamp(self.order.get(H.DATE_CREATED))
+            return parse_timestamp(self.order.get(H.ORDER_DATE_CREATED))
         except (TypeError, ValueError):
             return None
 
@@ -196,7 +188,7 @@ async def read_new_orders(connection: Connection, window: Window) -> list[dict]:
     The phone's time (mobileDateCreated) plays no part, so orders of an offline phone are found.
     Each order once; the read is proven complete or the run fails (the cursor stays)."""
     return await connection.handy.list_sales_orders(
-        window.start, window.end, filter_with_date=H.DATE_CREATED, deleted=False
+        window.start, window.end, filter_with_date=H.ORDER_DATE_CREATED, deleted=False
     )
 
 
@@ -223,13 +215,11 @@ async def read_dead_lettered_orders(
         except NotFound:
             await _close_letter(slug, key, audit, dry_run, "no longer exists in Handy: not pushed")
             return None
-        except CredentialsError:
-            raise
         except ApiError as exc:
             audit.fail(ORDER, key, f"dead-lettered order could not be read from Handy ({exc}); "
                        "retried next run")
             return None
-        if order.get("deleted"):
+        if order.get(H.ORDER_DELETED):
             await _close_letter(slug, key, audit, dry_run, "deleted in Handy before it was pushed (D2)")
             return None
         return order
@@ -300,69 +290,9 @@ async def read_catalog(connection: Connection) -> Catalog:
     return Catalog(products_by_key=products_index(products, taxes), clients=clients, sellers=sellers)
 
 
-# What the index keeps of a product: the order mapping reads the id and the taxes, the
-# preference below active and for_sale (a 50 000-product catalog is held for the whole run).
-INDEXED_FIELDS = (G.PRODUCT_ID, PRODUCT_KEY, "active", "for_sale")
-
-
-def indexed_fields(product: Any) -> Any:
-    """What the index keeps of a Gestionix product (INDEXED_FIELDS and its taxes)."""
-    if not isinstance(product, dict):
-        return product
-    return {name: product[name] for name in (*INDEXED_FIELDS, G.TAXES) if name in product}
-
-
-def products_index(products: Iterable[dict], taxes: Iterable[dict]) -> dict[str, dict]:
-    """clave -> product (INDEXED_FIELDS and its taxes). A tax entry that carries only its id is
-    completed from GET /taxes. Two products with one clave: the active, for-sale one wins, then
-    the oldest."""
-    tax_by_id = {tax.get(G.TAX_ID): tax for tax in taxes if isinstance(tax, dict)}
-    completed: dict[Any, dict] = {}  # one dict per distinct tax entry, shared by its products
-    index: dict[str, dict] = {}
-    for product in products:
-        clave = product.get(PRODUCT_KEY)
-        if not isinstance(clave, str) or not clave.strip():
-            continue
-        product = indexed_fields(product) | {
-            G.TAXES: [_completed_tax(tax, tax_by_id, completed) for tax in product.get(G.TAXES) or []]
-        }
-        current = index.get(clave.strip())
-        if current is None or _preference(product) < _preference(current):
-            index[clave.strip()] = product
-    return index
-
-
-def _completed_tax(tax: Any, tax_by_id: dict[Any, dict], completed: dict[Any, dict]) -> Any:
-    if not isinstance(tax, dict):
-        return tax
-    try:
-        key = tuple(tax.items())
-        hash(key)
-    except TypeError:  # an unhashable value in a broken entry: not shared
-        return {**tax_by_id.get(tax.get(G.TAX_ID), {}), **tax}
-    if key not in completed:
-        completed[key] = {**tax_by_id.get(tax.get(G.TAX_ID), {}), **tax}
-    return completed[key]
-
-
-def _preference(product: dict) -> tuple:
-    usable = product.get("active") is not False and product.get("for_sale") is not False
-    return (not usable, str(product.get(G.PRODUCT_ID)).zfill(20))
-
-
 # ---------------------------------------------------------------------------------------------
 # Customers (O3, O4)
 # ---------------------------------------------------------------------------------------------
-
-
-def customer_key(order: dict) -> str:
-    """The Handy customer code; a code-less customer is keyed by its normalised name."""
-    customer = order.get(H.CUSTOMER) if isinstance(order.get(H.CUSTOMER), dict) else {}
-    code = customer.get(H.CUSTOMER_CODE)
-    if code is not None and str(code).strip():
-        return str(code).strip()
-    names = [customer.get(H.DESCRIPTION), customer.get(H.BUSINESS_NAME)]
-    return "name:" + next((normalize_name(n) for n in names if normalize_name(n)), "")
 
 
 def _client_id(value: Any) -> Any:
@@ -406,7 +336,7 @@ async def resolve_customers(
         if binding is not None and binding.gestionix_key:
             resolved[key] = CustomerResolution(client_id=_client_id(binding.gestionix_key))
             continue
-        customer = work.order.get(H.CUSTOMER)
+        customer = work.order.get(H.ORDER_CUSTOMER)
         client, note = match_client(customer, catalog.clients)
         if client is not None:
             if note:
@@ -424,14 +354,14 @@ async def resolve_customers(
         except OrderRejected as exc:
             resolved[key] = CustomerResolution(problem=exc.reason)
             continue
-        name_key = normalize_name(body[G.COMMERCIAL_NAME])
+        name_key = normalize_name(body[G.CLIENT_COMMERCIAL_NAME])
         to_create.setdefault(name_key, (body, []))[1].append(key)
 
     if dry_run:
         for body, keys in to_create.values():
             for key in keys:
                 resolved[key] = CustomerResolution(would_create=True)
-            audit.item(CUSTOMER, keys[0], "would create", "", name=body[G.COMMERCIAL_NAME])
+            audit.item(CUSTOMER, keys[0], "would create", "", name=body[G.CLIENT_COMMERCIAL_NAME])
             audit.count("customers created")
         return resolved
 
@@ -444,8 +374,6 @@ async def resolve_customers(
         created_pairs: list[tuple[str, dict]] = []
         try:
             client = await connection.gestionix.create_client(body)
-        except CredentialsError:
-            raise
         except Retryable as exc:
             outcome = CustomerResolution(
                 problem=f"customer {keys[0]} could not be created in Gestionix yet ({exc})",
@@ -461,7 +389,7 @@ async def resolve_customers(
             created_pairs.extend((key, client) for key in keys)
             audit.count("customers created")
             audit.item(CUSTOMER, keys[0], "created", "", client_id=client[G.CLIENT_ID],
-                       name=body[G.COMMERCIAL_NAME])
+                       name=body[G.CLIENT_COMMERCIAL_NAME])
         await _bind_customers(slug, created_pairs, audit)
         for key in keys:
             resolved[key] = outcome
@@ -593,8 +521,6 @@ async def _recover_intent(run: _Run, work: OrderWork, binding: Any) -> bool:
     ref = (binding.data or {}).get("reference") or reference(work.key)
     try:
         found = await run.connection.gestionix.find_document_by_reference(doc_type, ref)
-    except CredentialsError:
-        raise
     except ApiError as exc:
         _transient(run, work, f"interrupted push could not be checked in Gestionix ({exc})")
         return True
@@ -633,9 +559,9 @@ async def _create(run: _Run, work: OrderWork) -> None:
     except (OrderRejected, OrderSkipped) as exc:
         await _not_pushable(run, work, exc)
         return
-    seller_id = match_seller(work.order.get(H.CREATED_BY), run.catalog.sellers)
-    document = replace(draft, body={**draft.body, G.CLIENT_ID: resolution.client_id,
-                                    G.SELLER_ID: seller_id})
+    seller_id = match_seller(work.order.get(H.ORDER_CREATED_BY), run.catalog.sellers)
+    document = replace(draft, body={**draft.body, G.DOCUMENT_CLIENT_ID: resolution.client_id,
+                                    G.DOCUMENT_SELLER_ID: seller_id})
     _report_returns(run, work, document)
     _report_taxes(run, work, document)
     if run.dry_run:
@@ -653,8 +579,6 @@ async def _create(run: _Run, work: OrderWork) -> None:
     except asyncio.CancelledError:  # a sibling stopped the batch while this create was out
         if run.connection.lease is not None and run.connection.lease.lapsed():
             await store_call(record_stale_create, run.slug, work.key)
-        raise
-    except CredentialsError:
         raise
     except Conflict as exc:
         # Gestionix already holds this reference (its duplicate check is on): that document is
@@ -734,8 +658,6 @@ async def _write_external_id(run: _Run, work: OrderWork, document_id: Any) -> bo
         return True
     try:
         await run.connection.handy.set_order_external_id(work.key, str(document_id))
-    except CredentialsError:
-        raise
     except ApiError as exc:
         run.audit.count("failed")
         reason = (f"Gestionix document {document_id} created but Handy externalId not written "
@@ -766,7 +688,7 @@ async def _dead_letter(run: _Run, work: OrderWork, reason: str) -> None:
     if not run.dry_run:
         await store_call(
             dead_letters.put, run.slug, ORDER, work.key, reason, retry=True,
-            payload={H.DATE_CREATED: work.order.get(H.DATE_CREATED)},
+            payload={H.ORDER_DATE_CREATED: work.order.get(H.ORDER_DATE_CREATED)},
         )
         run.open_letters.add(work.key)
 
@@ -810,14 +732,14 @@ def _report_taxes(run: _Run, work: OrderWork, document: OrderDocument) -> None:
 
 
 def _folio(document: dict) -> str:
-    serie, folio = document.get(DOCUMENT_SERIE), document.get(DOCUMENT_FOLIO)
+    serie, folio = document.get(G.DOCUMENT_SERIE), document.get(G.DOCUMENT_FOLIO)
     return f"{serie}-{folio}" if serie and folio is not None else str(folio or "")
 
 
 def _document_extra(document: OrderDocument) -> dict[str, Any]:
     return {
         "doc_type": document.doc_type,
-        "client_id": document.body.get(G.CLIENT_ID),
+        "client_id": document.body.get(G.DOCUMENT_CLIENT_ID),
         "lines": len(document.lines),
         "total": str(cents(document.expected_gestionix_total)),
     }

@@ -4,16 +4,17 @@ what the store knows about why an order was not pushed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from prefect import task
 
-from clients.handy import EXTERNAL_ID_FIELD, parse_timestamp
+from mappings import gestionix_fields as G
+from mappings import handy_fields as H
 from mappings import reconcile as rules
 from mappings.duplicates import document_label
 from mappings.orders import reference
 from mappings.tenant import TenantConfig
+from mappings.windows import day_bounds
 from store import binder, dead_letters
 from tasks.audit import RunAudit
 from tasks.connect import Connection
@@ -34,13 +35,6 @@ class DayData:
     documents: list[tuple[str, dict]]
 
 
-def day_bounds(day: date, zone_name: str) -> tuple[datetime, datetime]:
-    """The tenant's local calendar day as an aware [start, end) pair."""
-    zone = ZoneInfo(zone_name)
-    start = datetime.combine(day, time.min, tzinfo=zone)
-    return start, start + timedelta(days=1)
-
-
 @task(name="read-day", **RETRYING_TASK)
 async def read_day(connection: Connection, day: date) -> DayData:
     start, end = day_bounds(day, connection.tenant.handy_timezone)
@@ -56,9 +50,9 @@ async def read_day(connection: Connection, day: date) -> DayData:
         found = await connection.gestionix.list_documents(
             doc_type,
             **{
-                rules.G_FILTER_BRANCH: connection.branch_id,
-                rules.G_FILTER_DATE_FROM: (start - timedelta(days=1)).date().isoformat(),
-                rules.G_FILTER_DATE_TO: (end + timedelta(days=1)).date().isoformat(),
+                G.FILTER_BRANCH: connection.branch_id,
+                G.FILTER_DATE_FROM: (start - timedelta(days=1)).date().isoformat(),
+                G.FILTER_DATE_TO: (end + timedelta(days=1)).date().isoformat(),
             },
         )
         documents.extend((doc_type, document) for document in found)
@@ -75,9 +69,9 @@ async def heal_day_duplicates(
     (would-be deletion in a dry run): a healed day is never a clean day."""
     listed: dict[str, list[tuple[str, dict]]] = {}
     for doc_type, document in data.documents:
-        listed.setdefault(str(document.get(rules.G_REFERENCE) or ""), []).append((doc_type, document))
+        listed.setdefault(str(document.get(G.DOCUMENT_REFERENCE) or ""), []).append((doc_type, document))
     external_ids = {
-        str(order.get(rules.H_ID)): str(order.get(EXTERNAL_ID_FIELD) or "").strip()
+        str(order.get(H.ORDER_ID)): str(order.get(H.ORDER_EXTERNAL_ID) or "").strip()
         for order in data.live + data.deleted
     }
     healed = await heal_duplicates(connection, tenant, listed, external_ids, audit, dry_run)
@@ -86,28 +80,14 @@ async def heal_day_duplicates(
     rows = [
         rules.ReconcileRow(
             key, "duplicate",
-            f"{verb} duplicate {doc_type}:{body.get(rules.G_ID)} of {outcome.verdict.reference}; "
+            f"{verb} duplicate {doc_type}:{body.get(G.DOCUMENT_ID)} of {outcome.verdict.reference}; "
             f"kept {document_label(outcome.verdict.keep)}",
-            doc_type, str(body.get(rules.G_ID)),
+            doc_type, str(body.get(G.DOCUMENT_ID)),
         )
         for key, outcome in healed.items()
         for doc_type, body in outcome.removed
     ]
     return [doc for doc in data.documents if document_label(doc) not in removed], rows
-
-
-def document_in_day(documents: list[tuple[str, dict]], start: datetime, end: datetime) -> dict[str, bool]:
-    inside: dict[str, bool] = {}
-    for _, document in documents:
-        handy_id = rules.handy_id_of(document)
-        if handy_id is None:
-            continue
-        try:
-            stamp = parse_timestamp(str(document.get(rules.G_DATE)))
-        except (ValueError, TypeError):
-            stamp = None
-        inside[handy_id] = inside.get(handy_id, False) or (stamp is not None and start <= stamp < end)
-    return inside
 
 
 @task(name="why-not-pushed", **STORE_TASK)

@@ -32,7 +32,7 @@ async def handy(clock, retry_policy):
 @pytest.fixture
 async def gestionix(clock, retry_policy):
     async with GestionixClient(
-        GESTIONIX_URL, GX_USER, GX_PASSWORD, tenant="acme", company=92, clock=clock,
+        GESTIONIX_URL, GX_USER, GX_PASSWORD, tenant="acme", company_id=92, clock=clock,
         retry_policy=retry_policy, page_size=500,
     ) as client:
         yield client

@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from clients.errors import Conflict, CredentialsError, InvalidCode, Permanent, ValidationFailed
+from clients.errors import Conflict, CredentialsError, InvalidCode, ValidationFailed
 from clients.gestionix import GestionixClient
 from clients.handy import HandyClient, parse_timestamp
 from clients.ratelimit import RetryPolicy
+from mappings.company import NotChosen, choose_branch, choose_company
 from sandbox.common import Clock as SandboxClock
 from sandbox.server import build_sandbox
 
@@ -64,7 +65,7 @@ async def handy(sb, linked_clock):
 @pytest.fixture
 async def gestionix(sb, linked_clock):
     async with GestionixClient(sb.gestionix_url, sb.gestionix_user, sb.gestionix_password, tenant="sandbox",
-                               company=sb.company_id, transport=sb.gestionix_transport(),
+                               company_id=sb.company_id, transport=sb.gestionix_transport(),
                                clock=linked_clock, rate_per_minute=6000) as client:
         yield client
 
@@ -196,31 +197,34 @@ async def test_given_sandbox_faults_when_reading_then_retries_hide_them(sb, link
 
 
 # -- Gestionix --------------------------------------------------------------------------------------
-async def test_given_the_sandbox_when_resolving_company_and_branch_then_found_by_name(sb, linked_clock):
-    async with GestionixClient(sb.gestionix_url, sb.gestionix_user, sb.gestionix_password, tenant="s",
-                               company="distribuidora la nortena", transport=sb.gestionix_transport(),
-                               clock=linked_clock) as gx:
-        assert len(await gx.list_companies()) == 2
-        assert await gx.resolve_company() == sb.company_id
-        assert len(await gx.list_branches()) == 2
-        branch = await gx.resolve_branch("  MATRIZ ")
-        assert branch["name"] == sb.branch_name
-        with pytest.raises(Permanent, match="existing branches: 'Matriz', 'Sucursal Norte'"):
-            await gx.resolve_branch("Centro")
-
-
-async def test_given_two_companies_and_none_configured_when_resolving_then_error_lists_both(sb, linked_clock):
+async def test_a1_given_the_sandbox_when_choosing_company_and_branch_then_found_by_name(sb, linked_clock):
+    """A1 against the sandbox: the client lists, mappings.company chooses by normalised name."""
     async with GestionixClient(sb.gestionix_url, sb.gestionix_user, sb.gestionix_password, tenant="s",
                                transport=sb.gestionix_transport(), clock=linked_clock) as gx:
-        with pytest.raises(Permanent, match="92 .*118"):
-            await gx.resolve_company()
+        companies = await gx.list_companies()
+        assert len(companies) == 2
+        gx.company_id = choose_company(companies, "distribuidora la nortena", "s")
+        assert gx.company_id == sb.company_id
+        branches = await gx.list_branches()
+        assert len(branches) == 2
+        assert choose_branch(branches, "  MATRIZ ", gx.company_id)["name"] == sb.branch_name
+        with pytest.raises(NotChosen, match="existing branches: 'Matriz', 'Sucursal Norte'"):
+            choose_branch(branches, "Centro", gx.company_id)
+
+
+async def test_a1_given_two_companies_and_none_configured_when_choosing_then_error_lists_both(sb, linked_clock):
+    async with GestionixClient(sb.gestionix_url, sb.gestionix_user, sb.gestionix_password, tenant="s",
+                               transport=sb.gestionix_transport(), clock=linked_clock) as gx:
+        companies = await gx.list_companies()
+    with pytest.raises(NotChosen, match="92 .*118"):
+        choose_company(companies, None, "s")
 
 
 async def test_given_the_sandbox_when_reading_the_catalog_in_small_pages_then_every_product(sb, linked_clock):
     async with GestionixClient(sb.gestionix_url, sb.gestionix_user, sb.gestionix_password, tenant="s",
-                               company=sb.company_id, transport=sb.gestionix_transport(),
+                               company_id=sb.company_id, transport=sb.gestionix_transport(),
                                clock=linked_clock, page_size=7) as gx:
-        branch = await gx.resolve_branch(sb.branch_name)
+        branch = choose_branch(await gx.list_branches(), sb.branch_name, gx.company_id)
         products = await gx.list_products(branch["branch_id"])
         expected = [p for p in sb.gestionix.dump()["companies"][str(sb.company_id)]["products"]
                     if branch["branch_id"] in p["branch_ids"]]
@@ -230,7 +234,7 @@ async def test_given_the_sandbox_when_reading_the_catalog_in_small_pages_then_ev
 
 
 async def test_given_the_sandbox_when_using_taxes_clients_and_sellers_then_they_work(gestionix, sb):
-    branch = await gestionix.resolve_branch(sb.branch_name)
+    branch = choose_branch(await gestionix.list_branches(), sb.branch_name, gestionix.company_id)
     taxes = await gestionix.list_taxes()
     assert any(t["name"].startswith("IVA") for t in taxes)
     assert await gestionix.list_sellers()
@@ -246,7 +250,7 @@ async def test_given_the_sandbox_when_using_taxes_clients_and_sellers_then_they_
 
 
 async def _document_body(gestionix: GestionixClient, sb, reference: str) -> dict:
-    branch = await gestionix.resolve_branch(sb.branch_name)
+    branch = choose_branch(await gestionix.list_branches(), sb.branch_name, gestionix.company_id)
     product = next(p for p in await gestionix.list_products(branch["branch_id"]) if p["for_sale"] and p["taxes"])
     client = (await gestionix.list_clients(branch["branch_id"]))[0]
     return {"branch_id": branch["branch_id"], "client_id": client["client_id"], "date": "2026-11-27T15:04:05Z",
@@ -292,7 +296,7 @@ async def test_given_expired_tokens_when_calling_the_sandbox_then_one_relogin_an
 
 async def test_given_a_wrong_password_when_calling_the_sandbox_then_credentials_error(sb, linked_clock):
     async with GestionixClient(sb.gestionix_url, sb.gestionix_user, "not-the-password", tenant="s",
-                               company=sb.company_id, transport=sb.gestionix_transport(),
+                               company_id=sb.company_id, transport=sb.gestionix_transport(),
                                clock=linked_clock) as gx:
         with pytest.raises(CredentialsError) as caught:
             await gx.list_taxes()
@@ -304,7 +308,7 @@ async def test_given_the_sandbox_gestionix_rate_limit_when_reading_past_it_then_
 ):
     sb.set_gestionix_knobs(rate_limit_per_minute=4)
     async with GestionixClient(sb.gestionix_url, sb.gestionix_user, sb.gestionix_password, tenant="rl",
-                               company=sb.company_id, transport=sb.gestionix_transport(),
+                               company_id=sb.company_id, transport=sb.gestionix_transport(),
                                clock=linked_clock, rate_per_minute=6000) as gx:
         for _ in range(6):
             assert await gx.list_taxes()
@@ -318,7 +322,7 @@ async def test_given_both_clients_when_counting_calls_then_keys_match_the_sandbo
     await handy.get_product("A 1")
     await handy.update_product("A 1", {"quantity": 3})
     await handy.list_open_routes()
-    branch = await gestionix.resolve_branch(sb.branch_name)
+    branch = choose_branch(await gestionix.list_branches(), sb.branch_name, gestionix.company_id)
     await gestionix.list_products(branch["branch_id"])
     assert await gestionix.delete_document("sale", 999_999) == "gone"
     assert dict(handy.calls) == sb.handy.stats.as_dict()["calls"]

@@ -10,8 +10,10 @@ from clients_testkit import GX_TOKEN, HANDY_TOKEN, assert_no_secrets
 
 from clients.errors import (
     ApiError,
+    ClientError,
     Conflict,
     CredentialsError,
+    Fatal,
     NotFound,
     Permanent,
     Reauth,
@@ -54,8 +56,21 @@ def test_x2_given_a_transport_exception_when_classified_then_retryable_for_timeo
 
 
 def test_x2_given_permanent_subclasses_then_none_is_retryable():
-    for cls in (NotFound, Conflict, ValidationFailed, CredentialsError):
+    for cls in (NotFound, Conflict, ValidationFailed):
         assert issubclass(cls, Permanent) and not issubclass(cls, Retryable)
+
+
+def test_x2_a_lost_credential_is_fatal_so_no_per_record_handler_catches_it():
+    """X2: a 401 after a fresh login is not retried and is not one record's fault: it is Fatal,
+    outside ApiError, so `except ApiError` (dead-letter this record) can never swallow it."""
+    assert issubclass(CredentialsError, Fatal) and issubclass(CredentialsError, ClientError)
+    assert not issubclass(CredentialsError, ApiError)
+    with pytest.raises(CredentialsError):
+        try:
+            raise CredentialsError("bad token", system="handy", status=401)
+        except ApiError:  # a per-record handler
+            pytest.fail("a per-record handler caught a lost credential")
+    assert not is_retryable(CredentialsError("bad token", status=401))
     assert not is_retryable(Reauth("x"))  # handled by one re-login inside the client, never blindly
 
 

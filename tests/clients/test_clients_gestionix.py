@@ -20,7 +20,6 @@ from clients.errors import (
     Conflict,
     CredentialsError,
     PaginationError,
-    Permanent,
     Retryable,
     ValidationFailed,
 )
@@ -30,10 +29,6 @@ COMPANIES = [
     {"company_id": 92, "emitter": {"business_name": "DISTRIBUIDORA LUCÍA SA DE CV",
                                    "commercial_name": "Lucía Distribuciones", "tax_id": None}},
     {"company_id": 93, "emitter": {"business_name": "OTRA EMPRESA SA", "commercial_name": "", "tax_id": None}},
-]
-BRANCHES = [
-    {"branch_id": 310, "name": "Matriz", "type": "Store", "active": True},
-    {"branch_id": 311, "name": "Sucursal Querétaro", "type": "Store", "active": True},
 ]
 
 
@@ -45,7 +40,7 @@ def expect_login(httpx_mock, token: str = GX_TOKEN) -> None:
     )
 
 
-def expect_companies(httpx_mock, companies=COMPANIES, token: str = GX_TOKEN, page_size: int = 500) -> None:
+def expect_companies(httpx_mock, companies=COMPANIES, token: str = GX_TOKEN) -> None:
     httpx_mock.add_response(
         method="GET", url=f"{GESTIONIX_URL}/users/companies",
         match_headers={"Authorization": f"Bearer {token}"}, json=companies,
@@ -65,7 +60,6 @@ def company_url(path: str, **params) -> str:
 # -- login, Company header, 401 -------------------------------------------------------------------
 async def test_given_credentials_when_first_call_then_logs_in_and_sends_bearer_and_company(gestionix, httpx_mock):
     expect_login(httpx_mock)
-    expect_companies(httpx_mock)
     httpx_mock.add_response(
         url=company_url("/taxes", page=1, page_size=500),
         match_headers={"Authorization": f"Bearer {GX_TOKEN}", "Company": "92"},
@@ -74,19 +68,28 @@ async def test_given_credentials_when_first_call_then_logs_in_and_sends_bearer_a
     expect_end(httpx_mock, "/taxes")
     taxes = await gestionix.list_taxes()
     assert taxes[0]["tax_id"] == 1
-    assert gestionix.company_id == 92 and gestionix.logins == 1
+    assert gestionix.logins == 1
     login_request = httpx_mock.get_requests(url=f"{GESTIONIX_URL}/users/authentication")[0]
+    assert "Company" not in login_request.headers and "Authorization" not in login_request.headers
+    assert gestionix.calls == {"POST /users/authentication": 1, "GET /taxes": 2}
+
+
+async def test_a1_the_users_companies_are_listed_without_a_company_and_nothing_else_is(clock, httpx_mock):
+    """A1: the client lists the user's companies (no `Company` header: none is chosen yet) and
+    leaves the choice to mappings.company; a company-scoped call before it is refused unsent."""
+    expect_login(httpx_mock)
+    expect_companies(httpx_mock)
+    async with GestionixClient(GESTIONIX_URL, GX_USER, GX_PASSWORD, tenant="t", clock=clock) as gx:
+        assert await gx.list_companies() == COMPANIES
+        with pytest.raises(RuntimeError, match="needs the Gestionix company"):
+            await gx.list_branches()
     companies_request = httpx_mock.get_requests(url=f"{GESTIONIX_URL}/users/companies")[0]
-    assert "Company" not in login_request.headers and "Company" not in companies_request.headers
-    assert "Authorization" not in login_request.headers
-    assert gestionix.calls == {
-        "POST /users/authentication": 1, "GET /users/companies": 1, "GET /taxes": 2,
-    }
+    assert "Company" not in companies_request.headers
+    assert companies_request.headers["Authorization"] == f"Bearer {GX_TOKEN}"
 
 
 async def test_given_an_expired_token_when_calling_then_logs_in_again_once_and_repeats(gestionix, httpx_mock):
     expect_login(httpx_mock)
-    expect_companies(httpx_mock)
     httpx_mock.add_response(
         url=company_url("/sellers", page=1, page_size=500),
         match_headers={"Authorization": f"Bearer {GX_TOKEN}"}, status_code=401, json={"message": "Token expired"},
@@ -104,7 +107,6 @@ async def test_given_an_expired_token_when_calling_then_logs_in_again_once_and_r
 
 async def test_given_401_after_a_fresh_login_when_calling_then_credentials_error(gestionix, httpx_mock):
     expect_login(httpx_mock)
-    expect_companies(httpx_mock)
     httpx_mock.add_response(url=company_url("/sellers", page=1, page_size=500), status_code=401,
                             match_headers={"Authorization": f"Bearer {GX_TOKEN}"})
     expect_login(httpx_mock, token=GX_TOKEN_2)
@@ -119,8 +121,6 @@ async def test_given_401_after_a_fresh_login_when_calling_then_credentials_error
 
 async def test_given_many_calls_hitting_401_together_then_a_single_relogin(gestionix, httpx_mock):
     expect_login(httpx_mock)
-    expect_companies(httpx_mock)
-    await gestionix.resolve_company()
     httpx_mock.add_response(method="DELETE", match_headers={"Authorization": f"Bearer {GX_TOKEN}"},
                             status_code=401, is_reusable=True)
     expect_login(httpx_mock, token=GX_TOKEN_2)
@@ -144,48 +144,6 @@ async def test_given_a_wrong_password_when_logging_in_then_credentials_error_wit
     assert len(httpx_mock.get_requests()) == 1
 
 
-# -- company and branch -----------------------------------------------------------------------------
-@pytest.mark.parametrize("company", [92, "92", "lucia distribuciones", "  Distribuidora Lucia SA de CV "])
-async def test_given_a_company_by_id_or_name_when_resolving_then_its_id(clock, httpx_mock, company):
-    expect_login(httpx_mock)
-    expect_companies(httpx_mock)
-    async with GestionixClient(GESTIONIX_URL, GX_USER, GX_PASSWORD, tenant="t", company=company, clock=clock) as gx:
-        assert await gx.resolve_company() == 92
-
-
-async def test_given_no_company_and_a_single_one_when_resolving_then_that_one(clock, httpx_mock):
-    expect_login(httpx_mock)
-    expect_companies(httpx_mock, companies=COMPANIES[:1])
-    async with GestionixClient(GESTIONIX_URL, GX_USER, GX_PASSWORD, tenant="t", clock=clock) as gx:
-        assert await gx.resolve_company() == 92
-
-
-async def test_given_no_company_and_two_when_resolving_then_permanent_listing_them(clock, httpx_mock):
-    expect_login(httpx_mock)
-    expect_companies(httpx_mock)
-    async with GestionixClient(GESTIONIX_URL, GX_USER, GX_PASSWORD, tenant="t", clock=clock) as gx:
-        with pytest.raises(Permanent, match="92 .*Lucía Distribuciones.*93"):
-            await gx.resolve_company()
-
-
-async def test_a1_given_a_branch_name_with_other_case_and_accents_when_resolving_then_found(gestionix, httpx_mock):
-    expect_login(httpx_mock)
-    expect_companies(httpx_mock)
-    httpx_mock.add_response(url=company_url("/branch_offices/", page=1, page_size=500), json=BRANCHES)
-    expect_end(httpx_mock, "/branch_offices/")
-    branch = await gestionix.resolve_branch("  sucursal QUERETARO ")
-    assert branch["branch_id"] == 311
-
-
-async def test_a4_given_an_unknown_branch_when_resolving_then_error_lists_existing_branches(gestionix, httpx_mock):
-    expect_login(httpx_mock)
-    expect_companies(httpx_mock)
-    httpx_mock.add_response(url=company_url("/branch_offices/", page=1, page_size=500), json=BRANCHES)
-    expect_end(httpx_mock, "/branch_offices/")
-    with pytest.raises(Permanent, match="'Centro' not found.*'Matriz', 'Sucursal Querétaro'"):
-        await gestionix.resolve_branch("Centro")
-
-
 # -- paging -----------------------------------------------------------------------------------------
 async def test_p7_given_a_server_capping_pages_below_the_size_asked_when_listing_then_reads_to_an_empty_page(
     clock, httpx_mock
@@ -193,13 +151,12 @@ async def test_p7_given_a_server_capping_pages_below_the_size_asked_when_listing
     """P7 relies on a complete read: pages shorter than asked (a server cap) are not the end;
     only an empty page is, so no product is taken for gone."""
     expect_login(httpx_mock)
-    expect_companies(httpx_mock, companies=COMPANIES[:1])
     for page, keys in ((1, ["A", "B"]), (2, ["C", "D"]), (3, ["E"]), (4, [])):
         httpx_mock.add_response(
             url=company_url("/products", branch_id=310, page=page, page_size=5),
             json=[{"product_id": i, "key": k} for i, k in enumerate(keys, start=page * 10)],
         )
-    async with GestionixClient(GESTIONIX_URL, GX_USER, GX_PASSWORD, tenant="t", company=92,
+    async with GestionixClient(GESTIONIX_URL, GX_USER, GX_PASSWORD, tenant="t", company_id=92,
                                clock=clock, page_size=5) as gx:
         products = await gx.list_products(310)
     assert [p["key"] for p in products] == ["A", "B", "C", "D", "E"]
@@ -207,11 +164,10 @@ async def test_p7_given_a_server_capping_pages_below_the_size_asked_when_listing
 
 async def test_given_an_exactly_full_last_page_when_listing_then_one_more_empty_page_ends_it(clock, httpx_mock):
     expect_login(httpx_mock)
-    expect_companies(httpx_mock, companies=COMPANIES[:1], page_size=2)
     httpx_mock.add_response(url=company_url("/clients", branch_id=310, page=1, page_size=2),
                             json=[{"client_id": 1}, {"client_id": 2}])
     httpx_mock.add_response(url=company_url("/clients", branch_id=310, page=2, page_size=2), json=[])
-    async with GestionixClient(GESTIONIX_URL, GX_USER, GX_PASSWORD, tenant="t", company=92,
+    async with GestionixClient(GESTIONIX_URL, GX_USER, GX_PASSWORD, tenant="t", company_id=92,
                                clock=clock, page_size=2) as gx:
         assert [c["client_id"] for c in await gx.list_clients(310)] == [1, 2]
 
@@ -220,12 +176,11 @@ async def test_given_a_server_ignoring_page_when_listing_then_pagination_error_n
     clock, httpx_mock
 ):
     expect_login(httpx_mock)
-    expect_companies(httpx_mock, companies=COMPANIES[:1], page_size=2)
     httpx_mock.add_response(url=company_url("/products", branch_id=310, page=1, page_size=2),
                             json=[{"product_id": 1}, {"product_id": 2}])
     httpx_mock.add_response(url=company_url("/products", branch_id=310, page=2, page_size=2),
                             json=[{"product_id": 1}, {"product_id": 2}])
-    async with GestionixClient(GESTIONIX_URL, GX_USER, GX_PASSWORD, tenant="t", company=92,
+    async with GestionixClient(GESTIONIX_URL, GX_USER, GX_PASSWORD, tenant="t", company_id=92,
                                clock=clock, page_size=2) as gx:
         with pytest.raises(PaginationError, match="ignore 'page'"):
             await gx.list_products(310)
@@ -242,7 +197,6 @@ ORDER_BODY = {"branch_id": 310, "client_id": 1201, "date": "2026-11-27T15:04:05Z
                          [("sales_order", "/sales_orders", "sales_order_id"), ("sale", "/sales", "sale_id")])
 async def test_given_a_document_when_creating_then_the_answer_plus_id(gestionix, httpx_mock, doc_type, path, id_field):
     expect_login(httpx_mock)
-    expect_companies(httpx_mock)
     httpx_mock.add_response(method="POST", url=company_url(path), match_json=ORDER_BODY, status_code=201,
                             json={id_field: 8891, "serie": "P", "folio": 1042, "total": 36.0,
                                   "reference": "HANDY-29079293"})
@@ -252,7 +206,6 @@ async def test_given_a_document_when_creating_then_the_answer_plus_id(gestionix,
 
 async def test_given_a_used_reference_when_creating_then_conflict_with_the_existing_id(gestionix, httpx_mock):
     expect_login(httpx_mock)
-    expect_companies(httpx_mock)
     httpx_mock.add_response(method="POST", status_code=409,
                             json={"message": "La referencia ya existe", "existing_id": 8891})
     with pytest.raises(Conflict, match="La referencia ya existe") as caught:
@@ -262,7 +215,6 @@ async def test_given_a_used_reference_when_creating_then_conflict_with_the_exist
 
 async def test_given_a_timeout_when_creating_a_document_then_not_resent(gestionix, httpx_mock):
     expect_login(httpx_mock)
-    expect_companies(httpx_mock)
     httpx_mock.add_exception(httpx.ReadTimeout("timed out"), method="POST", url=company_url("/sales_orders"))
     with pytest.raises(Retryable):
         await gestionix.create_document("sales_order", ORDER_BODY)
@@ -271,7 +223,6 @@ async def test_given_a_timeout_when_creating_a_document_then_not_resent(gestioni
 
 async def test_given_a_422_when_creating_a_client_then_validation_failed_with_field_errors(gestionix, httpx_mock):
     expect_login(httpx_mock)
-    expect_companies(httpx_mock)
     httpx_mock.add_response(method="POST", url=company_url("/clients"), status_code=422,
                             json={"message": "Datos inválidos",
                                   "errors": [{"field": "tax_id", "message": "RFC inválido"}]})
@@ -284,7 +235,6 @@ async def test_given_a_422_when_creating_a_client_then_validation_failed_with_fi
 
 async def test_given_a_429_with_retry_after_when_listing_then_waits_that_long_and_retries(gestionix, clock, httpx_mock):
     expect_login(httpx_mock)
-    expect_companies(httpx_mock)
     httpx_mock.add_response(url=company_url("/sellers", page=1, page_size=500), status_code=429,
                             headers={"Retry-After": "7"}, text="slow down")
     httpx_mock.add_response(url=company_url("/sellers", page=1, page_size=500), json=[])
@@ -295,7 +245,6 @@ async def test_given_a_429_with_retry_after_when_listing_then_waits_that_long_an
 
 async def test_given_a_reference_when_finding_then_the_matching_document_or_none(gestionix, httpx_mock):
     expect_login(httpx_mock)
-    expect_companies(httpx_mock)
     httpx_mock.add_response(url=company_url("/sales", reference="HANDY-1", page=1, page_size=500),
                             json=[{"sale_id": 5, "reference": "HANDY-1"}])
     expect_end(httpx_mock, "/sales", reference="HANDY-1")
@@ -310,14 +259,12 @@ async def test_given_a_reference_when_finding_then_the_matching_document_or_none
 @pytest.mark.parametrize(("status", "body", "expected"), [(204, None, "deleted"), (404, {"message": "No existe"}, "gone")])
 async def test_d3_given_a_delete_answer_when_deleting_then_deleted_or_gone(gestionix, httpx_mock, status, body, expected):
     expect_login(httpx_mock)
-    expect_companies(httpx_mock)
     httpx_mock.add_response(method="DELETE", url=company_url("/sales_orders/8891"), status_code=status, json=body)
     assert await gestionix.delete_document("sales_order", 8891) == expected
 
 
 async def test_d3_given_an_invoiced_document_when_deleting_then_conflict_with_the_reason(gestionix, httpx_mock):
     expect_login(httpx_mock)
-    expect_companies(httpx_mock)
     httpx_mock.add_response(method="DELETE", url=company_url("/sales/77"), status_code=409,
                             json={"message": "La venta está facturada"})
     with pytest.raises(Conflict, match="La venta está facturada"):
@@ -327,7 +274,6 @@ async def test_d3_given_an_invoiced_document_when_deleting_then_conflict_with_th
 
 async def test_given_an_html_500_then_success_when_deleting_then_deleted(gestionix, httpx_mock):
     expect_login(httpx_mock)
-    expect_companies(httpx_mock)
     httpx_mock.add_response(method="DELETE", status_code=500, text="<!DOCTYPE html><html><body><h1>Error" )
     httpx_mock.add_response(method="DELETE", status_code=204)
     assert await gestionix.delete_document("sales_order", 1) == "deleted"
@@ -347,7 +293,6 @@ async def test_a2_given_debug_logging_when_logging_in_again_and_failing_then_no_
 ):
     caplog.set_level("DEBUG")
     expect_login(httpx_mock)
-    expect_companies(httpx_mock)
     httpx_mock.add_response(url=company_url("/taxes", page=1, page_size=500), status_code=401)
     expect_login(httpx_mock, token=GX_TOKEN_2)
     httpx_mock.add_response(url=company_url("/taxes", page=1, page_size=500), status_code=503,

@@ -17,7 +17,7 @@ from clients.errors import (
     UnreadableBody,
     ValidationFailed,
 )
-from clients.handy import HandyClient, parse_timestamp
+from clients.handy import HandyClient
 from clients.ratelimit import RetryPolicy
 
 
@@ -160,11 +160,6 @@ async def test_given_another_tenant_zone_when_listing_deleted_orders_then_uses_t
 async def test_given_a_naive_datetime_when_listing_orders_then_refused_before_any_request(handy):
     with pytest.raises(ValueError, match="naive"):
         await handy.list_sales_orders(datetime(2026, 1, 1), datetime(2026, 1, 2, tzinfo=UTC))
-
-
-def test_given_a_handy_timestamp_when_parsed_then_aware_utc():
-    assert parse_timestamp("2023-02-26T07:14:32Z") == datetime(2023, 2, 26, 7, 14, 32, tzinfo=UTC)
-    assert parse_timestamp(None) is None
 
 
 # -- codes in paths -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import pytest
 from clients.errors import PaginationError
 from clients.gestionix import GestionixClient
 from clients.handy import HandyClient, parse_timestamp
+from mappings.company import choose_branch
 from sandbox.common import Clock as SandboxClock
 from sandbox.server import build_sandbox
 from tests.clients.test_against_sandbox import LinkedClock, seed_handy_products
@@ -144,8 +145,8 @@ async def test_o1_given_handy_clock_behind_by_20_minutes_then_measured_from_its_
 async def test_p7_given_gestionix_pages_capped_below_the_size_asked_then_every_product_is_read():
     sb = build_sandbox(seed=7, products=60, customers=5, gestionix_page_size_cap=7)
     async with GestionixClient(sb.gestionix_url, sb.gestionix_user, sb.gestionix_password, tenant="t",
-                               company=sb.company_id, transport=sb.gestionix_transport()) as gx:
-        branch = await gx.resolve_branch(sb.branch_name)
+                               company_id=sb.company_id, transport=sb.gestionix_transport()) as gx:
+        branch = choose_branch(await gx.list_branches(), sb.branch_name, gx.company_id)
         products = await gx.list_products(branch["branch_id"])
     expected = [p for p in sb.gestionix.dump()["companies"][str(sb.company_id)]["products"]
                 if branch["branch_id"] in p["branch_ids"]]

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from flows.orders import order_push
-from mappings.orders import GENERIC_RFC
+from mappings.order_customers import GENERIC_RFC
 from store import binder, cursors, dead_letters, runs
 from tests.flows.conftest import make_tenant
 from tests.flows.orders_kit import (

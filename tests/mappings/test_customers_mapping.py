@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from mappings.customer_adoption import match_existing_customers
 from mappings.customers import (
     DESIRED_COLUMNS,
     ZONE_GENERAL,
@@ -14,9 +15,6 @@ from mappings.customers import (
     handy_customers_frame,
     link_baseline,
     map_customers,
-    match_existing_customers,
-    match_sellers,
-    sellers_of,
     zone_body,
     zone_id,
 )
@@ -204,30 +202,6 @@ def test_c4_zone_general_found_by_normalised_name_or_to_be_created():
 
 # --- C5 sellers ----------------------------------------------------------------------------------
 
-USERS = [
-    {"id": 5, "name": "Ana P.", "username": "ANA@abarrotes.mx", "email": None, "enabled": True},
-    {"id": 6, "name": "Luis Gómez", "username": "luis", "email": "luis@x.mx", "enabled": True},
-    {"id": 7, "name": "Old Ana", "username": "old", "email": "ana@abarrotes.mx", "enabled": False},
-    {"id": 8, "name": "Pepe", "username": "p1", "email": "p1@x.mx", "enabled": True},
-    {"id": 9, "name": "pepe", "username": "p2", "email": "p2@x.mx", "enabled": True},
-]
-
-
-def test_c5_seller_matched_by_email_case_insensitively_then_by_normalised_name():
-    sellers = [
-        ANA,
-        {"seller_id": 13, "name": "LUIS GOMEZ", "email": "other@x.mx"},
-        {"seller_id": 14, "name": "Pepe", "email": None},
-        {"seller_id": 15, "name": "Nadie", "email": "nadie@x.mx"},
-    ]
-    match = match_sellers(sellers, USERS)
-    assert match.user_by_seller == {"12": 5, "13": 6}
-    reasons = dict(zip(match.unmatched["seller_id"], match.unmatched["reason"]))
-    assert set(reasons) == {"14", "15"}
-    assert "ambiguous" in reasons["14"] and "[8, 9]" in reasons["14"]
-    assert "no enabled Handy user" in reasons["15"] and "Nadie" in reasons["15"]
-
-
 def test_c5_customer_gets_its_matched_seller_and_unmatched_means_no_assignment():
     assert one({"12": 5}).sellers == [5]
     assert one({}).sellers == []
@@ -236,11 +210,6 @@ def test_c5_customer_gets_its_matched_seller_and_unmatched_means_no_assignment()
 def test_c5_reassigning_the_seller_changes_the_fingerprint():
     assert one({"12": 5}).fingerprint != one({"12": 6}).fingerprint
     assert one({"12": 5}).fingerprint == one({"12": 5}).fingerprint
-
-
-def test_c5_sellers_of_lists_distinct_embedded_sellers():
-    clients = [client(), client(client_id=2), client(client_id=3, seller=None), "junk"]
-    assert sellers_of(clients) == [ANA]
 
 
 # --- bodies ----------------------------------------------------------------------------------------
@@ -288,6 +257,16 @@ def test_c8_customer_from_an_order_takes_only_what_changed_in_gestionix_since_th
     assert customer_update_body(one(email="nuevo@tienda.mx"), baseline=moved)["email"] == (
         "nuevo@tienda.mx")
     assert link_baseline("not a client") is None
+
+
+def test_c5_an_update_never_sends_an_empty_seller_list():
+    """C5: no Gestionix seller, or one no Handy user matches, leaves the Handy sellers as they
+    are (e.g. the seller who created the customer on the phone): never `sellers: []`."""
+    current = {**customer_create_body(one({"12": 5})), "sellers": [{"id": 5}]}
+    for row in (one(seller=None), one({})):
+        assert "sellers" not in customer_update_body(row)
+        assert "sellers" not in customer_update_body(row, current=current)
+        assert "sellers" not in customer_update_body(row, baseline={"gestionix_seller_id": "99"})
 
 
 def test_update_body_with_current_sends_only_changed_fields():

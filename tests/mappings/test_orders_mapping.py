@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mappings.order_customers import GENERIC_RFC, match_client, match_seller, new_client_body
 from mappings.orders import (
-    GENERIC_RFC,
     OBSERVATIONS_MAX_LENGTH,
     OrderDocument,
     OrderNotPushable,
@@ -20,9 +20,6 @@ from mappings.orders import (
     build_document,
     document_type,
     edited_from_id,
-    match_client,
-    match_seller,
-    new_client_body,
     observations,
     reference,
 )

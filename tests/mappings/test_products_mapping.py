@@ -10,6 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mappings.handy_products import (
+    enabled_body,
+    handy_products_frame,
+    plan_families,
+    product_create_body,
+    product_update_body,
+)
 from mappings.products import (
     DEFAULT_FAMILY,
     DESIRED_COLUMNS,
@@ -18,12 +25,7 @@ from mappings.products import (
     REJECTED_COLUMNS,
     ProductMapper,
     after_tax_price,
-    enabled_body,
-    handy_products_frame,
     map_products,
-    plan_families,
-    product_create_body,
-    product_update_body,
 )
 
 BRANCH = 310

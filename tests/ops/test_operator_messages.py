@@ -50,7 +50,7 @@ def test_dns_failure_names_the_system_and_its_url():
     async def call():
         async with GestionixClient(url, "u@x.mx", "pw-secret", tenant="t", retry_policy=ONE_TRY,
                                    transport=httpx.MockTransport(no_such_host)) as gestionix:
-            await gestionix.resolve_company()
+            await gestionix.list_companies()
 
     with pytest.raises(Unreachable) as caught:
         asyncio.run(call())
