@@ -1,4 +1,4 @@
-"""`hgsync`: the operator's command line (Typer). Commands not built yet say so and exit 2."""
+"""`hgsync`: the operator's command line (Typer); the work behind it lives in ops/, flows/ and tasks/."""
 
 from __future__ import annotations
 
@@ -29,11 +29,6 @@ tenant_app = typer.Typer(
 app.add_typer(tenant_app, name="tenant")
 
 PREFECT_YAML = typer.Option(Path("prefect.yaml"), "--file", help="The deployments file.")
-
-
-def _not_built(what: str) -> None:
-    typer.echo(f"hgsync {what}: not built yet (see the open issues).", err=True)
-    raise typer.Exit(code=2)
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -113,13 +108,13 @@ def demo(
     seed: int = typer.Option(7, help="Seed of the sandbox's demo data."),
 ) -> None:
     """Run the whole integration against the local sandbox and print a summary."""
-    from sandbox.demo import run_demo
+    from ops.demo import run_demo
 
     raise typer.Exit(code=run_demo(products=products, customers=customers, cycles=cycles, seed=seed))
 
 
 def _register_sandbox() -> None:
-    from sandbox.cli import sandbox_command
+    from ops.sandbox_command import sandbox_command
 
     app.command("sandbox", help="Serve the Handy and Gestionix sandboxes on loopback.")(sandbox_command)
 
@@ -158,8 +153,8 @@ def tenant_add(
     from pydantic import ValidationError
 
     from clients.credentials import GestionixCredentials, HandyCredentials
-    from flows import deployments
     from mappings.tenant import TenantConfig
+    from ops import deployments
 
     try:
         config = TenantConfig(
@@ -189,15 +184,13 @@ def tenant_add(
 @tenant_app.command("check")
 def tenant_check(slug: str = typer.Argument(...), file: Path = PREFECT_YAML) -> None:
     """Run the activation checks (A4) for a tenant without writing anything."""
-    from flows import deployments
+    from flows.activate import check_tenant
+    from ops import deployments
 
     try:
         config = deployments.tenant(slug, file)
-        from flows.activate import check_tenant
     except deployments.DeploymentFileError as error:
         _fail(str(error))
-    except ImportError:
-        _not_built("tenant check")
     with _prefect_console_quiet():
         report = asyncio.run(check_tenant(config))
     for line in report.lines():
@@ -227,7 +220,7 @@ def _on_server(what: str, call):
 
 
 def _known_tenant(slug: str, file: Path):
-    from flows import deployments
+    from ops import deployments
 
     try:
         return deployments.tenant(slug, file)
@@ -259,8 +252,8 @@ def tenant_set(
     deployments on the Prefect server. The one way to change them (not the UI's parameter editor)."""
     from pydantic import ValidationError
 
-    from flows import deployments
     from mappings.tenant import TenantConfig
+    from ops import deployments
     from tasks.tenant_deployments import set_tenant_parameters
 
     config = _known_tenant(slug, file)
@@ -383,7 +376,7 @@ def tenant_remove(
     """Remove a tenant: its deployments on the server, its two credential blocks and its entries in
     prefect.yaml. The store keeps its history (report, audit) unless --purge-store."""
     from clients.credentials import GestionixCredentials, HandyCredentials
-    from flows import deployments
+    from ops import deployments
     from tasks.tenant_deployments import delete_deployments
 
     config = _known_tenant(slug, file)
@@ -415,7 +408,7 @@ def tenant_remove(
 def tenant_list(file: Path = PREFECT_YAML) -> None:
     """Every tenant of prefect.yaml: switches, state (awaiting activation, active, paused) and the
     last run of each of its deployments on the server."""
-    from flows import deployments
+    from ops import deployments
     from store import cursors
     from tasks.tenant_deployments import tenant_status
 
@@ -450,7 +443,7 @@ def deploy(file: Path = PREFECT_YAML) -> None:
     import subprocess
     import sys
 
-    from flows import deployments
+    from ops import deployments
     from tasks.tenant_deployments import restore_schedule_states, schedule_states
 
     _prefect_api_url()
@@ -484,7 +477,7 @@ def run(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's log lines (and tracebacks)."),
 ) -> None:
     """Run one flow once for one tenant, with the tenant's parameters from prefect.yaml."""
-    from flows import deployments
+    from ops import deployments
 
     try:
         spec = deployments.find(tenant, flow, file)
@@ -521,7 +514,7 @@ def serve(file: Path = PREFECT_YAML) -> None:
     """Serve every deployment of prefect.yaml in this process (no worker needed)."""
     from prefect import serve as prefect_serve
 
-    from flows import deployments
+    from ops import deployments
     from tasks.tenant_deployments import schedule_states
 
     states = _on_server("serve", schedule_states())  # activated/paused as the server has them (A4, A7)
@@ -545,7 +538,7 @@ def report(
     import json
     import sys
 
-    from flows import deployments
+    from ops import deployments
     from store import runs
     from store.reporting import build_report, report_rows
 
@@ -609,8 +602,8 @@ def reconcile(
     (missing orders pushed, documents of deleted orders deleted); exit 1 on any difference."""
     from datetime import date as date_type
 
-    from flows import deployments
     from flows.reconcile import reconcile as reconcile_flow
+    from ops import deployments
 
     try:
         config = deployments.tenant(tenant, file)
@@ -656,8 +649,8 @@ def replay(
     file: Path = PREFECT_YAML,
 ) -> None:
     """Retry dead letters now (after fixing their cause) and report the outcome of each."""
-    from flows import deployments
     from flows.replay import replay as replay_flow
+    from ops import deployments
     from store import runs
 
     if bool(key) == all_letters:
@@ -687,8 +680,8 @@ def explain(
     file: Path = PREFECT_YAML,
 ) -> None:
     """The whole story of one record and, first, why it is (not) in the other system (X5)."""
-    from flows import deployments
     from mappings.explain import VERDICTS, story_markdown, verdict
+    from ops import deployments
     from store.history import record_story
 
     if entity not in VERDICTS:

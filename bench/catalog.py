@@ -98,13 +98,16 @@ def _child(spec: dict) -> None:
     extra: dict = {}
 
     async def run() -> str:
-        shared_limiter(spec["slug"], "handy", spec["rate"])
-        if spec["phase"] == "reads_alone":
-            async with connect(tenant) as connection:
-                products = await connection.gestionix.list_products(connection.branch_id)
-            extra["products_read"] = len(products)
-            return f"read {len(products)} products"
-        return await catalog_pull(tenant, dry_run=spec.get("dry_run", False))
+        limiter = shared_limiter(spec["slug"], "handy", spec["rate"])
+        try:
+            if spec["phase"] == "reads_alone":
+                async with connect(tenant) as connection:
+                    products = await connection.gestionix.list_products(connection.branch_id)
+                extra["products_read"] = len(products)
+                return f"read {len(products)} products"
+            return await catalog_pull(tenant, dry_run=spec.get("dry_run", False))
+        finally:  # the waits Handy ordered (Remaining 0, 429): the account's minute was used up
+            extra["handy_server_pause_s"] = round(limiter.waited_for_server, 2)
 
     cpu_before = process_cpu_s()
     started = time.perf_counter()
@@ -117,6 +120,7 @@ def _child(spec: dict) -> None:
         **store_calls.report(),
         "flow_cpu_s": round(process_cpu_s() - cpu_before, 2),
         "handy_write_span_s": round(timer.write_span("handy"), 2),
+        "handy_write_max_gap_s": round(timer.write_max_gap("handy"), 2),
         **calls_summary(stats(urls.handy), stats(urls.gestionix)),
         "peak_rss_mb": peak_rss_mb(),
         "summary": str(summary)[:300],
@@ -187,7 +191,8 @@ PHASE_KEYS = (
     "handy_writes", "handy_reads", "handy_429", "gestionix_calls", "api_busy_s", "http_busy_s",
     "overhead_s", "prefect_api_s", "loop_cpu_s", "loop_cpu_outside_api_s", "loop_cpu_in_api_calls_s",
     "loop_io_callbacks_cpu_s", "loop_task_steps", "store_statements_on_loop",
-    "store_statements_off_loop", "peak_rss_mb", "handy_by_route", "gestionix_by_route", "summary",
+    "store_statements_off_loop", "peak_rss_mb", "handy_write_span_s", "handy_write_max_gap_s",
+    "handy_server_pause_s", "handy_by_route", "gestionix_by_route", "summary",
 )
 
 

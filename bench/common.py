@@ -34,6 +34,7 @@ parent it was forked from).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -124,8 +125,13 @@ def stats(api_url: str) -> dict:
 
 
 def reset_stats(urls: Urls) -> None:
+    """Before each measured run: zero the call counters and start a fresh rate-limit window.
+    The sandbox counts requests per calendar minute for the whole account, so without the reset
+    a run would inherit what the previous run (often a naive script bursting) used of its minute,
+    wait for the next one, and have that wait counted against its own throughput."""
     for url in urls.both:
         httpx.post(control(url) + "/stats/reset", timeout=30).raise_for_status()
+        httpx.post(control(url) + "/ratelimit/reset", timeout=30).raise_for_status()
 
 
 def set_knobs(urls: Urls, *, latency_ms: int, handy_rate: int | None) -> None:
@@ -230,6 +236,11 @@ class HttpTimer:
         """Seconds from the first to the last write answered (for write throughput)."""
         times = self.write_times.get(system) or []
         return (max(times) - min(times)) if len(times) >= 2 else 0.0
+
+    def write_max_gap(self, system: str) -> float:
+        """The longest wait between two consecutive writes answered (a pause shows here)."""
+        times = sorted(self.write_times.get(system) or [])
+        return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
 
 
 def throughput_share(writes: int, seconds: float, rate_per_minute: float) -> float | None:

@@ -169,7 +169,7 @@ def _keep_scheduled_only(yaml_path: Path, slugs: list[str]) -> int:
     on this machine (1 050 for 150 tenants). Returns how many deployments are left."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-    from flows import deployments
+    from ops import deployments
 
     document = deployments.read(yaml_path)
     wanted = {f"{slug}-{flow}" for slug in slugs for flow in SCHEDULED_FLOWS}

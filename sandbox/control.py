@@ -1,5 +1,5 @@
 """Control-surface routes both sandbox servers share (under /_sandbox/, no auth):
-stats, knobs, clock, reset and state dump. Server-specific routes are added by each app."""
+stats, rate-limit window, knobs, clock, reset and state dump. Server-specific routes are added by each app."""
 
 from __future__ import annotations
 
@@ -33,6 +33,13 @@ def add_common_controls(app: FastAPI, state: Any) -> APIRouter:
     async def reset_stats() -> Response:
         state.stats.reset()
         return json_response(state.stats.as_dict())
+
+    @ctl.post("/ratelimit/reset")
+    async def reset_rate_window() -> Response:
+        """Forget the requests counted in the current rate-limit window (benches start each
+        measured run with the account's whole minute, not what an earlier run left of it)."""
+        state.limiter.reset()
+        return json_response({"reset": True})
 
     @ctl.get("/knobs")
     async def get_knobs() -> Response:

@@ -11,6 +11,7 @@ Deliberate traps (each one exercises a rule of RULES.md):
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -251,8 +252,7 @@ def generate_world(seed: int = 7, products: int = 200, customers: int = 60, orde
     rng = random.Random(seed)
     gx = GestionixState(clock=clock, seed=seed, **(gestionix_knobs or {}))
     handy = HandyState(clock=clock, seed=seed, timezone=handy_timezone, **(handy_knobs or {}))
-    gx.world_params = {**params, "clock": clock}
-    handy.world_params = {**params, "clock": clock}
+    gx.regenerate = handy.regenerate = functools.partial(generate_world, **params, clock=clock)
 
     # --- Gestionix company 92 ---------------------------------------------------------------
     main = Company(DEMO_COMPANY_ID, {"business_name": "DISTRIBUIDORA LA NORTEÑA SA DE CV",

@@ -13,6 +13,7 @@ import json
 import math
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -121,7 +122,9 @@ class GestionixState(VersionedStore):
         self.stats = CallStats(not_counted_as_write={"POST /users/authentication"})
         self.limiter = FixedWindowLimiter(self.clock)
         self.fault_rng = random.Random(seed)
-        self.world_params: dict[str, Any] = {}
+        # Set by sandbox.data.generate_world: the same world generated again (reset() goes back
+        # to it). Injected, so this module does not import the generator that imports it.
+        self.regenerate: Callable[[], Any] | None = None
         self._clear()
 
     def _clear(self) -> None:
@@ -133,9 +136,7 @@ class GestionixState(VersionedStore):
 
     def reset(self) -> None:
         """Back to the generated world (same seed and sizes); tokens dropped, knobs kept."""
-        from sandbox.data import generate_world
-
-        world = generate_world(**self.world_params) if self.world_params else None
+        world = self.regenerate() if self.regenerate is not None else None
         self._clear()
         if world is not None:
             fresh = world.gestionix

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -108,7 +109,9 @@ class HandyState(VersionedStore):
         self.order_rng = random.Random(seed + 1)
         self.token = token
         self.zone = ZoneInfo(timezone)
-        self.world_params: dict[str, Any] = {}
+        # Set by sandbox.data.generate_world: the same world generated again (reset() goes back
+        # to it). Injected, so this module does not import the generator that imports it.
+        self.regenerate: Callable[[], Any] | None = None
         self._clear()
 
     def _clear(self) -> None:
@@ -153,9 +156,7 @@ class HandyState(VersionedStore):
 
     def reset(self) -> None:
         """Back to the generated world (same seed and sizes). Knobs are kept."""
-        from sandbox.data import generate_world
-
-        world = generate_world(**self.world_params) if self.world_params else None
+        world = self.regenerate() if self.regenerate is not None else None
         self._clear()
         if world is not None:
             fresh = world.handy

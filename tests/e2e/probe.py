@@ -29,7 +29,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.sorting import FlowRunSort
 
-from flows.deployments import FLOWS
+from ops.deployments import FLOWS
 
 
 def _by_tag(slug: str) -> DeploymentFilter:

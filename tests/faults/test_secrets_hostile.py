@@ -167,7 +167,7 @@ def test_a2_tenant_add_refuses_a_hostile_token_naming_the_field_and_saves_nothin
     prefect.yaml; the message names api_token and shows no fragment of the value."""
     import shutil
 
-    from flows import deployments
+    from ops import deployments
 
     path = tmp_path / "prefect.yaml"
     shutil.copy(deployments.DEFAULT_PREFECT_YAML, path)

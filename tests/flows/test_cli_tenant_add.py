@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from clients.credentials import GestionixCredentials, HandyCredentials
-from flows import deployments
+from ops import deployments
 
 pytestmark = pytest.mark.flow
 

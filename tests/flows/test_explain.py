@@ -10,12 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from flows import deployments
 from flows.catalog import catalog_pull
 from flows.deletions import deletion_sync
 from flows.explain import explain
 from flows.orders import order_push
 from mappings.explain import verdict
+from ops import deployments
 from store import left_out
 from store.history import record_story
 from tests.flows.conftest import save_tenant_blocks

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from cli import app
 from clients.credentials import HandyCredentials
-from flows import deployments
 from flows.activate import activate
+from ops import deployments
 from store import cursors, runs
 from tasks.tenant_deployments import tenant_status
 from tests.flows.conftest import make_tenant

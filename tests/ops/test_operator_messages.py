@@ -17,7 +17,7 @@ from clients.errors import Unreachable
 from clients.gestionix import GestionixClient
 from clients.handy import HandyClient
 from clients.ratelimit import RetryPolicy
-from flows import deployments
+from ops import deployments
 from store import runs
 
 ONE_TRY = RetryPolicy(max_attempts=1)
@@ -169,7 +169,7 @@ def test_demo_never_overwrites_the_demo_tenants_blocks(prefect_harness, monkeypa
     """`hgsync demo` with 8701 busy (a running `hgsync sandbox`) says so, uses free ports, and saves
     its own blocks: the deployed demo tenant's blocks keep their URLs and secrets."""
     from clients.credentials import GestionixCredentials, HandyCredentials
-    from sandbox.demo import HANDY_PORT, run_demo
+    from ops.demo import HANDY_PORT, run_demo
 
     holder = socket.socket()
     try:

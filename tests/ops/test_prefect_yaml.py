@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import pytest
 from prefect.server.schemas.schedules import CronSchedule
 
-from flows import deployments
 from mappings.tenant import TenantConfig
+from ops import deployments
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import shutil
 import pytest
 from rich.console import Console
 
-from flows import deployments
 from mappings.tenant import TenantConfig
+from ops import deployments
 
 # Strings a YAML 1.1 reader turns into something else when written plain, and strings that need
 # quoting or escaping in any YAML.

@@ -26,6 +26,14 @@ async def test_x2_handy_429_with_headers_then_success_after_reset(handy, sb):
     assert after.status_code == 200 and after.headers["X-RateLimit-Remaining"] == "2"
 
 
+async def test_rate_limit_window_reset_gives_the_whole_minute_back(handy, handy_ctl, sb):
+    sb.set_handy_knobs(rate_limit_per_minute=2)  # the clock is frozen: one window throughout
+    assert [(await handy.get("/user")).status_code for _ in range(3)] == [200, 200, 429]
+    await handy_ctl.post("/ratelimit/reset")
+    response = await handy.get("/user")
+    assert response.status_code == 200 and response.headers["X-RateLimit-Remaining"] == "1"
+
+
 async def test_handy_default_limit_is_500_with_headers_on_every_response(handy):
     response = await handy.get("/user")
     assert response.headers["X-RateLimit-Limit"] == "500"

@@ -143,11 +143,11 @@ def run_demo(products: int = 120, customers: int = 40, cycles: int = 3, seed: in
     store_path = _use_demo_store()
 
     from clients.credentials import GestionixCredentials, HandyCredentials
-    from flows import deployments
     from flows.activate import activate
     from flows.deletions import deletion_sync
     from flows.orders import order_push
     from flows.runs import tenant_tags
+    from ops import deployments
     from sandbox.server import describe, run_sandbox
 
     ports = (HANDY_PORT, GESTIONIX_PORT) if _port_free(HANDY_PORT) and _port_free(GESTIONIX_PORT) else (0, 0)

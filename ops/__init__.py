@@ -1,0 +1,3 @@
+"""Operator tooling beside cli.py: prefect.yaml as the list of tenants and deployments
+(deployments), the `hgsync sandbox` command (sandbox_command) and `hgsync demo` (demo). It may
+import every room (flows, tasks, store, clients, sandbox); none of them imports it."""
