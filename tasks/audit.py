@@ -63,10 +63,10 @@ class RunFailedExplained(Exception):
 async def audited(audit: RunAudit, body: Awaitable[State | str | None]) -> State | str:
     """Run one flow's body and close its audit row however it ends: what the body returns when
     it finished the audit itself (its own final state, or `audit.switched_off`'s summary), else
-    `audit.conclude()`; RunSkipped
-    -> `skipped` + Cancelled; RunRefused -> `failed` + Failed; any other exception -> `failed`
-    with a "run failed" note, re-raised. The body starts the row itself (after its window is
-    known); a run that ends before that still gets one."""
+    `audit.conclude()` (completed, or completed with issues); RunSkipped -> `skipped` +
+    Cancelled; RunRefused -> `failed` + Failed; any other exception -> `failed` with a "run
+    failed" note, re-raised. The body starts the row itself (after its window is known); a run
+    that ends before that still gets one."""
     try:
         final = await body
     except RunSkipped as exc:
