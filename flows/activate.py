@@ -12,14 +12,14 @@ from flows.customers import customer_sync
 from flows.runs import run_name, tenant_tags
 from mappings.tenant import TenantConfig
 from tasks.activation import check_tenant, run_activation_checks, set_order_cursors
-from tasks.audit import RunAudit
+from tasks.audit import RunAudit, RunFailedExplained, audited
 from tasks.tenant_deployments import resume_schedules
 
 __all__ = ["activate", "check_tenant"]
 
 
-class ActivationFailed(Exception):
-    """An A4 check failed; the message lists what to fix."""
+class ActivationFailed(RunFailedExplained):
+    """An A4 check failed; the message lists what to fix (the run's audit says it too)."""
 
 
 STAY_PAUSED = "its schedules stay paused until an activation succeeds"
@@ -30,14 +30,17 @@ async def activate(tenant: TenantConfig, backfill_from: datetime | None = None) 
     """Check the tenant (A4), run the first full catalog (and customer) sync, start the order
     and deletion cursors now — or at `backfill_from` to push older orders too —, and then resume
     the schedules of the tenant's deployments (created paused, so nothing runs before this)."""
-    logger = get_run_logger()
     audit = RunAudit(tenant.slug, "activate").start()
+    return await audited(audit, _activate(tenant, backfill_from, audit))
+
+
+async def _activate(tenant: TenantConfig, backfill_from: datetime | None, audit: RunAudit) -> None:
+    logger = get_run_logger()
     report = await run_activation_checks(tenant)
     for line in report.lines():
         logger.info(line)
     if not report.ok:
         audit.fail("tenant", tenant.slug, f"{report.failure()}; {STAY_PAUSED}")
-        await audit.finish("failed")
         raise ActivationFailed(f"tenant {tenant.slug} cannot be activated: {report.failure()}; {STAY_PAUSED}")
     try:
         await _first_sync(tenant, backfill_from, audit)
@@ -49,7 +52,6 @@ async def activate(tenant: TenantConfig, backfill_from: datetime | None = None) 
             else "no scheduled deployment of this tenant on the Prefect server: no schedule to resume.")
     logger.info(note)
     audit.note(note)
-    return await audit.conclude()
 
 
 async def _first_sync(tenant: TenantConfig, backfill_from: datetime | None, audit: RunAudit) -> None:

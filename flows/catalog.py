@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 
 from prefect import flow
-from prefect.states import Failed, State
+from prefect.states import State
 from prefect.utilities.annotations import quote
 
 from flows.runs import run_name
 from mappings.tenant import TenantConfig
-from tasks.audit import RunAudit
+from tasks.audit import RunAudit, RunRefused, audited
 from tasks.catalog import (
     bind_adopted,
     ensure_families,
@@ -52,51 +52,50 @@ async def catalog_pull(
     operator go on (P7, deletion protection).
     """
     audit = RunAudit(tenant.slug, "catalog", dry_run=dry_run).start()
+    return await audited(audit, _pull(tenant, dry_run, full, confirm_mass_disable, audit))
+
+
+async def _pull(
+    tenant: TenantConfig, dry_run: bool, full: bool, confirm_mass_disable: bool, audit: RunAudit
+) -> None:
     # Big arguments (the audit's items, frames, the plan and its writes) are passed quoted: Prefect
     # would otherwise walk every element twice per task call looking for futures (seconds of
     # CPU at 50 000 products). Nothing here is a future; the tasks get the plain values.
     q_audit = quote(audit)
-    try:
-        async with connect(tenant) as connection:  # A1: the sucursal by name
-            # The reads are independent: the bindings, and Handy's products (full mode) and open
-            # routes (inventory) are read while the Gestionix catalog pages arrive (paced).
-            catalog, known, handy, routes = await asyncio.gather(
-                read_catalog(connection, q_audit),  # 1-2: P1-P6
-                read_bindings(tenant.slug),
-                read_handy_products(connection) if full else _nothing(),  # P7 drift, adoption
-                read_route_stock(connection) if tenant.sync_inventory else _nothing(),  # I1, I3
-            )
-            _, plan = await asyncio.gather(  # the left-out record is stored while planning
-                record_left_out(  # X5: why a product is not in Handy, changes only
-                    tenant.slug, quote(catalog), quote(known.products["gestionix_key"].tolist()),
-                    connection.branch_name, q_audit,
-                ),
-                plan_catalog(  # 3: P7, P8; 5: I2
-                    quote(catalog), quote(known), quote(handy), quote(routes),
-                    sync_inventory=tenant.sync_inventory, audit=q_audit,
-                ),
-            )
-            stop = await guard_mass_disable(  # before the first write, families included
-                tenant, quote(plan.disables), q_audit, entity="product", run_name="catalog",
-                dry_run=dry_run, confirmed=confirm_mass_disable,
-            )
-            if stop:
-                await audit.finish("failed")
-                return Failed(message=stop)
-            families = await ensure_families(  # 4: P5, families first
-                connection, tenant.slug, plan.families_needed, quote(known), q_audit,
-                full=full, dry_run=dry_run,
-            )
-            if dry_run:
-                report_plan(plan, audit)  # X3
-            else:
-                await bind_adopted(tenant.slug, quote(plan), q_audit)
-                for chunk in plan.chunks():  # 4-5: concurrent writes, bound as they succeed
-                    await write_products(
-                        connection, tenant.slug, quote(chunk), families, quote(handy), q_audit
-                    )
-    except BaseException as exc:
-        audit.note(f"run failed: {type(exc).__name__}: {exc}")
-        await audit.finish("failed")
-        raise
-    return await audit.conclude()  # X1
+    async with connect(tenant) as connection:  # A1: the sucursal by name
+        # The reads are independent: the bindings, and Handy's products (full mode) and open
+        # routes (inventory) are read while the Gestionix catalog pages arrive (paced).
+        catalog, known, handy, routes = await asyncio.gather(
+            read_catalog(connection, q_audit),  # 1-2: P1-P6
+            read_bindings(tenant.slug),
+            read_handy_products(connection) if full else _nothing(),  # P7 drift, adoption
+            read_route_stock(connection) if tenant.sync_inventory else _nothing(),  # I1, I3
+        )
+        _, plan = await asyncio.gather(  # the left-out record is stored while planning
+            record_left_out(  # X5: why a product is not in Handy, changes only
+                tenant.slug, quote(catalog), quote(known.products["gestionix_key"].tolist()),
+                connection.branch_name, q_audit,
+            ),
+            plan_catalog(  # 3: P7, P8; 5: I2
+                quote(catalog), quote(known), quote(handy), quote(routes),
+                sync_inventory=tenant.sync_inventory, audit=q_audit,
+            ),
+        )
+        stop = await guard_mass_disable(  # before the first write, families included
+            tenant, quote(plan.disables), q_audit, entity="product", run_name="catalog",
+            dry_run=dry_run, confirmed=confirm_mass_disable,
+        )
+        if stop:
+            raise RunRefused(stop)
+        families = await ensure_families(  # 4: P5, families first
+            connection, tenant.slug, plan.families_needed, quote(known), q_audit,
+            full=full, dry_run=dry_run,
+        )
+        if dry_run:
+            report_plan(plan, audit)  # X3
+        else:
+            await bind_adopted(tenant.slug, quote(plan), q_audit)
+            for chunk in plan.chunks():  # 4-5: concurrent writes, bound as they succeed
+                await write_products(
+                    connection, tenant.slug, quote(chunk), families, quote(handy), q_audit
+                )

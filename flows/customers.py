@@ -6,11 +6,11 @@ Orchestration only; the steps and the binding conventions live in tasks/customer
 from __future__ import annotations
 
 from prefect import flow
-from prefect.states import Failed, State
+from prefect.states import State
 
 from flows.runs import run_name
 from mappings.tenant import TenantConfig
-from tasks.audit import RunAudit
+from tasks.audit import RunAudit, RunRefused, audited
 from tasks.connect import connect
 from tasks.customers import (
     ZoneGeneral,
@@ -40,31 +40,30 @@ async def customer_sync(
     would disable more than the tenant's mass_disable_threshold_percent of its enabled customers
     ends Failed before writing anything; `confirm_mass_disable` lets an operator go on (C3)."""
     audit = RunAudit(tenant.slug, "customers", dry_run=dry_run)
+    return await audited(audit, _sync(tenant, dry_run, full, confirm_mass_disable, audit))
+
+
+async def _sync(
+    tenant: TenantConfig, dry_run: bool, full: bool, confirm_mass_disable: bool, audit: RunAudit
+) -> str | None:
     if not tenant.sync_customers:  # C7
-        audit.note(SWITCHED_OFF)
-        return await audit.finish("skipped")
+        return await audit.switched_off(SWITCHED_OFF)
     audit.start()
-    try:
-        async with connect(tenant) as connection:
-            sources = await read_sources(connection, full)
-            customer_plan = await plan_customers(tenant, sources, audit)
-            stop = await guard_mass_disable(  # before the first write, bindings included
-                tenant, customer_plan.disables, audit, entity="customer", run_name="customers",
-                dry_run=dry_run, confirmed=confirm_mass_disable,
+    async with connect(tenant) as connection:
+        sources = await read_sources(connection, full)
+        customer_plan = await plan_customers(tenant, sources, audit)
+        stop = await guard_mass_disable(  # before the first write, bindings included
+            tenant, customer_plan.disables, audit, entity="customer", run_name="customers",
+            dry_run=dry_run, confirmed=confirm_mass_disable,
+        )
+        if stop:
+            raise RunRefused(stop)
+        await bind_without_writing(tenant, customer_plan, audit, dry_run)
+        zone = ZoneGeneral(connection, tenant, audit, dry_run)
+        if customer_plan.needs_zone:
+            await ensure_zone(zone)  # C4
+        for batch in batches(customer_plan.write_rows()):
+            await write_customers(
+                connection, tenant, batch, zone, customer_plan, audit, dry_run
             )
-            if stop:
-                await audit.finish("failed")
-                return Failed(message=stop)
-            await bind_without_writing(tenant, customer_plan, audit, dry_run)
-            zone = ZoneGeneral(connection, tenant, audit, dry_run)
-            if customer_plan.needs_zone:
-                await ensure_zone(zone)  # C4
-            for batch in batches(customer_plan.write_rows()):
-                await write_customers(
-                    connection, tenant, batch, zone, customer_plan, audit, dry_run
-                )
-    except BaseException as exc:
-        audit.note(f"run failed: {exc}")
-        await audit.finish("failed")
-        raise
-    return await audit.conclude()
+    return None

@@ -15,19 +15,19 @@ from zoneinfo import ZoneInfo
 
 from prefect import flow
 from prefect.artifacts import acreate_table_artifact
-from prefect.states import Cancelled, Completed, Failed
+from prefect.states import Completed, Failed, State
 from prefect.utilities.annotations import quote
 
-from mappings.reconcile import ReconcileRow, document_in_day, plan_repairs, problems, reconcile_day
+from flows.leased import leased
+from flows.orders import push_planned
 from flows.runs import run_name
+from mappings.reconcile import ReconcileRow, document_in_day, plan_repairs, problems, reconcile_day
 from mappings.tenant import TenantConfig
 from tasks import alerts
-from tasks.audit import RunAudit
-from tasks.connect import Connection, connect
+from tasks.audit import RunAudit, audited
 from tasks.deletions import apply_deletions
-from tasks.documents import BATCH_SIZE, LeaseTimeout, Window, renew, tenant_lease
-from tasks.fencing import LeaseGuard
-from tasks.orders import plan_orders, push_orders, read_catalog, resolve_customers
+from tasks.documents import Window
+from tasks.orders import plan_orders
 from tasks.reconcile import (
     DayData,
     heal_day_duplicates,
@@ -46,42 +46,40 @@ async def reconcile(tenant: TenantConfig, day: date | None = None, dry_run: bool
     `dry_run` lists the repairs it would make and writes nothing (X3)."""
     day = day or (datetime.now(ZoneInfo(tenant.handy_timezone)).date() - timedelta(days=1))
     audit = RunAudit(tenant.slug, "reconcile", dry_run=dry_run)
-    try:
-        async with (
-            tenant_lease(tenant.slug, hold=not dry_run) as lease,
-            connect(tenant) as connection,
-        ):
-            connection.lease = lease  # its pushes and deletions ask the lease first (O8)
-            data = await read_day(quote(connection), day)
-            audit.window_start, audit.window_end = data.start, data.end
-            audit.start()
-            before = dict(audit.counts)
-            data.documents, healed = await heal_day_duplicates(  # O8
-                connection, tenant, data, audit, dry_run
-            )
-            rows = _compare(tenant, data, audit, healed)
-            repairs = plan_repairs(rows, data.live, [str(o.get("id")) for o in data.deleted])
-            if repairs.push:
-                await _push_missing(connection, tenant, repairs.push, data, audit, dry_run, lease)
-            if repairs.delete:
-                work = await prepare_repair_deletions(tenant, quote(repairs.delete), dry_run)
-                window = Window(stream="reconcile", start=data.start, end=data.end)
-                await apply_deletions(
-                    quote(connection), tenant, quote(work), window, quote(audit), dry_run
-                )
-    except LeaseTimeout as exc:
-        audit.note(str(exc))
-        await audit.finish("skipped")
-        return Cancelled(message=str(exc))
-    except BaseException as exc:
-        audit.note(f"run failed: {exc}")
-        await audit.finish("failed")
-        raise
+    return await audited(audit, _reconcile(tenant, day, dry_run, audit))
+
+
+async def _reconcile(tenant: TenantConfig, day: date, dry_run: bool, audit: RunAudit) -> State:
+    async with leased(tenant, audit, dry_run) as run:  # its pushes and deletions ask the lease (O8)
+        data = await read_day(run.conn, day)
+        audit.window_start, audit.window_end = data.start, data.end
+        audit.start()
+        before = dict(audit.counts)
+        data.documents, healed = await heal_day_duplicates(  # O8
+            run.connection, tenant, data, audit, dry_run
+        )
+        rows = _compare(tenant, data, audit, healed)
+        repairs = plan_repairs(rows, data.live, [str(o.get("id")) for o in data.deleted])
+        window = Window(stream="reconcile", start=data.start, end=data.end)
+        if repairs.push:  # O1/O8: the same path as order_push, so pushed exactly once
+            await push_planned(run, await plan_orders(tenant, quote(repairs.push), [], run.log), window)
+        if repairs.delete:
+            work = await prepare_repair_deletions(tenant, quote(repairs.delete), dry_run)
+            await apply_deletions(run.conn, tenant, quote(work), window, run.log, dry_run)
     await acreate_table_artifact(
         key=f"{tenant.slug}-reconcile-day",
         table=[row.as_dict() for row in rows] or [{"order_id": "-", "outcome": "no orders that day"}],
         description=f"{tenant.slug} reconciliation of {day.isoformat()}",
     )
+    return await _conclude(tenant, day, rows, audit, before, dry_run)
+
+
+async def _conclude(
+    tenant: TenantConfig, day: date, rows: list[ReconcileRow], audit: RunAudit, before: dict,
+    dry_run: bool,
+) -> State:
+    """Clean, or Failed with the differences and what was repaired (a day with any difference
+    never ends as a clean run); the audit row is finished here."""
     bad = problems(rows)
     repaired = {name: audit.counts[name] - before.get(name, 0) for name in ("created", "deleted")}
     if not bad:
@@ -118,29 +116,3 @@ def _compare(
         if row.outcome not in ("ok", "duplicate"):  # a healed duplicate is itemised by its repair
             audit.item("order", row.order_id, row.outcome, row.reason)
     return rows
-
-
-async def _push_missing(
-    connection: Connection,
-    tenant: TenantConfig,
-    orders: list,
-    data: DayData,
-    audit: RunAudit,
-    dry_run: bool,
-    lease: LeaseGuard | None,
-) -> None:
-    """O1/O8 repair: the same plan → catalog → customers → push as order_push, so a missing
-    order is pushed exactly once even if order_push reaches it too (bindings, intents). Large
-    arguments are quoted: the task gets the object itself, not walked by Prefect (flows/orders.py)."""
-    conn, log = quote(connection), quote(audit)
-    plan = await plan_orders(tenant, quote(orders), [], log)
-    if not plan.work:
-        return
-    catalog = await read_catalog(conn)
-    customers = await resolve_customers(conn, tenant, quote(plan), quote(catalog), log, dry_run)
-    window = Window(stream="reconcile", start=data.start, end=data.end)
-    for batch in plan.batches(BATCH_SIZE):
-        await push_orders(
-            conn, tenant, quote(batch), quote(catalog), quote(customers), window, log, dry_run
-        )
-        renew(lease)

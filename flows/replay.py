@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from prefect import flow
-from prefect.states import Completed, Failed
+from prefect.states import Completed, Failed, State
 
 from flows.deletions import deletion_sync
 from flows.orders import order_push
 from flows.runs import run_name, tenant_tags
 from mappings.tenant import TenantConfig
-from tasks.audit import RunAudit
+from tasks.audit import RunAudit, audited
 from tasks.replay import outcomes, select_letters
 
 
@@ -18,6 +18,10 @@ async def replay(tenant: TenantConfig, key: str | None = None, dry_run: bool = F
     """Retry the open dead letters (one Handy order id with `key`, else all): pushes through
     order_push, refused deletions through deletion_sync (released for one more attempt, D3)."""
     audit = RunAudit(tenant.slug, "replay", dry_run=dry_run).start()
+    return await audited(audit, _replay(tenant, key, dry_run, audit))
+
+
+async def _replay(tenant: TenantConfig, key: str | None, dry_run: bool, audit: RunAudit) -> State:
     selected = select_letters(tenant, key, release=not dry_run)
     if not selected:
         audit.note(f"no open dead letter{' for ' + key if key else ''}: nothing to replay.")

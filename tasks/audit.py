@@ -1,7 +1,9 @@
 """Run audit (X1): counts and explained records, kept in the store and shown as Prefect artifacts.
 
-Every flow opens one `RunAudit`, tells it what happened, and closes it. The table artifact key is
-stable per tenant and flow (`<slug>-<flow>`), so the Artifacts page keeps the history.
+Every flow opens one `RunAudit`, tells it what happened, and runs its body through `audited`,
+which closes the run however it ends (completed, with issues, failed, skipped, cancelled), so no
+run row stays `running`. The table artifact key is stable per tenant and flow (`<slug>-<flow>`),
+so the Artifacts page keeps the history.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,7 +20,7 @@ from prefect import get_run_logger
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.context import get_run_context
 from prefect.exceptions import MissingContextError
-from prefect.states import Completed, State
+from prefect.states import Cancelled, Completed, Failed, State
 
 from store import dead_letters, runs
 from tasks import alerts
@@ -40,6 +43,45 @@ HELD_ACTIONS = ("dead-lettered", "waiting")  # kept until it goes through or an 
 REPAIR_ACTIONS = {"deleted duplicate": "deleted", "would delete duplicate": "to delete"}
 # Flows whose own writes open and close order dead letters (replay only calls them as subflows).
 WATCHES_HELD = ("orders", "deletions", "reconcile")
+
+
+class RunSkipped(Exception):
+    """The run did nothing for a reason outside it (the tenant's lease stayed taken): its row ends
+    `skipped`, the flow run Cancelled with this message."""
+
+
+class RunRefused(Exception):
+    """The run stopped on purpose before its first write (a mass-disable guard): its row ends
+    `failed`, the flow run Failed with this message (not raised)."""
+
+
+class RunFailedExplained(Exception):
+    """A failure the flow already put in its audit (audit.fail): the row ends `failed` without a
+    second "run failed" note, and the exception is raised."""
+
+
+async def audited(audit: RunAudit, body: Awaitable[State | str | None]) -> State | str:
+    """Run one flow's body and close its audit row however it ends: what the body returns when
+    it finished the audit itself (its own final state, or `audit.switched_off`'s summary), else
+    `audit.conclude()` (completed, or completed with issues); RunSkipped -> `skipped` +
+    Cancelled; RunRefused -> `failed` + Failed; any other exception -> `failed` with a "run
+    failed" note, re-raised. The body starts the row itself (after its window is known); a run
+    that ends before that still gets one."""
+    try:
+        final = await body
+    except RunSkipped as exc:
+        audit.note(str(exc))
+        await audit.finish("skipped")
+        return Cancelled(message=str(exc))
+    except RunRefused as exc:
+        await audit.finish("failed")
+        return Failed(message=str(exc))
+    except BaseException as exc:
+        if not isinstance(exc, RunFailedExplained):
+            audit.note(f"run failed: {type(exc).__name__}: {exc}")
+        await audit.finish("failed")
+        raise
+    return final if final is not None else await audit.conclude()
 
 
 def _flow_run_id() -> str | None:
@@ -104,6 +146,11 @@ class RunAudit:
     def fail(self, entity: str, key: object, reason: str) -> None:
         self.count("failed")
         self.item(entity, key, "failed", reason)
+
+    async def switched_off(self, note: str) -> str:
+        """A switch of the tenant says this flow has nothing to do: the row ends `skipped`."""
+        self.note(note)
+        return await self.finish("skipped")
 
     def note(self, text: str) -> None:
         """A run-level remark shown in the summary (e.g. 'sync_customers is off: nothing to do')."""

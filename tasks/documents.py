@@ -22,7 +22,7 @@ from mappings.orders import DocType
 from mappings.windows import next_cursor, widened_start
 from store import cursors, leases, runs
 from store.db import database_time
-from tasks.audit import RunAudit
+from tasks.audit import RunAudit, RunSkipped
 from tasks.connect import resolve_branch
 from tasks.fencing import LeaseGuard, check, fence_for, lease_ttl, when_store_answers
 from tasks.options import RETRYING_TASK, STORE_TASK
@@ -56,8 +56,9 @@ class NoCursor(Exception):
     """A windowed flow ran before activation set its cursor, without `since`."""
 
 
-class LeaseTimeout(Exception):
-    """The tenant's lease stayed taken for the whole wait: this run did nothing."""
+class LeaseTimeout(RunSkipped):
+    """The tenant's lease stayed taken for the whole wait: this run did nothing (it ends
+    Cancelled, its row `skipped`: tasks/audit.audited)."""
 
 
 # ---------------------------------------------------------------------------------------------

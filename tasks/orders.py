@@ -17,7 +17,6 @@ concurrently (bounded) while each order's own steps stay in order.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -117,51 +116,23 @@ class Catalog:
 
 
 @dataclass
+class NewCustomer:
+    """A Gestionix client to create (O4) for every Handy customer of `keys` (one name, one client)."""
+
+    name: str  # normalised nombre comercial: the creation's key in the run's create-once map
+    body: dict
+    keys: list[str]
+
+
+@dataclass
 class CustomerResolution:
     client_id: Any = None
     problem: str | None = None  # the orders of this customer are dead-lettered with it
     transient: bool = False  # a temporary failure: the orders are retried next run
     would_create: bool = False  # dry run
-    # A customer still to create: the first order that needs it starts its creation (see
-    # _CustomerCreations) and every order of it awaits it just before its own document.
-    pending: int | None = None
-    creations: _CustomerCreations | None = None
-
-
-class _CustomerCreations:
-    """The customer creations of one run, each started by the first order that needs it, just
-    before that order's own document. They share Gestionix's rate with the orders' creates: made
-    on demand they take it at the pace orders need them, never ahead of the creates that pace
-    Handy's externalId writes (all ~190 creations of 2 000 orders at once starved those creates
-    for ~40 s). When a push fails, `settle` lets the creations in flight finish and bind (a rerun
-    must not create those customers again) and starts no more."""
-
-    def __init__(self, create: Callable[[int], Awaitable[CustomerResolution]]) -> None:
-        self.stopping = False
-        self._create = create
-        self._started: dict[int, asyncio.Task] = {}
-
-    async def resolution(self, index: int, customer: str) -> CustomerResolution:
-        task = self._started.get(index)
-        if task is None:
-            if self.stopping:  # the push failed: create nothing more in this run
-                return CustomerResolution(
-                    problem=f"customer {customer} not created: the run stopped", transient=True)
-            task = self._started[index] = asyncio.ensure_future(self._create(index))
-            task.add_done_callback(_retrieve)
-        # shielded: an order cancelled while it waits must not cancel what the others await
-        return await asyncio.shield(task)
-
-    async def settle(self) -> None:
-        self.stopping = True
-        running = [task for task in self._started.values() if not task.done()]
-        if running:
-            await asyncio.wait(running)
-
-
-def _retrieve(task: asyncio.Future) -> None:
-    if not task.cancelled():
-        task.exception()  # raised to the orders that await it; retrieved here to keep asyncio quiet
+    # Still to create: the first order that needs it creates it in push_orders, the others of
+    # that customer await that creation (_Run.creations); then the outcome replaces this one.
+    to_create: NewCustomer | None = None
 
 
 @dataclass
@@ -313,24 +284,16 @@ async def resolve_customers(
     binding -> match by normalised nombre comercial / razón social among the sucursal's clients
     (oldest on ambiguity, reported) -> create it (address when sync_customer_address) and bind.
     Two orders of one new customer create it once; so do two Handy customers with one name.
-    Creations are made on demand: the first order of a new customer creates it right before its
-    document and the others of that customer await it (CustomerResolution.pending), while the
-    orders of known customers are pushed meanwhile (at 50 ms latency and Gestionix 600/min,
-    creating ~180 customers up front held every push back ~18 s; see _CustomerCreations)."""
+    Creations are left to push_orders, made on demand: the first order of a new customer creates
+    it right before its document and the others of that customer await it (NewCustomer), while
+    the orders of known customers are pushed meanwhile (at 50 ms latency and Gestionix 600/min,
+    creating ~180 customers up front held every push back ~18 s; see _customer)."""
     slug = tenant.slug
-    first: dict[str, OrderWork] = {}
-    for work in plan.work:
-        if work.problem is None and work.doc_type is not None and work.status != PUSHED:
-            try:  # an order that cannot be pushed anyway creates no customer (O5-O7 first)
-                work.draft = _draft(work, connection, catalog)
-            except (OrderRejected, OrderSkipped) as exc:
-                work.problem = exc
-                continue
-            first.setdefault(customer_key(work.order), work)
+    first = _first_order_per_customer(plan, connection, catalog)
     bindings = await store_call(binder.get_many, slug, CUSTOMER, list(first))
     resolved: dict[str, CustomerResolution] = {}
     to_bind: list[tuple[str, dict]] = []
-    to_create: dict[str, tuple[dict, list[str]]] = {}  # name key -> (body, customer keys)
+    to_create: dict[str, NewCustomer] = {}  # by normalised name: two Handy customers, one client
     for key, work in first.items():
         binding = bindings.get(key)
         if binding is not None and binding.gestionix_key:
@@ -355,51 +318,34 @@ async def resolve_customers(
             resolved[key] = CustomerResolution(problem=exc.reason)
             continue
         name_key = normalize_name(body[G.CLIENT_COMMERCIAL_NAME])
-        to_create.setdefault(name_key, (body, []))[1].append(key)
+        to_create.setdefault(name_key, NewCustomer(name_key, body, [])).keys.append(key)
 
-    if dry_run:
-        for body, keys in to_create.values():
-            for key in keys:
-                resolved[key] = CustomerResolution(would_create=True)
-            audit.item(CUSTOMER, keys[0], "would create", "", name=body[G.CLIENT_COMMERCIAL_NAME])
+    if not dry_run:
+        await _bind_customers(slug, to_bind, audit)
+    for new in to_create.values():
+        for key in new.keys:
+            resolved[key] = CustomerResolution(would_create=dry_run, to_create=None if dry_run else new)
+        if dry_run:
+            audit.item(CUSTOMER, new.keys[0], "would create", "", name=new.body[G.CLIENT_COMMERCIAL_NAME])
             audit.count("customers created")
-        return resolved
-
-    await _bind_customers(slug, to_bind, audit)
-    groups = list(to_create.values())
-    if not groups:
-        return resolved
-    async def create(index: int) -> CustomerResolution:
-        body, keys = groups[index]
-        created_pairs: list[tuple[str, dict]] = []
-        try:
-            client = await connection.gestionix.create_client(body)
-        except Retryable as exc:
-            outcome = CustomerResolution(
-                problem=f"customer {keys[0]} could not be created in Gestionix yet ({exc})",
-                transient=True,
-            )
-        except ApiError as exc:
-            outcome = CustomerResolution(
-                problem=f"customer {keys[0]} could not be created in Gestionix: {exc}"
-            )
-        else:
-            outcome = CustomerResolution(client_id=client[G.CLIENT_ID])
-            catalog.clients.append(client)
-            created_pairs.extend((key, client) for key in keys)
-            audit.count("customers created")
-            audit.item(CUSTOMER, keys[0], "created", "", client_id=client[G.CLIENT_ID],
-                       name=body[G.CLIENT_COMMERCIAL_NAME])
-        await _bind_customers(slug, created_pairs, audit)
-        for key in keys:
-            resolved[key] = outcome
-        return outcome
-
-    creations = _CustomerCreations(create)
-    for index, (_body, keys) in enumerate(groups):
-        for key in keys:
-            resolved[key] = CustomerResolution(pending=index, creations=creations)
     return resolved
+
+
+def _first_order_per_customer(
+    plan: OrderPlan, connection: Connection, catalog: Catalog
+) -> dict[str, OrderWork]:
+    """The first pushable order of each customer, its draft built: an order that cannot be
+    pushed anyway (O5-O7) creates no customer."""
+    first: dict[str, OrderWork] = {}
+    for work in plan.work:
+        if work.problem is None and work.doc_type is not None and work.status != PUSHED:
+            try:
+                work.draft = _draft(work, connection, catalog)
+            except (OrderRejected, OrderSkipped) as exc:
+                work.problem = exc
+                continue
+            first.setdefault(customer_key(work.order), work)
+    return first
 
 
 async def _bind_customers(slug: str, pairs: list[tuple[str, dict]], audit: RunAudit) -> None:
@@ -453,6 +399,9 @@ class _Run:
     bindings: dict[str, Any]
     open_letters: set[str]
     fixed_tax_reported: set[str] = field(default_factory=set)  # product claves, once per run
+    # O4 create-once map of this push: each new customer's creation by name, started by the
+    # first order that needs it; the others of that customer await the same task.
+    creations: dict[str, asyncio.Task] = field(default_factory=dict)
 
     @property
     def slug(self) -> str:
@@ -488,10 +437,10 @@ async def push_orders(
     )
     try:
         await run_bounded(batch, lambda work: _push_one(run, work), CONCURRENCY)
-    except BaseException:
-        for creations in {id(r.creations): r.creations for r in customers.values() if r.creations}.values():
-            await creations.settle()
-        raise
+    finally:  # a failed push lets the creations in flight finish and bind: a rerun must not
+        # create those customers again (no order is left to start another one)
+        if running := [task for task in run.creations.values() if not task.done()]:
+            await asyncio.wait(running)
 
 
 async def _push_one(run: _Run, work: OrderWork) -> None:
@@ -542,28 +491,9 @@ async def _create(run: _Run, work: OrderWork) -> None:
     if run.catalog is None or work.doc_type is None:  # cannot happen: planned without catalog
         _transient(run, work, "Gestionix catalog not read in this run")
         return
-    customer = customer_key(work.order)
-    resolution = run.customers.get(customer) or CustomerResolution(
-        problem="customer was not resolved"
-    )
-    if resolution.pending is not None and resolution.creations is not None:  # created on demand
-        resolution = await resolution.creations.resolution(resolution.pending, customer)
-    if resolution.transient:
-        _transient(run, work, resolution.problem or "customer not resolved")
+    document = await _document(run, work)
+    if document is None:
         return
-    if resolution.problem:
-        await _dead_letter(run, work, resolution.problem)
-        return
-    try:
-        draft = work.draft or _draft(work, run.connection, run.catalog)
-    except (OrderRejected, OrderSkipped) as exc:
-        await _not_pushable(run, work, exc)
-        return
-    seller_id = match_seller(work.order.get(H.ORDER_CREATED_BY), run.catalog.sellers)
-    document = replace(draft, body={**draft.body, G.DOCUMENT_CLIENT_ID: resolution.client_id,
-                                    G.DOCUMENT_SELLER_ID: seller_id})
-    _report_returns(run, work, document)
-    _report_taxes(run, work, document)
     if run.dry_run:
         run.audit.count("created")
         run.audit.item(ORDER, work.key, "would push", "", **_document_extra(document))
@@ -607,6 +537,80 @@ async def _create(run: _Run, work: OrderWork) -> None:
                    **_document_extra(document))
     if await _write_external_id(run, work, created["id"]):
         await _resolve(run, work)
+
+
+async def _document(run: _Run, work: OrderWork) -> OrderDocument | None:
+    """The order's document with its client (O3, O4) and seller; None when the order stops here:
+    its customer could not be had (held or dead-lettered with the reason) or it cannot be pushed."""
+    customer = customer_key(work.order)
+    resolution = run.customers.get(customer) or CustomerResolution(
+        problem="customer was not resolved"
+    )
+    if resolution.to_create is not None:  # O4: created once, on demand
+        resolution = await _customer(run, resolution.to_create)
+    if resolution.transient:
+        _transient(run, work, resolution.problem or "customer not resolved")
+        return None
+    if resolution.problem:
+        await _dead_letter(run, work, resolution.problem)
+        return None
+    try:
+        draft = work.draft or _draft(work, run.connection, run.catalog)
+    except (OrderRejected, OrderSkipped) as exc:
+        await _not_pushable(run, work, exc)
+        return None
+    seller_id = match_seller(work.order.get(H.ORDER_CREATED_BY), run.catalog.sellers)
+    document = replace(draft, body={**draft.body, G.DOCUMENT_CLIENT_ID: resolution.client_id,
+                                    G.DOCUMENT_SELLER_ID: seller_id})
+    _report_returns(run, work, document)
+    _report_taxes(run, work, document)
+    return document
+
+
+async def _customer(run: _Run, new: NewCustomer) -> CustomerResolution:
+    """The creation of `new`, started by the first order that needs it, just before that order's
+    own document: made on demand, the creations share Gestionix's rate with the orders' creates
+    at the pace orders need them, never ahead of the creates that pace Handy's externalId
+    writes (all ~190 creations of 2 000 orders at once starved those creates for ~40 s)."""
+    task = run.creations.get(new.name)
+    if task is None:
+        task = run.creations[new.name] = asyncio.create_task(_create_customer(run, new))
+        task.add_done_callback(_retrieve)
+    # shielded: an order cancelled while it waits must not cancel what the others await
+    return await asyncio.shield(task)
+
+
+def _retrieve(task: asyncio.Task) -> None:
+    if not task.cancelled():
+        task.exception()  # raised to the orders that await it; retrieved here to keep asyncio quiet
+
+
+async def _create_customer(run: _Run, new: NewCustomer) -> CustomerResolution:
+    """O4: create and bind the client; its outcome replaces the pending resolution of each of
+    its Handy customers, so the next batches of this run use it without creating again."""
+    created_pairs: list[tuple[str, dict]] = []
+    try:
+        client = await run.connection.gestionix.create_client(new.body)
+    except Retryable as exc:
+        outcome = CustomerResolution(
+            problem=f"customer {new.keys[0]} could not be created in Gestionix yet ({exc})",
+            transient=True,
+        )
+    except ApiError as exc:
+        outcome = CustomerResolution(
+            problem=f"customer {new.keys[0]} could not be created in Gestionix: {exc}"
+        )
+    else:
+        outcome = CustomerResolution(client_id=client[G.CLIENT_ID])
+        run.catalog.clients.append(client)
+        created_pairs.extend((key, client) for key in new.keys)
+        run.audit.count("customers created")
+        run.audit.item(CUSTOMER, new.keys[0], "created", "", client_id=client[G.CLIENT_ID],
+                       name=new.body[G.CLIENT_COMMERCIAL_NAME])
+    await _bind_customers(run.slug, created_pairs, run.audit)
+    for key in new.keys:
+        run.customers[key] = outcome
+    return outcome
 
 
 def _draft(work: OrderWork, connection: Connection, catalog: Catalog) -> OrderDocument:
