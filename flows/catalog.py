@@ -13,6 +13,7 @@ from prefect.states import Failed, State
 from prefect.utilities.annotations import quote
 
 from flows.runs import run_name
+from mappings.bindings import Entity
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit
 from tasks.catalog import (
@@ -77,7 +78,7 @@ async def catalog_pull(
                 ),
             )
             stop = await guard_mass_disable(  # before the first write, families included
-                tenant, quote(plan.disables), q_audit, entity="product", run_name="catalog",
+                tenant, quote(plan.disables), q_audit, entity=Entity.PRODUCT, run_name="catalog",
                 dry_run=dry_run, confirmed=confirm_mass_disable,
             )
             if stop:

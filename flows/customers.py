@@ -9,6 +9,7 @@ from prefect import flow
 from prefect.states import Failed, State
 
 from flows.runs import run_name
+from mappings.bindings import Entity
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit
 from tasks.connect import connect
@@ -49,7 +50,7 @@ async def customer_sync(
             sources = await read_sources(connection, full)
             customer_plan = await plan_customers(tenant, sources, audit)
             stop = await guard_mass_disable(  # before the first write, bindings included
-                tenant, customer_plan.disables, audit, entity="customer", run_name="customers",
+                tenant, customer_plan.disables, audit, entity=Entity.CUSTOMER, run_name="customers",
                 dry_run=dry_run, confirmed=confirm_mass_disable,
             )
             if stop:

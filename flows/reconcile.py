@@ -20,6 +20,7 @@ from prefect.utilities.annotations import quote
 
 from mappings.reconcile import ReconcileRow, plan_repairs, problems, reconcile_day
 from flows.runs import run_name
+from mappings.bindings import Entity
 from mappings.tenant import TenantConfig
 from tasks import alerts
 from tasks.audit import RunAudit
@@ -117,7 +118,7 @@ def _compare(
     for row in rows:
         audit.count(row.outcome)
         if row.outcome not in ("ok", "duplicate"):  # a healed duplicate is itemised by its repair
-            audit.item("order", row.order_id, row.outcome, row.reason)
+            audit.item(Entity.ORDER, row.order_id, row.outcome, row.reason)
     return rows
 
 

@@ -8,6 +8,7 @@ from prefect.states import Completed, Failed
 from flows.deletions import deletion_sync
 from flows.orders import order_push
 from flows.runs import run_name, tenant_tags
+from mappings.bindings import Entity
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit
 from tasks.replay import outcomes, select_letters
@@ -23,10 +24,10 @@ async def replay(tenant: TenantConfig, key: str | None = None, dry_run: bool = F
         audit.note(f"no open dead letter{' for ' + key if key else ''}: nothing to replay.")
         return Completed(message=await audit.finish())
     entities = {item["entity"] for item in selected}
-    if "order" in entities:
+    if Entity.ORDER in entities:
         with tenant_tags(tenant.slug, "orders"):  # subflows: found by tenant:<slug> too (X4)
             await order_push(tenant=tenant, dry_run=dry_run)
-    if "order_deletion" in entities:
+    if Entity.ORDER_DELETION in entities:
         with tenant_tags(tenant.slug, "deletions"):
             await deletion_sync(tenant=tenant, dry_run=dry_run)
     results = selected if dry_run else outcomes(tenant, selected)

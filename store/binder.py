@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from mappings.bindings import BindingStatus, Entity
 from store.db import session_scope
 from store.models import Binding, utcnow
 
@@ -21,7 +22,7 @@ class BindingConflict(Exception):
     """The Gestionix record is already bound to another Handy record (or vice versa)."""
 
 
-def get(tenant: str, entity: str, handy_key: str, *, url: str | None = None) -> Binding | None:
+def get(tenant: str, entity: Entity, handy_key: str, *, url: str | None = None) -> Binding | None:
     with session_scope(url) as session:
         return session.exec(
             select(Binding).where(
@@ -31,7 +32,7 @@ def get(tenant: str, entity: str, handy_key: str, *, url: str | None = None) -> 
 
 
 def get_by_gestionix(
-    tenant: str, entity: str, gestionix_key: str, *, url: str | None = None
+    tenant: str, entity: Entity, gestionix_key: str, *, url: str | None = None
 ) -> Binding | None:
     with session_scope(url) as session:
         return session.exec(
@@ -44,7 +45,7 @@ def get_by_gestionix(
 
 
 def all_for(
-    tenant: str, entity: str, *, status: str | None = None, url: str | None = None
+    tenant: str, entity: Entity, *, status: BindingStatus | None = None, url: str | None = None
 ) -> list[Binding]:
     with session_scope(url) as session:
         query = select(Binding).where(Binding.tenant == tenant, Binding.entity == entity)
@@ -54,7 +55,7 @@ def all_for(
 
 
 def get_many(
-    tenant: str, entity: str, handy_keys: Iterable[str], *, url: str | None = None
+    tenant: str, entity: Entity, handy_keys: Iterable[str], *, url: str | None = None
 ) -> dict[str, Binding]:
     """Bindings of the given Handy keys, by key (one query per 500 keys)."""
     keys = [str(k) for k in handy_keys]
@@ -71,7 +72,7 @@ def get_many(
     return found
 
 
-def frame(tenant: str, entity: str, *, url: str | None = None) -> pd.DataFrame:
+def frame(tenant: str, entity: Entity, *, url: str | None = None) -> pd.DataFrame:
     """All bindings of an entity as a DataFrame with BINDING_COLUMNS (empty frame when none).
     Plain column rows, no ORM objects: a 50 000-product catalog reads them ten times faster."""
     import pandas as pd
@@ -86,11 +87,11 @@ def frame(tenant: str, entity: str, *, url: str | None = None) -> pd.DataFrame:
 
 def bind(
     tenant: str,
-    entity: str,
+    entity: Entity,
     handy_key: str,
     gestionix_key: str | None,
     *,
-    status: str,
+    status: BindingStatus,
     fingerprint: str | None = None,
     data: Mapping[str, Any] | None = None,
     url: str | None = None,
@@ -116,7 +117,7 @@ def bind(
 
 def bind_many(
     tenant: str,
-    entity: str,
+    entity: Entity,
     rows: Iterable[Mapping[str, Any]],
     *,
     url: str | None = None,
@@ -168,7 +169,7 @@ def bind_many(
 
 
 def set_status(
-    tenant: str, entity: str, handy_key: str, status: str, *, url: str | None = None, **data: Any
+    tenant: str, entity: Entity, handy_key: str, status: BindingStatus, *, url: str | None = None, **data: Any
 ) -> Binding | None:
     """Change the status of an existing binding (and merge `data`); None when unbound."""
     with session_scope(url) as session:
@@ -188,7 +189,7 @@ def set_status(
 
 
 def tombstone(
-    tenant: str, entity: str, handy_key: str, *, reason: str = "", url: str | None = None
+    tenant: str, entity: Entity, handy_key: str, *, reason: str = "", url: str | None = None
 ) -> Binding:
     """Mark a Handy record as never to be pushed (D2): an unbound deleted order.
 
@@ -204,15 +205,17 @@ def tombstone(
         if binding is not None and binding.gestionix_key is not None:
             return binding
         if binding is None:
-            binding = Binding(tenant=tenant, entity=entity, handy_key=str(handy_key), status="tombstoned")
-        binding.status = "tombstoned"
+            binding = Binding(
+                tenant=tenant, entity=entity, handy_key=str(handy_key), status=BindingStatus.TOMBSTONED
+            )
+        binding.status = BindingStatus.TOMBSTONED
         binding.data = {**(binding.data or {}), "tombstone_reason": reason}
         binding.synced_at = utcnow()
         session.add(binding)
         return binding
 
 
-def delete(tenant: str, entity: str, handy_key: str, *, url: str | None = None) -> bool:
+def delete(tenant: str, entity: Entity, handy_key: str, *, url: str | None = None) -> bool:
     with session_scope(url) as session:
         binding = session.exec(
             select(Binding).where(

@@ -7,13 +7,14 @@ from typing import Any
 
 from sqlmodel import select
 
+from mappings.bindings import Entity
 from store.db import session_scope
 from store.models import DeadLetter, utcnow
 
 
 def put(
     tenant: str,
-    entity: str,
+    entity: Entity,
     key: str,
     reason: str,
     *,
@@ -48,7 +49,7 @@ def put(
         return letter
 
 
-def resolve(tenant: str, entity: str, key: str, *, url: str | None = None) -> bool:
+def resolve(tenant: str, entity: Entity, key: str, *, url: str | None = None) -> bool:
     """Close an open dead letter; False when there was none open."""
     with session_scope(url) as session:
         letter = session.exec(
@@ -67,7 +68,7 @@ def resolve(tenant: str, entity: str, key: str, *, url: str | None = None) -> bo
 
 
 def open_letters(
-    tenant: str, entity: str | None = None, *, retry_only: bool = False, url: str | None = None
+    tenant: str, entity: Entity | None = None, *, retry_only: bool = False, url: str | None = None
 ) -> list[DeadLetter]:
     """Unresolved dead letters, oldest first; `retry_only` leaves out those waiting for an operator."""
     with session_scope(url) as session:
@@ -79,7 +80,7 @@ def open_letters(
         return list(session.exec(query.order_by(DeadLetter.first_seen, DeadLetter.id)))
 
 
-def get(tenant: str, entity: str, key: str, *, url: str | None = None) -> DeadLetter | None:
+def get(tenant: str, entity: Entity, key: str, *, url: str | None = None) -> DeadLetter | None:
     with session_scope(url) as session:
         return session.exec(
             select(DeadLetter).where(
@@ -89,7 +90,7 @@ def get(tenant: str, entity: str, key: str, *, url: str | None = None) -> DeadLe
 
 
 def release(
-    tenant: str, *, entity: str | None = None, key: str | None = None, url: str | None = None
+    tenant: str, *, entity: Entity | None = None, key: str | None = None, url: str | None = None
 ) -> list[DeadLetter]:
     """Operator replay: mark open dead letters (all, or one key) for retry on the next run."""
     with session_scope(url) as session:

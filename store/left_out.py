@@ -6,12 +6,13 @@ from collections.abc import Mapping
 
 from sqlmodel import select
 
+from mappings.bindings import Entity
 from store.db import session_scope
 from store.models import LeftOut, utcnow
 
 
 def record(
-    tenant: str, entity: str, current: Mapping[str, tuple[str, str, str | None]], run_id: int | None,
+    tenant: str, entity: Entity, current: Mapping[str, tuple[str, str, str | None]], run_id: int | None,
     *, url: str | None = None,
 ) -> dict[str, int]:
     """Make the store say what `current` says ({key: (reason_code, reason, gestionix_id)}): new or
@@ -39,7 +40,7 @@ def record(
     return {"started": started, "ended": ended}
 
 
-def get(tenant: str, entity: str, key: str, *, url: str | None = None) -> LeftOut | None:
+def get(tenant: str, entity: Entity, key: str, *, url: str | None = None) -> LeftOut | None:
     with session_scope(url) as session:
         return session.exec(
             select(LeftOut).where(LeftOut.tenant == tenant, LeftOut.entity == entity, LeftOut.key == str(key))

@@ -1,6 +1,6 @@
 """customer_sync tasks: Gestionix clients of the sucursal -> Handy customers (RULES C1-C6, X1, X3).
 
-Bindings (entity "customer", shared with order_push): handy_key = Handy customer code,
+Bindings (Entity.CUSTOMER, shared with order_push): handy_key = Handy customer code,
 gestionix_key = str(client_id), status "enabled" | "disabled" (what was last written),
 fingerprint = mappings.customers.customer_fingerprint of the written content. Customers created
 here get the code "GX-<client_id>"; order_push binds clients it created to the Handy customer's
@@ -35,6 +35,7 @@ import pandas as pd
 from prefect import task
 
 from clients.errors import ApiError, Conflict, CredentialsError, NotFound, ValidationFailed
+from mappings.bindings import BindingStatus, Entity
 from mappings.customers import (
     BASELINE,
     GX_SELLER_ID,
@@ -52,7 +53,7 @@ from mappings.customers import (
     zone_id,
 )
 from mappings.mass_disable import PlannedDisables, planned_disables
-from mappings.plan import STATUS_DISABLED, STATUS_ENABLED, Plan, plan_sync
+from mappings.plan import Plan, plan_sync
 from mappings.tenant import TenantConfig
 from store import binder
 from store.binder import BindingConflict
@@ -60,8 +61,6 @@ from tasks.audit import RunAudit
 from tasks.connect import Connection
 from tasks.options import RETRYING_TASK, STORE_TASK
 
-CUSTOMER = "customer"
-ZONE = "zone"
 SELLER = "seller"
 BATCH_SIZE = 500  # records per write task run
 WRITE_CONCURRENCY = 32  # coroutines in flight per batch; the Handy client bounds the real calls
@@ -162,7 +161,7 @@ async def plan_customers(tenant: TenantConfig, sources: Sources, audit: RunAudit
     for row in mapping.rejected.to_dict("records"):
         audit.count("skipped")
         audit.item(
-            CUSTOMER, row["gestionix_key"] or "-", "skipped", row["reason"], rule=row["rule"]
+            Entity.CUSTOMER, row["gestionix_key"] or "-", "skipped", row["reason"], rule=row["rule"]
         )
 
     per_seller = Counter(mapping.desired["gestionix_seller_id"].dropna().astype(str))
@@ -176,7 +175,7 @@ async def plan_customers(tenant: TenantConfig, sources: Sources, audit: RunAudit
             f"{row['reason']}; its {customers} customer(s) are synced without a Handy seller (C5)",
         )
 
-    bindings = binder.frame(tenant.slug, CUSTOMER)
+    bindings = binder.frame(tenant.slug, Entity.CUSTOMER)
     current = adopt_pairs = None
     handy_by_code: dict[str, dict] = {}
     if sources.handy_customers is not None:
@@ -187,7 +186,7 @@ async def plan_customers(tenant: TenantConfig, sources: Sources, audit: RunAudit
         adopt_pairs = adoption.pairs
         for row in adoption.ambiguous.to_dict("records"):
             audit.item(
-                CUSTOMER,
+                Entity.CUSTOMER,
                 row["gestionix_key"],
                 "ambiguous",
                 row["reason"] + "; created as a new customer",
@@ -197,7 +196,7 @@ async def plan_customers(tenant: TenantConfig, sources: Sources, audit: RunAudit
         mapping.desired, bindings, current, hold=mapping.held_keys, adopt_pairs=adopt_pairs
     )
     for row in plan.skipped.to_dict("records"):
-        audit.skip(CUSTOMER, row["handy_key"] or row["gestionix_key"], row["reason"])
+        audit.skip(Entity.CUSTOMER, row["handy_key"] or row["gestionix_key"], row["reason"])
     disables = planned_disables(plan, bindings, mapping.desired["gestionix_key"])
     return CustomerPlan(
         plan=plan,
@@ -245,9 +244,9 @@ def _binding(row: dict, **override: Any) -> dict:
 
 def _bind(slug: str, row: dict, audit: RunAudit, **override: Any) -> bool:
     try:
-        binder.bind_many(slug, CUSTOMER, [_binding(row, **override)])
+        binder.bind_many(slug, Entity.CUSTOMER, [_binding(row, **override)])
     except BindingConflict as exc:
-        audit.fail(CUSTOMER, row["handy_key"], f"client {row['gestionix_key']}: {exc}")
+        audit.fail(Entity.CUSTOMER, row["handy_key"], f"client {row['gestionix_key']}: {exc}")
         return False
     return True
 
@@ -262,7 +261,7 @@ async def bind_without_writing(
     for row in plan.adopt.to_dict("records"):
         audit.count("adopted")
         audit.item(
-            CUSTOMER,
+            Entity.CUSTOMER,
             row["handy_key"],
             "would adopt" if dry_run else "adopted",
             f"client {row['gestionix_key']}: {row['reason']}",
@@ -306,27 +305,27 @@ class ZoneGeneral:
         """The bound zone was refused (deleted in Handy): forget it and look again."""
         async with self._lock:
             if self.zone_id is not None and not self.dry_run:
-                binder.delete(self.slug, ZONE, str(self.zone_id))
+                binder.delete(self.slug, Entity.ZONE, str(self.zone_id))
             self.resolved = False
         return await self.get()
 
     async def _resolve(self) -> int | None:
-        bound = binder.get_by_gestionix(self.slug, ZONE, ZONE_GENERAL)
+        bound = binder.get_by_gestionix(self.slug, Entity.ZONE, ZONE_GENERAL)
         if bound is not None:
             return int(bound.handy_key)
         found = zone_id(await self.connection.handy.list_zones(), ZONE_GENERAL)
         if found is None:
             if self.dry_run:
                 self.audit.item(
-                    ZONE, ZONE_GENERAL, "would create", "zone General is missing in Handy (C4)"
+                    Entity.ZONE, ZONE_GENERAL, "would create", "zone General is missing in Handy (C4)"
                 )
                 return None
             zone = await self.connection.handy.create_zone(ZONE_GENERAL)
             found = int(zone["id"])
             self.audit.count("zones created")
-            self.audit.item(ZONE, found, "created", "zone General was missing in Handy (C4)")
+            self.audit.item(Entity.ZONE, found, "created", "zone General was missing in Handy (C4)")
         if not self.dry_run:
-            binder.bind(self.slug, ZONE, str(found), ZONE_GENERAL, status=STATUS_ENABLED)
+            binder.bind(self.slug, Entity.ZONE, str(found), ZONE_GENERAL, status=BindingStatus.ENABLED)
         return found
 
 
@@ -387,7 +386,7 @@ class _Writer:
             raise  # no later record can succeed: fail the run with the reason
         except ApiError as exc:  # retryable ones have used the client's budget: next run retries
             self.audit.fail(
-                CUSTOMER, code, f"client {row['gestionix_key']}: {action} failed: {exc}"
+                Entity.CUSTOMER, code, f"client {row['gestionix_key']}: {action} failed: {exc}"
             )
 
     def _moved_baseline(self, row: dict) -> dict[str, Any]:
@@ -401,7 +400,7 @@ class _Writer:
         if _bind(self.slug, row, self.audit, **self._moved_baseline(row)):
             self.audit.count(count)
             self.audit.item(
-                CUSTOMER,
+                Entity.CUSTOMER,
                 row["handy_key"],
                 past,
                 f"client {row['gestionix_key']}: {reason or row['reason']}",
@@ -436,13 +435,13 @@ class _Writer:
             row,
             self.audit,
             fingerprint=state["fingerprint"],
-            status=STATUS_ENABLED if state["enabled"] else STATUS_DISABLED,
+            status=BindingStatus.ENABLED if state["enabled"] else BindingStatus.DISABLED,
         )
         if not adopted:
             return
         self.audit.count("adopted")
         self.audit.item(
-            CUSTOMER, code, "adopted", f"client {row['gestionix_key']}: code already in Handy"
+            Entity.CUSTOMER, code, "adopted", f"client {row['gestionix_key']}: code already in Handy"
         )
         body = update_body(row, current=record)
         if body:
@@ -479,12 +478,12 @@ class _Writer:
     async def missing(self, row: dict) -> None:
         """A bound customer deleted in Handy: created again when it should be enabled; a disabled
         one needs nothing (its binding says disabled so it is not tried again)."""
-        if row["status"] == STATUS_ENABLED:
+        if row["status"] == BindingStatus.ENABLED:
             await self.create(row, "bound but missing in Handy: created again")
             return
         _bind(self.slug, row, self.audit)
         self.audit.item(
-            CUSTOMER, row["handy_key"], "skipped", "missing in Handy: nothing to disable"
+            Entity.CUSTOMER, row["handy_key"], "skipped", "missing in Handy: nothing to disable"
         )
 
 
@@ -523,7 +522,7 @@ async def write_customers(
             count, _, would = ACTIONS[action]
             audit.count(count)
             audit.item(
-                CUSTOMER, row["handy_key"], would, f"client {row['gestionix_key']}: {row['reason']}"
+                Entity.CUSTOMER, row["handy_key"], would, f"client {row['gestionix_key']}: {row['reason']}"
             )
         return
     writer = _Writer(

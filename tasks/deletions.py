@@ -1,6 +1,6 @@
 """deletion_sync tasks: a deleted Handy order deletes its Gestionix document (RULES D1-D4, O10).
 
-Per deleted order, by its binding (entity "order"):
+Per deleted order, by its binding (Entity.ORDER):
   pushed     -> DELETE the pedido/venta recorded in the binding; "deleted" or "gone" (404, D3)
                 -> status deleted. 409 (invoiced, or a pedido turned into a venta) -> dead letter
                 "order_deletion" with Gestionix's reason, retry=False: it waits for an operator
@@ -23,6 +23,7 @@ from prefect import task
 
 from clients.errors import ApiError, CredentialsError, Permanent, Retryable
 from clients.handy import parse_timestamp
+from mappings.bindings import BindingStatus, Entity
 from mappings.orders import HandyFields as H
 from mappings.orders import reference
 from mappings.tenant import TenantConfig
@@ -31,11 +32,6 @@ from tasks.audit import RunAudit
 from tasks.connect import Connection
 from tasks.documents import (
     CONCURRENCY,
-    DELETED,
-    INTENT,
-    ORDER,
-    ORDER_DELETION,
-    PUSHED,
     Window,
     document_key,
     ensure_resolved,
@@ -81,7 +77,7 @@ async def plan_deletions(
             deleted_at = None
         work.setdefault(key, DeletionWork(key, True, deleted_at, order.get(IS_EDITED) is True))
     audit.count("read", len(work))
-    for letter in dead_letters.open_letters(tenant.slug, ORDER_DELETION, retry_only=True):
+    for letter in dead_letters.open_letters(tenant.slug, Entity.ORDER_DELETION, retry_only=True):
         work.setdefault(letter.key, DeletionWork(letter.key, False))
     return list(work.values())
 
@@ -113,12 +109,12 @@ async def apply_deletions(
         window=window,
         audit=audit,
         dry_run=dry_run,
-        bindings=binder.get_many(tenant.slug, ORDER, [w.key for w in batch]),
+        bindings=binder.get_many(tenant.slug, Entity.ORDER, [w.key for w in batch]),
         letters={
-            letter.key: letter for letter in dead_letters.open_letters(tenant.slug, ORDER_DELETION)
+            letter.key: letter for letter in dead_letters.open_letters(tenant.slug, Entity.ORDER_DELETION)
         },
     )
-    if any(b.status in (PUSHED, INTENT) for b in run.bindings.values()):
+    if any(b.status in (BindingStatus.PUSHED, BindingStatus.INTENT) for b in run.bindings.values()):
         await ensure_resolved(connection)  # Gestionix is only logged in to when needed
     await run_bounded(batch, lambda work: _delete_one(run, work), CONCURRENCY)
 
@@ -127,17 +123,17 @@ async def _delete_one(run: _Run, work: DeletionWork) -> None:
     letter = run.letters.get(work.key)
     if letter is not None and not letter.retry:
         run.audit.count("skipped")
-        run.audit.item(ORDER, work.key, "waiting",
+        run.audit.item(Entity.ORDER, work.key, "waiting",
                        f"Gestionix refused this deletion before ({letter.reason}); waits for an "
                        "operator replay (D3)")
         return
     binding = run.bindings.get(work.key)
     status = binding.status if binding is not None else None
-    if status == PUSHED:
+    if status == BindingStatus.PUSHED:
         doc_type, document_id = split_document_key(binding)
         await _delete_document(run, work, doc_type, document_id, (binding.data or {}).get("folio"))
         return
-    if status == INTENT:
+    if status == BindingStatus.INTENT:
         doc_type = (binding.data or {}).get("doc_type") or "sales_order"
         try:
             found = await run.connection.gestionix.find_document_by_reference(
@@ -170,7 +166,7 @@ async def _delete_document(
         return
     if run.dry_run:
         run.audit.count("deleted")
-        run.audit.item(ORDER, work.key, "would delete", "", document=label)
+        run.audit.item(Entity.ORDER, work.key, "would delete", "", document=label)
         return
     try:
         result = await run.connection.gestionix.delete_document(doc_type, document_id)
@@ -183,7 +179,7 @@ async def _delete_document(
         _dead_letter(run, work, f"Gestionix refused to delete {label}: {exc.message or exc}")
         return
     binder.bind(
-        run.slug, ORDER, work.key, document_key(doc_type, document_id), status=DELETED,
+        run.slug, Entity.ORDER, work.key, document_key(doc_type, document_id), status=BindingStatus.DELETED,
         data={"doc_type": doc_type, "deletion": result, "edited": work.edited},
         fence=fence_for(run.connection.lease),
     )
@@ -192,32 +188,32 @@ async def _delete_document(
     note = "already gone in Gestionix (404): done (D3)" if result == "gone" else ""
     if work.edited:
         note = (note + "; " if note else "") + "old version of an edited order (O10)"
-    run.audit.item(ORDER, work.key, "deleted", "", document=label, note=note)
+    run.audit.item(Entity.ORDER, work.key, "deleted", "", document=label, note=note)
 
 
 def _tombstone(run: _Run, work: DeletionWork, reason: str) -> None:
     run.audit.count("tombstoned")
-    run.audit.item(ORDER, work.key, "would tombstone" if run.dry_run else "tombstoned", "",
+    run.audit.item(Entity.ORDER, work.key, "would tombstone" if run.dry_run else "tombstoned", "",
                    note=reason)
     if not run.dry_run:
-        binder.tombstone(run.slug, ORDER, work.key, reason=reason)
+        binder.tombstone(run.slug, Entity.ORDER, work.key, reason=reason)
         _resolve(run, work)
 
 
 def _dead_letter(run: _Run, work: DeletionWork, reason: str) -> None:
     """D3: kept with Gestionix's reason; not retried until an operator replays it."""
     run.audit.count("failed")
-    run.audit.item(ORDER, work.key, "dead-lettered", reason)
+    run.audit.item(Entity.ORDER, work.key, "dead-lettered", reason)
     if not run.dry_run:
-        dead_letters.put(run.slug, ORDER_DELETION, work.key, reason, retry=False)
+        dead_letters.put(run.slug, Entity.ORDER_DELETION, work.key, reason, retry=False)
 
 
 def _transient(run: _Run, work: DeletionWork, reason: str) -> None:
-    run.audit.fail(ORDER, work.key, f"temporary: {reason}; retried next run")
+    run.audit.fail(Entity.ORDER, work.key, f"temporary: {reason}; retried next run")
     if work.from_window:
         run.window.hold_back(work.deleted_at or run.window.start)
 
 
 def _resolve(run: _Run, work: DeletionWork) -> None:
     if not run.dry_run and work.key in run.letters:
-        dead_letters.resolve(run.slug, ORDER_DELETION, work.key)
+        dead_letters.resolve(run.slug, Entity.ORDER_DELETION, work.key)

@@ -7,6 +7,7 @@ from typing import Any
 from prefect import task
 
 from clients.errors import ApiError, NotFound
+from mappings.bindings import Entity
 from mappings.orders import reference
 from store.history import record_story
 from tasks.connect import Connection
@@ -31,7 +32,7 @@ async def _handy(call, *args) -> dict | None:
 async def read_live(connection: Connection, entity: str, key: str) -> dict[str, Any]:
     """A few facts per system, each in words: `handy`, `gestionix` (and the sucursales for products)."""
     handy, gestionix = connection.handy, connection.gestionix
-    if entity == "order":
+    if entity == Entity.ORDER:
         order = await _handy(handy.get_sales_order, key)
         found = []
         for doc_type in DOC_TYPES:
@@ -44,7 +45,7 @@ async def read_live(connection: Connection, entity: str, key: str) -> dict[str, 
                 f"{order.get('externalId') or '-'}"),
             "gestionix": ", ".join(found) or None,
         }
-    if entity == "product":
+    if entity == Entity.PRODUCT:
         product = await _handy(handy.get_product, key)
         branches = await gestionix.list_branches()
         holding = []

@@ -11,6 +11,7 @@ from prefect import task
 
 from clients.handy import EXTERNAL_ID_FIELD, parse_timestamp
 from mappings import reconcile as rules
+from mappings.bindings import BindingStatus, Entity
 from mappings.duplicates import document_label
 from mappings.orders import reference
 from mappings.tenant import TenantConfig
@@ -18,7 +19,7 @@ from store import binder, dead_letters
 from tasks.audit import RunAudit
 from tasks.connect import Connection
 from tasks.deletions import DeletionWork
-from tasks.documents import ORDER, PUSHED, document_key
+from tasks.documents import document_key
 from tasks.options import RETRYING_TASK, STORE_TASK
 from tasks.order_adoption import heal_duplicates
 
@@ -114,10 +115,10 @@ def document_in_day(documents: list[tuple[str, dict]], start: datetime, end: dat
 def known_reasons(tenant: TenantConfig) -> dict[str, str]:
     """Order id -> the recorded reason it has no (or still has a) document."""
     reasons: dict[str, str] = {}
-    for binding in binder.all_for(tenant.slug, "order", status="tombstoned"):
+    for binding in binder.all_for(tenant.slug, Entity.ORDER, status=BindingStatus.TOMBSTONED):
         reasons[binding.handy_key] = "deleted in Handy before it was pushed (D2)"
     for letter in dead_letters.open_letters(tenant.slug):
-        prefix = "push dead-lettered" if letter.entity == "order" else "deletion refused by Gestionix"
+        prefix = "push dead-lettered" if letter.entity == Entity.ORDER else "deletion refused by Gestionix"
         reasons[letter.key] = f"{prefix}: {letter.reason}"
     return reasons
 
@@ -131,11 +132,11 @@ async def prepare_repair_deletions(
     deletion path of deletion_sync deletes exactly that document (404 done, 409 dead letter)."""
     work = []
     for row in rows:
-        binding = binder.get(tenant.slug, ORDER, row.order_id)
+        binding = binder.get(tenant.slug, Entity.ORDER, row.order_id)
         key = document_key(row.doc_type, row.document_id)
-        if not dry_run and (binding is None or binding.status != PUSHED or binding.gestionix_key != key):
+        if not dry_run and (binding is None or binding.status != BindingStatus.PUSHED or binding.gestionix_key != key):
             binder.bind(
-                tenant.slug, ORDER, row.order_id, key, status=PUSHED,
+                tenant.slug, Entity.ORDER, row.order_id, key, status=BindingStatus.PUSHED,
                 data={"doc_type": row.doc_type, "reference": reference(row.order_id),
                       "found_by": "reconcile"},
             )
