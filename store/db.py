@@ -11,9 +11,9 @@ from pathlib import Path
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
-from store import models  # noqa: F401  (registers the tables)
+from store import models, schema  # noqa: F401  (models registers the tables)
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
@@ -32,7 +32,7 @@ def database_url() -> str:
     return f"sqlite:///{home / 'state.db'}"
 
 
-def _normalise(url: str) -> str:
+def normalised_url(url: str) -> str:
     # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
@@ -40,13 +40,14 @@ def _normalise(url: str) -> str:
 
 
 def get_engine(url: str | None = None) -> Engine:
-    """One engine per URL per process, tables created on first use."""
-    url = _normalise(url or database_url())
+    """One engine per URL per process; the database is migrated to the head revision on first
+    use (store/schema.py)."""
+    url = normalised_url(url or database_url())
     with _lock:
         engine = _engines.get(url)
         if engine is None:
             engine = _create(url)
-            SQLModel.metadata.create_all(engine)
+            schema.upgrade(engine)
             _engines[url] = engine
         return engine
 
