@@ -30,6 +30,7 @@ from tasks.catalog import (
 from tasks.connect import connect
 from tasks.left_out import record_left_out
 from tasks.mass_disable import guard_mass_disable
+from tasks.store_calls import store_call
 
 
 async def _nothing() -> None:
@@ -52,7 +53,7 @@ async def catalog_pull(
     enabled products ends Failed before writing anything; confirm_mass_disable=True lets an
     operator go on (P7, deletion protection).
     """
-    audit = RunAudit(tenant.slug, "catalog", dry_run=dry_run).start()
+    audit = await store_call(RunAudit(tenant.slug, "catalog", dry_run=dry_run).start)
     # Big arguments (the audit's items, frames, the plan and its writes) are passed quoted: Prefect
     # would otherwise walk every element twice per task call looking for futures (seconds of
     # CPU at 50 000 products). Nothing here is a future; the tasks get the plain values.

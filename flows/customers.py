@@ -23,6 +23,7 @@ from tasks.customers import (
     write_customers,
 )
 from tasks.mass_disable import guard_mass_disable
+from tasks.store_calls import store_call
 
 SWITCHED_OFF = "sync_customers is off: no customer was read or written (C7)."
 
@@ -44,7 +45,7 @@ async def customer_sync(
     if not tenant.sync_customers:  # C7
         audit.note(SWITCHED_OFF)
         return await audit.finish("skipped")
-    audit.start()
+    await store_call(audit.start)
     try:
         async with connect(tenant) as connection:
             sources = await read_sources(connection, full)

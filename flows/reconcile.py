@@ -37,6 +37,7 @@ from tasks.reconcile import (
     prepare_repair_deletions,
     read_day,
 )
+from tasks.store_calls import store_call
 
 
 @flow(name="reconcile", flow_run_name=run_name("reconcile"))
@@ -56,12 +57,12 @@ async def reconcile(tenant: TenantConfig, day: date | None = None, dry_run: bool
             connection.lease = lease  # its pushes and deletions ask the lease first (O8)
             data = await read_day(quote(connection), day)
             audit.window_start, audit.window_end = data.start, data.end
-            audit.start()
+            await store_call(audit.start)  # the run's audit row, off the event loop
             before = dict(audit.counts)
             data.documents, healed = await heal_day_duplicates(  # O8
                 connection, tenant, data, audit, dry_run
             )
-            rows = _compare(tenant, data, audit, healed)
+            rows = _compare(data, audit, healed, await known_reasons(tenant))
             repairs = plan_repairs(rows, data.live, [str(o.get("id")) for o in data.deleted])
             if repairs.push:
                 await _push_missing(connection, tenant, repairs.push, data, audit, dry_run, lease)
@@ -105,12 +106,12 @@ async def reconcile(tenant: TenantConfig, day: date | None = None, dry_run: bool
 
 
 def _compare(
-    tenant: TenantConfig, data: DayData, audit: RunAudit, healed: list[ReconcileRow]
+    data: DayData, audit: RunAudit, healed: list[ReconcileRow], reasons: dict[str, str]
 ) -> list[ReconcileRow]:
     rows = healed + reconcile_day(
         data.live,
         data.documents,
-        reasons=known_reasons(tenant),
+        reasons=reasons,
         deleted_ids=[str(o.get("id")) for o in data.deleted],
         document_in_day=document_in_day(data.documents, data.start, data.end),
     )

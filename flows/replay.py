@@ -12,14 +12,15 @@ from mappings.bindings import Entity
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit
 from tasks.replay import outcomes, select_letters
+from tasks.store_calls import store_call
 
 
 @flow(name="replay", flow_run_name=run_name("replay"))
 async def replay(tenant: TenantConfig, key: str | None = None, dry_run: bool = False):
     """Retry the open dead letters (one Handy order id with `key`, else all): pushes through
     order_push, refused deletions through deletion_sync (released for one more attempt, D3)."""
-    audit = RunAudit(tenant.slug, "replay", dry_run=dry_run).start()
-    selected = select_letters(tenant, key, release=not dry_run)
+    audit = await store_call(RunAudit(tenant.slug, "replay", dry_run=dry_run).start)
+    selected = await select_letters(tenant, key, release=not dry_run)
     if not selected:
         audit.note(f"no open dead letter{' for ' + key if key else ''}: nothing to replay.")
         return Completed(message=await audit.finish())
@@ -30,7 +31,7 @@ async def replay(tenant: TenantConfig, key: str | None = None, dry_run: bool = F
     if Entity.ORDER_DELETION in entities:
         with tenant_tags(tenant.slug, "deletions"):
             await deletion_sync(tenant=tenant, dry_run=dry_run)
-    results = selected if dry_run else outcomes(tenant, selected)
+    results = selected if dry_run else await outcomes(tenant, selected)
     for result in results:
         outcome = "would retry" if dry_run else result["outcome"]
         audit.count("read")

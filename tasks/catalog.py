@@ -66,6 +66,7 @@ from store import binder
 from tasks.audit import RunAudit
 from tasks.connect import Connection
 from tasks.options import RETRYING_TASK, STORE_TASK
+from tasks.store_calls import store_call
 
 WRITE_CHUNK = 500  # writes per task run: a Prefect retry redoes at most this many (minus done)
 BIND_EVERY = 25  # successes bound per store transaction
@@ -182,7 +183,7 @@ async def read_catalog(connection: Connection, audit: RunAudit) -> ProductMappin
 @task(name="read_bindings", **STORE_TASK)
 async def read_bindings(slug: str) -> Bindings:
     """In a worker thread: the flow reads the bindings while the catalog pages arrive."""
-    products, families = await asyncio.to_thread(
+    products, families = await store_call(
         lambda: (binder.frame(slug, Entity.PRODUCT), binder.frame(slug, Entity.FAMILY))
     )
     return Bindings(products=products, families=families)
@@ -394,14 +395,14 @@ async def ensure_families(
     for key in stale:
         old = bindings.families.loc[bindings.families["gestionix_key"] == key, "handy_key"]
         for handy_key in old:
-            binder.delete(slug, Entity.FAMILY, str(handy_key))
+            await store_call(binder.delete, slug, Entity.FAMILY, str(handy_key))
     if new_bindings:
-        binder.bind_many(slug, Entity.FAMILY, new_bindings)
+        await store_call(binder.bind_many, slug, Entity.FAMILY, new_bindings)
     for name in families.missing:  # one by one: few, and each must be bound before the next
         created = await connection.handy.create_family(name)
         fid = int(created["id"])
-        binder.bind(slug, Entity.FAMILY, str(fid), normalize_name(name), status=BindingStatus.ENABLED,
-                    data={"description": name})
+        await store_call(binder.bind, slug, Entity.FAMILY, str(fid), normalize_name(name),
+                         status=BindingStatus.ENABLED, data={"description": name})
         ids[normalize_name(name)] = fid
         audit.count("families_created")
     return ids
@@ -415,7 +416,7 @@ async def bind_adopted(slug: str, catalog: CatalogPlan, audit: RunAudit) -> None
     """Full mode: bind the adopted Handy records (with Handy's current state) and refresh stale
     bindings before writing, so a crash never leaves an adopted record unbound and recreated."""
     if catalog.bind_first:
-        binder.bind_many(slug, Entity.PRODUCT, catalog.bind_first)
+        await store_call(binder.bind_many, slug, Entity.PRODUCT, catalog.bind_first)
         audit.count("adopted", len(catalog.plan.adopt))
 
 
@@ -465,11 +466,11 @@ class _Writer:
         self.audit = audit
         self.pending: list[Write] = []
 
-    def flush(self) -> None:
+    async def flush(self) -> None:
         if not self.pending:
             return
         batch, self.pending = self.pending, []
-        binder.bind_many(self.slug, Entity.PRODUCT, [w.binding for w in batch])
+        await store_call(binder.bind_many, self.slug, Entity.PRODUCT, [w.binding for w in batch])
         for write in batch:
             write.done = True
             self.audit.count("adopted" if write.adopted else COUNT_OF[write.action])
@@ -528,7 +529,7 @@ class _Writer:
                     continue
                 self.pending.append(write)
                 if len(self.pending) >= BIND_EVERY:
-                    self.flush()
+                    await self.flush()
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -537,7 +538,7 @@ class _Writer:
         except BaseExceptionGroup as errors:
             raise _first_leaf(errors) from None
         finally:
-            self.flush()  # what succeeded stays bound, whatever stopped the chunk
+            await self.flush()  # what succeeded stays bound, whatever stopped the chunk
 
 
 def _first_leaf(error: BaseException) -> BaseException:

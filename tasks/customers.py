@@ -60,6 +60,7 @@ from store.binder import BindingConflict
 from tasks.audit import RunAudit
 from tasks.connect import Connection
 from tasks.options import RETRYING_TASK, STORE_TASK
+from tasks.store_calls import store_call
 
 SELLER = "seller"
 BATCH_SIZE = 500  # records per write task run
@@ -175,7 +176,7 @@ async def plan_customers(tenant: TenantConfig, sources: Sources, audit: RunAudit
             f"{row['reason']}; its {customers} customer(s) are synced without a Handy seller (C5)",
         )
 
-    bindings = binder.frame(tenant.slug, Entity.CUSTOMER)
+    bindings = await store_call(binder.frame, tenant.slug, Entity.CUSTOMER)
     current = adopt_pairs = None
     handy_by_code: dict[str, dict] = {}
     if sources.handy_customers is not None:
@@ -242,9 +243,9 @@ def _binding(row: dict, **override: Any) -> dict:
     return values
 
 
-def _bind(slug: str, row: dict, audit: RunAudit, **override: Any) -> bool:
+async def _bind(slug: str, row: dict, audit: RunAudit, **override: Any) -> bool:
     try:
-        binder.bind_many(slug, Entity.CUSTOMER, [_binding(row, **override)])
+        await store_call(binder.bind_many, slug, Entity.CUSTOMER, [_binding(row, **override)])
     except BindingConflict as exc:
         audit.fail(Entity.CUSTOMER, row["handy_key"], f"client {row['gestionix_key']}: {exc}")
         return False
@@ -267,11 +268,11 @@ async def bind_without_writing(
             f"client {row['gestionix_key']}: {row['reason']}",
         )
         if not dry_run:
-            _bind(tenant.slug, row, audit)
+            await _bind(tenant.slug, row, audit)
     for row in plan.rebind.to_dict("records"):
         audit.count("rebound")
         if not dry_run:
-            _bind(tenant.slug, row, audit)
+            await _bind(tenant.slug, row, audit)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,12 +306,12 @@ class ZoneGeneral:
         """The bound zone was refused (deleted in Handy): forget it and look again."""
         async with self._lock:
             if self.zone_id is not None and not self.dry_run:
-                binder.delete(self.slug, Entity.ZONE, str(self.zone_id))
+                await store_call(binder.delete, self.slug, Entity.ZONE, str(self.zone_id))
             self.resolved = False
         return await self.get()
 
     async def _resolve(self) -> int | None:
-        bound = binder.get_by_gestionix(self.slug, Entity.ZONE, ZONE_GENERAL)
+        bound = await store_call(binder.get_by_gestionix, self.slug, Entity.ZONE, ZONE_GENERAL)
         if bound is not None:
             return int(bound.handy_key)
         found = zone_id(await self.connection.handy.list_zones(), ZONE_GENERAL)
@@ -325,7 +326,9 @@ class ZoneGeneral:
             self.audit.count("zones created")
             self.audit.item(Entity.ZONE, found, "created", "zone General was missing in Handy (C4)")
         if not self.dry_run:
-            binder.bind(self.slug, Entity.ZONE, str(found), ZONE_GENERAL, status=BindingStatus.ENABLED)
+            await store_call(
+                binder.bind, self.slug, Entity.ZONE, str(found), ZONE_GENERAL, status=BindingStatus.ENABLED
+            )
         return found
 
 
@@ -395,9 +398,9 @@ class _Writer:
             return {"data": {BASELINE: baseline_of(row)}}
         return {}
 
-    def done(self, action: str, row: dict, reason: str | None = None) -> None:
+    async def done(self, action: str, row: dict, reason: str | None = None) -> None:
         count, past, _ = ACTIONS[action]
-        if _bind(self.slug, row, self.audit, **self._moved_baseline(row)):
+        if await _bind(self.slug, row, self.audit, **self._moved_baseline(row)):
             self.audit.count(count)
             self.audit.item(
                 Entity.CUSTOMER,
@@ -419,7 +422,7 @@ class _Writer:
                 raise
             body = customer_create_body(row, zone=await self.zone.refresh())
             await handy.create_customer(body)
-        self.done("create", row, reason)
+        await self.done("create", row, reason)
 
     async def adopt_existing(self, row: dict, refused: ApiError) -> None:
         """The code exists in Handy (a crash before binding, or made by hand): adopt it, then
@@ -430,7 +433,7 @@ class _Writer:
         except NotFound:
             raise refused from None
         state = handy_customers_frame([record]).iloc[0]
-        adopted = _bind(
+        adopted = await _bind(
             self.slug,
             row,
             self.audit,
@@ -446,9 +449,9 @@ class _Writer:
         body = update_body(row, current=record)
         if body:
             await self.connection.handy.update_customer(code, body)
-            self.done("update", row, "adopted record differs")
+            await self.done("update", row, "adopted record differs")
         else:
-            _bind(self.slug, row, self.audit)
+            await _bind(self.slug, row, self.audit)
 
     async def update(self, row: dict) -> None:
         code = row["handy_key"]
@@ -457,14 +460,14 @@ class _Writer:
         if code in self.baselines and current is None and body == {"enabled": True}:
             body = {}  # C8: nothing changed in Gestionix since the link (linked while enabled)
         if not body:  # Handy already holds it (full mode), or nothing to take (C8)
-            _bind(self.slug, row, self.audit, **self._moved_baseline(row))
+            await _bind(self.slug, row, self.audit, **self._moved_baseline(row))
             return
         try:
             await self.connection.handy.update_customer(code, body)
         except NotFound:
             await self.missing(row)
             return
-        self.done("update", row)
+        await self.done("update", row)
 
     async def toggle(self, row: dict, *, enabled: bool) -> None:
         code = row["handy_key"]
@@ -473,7 +476,7 @@ class _Writer:
         except NotFound:
             await self.missing(row)
             return
-        self.done("enable" if enabled else "disable", row)
+        await self.done("enable" if enabled else "disable", row)
 
     async def missing(self, row: dict) -> None:
         """A bound customer deleted in Handy: created again when it should be enabled; a disabled
@@ -481,7 +484,7 @@ class _Writer:
         if row["status"] == BindingStatus.ENABLED:
             await self.create(row, "bound but missing in Handy: created again")
             return
-        _bind(self.slug, row, self.audit)
+        await _bind(self.slug, row, self.audit)
         self.audit.item(
             Entity.CUSTOMER, row["handy_key"], "skipped", "missing in Handy: nothing to disable"
         )

@@ -40,6 +40,7 @@ from tasks.documents import (
 )
 from tasks.fencing import fence_for
 from tasks.options import RETRYING_TASK, STORE_TASK
+from tasks.store_calls import store_call
 
 DATE_DELETED, IS_EDITED = "dateDeleted", "isEdited"
 DOC_LABEL = {"sales_order": "pedido", "sale": "venta"}
@@ -77,7 +78,10 @@ async def plan_deletions(
             deleted_at = None
         work.setdefault(key, DeletionWork(key, True, deleted_at, order.get(IS_EDITED) is True))
     audit.count("read", len(work))
-    for letter in dead_letters.open_letters(tenant.slug, Entity.ORDER_DELETION, retry_only=True):
+    released = await store_call(
+        dead_letters.open_letters, tenant.slug, Entity.ORDER_DELETION, retry_only=True
+    )
+    for letter in released:
         work.setdefault(letter.key, DeletionWork(letter.key, False))
     return list(work.values())
 
@@ -109,9 +113,10 @@ async def apply_deletions(
         window=window,
         audit=audit,
         dry_run=dry_run,
-        bindings=binder.get_many(tenant.slug, Entity.ORDER, [w.key for w in batch]),
+        bindings=await store_call(binder.get_many, tenant.slug, Entity.ORDER, [w.key for w in batch]),
         letters={
-            letter.key: letter for letter in dead_letters.open_letters(tenant.slug, Entity.ORDER_DELETION)
+            letter.key: letter
+            for letter in await store_call(dead_letters.open_letters, tenant.slug, Entity.ORDER_DELETION)
         },
     )
     if any(b.status in (BindingStatus.PUSHED, BindingStatus.INTENT) for b in run.bindings.values()):
@@ -147,13 +152,13 @@ async def _delete_one(run: _Run, work: DeletionWork) -> None:
         if found is not None:
             await _delete_document(run, work, doc_type, found["id"], found.get("folio"))
             return
-        _tombstone(run, work, "deleted in Handy; its interrupted push never reached Gestionix")
+        await _tombstone(run, work, "deleted in Handy; its interrupted push never reached Gestionix")
         return
     if status is None:
-        _tombstone(run, work, "deleted in Handy before it was pushed: never pushed (D2)")
+        await _tombstone(run, work, "deleted in Handy before it was pushed: never pushed (D2)")
         return
     # deleted, tombstoned, skipped: nothing left to do; a replayed letter is closed.
-    _resolve(run, work)
+    await _resolve(run, work)
 
 
 async def _delete_document(
@@ -162,7 +167,7 @@ async def _delete_document(
     label = f"{DOC_LABEL.get(doc_type or '', 'document')} {folio or ''} (id {document_id})"
     label = " ".join(label.split())
     if doc_type not in DOC_LABEL or not document_id:
-        _dead_letter(run, work, f"binding has no usable Gestionix document ({doc_type}:{document_id})")
+        await _dead_letter(run, work, f"binding has no usable Gestionix document ({doc_type}:{document_id})")
         return
     if run.dry_run:
         run.audit.count("deleted")
@@ -176,14 +181,15 @@ async def _delete_document(
         _transient(run, work, f"Gestionix did not answer the deletion ({exc})")
         return
     except Permanent as exc:  # 409 invoiced / converted, or another refusal
-        _dead_letter(run, work, f"Gestionix refused to delete {label}: {exc.message or exc}")
+        await _dead_letter(run, work, f"Gestionix refused to delete {label}: {exc.message or exc}")
         return
-    binder.bind(
+    await store_call(
+        binder.bind,
         run.slug, Entity.ORDER, work.key, document_key(doc_type, document_id), status=BindingStatus.DELETED,
         data={"doc_type": doc_type, "deletion": result, "edited": work.edited},
         fence=fence_for(run.connection.lease),
     )
-    _resolve(run, work)
+    await _resolve(run, work)
     run.audit.count("deleted")
     note = "already gone in Gestionix (404): done (D3)" if result == "gone" else ""
     if work.edited:
@@ -191,21 +197,21 @@ async def _delete_document(
     run.audit.item(Entity.ORDER, work.key, "deleted", "", document=label, note=note)
 
 
-def _tombstone(run: _Run, work: DeletionWork, reason: str) -> None:
+async def _tombstone(run: _Run, work: DeletionWork, reason: str) -> None:
     run.audit.count("tombstoned")
     run.audit.item(Entity.ORDER, work.key, "would tombstone" if run.dry_run else "tombstoned", "",
                    note=reason)
     if not run.dry_run:
-        binder.tombstone(run.slug, Entity.ORDER, work.key, reason=reason)
-        _resolve(run, work)
+        await store_call(binder.tombstone, run.slug, Entity.ORDER, work.key, reason=reason)
+        await _resolve(run, work)
 
 
-def _dead_letter(run: _Run, work: DeletionWork, reason: str) -> None:
+async def _dead_letter(run: _Run, work: DeletionWork, reason: str) -> None:
     """D3: kept with Gestionix's reason; not retried until an operator replays it."""
     run.audit.count("failed")
     run.audit.item(Entity.ORDER, work.key, "dead-lettered", reason)
     if not run.dry_run:
-        dead_letters.put(run.slug, Entity.ORDER_DELETION, work.key, reason, retry=False)
+        await store_call(dead_letters.put, run.slug, Entity.ORDER_DELETION, work.key, reason, retry=False)
 
 
 def _transient(run: _Run, work: DeletionWork, reason: str) -> None:
@@ -214,6 +220,6 @@ def _transient(run: _Run, work: DeletionWork, reason: str) -> None:
         run.window.hold_back(work.deleted_at or run.window.start)
 
 
-def _resolve(run: _Run, work: DeletionWork) -> None:
+async def _resolve(run: _Run, work: DeletionWork) -> None:
     if not run.dry_run and work.key in run.letters:
-        dead_letters.resolve(run.slug, Entity.ORDER_DELETION, work.key)
+        await store_call(dead_letters.resolve, run.slug, Entity.ORDER_DELETION, work.key)

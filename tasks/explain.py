@@ -12,13 +12,14 @@ from mappings.orders import reference
 from store.history import record_story
 from tasks.connect import Connection
 from tasks.options import RETRYING_TASK, STORE_TASK
+from tasks.store_calls import store_call
 
 DOC_TYPES = ("sales_order", "sale")
 
 
 @task(name="read-story", **STORE_TASK)
 async def read_story(slug: str, entity: str, key: str) -> dict[str, Any]:
-    return record_story(slug, entity, key)
+    return await store_call(record_story, slug, entity, key)
 
 
 async def _handy(call, *args) -> dict | None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from prefect import get_run_logger, task
 
 from mappings.bindings import Entity
@@ -12,6 +10,7 @@ from mappings.products import ProductMapping
 from store import left_out
 from tasks.audit import RunAudit
 from tasks.options import STORE_TASK
+from tasks.store_calls import store_call
 
 
 @task(name="record-left-out", **STORE_TASK)
@@ -28,7 +27,7 @@ async def record_left_out(
         )
         return len(current), left_out.record(slug, Entity.PRODUCT, current, audit.run_id)
 
-    left_out_count, changed = await asyncio.to_thread(record)
+    left_out_count, changed = await store_call(record)
     get_run_logger().info(
         "%s products left out of Handy (%s newly, %s back in); `hgsync explain product CODE` says why",
         left_out_count, changed["started"], changed["ended"],
