@@ -19,7 +19,7 @@ from sqlmodel import Session, SQLModel, select
 
 from mappings.bindings import BindingStatus, Entity
 from store import binder, schema
-from store.db import dispose_all, get_engine, normalised_url
+from store.db import Store, dispose_all, get_engine, normalised_url
 from store.models import Binding, LeftOut
 from tests.store.conftest import BACKENDS, POSTGRES_URL
 
@@ -80,8 +80,8 @@ def test_the_store_migrates_an_empty_database_when_it_opens_it(empty_url):
     with store_engine.connect() as connection:
         assert schema.revision(connection) == schema.HEAD
     assert differences(store_engine) == []
-    binder.bind("acme", Entity.ORDER, "1", None, status=BindingStatus.INTENT, url=empty_url)
-    assert binder.get("acme", Entity.ORDER, "1", url=empty_url).status == BindingStatus.INTENT
+    binder.bind("acme", Entity.ORDER, "1", None, status=BindingStatus.INTENT, store=Store(empty_url))
+    assert binder.get("acme", Entity.ORDER, "1", store=Store(empty_url)).status == BindingStatus.INTENT
 
 
 @pytest.mark.parametrize("missing", [None, LeftOut.__tablename__], ids=["all-tables", "older-store"])
