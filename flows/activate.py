@@ -13,6 +13,7 @@ from flows.runs import run_name, tenant_tags
 from mappings.tenant import TenantConfig
 from tasks.activation import check_tenant, run_activation_checks, set_order_cursors
 from tasks.audit import RunAudit, RunFailedExplained, audited
+from tasks.store_calls import store_call
 from tasks.tenant_deployments import resume_schedules
 
 __all__ = ["activate", "check_tenant"]
@@ -30,7 +31,7 @@ async def activate(tenant: TenantConfig, backfill_from: datetime | None = None) 
     """Check the tenant (A4), run the first full catalog (and customer) sync, start the order
     and deletion cursors now — or at `backfill_from` to push older orders too —, and then resume
     the schedules of the tenant's deployments (created paused, so nothing runs before this)."""
-    audit = RunAudit(tenant.slug, "activate").start()
+    audit = await store_call(RunAudit(tenant.slug, "activate").start)
     return await audited(audit, _activate(tenant, backfill_from, audit))
 
 
@@ -68,5 +69,5 @@ async def _first_sync(tenant: TenantConfig, backfill_from: datetime | None, audi
     start = backfill_from or datetime.now(timezone.utc)
     if start.tzinfo is None:
         start = start.replace(tzinfo=timezone.utc)
-    set_order_cursors(tenant, start)
+    await set_order_cursors(tenant, start)
     audit.note(f"orders pushed from {start:%Y-%m-%d %H:%M:%S} UTC on.")

@@ -13,6 +13,7 @@ from prefect.states import State
 from prefect.utilities.annotations import quote
 
 from flows.runs import run_name
+from mappings.bindings import Entity
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit, RunRefused, audited
 from tasks.catalog import (
@@ -29,6 +30,7 @@ from tasks.catalog import (
 from tasks.connect import connect
 from tasks.left_out import record_left_out
 from tasks.mass_disable import guard_mass_disable
+from tasks.store_calls import store_call
 
 
 async def _nothing() -> None:
@@ -51,7 +53,7 @@ async def catalog_pull(
     enabled products ends Failed before writing anything; confirm_mass_disable=True lets an
     operator go on (P7, deletion protection).
     """
-    audit = RunAudit(tenant.slug, "catalog", dry_run=dry_run).start()
+    audit = await store_call(RunAudit(tenant.slug, "catalog", dry_run=dry_run).start)
     return await audited(audit, _pull(tenant, dry_run, full, confirm_mass_disable, audit))
 
 
@@ -82,7 +84,7 @@ async def _pull(
             ),
         )
         stop = await guard_mass_disable(  # before the first write, families included
-            tenant, quote(plan.disables), q_audit, entity="product", run_name="catalog",
+            tenant, quote(plan.disables), q_audit, entity=Entity.PRODUCT, run_name="catalog",
             dry_run=dry_run, confirmed=confirm_mass_disable,
         )
         if stop:

@@ -9,6 +9,7 @@ from prefect import flow
 from prefect.states import State
 
 from flows.runs import run_name
+from mappings.bindings import Entity
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit, RunRefused, audited
 from tasks.connect import connect
@@ -22,6 +23,7 @@ from tasks.customers import (
     write_customers,
 )
 from tasks.mass_disable import guard_mass_disable
+from tasks.store_calls import store_call
 
 SWITCHED_OFF = "sync_customers is off: no customer was read or written (C7)."
 
@@ -48,12 +50,12 @@ async def _sync(
 ) -> str | None:
     if not tenant.sync_customers:  # C7
         return await audit.switched_off(SWITCHED_OFF)
-    audit.start()
+    await store_call(audit.start)
     async with connect(tenant) as connection:
         sources = await read_sources(connection, full)
         customer_plan = await plan_customers(tenant, sources, audit)
         stop = await guard_mass_disable(  # before the first write, bindings included
-            tenant, customer_plan.disables, audit, entity="customer", run_name="customers",
+            tenant, customer_plan.disables, audit, entity=Entity.CUSTOMER, run_name="customers",
             dry_run=dry_run, confirmed=confirm_mass_disable,
         )
         if stop:

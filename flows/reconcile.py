@@ -22,6 +22,7 @@ from flows.leased import leased
 from flows.orders import push_planned
 from flows.runs import run_name
 from mappings.reconcile import ReconcileRow, document_in_day, plan_repairs, problems, reconcile_day
+from mappings.bindings import Entity
 from mappings.tenant import TenantConfig
 from tasks import alerts
 from tasks.audit import RunAudit, audited
@@ -35,6 +36,7 @@ from tasks.reconcile import (
     prepare_repair_deletions,
     read_day,
 )
+from tasks.store_calls import store_call
 
 
 @flow(name="reconcile", flow_run_name=run_name("reconcile"))
@@ -53,12 +55,12 @@ async def _reconcile(tenant: TenantConfig, day: date, dry_run: bool, audit: RunA
     async with leased(tenant, audit, dry_run) as run:  # its pushes and deletions ask the lease (O8)
         data = await read_day(run.conn, day)
         audit.window_start, audit.window_end = data.start, data.end
-        audit.start()
+        await store_call(audit.start)  # the run's audit row, off the event loop
         before = dict(audit.counts)
         data.documents, healed = await heal_day_duplicates(  # O8
             run.connection, tenant, data, audit, dry_run
         )
-        rows = _compare(tenant, data, audit, healed)
+        rows = _compare(data, audit, healed, await known_reasons(tenant))
         repairs = plan_repairs(rows, data.live, [str(o.get("id")) for o in data.deleted])
         window = Window(stream="reconcile", start=data.start, end=data.end)
         if repairs.push:  # O1/O8: the same path as order_push, so pushed exactly once
@@ -101,12 +103,12 @@ async def _conclude(
 
 
 def _compare(
-    tenant: TenantConfig, data: DayData, audit: RunAudit, healed: list[ReconcileRow]
+    data: DayData, audit: RunAudit, healed: list[ReconcileRow], reasons: dict[str, str]
 ) -> list[ReconcileRow]:
     rows = healed + reconcile_day(
         data.live,
         data.documents,
-        reasons=known_reasons(tenant),
+        reasons=reasons,
         deleted_ids=[str(o.get("id")) for o in data.deleted],
         document_in_day=document_in_day(data.documents, data.start, data.end),
     )
@@ -114,5 +116,5 @@ def _compare(
     for row in rows:
         audit.count(row.outcome)
         if row.outcome not in ("ok", "duplicate"):  # a healed duplicate is itemised by its repair
-            audit.item("order", row.order_id, row.outcome, row.reason)
+            audit.item(Entity.ORDER, row.order_id, row.outcome, row.reason)
     return rows

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from mappings.bindings import BindingStatus, Entity
+
 LEFT_OUT_VERDICTS = {
     "not_for_sale": "not in Handy: not for sale in Gestionix since the run of {since}",
     "inactive": "in Handy but disabled: inactive in Gestionix since the run of {since}",
@@ -36,33 +38,33 @@ def _binding(story: dict[str, Any]) -> dict[str, Any] | None:
 
 def order_verdict(story: dict[str, Any], live: dict[str, Any] | None = None) -> str:
     letters = [letter for letter in story["dead_letters"] if letter["resolved_at"] is None]
-    refused = next((letter for letter in letters if letter["entity"] == "order_deletion"), None)
+    refused = next((letter for letter in letters if letter["entity"] == Entity.ORDER_DELETION), None)
     if refused:
         return (f"deleted in Handy but its Gestionix document is still there: Gestionix refused the deletion "
                 f"on {when(refused['first_seen'])} ({refused['reason']}); an operator replay retries it "
                 f"(hgsync replay --tenant {story['tenant']} --key {story['key']})")
-    held = next((letter for letter in letters if letter["entity"] == "order"), None)
+    held = next((letter for letter in letters if letter["entity"] == Entity.ORDER), None)
     if held:
         return (f"not in Gestionix: held since {when(held['first_seen'])} after {held['attempts']} "
                 f"attempt(s): {held['reason']}")
     binding = _binding(story)
     status = binding["status"] if binding else None
-    if status == "pushed":
+    if status == BindingStatus.PUSHED:
         pushed = _last(story, "pushed")
         folio = f" folio {pushed['details']['folio']}" if pushed and pushed["details"].get("folio") else ""
         run = f"the run of {when(pushed['started_at'])}" if pushed else when(binding["synced_at"])
         return f"in Gestionix as {binding['gestionix_key']}{folio}, pushed by {run}"
-    if status == "deleted":
+    if status == BindingStatus.DELETED:
         edited = " (old version of an edited order)" if (binding.get("data") or {}).get("edited") else ""
         deleted = _last(story, "deleted")
         run = f"the run of {when(deleted['started_at'])}" if deleted else when(binding["synced_at"])
         return f"deleted in Handy{edited}: its Gestionix document {binding['gestionix_key']} was deleted by {run}"
-    if status == "tombstoned":
+    if status == BindingStatus.TOMBSTONED:
         return (f"deleted in Handy before it was pushed: never sent to Gestionix "
                 f"({(binding.get('data') or {}).get('tombstone_reason') or 'tombstoned'}, {when(binding['synced_at'])})")
-    if status == "skipped":
+    if status == BindingStatus.SKIPPED:
         return f"not pushed on purpose: {(binding.get('data') or {}).get('skip_reason', 'skipped')}"
-    if status == "intent":
+    if status == BindingStatus.INTENT:
         return (f"being pushed: a run started writing it at {when(binding['synced_at'])} and has not confirmed "
                 "the document; the next run finds it by its reference and binds it, never twice")
     last = _last(story, "failed", "skipped")
@@ -84,9 +86,9 @@ def product_verdict(story: dict[str, Any], live: dict[str, Any] | None = None) -
     failed = _last(story, "failed")
     if failed and (binding is None or failed["started_at"] > binding["synced_at"]):
         return f"not as in Gestionix: the write of the run of {when(failed['started_at'])} failed: {failed['reason']}"
-    if binding and binding["status"] == "enabled":
+    if binding and binding["status"] == BindingStatus.ENABLED:
         return f"in Handy and enabled, as last written by the run of {when(binding['synced_at'])}"
-    if binding and binding["status"] == "disabled":
+    if binding and binding["status"] == BindingStatus.DISABLED:
         return f"in Handy but disabled since the run of {when(binding['synced_at'])}"
     if live is not None and live.get("other_branches"):
         return (f"not in Handy: in Gestionix it belongs to sucursal {', '.join(live['other_branches'])}, "
@@ -116,7 +118,7 @@ def customer_verdict(story: dict[str, Any], live: dict[str, Any] | None = None) 
             "(--live looks in both systems)")
 
 
-VERDICTS = {"order": order_verdict, "product": product_verdict, "customer": customer_verdict}
+VERDICTS = {Entity.ORDER: order_verdict, Entity.PRODUCT: product_verdict, Entity.CUSTOMER: customer_verdict}
 
 
 def verdict(story: dict[str, Any], live: dict[str, Any] | None = None) -> str:
@@ -129,7 +131,7 @@ def story_markdown(story: dict[str, Any], sentence: str, live: dict[str, Any] | 
     lines.append("#### Bindings")
     lines += [f"- Handy {b['handy_key']} ↔ Gestionix {b['gestionix_key'] or '-'}: {b['status']} "
               f"({when(b['synced_at'])}) {b['data'] or ''}".rstrip() for b in story["bindings"]] or ["- none"]
-    if story["entity"] == "product":
+    if story["entity"] == Entity.PRODUCT:
         left = story["left_out"]
         lines += ["", "#### Left out of Handy", (
             f"- {left['reason']} — since {when(left['since'])} (store run {left['since_run_id']})"
@@ -139,7 +141,7 @@ def story_markdown(story: dict[str, Any], sentence: str, live: dict[str, Any] | 
               f"{i['run_id']}, flow run {i['flow_run_id'] or '-'}): {i['action']}"
               + (f" — {i['reason']}" if i["reason"] else "")
               + (f" {i['details']}" if i["details"] else "") for i in story["items"]] or ["- none"]
-    if story["entity"] == "order":
+    if story["entity"] == Entity.ORDER:
         lines += ["", "#### Dead letters"]
         lines += [f"- {d['entity']}: {d['reason']} — attempts {d['attempts']}, first {when(d['first_seen'])}, "
                   f"last {when(d['last_seen'])}, "

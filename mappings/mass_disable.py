@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from mappings.plan import STATUS_DISABLED, STATUS_ENABLED, Plan, _as_key
+from mappings.bindings import BindingStatus
+from mappings.plan import Plan, _as_key
 
 # Fewer planned disables than this never trip the threshold: on a tenant with 20 customers one
 # disable is already 5 %, and stopping for it would only teach operators to always confirm.
@@ -78,7 +79,7 @@ def planned_disables(
     (catalog only)."""
     desired = set(_as_key(pd.Series(list(desired_keys), dtype=object)).dropna())
     not_for_sale = set(_as_key(pd.Series(list(not_for_sale_keys), dtype=object)).dropna())
-    bound = bindings.loc[bindings["status"] == STATUS_ENABLED, "handy_key"]
+    bound = bindings.loc[bindings["status"] == BindingStatus.ENABLED, "handy_key"]
     enabled_bound = set(_as_key(bound).dropna())
 
     disable = plan.disable.loc[:, ["handy_key", "gestionix_key"]].copy()
@@ -90,7 +91,7 @@ def planned_disables(
 
     # an update that also disables (content changed too): only when the record is enabled now
     update = plan.update
-    switched_off = (update["status"] == STATUS_DISABLED) & _as_key(update["handy_key"]).isin(
+    switched_off = (update["status"] == BindingStatus.DISABLED) & _as_key(update["handy_key"]).isin(
         enabled_bound
     )
     updated = update.loc[switched_off, ["handy_key", "gestionix_key"]].copy()

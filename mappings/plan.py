@@ -41,8 +41,8 @@ from dataclasses import dataclass, fields
 
 import pandas as pd
 
-STATUS_ENABLED = "enabled"
-STATUS_DISABLED = "disabled"
+from mappings.bindings import BindingStatus
+
 PLAN_COLUMNS = ["handy_key", "gestionix_key", "fingerprint", "status", "reason"]
 DESIRED_REQUIRED = ["key", "gestionix_key", "fingerprint", "enabled"]
 BINDING_REQUIRED = ["handy_key", "gestionix_key", "fingerprint", "status"]
@@ -99,7 +99,7 @@ def _enabled_or_unknown(value: object) -> bool:
 
 
 def _status_of(enabled: pd.Series) -> pd.Series:
-    return enabled.map({True: STATUS_ENABLED, False: STATUS_DISABLED}).astype(object)
+    return enabled.map({True: BindingStatus.ENABLED, False: BindingStatus.DISABLED}).astype(object)
 
 
 def _emit(
@@ -231,7 +231,7 @@ def plan_sync(
                     payload,
                     handy_key=inactive["key"],
                     fingerprint=inactive["fingerprint"],
-                    status=STATUS_DISABLED,
+                    status=BindingStatus.DISABLED,
                     reason="inactive in Gestionix and never synced: not created",
                 )
             )
@@ -262,8 +262,8 @@ def plan_sync(
         handy_key=adopted["_handy"],
         fingerprint=adopted["_state_fp"],
         status=adopted["_state_enabled"]
-        .map({True: STATUS_ENABLED, False: STATUS_DISABLED})
-        .fillna(STATUS_ENABLED),
+        .map({True: BindingStatus.ENABLED, False: BindingStatus.DISABLED})
+        .fillna(BindingStatus.ENABLED),
         reason="existing Handy record adopted",
     )
 
@@ -280,7 +280,7 @@ def plan_sync(
                 payload,
                 handy_key=recreate["_handy"],
                 fingerprint=recreate["fingerprint"],
-                status=STATUS_ENABLED,
+                status=BindingStatus.ENABLED,
                 reason="bound but missing in Handy: created again",
             )
         )
@@ -292,7 +292,7 @@ def plan_sync(
                     payload,
                     handy_key=gone_inactive["_handy"],
                     fingerprint=gone_inactive["_bound_fp"],
-                    status=STATUS_DISABLED,
+                    status=BindingStatus.DISABLED,
                     reason="inactive in Gestionix and missing in Handy: nothing to disable",
                 )
             )
@@ -302,7 +302,7 @@ def plan_sync(
         bound["_drift"] = True
     else:
         bound["_state_fp"] = bound["_bound_fp"]
-        bound["_state_enabled"] = bound["_bound_status"] != STATUS_DISABLED
+        bound["_state_enabled"] = bound["_bound_status"] != BindingStatus.DISABLED
         bound["_drift"] = False
 
     stateful = pd.concat([bound, adopted], ignore_index=True) if not adopted.empty else bound
@@ -335,7 +335,7 @@ def plan_sync(
         payload,
         handy_key=en["_handy"],
         fingerprint=en["fingerprint"],
-        status=STATUS_ENABLED,
+        status=BindingStatus.ENABLED,
         reason=reason_for(en, "active again"),
     )
     dis = stateful[toggled & ~stateful["enabled"]]
@@ -345,7 +345,7 @@ def plan_sync(
             payload,
             handy_key=dis["_handy"],
             fingerprint=dis["fingerprint"],
-            status=STATUS_DISABLED,
+            status=BindingStatus.DISABLED,
             reason=reason_for(dis, "inactive"),
         )
     ]
@@ -375,12 +375,12 @@ def plan_sync(
         b["gestionix_key"].notna()
         & ~b["gestionix_key"].isin(all_desired_gkeys)
         & ~b["gestionix_key"].isin(held)
-        & b["status"].isin([STATUS_ENABLED, STATUS_DISABLED])
+        & b["status"].isin([BindingStatus.ENABLED, BindingStatus.DISABLED])
     ].copy()
     if cur_enabled is not None:
         gone = gone[gone["handy_key"].map(cur_enabled).eq(True)]
     else:
-        gone = gone[gone["status"] == STATUS_ENABLED]
+        gone = gone[gone["status"] == BindingStatus.ENABLED]
     gone["enabled"] = False
     gone["key"] = gone["handy_key"]
     disable_parts.append(
@@ -389,7 +389,7 @@ def plan_sync(
             payload,
             handy_key=gone["handy_key"],
             fingerprint=gone["fingerprint"],
-            status=STATUS_DISABLED,
+            status=BindingStatus.DISABLED,
             reason="no longer desired (not for sale or gone from Gestionix)",
         )
     )

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from store.db import session_scope
+from mappings.bindings import BindingStatus, Entity
+from store.db import Store, session_scope
 from store.models import Binding, utcnow
 
 if TYPE_CHECKING:  # pandas is imported by the catalog/customers runs that use frame(), not by order runs
@@ -21,8 +22,8 @@ class BindingConflict(Exception):
     """The Gestionix record is already bound to another Handy record (or vice versa)."""
 
 
-def get(tenant: str, entity: str, handy_key: str, *, url: str | None = None) -> Binding | None:
-    with session_scope(url) as session:
+def get(tenant: str, entity: Entity, handy_key: str, *, store: Store | None = None) -> Binding | None:
+    with session_scope(store) as session:
         return session.exec(
             select(Binding).where(
                 Binding.tenant == tenant, Binding.entity == entity, Binding.handy_key == str(handy_key)
@@ -31,9 +32,9 @@ def get(tenant: str, entity: str, handy_key: str, *, url: str | None = None) -> 
 
 
 def get_by_gestionix(
-    tenant: str, entity: str, gestionix_key: str, *, url: str | None = None
+    tenant: str, entity: Entity, gestionix_key: str, *, store: Store | None = None
 ) -> Binding | None:
-    with session_scope(url) as session:
+    with session_scope(store) as session:
         return session.exec(
             select(Binding).where(
                 Binding.tenant == tenant,
@@ -44,9 +45,9 @@ def get_by_gestionix(
 
 
 def all_for(
-    tenant: str, entity: str, *, status: str | None = None, url: str | None = None
+    tenant: str, entity: Entity, *, status: BindingStatus | None = None, store: Store | None = None
 ) -> list[Binding]:
-    with session_scope(url) as session:
+    with session_scope(store) as session:
         query = select(Binding).where(Binding.tenant == tenant, Binding.entity == entity)
         if status is not None:
             query = query.where(Binding.status == status)
@@ -54,12 +55,12 @@ def all_for(
 
 
 def get_many(
-    tenant: str, entity: str, handy_keys: Iterable[str], *, url: str | None = None
+    tenant: str, entity: Entity, handy_keys: Iterable[str], *, store: Store | None = None
 ) -> dict[str, Binding]:
     """Bindings of the given Handy keys, by key (one query per 500 keys)."""
     keys = [str(k) for k in handy_keys]
     found: dict[str, Binding] = {}
-    with session_scope(url) as session:
+    with session_scope(store) as session:
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             rows = session.exec(
@@ -71,7 +72,7 @@ def get_many(
     return found
 
 
-def frame(tenant: str, entity: str, *, url: str | None = None) -> pd.DataFrame:
+def frame(tenant: str, entity: Entity, *, store: Store | None = None) -> pd.DataFrame:
     """All bindings of an entity as a DataFrame with BINDING_COLUMNS (empty frame when none).
     Plain column rows, no ORM objects: a 50 000-product catalog reads them ten times faster."""
     import pandas as pd
@@ -79,21 +80,21 @@ def frame(tenant: str, entity: str, *, url: str | None = None) -> pd.DataFrame:
     query = select(*(getattr(Binding, column) for column in BINDING_COLUMNS)).where(
         Binding.tenant == tenant, Binding.entity == entity
     )
-    with session_scope(url) as session:
+    with session_scope(store) as session:
         rows = session.exec(query).all()
     return pd.DataFrame.from_records(rows, columns=BINDING_COLUMNS)
 
 
 def bind(
     tenant: str,
-    entity: str,
+    entity: Entity,
     handy_key: str,
     gestionix_key: str | None,
     *,
-    status: str,
+    status: BindingStatus,
     fingerprint: str | None = None,
     data: Mapping[str, Any] | None = None,
-    url: str | None = None,
+    store: Store | None = None,
     fence: Callable[[Session], None] | None = None,
 ) -> Binding:
     """Create or update the binding of `handy_key` (upsert on tenant, entity, handy_key)."""
@@ -109,17 +110,17 @@ def bind(
                 "data": data,
             }
         ],
-        url=url,
+        store=store,
         fence=fence,
     )[0]
 
 
 def bind_many(
     tenant: str,
-    entity: str,
+    entity: Entity,
     rows: Iterable[Mapping[str, Any]],
     *,
-    url: str | None = None,
+    store: Store | None = None,
     fence: Callable[[Session], None] | None = None,
 ) -> list[Binding]:
     """Upsert several bindings in one transaction. Keys: handy_key, gestionix_key, status,
@@ -128,7 +129,7 @@ def bind_many(
     rows = list(rows)
     saved: list[Binding] = []
     try:
-        with session_scope(url) as session:
+        with session_scope(store) as session:
             if fence is not None:
                 fence(session)
             existing = {
@@ -168,10 +169,10 @@ def bind_many(
 
 
 def set_status(
-    tenant: str, entity: str, handy_key: str, status: str, *, url: str | None = None, **data: Any
+    tenant: str, entity: Entity, handy_key: str, status: BindingStatus, *, store: Store | None = None, **data: Any
 ) -> Binding | None:
     """Change the status of an existing binding (and merge `data`); None when unbound."""
-    with session_scope(url) as session:
+    with session_scope(store) as session:
         binding = session.exec(
             select(Binding).where(
                 Binding.tenant == tenant, Binding.entity == entity, Binding.handy_key == str(handy_key)
@@ -188,14 +189,14 @@ def set_status(
 
 
 def tombstone(
-    tenant: str, entity: str, handy_key: str, *, reason: str = "", url: str | None = None
+    tenant: str, entity: Entity, handy_key: str, *, reason: str = "", store: Store | None = None
 ) -> Binding:
     """Mark a Handy record as never to be pushed (D2): an unbound deleted order.
 
     Creates the binding when missing; leaves a binding that already has a Gestionix key alone
     (that one needs a real deletion, not a tombstone) and returns it unchanged.
     """
-    with session_scope(url) as session:
+    with session_scope(store) as session:
         binding = session.exec(
             select(Binding).where(
                 Binding.tenant == tenant, Binding.entity == entity, Binding.handy_key == str(handy_key)
@@ -204,16 +205,18 @@ def tombstone(
         if binding is not None and binding.gestionix_key is not None:
             return binding
         if binding is None:
-            binding = Binding(tenant=tenant, entity=entity, handy_key=str(handy_key), status="tombstoned")
-        binding.status = "tombstoned"
+            binding = Binding(
+                tenant=tenant, entity=entity, handy_key=str(handy_key), status=BindingStatus.TOMBSTONED
+            )
+        binding.status = BindingStatus.TOMBSTONED
         binding.data = {**(binding.data or {}), "tombstone_reason": reason}
         binding.synced_at = utcnow()
         session.add(binding)
         return binding
 
 
-def delete(tenant: str, entity: str, handy_key: str, *, url: str | None = None) -> bool:
-    with session_scope(url) as session:
+def delete(tenant: str, entity: Entity, handy_key: str, *, store: Store | None = None) -> bool:
+    with session_scope(store) as session:
         binding = session.exec(
             select(Binding).where(
                 Binding.tenant == tenant, Binding.entity == entity, Binding.handy_key == str(handy_key)

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from sqlmodel import Session, select
 
-from store.db import session_scope
+from store.db import Store, session_scope
 from store.models import Cursor, utcnow
 
 
@@ -16,17 +16,17 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def get(tenant: str, stream: str, *, url: str | None = None) -> datetime | None:
-    with session_scope(url) as session:
+def get(tenant: str, stream: str, *, store: Store | None = None) -> datetime | None:
+    with session_scope(store) as session:
         row = session.get(Cursor, (tenant, stream))
         return _aware(row.value) if row else None
 
 
-def set(tenant: str, stream: str, value: datetime, *, url: str | None = None) -> datetime:  # noqa: A001
+def set(tenant: str, stream: str, value: datetime, *, store: Store | None = None) -> datetime:  # noqa: A001
     """Set the cursor to `value` unconditionally (activation, operator backfill)."""
     if value.tzinfo is None:
         raise ValueError(f"cursor {stream} of tenant {tenant}: value must be timezone-aware")
-    with session_scope(url) as session:
+    with session_scope(store) as session:
         row = session.get(Cursor, (tenant, stream)) or Cursor(tenant=tenant, stream=stream, value=value)
         row.value = value
         row.updated_at = utcnow()
@@ -39,14 +39,14 @@ def advance(
     stream: str,
     value: datetime,
     *,
-    url: str | None = None,
+    store: Store | None = None,
     fence: Callable[[Session], None] | None = None,
 ) -> datetime:
     """Move the cursor forward to `value`; never backwards. Returns the stored value.
     `fence(session)` runs first in the same transaction and may refuse the move (lost lease)."""
     if value.tzinfo is None:
         raise ValueError(f"cursor {stream} of tenant {tenant}: value must be timezone-aware")
-    with session_scope(url) as session:
+    with session_scope(store) as session:
         if fence is not None:
             fence(session)
         row = session.exec(

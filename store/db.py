@@ -9,11 +9,11 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
-from store import models  # noqa: F401  (registers the tables)
+from store import models, schema  # noqa: F401  (models registers the tables)
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
@@ -32,7 +32,7 @@ def database_url() -> str:
     return f"sqlite:///{home / 'state.db'}"
 
 
-def _normalise(url: str) -> str:
+def normalised_url(url: str) -> str:
     # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
@@ -40,13 +40,14 @@ def _normalise(url: str) -> str:
 
 
 def get_engine(url: str | None = None) -> Engine:
-    """One engine per URL per process, tables created on first use."""
-    url = _normalise(url or database_url())
+    """One engine per URL per process; the database is migrated to the head revision on first
+    use (store/schema.py)."""
+    url = normalised_url(url or database_url())
     with _lock:
         engine = _engines.get(url)
         if engine is None:
             engine = _create(url)
-            SQLModel.metadata.create_all(engine)
+            schema.upgrade(engine)
             _engines[url] = engine
         return engine
 
@@ -99,18 +100,43 @@ def database_now(session: Session) -> datetime:
     return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def database_time(url: str | None = None) -> datetime:
-    with session_scope(url) as session:
+def database_time(store: Store | None = None) -> datetime:
+    with session_scope(store) as session:
         return database_now(session)
 
 
+class Store:
+    """One database, handed to whoever reads or writes it (`store=` of every store function): its
+    engine (one per URL per process, migrated on first use), its transactions and its clock.
+    `Store()` is the process's store as the environment names it (HGSYNC_DATABASE_URL, else
+    SQLite under HGSYNC_HOME); `Store(url)` any other."""
+
+    __slots__ = ("url",)
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = normalised_url(url or database_url())
+
+    def __repr__(self) -> str:  # the URL may carry a password: never shown
+        return f"Store({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+    @property
+    def engine(self) -> Engine:
+        return get_engine(self.url)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+
 @contextmanager
-def session_scope(url: str | None = None) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
-    with Session(get_engine(url), expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+def session_scope(store: Store | None = None) -> Iterator[Session]:
+    """A transaction on `store` (the environment's store when None)."""
+    with (store or Store()).session() as session:
+        yield session

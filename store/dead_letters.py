@@ -7,24 +7,25 @@ from typing import Any
 
 from sqlmodel import select
 
-from store.db import session_scope
+from mappings.bindings import Entity
+from store.db import Store, session_scope
 from store.models import DeadLetter, utcnow
 
 
 def put(
     tenant: str,
-    entity: str,
+    entity: Entity,
     key: str,
     reason: str,
     *,
     retry: bool = True,
     payload: Mapping[str, Any] | None = None,
-    url: str | None = None,
+    store: Store | None = None,
 ) -> DeadLetter:
     """Record (or re-record) a failure: counts attempts, keeps first_seen, reopens a resolved one."""
     if not reason:
         raise ValueError(f"dead letter {entity} {key} of tenant {tenant} needs a reason")
-    with session_scope(url) as session:
+    with session_scope(store) as session:
         letter = session.exec(
             select(DeadLetter).where(
                 DeadLetter.tenant == tenant, DeadLetter.entity == entity, DeadLetter.key == str(key)
@@ -48,9 +49,9 @@ def put(
         return letter
 
 
-def resolve(tenant: str, entity: str, key: str, *, url: str | None = None) -> bool:
+def resolve(tenant: str, entity: Entity, key: str, *, store: Store | None = None) -> bool:
     """Close an open dead letter; False when there was none open."""
-    with session_scope(url) as session:
+    with session_scope(store) as session:
         letter = session.exec(
             select(DeadLetter).where(
                 DeadLetter.tenant == tenant,
@@ -67,10 +68,10 @@ def resolve(tenant: str, entity: str, key: str, *, url: str | None = None) -> bo
 
 
 def open_letters(
-    tenant: str, entity: str | None = None, *, retry_only: bool = False, url: str | None = None
+    tenant: str, entity: Entity | None = None, *, retry_only: bool = False, store: Store | None = None
 ) -> list[DeadLetter]:
     """Unresolved dead letters, oldest first; `retry_only` leaves out those waiting for an operator."""
-    with session_scope(url) as session:
+    with session_scope(store) as session:
         query = select(DeadLetter).where(DeadLetter.tenant == tenant, DeadLetter.resolved_at.is_(None))
         if entity is not None:
             query = query.where(DeadLetter.entity == entity)
@@ -79,8 +80,8 @@ def open_letters(
         return list(session.exec(query.order_by(DeadLetter.first_seen, DeadLetter.id)))
 
 
-def get(tenant: str, entity: str, key: str, *, url: str | None = None) -> DeadLetter | None:
-    with session_scope(url) as session:
+def get(tenant: str, entity: Entity, key: str, *, store: Store | None = None) -> DeadLetter | None:
+    with session_scope(store) as session:
         return session.exec(
             select(DeadLetter).where(
                 DeadLetter.tenant == tenant, DeadLetter.entity == entity, DeadLetter.key == str(key)
@@ -89,10 +90,10 @@ def get(tenant: str, entity: str, key: str, *, url: str | None = None) -> DeadLe
 
 
 def release(
-    tenant: str, *, entity: str | None = None, key: str | None = None, url: str | None = None
+    tenant: str, *, entity: Entity | None = None, key: str | None = None, store: Store | None = None
 ) -> list[DeadLetter]:
     """Operator replay: mark open dead letters (all, or one key) for retry on the next run."""
-    with session_scope(url) as session:
+    with session_scope(store) as session:
         query = select(DeadLetter).where(DeadLetter.tenant == tenant, DeadLetter.resolved_at.is_(None))
         if entity is not None:
             query = query.where(DeadLetter.entity == entity)

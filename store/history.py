@@ -7,20 +7,23 @@ from typing import Any
 
 from sqlmodel import or_, select
 
-from store.db import session_scope
+from mappings.bindings import Entity
+from store.db import Store, session_scope
 from store.models import Binding, DeadLetter, LeftOut, RunItem, SyncRun
 
 # Dead-letter entities and left-out entities that belong to each explained kind.
-LETTER_ENTITIES = {"order": ("order", "order_deletion"), "product": (), "customer": ()}
+LETTER_ENTITIES = {
+    Entity.ORDER: (Entity.ORDER, Entity.ORDER_DELETION), Entity.PRODUCT: (), Entity.CUSTOMER: (),
+}
 
 
 def _row(model: Any, *fields: str) -> dict[str, Any]:
     return {name: getattr(model, name) for name in fields}
 
 
-def record_story(tenant: str, entity: str, key: str, *, url: str | None = None) -> dict[str, Any]:
+def record_story(tenant: str, entity: Entity, key: str, *, store: Store | None = None) -> dict[str, Any]:
     key = str(key)
-    with session_scope(url) as session:
+    with session_scope(store) as session:
         bindings = list(session.exec(select(Binding).where(
             Binding.tenant == tenant, Binding.entity == entity,
             or_(Binding.handy_key == key, Binding.gestionix_key == key),

@@ -24,7 +24,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from store.db import database_now, session_scope
+from store.db import Store, database_now, session_scope
 from store.models import Lease
 
 # The one lease flows share today (S3): order push and deletion sync of a tenant, by audit name.
@@ -46,12 +46,12 @@ class LeaseHandle:
     name: str
     holder: str  # unique per acquisition: the fencing token
     ttl: timedelta
-    url: str | None = None
+    store: Store | None = None
 
     def renew(self) -> None:
         """Push the expiry forward (database clock); LeaseLost once it has expired or another
         holder has it: an expired lease is never revived (someone may be taking it over)."""
-        with session_scope(self.url) as session:
+        with session_scope(self.store) as session:
             now = database_now(session)
             result = session.exec(
                 update(Lease)
@@ -94,18 +94,18 @@ def _holder_id() -> str:
 
 
 def acquire(
-    tenant: str, name: str, ttl: timedelta, *, holder: str | None = None, url: str | None = None
+    tenant: str, name: str, ttl: timedelta, *, holder: str | None = None, store: Store | None = None
 ) -> LeaseHandle:
     holder = holder or _holder_id()
     try:
-        with session_scope(url) as session:
+        with session_scope(store) as session:
             now = database_now(session)
             session.add(Lease(tenant=tenant, name=name, holder=holder, expires_at=now + ttl))
-        return LeaseHandle(tenant, name, holder, ttl, url)
+        return LeaseHandle(tenant, name, holder, ttl, store)
     except IntegrityError:
         pass
     # Someone has (or had) it: take it over only if it has expired by the database's clock.
-    with session_scope(url) as session:
+    with session_scope(store) as session:
         now = database_now(session)
         result = session.exec(
             update(Lease)
@@ -115,7 +115,7 @@ def acquire(
         taken = result.rowcount == 1
         current = None if taken else session.get(Lease, (tenant, name))
     if taken:
-        return LeaseHandle(tenant, name, holder, ttl, url)
+        return LeaseHandle(tenant, name, holder, ttl, store)
     until = _fmt(current.expires_at) if current else "unknown"
     raise LeaseHeld(
         f"tenant {tenant}: lease {name!r} is held by {current.holder if current else '?'} until {until}"
@@ -123,7 +123,7 @@ def acquire(
 
 
 def release(handle: LeaseHandle) -> None:
-    with session_scope(handle.url) as session:
+    with session_scope(handle.store) as session:
         session.exec(
             delete(Lease).where(
                 Lease.tenant == handle.tenant, Lease.name == handle.name, Lease.holder == handle.holder
@@ -131,9 +131,9 @@ def release(handle: LeaseHandle) -> None:
         )
 
 
-def live(tenant: str, name: str, *, url: str | None = None) -> bool:
+def live(tenant: str, name: str, *, store: Store | None = None) -> bool:
     """True when someone holds `name` for `tenant` and it has not expired (database clock)."""
-    with session_scope(url) as session:
+    with session_scope(store) as session:
         row = session.get(Lease, (tenant, name))
         return row is not None and _aware(row.expires_at) > database_now(session)
 
@@ -144,11 +144,11 @@ def lease(
     name: str,
     ttl: timedelta = timedelta(minutes=2),
     *,
-    url: str | None = None,
+    store: Store | None = None,
 ) -> Iterator[LeaseHandle]:
     """Hold `name` for `tenant` for the block; LeaseHeld at once when another holder has it.
     (Waiting, the heartbeat and fencing are the flows' business: tasks/fencing.py.)"""
-    handle = acquire(tenant, name, ttl, url=url)
+    handle = acquire(tenant, name, ttl, store=store)
     try:
         yield handle
     finally:

@@ -6,20 +6,21 @@ from collections.abc import Mapping
 
 from sqlmodel import select
 
-from store.db import session_scope
+from mappings.bindings import Entity
+from store.db import Store, session_scope
 from store.models import LeftOut, utcnow
 
 
 def record(
-    tenant: str, entity: str, current: Mapping[str, tuple[str, str, str | None]], run_id: int | None,
-    *, url: str | None = None,
+    tenant: str, entity: Entity, current: Mapping[str, tuple[str, str, str | None]], run_id: int | None,
+    *, store: Store | None = None,
 ) -> dict[str, int]:
     """Make the store say what `current` says ({key: (reason_code, reason, gestionix_id)}): new or
     changed rows start at this run, rows no longer left out end at it, the rest are not written.
     Returns how many rows started and ended."""
     started = ended = 0
     now = utcnow()
-    with session_scope(url) as session:
+    with session_scope(store) as session:
         rows = {row.key: row for row in session.exec(
             select(LeftOut).where(LeftOut.tenant == tenant, LeftOut.entity == entity))}
         for key, (code, reason, gestionix_id) in current.items():
@@ -39,8 +40,8 @@ def record(
     return {"started": started, "ended": ended}
 
 
-def get(tenant: str, entity: str, key: str, *, url: str | None = None) -> LeftOut | None:
-    with session_scope(url) as session:
+def get(tenant: str, entity: Entity, key: str, *, store: Store | None = None) -> LeftOut | None:
+    with session_scope(store) as session:
         return session.exec(
             select(LeftOut).where(LeftOut.tenant == tenant, LeftOut.entity == entity, LeftOut.key == str(key))
         ).first()

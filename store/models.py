@@ -20,7 +20,8 @@ def _ts(**kwargs: Any) -> Any:
 class Binding(SQLModel, table=True):
     """Link between a Handy record and its Gestionix counterpart (the backbone, like OCA connector).
 
-    entity: product | family | customer | zone | order.  For orders `gestionix_key` is
+    entity: a mappings.bindings.Entity (product | family | customer | zone | order), status a
+    BindingStatus, both stored as their plain string values. For orders `gestionix_key` is
     "<doc_type>:<id>" because pedidos and ventas number independently.
     """
 

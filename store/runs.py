@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, insert, update
 from sqlmodel import select
 
-from store.db import session_scope
+from store.db import Store, session_scope
 from store.models import RunItem, SyncRun, utcnow
 
 RUN_STATUSES = ("running", "completed", "completed_with_issues", "failed", "skipped", "abandoned")
@@ -27,9 +27,9 @@ def start(
     window_start: datetime | None = None,
     window_end: datetime | None = None,
     dry_run: bool = False,
-    url: str | None = None,
+    store: Store | None = None,
 ) -> int:
-    with session_scope(url) as session:
+    with session_scope(store) as session:
         run = SyncRun(
             tenant=tenant,
             flow=flow,
@@ -49,13 +49,13 @@ ITEM_FIELDS = ("entity", "key", "action", "reason")
 ITEMS_PER_INSERT = 1000  # one executemany each: a dry run of a big catalog explains ~50 000 records
 
 
-def add_items(tenant: str, run_id: int, items: Iterable[Mapping[str, Any]], *, url: str | None = None) -> int:
+def add_items(tenant: str, run_id: int, items: Iterable[Mapping[str, Any]], *, store: Store | None = None) -> int:
     """Record explained records: each item has entity, key, action and reason; any other keys
     (a Gestionix folio, the document, a note) are kept as text in `details`. Plain inserts in
     batches, no ORM objects (memory and time at tens of thousands of items)."""
     added = 0
     batch: list[dict[str, Any]] = []
-    with session_scope(url) as session:
+    with session_scope(store) as session:
         for item in items:
             batch.append(
                 {
@@ -87,11 +87,11 @@ def finish(
     status: str,
     summary: str = "",
     window_end: datetime | None = None,
-    url: str | None = None,
+    store: Store | None = None,
 ) -> SyncRun:
     if status not in RUN_STATUSES:
         raise ValueError(f"run {run_id}: unknown status {status!r}")
-    with session_scope(url) as session:
+    with session_scope(store) as session:
         run = session.exec(select(SyncRun).where(SyncRun.tenant == tenant, SyncRun.id == run_id)).one()
         run.counts = {key: int(value) for key, value in counts.items()}
         run.status = status
@@ -103,10 +103,10 @@ def finish(
         return run
 
 
-def abandon_running(tenant: str, flows: Iterable[str], *, url: str | None = None) -> int:
+def abandon_running(tenant: str, flows: Iterable[str], *, store: Store | None = None) -> int:
     """Close the tenant's non-dry-run rows of `flows` still `running`: called by the new holder
     of those flows' lease, so their runs are certainly over. Returns rows closed."""
-    with session_scope(url) as session:
+    with session_scope(store) as session:
         result = session.exec(
             update(SyncRun)
             .where(
@@ -126,9 +126,9 @@ def recent(
     since: datetime | None = None,
     flow: str | None = None,
     limit: int = 50,
-    url: str | None = None,
+    store: Store | None = None,
 ) -> list[SyncRun]:
-    with session_scope(url) as session:
+    with session_scope(store) as session:
         query = select(SyncRun).where(SyncRun.tenant == tenant)
         if since is not None:
             query = query.where(SyncRun.started_at >= since)
@@ -137,8 +137,8 @@ def recent(
         return list(session.exec(query.order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(limit)))
 
 
-def items(tenant: str, run_id: int, *, url: str | None = None) -> list[RunItem]:
-    with session_scope(url) as session:
+def items(tenant: str, run_id: int, *, store: Store | None = None) -> list[RunItem]:
+    with session_scope(store) as session:
         return list(
             session.exec(
                 select(RunItem).where(RunItem.tenant == tenant, RunItem.run_id == run_id).order_by(RunItem.id)
@@ -146,9 +146,9 @@ def items(tenant: str, run_id: int, *, url: str | None = None) -> list[RunItem]:
         )
 
 
-def prune(tenant: str, older_than: datetime, *, url: str | None = None) -> int:
+def prune(tenant: str, older_than: datetime, *, store: Store | None = None) -> int:
     """Delete the tenant's runs (and their items) started before `older_than`; returns runs removed."""
-    with session_scope(url) as session:
+    with session_scope(store) as session:
         ids = list(
             session.exec(select(SyncRun.id).where(SyncRun.tenant == tenant, SyncRun.started_at < older_than))
         )

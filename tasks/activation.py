@@ -17,6 +17,7 @@ from mappings.tenant import TenantConfig
 from store import cursors
 from tasks.connect import Connection, connect, load_credentials, resolve_branch, resolve_company
 from tasks.options import STORE_TASK
+from tasks.store_calls import store_call
 
 ORDER_STREAMS = ("orders", "deletions")
 # A check gives up on an unreachable host quickly (one connect timeout per system, a retry
@@ -129,8 +130,8 @@ async def run_activation_checks(tenant: TenantConfig) -> CheckReport:
 
 
 @task(name="set-order-cursors", **STORE_TASK)
-def set_order_cursors(tenant: TenantConfig, start: datetime) -> datetime:
+async def set_order_cursors(tenant: TenantConfig, start: datetime) -> datetime:
     """From now on (or the backfill date), order push and deletion sync read from `start` (A4)."""
     for stream in ORDER_STREAMS:
-        cursors.set(tenant.slug, stream, start)
+        await store_call(cursors.set, tenant.slug, stream, start)
     return start

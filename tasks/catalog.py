@@ -24,11 +24,11 @@ its clients):
                        at most BIND_EVERY + in-flight writes, and a rerun adopts those (a create
                        answered 422 "code exists" -> read, compare, update if needed, bind).
 
-Bindings: entity "product": handy_key = Handy code = Gestionix clave, gestionix_key = the clave
+Bindings: Entity.PRODUCT: handy_key = Handy code = Gestionix clave, gestionix_key = the clave
 too (mappings.products decides the join key, P2: a clave changed in Gestionix is a new Handy
 product and the old one is disabled), fingerprint of the written content, status
 enabled|disabled, data {"gestionix_id", "quantity" (last written free-use stock, I2)}.
-Entity "family": handy_key = Handy family id, gestionix_key = the family name normalised
+Entity.FAMILY: handy_key = Handy family id, gestionix_key = the family name normalised
 (mappings.names.normalize_name), data {"description"}.
 """
 
@@ -47,6 +47,7 @@ from prefect import task
 
 from clients.errors import NotFound, Permanent, ValidationFailed
 from mappings import handy_fields as H
+from mappings.bindings import BindingStatus, Entity
 from mappings.handy_products import (
     enabled_body,
     handy_products_frame,
@@ -57,7 +58,7 @@ from mappings.handy_products import (
 from mappings.inventory import StockPlan, known_stock, plan_stock, stock_body
 from mappings.mass_disable import PlannedDisables, planned_disables
 from mappings.names import normalize_name
-from mappings.plan import STATUS_DISABLED, STATUS_ENABLED, Plan, plan_sync
+from mappings.plan import Plan, plan_sync
 from mappings.products import (
     ProductMapper,
     ProductMapping,
@@ -66,9 +67,8 @@ from store import binder
 from tasks.audit import RunAudit
 from tasks.connect import Connection
 from tasks.options import RETRYING_TASK, STORE_TASK
+from tasks.store_calls import store_call
 
-PRODUCT = "product"
-FAMILY = "family"
 WRITE_CHUNK = 500  # writes per task run: a Prefect retry redoes at most this many (minus done)
 BIND_EVERY = 25  # successes bound per store transaction
 MAPPING_BACKLOG = 8  # pages read but not mapped yet, at most (memory of the raw records)
@@ -171,11 +171,11 @@ async def read_catalog(connection: Connection, audit: RunAudit) -> ProductMappin
     mapping = await asyncio.to_thread(mapper.result)
     for row in mapping.rejected.itertuples(index=False):
         key = row.code if row.code not in (None, "") else f"id {row.gestionix_id}"
-        audit.skip(PRODUCT, key, f"{row.rule}: {row.reason}")
+        audit.skip(Entity.PRODUCT, key, f"{row.rule}: {row.reason}")
     if not mapping.not_for_sale.empty:
         audit.count("not_for_sale", len(mapping.not_for_sale))  # P1: dropped, counted
     for row in mapping.tax_notes.itertuples(index=False):  # P6: synced, cuota left out
-        audit.item(PRODUCT, row.key, "reported", f"P6: {row.reason}")
+        audit.item(Entity.PRODUCT, row.key, "reported", f"P6: {row.reason}")
     if not mapping.tax_notes.empty:
         audit.count("fixed_tax_reported", len(mapping.tax_notes))
     return mapping
@@ -184,8 +184,8 @@ async def read_catalog(connection: Connection, audit: RunAudit) -> ProductMappin
 @task(name="read_bindings", **STORE_TASK)
 async def read_bindings(slug: str) -> Bindings:
     """In a worker thread: the flow reads the bindings while the catalog pages arrive."""
-    products, families = await asyncio.to_thread(
-        lambda: (binder.frame(slug, PRODUCT), binder.frame(slug, FAMILY))
+    products, families = await store_call(
+        lambda: (binder.frame(slug, Entity.PRODUCT), binder.frame(slug, Entity.FAMILY))
     )
     return Bindings(products=products, families=families)
 
@@ -246,7 +246,7 @@ def _plan_stock(
     last = known_stock(bindings.products, handy.records if handy is not None else None)
     stock = plan_stock(stock_rows, routes, last, sync_inventory=sync_inventory)
     for row in stock.reported.itertuples(index=False):
-        audit.item(PRODUCT, row.key, "reported", f"{row.rule}: {row.reason}")
+        audit.item(Entity.PRODUCT, row.key, "reported", f"{row.rule}: {row.reason}")
         audit.count("stock_reported")
     for row in stock.route_problems.itertuples(index=False):
         audit.item("route", row.route_id, "reported", f"I1: {row.reason}")
@@ -292,7 +292,7 @@ def _content_writes(plan: Plan, quantities: dict[str, float]) -> list[Write]:
                     "handy_key": rec["handy_key"],
                     "gestionix_key": rec["gestionix_key"],
                     "fingerprint": rec["fingerprint"],
-                    "status": STATUS_DISABLED,
+                    "status": BindingStatus.DISABLED,
                 },
                 reason=str(rec.get("reason") or ""),
             )
@@ -314,7 +314,7 @@ async def plan_catalog(
     current = handy.frame if handy is not None else None
     plan = plan_sync(mapping.desired, bindings.products, current, hold=mapping.held_keys)
     for row in plan.skipped.itertuples(index=False):
-        audit.skip(PRODUCT, row.handy_key, str(row.reason))
+        audit.skip(Entity.PRODUCT, row.handy_key, str(row.reason))
     stock, quantities = _plan_stock(plan, mapping, bindings, handy, routes, sync_inventory, audit)
     writes = _content_writes(plan, quantities)
     writes += [  # stock-only writes of bound, unchanged products
@@ -381,7 +381,7 @@ async def ensure_families(
     found = {normalize_name(name): int(fid) for name, fid in families.ids.items()}
     stale = {k for k, v in found.items() if k in ids and ids[k] != v}
     new_bindings = [
-        {"handy_key": str(fid), "gestionix_key": key, "status": STATUS_ENABLED,
+        {"handy_key": str(fid), "gestionix_key": key, "status": BindingStatus.ENABLED,
          "data": {"description": name}}
         for name, fid in families.ids.items()
         if (key := normalize_name(name)) not in ids or key in stale
@@ -389,20 +389,20 @@ async def ensure_families(
     ids.update(found)
     if dry_run:
         for name in families.missing:
-            audit.item(FAMILY, name, "would create", "P5: family missing in Handy")
+            audit.item(Entity.FAMILY, name, "would create", "P5: family missing in Handy")
             audit.count("families_created")
         return ids
     for key in stale:
         old = bindings.families.loc[bindings.families["gestionix_key"] == key, "handy_key"]
         for handy_key in old:
-            binder.delete(slug, FAMILY, str(handy_key))
+            await store_call(binder.delete, slug, Entity.FAMILY, str(handy_key))
     if new_bindings:
-        binder.bind_many(slug, FAMILY, new_bindings)
+        await store_call(binder.bind_many, slug, Entity.FAMILY, new_bindings)
     for name in families.missing:  # one by one: few, and each must be bound before the next
         created = await connection.handy.create_family(name)
         fid = int(created[H.FAMILY_ID])
-        binder.bind(slug, FAMILY, str(fid), normalize_name(name), status=STATUS_ENABLED,
-                    data={"description": name})
+        await store_call(binder.bind, slug, Entity.FAMILY, str(fid), normalize_name(name),
+                         status=BindingStatus.ENABLED, data={"description": name})
         ids[normalize_name(name)] = fid
         audit.count("families_created")
     return ids
@@ -416,7 +416,7 @@ async def bind_adopted(slug: str, catalog: CatalogPlan, audit: RunAudit) -> None
     """Full mode: bind the adopted Handy records (with Handy's current state) and refresh stale
     bindings before writing, so a crash never leaves an adopted record unbound and recreated."""
     if catalog.bind_first:
-        binder.bind_many(slug, PRODUCT, catalog.bind_first)
+        await store_call(binder.bind_many, slug, Entity.PRODUCT, catalog.bind_first)
         audit.count("adopted", len(catalog.plan.adopt))
 
 
@@ -427,11 +427,11 @@ def report_plan(catalog: CatalogPlan, audit: RunAudit) -> None:
         detail = write.reason
         if write.quantity is not None:
             detail = f"{detail}; stock {write.quantity:g}" if detail else f"stock {write.quantity:g}"
-        audit.item(PRODUCT, write.key, WOULD[write.action], detail)
+        audit.item(Entity.PRODUCT, write.key, WOULD[write.action], detail)
     if not catalog.plan.adopt.empty:
         audit.count("adopted", len(catalog.plan.adopt))
         for key in catalog.plan.adopt["handy_key"]:
-            audit.item(PRODUCT, key, "would adopt", "existing Handy product with the same code")
+            audit.item(Entity.PRODUCT, key, "would adopt", "existing Handy product with the same code")
 
 
 def _body(write: Write, family_ids: Mapping[str, int], current: Mapping[str, Any] | None) -> dict:
@@ -466,11 +466,11 @@ class _Writer:
         self.audit = audit
         self.pending: list[Write] = []
 
-    def flush(self) -> None:
+    async def flush(self) -> None:
         if not self.pending:
             return
         batch, self.pending = self.pending, []
-        binder.bind_many(self.slug, PRODUCT, [w.binding for w in batch])
+        await store_call(binder.bind_many, self.slug, Entity.PRODUCT, [w.binding for w in batch])
         for write in batch:
             write.done = True
             self.audit.count("adopted" if write.adopted else COUNT_OF[write.action])
@@ -523,11 +523,11 @@ class _Writer:
                     await self.apply(write)
                 except Permanent as exc:
                     write.done = True  # reported; the next run plans it again
-                    self.audit.fail(PRODUCT, write.key, f"{write.action} failed: {exc}")
+                    self.audit.fail(Entity.PRODUCT, write.key, f"{write.action} failed: {exc}")
                     continue
                 self.pending.append(write)
                 if len(self.pending) >= BIND_EVERY:
-                    self.flush()
+                    await self.flush()
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -536,7 +536,7 @@ class _Writer:
         except BaseExceptionGroup as errors:
             raise _first_leaf(errors) from None
         finally:
-            self.flush()  # what succeeded stays bound, whatever stopped the chunk
+            await self.flush()  # what succeeded stays bound, whatever stopped the chunk
 
 
 def _first_leaf(error: BaseException) -> BaseException:

@@ -1,6 +1,6 @@
 """customer_sync tasks: Gestionix clients of the sucursal -> Handy customers (RULES C1-C6, X1, X3).
 
-Bindings (entity "customer", shared with order_push): handy_key = Handy customer code,
+Bindings (Entity.CUSTOMER, shared with order_push): handy_key = Handy customer code,
 gestionix_key = str(client_id), status "enabled" | "disabled" (what was last written),
 fingerprint = mappings.customers.customer_fingerprint of the written content. Customers created
 here get the code "GX-<client_id>"; order_push binds clients it created to the Handy customer's
@@ -36,6 +36,7 @@ from prefect import task
 
 from clients.errors import ApiError, Conflict, NotFound, ValidationFailed
 from mappings import handy_fields as H
+from mappings.bindings import BindingStatus, Entity
 from mappings.customer_adoption import match_existing_customers
 from mappings.customers import (
     BASELINE,
@@ -48,7 +49,7 @@ from mappings.customers import (
     zone_id,
 )
 from mappings.mass_disable import PlannedDisables, planned_disables
-from mappings.plan import STATUS_DISABLED, STATUS_ENABLED, Plan, plan_sync
+from mappings.plan import Plan, plan_sync
 from mappings.sellers import match_sellers, sellers_in_use
 from mappings.tenant import TenantConfig
 from store import binder
@@ -56,9 +57,8 @@ from store.binder import BindingConflict
 from tasks.audit import RunAudit
 from tasks.connect import Connection
 from tasks.options import RETRYING_TASK, STORE_TASK
+from tasks.store_calls import store_call
 
-CUSTOMER = "customer"
-ZONE = "zone"
 SELLER = "seller"
 BATCH_SIZE = 500  # records per write task run
 WRITE_CONCURRENCY = 32  # coroutines in flight per batch; the Handy client bounds the real calls
@@ -147,7 +147,7 @@ async def plan_customers(tenant: TenantConfig, sources: Sources, audit: RunAudit
     for row in mapping.rejected.to_dict("records"):
         audit.count("skipped")
         audit.item(
-            CUSTOMER, row["gestionix_key"] or "-", "skipped", row["reason"], rule=row["rule"]
+            Entity.CUSTOMER, row["gestionix_key"] or "-", "skipped", row["reason"], rule=row["rule"]
         )
 
     per_seller = Counter(mapping.desired["gestionix_seller_id"].dropna().astype(str))
@@ -161,7 +161,7 @@ async def plan_customers(tenant: TenantConfig, sources: Sources, audit: RunAudit
             f"{row['reason']}; its {customers} customer(s) are synced without a Handy seller (C5)",
         )
 
-    bindings = binder.frame(tenant.slug, CUSTOMER)
+    bindings = await store_call(binder.frame, tenant.slug, Entity.CUSTOMER)
     current = adopt_pairs = None
     handy_by_code: dict[str, dict] = {}
     if sources.handy_customers is not None:
@@ -172,7 +172,7 @@ async def plan_customers(tenant: TenantConfig, sources: Sources, audit: RunAudit
         adopt_pairs = adoption.pairs
         for row in adoption.ambiguous.to_dict("records"):
             audit.item(
-                CUSTOMER,
+                Entity.CUSTOMER,
                 row["gestionix_key"],
                 "ambiguous",
                 row["reason"] + "; created as a new customer",
@@ -182,7 +182,7 @@ async def plan_customers(tenant: TenantConfig, sources: Sources, audit: RunAudit
         mapping.desired, bindings, current, hold=mapping.held_keys, adopt_pairs=adopt_pairs
     )
     for row in plan.skipped.to_dict("records"):
-        audit.skip(CUSTOMER, row["handy_key"] or row["gestionix_key"], row["reason"])
+        audit.skip(Entity.CUSTOMER, row["handy_key"] or row["gestionix_key"], row["reason"])
     disables = planned_disables(plan, bindings, mapping.desired["gestionix_key"])
     return CustomerPlan(
         plan=plan,
@@ -228,11 +228,11 @@ def _binding(row: dict, **override: Any) -> dict:
     return values
 
 
-def _bind(slug: str, row: dict, audit: RunAudit, **override: Any) -> bool:
+async def _bind(slug: str, row: dict, audit: RunAudit, **override: Any) -> bool:
     try:
-        binder.bind_many(slug, CUSTOMER, [_binding(row, **override)])
+        await store_call(binder.bind_many, slug, Entity.CUSTOMER, [_binding(row, **override)])
     except BindingConflict as exc:
-        audit.fail(CUSTOMER, row["handy_key"], f"client {row['gestionix_key']}: {exc}")
+        audit.fail(Entity.CUSTOMER, row["handy_key"], f"client {row['gestionix_key']}: {exc}")
         return False
     return True
 
@@ -247,17 +247,17 @@ async def bind_without_writing(
     for row in plan.adopt.to_dict("records"):
         audit.count("adopted")
         audit.item(
-            CUSTOMER,
+            Entity.CUSTOMER,
             row["handy_key"],
             "would adopt" if dry_run else "adopted",
             f"client {row['gestionix_key']}: {row['reason']}",
         )
         if not dry_run:
-            _bind(tenant.slug, row, audit)
+            await _bind(tenant.slug, row, audit)
     for row in plan.rebind.to_dict("records"):
         audit.count("rebound")
         if not dry_run:
-            _bind(tenant.slug, row, audit)
+            await _bind(tenant.slug, row, audit)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,27 +291,29 @@ class ZoneGeneral:
         """The bound zone was refused (deleted in Handy): forget it and look again."""
         async with self._lock:
             if self.zone_id is not None and not self.dry_run:
-                binder.delete(self.slug, ZONE, str(self.zone_id))
+                await store_call(binder.delete, self.slug, Entity.ZONE, str(self.zone_id))
             self.resolved = False
         return await self.get()
 
     async def _resolve(self) -> int | None:
-        bound = binder.get_by_gestionix(self.slug, ZONE, ZONE_GENERAL)
+        bound = await store_call(binder.get_by_gestionix, self.slug, Entity.ZONE, ZONE_GENERAL)
         if bound is not None:
             return int(bound.handy_key)
         found = zone_id(await self.connection.handy.list_zones(), ZONE_GENERAL)
         if found is None:
             if self.dry_run:
                 self.audit.item(
-                    ZONE, ZONE_GENERAL, "would create", "zone General is missing in Handy (C4)"
+                    Entity.ZONE, ZONE_GENERAL, "would create", "zone General is missing in Handy (C4)"
                 )
                 return None
             zone = await self.connection.handy.create_zone(ZONE_GENERAL)
             found = int(zone[H.ID])
             self.audit.count("zones created")
-            self.audit.item(ZONE, found, "created", "zone General was missing in Handy (C4)")
+            self.audit.item(Entity.ZONE, found, "created", "zone General was missing in Handy (C4)")
         if not self.dry_run:
-            binder.bind(self.slug, ZONE, str(found), ZONE_GENERAL, status=STATUS_ENABLED)
+            await store_call(
+                binder.bind, self.slug, Entity.ZONE, str(found), ZONE_GENERAL, status=BindingStatus.ENABLED
+            )
         return found
 
 
@@ -357,7 +359,7 @@ class _Writer:
                 await self.toggle(row, enabled=action == "enable")
         except ApiError as exc:  # retryable ones have used the client's budget: next run retries
             self.audit.fail(
-                CUSTOMER, code, f"client {row['gestionix_key']}: {action} failed: {exc}"
+                Entity.CUSTOMER, code, f"client {row['gestionix_key']}: {action} failed: {exc}"
             )
 
     def _moved_baseline(self, row: dict) -> dict[str, Any]:
@@ -366,12 +368,12 @@ class _Writer:
             return {"data": {BASELINE: baseline_of(row)}}
         return {}
 
-    def done(self, action: str, row: dict, reason: str | None = None) -> None:
+    async def done(self, action: str, row: dict, reason: str | None = None) -> None:
         count, past, _ = ACTIONS[action]
-        if _bind(self.slug, row, self.audit, **self._moved_baseline(row)):
+        if await _bind(self.slug, row, self.audit, **self._moved_baseline(row)):
             self.audit.count(count)
             self.audit.item(
-                CUSTOMER,
+                Entity.CUSTOMER,
                 row["handy_key"],
                 past,
                 f"client {row['gestionix_key']}: {reason or row['reason']}",
@@ -390,7 +392,7 @@ class _Writer:
                 raise
             body = customer_create_body(row, zone=await self.zone.refresh())
             await handy.create_customer(body)
-        self.done("create", row, reason)
+        await self.done("create", row, reason)
 
     async def adopt_existing(self, row: dict, refused: ApiError) -> None:
         """The code exists in Handy (a crash before binding, or made by hand): adopt it, then
@@ -401,25 +403,25 @@ class _Writer:
         except NotFound:
             raise refused from None
         state = handy_customers_frame([record]).iloc[0]
-        adopted = _bind(
+        adopted = await _bind(
             self.slug,
             row,
             self.audit,
             fingerprint=state["fingerprint"],
-            status=STATUS_ENABLED if state["enabled"] else STATUS_DISABLED,
+            status=BindingStatus.ENABLED if state["enabled"] else BindingStatus.DISABLED,
         )
         if not adopted:
             return
         self.audit.count("adopted")
         self.audit.item(
-            CUSTOMER, code, "adopted", f"client {row['gestionix_key']}: code already in Handy"
+            Entity.CUSTOMER, code, "adopted", f"client {row['gestionix_key']}: code already in Handy"
         )
         body = customer_update_body(row, current=record)
         if body:
             await self.connection.handy.update_customer(code, body)
-            self.done("update", row, "adopted record differs")
+            await self.done("update", row, "adopted record differs")
         else:
-            _bind(self.slug, row, self.audit)
+            await _bind(self.slug, row, self.audit)
 
     async def update(self, row: dict) -> None:
         code = row["handy_key"]
@@ -428,14 +430,14 @@ class _Writer:
         if code in self.baselines and current is None and body == {"enabled": True}:
             body = {}  # C8: nothing changed in Gestionix since the link (linked while enabled)
         if not body:  # Handy already holds it (full mode), or nothing to take (C8)
-            _bind(self.slug, row, self.audit, **self._moved_baseline(row))
+            await _bind(self.slug, row, self.audit, **self._moved_baseline(row))
             return
         try:
             await self.connection.handy.update_customer(code, body)
         except NotFound:
             await self.missing(row)
             return
-        self.done("update", row)
+        await self.done("update", row)
 
     async def toggle(self, row: dict, *, enabled: bool) -> None:
         code = row["handy_key"]
@@ -444,17 +446,17 @@ class _Writer:
         except NotFound:
             await self.missing(row)
             return
-        self.done("enable" if enabled else "disable", row)
+        await self.done("enable" if enabled else "disable", row)
 
     async def missing(self, row: dict) -> None:
         """A bound customer deleted in Handy: created again when it should be enabled; a disabled
         one needs nothing (its binding says disabled so it is not tried again)."""
-        if row["status"] == STATUS_ENABLED:
+        if row["status"] == BindingStatus.ENABLED:
             await self.create(row, "bound but missing in Handy: created again")
             return
-        _bind(self.slug, row, self.audit)
+        await _bind(self.slug, row, self.audit)
         self.audit.item(
-            CUSTOMER, row["handy_key"], "skipped", "missing in Handy: nothing to disable"
+            Entity.CUSTOMER, row["handy_key"], "skipped", "missing in Handy: nothing to disable"
         )
 
 
@@ -493,7 +495,7 @@ async def write_customers(
             count, _, would = ACTIONS[action]
             audit.count(count)
             audit.item(
-                CUSTOMER, row["handy_key"], would, f"client {row['gestionix_key']}: {row['reason']}"
+                Entity.CUSTOMER, row["handy_key"], would, f"client {row['gestionix_key']}: {row['reason']}"
             )
         return
     writer = _Writer(

@@ -1,6 +1,6 @@
 """deletion_sync tasks: a deleted Handy order deletes its Gestionix document (RULES D1-D4, O10).
 
-Per deleted order, by its binding (entity "order"):
+Per deleted order, by its binding (Entity.ORDER):
   pushed     -> DELETE the pedido/venta recorded in the binding; "deleted" or "gone" (404, D3)
                 -> status deleted. 409 (invoiced, or a pedido turned into a venta) -> dead letter
                 "order_deletion" with Gestionix's reason, retry=False: it waits for an operator
@@ -24,6 +24,7 @@ from prefect import task
 from clients.errors import ApiError, Permanent, Retryable
 from clients.handy import parse_timestamp
 from mappings import handy_fields as H
+from mappings.bindings import BindingStatus, Entity
 from mappings.orders import reference
 from mappings.tenant import TenantConfig
 from store import binder, dead_letters
@@ -31,11 +32,6 @@ from tasks.audit import RunAudit
 from tasks.connect import Connection
 from tasks.documents import (
     CONCURRENCY,
-    DELETED,
-    INTENT,
-    ORDER,
-    ORDER_DELETION,
-    PUSHED,
     Window,
     document_key,
     ensure_resolved,
@@ -44,6 +40,7 @@ from tasks.documents import (
 )
 from tasks.fencing import fence_for
 from tasks.options import RETRYING_TASK, STORE_TASK
+from tasks.store_calls import store_call
 
 DATE_DELETED, IS_EDITED = "dateDeleted", "isEdited"
 DOC_LABEL = {"sales_order": "pedido", "sale": "venta"}
@@ -81,7 +78,10 @@ async def plan_deletions(
             deleted_at = None
         work.setdefault(key, DeletionWork(key, True, deleted_at, order.get(IS_EDITED) is True))
     audit.count("read", len(work))
-    for letter in dead_letters.open_letters(tenant.slug, ORDER_DELETION, retry_only=True):
+    released = await store_call(
+        dead_letters.open_letters, tenant.slug, Entity.ORDER_DELETION, retry_only=True
+    )
+    for letter in released:
         work.setdefault(letter.key, DeletionWork(letter.key, False))
     return list(work.values())
 
@@ -113,12 +113,13 @@ async def apply_deletions(
         window=window,
         audit=audit,
         dry_run=dry_run,
-        bindings=binder.get_many(tenant.slug, ORDER, [w.key for w in batch]),
+        bindings=await store_call(binder.get_many, tenant.slug, Entity.ORDER, [w.key for w in batch]),
         letters={
-            letter.key: letter for letter in dead_letters.open_letters(tenant.slug, ORDER_DELETION)
+            letter.key: letter
+            for letter in await store_call(dead_letters.open_letters, tenant.slug, Entity.ORDER_DELETION)
         },
     )
-    if any(b.status in (PUSHED, INTENT) for b in run.bindings.values()):
+    if any(b.status in (BindingStatus.PUSHED, BindingStatus.INTENT) for b in run.bindings.values()):
         await ensure_resolved(connection)  # Gestionix is only logged in to when needed
     await run_bounded(batch, lambda work: _delete_one(run, work), CONCURRENCY)
 
@@ -127,17 +128,17 @@ async def _delete_one(run: _Run, work: DeletionWork) -> None:
     letter = run.letters.get(work.key)
     if letter is not None and not letter.retry:
         run.audit.count("skipped")
-        run.audit.item(ORDER, work.key, "waiting",
+        run.audit.item(Entity.ORDER, work.key, "waiting",
                        f"Gestionix refused this deletion before ({letter.reason}); waits for an "
                        "operator replay (D3)")
         return
     binding = run.bindings.get(work.key)
     status = binding.status if binding is not None else None
-    if status == PUSHED:
+    if status == BindingStatus.PUSHED:
         doc_type, document_id = split_document_key(binding)
         await _delete_document(run, work, doc_type, document_id, (binding.data or {}).get("folio"))
         return
-    if status == INTENT:
+    if status == BindingStatus.INTENT:
         doc_type = (binding.data or {}).get("doc_type") or "sales_order"
         try:
             found = await run.connection.gestionix.find_document_by_reference(
@@ -149,13 +150,13 @@ async def _delete_one(run: _Run, work: DeletionWork) -> None:
         if found is not None:
             await _delete_document(run, work, doc_type, found["id"], found.get("folio"))
             return
-        _tombstone(run, work, "deleted in Handy; its interrupted push never reached Gestionix")
+        await _tombstone(run, work, "deleted in Handy; its interrupted push never reached Gestionix")
         return
     if status is None:
-        _tombstone(run, work, "deleted in Handy before it was pushed: never pushed (D2)")
+        await _tombstone(run, work, "deleted in Handy before it was pushed: never pushed (D2)")
         return
     # deleted, tombstoned, skipped: nothing left to do; a replayed letter is closed.
-    _resolve(run, work)
+    await _resolve(run, work)
 
 
 async def _delete_document(
@@ -164,11 +165,11 @@ async def _delete_document(
     label = f"{DOC_LABEL.get(doc_type or '', 'document')} {folio or ''} (id {document_id})"
     label = " ".join(label.split())
     if doc_type not in DOC_LABEL or not document_id:
-        _dead_letter(run, work, f"binding has no usable Gestionix document ({doc_type}:{document_id})")
+        await _dead_letter(run, work, f"binding has no usable Gestionix document ({doc_type}:{document_id})")
         return
     if run.dry_run:
         run.audit.count("deleted")
-        run.audit.item(ORDER, work.key, "would delete", "", document=label)
+        run.audit.item(Entity.ORDER, work.key, "would delete", "", document=label)
         return
     try:
         result = await run.connection.gestionix.delete_document(doc_type, document_id)
@@ -176,44 +177,45 @@ async def _delete_document(
         _transient(run, work, f"Gestionix did not answer the deletion ({exc})")
         return
     except Permanent as exc:  # 409 invoiced / converted, or another refusal
-        _dead_letter(run, work, f"Gestionix refused to delete {label}: {exc.message or exc}")
+        await _dead_letter(run, work, f"Gestionix refused to delete {label}: {exc.message or exc}")
         return
-    binder.bind(
-        run.slug, ORDER, work.key, document_key(doc_type, document_id), status=DELETED,
+    await store_call(
+        binder.bind,
+        run.slug, Entity.ORDER, work.key, document_key(doc_type, document_id), status=BindingStatus.DELETED,
         data={"doc_type": doc_type, "deletion": result, "edited": work.edited},
         fence=fence_for(run.connection.lease),
     )
-    _resolve(run, work)
+    await _resolve(run, work)
     run.audit.count("deleted")
     note = "already gone in Gestionix (404): done (D3)" if result == "gone" else ""
     if work.edited:
         note = (note + "; " if note else "") + "old version of an edited order (O10)"
-    run.audit.item(ORDER, work.key, "deleted", "", document=label, note=note)
+    run.audit.item(Entity.ORDER, work.key, "deleted", "", document=label, note=note)
 
 
-def _tombstone(run: _Run, work: DeletionWork, reason: str) -> None:
+async def _tombstone(run: _Run, work: DeletionWork, reason: str) -> None:
     run.audit.count("tombstoned")
-    run.audit.item(ORDER, work.key, "would tombstone" if run.dry_run else "tombstoned", "",
+    run.audit.item(Entity.ORDER, work.key, "would tombstone" if run.dry_run else "tombstoned", "",
                    note=reason)
     if not run.dry_run:
-        binder.tombstone(run.slug, ORDER, work.key, reason=reason)
-        _resolve(run, work)
+        await store_call(binder.tombstone, run.slug, Entity.ORDER, work.key, reason=reason)
+        await _resolve(run, work)
 
 
-def _dead_letter(run: _Run, work: DeletionWork, reason: str) -> None:
+async def _dead_letter(run: _Run, work: DeletionWork, reason: str) -> None:
     """D3: kept with Gestionix's reason; not retried until an operator replays it."""
     run.audit.count("failed")
-    run.audit.item(ORDER, work.key, "dead-lettered", reason)
+    run.audit.item(Entity.ORDER, work.key, "dead-lettered", reason)
     if not run.dry_run:
-        dead_letters.put(run.slug, ORDER_DELETION, work.key, reason, retry=False)
+        await store_call(dead_letters.put, run.slug, Entity.ORDER_DELETION, work.key, reason, retry=False)
 
 
 def _transient(run: _Run, work: DeletionWork, reason: str) -> None:
-    run.audit.fail(ORDER, work.key, f"temporary: {reason}; retried next run")
+    run.audit.fail(Entity.ORDER, work.key, f"temporary: {reason}; retried next run")
     if work.from_window:
         run.window.hold_back(work.deleted_at or run.window.start)
 
 
-def _resolve(run: _Run, work: DeletionWork) -> None:
+async def _resolve(run: _Run, work: DeletionWork) -> None:
     if not run.dry_run and work.key in run.letters:
-        dead_letters.resolve(run.slug, ORDER_DELETION, work.key)
+        await store_call(dead_letters.resolve, run.slug, Entity.ORDER_DELETION, work.key)

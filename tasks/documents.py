@@ -1,9 +1,10 @@
 """What order_push and deletion_sync share: the per-tenant lease (S3), the time window over a
 cursor (O1, D1), order bindings, and small concurrency/audit helpers.
 
-Order bindings (entity "order"): handy_key = str(Handy order id), gestionix_key =
-"<doc_type>:<gestionix id>" (pedidos and ventas number independently), status one of
-intent | pushed | deleted | tombstoned, data {doc_type, reference, folio, external_id_written}.
+Order bindings (Entity.ORDER): handy_key = str(Handy order id), gestionix_key =
+"<doc_type>:<gestionix id>" (pedidos and ventas number independently), status a BindingStatus
+(intent | pushed | deleted | tombstoned | skipped), data {doc_type, reference, folio,
+external_id_written}.
 """
 
 from __future__ import annotations
@@ -28,11 +29,6 @@ from tasks.fencing import LeaseGuard, check, fence_for, lease_ttl, when_store_an
 from tasks.options import RETRYING_TASK, STORE_TASK
 from tasks.store_calls import store_call
 
-ORDER = "order"
-ORDER_DELETION = "order_deletion"
-CUSTOMER = "customer"
-INTENT, PUSHED, DELETED, TOMBSTONED = "intent", "pushed", "deleted", "tombstoned"
-FINISHED_STATUSES = frozenset({DELETED, TOMBSTONED})
 ORDERS_STREAM, DELETIONS_STREAM = "orders", "deletions"
 
 # S3: one lease for both flows of a tenant. Deletions are scheduled 5 minutes after order push

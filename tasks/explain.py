@@ -9,17 +9,19 @@ from prefect import task
 from clients.errors import ApiError, NotFound
 from mappings import gestionix_fields as G
 from mappings import handy_fields as H
+from mappings.bindings import Entity
 from mappings.orders import reference
 from store.history import record_story
 from tasks.connect import Connection
 from tasks.options import RETRYING_TASK, STORE_TASK
+from tasks.store_calls import store_call
 
 DOC_TYPES = ("sales_order", "sale")
 
 
 @task(name="read-story", **STORE_TASK)
 async def read_story(slug: str, entity: str, key: str) -> dict[str, Any]:
-    return record_story(slug, entity, key)
+    return await store_call(record_story, slug, entity, key)
 
 
 async def _handy(call, *args) -> dict | None:
@@ -33,7 +35,7 @@ async def _handy(call, *args) -> dict | None:
 async def read_live(connection: Connection, entity: str, key: str) -> dict[str, Any]:
     """A few facts per system, each in words: `handy`, `gestionix` (and the sucursales for products)."""
     handy, gestionix = connection.handy, connection.gestionix
-    if entity == "order":
+    if entity == Entity.ORDER:
         order = await _handy(handy.get_sales_order, key)
         found = []
         for doc_type in DOC_TYPES:
@@ -46,7 +48,7 @@ async def read_live(connection: Connection, entity: str, key: str) -> dict[str, 
                 f"{order.get(H.ORDER_EXTERNAL_ID) or '-'}"),
             "gestionix": ", ".join(found) or None,
         }
-    if entity == "product":
+    if entity == Entity.PRODUCT:
         product = await _handy(handy.get_product, key)
         branches = await gestionix.list_branches()
         holding = []

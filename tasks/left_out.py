@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from prefect import get_run_logger, task
 
+from mappings.bindings import Entity
 from mappings.left_out import left_out_products
 from mappings.products import ProductMapping
 from store import left_out
 from tasks.audit import RunAudit
 from tasks.options import STORE_TASK
-
-PRODUCT = "product"
+from tasks.store_calls import store_call
 
 
 @task(name="record-left-out", **STORE_TASK)
@@ -27,9 +25,9 @@ async def record_left_out(
         current = left_out_products(
             mapping.desired, mapping.rejected, mapping.not_for_sale, bound_keys, branch_name
         )
-        return len(current), left_out.record(slug, PRODUCT, current, audit.run_id)
+        return len(current), left_out.record(slug, Entity.PRODUCT, current, audit.run_id)
 
-    left_out_count, changed = await asyncio.to_thread(record)
+    left_out_count, changed = await store_call(record)
     get_run_logger().info(
         "%s products left out of Handy (%s newly, %s back in); `hgsync explain product CODE` says why",
         left_out_count, changed["started"], changed["ended"],

@@ -42,6 +42,7 @@ from prefect import task
 from clients.errors import Permanent, Retryable
 from mappings import gestionix_fields as G
 from mappings import handy_fields as H
+from mappings.bindings import BindingStatus, Entity
 from mappings.duplicates import (
     Document,
     DuplicateVerdict,
@@ -54,7 +55,7 @@ from mappings.tenant import TenantConfig
 from store import binder, dead_letters
 from tasks.audit import RunAudit
 from tasks.connect import Connection
-from tasks.documents import INTENT, ORDER, PUSHED, document_key, ensure_resolved, split_document_key
+from tasks.documents import document_key, ensure_resolved, split_document_key
 from tasks.fencing import fence_for
 from tasks.options import RETRYING_TASK
 from tasks.store_calls import store_call
@@ -84,7 +85,7 @@ async def adopt_pushed_orders(
     unbound = {work.key: work for work in plan.work if work.status is None and work.key}
     bound, gone = await _bind_found(connection, tenant, [w.order for w in unbound.values()], audit, dry_run)
     for key in bound:
-        unbound[key].status = PUSHED
+        unbound[key].status = BindingStatus.PUSHED
     for key, external_id in gone.items():
         unbound[key].problem = OrderRejected(
             key,
@@ -107,7 +108,7 @@ async def adopt_deleted_documents(
     pushed after the store's backup. Its document, found by reference, is bound so deletion_sync
     deletes it instead of tombstoning the order. Returns how many were bound."""
     keys = [str(order.get(H.ORDER_ID)) for order in deleted_orders]
-    bindings = await store_call(binder.get_many, tenant.slug, ORDER, keys)
+    bindings = await store_call(binder.get_many, tenant.slug, Entity.ORDER, keys)
     unbound = [order for order, key in zip(deleted_orders, keys, strict=True) if key not in bindings]
     bound, _gone = await _bind_found(connection, tenant, unbound, audit, dry_run)
     return len(bound)
@@ -154,13 +155,13 @@ async def _bind_adopted(
 ) -> None:
     doc_type, document = match
     audit.count("recovered")
-    audit.item(ORDER, key, "would bind" if dry_run else "bound", "",
+    audit.item(Entity.ORDER, key, "would bind" if dry_run else "bound", "",
                folio=_folio(document), document=document[G.DOCUMENT_ID],
                note=note or "already in Gestionix (found by reference), not known to the store")
     if not dry_run:
         await store_call(
-            binder.bind, tenant.slug, ORDER, key, document_key(doc_type, document[G.DOCUMENT_ID]),
-            status=PUSHED,
+            binder.bind, tenant.slug, Entity.ORDER, key, document_key(doc_type, document[G.DOCUMENT_ID]),
+            status=BindingStatus.PUSHED,
             data={
                 "doc_type": doc_type,
                 "reference": reference(key),
@@ -215,16 +216,16 @@ async def heal_duplicates(
     if not groups:
         return {}
     keys = {ref[len(REFERENCE_PREFIX):]: ref for ref in groups}
-    bindings = await store_call(binder.get_many, tenant.slug, ORDER, list(keys))
+    bindings = await store_call(binder.get_many, tenant.slug, Entity.ORDER, list(keys))
     healed: dict[str, Healed] = {}
     for key, ref in keys.items():
         binding = bindings.get(key)
         status = binding.status if binding is not None else None
-        if adopting is not None and not (status == PUSHED or (status is None and key in adopting)):
+        if adopting is not None and not (status == BindingStatus.PUSHED or (status is None and key in adopting)):
             continue
         verdict = sort_duplicates(
             ref, groups[ref],
-            bound_key=document_key(*split_document_key(binding)) if status == PUSHED else None,
+            bound_key=document_key(*split_document_key(binding)) if status == BindingStatus.PUSHED else None,
             external_id=external_ids.get(key),
         )
         healed[key] = Healed(verdict)
@@ -252,12 +253,12 @@ async def _delete_duplicate(
     note = f"{verdict.reference} is carried by {document_label(document)} and {kept}; kept {kept}"
     if dry_run:
         audit.count("deleted")
-        audit.item(ORDER, key, "would delete duplicate", "", document=document_label(document), note=note)
+        audit.item(Entity.ORDER, key, "would delete duplicate", "", document=document_label(document), note=note)
         return True
     try:
         result = await connection.gestionix.delete_document(doc_type, body[G.DOCUMENT_ID])
     except Retryable as exc:
-        audit.fail(ORDER, key, f"temporary: duplicate {document_label(document)} of {verdict.reference} "
+        audit.fail(Entity.ORDER, key, f"temporary: duplicate {document_label(document)} of {verdict.reference} "
                                f"not deleted ({exc}); tried again by the next run")
         return False
     except Permanent as exc:  # 409: invoiced or converted since it was listed
@@ -265,7 +266,7 @@ async def _delete_duplicate(
                               f"Gestionix refused to delete it: {exc.message or exc}", audit, dry_run)
         return False
     audit.count("deleted")
-    audit.item(ORDER, key, "deleted duplicate", "", document=document_label(document),
+    audit.item(Entity.ORDER, key, "deleted duplicate", "", document=document_label(document),
                note=note + ("; already gone in Gestionix (404)" if result == "gone" else ""))
     return True
 
@@ -280,7 +281,7 @@ async def _hold_duplicate(
         "decides which one stays"
     )
     audit.count("failed")
-    audit.item(ORDER, key, "dead-lettered", reason, document=document_label(document))
+    audit.item(Entity.ORDER, key, "dead-lettered", reason, document=document_label(document))
     if not dry_run:
         await store_call(dead_letters.put, tenant.slug, DUPLICATE, key, reason, retry=False)
 
@@ -339,20 +340,20 @@ async def settle_stale_creates(
     letters = await store_call(dead_letters.open_letters, tenant.slug, STALE_CREATE)
     if not letters:
         return 0
-    bindings = await store_call(binder.get_many, tenant.slug, ORDER, [letter.key for letter in letters])
+    bindings = await store_call(binder.get_many, tenant.slug, Entity.ORDER, [letter.key for letter in letters])
     await ensure_resolved(connection)
     deleted = 0
     for letter in letters:
         binding = bindings.get(letter.key)
-        if binding is None or binding.status == INTENT:
+        if binding is None or binding.status == BindingStatus.INTENT:
             continue
-        keep = binding.gestionix_key if binding.status == PUSHED else None
+        keep = binding.gestionix_key if binding.status == BindingStatus.PUSHED else None
         for doc_type in DOC_TYPES:
             ref = reference(letter.key)
             for document in await connection.gestionix.list_documents(doc_type, **{G.DOCUMENT_REFERENCE: ref}):
                 if document.get(G.DOCUMENT_REFERENCE) != ref or document_key(doc_type, document[G.DOCUMENT_ID]) == keep:
                     continue
-                audit.item(ORDER, letter.key, "would delete" if dry_run else "deleted duplicate", "",
+                audit.item(Entity.ORDER, letter.key, "would delete" if dry_run else "deleted duplicate", "",
                            document=document[G.DOCUMENT_ID],
                            note="created by a run that had lost its lease")
                 if not dry_run:

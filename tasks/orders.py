@@ -34,6 +34,7 @@ from clients.errors import (
 from clients.handy import parse_timestamp
 from mappings import gestionix_fields as G
 from mappings import handy_fields as H
+from mappings.bindings import DONE_ORDER_STATUSES, BindingStatus, Entity
 from mappings.customers import BASELINE, link_baseline
 from mappings.money import cents
 from mappings.names import normalize_name
@@ -56,11 +57,6 @@ from tasks.audit import RunAudit
 from tasks.connect import Connection
 from tasks.documents import (
     CONCURRENCY,
-    CUSTOMER,
-    FINISHED_STATUSES,
-    INTENT,
-    ORDER,
-    PUSHED,
     Window,
     document_key,
     ensure_resolved,
@@ -72,8 +68,6 @@ from tasks.options import RETRYING_TASK, STORE_TASK
 from tasks.order_adoption import record_stale_create
 from tasks.store_calls import store_call
 
-SKIPPED = "skipped"  # O7: nothing to push; final, so later runs do not report it again
-DONE_STATUSES = FINISHED_STATUSES | {SKIPPED}
 DOC_LABEL = {"sales_order": "pedido", "sale": "venta"}
 
 
@@ -142,7 +136,7 @@ class OrderPlan:
     @property
     def needs_gestionix(self) -> bool:
         """Only orders without a document need the catalog (pushed ones only need externalId)."""
-        return any(work.status != PUSHED for work in self.work)
+        return any(work.status != BindingStatus.PUSHED for work in self.work)
 
     def batches(self, size: int) -> list[list[OrderWork]]:
         return [self.work[i : i + size] for i in range(0, len(self.work), size)]
@@ -175,7 +169,7 @@ async def read_dead_lettered_orders(
     An order deleted in Handy or gone is not pushed (D2); its letter is closed."""
     slug = tenant.slug
     known_keys = {str(order.get(H.ORDER_ID)) for order in window_orders}
-    letters = await store_call(dead_letters.open_letters, slug, ORDER, retry_only=True)
+    letters = await store_call(dead_letters.open_letters, slug, Entity.ORDER, retry_only=True)
     keys = [letter.key for letter in letters if letter.key not in known_keys]
     if not keys:
         return []
@@ -187,7 +181,7 @@ async def read_dead_lettered_orders(
             await _close_letter(slug, key, audit, dry_run, "no longer exists in Handy: not pushed")
             return None
         except ApiError as exc:
-            audit.fail(ORDER, key, f"dead-lettered order could not be read from Handy ({exc}); "
+            audit.fail(Entity.ORDER, key, f"dead-lettered order could not be read from Handy ({exc}); "
                        "retried next run")
             return None
         if order.get(H.ORDER_DELETED):
@@ -200,9 +194,9 @@ async def read_dead_lettered_orders(
 
 
 async def _close_letter(slug: str, key: str, audit: RunAudit, dry_run: bool, reason: str) -> None:
-    audit.skip(ORDER, key, reason)
+    audit.skip(Entity.ORDER, key, reason)
     if not dry_run:
-        await store_call(dead_letters.resolve, slug, ORDER, key)
+        await store_call(dead_letters.resolve, slug, Entity.ORDER, key)
 
 
 @task(name="plan-orders", **STORE_TASK)
@@ -223,7 +217,7 @@ async def plan_orders(
             "pushed at most once per run (O8)."
         )
     bindings = await store_call(
-        binder.get_many, tenant.slug, ORDER, [str(o.get(H.ORDER_ID)) for o, _ in everything]
+        binder.get_many, tenant.slug, Entity.ORDER, [str(o.get(H.ORDER_ID)) for o, _ in everything]
     )
     done = 0
     for order, from_window in everything:
@@ -231,8 +225,8 @@ async def plan_orders(
         binding = bindings.get(work.key)
         work.status = binding.status if binding is not None else None
         if binding is not None and (
-            binding.status in DONE_STATUSES
-            or (binding.status == PUSHED and (binding.data or {}).get("external_id_written"))
+            binding.status in DONE_ORDER_STATUSES
+            or (binding.status == BindingStatus.PUSHED and (binding.data or {}).get("external_id_written"))
         ):
             done += 1
             continue
@@ -290,7 +284,7 @@ async def resolve_customers(
     creating ~180 customers up front held every push back ~18 s; see _customer)."""
     slug = tenant.slug
     first = _first_order_per_customer(plan, connection, catalog)
-    bindings = await store_call(binder.get_many, slug, CUSTOMER, list(first))
+    bindings = await store_call(binder.get_many, slug, Entity.CUSTOMER, list(first))
     resolved: dict[str, CustomerResolution] = {}
     to_bind: list[tuple[str, dict]] = []
     to_create: dict[str, NewCustomer] = {}  # by normalised name: two Handy customers, one client
@@ -303,7 +297,7 @@ async def resolve_customers(
         client, note = match_client(customer, catalog.clients)
         if client is not None:
             if note:
-                audit.item(CUSTOMER, key, "ambiguous", note)
+                audit.item(Entity.CUSTOMER, key, "ambiguous", note)
             resolved[key] = CustomerResolution(client_id=client[G.CLIENT_ID])
             to_bind.append((key, client))
             continue
@@ -326,7 +320,7 @@ async def resolve_customers(
         for key in new.keys:
             resolved[key] = CustomerResolution(would_create=dry_run, to_create=None if dry_run else new)
         if dry_run:
-            audit.item(CUSTOMER, new.keys[0], "would create", "", name=new.body[G.CLIENT_COMMERCIAL_NAME])
+            audit.item(Entity.CUSTOMER, new.keys[0], "would create", "", name=new.body[G.CLIENT_COMMERCIAL_NAME])
             audit.count("customers created")
     return resolved
 
@@ -338,7 +332,7 @@ def _first_order_per_customer(
     pushed anyway (O5-O7) creates no customer."""
     first: dict[str, OrderWork] = {}
     for work in plan.work:
-        if work.problem is None and work.doc_type is not None and work.status != PUSHED:
+        if work.problem is None and work.doc_type is not None and work.status != BindingStatus.PUSHED:
             try:
                 work.draft = _draft(work, connection, catalog)
             except (OrderRejected, OrderSkipped) as exc:
@@ -368,13 +362,13 @@ async def _bind_customers(slug: str, pairs: list[tuple[str, dict]], audit: RunAu
     if not rows:
         return
     try:
-        await store_call(binder.bind_many, slug, CUSTOMER, rows)
+        await store_call(binder.bind_many, slug, Entity.CUSTOMER, rows)
         return
     except BindingConflict:
         pass
     for row in rows:
         try:
-            await store_call(binder.bind_many, slug, CUSTOMER, [row])
+            await store_call(binder.bind_many, slug, Entity.CUSTOMER, [row])
         except BindingConflict:
             audit.note(
                 f"Handy customer {row['handy_key']} uses Gestionix client {row['gestionix_key']}, "
@@ -422,8 +416,8 @@ async def push_orders(
     """One batch of orders, concurrently; every order ends pushed, skipped (O7), dead-lettered
     (O6) or failed temporarily (the window is held back for it). Bindings are read here, not
     passed in, so a repeated call never acts on a stale view."""
-    bindings = await store_call(binder.get_many, tenant.slug, ORDER, [work.key for work in batch])
-    letters = await store_call(dead_letters.open_letters, tenant.slug, ORDER)
+    bindings = await store_call(binder.get_many, tenant.slug, Entity.ORDER, [work.key for work in batch])
+    letters = await store_call(dead_letters.open_letters, tenant.slug, Entity.ORDER)
     run = _Run(
         connection=connection,
         tenant=tenant,
@@ -446,16 +440,16 @@ async def push_orders(
 async def _push_one(run: _Run, work: OrderWork) -> None:
     binding = run.bindings.get(work.key)
     status = binding.status if binding is not None else None
-    if status in DONE_STATUSES:
+    if status in DONE_ORDER_STATUSES:
         await _resolve(run, work)
         return
-    if status == PUSHED:
+    if status == BindingStatus.PUSHED:
         if (binding.data or {}).get("external_id_written") or await _write_external_id(
             run, work, split_document_key(binding)[1]
         ):
             await _resolve(run, work)
         return
-    if status == INTENT and await _recover_intent(run, work, binding):
+    if status == BindingStatus.INTENT and await _recover_intent(run, work, binding):
         return
     if work.problem is not None:
         await _not_pushable(run, work, work.problem)
@@ -476,11 +470,11 @@ async def _recover_intent(run: _Run, work: OrderWork, binding: Any) -> bool:
     if found is None:
         return False
     if run.dry_run:
-        run.audit.item(ORDER, work.key, "would bind", "", folio=_folio(found), document=found["id"])
+        run.audit.item(Entity.ORDER, work.key, "would bind", "", folio=_folio(found), document=found["id"])
         return True
     await _bind_pushed(run, work, doc_type, found)
     run.audit.count("recovered")
-    run.audit.item(ORDER, work.key, "pushed", "", folio=_folio(found), document=found["id"],
+    run.audit.item(Entity.ORDER, work.key, "pushed", "", folio=_folio(found), document=found["id"],
                    note="found by reference after an interrupted run")
     if await _write_external_id(run, work, found["id"]):
         await _resolve(run, work)
@@ -496,10 +490,10 @@ async def _create(run: _Run, work: OrderWork) -> None:
         return
     if run.dry_run:
         run.audit.count("created")
-        run.audit.item(ORDER, work.key, "would push", "", **_document_extra(document))
+        run.audit.item(Entity.ORDER, work.key, "would push", "", **_document_extra(document))
         return
     await store_call(  # O8: durable before the create leaves
-        binder.bind, run.slug, ORDER, work.key, None, status=INTENT,
+        binder.bind, run.slug, Entity.ORDER, work.key, None, status=BindingStatus.INTENT,
         data={"doc_type": document.doc_type, "reference": document.reference},
         fence=fence_for(run.connection.lease),
     )
@@ -516,7 +510,7 @@ async def _create(run: _Run, work: OrderWork) -> None:
         await _adopt_existing(run, work, document, exc)
         return
     except ValidationFailed as exc:
-        await store_call(binder.delete, run.slug, ORDER, work.key)  # 400/422: certainly not created
+        await store_call(binder.delete, run.slug, Entity.ORDER, work.key)  # 400/422: certainly not created
         await _dead_letter(run, work, f"Gestionix refused the {DOC_LABEL[document.doc_type]}: {exc}")
         return
     except Retryable as exc:
@@ -533,7 +527,7 @@ async def _create(run: _Run, work: OrderWork) -> None:
         await store_call(record_stale_create, run.slug, work.key)
         raise
     run.audit.count("created")
-    run.audit.item(ORDER, work.key, "pushed", "", folio=_folio(created), document=created["id"],
+    run.audit.item(Entity.ORDER, work.key, "pushed", "", folio=_folio(created), document=created["id"],
                    **_document_extra(document))
     if await _write_external_id(run, work, created["id"]):
         await _resolve(run, work)
@@ -605,7 +599,7 @@ async def _create_customer(run: _Run, new: NewCustomer) -> CustomerResolution:
         run.catalog.clients.append(client)
         created_pairs.extend((key, client) for key in new.keys)
         run.audit.count("customers created")
-        run.audit.item(CUSTOMER, new.keys[0], "created", "", client_id=client[G.CLIENT_ID],
+        run.audit.item(Entity.CUSTOMER, new.keys[0], "created", "", client_id=client[G.CLIENT_ID],
                        name=new.body[G.CLIENT_COMMERCIAL_NAME])
     await _bind_customers(run.slug, created_pairs, run.audit)
     for key in new.keys:
@@ -634,7 +628,7 @@ async def _adopt_existing(run: _Run, work: OrderWork, document: OrderDocument, e
         return
     await _bind_pushed(run, work, document.doc_type, found)
     run.audit.count("recovered")
-    run.audit.item(ORDER, work.key, "pushed", "", folio=_folio(found), document=found["id"],
+    run.audit.item(Entity.ORDER, work.key, "pushed", "", folio=_folio(found), document=found["id"],
                    note="reference already in Gestionix")
     if await _write_external_id(run, work, found["id"]):
         await _resolve(run, work)
@@ -643,7 +637,7 @@ async def _adopt_existing(run: _Run, work: OrderWork, document: OrderDocument, e
 async def _bind_pushed(run: _Run, work: OrderWork, doc_type: str, document: dict) -> None:
     await store_call(
         binder.bind,
-        run.slug, ORDER, work.key, document_key(doc_type, document["id"]), status=PUSHED,
+        run.slug, Entity.ORDER, work.key, document_key(doc_type, document["id"]), status=BindingStatus.PUSHED,
         data={
             "doc_type": doc_type,
             "reference": reference(work.key),
@@ -666,19 +660,19 @@ async def _write_external_id(run: _Run, work: OrderWork, document_id: Any) -> bo
         run.audit.count("failed")
         reason = (f"Gestionix document {document_id} created but Handy externalId not written "
                   f"({exc}); written next run")
-        run.audit.item(ORDER, work.key, "failed", reason)
-        await store_call(dead_letters.put, run.slug, ORDER, work.key, reason, retry=True)
+        run.audit.item(Entity.ORDER, work.key, "failed", reason)
+        await store_call(dead_letters.put, run.slug, Entity.ORDER, work.key, reason, retry=True)
         run.open_letters.add(work.key)
         return False
-    await store_call(binder.set_status, run.slug, ORDER, work.key, PUSHED, external_id_written=True)
+    await store_call(binder.set_status, run.slug, Entity.ORDER, work.key, BindingStatus.PUSHED, external_id_written=True)
     return True
 
 
 async def _not_pushable(run: _Run, work: OrderWork, exc: OrderRejected | OrderSkipped) -> None:
     if isinstance(exc, OrderSkipped):
-        run.audit.skip(ORDER, work.key, exc.reason)
+        run.audit.skip(Entity.ORDER, work.key, exc.reason)
         if not run.dry_run:
-            await store_call(binder.bind, run.slug, ORDER, work.key, None, status=SKIPPED,
+            await store_call(binder.bind, run.slug, Entity.ORDER, work.key, None, status=BindingStatus.SKIPPED,
                              data={"skip_reason": exc.reason[:500]})
             await _resolve(run, work)
         return
@@ -688,10 +682,10 @@ async def _not_pushable(run: _Run, work: OrderWork, exc: OrderRejected | OrderSk
 async def _dead_letter(run: _Run, work: OrderWork, reason: str) -> None:
     """O6: kept with its reason, retried on later runs; the rest of the window goes on."""
     run.audit.count("failed")
-    run.audit.item(ORDER, work.key, "dead-lettered", reason)
+    run.audit.item(Entity.ORDER, work.key, "dead-lettered", reason)
     if not run.dry_run:
         await store_call(
-            dead_letters.put, run.slug, ORDER, work.key, reason, retry=True,
+            dead_letters.put, run.slug, Entity.ORDER, work.key, reason, retry=True,
             payload={H.ORDER_DATE_CREATED: work.order.get(H.ORDER_DATE_CREATED)},
         )
         run.open_letters.add(work.key)
@@ -700,14 +694,14 @@ async def _dead_letter(run: _Run, work: OrderWork, reason: str) -> None:
 def _transient(run: _Run, work: OrderWork, reason: str) -> None:
     """A temporary failure after the retry budget: no dead letter; the cursor stays before this
     order (window orders) or its dead letter stays open (retried orders)."""
-    run.audit.fail(ORDER, work.key, f"temporary: {reason}; retried next run")
+    run.audit.fail(Entity.ORDER, work.key, f"temporary: {reason}; retried next run")
     if work.from_window:
         run.window.hold_back(work.created_at or run.window.start)
 
 
 async def _resolve(run: _Run, work: OrderWork) -> None:
     if not run.dry_run and work.key in run.open_letters:
-        await store_call(dead_letters.resolve, run.slug, ORDER, work.key)
+        await store_call(dead_letters.resolve, run.slug, Entity.ORDER, work.key)
         run.open_letters.discard(work.key)
 
 
@@ -715,7 +709,7 @@ def _report_returns(run: _Run, work: OrderWork, document: OrderDocument) -> None
     """O7: return lines are not pushed as sold lines; the run says so."""
     if document.excluded_returns:
         codes = ", ".join(str(line.product_code) for line in document.excluded_returns)
-        run.audit.item(ORDER, work.key, "note",
+        run.audit.item(Entity.ORDER, work.key, "note",
                        f"{len(document.excluded_returns)} return lines not pushed ({codes})")
 
 
@@ -724,13 +718,13 @@ def _report_taxes(run: _Run, work: OrderWork, document: OrderDocument) -> None:
     named in the audit; P6/O5: a fixed-amount tax left out is named once per product per run."""
     for code in document.untaxed_products:
         run.audit.count("untaxed lines")
-        run.audit.item(ORDER, work.key, "reported",
+        run.audit.item(Entity.ORDER, work.key, "reported",
                        f"O6: product {code} has no transferred percentage taxes in Gestionix: "
                        "its line is pushed without taxes")
     for line in document.lines:
         if line.fixed_taxes and line.product_code not in run.fixed_tax_reported:
             run.fixed_tax_reported.add(line.product_code)
-            run.audit.item("product", line.product_code, "reported",
+            run.audit.item(Entity.PRODUCT, line.product_code, "reported",
                            f"O5: fixed-amount tax {', '.join(line.fixed_taxes)} not considered "
                            f"(only percentage taxes count); first seen on order {work.key}")
 

@@ -11,6 +11,7 @@ from prefect import task
 from mappings import gestionix_fields as G
 from mappings import handy_fields as H
 from mappings import reconcile as rules
+from mappings.bindings import BindingStatus, Entity
 from mappings.duplicates import document_label
 from mappings.orders import reference
 from mappings.tenant import TenantConfig
@@ -19,9 +20,10 @@ from store import binder, dead_letters
 from tasks.audit import RunAudit
 from tasks.connect import Connection
 from tasks.deletions import DeletionWork
-from tasks.documents import ORDER, PUSHED, document_key
+from tasks.documents import document_key
 from tasks.options import RETRYING_TASK, STORE_TASK
 from tasks.order_adoption import heal_duplicates
+from tasks.store_calls import store_call
 
 DOC_TYPES = ("sales_order", "sale")
 
@@ -91,13 +93,17 @@ async def heal_day_duplicates(
 
 
 @task(name="why-not-pushed", **STORE_TASK)
-def known_reasons(tenant: TenantConfig) -> dict[str, str]:
+async def known_reasons(tenant: TenantConfig) -> dict[str, str]:
     """Order id -> the recorded reason it has no (or still has a) document."""
+    return await store_call(_known_reasons, tenant.slug)
+
+
+def _known_reasons(slug: str) -> dict[str, str]:
     reasons: dict[str, str] = {}
-    for binding in binder.all_for(tenant.slug, "order", status="tombstoned"):
+    for binding in binder.all_for(slug, Entity.ORDER, status=BindingStatus.TOMBSTONED):
         reasons[binding.handy_key] = "deleted in Handy before it was pushed (D2)"
-    for letter in dead_letters.open_letters(tenant.slug):
-        prefix = "push dead-lettered" if letter.entity == "order" else "deletion refused by Gestionix"
+    for letter in dead_letters.open_letters(slug):
+        prefix = "push dead-lettered" if letter.entity == Entity.ORDER else "deletion refused by Gestionix"
         reasons[letter.key] = f"{prefix}: {letter.reason}"
     return reasons
 
@@ -109,15 +115,18 @@ async def prepare_repair_deletions(
     """D1 repair: a document whose Handy order is deleted is bound to that order as pushed (the
     store may not know it: a deletion read was missed, the store was restored), so the one
     deletion path of deletion_sync deletes exactly that document (404 done, 409 dead letter)."""
-    work = []
+    if not dry_run:
+        await store_call(_bind_found_documents, tenant.slug, rows)
+    return [DeletionWork(row.order_id, from_window=False) for row in rows]
+
+
+def _bind_found_documents(slug: str, rows: list[rules.ReconcileRow]) -> None:
     for row in rows:
-        binding = binder.get(tenant.slug, ORDER, row.order_id)
+        binding = binder.get(slug, Entity.ORDER, row.order_id)
         key = document_key(row.doc_type, row.document_id)
-        if not dry_run and (binding is None or binding.status != PUSHED or binding.gestionix_key != key):
+        if binding is None or binding.status != BindingStatus.PUSHED or binding.gestionix_key != key:
             binder.bind(
-                tenant.slug, ORDER, row.order_id, key, status=PUSHED,
+                slug, Entity.ORDER, row.order_id, key, status=BindingStatus.PUSHED,
                 data={"doc_type": row.doc_type, "reference": reference(row.order_id),
                       "found_by": "reconcile"},
             )
-        work.append(DeletionWork(row.order_id, from_window=False))
-    return work

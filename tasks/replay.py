@@ -7,11 +7,16 @@ from prefect import task
 from mappings.tenant import TenantConfig
 from store import dead_letters
 from tasks.options import STORE_TASK
+from tasks.store_calls import store_call
 
 
 @task(name="select-dead-letters", **STORE_TASK)
-def select_letters(tenant: TenantConfig, key: str | None, release: bool) -> list[dict]:
+async def select_letters(tenant: TenantConfig, key: str | None, release: bool) -> list[dict]:
     """The open letters to replay (one key or all); with `release`, marked for retry now."""
+    return await store_call(_select_letters, tenant, key, release)
+
+
+def _select_letters(tenant: TenantConfig, key: str | None, release: bool) -> list[dict]:
     if release:
         letters = dead_letters.release(tenant.slug, key=key)
     else:
@@ -20,8 +25,12 @@ def select_letters(tenant: TenantConfig, key: str | None, release: bool) -> list
 
 
 @task(name="replay-outcomes", **STORE_TASK)
-def outcomes(tenant: TenantConfig, selected: list[dict]) -> list[dict]:
+async def outcomes(tenant: TenantConfig, selected: list[dict]) -> list[dict]:
     """Per replayed letter: resolved, or still open with its (new) reason."""
+    return await store_call(_outcomes, tenant, selected)
+
+
+def _outcomes(tenant: TenantConfig, selected: list[dict]) -> list[dict]:
     results = []
     for item in selected:
         letter = dead_letters.get(tenant.slug, item["entity"], item["key"])

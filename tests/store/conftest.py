@@ -7,7 +7,7 @@ import os
 import pytest
 from sqlmodel import SQLModel
 
-from store.db import get_engine
+from store.db import Store
 
 POSTGRES_URL = os.environ.get("HGSYNC_TEST_POSTGRES_URL")
 
@@ -22,12 +22,11 @@ BACKENDS.append(
 
 
 @pytest.fixture(params=BACKENDS)
-def db_url(request, tmp_path):
+def db(request, tmp_path) -> Store:
+    """The store the test hands to every store function (`store=db`)."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = POSTGRES_URL
-        engine = get_engine(url)
-        SQLModel.metadata.drop_all(engine)
-        SQLModel.metadata.create_all(engine)
-    yield url
+        return Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store = Store(POSTGRES_URL)
+    SQLModel.metadata.drop_all(store.engine)
+    SQLModel.metadata.create_all(store.engine)
+    return store
