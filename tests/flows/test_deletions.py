@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-import flows.deletions
+import flows.leased
 import tasks.documents as documents_module
 from flows.deletions import deletion_sync
 from flows.orders import order_push
@@ -109,10 +109,10 @@ async def test_d2_deletion_late_in_a_windows_last_second_is_tombstoned_by_the_ne
     async def no_skew(connection, audit):  # Handy's clock is ours: no widening of the window
         return 0.0
 
-    monkeypatch.setattr(flows.deletions, "measure_handy_clock", no_skew)
+    monkeypatch.setattr(flows.leased, "measure_handy_clock", no_skew)
 
     def store_clock_at(moment):  # the store's clock and the worker's, both at `moment`
-        monkeypatch.setattr(documents_module, "database_time", lambda url=None: moment)
+        monkeypatch.setattr(documents_module, "database_time", lambda store=None: moment)
         monkeypatch.setattr(documents_module, "time", SimpleNamespace(
             time=moment.timestamp, monotonic=time.monotonic))
 
