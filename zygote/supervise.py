@@ -19,6 +19,7 @@ import time
 from zygote.launch import SOCKET_ENV
 
 RESTART_PAUSE_S = 10  # a preloaded process that keeps dying is restarted at most this often
+READY_WAIT_S = 120  # the worker starts once the preloaded process listens (or after this, runs falling back)
 
 
 def _start_zygote(path: str, env: dict[str, str]) -> subprocess.Popen:
@@ -34,6 +35,9 @@ def run_worker(worker_args: list[str], preload: bool = True) -> int:
         env[SOCKET_ENV] = path
     zygote = _start_zygote(path, env) if preload else None
     started = time.monotonic()
+    while zygote is not None and zygote.poll() is None and not os.path.exists(path) \
+            and time.monotonic() - started < READY_WAIT_S:
+        time.sleep(0.2)
     worker = subprocess.Popen([sys.executable, "-m", "prefect", "worker", "start", *worker_args], env=env,
                               start_new_session=True)
 
