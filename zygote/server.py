@@ -48,8 +48,8 @@ def preload() -> None:
     """What every run would import, imported once. No client, thread or event loop is created."""
     import ctypes  # noqa: F401  (the child's parent-death signal)
 
-    import prefect.engine  # noqa: F401
-    import prefect.flow_engine  # noqa: F401
+    import prefect.engine
+    import prefect.flow_engine
     import prefect.task_engine  # noqa: F401
 
     import flows

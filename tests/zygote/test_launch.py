@@ -74,7 +74,7 @@ def _launch(socket_path: str | None, **values: str) -> subprocess.CompletedProce
     if socket_path:
         env["HGSYNC_ZYGOTE_SOCKET"] = socket_path
     return subprocess.run([sys.executable, "-m", "zygote.launch"], env=env, capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+                          timeout=120, cwd=ROOT, check=False)
 
 
 def test_the_run_gets_the_launchers_output_and_exit_status(zygote):
