@@ -87,10 +87,10 @@ class Zygote:
         self.children: dict[int, socket.socket] = {}  # child pid -> its launcher's connection
         self.stop_at: float | None = None  # SIGTERM received: stop, children get STOP_GRACE_S
         self.restart = False  # code changed: re-execute once the children are done
-        self.wakeup_read, wakeup_write = os.pipe()
+        self.wakeup_read, self.wakeup_write = os.pipe()
         os.set_blocking(self.wakeup_read, False)
-        os.set_blocking(wakeup_write, False)
-        signal.set_wakeup_fd(wakeup_write)  # SIGCHLD and SIGTERM wake the loop at once
+        os.set_blocking(self.wakeup_write, False)
+        signal.set_wakeup_fd(self.wakeup_write)  # SIGCHLD and SIGTERM wake the loop at once
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
@@ -147,6 +147,8 @@ class Zygote:
         if changed:
             self.restart = True
             self._stop_listening()
+            print(f"hgsync preloaded process: {changed} changed; restarting once its runs are done",
+                  file=sys.stderr, flush=True)
             return f"{changed} changed since the preloaded process started (it restarts)"
         return None
 
@@ -230,6 +232,7 @@ class Zygote:
             conn.close()
         signal.set_wakeup_fd(-1)
         os.close(self.wakeup_read)
+        os.close(self.wakeup_write)
         for signum in (signal.SIGTERM, signal.SIGCHLD):
             signal.signal(signum, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -293,6 +296,8 @@ def main() -> None:
     gc.collect()
     gc.freeze()
     zygote = Zygote(path)
+    print(f"hgsync preloaded process {zygote.pid}: {len(zygote.files)} modules imported, listening",
+          file=sys.stderr, flush=True)
     request = zygote.serve()
     if request is None:
         zygote.finish()
