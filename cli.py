@@ -538,7 +538,7 @@ def worker(
     preload: bool = typer.Option(True, "--preload/--no-preload",
                                  help="Start runs from a preloaded process (off: every run imports Prefect anew)."),
 ) -> None:
-    """`prefect worker start --pool hgsync-process` (other options, e.g. --limit 6, passed on) with a
+    """`prefect worker start --pool hgsync-process` (other options, e.g. --limit 12, passed on) with a
     preloaded process that starts each run without importing Prefect and our flows again."""
     from zygote.supervise import run_worker
 
