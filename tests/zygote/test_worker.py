@@ -79,8 +79,7 @@ def worker(tmp_path_factory):
         subprocess.run([*prefect, "deploy", "--all", "--prefect-file", str(work / "prefect.yaml")],
                        env=env, cwd=ROOT, check=True, capture_output=True)
         hgsync_worker = start([sys.executable, "-m", "cli", "worker", "--limit", "4"], "worker.log")
-        os.environ.update({key: env[key] for key in ("PREFECT_API_URL", "PREFECT_HOME")})
-        yield {"work": work, "log": work / "worker.log", "process": hgsync_worker}
+        yield {"work": work, "log": work / "worker.log", "process": hgsync_worker, "api": env["PREFECT_API_URL"]}
     finally:
         for process in reversed(processes):
             if process.poll() is None:
@@ -92,11 +91,12 @@ def worker(tmp_path_factory):
         shutil.rmtree(work / "prefect", ignore_errors=True)
 
 
-async def _run(name: str, path: Path, cancel: bool = False):
-    from prefect.client.orchestration import get_client
+async def _run(api: str, name: str, path: Path, cancel: bool = False):
+    """On this module's server (not the suite's harness, which may be the current settings')."""
+    from prefect.client.orchestration import PrefectClient
     from prefect.states import Cancelling
 
-    async with get_client() as client:
+    async with PrefectClient(api=api) as client:
         deployment = await client.read_deployment_by_name(f"{_flow_name(name)}/{name}")
         run = await client.create_flow_run_from_deployment(deployment.id, parameters={"path": str(path)})
         deadline = time.monotonic() + 240
@@ -118,7 +118,7 @@ def _flow_name(name: str) -> str:
 
 def test_a_scheduled_style_run_completes_in_a_forked_process(worker):
     path = worker["work"] / "reporter.json"
-    run = asyncio.run(_run("reporter", path))
+    run = asyncio.run(_run(worker["api"], "reporter", path))
     assert run.state.is_completed(), run.state
     seen = json.loads(path.read_text())
     assert seen["forked"] is True, seen  # forked by the preloaded process (it imported zygote.launch), not an exec of python -m prefect.engine
@@ -128,7 +128,7 @@ def test_a_scheduled_style_run_completes_in_a_forked_process(worker):
 
 def test_a_failing_run_is_failed(worker):
     path = worker["work"] / "failer.json"
-    run = asyncio.run(_run("failer", path))
+    run = asyncio.run(_run(worker["api"], "failer", path))
     assert run.state.is_failed(), run.state
     assert json.loads(path.read_text())["forked"] is True
 
@@ -136,7 +136,7 @@ def test_a_failing_run_is_failed(worker):
 def test_a_cancelled_run_stops(worker):
     """Cancel in the UI: the worker signals the launcher, which forwards to the run."""
     path = worker["work"] / "sleeper.json"
-    run = asyncio.run(_run("sleeper", path, cancel=True))
+    run = asyncio.run(_run(worker["api"], "sleeper", path, cancel=True))
     assert run.state.is_cancelled(), run.state
     pid = json.loads(path.read_text())["pid"]
     _wait_for(lambda: not Path(f"/proc/{pid}").exists(), 60, f"run process {pid} gone")
