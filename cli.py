@@ -524,6 +524,20 @@ def serve(file: Path = PREFECT_YAML) -> None:
     prefect_serve(*runner_deployments, pause_on_shutdown=False)
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def worker(
+    ctx: typer.Context,
+    pool: str = typer.Option("hgsync-process", "--pool", help="The work pool."),
+    preload: bool = typer.Option(True, "--preload/--no-preload",
+                                 help="Start runs from a preloaded process (off: every run imports Prefect anew)."),
+) -> None:
+    """`prefect worker start --pool hgsync-process` (other options, e.g. --limit 12, passed on) with a
+    preloaded process that starts each run without importing Prefect and our flows again."""
+    from zygote.supervise import run_worker
+
+    raise typer.Exit(code=run_worker(["--pool", pool, *ctx.args], preload=preload))
+
+
 @app.command()
 def report(
     tenant: str = typer.Option(..., "--tenant", help="Tenant slug."),

@@ -1,6 +1,7 @@
 """A fleet on one worker (issue 20): how many tenants one 2-core machine carries.
 
     python -m bench.fleet [--quick] [--tenants 150] [--minutes 30] [--compression 1] [--limit 6]
+                          [--start preloaded|engine|prefect]
 
 What runs, every piece real and in its own process:
   * a temporary Prefect server (`prefect server start`, its own SQLite database);
@@ -8,8 +9,13 @@ What runs, every piece real and in its own process:
   * `hgsync tenant add` for each tenant (blocks saved on the server, deployments written to a copy
     of prefect.yaml, schedule minutes staggered), the store cursors set as activation would;
   * `hgsync deploy` (= `prefect deploy --all`);
-  * one process worker (`prefect worker start --limit L`), which starts one Python process per run
-    with Prefect's own command (`python -m prefect.engine`);
+  * one process worker as operators start it, `hgsync worker --limit L` (`prefect worker start
+    --pool hgsync-process` beside the preloaded process of zygote/): each run starts as the pool's
+    command `python -m zygote.launch`, which has the preloaded process fork the run. `--start`
+    compares: `preloaded` (that), `engine` (`hgsync worker --no-preload`: the launcher becomes
+    `python -m prefect.engine`, one interpreter and one import of Prefect per run) and `prefect`
+    (no pool command: Prefect's default, a workspace supervisor process that imports Prefect, then
+    execs `python -m prefect.engine`, which imports it again: how runs started before);
   * the order push and deletion runs of S2 at each tenant's staggered minutes, read from the
     deployed schedules with Prefect's own cron reading, for `minutes` simulated minutes: the bench
     creates each run as Scheduled at its time and the worker picks it up like a scheduled one.
@@ -20,14 +26,19 @@ second, are those of `tenants` tenants at the real cadence: the CPU capacity sta
 idle time between a tenant's runs is shortened. Full mode is k = 1: 150 tenants, 30 real minutes.
 
 What is measured:
-  * per run: CPU seconds (user + system) and peak RSS (VmHWM) of the run's own process, written at
-    its exit by bench/fleet_probe/sitecustomize.py (on the worker's PYTHONPATH; standard library);
+  * per run: CPU seconds (user + system) of the run's processes (the launcher and the forked child,
+    or the launcher that became the engine), peak RSS (VmHWM) and, at exit, PSS and USS of the
+    process that ran the flow, written at its exit by bench/fleet_probe/sitecustomize.py (on the
+    worker's PYTHONPATH; standard library). A forked run's RSS counts every page it shares with the
+    preloaded process; PSS shares them out among the processes mapping them;
   * per run, from Prefect's state timestamps: scheduled (expected start) -> running (start) ->
     completed (end); "late" = start - scheduled; "in slot" = end - scheduled <= one cadence;
-  * CPU of the worker process itself, the Prefect server and the sandbox over the window (/proc);
+  * CPU of the worker's long-lived processes (`hgsync worker`, the Prefect worker, the preloaded
+    process), the Prefect server and the sandbox over the window (/proc); a run's CPU "with its
+    share" adds the preloaded process's CPU over the window divided by the runs;
   * the capacity: tenants per 2-core worker = 2 cores x 600 s x 75 % / (CPU per tenant per cycle:
-    its runs' processes plus its share of the worker). 75 %: headroom so runs queue little (the
-    measured lateness says whether the measured N had enough).
+    its runs' processes plus its share of the worker's long-lived processes). 75 %: headroom so
+    runs queue little (the measured lateness says whether the measured N had enough).
 The server and the sandbox share the machine here (in production they are elsewhere): their CPU
 is reported, not charged to the worker.
 """
@@ -62,10 +73,13 @@ SCHEDULED_FLOWS = ("orders", "deletions")
 CPU_SHARE = 0.75  # of the worker's cores, for the capacity figure
 GOALS = {"cpu_s_per_empty_run_max": 2.0, "mb_per_empty_run_max": 130, "tenants_per_2core_worker_min": 150,
          "late_s_max": 60}
-QUICK = {"tenants": 150, "minutes": 30, "compression": 10, "limit": 6}
-FULL = {"tenants": 150, "minutes": 30, "compression": 1, "limit": 6}
+STARTS = ("preloaded", "engine", "prefect")  # how the worker starts a run (module docstring)
+QUICK = {"tenants": 150, "minutes": 30, "compression": 10, "limit": 6, "start": "preloaded"}
+FULL = {"tenants": 150, "minutes": 30, "compression": 1, "limit": 6, "start": "preloaded"}
 PASSWORDS = {"HGSYNC_HANDY_TOKEN": "demo-handy-token", "HGSYNC_GESTIONIX_PASSWORD": "demo-password"}
-FLOOR, FLOOR_RUNS = "fleet-floor", 5  # Prefect's own cost of a run (bench/fleet_floor.py)
+FLOOR, FLOOR_RUNS = "fleet-floor", 5  # Prefect's own cost of a run (bench/fleet_floor.py), started as ours
+PREFECT_FLOOR = "fleet-floor-prefect"  # the same, started Prefect's default way (no pool command)
+FLOORS = (FLOOR, PREFECT_FLOOR)
 SIM_START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)  # any instant on a 10-minute boundary
 
 
@@ -82,9 +96,52 @@ def _prefect(*args: str) -> list[str]:
 
 def _cpu_seconds(pid: int) -> float:
     """utime + stime of one process (not its children: run processes are measured on their own)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except FileNotFoundError:
+        return ""
+
+
+def _worker_processes(pid: int) -> dict[str, list[int]]:
+    """The long-lived processes under `hgsync worker` (no run is in flight when this is read):
+    "preloaded" (zygote.server) and "worker" (`hgsync worker` and the Prefect worker's processes)."""
+    roles: dict[str, list[int]] = {"worker": [pid], "preloaded": []}
+    pending = list(_children(pid))
+    while pending:
+        child = pending.pop()
+        command = _cmdline(child)
+        if "zygote.launch" in command or "prefect.engine" in command:
+            continue
+        roles["preloaded" if "zygote.server" in command else "worker"].append(child)
+        if "zygote.server" not in command:
+            pending += _children(child)
+    return roles
+
+
+def _memory_mb(pid: int) -> dict[str, float]:
+    kb: dict[str, int] = {}
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+            kb[line.split(":")[0]] = int(line.split()[1])
+    except FileNotFoundError:
+        return {}
+    return {"rss_mb": round(kb.get("Rss", 0) / 1024, 1), "pss_mb": round(kb.get("Pss", 0) / 1024, 1)}
 
 
 @contextmanager
@@ -155,7 +212,7 @@ def _drive(config: dict) -> dict:
         for stream in SCHEDULED_FLOWS:  # as activation leaves them (A4)
             cursors.set(slug, stream, now)
     tenant_add_s = time.perf_counter() - started
-    deployed = _keep_scheduled_only(yaml_path, config["slugs"])
+    deployed = _keep_scheduled_only(yaml_path, config["slugs"], config["start"])
     started = time.perf_counter()
     _cli(cli, ["deploy", "--file", str(yaml_path)])
     deploy_s = time.perf_counter() - started
@@ -163,10 +220,11 @@ def _drive(config: dict) -> dict:
     return asyncio.run(_runs(config, tenant_add_s, deploy_s, deployed))
 
 
-def _keep_scheduled_only(yaml_path: Path, slugs: list[str]) -> int:
-    """Keep the fleet tenants' S2 deployments (orders, deletions) and add the floor flow's: the five
-    other deployments of a tenant add nothing to the S2 load but ~1-2 s each to `prefect deploy`
-    on this machine (1 050 for 150 tenants). Returns how many deployments are left."""
+def _keep_scheduled_only(yaml_path: Path, slugs: list[str], start: str) -> int:
+    """Keep the fleet tenants' S2 deployments (orders, deletions) and add the floor flow's twice
+    (started as ours, and Prefect's default way): the five other deployments of a tenant add
+    nothing to the S2 load but ~1-2 s each to `prefect deploy` on this machine (1 050 for 150
+    tenants). `start` prefect drops the pool command. Returns how many deployments are left."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
     from ops import deployments
@@ -174,12 +232,18 @@ def _keep_scheduled_only(yaml_path: Path, slugs: list[str]) -> int:
     document = deployments.read(yaml_path)
     wanted = {f"{slug}-{flow}" for slug in slugs for flow in SCHEDULED_FLOWS}
     kept = [entry for entry in document["deployments"] if entry["name"] in wanted]
-    floor = CommentedMap(name=FLOOR, entrypoint="bench/fleet_floor.py:empty_flow",
-                         work_pool=kept[0]["work_pool"], tags=["fleet-floor"])
-    document["deployments"] = CommentedSeq([*kept, floor])
+    if start == "prefect":
+        for entry in kept:
+            entry["work_pool"]["job_variables"].pop("command", None)
+    floors = [CommentedMap(name=FLOOR, entrypoint="bench/fleet_floor.py:empty_flow",
+                           work_pool=kept[0]["work_pool"], tags=["fleet-floor"]),
+              CommentedMap(name=PREFECT_FLOOR, entrypoint="bench/fleet_floor.py:empty_flow",
+                           work_pool=CommentedMap(name=kept[0]["work_pool"]["name"], job_variables=CommentedMap()),
+                           tags=["fleet-floor"])]
+    document["deployments"] = CommentedSeq([*kept, *floors])
     with yaml_path.open("w", encoding="utf-8") as handle:
         deployments._yaml().dump(document, handle)
-    return len(kept) + 1
+    return len(kept) + len(floors)
 
 
 async def _runs(config: dict, tenant_add_s: float, deploy_s: float, deployed: int) -> dict:
@@ -197,8 +261,9 @@ async def _runs(config: dict, tenant_add_s: float, deploy_s: float, deployed: in
         found = [d for d in on_server if d.name in wanted]
         if len(found) != len(wanted):
             raise RuntimeError(f"{len(found)} of {len(wanted)} deployments on the server after deploy")
-        (floor,) = [d for d in on_server if d.name == FLOOR]
-        plan = [(floor, SIM_START + timedelta(seconds=index * 20 * k)) for index in range(FLOOR_RUNS)]
+        floors = [d for d in on_server if d.name in FLOORS]
+        plan = [(floor, SIM_START + timedelta(seconds=(index * 20 + offset * 10) * k))
+                for offset, floor in enumerate(floors) for index in range(FLOOR_RUNS)]
         for deployment in found:
             (schedule,) = deployment.schedules
             cron = CronSchedule(cron=schedule.schedule.cron, timezone=schedule.schedule.timezone)
@@ -225,7 +290,7 @@ async def _runs(config: dict, tenant_add_s: float, deploy_s: float, deployed: in
         window_end = real(sim_end) + timedelta(seconds=CADENCE_S / k)
         print(f"WINDOW {real_start.timestamp()} {window_end.timestamp()}", flush=True)
         ids = []
-        names = {d.id: d.name for d in [*found, floor]}
+        names = {d.id: d.name for d in [*found, *floors]}
         while True:  # until every run is created and final, or two minutes after the window
             horizon = datetime.now(UTC) + timedelta(seconds=60)
             while plan and real(plan[0][1]) <= horizon:
@@ -274,7 +339,7 @@ def _stats(values: list[float]) -> dict:
             "max": round(ordered[-1], 2)}
 
 
-def measure(tenants: int, minutes: int, compression: int, limit: int) -> dict:
+def measure(tenants: int, minutes: int, compression: int, limit: int, start: str) -> dict:
     hosted = math.ceil(tenants / compression)
     slugs = [f"t{index:03d}" for index in range(hosted)]
     work = Path(tempfile.mkdtemp(prefix="hgsync-fleet-"))
@@ -287,7 +352,7 @@ def measure(tenants: int, minutes: int, compression: int, limit: int) -> dict:
            "PREFECT_CLI_PROMPT": "false", **PASSWORDS}
     env.pop("HGSYNC_DATABASE_URL", None)  # the fleet's own SQLite store in HGSYNC_HOME
     report: dict[str, Any] = {"tenants_equivalent": tenants, "tenants_hosted": hosted, "compression": compression,
-                              "simulated_minutes": minutes, "worker_limit": limit}
+                              "simulated_minutes": minutes, "worker_limit": limit, "start": start}
     report["import_prefect"] = _import_cost("import prefect", env)
     report["import_flows_orders"] = _import_cost("import flows.orders, flows.deletions", env)
     try:
@@ -303,27 +368,35 @@ def measure(tenants: int, minutes: int, compression: int, limit: int) -> dict:
             subprocess.run(_prefect("work-pool", "create", "hgsync-process", "--type", "process", "--overwrite"),
                            env=env, cwd=ROOT, check=True, capture_output=True)
             worker_env = {**env, "PYTHONPATH": f"{PROBE_DIR}{os.pathsep}{ROOT}", "HGSYNC_FLEET_PROBE_DIR": str(probe_out)}
+            preload = [] if start == "preloaded" else ["--no-preload"]
             worker = stack.enter_context(_process(
-                _prefect("worker", "start", "--pool", "hgsync-process", "--limit", str(limit)), worker_env,
-                work / "worker.log"))
+                _python("-m", "cli", "worker", "--pool", "hgsync-process", "--limit", str(limit), *preload),
+                worker_env, work / "worker.log"))
             yaml_path = work / "prefect.yaml"
             shutil.copy(ROOT / "prefect.yaml", yaml_path)
             config = {"yaml": str(yaml_path), "slugs": slugs, "compression": compression, "minutes": minutes,
+                      "start": start,
                       "handy_base": f"http://127.0.0.1:{handy_port}", "gestionix_base": f"http://127.0.0.1:{gestionix_port}"}
             driver = subprocess.Popen(_python("-m", "bench.fleet", "--drive", json.dumps(config)), env=env, cwd=ROOT,
                                       stdout=subprocess.PIPE, stderr=(work / "driver.err").open("w"), text=True)
             cpu_marks: dict[str, dict[str, float]] = {}
             window: list[float] = []
             result = None
+            roles: dict[str, list[int]] = {}
+
+            def cpu_now() -> dict[str, float]:
+                return {**{role: sum(_cpu_seconds(pid) for pid in pids) for role, pids in roles.items()},
+                        "server": _cpu_seconds(server.pid), "sandbox": _cpu_seconds(sandbox.pid)}
+
             assert driver.stdout is not None
             for line in driver.stdout:
                 if line.startswith("WINDOW "):
-                    cpu_marks["start"] = {name: _cpu_seconds(p.pid) for name, p in
-                                          (("worker", worker), ("server", server), ("sandbox", sandbox))}
+                    roles = _worker_processes(worker.pid)
+                    cpu_marks["start"] = cpu_now()
                     window = [float(x) for x in line.split()[1:]]
                 elif line.startswith("DONE "):
-                    cpu_marks["end"] = {name: _cpu_seconds(p.pid) for name, p in
-                                        (("worker", worker), ("server", server), ("sandbox", sandbox))}
+                    cpu_marks["end"] = cpu_now()
+                    report["preloaded_process_memory"] = [_memory_mb(pid) for pid in roles.get("preloaded", [])]
                 elif line.startswith("RESULT "):
                     result = json.loads(line[len("RESULT "):])
             driver.wait()
@@ -346,26 +419,32 @@ def _summarise(report: dict, result: dict, probe_out: Path, cpu_marks: dict, win
         record = json.loads(path.read_text())
         probes.setdefault(record["flow_run_id"], []).append(record)
     runs = result["runs"]
-    fleet_runs = [run for run in runs if run["deployment"] != FLOOR]
+    fleet_runs = [run for run in runs if run["deployment"] not in FLOORS]
     states: dict[str, int] = {}
     per_flow: dict[str, dict[str, list[float]]] = {}
     late, slot_misses, run_cpu_total = [], 0, 0.0
-    floor: dict[str, list[float]] = {"cpu_s": [], "vmhwm_mb": []}
+    floors: dict[str, dict[str, list[float]]] = {name: {"cpu_s": [], "vmhwm_mb": [], "pss_mb": [], "uss_mb": []}
+                                                 for name in FLOORS}
+    forked = 0
     for run in runs:
         records = probes.get(run["id"], [])
         engine = [r for r in records if r["engine"]]
-        if run["deployment"] == FLOOR:
+        if run["deployment"] in FLOORS:
             if engine:
-                floor["cpu_s"].append(sum(r["cpu_s"] for r in records))
-                floor["vmhwm_mb"].append(max(r["vmhwm_mb"] for r in engine))
+                floors[run["deployment"]]["cpu_s"].append(sum(r["cpu_s"] for r in records))
+                for key in ("vmhwm_mb", "pss_mb", "uss_mb"):
+                    floors[run["deployment"]][key].append(max(r.get(key, 0) for r in engine))
             continue
         states[run["state"]] = states.get(run["state"], 0) + 1
         flow = run["deployment"].rsplit("-", 1)[1]
-        bucket = per_flow.setdefault(flow, {"cpu_s": [], "vmhwm_mb": [], "late_s": [], "done_s": [], "wall_s": []})
+        bucket = per_flow.setdefault(flow, {"cpu_s": [], "vmhwm_mb": [], "pss_mb": [], "uss_mb": [], "late_s": [],
+                                            "done_s": [], "wall_s": []})
         run_cpu_total += sum(r["cpu_s"] for r in records)
+        forked += any(r.get("forked") for r in engine)
         if engine:
             bucket["cpu_s"].append(sum(r["cpu_s"] for r in records))
-            bucket["vmhwm_mb"].append(max(r["vmhwm_mb"] for r in engine))
+            for key in ("vmhwm_mb", "pss_mb", "uss_mb"):
+                bucket[key].append(max(r.get(key, 0) for r in engine))
         if run["started"] and run["scheduled"]:
             bucket["late_s"].append(run["started"] - run["scheduled"])
             late.append(run["started"] - run["scheduled"])
@@ -377,22 +456,29 @@ def _summarise(report: dict, result: dict, probe_out: Path, cpu_marks: dict, win
             slot_misses += 1
     cpu = {name: round(cpu_marks["end"][name] - cpu_marks["start"][name], 1) for name in cpu_marks.get("end", {})}
     cycles = report["simulated_minutes"] * 60 / CADENCE_S
-    worker_side = run_cpu_total + cpu.get("worker", 0.0)
+    preloaded_cpu = cpu.get("preloaded", 0.0)
+    worker_side = run_cpu_total + cpu.get("worker", 0.0) + preloaded_cpu
+    floor_runs = sum(len(f["cpu_s"]) for f in floors.values())
+    preloaded_share = preloaded_cpu / (len(fleet_runs) + floor_runs) if fleet_runs else 0.0
     per_tenant_cycle = worker_side / (hosted * cycles) if hosted and cycles else None
     capacity = math.floor(2 * CADENCE_S * CPU_SHARE / per_tenant_cycle) if per_tenant_cycle else 0
     completed = states.get("Completed", 0)
     measured_ok = bool(fleet_runs) and completed == len(fleet_runs) and slot_misses == 0 and max(late, default=1e9) <= GOALS["late_s_max"]
     order_cpu = _stats(per_flow.get("orders", {}).get("cpu_s", []))
-    order_mb = _stats(per_flow.get("orders", {}).get("vmhwm_mb", []))
     deletion_cpu = _stats(per_flow.get("deletions", {}).get("cpu_s", []))
-    deletion_mb = _stats(per_flow.get("deletions", {}).get("vmhwm_mb", []))
-    worst_cpu = max(order_cpu.get("median", 1e9), deletion_cpu.get("median", 1e9))
+    # Memory the machine pays per run: PSS (a forked run's pages shared with the preloaded process
+    # counted once among the processes sharing them; for a fresh interpreter PSS ~ RSS).
+    order_mb = _stats(per_flow.get("orders", {}).get("pss_mb", []))
+    deletion_mb = _stats(per_flow.get("deletions", {}).get("pss_mb", []))
+    worst_cpu = round(max(order_cpu.get("median", 1e9), deletion_cpu.get("median", 1e9)) + preloaded_share, 2)
     worst_mb = max(order_mb.get("median", 1e9), deletion_mb.get("median", 1e9))
     window_s = window[1] - window[0] if window else None
     report.update({
         "tenant_add_s": result["tenant_add_s"], "deploy_s": result["deploy_s"], "deployed": result["deployed"],
         "runs": len(fleet_runs), "states": states, "cadence_s": cadence,
-        "floor_run": {key: _stats(values) for key, values in floor.items()},
+        "floor_run": {key: _stats(values) for key, values in floors[FLOOR].items()},
+        "floor_run_prefect_default": {key: _stats(values) for key, values in floors[PREFECT_FLOOR].items()},
+        "runs_forked": forked, "preloaded_cpu_share_per_run_s": round(preloaded_share, 3),
         "per_run": {flow: {key: _stats(values) for key, values in bucket.items()} for flow, bucket in per_flow.items()},
         "late_s": _stats(late), "runs_outside_slot": slot_misses,
         "cpu_window_s": cpu | {"runs": round(run_cpu_total, 1)}, "window_s": round(window_s, 1) if window_s else None,
@@ -403,9 +489,10 @@ def _summarise(report: dict, result: dict, probe_out: Path, cpu_marks: dict, win
         "pandas_in_runs": sum(1 for records in probes.values() for r in records if r["pandas"]),
     })
     report["goals"] = [
-        {"goal": f"CPU-s per empty scheduled run (median, orders and deletions) <= {GOALS['cpu_s_per_empty_run_max']}",
+        {"goal": f"CPU-s per empty scheduled run (median, orders and deletions, its processes plus its share of the "
+                 f"preloaded process) <= {GOALS['cpu_s_per_empty_run_max']}",
          "measured": worst_cpu, "pass": worst_cpu <= GOALS["cpu_s_per_empty_run_max"]},
-        {"goal": f"peak RSS (VmHWM) per empty scheduled run (median) <= {GOALS['mb_per_empty_run_max']} MB",
+        {"goal": f"memory per empty scheduled run (median PSS at exit) <= {GOALS['mb_per_empty_run_max']} MB",
          "measured": worst_mb, "pass": worst_mb <= GOALS["mb_per_empty_run_max"]},
         {"goal": f"{report['tenants_equivalent']} tenants (x{compression} compressed): every run Completed inside its "
                  f"slot, none late by more than {GOALS['late_s_max']} s",
@@ -430,22 +517,31 @@ def run(quick: bool) -> dict:
     return report
 
 
+def _floor_row(floor: dict) -> str:
+    return (f"{floor['cpu_s'].get('median')}, {floor['vmhwm_mb'].get('median')} / "
+            f"{floor['pss_mb'].get('median')}")
+
+
 def _rows(report: dict) -> list[tuple[str, Any]]:
     rows: list[tuple[str, Any]] = [
         ("tenants (equivalent / hosted, compression)",
          f"{report['tenants_equivalent']} / {report['tenants_hosted']}, x{report['compression']}"),
         ("simulated minutes, cadence (wall s)", f"{report['simulated_minutes']}, {report['cadence_s']:.0f}"),
-        ("worker limit", report["worker_limit"]),
+        ("worker limit, how runs start", f"{report['worker_limit']}, {report['start']}"),
         ("tenant add x N, deploy (s; deployments)", f"{report['tenant_add_s']}, {report['deploy_s']}; {report['deployed']}"),
         ("import prefect (CPU-s, MB)", f"{report['import_prefect']['cpu_s']}, {report['import_prefect']['vmhwm_mb']}"),
         ("import flows.orders+deletions (CPU-s, MB, pandas)",
          f"{report['import_flows_orders']['cpu_s']}, {report['import_flows_orders']['vmhwm_mb']}, {report['import_flows_orders']['pandas']}"),
         ("runs, states", f"{report['runs']}, {report['states']}"),
-        ("floor run: empty flow, nothing of ours (CPU-s, MB median)",
-         f"{report['floor_run']['cpu_s'].get('median')}, {report['floor_run']['vmhwm_mb'].get('median')}"),
+        ("floor run: empty flow, nothing of ours, started as ours (CPU-s, VmHWM / PSS MB median)",
+         _floor_row(report["floor_run"])),
+        ("floor run, Prefect's default start (no pool command)", _floor_row(report["floor_run_prefect_default"])),
+        ("fleet runs forked by the preloaded process", f"{report['runs_forked']} of {report['runs']}"),
+        ("preloaded process: CPU-s share per run; memory at the end",
+         f"{report['preloaded_cpu_share_per_run_s']}; {report.get('preloaded_process_memory')}"),
     ]
     for flow, figures in report["per_run"].items():
-        for key in ("cpu_s", "vmhwm_mb", "wall_s", "late_s", "done_s"):
+        for key in ("cpu_s", "vmhwm_mb", "pss_mb", "uss_mb", "wall_s", "late_s", "done_s"):
             s = figures.get(key, {})
             rows.append((f"{flow} {key} (median / p95 / max)", f"{s.get('median')} / {s.get('p95')} / {s.get('max')}"))
     rows += [
@@ -466,6 +562,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=int)
     parser.add_argument("--compression", type=int)
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--start", choices=STARTS)
     parser.add_argument("--drive", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.drive:

@@ -1,12 +1,15 @@
 """bench.fleet puts this folder on the worker's PYTHONPATH, so every Python process the worker
-starts loads it. In a flow run's process (PREFECT__FLOW_RUN_ID set) it writes, at exit, that
-process's own CPU seconds (user + system) and peak RSS (VmHWM, the process's own high-water mark)
-to $HGSYNC_FLEET_PROBE_DIR/<flow run id>-<pid>.json. Standard library only: it adds nothing
-measurable to what it measures."""
+starts loads it (the launcher, the engine it may become, the preloaded process of `hgsync worker`).
+At exit, a process that is a flow run's (PREFECT__FLOW_RUN_ID set by then: a child forked by the
+preloaded process gets the run's environment after it starts) writes its own CPU seconds (user +
+system, since it started or was forked), its peak RSS (VmHWM), and its PSS and private (USS) memory
+at exit from /proc/self/smaps_rollup (a forked run shares the preloaded process's pages: its RSS
+counts them whole, PSS divides them among the processes sharing them, USS leaves them out) to
+$HGSYNC_FLEET_PROBE_DIR/<flow run id>-<pid>.json. Standard library only."""
 
 import os
 
-if os.environ.get("PREFECT__FLOW_RUN_ID") and os.environ.get("HGSYNC_FLEET_PROBE_DIR"):
+if os.environ.get("HGSYNC_FLEET_PROBE_DIR"):
     import atexit
     import json
     import resource
@@ -14,28 +17,47 @@ if os.environ.get("PREFECT__FLOW_RUN_ID") and os.environ.get("HGSYNC_FLEET_PROBE
     import time
 
     _STARTED = time.time()
-    if os.environ.get("HGSYNC_FLEET_PROFILE"):  # where a run's CPU goes (bench.fleet --profile)
-        import cProfile
+    _PROFILE = None
 
-        _PROFILE = cProfile.Profile()
-        _PROFILE.enable()
+    def _start_profile() -> None:  # where a run's CPU goes (HGSYNC_FLEET_PROFILE=1)
+        global _PROFILE, _STARTED
+        _STARTED = time.time()
+        if os.environ.get("HGSYNC_FLEET_PROFILE"):
+            import cProfile
 
-    def _peak_rss_kb() -> int:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-        return 0
+            _PROFILE = cProfile.Profile()
+            _PROFILE.enable()
+
+    if os.environ.get("PREFECT__FLOW_RUN_ID"):
+        _start_profile()
+    os.register_at_fork(after_in_child=_start_profile)
+
+    def _kb(path: str, keys: tuple[str, ...]) -> int:
+        total = 0
+        try:
+            with open(path) as status:
+                for line in status:
+                    if line.split(":")[0] in keys:
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+        return total
 
     def _write() -> None:
-        if os.environ.get("HGSYNC_FLEET_PROFILE"):
+        if not os.environ.get("PREFECT__FLOW_RUN_ID"):
+            return
+        if _PROFILE is not None:
             _PROFILE.disable()
             _PROFILE.dump_stats(os.path.join(os.environ["HGSYNC_FLEET_PROBE_DIR"], f"{os.getpid()}.prof"))
         usage = resource.getrusage(resource.RUSAGE_SELF)
         record = {
             "flow_run_id": os.environ["PREFECT__FLOW_RUN_ID"], "pid": os.getpid(),
             "engine": "prefect.flow_engine" in sys.modules,  # the process that ran the flow
-            "cpu_s": round(usage.ru_utime + usage.ru_stime, 3), "vmhwm_mb": round(_peak_rss_kb() / 1024, 1),
+            "forked": "zygote.launch" in sys.modules,  # forked by the preloaded process
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+            "vmhwm_mb": round(_kb("/proc/self/status", ("VmHWM",)) / 1024, 1),
+            "pss_mb": round(_kb("/proc/self/smaps_rollup", ("Pss",)) / 1024, 1),
+            "uss_mb": round(_kb("/proc/self/smaps_rollup", ("Private_Clean", "Private_Dirty")) / 1024, 1),
             "started": _STARTED, "ended": time.time(),
             "pandas": "pandas" in sys.modules,
         }

@@ -1,0 +1,70 @@
+"""`hgsync worker`: `prefect worker start --pool hgsync-process ...` beside the preloaded process.
+
+Both are children of this process, each in its own session so one Ctrl-C or SIGTERM reaches the
+worker once (forwarded from here). The preloaded process is started first, restarted if it dies,
+and stopped when the worker ends; the worker (and every run's launcher) gets its socket path in
+HGSYNC_ZYGOTE_SOCKET and this interpreter's folder first on PATH, so the pool's command
+`python -m zygote.launch` is this virtualenv's Python even when the venv is not activated."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from zygote.launch import SOCKET_ENV
+
+RESTART_PAUSE_S = 10  # a preloaded process that keeps dying is restarted at most this often
+READY_WAIT_S = 120  # the worker starts once the preloaded process listens (or after this, runs falling back)
+
+
+def _start_zygote(path: str, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "zygote.server", path], env=env, start_new_session=True)
+
+
+def run_worker(worker_args: list[str], preload: bool = True) -> int:
+    directory = tempfile.mkdtemp(prefix="hgsync-worker-")  # 0700: only this user reaches the socket
+    path = os.path.join(directory, "zygote.sock")
+    env = {**os.environ, "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])}
+    env.pop(SOCKET_ENV, None)
+    if preload:
+        env[SOCKET_ENV] = path
+    zygote = _start_zygote(path, env) if preload else None
+    started = time.monotonic()
+    while zygote is not None and zygote.poll() is None and not os.path.exists(path) \
+            and time.monotonic() - started < READY_WAIT_S:
+        time.sleep(0.2)
+    worker = subprocess.Popen([sys.executable, "-m", "prefect", "worker", "start", *worker_args], env=env,
+                              start_new_session=True)
+
+    def forward(signum, _frame) -> None:
+        if worker.poll() is None:
+            worker.send_signal(signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while True:
+            try:
+                worker.wait(timeout=1)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if zygote is not None and zygote.poll() is not None and time.monotonic() - started > RESTART_PAUSE_S:
+                print(f"hgsync worker: the preloaded process exited ({zygote.returncode}); restarting it",
+                      file=sys.stderr, flush=True)
+                zygote, started = _start_zygote(path, env), time.monotonic()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if worker.poll() is None:
+            worker.terminate()
+            worker.wait()
+        if zygote is not None and zygote.poll() is None:
+            zygote.terminate()  # it lets its running children finish first (up to 30 s)
+            zygote.wait()
+        shutil.rmtree(directory, ignore_errors=True)
+    return worker.returncode
