@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from sandbox import cli as sandbox_cli
+from ops import sandbox_command as sandbox_cli
 from sandbox.common import Clock, http_date, iso_z
 from sandbox.server import build_sandbox, run_sandbox
 from tests.sandbox.conftest import FROZEN_AT
