@@ -63,6 +63,13 @@ async def run_bounded(items: Iterable[T], worker: Callable[[T], Awaitable[R]], l
     return [job.result() for job in jobs]
 
 
+def code_taken(error: Permanent, code_field: str) -> bool:
+    """A create refused because the code already exists: 409, or 422 naming the code field."""
+    return isinstance(error, Conflict) or any(
+        str(fe.get("field") or "") == code_field for fe in error.field_errors
+    )
+
+
 class Write(Protocol):
     """What the writer needs of one entity's write: its action, its Handy code, whether done."""
 
@@ -112,16 +119,11 @@ class HandyRecordWriter(Generic[W]):
         self.bind_every = bind_every
         self.pending: list[W] = []
 
-    def code_taken(self, error: Permanent) -> bool:
-        return isinstance(error, Conflict) or any(
-            str(fe.get("field") or "") == self.writes.code_field for fe in error.field_errors
-        )
-
     async def create(self, write: W) -> None:
         try:
             await self.writes.create(write)
         except (ValidationFailed, Conflict) as refused:
-            if not self.code_taken(refused):
+            if not code_taken(refused, self.writes.code_field):
                 raise
             try:
                 record = await self.writes.fetch(write.key)
