@@ -64,8 +64,9 @@ from mappings.products import (
 )
 from store import binder
 from tasks.audit import RunAudit
+from tasks.concurrency import batches
 from tasks.connect import Connection
-from tasks.handy_writer import CREATE, HandyRecordWriter, batches
+from tasks.handy_writer import CREATE, HandyRecordWriter
 from tasks.options import RETRYING_TASK, STORE_TASK
 
 PRODUCT = "product"

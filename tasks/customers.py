@@ -53,8 +53,8 @@ from mappings.sellers import match_sellers, sellers_in_use
 from mappings.tenant import TenantConfig
 from store import binder
 from store.binder import BindingConflict
-from tasks import handy_writer
 from tasks.audit import RunAudit
+from tasks.concurrency import batches as batches_of
 from tasks.connect import Connection
 from tasks.handy_writer import CREATE, HandyRecordWriter, code_taken
 from tasks.options import RETRYING_TASK, STORE_TASK
@@ -470,7 +470,7 @@ class _CustomerWrites:
 
 
 def batches(writes: list[CustomerWrite], size: int = BATCH_SIZE) -> Iterable[list[CustomerWrite]]:
-    return handy_writer.batches(writes, size)
+    return batches_of(writes, size)
 
 
 @task(name="write-customers", **RETRYING_TASK)

@@ -1,5 +1,4 @@
-"""One Handy record writer for products and customers (RULES P8, C6, X2), and the three generic
-helpers every batch task shares: `batches`, `run_bounded`, `first_leaf`.
+"""One Handy record writer for products and customers (RULES P8, C6, X2).
 
 The writer holds what both entities do the same way; `RecordWrites` (one class per entity, in
 tasks/catalog.py and tasks/customers.py) holds the bodies, calls, bindings and audit lines:
@@ -21,46 +20,13 @@ audit that reports the run as completed.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from typing import Any, Generic, Protocol, TypeVar
 
 from clients.errors import Conflict, NotFound, Permanent, ValidationFailed
+from tasks.concurrency import run_bounded
 
-T = TypeVar("T")
-R = TypeVar("R")
 CREATE = "create"
-
-
-def batches(items: Sequence[T], size: int) -> Iterator[list[T]]:
-    """`items` in consecutive lists of at most `size` (one task run each)."""
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
-
-
-def first_leaf(error: BaseException) -> BaseException:
-    """The first real exception inside (nested) exception groups: what a TaskGroup's caller
-    should see."""
-    while isinstance(error, BaseExceptionGroup):
-        error = error.exceptions[0]
-    return error
-
-
-async def run_bounded(items: Iterable[T], worker: Callable[[T], Awaitable[R]], limit: int) -> list[R]:
-    """worker(item) for every item, at most `limit` at once, results in order. An exception that
-    the worker let through (a bug, a lost credential) cancels the others and is re-raised as is."""
-    semaphore = asyncio.Semaphore(limit)
-
-    async def guarded(item: T) -> R:
-        async with semaphore:
-            return await worker(item)
-
-    try:
-        async with asyncio.TaskGroup() as group:
-            jobs = [group.create_task(guarded(item)) for item in items]
-    except BaseExceptionGroup as group_error:
-        raise first_leaf(group_error) from None
-    return [job.result() for job in jobs]
 
 
 def code_taken(error: Permanent, code_field: str) -> bool:
