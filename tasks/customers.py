@@ -17,7 +17,8 @@ Handy's fields, later changes are.
 Zone General (C4): entity "zone", handy_key = str(zone id), gestionix_key = "General". Found by
 binding, else by description in Handy, else created; looked up only when something is created.
 
-Writes run concurrently inside one batch-sized task (the clients hold the rate limit and the
+Writes run concurrently inside one batch-sized task, through the one Handy record writer
+(tasks/handy_writer.py, its error policy included; the clients hold the rate limit and the
 concurrency bound); each success is bound at once, so a crash loses at most the in-flight records,
 and a create that meets its own code in Handy (crash before binding, or a customer made by hand
 with that code) adopts it instead of failing.
