@@ -45,7 +45,7 @@ from typing import Any
 import pandas as pd
 from prefect import task
 
-from clients.errors import NotFound, Permanent, ValidationFailed
+from clients.errors import Permanent
 from mappings import handy_fields as H
 from mappings.bindings import BindingStatus, Entity
 from mappings.handy_products import (
@@ -65,7 +65,9 @@ from mappings.products import (
 )
 from store import binder
 from tasks.audit import RunAudit
+from tasks.concurrency import batches
 from tasks.connect import Connection
+from tasks.handy_writer import CREATE, HandyRecordWriter
 from tasks.options import RETRYING_TASK, STORE_TASK
 from tasks.store_calls import store_call
 
@@ -78,7 +80,7 @@ PAYLOAD = [
     "gestionix_id",
 ]
 
-CREATE, UPDATE, ENABLE, DISABLE, STOCK = "create", "update", "enable", "disable", "stock"
+UPDATE, ENABLE, DISABLE, STOCK = "update", "enable", "disable", "stock"
 COUNT_OF = {
     CREATE: "created",
     UPDATE: "updated",
@@ -137,8 +139,7 @@ class CatalogPlan:
         return out
 
     def chunks(self, size: int = WRITE_CHUNK) -> Iterator[list[Write]]:
-        for start in range(0, len(self.writes), size):
-            yield self.writes[start : start + size]
+        return batches(self.writes, size)
 
 
 # ----------------------------------------------------------------------------- reads
@@ -450,12 +451,10 @@ def _body(write: Write, family_ids: Mapping[str, int], current: Mapping[str, Any
     return stock_body(write.quantity)
 
 
-def _code_taken(exc: ValidationFailed) -> bool:
-    return any(str(fe.get("field") or "") == H.PRODUCT_CODE for fe in exc.field_errors)
+class _ProductWrites:
+    """The product side of the Handy record writer (tasks/handy_writer.py)."""
 
-
-class _Writer:
-    """Runs one chunk of writes concurrently and binds the successes in small batches."""
+    code_field = H.PRODUCT_CODE
 
     def __init__(self, connection: Connection, slug: str, family_ids: Mapping[str, int],
                  handy: HandyCatalog | None, audit: RunAudit) -> None:
@@ -464,46 +463,16 @@ class _Writer:
         self.family_ids = family_ids
         self.current = handy.records if handy is not None else {}
         self.audit = audit
-        self.pending: list[Write] = []
 
-    async def flush(self) -> None:
-        if not self.pending:
-            return
-        batch, self.pending = self.pending, []
-        await store_call(binder.bind_many, self.slug, Entity.PRODUCT, [w.binding for w in batch])
-        for write in batch:
-            write.done = True
-            self.audit.count("adopted" if write.adopted else COUNT_OF[write.action])
+    async def create(self, write: Write) -> None:
+        created = Write(CREATE, write.key, write.row, write.binding, write.quantity)
+        await self.handy.create_product(_body(created, self.family_ids, None))
 
-    async def apply(self, write: Write) -> None:
-        body = _body(write, self.family_ids, self.current.get(write.key))
-        if write.action == CREATE:
-            try:
-                await self.handy.create_product(body)
-            except ValidationFailed as exc:
-                if not _code_taken(exc):
-                    raise
-                await self.adopt(write, exc)  # a rerun after a crash, or a product made by hand
-            return
-        if not body:
-            return
-        try:
-            await self.handy.update_product(write.key, body)
-        except NotFound:
-            if not write.row:  # a gone product deleted in Handy too: nothing left to disable
-                return
-            # deleted by hand in Handy: create it again (what a full run would do)
-            await self.handy.create_product(
-                _body(Write(CREATE, write.key, write.row, write.binding, write.quantity),
-                      self.family_ids, None)
-            )
+    async def fetch(self, code: str) -> dict[str, Any]:
+        return await self.handy.get_product(code)
 
-    async def adopt(self, write: Write, original: ValidationFailed) -> None:
-        """The code exists in Handy: read it, update what differs, and bind it (no duplicate)."""
-        try:
-            record = await self.handy.get_product(write.key)
-        except NotFound:
-            raise original from None
+    async def adopt(self, write: Write, record: dict[str, Any]) -> None:
+        """A rerun after a crash, or a product made by hand: update what differs, then bind."""
         body = product_update_body(
             write.row,
             current=record,
@@ -514,35 +483,23 @@ class _Writer:
             await self.handy.update_product(write.key, body)
         write.adopted = True
 
-    async def run(self, writes: list[Write]) -> None:
-        todo = iter([w for w in writes if not w.done])
+    async def update(self, write: Write) -> None:
+        body = _body(write, self.family_ids, self.current.get(write.key))
+        if body:
+            await self.handy.update_product(write.key, body)
 
-        async def worker() -> None:
-            for write in todo:
-                try:
-                    await self.apply(write)
-                except Permanent as exc:
-                    write.done = True  # reported; the next run plans it again
-                    self.audit.fail(Entity.PRODUCT, write.key, f"{write.action} failed: {exc}")
-                    continue
-                self.pending.append(write)
-                if len(self.pending) >= BIND_EVERY:
-                    await self.flush()
+    async def missing(self, write: Write) -> bool:
+        """Deleted by hand in Handy: created again (what a full run would do), unless it is a
+        gone product (nothing left to disable)."""
+        return bool(write.row)
 
-        try:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(min(WORKERS, len(writes))):
-                    group.create_task(worker())
-        except BaseExceptionGroup as errors:
-            raise _first_leaf(errors) from None
-        finally:
-            await self.flush()  # what succeeded stays bound, whatever stopped the chunk
+    async def bind(self, done: list[Write]) -> None:
+        await store_call(binder.bind_many, self.slug, Entity.PRODUCT, [w.binding for w in done])
+        for write in done:
+            self.audit.count("adopted" if write.adopted else COUNT_OF[write.action])
 
-
-def _first_leaf(error: BaseException) -> BaseException:
-    while isinstance(error, BaseExceptionGroup):
-        error = error.exceptions[0]
-    return error
+    def failed(self, write: Write, error: Permanent) -> None:
+        self.audit.fail(Entity.PRODUCT, write.key, f"{write.action} failed: {error}")
 
 
 @task(name="write_products", **RETRYING_TASK)
@@ -554,7 +511,9 @@ async def write_products(
     handy: HandyCatalog | None,
     audit: RunAudit,
 ) -> None:
-    """Step 4 (and 5): one chunk of product writes. Permanent failures are reported per product
-    and the rest goes on; a Retryable one after the client's budget fails the task (Prefect
-    retries it; what was bound is skipped, what was in flight is adopted on 422)."""
-    await _Writer(connection, slug, family_ids, handy, audit).run(writes)
+    """Step 4 (and 5): one chunk of product writes, with the writer's one error policy
+    (tasks/handy_writer.py): Permanent failures are reported per product and the rest goes on; a
+    Retryable one after the client's budget fails the task (Prefect retries it; what was bound is
+    skipped, what was in flight is adopted on 422)."""
+    products = _ProductWrites(connection, slug, family_ids, handy, audit)
+    await HandyRecordWriter(products, concurrency=WORKERS, bind_every=BIND_EVERY).run(writes)

@@ -17,7 +17,8 @@ Handy's fields, later changes are.
 Zone General (C4): entity "zone", handy_key = str(zone id), gestionix_key = "General". Found by
 binding, else by description in Handy, else created; looked up only when something is created.
 
-Writes run concurrently inside one batch-sized task (the clients hold the rate limit and the
+Writes run concurrently inside one batch-sized task, through the one Handy record writer
+(tasks/handy_writer.py, its error policy included; the clients hold the rate limit and the
 concurrency bound); each success is bound at once, so a crash loses at most the in-flight records,
 and a create that meets its own code in Handy (crash before binding, or a customer made by hand
 with that code) adopts it instead of failing.
@@ -27,14 +28,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 from prefect import task
 
-from clients.errors import ApiError, Conflict, NotFound, ValidationFailed
+from clients.errors import ApiError, Conflict, Permanent, ValidationFailed
 from mappings import handy_fields as H
 from mappings.bindings import BindingStatus, Entity
 from mappings.customer_adoption import match_existing_customers
@@ -55,7 +56,9 @@ from mappings.tenant import TenantConfig
 from store import binder
 from store.binder import BindingConflict
 from tasks.audit import RunAudit
+from tasks.concurrency import batches as batches_of
 from tasks.connect import Connection
+from tasks.handy_writer import CREATE, HandyRecordWriter, code_taken
 from tasks.options import RETRYING_TASK, STORE_TASK
 from tasks.store_calls import store_call
 
@@ -122,10 +125,10 @@ class CustomerPlan:
     # C8: Handy code -> Gestionix content at the last write, for customers from Handy orders
     baselines: dict[str, dict] = field(default_factory=dict)
 
-    def write_rows(self) -> list[tuple[str, dict]]:
-        """(action, plan row) for every Handy write, creates first."""
+    def write_rows(self) -> list[CustomerWrite]:
+        """One write per plan row that changes Handy, creates first."""
         return [
-            (action, row)
+            CustomerWrite(action, row)
             for action in WRITE_ORDER
             for row in getattr(self.plan, action).to_dict("records")
         ]
@@ -328,11 +331,25 @@ async def ensure_zone(zone: ZoneGeneral) -> int | None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _code_taken(exc: ApiError) -> bool:
-    """A create refused because the code already exists (Handy: 422 on field "code")."""
-    return isinstance(exc, Conflict) or any(
-        fe.get("field") == H.CUSTOMER_CODE for fe in exc.field_errors
-    )
+@dataclass
+class CustomerWrite:
+    """One Handy write for one plan row, and what to bind and report once it succeeded."""
+
+    action: str
+    row: dict
+    done: bool = False  # bound or failed for good: a task retry skips it
+    outcome: str | None = None  # ACTIONS key (bound, counted, reported) or one of the below
+    reason: str | None = None  # the item's detail when not the plan row's reason
+
+    @property
+    def key(self) -> str:
+        return self.row["handy_key"]
+
+
+BIND_ONLY = "bind"  # nothing to write: bound (C8 baseline moved on), not counted
+BIND_AS_IS = "bind as is"  # the adopted record held the content: bound, not counted
+MISSING = "missing"  # a disabled customer gone from Handy: bound, reported skipped
+SETTLED = None  # nothing to bind (the adoption's own bind was refused and reported)
 
 
 def _zone_refused(exc: ApiError) -> bool:
@@ -340,27 +357,16 @@ def _zone_refused(exc: ApiError) -> bool:
 
 
 @dataclass
-class _Writer:
+class _CustomerWrites:
+    """The customer side of the Handy record writer (tasks/handy_writer.py)."""
+
     connection: Connection
     slug: str
     zone: ZoneGeneral
     handy_by_code: dict[str, dict]
     audit: RunAudit
     baselines: dict[str, dict] = field(default_factory=dict)
-
-    async def write(self, action: str, row: dict) -> None:
-        code = row["handy_key"]
-        try:
-            if action == "create":
-                await self.create(row)
-            elif action == "update":
-                await self.update(row)
-            else:
-                await self.toggle(row, enabled=action == "enable")
-        except ApiError as exc:  # retryable ones have used the client's budget: next run retries
-            self.audit.fail(
-                Entity.CUSTOMER, code, f"client {row['gestionix_key']}: {action} failed: {exc}"
-            )
+    code_field: str = H.CUSTOMER_CODE
 
     def _moved_baseline(self, row: dict) -> dict[str, Any]:
         """C8: a customer from a Handy order keeps its baseline, now at the content just taken."""
@@ -368,40 +374,25 @@ class _Writer:
             return {"data": {BASELINE: baseline_of(row)}}
         return {}
 
-    async def done(self, action: str, row: dict, reason: str | None = None) -> None:
-        count, past, _ = ACTIONS[action]
-        if await _bind(self.slug, row, self.audit, **self._moved_baseline(row)):
-            self.audit.count(count)
-            self.audit.item(
-                Entity.CUSTOMER,
-                row["handy_key"],
-                past,
-                f"client {row['gestionix_key']}: {reason or row['reason']}",
-            )
-
-    async def create(self, row: dict, reason: str | None = None) -> None:
+    async def create(self, write: CustomerWrite) -> None:
         handy = self.connection.handy
-        body = customer_create_body(row, zone=await self.zone.get())
+        body = customer_create_body(write.row, zone=await self.zone.get())
         try:
             await handy.create_customer(body)
         except (ValidationFailed, Conflict) as exc:
-            if _code_taken(exc):
-                await self.adopt_existing(row, exc)
-                return
-            if not _zone_refused(exc):
-                raise
-            body = customer_create_body(row, zone=await self.zone.refresh())
+            if code_taken(exc, self.code_field) or not _zone_refused(exc):
+                raise  # the writer adopts a taken code
+            body = customer_create_body(write.row, zone=await self.zone.refresh())
             await handy.create_customer(body)
-        await self.done("create", row, reason)
+        write.outcome = CREATE
 
-    async def adopt_existing(self, row: dict, refused: ApiError) -> None:
-        """The code exists in Handy (a crash before binding, or made by hand): adopt it, then
-        bring it to the Gestionix content if it differs."""
-        code = row["handy_key"]
-        try:
-            record = await self.connection.handy.get_customer(code)
-        except NotFound:
-            raise refused from None
+    async def fetch(self, code: str) -> dict[str, Any]:
+        return await self.connection.handy.get_customer(code)
+
+    async def adopt(self, write: CustomerWrite, record: dict[str, Any]) -> None:
+        """The code exists in Handy (a crash before binding, or made by hand): bound at once with
+        Handy's state, then brought to the Gestionix content if it differs."""
+        row, code = write.row, write.key
         state = handy_customers_frame([record]).iloc[0]
         adopted = await _bind(
             self.slug,
@@ -411,102 +402,105 @@ class _Writer:
             status=BindingStatus.ENABLED if state["enabled"] else BindingStatus.DISABLED,
         )
         if not adopted:
+            write.outcome = SETTLED
             return
         self.audit.count("adopted")
         self.audit.item(
             Entity.CUSTOMER, code, "adopted", f"client {row['gestionix_key']}: code already in Handy"
         )
         body = customer_update_body(row, current=record)
+        write.outcome, write.reason = BIND_AS_IS, None
         if body:
             await self.connection.handy.update_customer(code, body)
-            await self.done("update", row, "adopted record differs")
-        else:
-            await _bind(self.slug, row, self.audit)
+            write.outcome, write.reason = "update", "adopted record differs"
 
-    async def update(self, row: dict) -> None:
-        code = row["handy_key"]
+    async def update(self, write: CustomerWrite) -> None:
+        if write.action != "update":
+            await self.connection.handy.update_customer(
+                write.key, {"enabled": write.action == "enable"}
+            )
+            write.outcome = write.action
+            return
+        code = write.key
         current = self.handy_by_code.get(code)
-        body = customer_update_body(row, current=current, baseline=self.baselines.get(code))
+        body = customer_update_body(write.row, current=current, baseline=self.baselines.get(code))
         if code in self.baselines and current is None and body == {"enabled": True}:
             body = {}  # C8: nothing changed in Gestionix since the link (linked while enabled)
         if not body:  # Handy already holds it (full mode), or nothing to take (C8)
-            await _bind(self.slug, row, self.audit, **self._moved_baseline(row))
+            write.outcome = BIND_ONLY
             return
-        try:
-            await self.connection.handy.update_customer(code, body)
-        except NotFound:
-            await self.missing(row)
-            return
-        await self.done("update", row)
+        await self.connection.handy.update_customer(code, body)
+        write.outcome = "update"
 
-    async def toggle(self, row: dict, *, enabled: bool) -> None:
-        code = row["handy_key"]
-        try:
-            await self.connection.handy.update_customer(code, {"enabled": enabled})
-        except NotFound:
-            await self.missing(row)
-            return
-        await self.done("enable" if enabled else "disable", row)
-
-    async def missing(self, row: dict) -> None:
+    async def missing(self, write: CustomerWrite) -> bool:
         """A bound customer deleted in Handy: created again when it should be enabled; a disabled
         one needs nothing (its binding says disabled so it is not tried again)."""
-        if row["status"] == BindingStatus.ENABLED:
-            await self.create(row, "bound but missing in Handy: created again")
-            return
-        await _bind(self.slug, row, self.audit)
-        self.audit.item(
-            Entity.CUSTOMER, row["handy_key"], "skipped", "missing in Handy: nothing to disable"
+        if write.row["status"] == BindingStatus.ENABLED:
+            write.reason = "bound but missing in Handy: created again"
+            return True
+        write.outcome = MISSING
+        return False
+
+    async def bind(self, done: list[CustomerWrite]) -> None:
+        for write in done:
+            row = write.row
+            if write.outcome is SETTLED:
+                continue
+            if write.outcome in (MISSING, BIND_AS_IS):
+                await _bind(self.slug, row, self.audit)
+                if write.outcome == MISSING:
+                    self.audit.item(
+                        Entity.CUSTOMER, write.key, "skipped", "missing in Handy: nothing to disable"
+                    )
+                continue
+            if not await _bind(self.slug, row, self.audit, **self._moved_baseline(row)):
+                continue
+            if write.outcome == BIND_ONLY:
+                continue
+            count, past, _ = ACTIONS[write.outcome]
+            self.audit.count(count)
+            self.audit.item(
+                Entity.CUSTOMER,
+                write.key,
+                past,
+                f"client {row['gestionix_key']}: {write.reason or row['reason']}",
+            )
+
+    def failed(self, write: CustomerWrite, error: Permanent) -> None:
+        self.audit.fail(
+            Entity.CUSTOMER, write.key, f"client {write.row['gestionix_key']}: {write.action} failed: {error}"
         )
 
 
-async def _bounded(items: list[Any], worker: Callable[[Any], Awaitable[None]], limit: int) -> None:
-    semaphore = asyncio.Semaphore(limit)
-
-    async def guarded(item: Any) -> None:
-        async with semaphore:
-            await worker(item)
-
-    async with asyncio.TaskGroup() as group:
-        for item in items:
-            group.create_task(guarded(item))
-
-
-def batches(rows: list[Any], size: int = BATCH_SIZE) -> Iterable[list[Any]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
+def batches(writes: list[CustomerWrite], size: int = BATCH_SIZE) -> Iterable[list[CustomerWrite]]:
+    return batches_of(writes, size)
 
 
 @task(name="write-customers", **RETRYING_TASK)
 async def write_customers(
     connection: Connection,
     tenant: TenantConfig,
-    batch: list[tuple[str, dict]],
+    batch: list[CustomerWrite],
     zone: ZoneGeneral,
     customer_plan: CustomerPlan,
     audit: RunAudit,
     dry_run: bool,
 ) -> None:
-    """One batch of (action, plan row): creates, updates, enables, disables, concurrently; each
-    success bound at once. Per-record failures are audited and left for the next run; a lost
-    credential fails the task. Dry run (X3): only reported."""
+    """One batch of writes: creates, updates, enables, disables, concurrently; each success
+    bound at once. The writer's one error policy (tasks/handy_writer.py): a Permanent failure is
+    audited and left for the next run; a Retryable one after the client's budget fails the task
+    for Prefect to retry (done writes skipped); a lost credential fails the run. Dry run (X3):
+    only reported."""
     if dry_run:
-        for action, row in batch:
-            count, _, would = ACTIONS[action]
+        for write in batch:
+            row = write.row
+            count, _, would = ACTIONS[write.action]
             audit.count(count)
             audit.item(
                 Entity.CUSTOMER, row["handy_key"], would, f"client {row['gestionix_key']}: {row['reason']}"
             )
         return
-    writer = _Writer(
+    customers = _CustomerWrites(
         connection, tenant.slug, zone, customer_plan.handy_by_code, audit, customer_plan.baselines
     )
-    try:
-        await _bounded(batch, lambda pair: writer.write(*pair), WRITE_CONCURRENCY)
-    except BaseExceptionGroup as group:
-        first = group.exceptions[0]
-        while isinstance(first, BaseExceptionGroup):
-            first = first.exceptions[0]
-        raise first from None
-
-
+    await HandyRecordWriter(customers, concurrency=WRITE_CONCURRENCY).run(batch)

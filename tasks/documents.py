@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from prefect import task
 
@@ -24,6 +24,7 @@ from mappings.windows import next_cursor, widened_start
 from store import cursors, leases, runs
 from store.db import database_time
 from tasks.audit import RunAudit, RunSkipped
+from tasks.concurrency import run_bounded  # noqa: F401 - orders and deletions import it from here
 from tasks.connect import resolve_branch
 from tasks.fencing import LeaseGuard, check, fence_for, lease_ttl, when_store_answers
 from tasks.options import RETRYING_TASK, STORE_TASK
@@ -43,9 +44,6 @@ SKEW_REPORTED = timedelta(minutes=1)  # a larger gap between Handy's clock and o
 
 CONCURRENCY = 16  # orders in flight per run; the clients rate-limit each system on their own
 BATCH_SIZE = 200  # orders per task run; the lease is checked between batches (and before each write)
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 class NoCursor(Exception):
@@ -231,30 +229,6 @@ def split_document_key(binding: Any) -> tuple[DocType | None, str | None]:
 # ---------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------
-
-
-async def run_bounded(items: Iterable[T], worker: Callable[[T], Awaitable[R]], limit: int) -> list[R]:
-    """worker(item) for every item, at most `limit` at once, results in order. An exception that
-    the worker let through (a bug, a lost credential) cancels the others and is re-raised as is:
-    every in-flight order stays resumable (intents are resolved by reference on the next run)."""
-    semaphore = asyncio.Semaphore(limit)
-
-    async def guarded(item: T) -> R:
-        async with semaphore:
-            return await worker(item)
-
-    try:
-        async with asyncio.TaskGroup() as group:
-            jobs = [group.create_task(guarded(item)) for item in items]
-    except BaseExceptionGroup as group_error:
-        raise _first_leaf(group_error) from None
-    return [job.result() for job in jobs]
-
-
-def _first_leaf(error: BaseException) -> BaseException:
-    while isinstance(error, BaseExceptionGroup):
-        error = error.exceptions[0]
-    return error
 
 
 @task(name="skip-window", **STORE_TASK)

@@ -54,6 +54,7 @@ from store import binder, dead_letters
 from store.binder import BindingConflict
 from store.leases import LeaseLost
 from tasks.audit import RunAudit
+from tasks.concurrency import batches
 from tasks.connect import Connection
 from tasks.documents import (
     CONCURRENCY,
@@ -139,7 +140,7 @@ class OrderPlan:
         return any(work.status != BindingStatus.PUSHED for work in self.work)
 
     def batches(self, size: int) -> list[list[OrderWork]]:
-        return [self.work[i : i + size] for i in range(0, len(self.work), size)]
+        return list(batches(self.work, size))
 
 
 # ---------------------------------------------------------------------------------------------
