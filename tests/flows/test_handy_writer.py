@@ -76,8 +76,16 @@ def fail_creates(monkeypatch, method: str, *, after: int, times: int) -> dict:
 
 
 async def run_count_of(task_name: str) -> list[int]:
+    # Filtered by name: the harness's server holds every task run of the session, and an
+    # unfiltered read returns only its first page.
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+    from prefect.client.schemas.sorting import TaskRunSort
+
     async with get_client() as client:
-        task_runs = await client.read_task_runs()
+        task_runs = await client.read_task_runs(
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_=f"{task_name}-")),
+            sort=TaskRunSort.EXPECTED_START_TIME_DESC, limit=20,
+        )
     return [r.run_count for r in task_runs if r.name.startswith(f"{task_name}-")]
 
 

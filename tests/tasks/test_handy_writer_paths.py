@@ -63,7 +63,7 @@ class Customers:
     async def missing(self, write: Item) -> bool:
         return self.recreate
 
-    def bind(self, done: list[Item]) -> None:
+    async def bind(self, done: list[Item]) -> None:
         self.bound += [w.code for w in done]
 
     def failed(self, write: Item, error: Permanent) -> None:
