@@ -8,9 +8,8 @@ import logging
 import os
 import re
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -24,7 +23,8 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals may hold secrets
 )
 tenant_app = typer.Typer(
-    help="A tenant's life: add, check, set, pause, resume, credentials, remove, list.", no_args_is_help=True
+    help="A tenant's life: add, check, set, pause, resume, credentials, remove, list.",
+    no_args_is_help=True,
 )
 app.add_typer(tenant_app, name="tenant")
 
@@ -48,19 +48,21 @@ def _prefect_console_quiet(verbose: bool = False):
         yield
         return
     loggers = [logging.getLogger(), *(logging.getLogger(name) for name in ("uvicorn", "fastapi"))]
-    handlers = [h for logger in loggers for h in logger.handlers if isinstance(h, PrefectConsoleHandler)]
+    handlers = [
+        h for logger in loggers for h in logger.handlers if isinstance(h, PrefectConsoleHandler)
+    ]
     levels = [h.level for h in handlers]
     for handler in handlers:
         handler.setLevel(logging.CRITICAL + 1)
     try:
         yield
     finally:
-        for handler, level in zip(handlers, levels):
+        for handler, level in zip(handlers, levels, strict=False):
             handler.setLevel(level)
 
 
 def _state_line(name: str, state) -> str:
-    """"demo-orders: Failed — Handy at http://… refused the connection": the state and, when it
+    """ "demo-orders: Failed — Handy at http://… refused the connection": the state and, when it
     did not complete, the exception's own text (no traceback)."""
     if state.is_completed():
         return f"{name}: {state.name}"
@@ -85,8 +87,10 @@ def _checked_slug(slug: str) -> str:
     from mappings.tenant import SLUG_PATTERN
 
     if not SLUG_PATTERN.fullmatch(slug):
-        _fail(f"tenant {slug!r}: a slug is 1-63 lowercase letters, digits or dashes, "
-              "not starting or ending with a dash (e.g. abarrotes-lupita)")
+        _fail(
+            f"tenant {slug!r}: a slug is 1-63 lowercase letters, digits or dashes, "
+            "not starting or ending with a dash (e.g. abarrotes-lupita)"
+        )
     return slug
 
 
@@ -97,26 +101,32 @@ def _parse_since(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         _fail(f"--since {value!r}: use ISO format, e.g. 2026-11-27 or 2026-11-27T08:00:00-06:00")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @app.command()
 def demo(
     products: int = typer.Option(120, help="Gestionix products in the sandbox."),
     customers: int = typer.Option(40, help="Gestionix clients in the sandbox."),
-    cycles: int = typer.Option(3, min=1, max=3, help="Cycles of seller activity, each followed by a push."),
+    cycles: int = typer.Option(
+        3, min=1, max=3, help="Cycles of seller activity, each followed by a push."
+    ),
     seed: int = typer.Option(7, help="Seed of the sandbox's demo data."),
 ) -> None:
     """Run the whole integration against the local sandbox and print a summary."""
     from ops.demo import run_demo
 
-    raise typer.Exit(code=run_demo(products=products, customers=customers, cycles=cycles, seed=seed))
+    raise typer.Exit(
+        code=run_demo(products=products, customers=customers, cycles=cycles, seed=seed)
+    )
 
 
 def _register_sandbox() -> None:
     from ops.sandbox_command import sandbox_command
 
-    app.command("sandbox", help="Serve the Handy and Gestionix sandboxes on loopback.")(sandbox_command)
+    app.command("sandbox", help="Serve the Handy and Gestionix sandboxes on loopback.")(
+        sandbox_command
+    )
 
 
 _register_sandbox()
@@ -124,30 +134,48 @@ _register_sandbox()
 
 @tenant_app.command("add")
 def tenant_add(
-    slug: str = typer.Argument(..., help="Tenant id: lowercase letters, digits, dashes.", callback=_checked_slug),
+    slug: str = typer.Argument(
+        ..., help="Tenant id: lowercase letters, digits, dashes.", callback=_checked_slug
+    ),
     branch: str = typer.Option(..., "--branch", help="Gestionix sucursal name."),
-    company: Optional[str] = typer.Option(None, "--company", help="Gestionix company id or name."),
+    company: str | None = typer.Option(None, "--company", help="Gestionix company id or name."),
     handy_url: str = typer.Option("https://hub.handy.la/api/v2", "--handy-url"),
     handy_token: str = typer.Option(
-        ..., "--handy-token", envvar="HGSYNC_HANDY_TOKEN", prompt=True, hide_input=True,
+        ...,
+        "--handy-token",
+        envvar="HGSYNC_HANDY_TOKEN",
+        prompt=True,
+        hide_input=True,
         help="Handy API token (or env HGSYNC_HANDY_TOKEN; prompted, never echoed).",
     ),
     gestionix_url: str = typer.Option("https://api.gestionix.com/api/v3", "--gestionix-url"),
-    gestionix_user: str = typer.Option(..., "--gestionix-user", envvar="HGSYNC_GESTIONIX_USER", prompt=True),
+    gestionix_user: str = typer.Option(
+        ..., "--gestionix-user", envvar="HGSYNC_GESTIONIX_USER", prompt=True
+    ),
     gestionix_password: str = typer.Option(
-        ..., "--gestionix-password", envvar="HGSYNC_GESTIONIX_PASSWORD", prompt=True, hide_input=True,
+        ...,
+        "--gestionix-password",
+        envvar="HGSYNC_GESTIONIX_PASSWORD",
+        prompt=True,
+        hide_input=True,
         help="Gestionix password (or env HGSYNC_GESTIONIX_PASSWORD; prompted, never echoed).",
     ),
     timezone_name: str = typer.Option("America/Mexico_City", "--timezone"),
     sync_customers: bool = typer.Option(True, "--sync-customers/--no-sync-customers"),
     sync_inventory: bool = typer.Option(True, "--sync-inventory/--no-sync-inventory"),
     sync_deletions: bool = typer.Option(True, "--sync-deletions/--no-sync-deletions"),
-    sync_customer_address: bool = typer.Option(True, "--sync-customer-address/--no-sync-customer-address"),
+    sync_customer_address: bool = typer.Option(
+        True, "--sync-customer-address/--no-sync-customer-address"
+    ),
     treat_all_as_sales_orders: bool = typer.Option(
-        True, "--all-as-sales-orders/--sales-as-ventas", help="O2: pedidos for all, or ventas for route sales."
+        True,
+        "--all-as-sales-orders/--sales-as-ventas",
+        help="O2: pedidos for all, or ventas for route sales.",
     ),
     file: Path = PREFECT_YAML,
-    yaml_only: bool = typer.Option(False, "--yaml-only", help="Only edit prefect.yaml (blocks already saved)."),
+    yaml_only: bool = typer.Option(
+        False, "--yaml-only", help="Only edit prefect.yaml (blocks already saved)."
+    ),
 ) -> None:
     """Save a tenant's two credential blocks and add its seven deployments to prefect.yaml."""
     from pydantic import ValidationError
@@ -158,27 +186,41 @@ def tenant_add(
 
     try:
         config = TenantConfig(
-            slug=slug, gestionix_branch=branch, gestionix_company=company,
-            handy_credentials=f"{slug}-handy", gestionix_credentials=f"{slug}-gestionix",
-            handy_timezone=timezone_name, sync_customers=sync_customers, sync_inventory=sync_inventory,
-            sync_deletions=sync_deletions, sync_customer_address=sync_customer_address,
+            slug=slug,
+            gestionix_branch=branch,
+            gestionix_company=company,
+            handy_credentials=f"{slug}-handy",
+            gestionix_credentials=f"{slug}-gestionix",
+            handy_timezone=timezone_name,
+            sync_customers=sync_customers,
+            sync_inventory=sync_inventory,
+            sync_deletions=sync_deletions,
+            sync_customer_address=sync_customer_address,
             treat_all_as_sales_orders=treat_all_as_sales_orders,
         )
         handy_block = HandyCredentials(base_url=handy_url, api_token=handy_token)
-        gestionix_block = GestionixCredentials(base_url=gestionix_url, user=gestionix_user, password=gestionix_password)
+        gestionix_block = GestionixCredentials(
+            base_url=gestionix_url, user=gestionix_user, password=gestionix_password
+        )
     except ValidationError as error:  # the blocks hide refused values from their errors (A2)
         _fail(f"tenant {slug}: {_validation_text(error)}")
     if not yaml_only:
         handy_block.save(config.handy_credentials, overwrite=True)
         gestionix_block.save(config.gestionix_credentials, overwrite=True)
-        typer.echo(f"saved blocks {config.handy_credentials!r} and {config.gestionix_credentials!r}")
+        typer.echo(
+            f"saved blocks {config.handy_credentials!r} and {config.gestionix_credentials!r}"
+        )
     try:
         offset = deployments.add_tenant(config, file)
     except deployments.DeploymentFileError as error:
         _fail(str(error))
     typer.echo(f"added deployments {', '.join(f'{slug}-{k}' for k in deployments.FLOWS)} to {file}")
-    typer.echo(f"schedules staggered: order push at minute {offset} of every 10, deletions 5 minutes later")
-    typer.echo(f"next: hgsync tenant check {slug} ; hgsync deploy ; prefect deployment run activate/{slug}-activate")
+    typer.echo(
+        f"schedules staggered: order push at minute {offset} of every 10, deletions 5 minutes later"
+    )
+    typer.echo(
+        f"next: hgsync tenant check {slug} ; hgsync deploy ; prefect deployment run activate/{slug}-activate"
+    )
 
 
 @tenant_app.command("check")
@@ -205,8 +247,10 @@ def _prefect_api_url() -> str:
 
     url = PREFECT_API_URL.value()
     if not url:
-        _fail("PREFECT_API_URL is not set: start the server (`prefect server start`) and "
-              "export PREFECT_API_URL=http://127.0.0.1:4200/api")
+        _fail(
+            "PREFECT_API_URL is not set: start the server (`prefect server start`) and "
+            "export PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
     return url
 
 
@@ -228,23 +272,32 @@ def _known_tenant(slug: str, file: Path):
         _fail(str(error))
 
 
-SWITCH_FIELDS = ("sync_customers", "sync_inventory", "sync_deletions", "sync_customer_address",
-                 "treat_all_as_sales_orders")
+SWITCH_FIELDS = (
+    "sync_customers",
+    "sync_inventory",
+    "sync_deletions",
+    "sync_customer_address",
+    "treat_all_as_sales_orders",
+)
 
 
 @tenant_app.command("set")
 def tenant_set(
     slug: str = typer.Argument(..., help="Tenant slug from prefect.yaml."),
-    branch: Optional[str] = typer.Option(None, "--branch", help="Gestionix sucursal name."),
-    company: Optional[str] = typer.Option(None, "--company", help="Gestionix company id or name."),
-    timezone_name: Optional[str] = typer.Option(None, "--timezone"),
-    order_lookback_minutes: Optional[int] = typer.Option(None, "--order-lookback-minutes"),
-    sync_customers: Optional[bool] = typer.Option(None, "--sync-customers/--no-sync-customers"),
-    sync_inventory: Optional[bool] = typer.Option(None, "--sync-inventory/--no-sync-inventory"),
-    sync_deletions: Optional[bool] = typer.Option(None, "--sync-deletions/--no-sync-deletions"),
-    sync_customer_address: Optional[bool] = typer.Option(None, "--sync-customer-address/--no-sync-customer-address"),
-    treat_all_as_sales_orders: Optional[bool] = typer.Option(
-        None, "--all-as-sales-orders/--sales-as-ventas", help="O2: pedidos for all, or ventas for route sales."
+    branch: str | None = typer.Option(None, "--branch", help="Gestionix sucursal name."),
+    company: str | None = typer.Option(None, "--company", help="Gestionix company id or name."),
+    timezone_name: str | None = typer.Option(None, "--timezone"),
+    order_lookback_minutes: int | None = typer.Option(None, "--order-lookback-minutes"),
+    sync_customers: bool | None = typer.Option(None, "--sync-customers/--no-sync-customers"),
+    sync_inventory: bool | None = typer.Option(None, "--sync-inventory/--no-sync-inventory"),
+    sync_deletions: bool | None = typer.Option(None, "--sync-deletions/--no-sync-deletions"),
+    sync_customer_address: bool | None = typer.Option(
+        None, "--sync-customer-address/--no-sync-customer-address"
+    ),
+    treat_all_as_sales_orders: bool | None = typer.Option(
+        None,
+        "--all-as-sales-orders/--sales-as-ventas",
+        help="O2: pedidos for all, or ventas for route sales.",
     ),
     file: Path = PREFECT_YAML,
 ) -> None:
@@ -258,10 +311,15 @@ def tenant_set(
 
     config = _known_tenant(slug, file)
     wanted = {
-        "gestionix_branch": branch, "gestionix_company": company, "handy_timezone": timezone_name,
-        "order_lookback_minutes": order_lookback_minutes, "sync_customers": sync_customers,
-        "sync_inventory": sync_inventory, "sync_deletions": sync_deletions,
-        "sync_customer_address": sync_customer_address, "treat_all_as_sales_orders": treat_all_as_sales_orders,
+        "gestionix_branch": branch,
+        "gestionix_company": company,
+        "handy_timezone": timezone_name,
+        "order_lookback_minutes": order_lookback_minutes,
+        "sync_customers": sync_customers,
+        "sync_inventory": sync_inventory,
+        "sync_deletions": sync_deletions,
+        "sync_customer_address": sync_customer_address,
+        "treat_all_as_sales_orders": treat_all_as_sales_orders,
     }
     changes = {key: value for key, value in wanted.items() if value is not None}
     if not changes:
@@ -275,12 +333,16 @@ def tenant_set(
         typer.echo(f"tenant {slug}: nothing changed")
     for key, (old, new) in changed.items():
         typer.echo(f"tenant {slug}: {key} {old} -> {new}")
-    names = _on_server(f"tenant {slug} set (prefect.yaml is updated; run the same command again to update the server)",
-                       set_tenant_parameters(slug, updated.model_dump(mode="json")))
+    names = _on_server(
+        f"tenant {slug} set (prefect.yaml is updated; run the same command again to update the server)",
+        set_tenant_parameters(slug, updated.model_dump(mode="json")),
+    )
     if names:
         typer.echo(f"updated {len(names)} deployments on the server: {', '.join(names)}")
     else:
-        typer.echo(f"no deployment of tenant {slug} on the server yet: `hgsync deploy` creates them")
+        typer.echo(
+            f"no deployment of tenant {slug} on the server yet: `hgsync deploy` creates them"
+        )
 
 
 def _set_paused(slug: str, file: Path, paused: bool) -> None:
@@ -289,13 +351,19 @@ def _set_paused(slug: str, file: Path, paused: bool) -> None:
 
     _known_tenant(slug, file)
     if not paused and cursors.get(slug, "orders") is None:
-        _fail(f"tenant {slug} was never activated: run its activate deployment (RULES A4), "
-              f"e.g. prefect deployment run activate/{slug}-activate")
+        _fail(
+            f"tenant {slug} was never activated: run its activate deployment (RULES A4), "
+            f"e.g. prefect deployment run activate/{slug}-activate"
+        )
     names = _on_server(f"tenant {slug}", set_schedules_active(slug, not paused))
     if not names:
-        _fail(f"no scheduled deployment of tenant {slug} on the server: `hgsync deploy` creates them")
-    typer.echo(f"tenant {slug}: schedules {'paused' if paused else 'resumed'} on {len(names)} deployments "
-               f"({', '.join(names)})")
+        _fail(
+            f"no scheduled deployment of tenant {slug} on the server: `hgsync deploy` creates them"
+        )
+    typer.echo(
+        f"tenant {slug}: schedules {'paused' if paused else 'resumed'} on {len(names)} deployments "
+        f"({', '.join(names)})"
+    )
 
 
 @tenant_app.command("pause")
@@ -315,9 +383,15 @@ def tenant_resume(slug: str = typer.Argument(...), file: Path = PREFECT_YAML) ->
 def tenant_credentials(
     slug: str = typer.Argument(..., help="Tenant slug from prefect.yaml."),
     which: str = typer.Option("both", "--which", help="both | handy | gestionix"),
-    handy_url: Optional[str] = typer.Option(None, "--handy-url", help="New Handy URL (default: keep)."),
-    gestionix_url: Optional[str] = typer.Option(None, "--gestionix-url", help="New Gestionix URL (default: keep)."),
-    gestionix_user: Optional[str] = typer.Option(None, "--gestionix-user", help="New Gestionix user (default: keep)."),
+    handy_url: str | None = typer.Option(
+        None, "--handy-url", help="New Handy URL (default: keep)."
+    ),
+    gestionix_url: str | None = typer.Option(
+        None, "--gestionix-url", help="New Gestionix URL (default: keep)."
+    ),
+    gestionix_user: str | None = typer.Option(
+        None, "--gestionix-user", help="New Gestionix user (default: keep)."
+    ),
     file: Path = PREFECT_YAML,
 ) -> None:
     """Replace the token and/or password in the tenant's blocks (prompted, never echoed; or env
@@ -343,7 +417,9 @@ def tenant_credentials(
             except ValueError:
                 url = handy_url or "https://hub.handy.la/api/v2"
             token = secret("HGSYNC_HANDY_TOKEN", "Handy API token")
-            HandyCredentials(base_url=url, api_token=token).save(config.handy_credentials, overwrite=True, _sync=True)
+            HandyCredentials(base_url=url, api_token=token).save(
+                config.handy_credentials, overwrite=True, _sync=True
+            )
             typer.echo(f"saved block {config.handy_credentials!r}")
         if which in ("both", "gestionix"):
             try:
@@ -352,10 +428,13 @@ def tenant_credentials(
             except ValueError:
                 url, user = gestionix_url or "https://api.gestionix.com/api/v3", gestionix_user
             if not user:
-                _fail(f"block {config.gestionix_credentials!r} does not exist yet: pass --gestionix-user")
+                _fail(
+                    f"block {config.gestionix_credentials!r} does not exist yet: pass --gestionix-user"
+                )
             password = secret("HGSYNC_GESTIONIX_PASSWORD", "Gestionix password")
             GestionixCredentials(base_url=url, user=user, password=password).save(
-                config.gestionix_credentials, overwrite=True, _sync=True)
+                config.gestionix_credentials, overwrite=True, _sync=True
+            )
             typer.echo(f"saved block {config.gestionix_credentials!r}")
     except ValidationError as error:
         _fail(f"tenant {slug}: {_validation_text(error)}")
@@ -369,7 +448,9 @@ def tenant_credentials(
 @tenant_app.command("remove")
 def tenant_remove(
     slug: str = typer.Argument(..., help="Tenant slug from prefect.yaml."),
-    purge_store: bool = typer.Option(False, "--purge-store", help="Also delete its rows in the store (history)."),
+    purge_store: bool = typer.Option(
+        False, "--purge-store", help="Also delete its rows in the store (history)."
+    ),
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
     file: Path = PREFECT_YAML,
 ) -> None:
@@ -382,12 +463,19 @@ def tenant_remove(
     config = _known_tenant(slug, file)
     _prefect_api_url()
     if not yes:
-        typer.confirm(f"remove tenant {slug} (deployments, blocks{', store rows' if purge_store else ''})?",
-                      abort=True)
+        typer.confirm(
+            f"remove tenant {slug} (deployments, blocks{', store rows' if purge_store else ''})?",
+            abort=True,
+        )
     names = _on_server(f"tenant {slug} remove", delete_deployments(slug))
-    typer.echo(f"deleted {len(names)} deployments on the server" + (f": {', '.join(names)}" if names else ""))
-    for block_type, name in ((HandyCredentials, config.handy_credentials),
-                             (GestionixCredentials, config.gestionix_credentials)):
+    typer.echo(
+        f"deleted {len(names)} deployments on the server"
+        + (f": {', '.join(names)}" if names else "")
+    )
+    for block_type, name in (
+        (HandyCredentials, config.handy_credentials),
+        (GestionixCredentials, config.gestionix_credentials),
+    ):
         try:
             block_type.delete(name, _sync=True)
             typer.echo(f"deleted block {name!r}")
@@ -399,7 +487,9 @@ def tenant_remove(
         from store.purge import purge_tenant
 
         counts = purge_tenant(slug)
-        typer.echo(f"store rows deleted: {', '.join(f'{table} {n}' for table, n in counts.items())}")
+        typer.echo(
+            f"store rows deleted: {', '.join(f'{table} {n}' for table, n in counts.items())}"
+        )
     else:
         typer.echo(f"the store keeps tenant {slug}'s history (hgsync report --tenant {slug})")
 
@@ -429,8 +519,10 @@ def tenant_list(file: Path = PREFECT_YAML) -> None:
             state = "awaiting activation"
         else:
             state = "paused"
-        switches = ", ".join(f"{name.removeprefix('sync_')} {'on' if getattr(config, name) else 'off'}"
-                             for name in SWITCH_FIELDS)
+        switches = ", ".join(
+            f"{name.removeprefix('sync_')} {'on' if getattr(config, name) else 'off'}"
+            for name in SWITCH_FIELDS
+        )
         typer.echo(f"{slug}: {state} — {switches}")
         for status in statuses:
             typer.echo(f"  {status.name}: last run {status.last_run}")
@@ -449,24 +541,42 @@ def deploy(file: Path = PREFECT_YAML) -> None:
     _prefect_api_url()
     states = _on_server("deploy", schedule_states())
     prefect = Path(sys.executable).with_name("prefect")
-    command = [str(prefect), "--no-prompt", "deploy", "--all", "--prefect-file", str(file.resolve())]
-    done = subprocess.run(command, cwd=deployments.PROJECT_ROOT, capture_output=True, text=True, check=False)
+    command = [
+        str(prefect),
+        "--no-prompt",
+        "deploy",
+        "--all",
+        "--prefect-file",
+        str(file.resolve()),
+    ]
+    done = subprocess.run(
+        command, cwd=deployments.PROJECT_ROOT, capture_output=True, text=True, check=False
+    )
     if done.returncode != 0:
         typer.echo(done.stdout[-4000:] + done.stderr[-4000:], err=True)
         _fail(f"prefect deploy failed (exit {done.returncode}); its output is above")
     restored = _on_server("deploy", restore_schedule_states(states))
     active = sum(states.values())
-    typer.echo(f"deployed every deployment of {file}; schedules kept as they were ({active} active"
-               + (f", restored: {', '.join(restored)}" if restored else "") + ")")
+    typer.echo(
+        f"deployed every deployment of {file}; schedules kept as they were ({active} active"
+        + (f", restored: {', '.join(restored)}" if restored else "")
+        + ")"
+    )
 
 
 @app.command()
 def run(
     flow: str = typer.Argument(..., help="catalog | customers | orders | deletions | activate"),
     tenant: str = typer.Option(..., "--tenant", help="Tenant slug from prefect.yaml."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Report what would be written; write nothing."),
-    since: Optional[str] = typer.Option(None, "--since", help="Backfill from this date (orders, deletions)."),
-    full: bool = typer.Option(False, "--full", help="Also read Handy and repair drift (catalog, customers)."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Report what would be written; write nothing."
+    ),
+    since: str | None = typer.Option(
+        None, "--since", help="Backfill from this date (orders, deletions)."
+    ),
+    full: bool = typer.Option(
+        False, "--full", help="Also read Handy and repair drift (catalog, customers)."
+    ),
     confirm_mass_disable: bool = typer.Option(
         False,
         "--confirm-mass-disable",
@@ -474,7 +584,9 @@ def run(
         "(catalog, customers).",
     ),
     file: Path = PREFECT_YAML,
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's log lines (and tracebacks)."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show Prefect's log lines (and tracebacks)."
+    ),
 ) -> None:
     """Run one flow once for one tenant, with the tenant's parameters from prefect.yaml."""
     from ops import deployments
@@ -517,9 +629,13 @@ def serve(file: Path = PREFECT_YAML) -> None:
     from ops import deployments
     from tasks.tenant_deployments import schedule_states
 
-    states = _on_server("serve", schedule_states())  # activated/paused as the server has them (A4, A7)
-    runner_deployments = [deployments.to_runner_deployment(spec, states.get(spec.name))
-                          for spec in deployments.deployments(file)]
+    states = _on_server(
+        "serve", schedule_states()
+    )  # activated/paused as the server has them (A4, A7)
+    runner_deployments = [
+        deployments.to_runner_deployment(spec, states.get(spec.name))
+        for spec in deployments.deployments(file)
+    ]
     typer.echo(f"serving {len(runner_deployments)} deployments from {file}")
     prefect_serve(*runner_deployments, pause_on_shutdown=False)
 
@@ -528,8 +644,11 @@ def serve(file: Path = PREFECT_YAML) -> None:
 def worker(
     ctx: typer.Context,
     pool: str = typer.Option("hgsync-process", "--pool", help="The work pool."),
-    preload: bool = typer.Option(True, "--preload/--no-preload",
-                                 help="Start runs from a preloaded process (off: every run imports Prefect anew)."),
+    preload: bool = typer.Option(
+        True,
+        "--preload/--no-preload",
+        help="Start runs from a preloaded process (off: every run imports Prefect anew).",
+    ),
 ) -> None:
     """`prefect worker start --pool hgsync-process` (other options, e.g. --limit 12, passed on) with a
     preloaded process that starts each run without importing Prefect and our flows again."""
@@ -541,8 +660,12 @@ def worker(
 @app.command()
 def report(
     tenant: str = typer.Option(..., "--tenant", help="Tenant slug."),
-    since: Optional[str] = typer.Option(None, "--since", help="Only runs started since this date (ISO)."),
-    flow: Optional[str] = typer.Option(None, "--flow", help="Only this flow: catalog, customers, orders, ..."),
+    since: str | None = typer.Option(
+        None, "--since", help="Only runs started since this date (ISO)."
+    ),
+    flow: str | None = typer.Option(
+        None, "--flow", help="Only this flow: catalog, customers, orders, ..."
+    ),
     output: str = typer.Option("table", "--format", help="table | json | csv"),
     limit: int = typer.Option(50, "--limit", min=1, help="At most this many runs."),
     file: Path = PREFECT_YAML,
@@ -558,7 +681,9 @@ def report(
 
     if output not in ("table", "json", "csv"):
         _fail(f"--format {output!r}: use table, json or csv")
-    if not runs.recent(tenant, limit=1):  # a removed tenant keeps its history: it is known by its runs
+    if not runs.recent(
+        tenant, limit=1
+    ):  # a removed tenant keeps its history: it is known by its runs
         try:
             deployments.tenant(tenant, file)
         except deployments.DeploymentFileError as error:
@@ -591,25 +716,42 @@ def _print_report_tables(data: dict) -> None:
     runs_table.add_column("summary (counts — reasons)", overflow="fold", ratio=1)
     for run in data["runs"]:
         started = str(run["started_at"] or "")[5:16].replace("T", " ")
-        runs_table.add_row(str(run["id"]), run["flow"], short_status.get(run["status"], run["status"]),
-                           started, escape(run["summary"] or ""))  # "[dry run] …" is text, not markup
+        runs_table.add_row(
+            str(run["id"]),
+            run["flow"],
+            short_status.get(run["status"], run["status"]),
+            started,
+            escape(run["summary"] or ""),
+        )  # "[dry run] …" is text, not markup
     console.print(runs_table)
     letters = Table(title=f"open dead letters of tenant {data['tenant']}")
     for column in ("entity", "key", "tries", "auto-retry", "first / last seen UTC"):
         letters.add_column(column, overflow="fold")
     letters.add_column("reason", overflow="fold", ratio=1)
     for letter in data["dead_letters"]:
-        seen = f"{str(letter['first_seen'])[5:16]} / {str(letter['last_seen'])[5:16]}".replace("T", " ")
-        letters.add_row(letter["entity"], letter["key"], str(letter["attempts"]),
-                        "yes" if letter["retry"] else "on replay", seen, escape(letter["reason"] or ""))
+        seen = f"{str(letter['first_seen'])[5:16]} / {str(letter['last_seen'])[5:16]}".replace(
+            "T", " "
+        )
+        letters.add_row(
+            letter["entity"],
+            letter["key"],
+            str(letter["attempts"]),
+            "yes" if letter["retry"] else "on replay",
+            seen,
+            escape(letter["reason"] or ""),
+        )
     console.print(letters if data["dead_letters"] else "no open dead letters")
 
 
 @app.command()
 def reconcile(
     tenant: str = typer.Option(..., "--tenant", help="Tenant slug from prefect.yaml."),
-    day: Optional[str] = typer.Option(None, "--day", help="Local day YYYY-MM-DD (default: yesterday)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="List the repairs it would make; write nothing."),
+    day: str | None = typer.Option(
+        None, "--day", help="Local day YYYY-MM-DD (default: yesterday)."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="List the repairs it would make; write nothing."
+    ),
     file: Path = PREFECT_YAML,
 ) -> None:
     """Compare a day's Handy orders with the bindings and Gestionix documents and repair what can be
@@ -629,8 +771,14 @@ def reconcile(
     from flows.runs import tenant_tags
 
     with tenant_tags(config.slug, "reconcile"), _prefect_console_quiet():
-        state = asyncio.run(reconcile_flow(tenant=config, day=wanted, dry_run=dry_run, return_state=True))
-    typer.echo(state.message if state.is_completed() and state.message else _state_line(f"{config.slug}-reconcile", state))
+        state = asyncio.run(
+            reconcile_flow(tenant=config, day=wanted, dry_run=dry_run, return_state=True)
+        )
+    typer.echo(
+        state.message
+        if state.is_completed() and state.message
+        else _state_line(f"{config.slug}-reconcile", state)
+    )
     if not state.is_completed():
         raise typer.Exit(code=1)
 
@@ -638,7 +786,9 @@ def reconcile(
 @app.command()
 def prune(
     tenant: str = typer.Option(..., "--tenant", help="Tenant slug."),
-    older_than_days: int = typer.Option(400, "--older-than-days", min=1, help="Keep this many days of audit."),
+    older_than_days: int = typer.Option(
+        400, "--older-than-days", min=1, help="Keep this many days of audit."
+    ),
     yes: bool = typer.Option(False, "--yes", help="Really delete (otherwise only count)."),
 ) -> None:
     """Delete audit runs (and their items) older than N days. Nothing is pruned automatically."""
@@ -646,20 +796,30 @@ def prune(
 
     from store import runs
 
-    cutoff = datetime.now(timezone.utc) - timedelta(days=older_than_days)
+    cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
     if not yes:
-        count = len(runs.recent(tenant, limit=10**9)) - len(runs.recent(tenant, since=cutoff, limit=10**9))
-        typer.echo(f"{count} runs of tenant {tenant} started before {cutoff:%Y-%m-%d} would be deleted; add --yes")
+        count = len(runs.recent(tenant, limit=10**9)) - len(
+            runs.recent(tenant, since=cutoff, limit=10**9)
+        )
+        typer.echo(
+            f"{count} runs of tenant {tenant} started before {cutoff:%Y-%m-%d} would be deleted; add --yes"
+        )
         return
-    typer.echo(f"deleted {runs.prune(tenant, cutoff)} runs of tenant {tenant} started before {cutoff:%Y-%m-%d}")
+    typer.echo(
+        f"deleted {runs.prune(tenant, cutoff)} runs of tenant {tenant} started before {cutoff:%Y-%m-%d}"
+    )
 
 
 @app.command()
 def replay(
     tenant: str = typer.Option(..., "--tenant", help="Tenant slug from prefect.yaml."),
-    key: Optional[str] = typer.Option(None, "--key", help="Only the dead letter of this Handy order id."),
+    key: str | None = typer.Option(
+        None, "--key", help="Only the dead letter of this Handy order id."
+    ),
     all_letters: bool = typer.Option(False, "--all", help="Every open dead letter of the tenant."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="List what would be retried; change nothing."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="List what would be retried; change nothing."
+    ),
     file: Path = PREFECT_YAML,
 ) -> None:
     """Retry dead letters now (after fixing their cause) and report the outcome of each."""
@@ -679,8 +839,14 @@ def replay(
         state = asyncio.run(replay_flow(tenant=config, key=key, dry_run=dry_run, return_state=True))
     last = runs.recent(config.slug, flow="replay", limit=1)
     for item in runs.items(config.slug, last[0].id) if last else []:
-        typer.echo(f"{item.entity} {item.key}: {item.action}{' — ' + item.reason if item.reason else ''}")
-    typer.echo(state.message if state.is_completed() and state.message else _state_line(f"{config.slug}-replay", state))
+        typer.echo(
+            f"{item.entity} {item.key}: {item.action}{' — ' + item.reason if item.reason else ''}"
+        )
+    typer.echo(
+        state.message
+        if state.is_completed() and state.message
+        else _state_line(f"{config.slug}-replay", state)
+    )
     if not state.is_completed():
         raise typer.Exit(code=1)
 
@@ -688,9 +854,13 @@ def replay(
 @app.command()
 def explain(
     entity: str = typer.Argument(..., help="order | product | customer"),
-    key: str = typer.Argument(..., help="Handy order id, product code (clave), customer code or Gestionix client id."),
+    key: str = typer.Argument(
+        ..., help="Handy order id, product code (clave), customer code or Gestionix client id."
+    ),
     tenant: str = typer.Option(..., "--tenant", help="Tenant slug from prefect.yaml."),
-    live: bool = typer.Option(False, "--live", help="Also ask Handy and Gestionix what they hold now."),
+    live: bool = typer.Option(
+        False, "--live", help="Also ask Handy and Gestionix what they hold now."
+    ),
     file: Path = PREFECT_YAML,
 ) -> None:
     """The whole story of one record and, first, why it is (not) in the other system (X5)."""
@@ -720,22 +890,30 @@ async def _read_live(config, entity: str, key: str) -> dict:
 
 
 AUTOMATIONS_FILE = typer.Option(Path("automations.yaml"), "--file", help="The automations file.")
-alerts_app = typer.Typer(help="Prefect automations that tell the operator about problems (X4).", no_args_is_help=True)
+alerts_app = typer.Typer(
+    help="Prefect automations that tell the operator about problems (X4).", no_args_is_help=True
+)
 app.add_typer(alerts_app, name="alerts")
 
 
 @alerts_app.command("install")
 def alerts_install(
     block: str = typer.Option(
-        ..., "--block",
+        ...,
+        "--block",
         help="Notification block as <type>/<name> (prefect block ls): slack-webhook/ops, email/ops, "
         "ms-teams-webhook/ops, custom-webhook/ops.",
     ),
-    held_limit_minutes: Optional[float] = typer.Option(
-        None, "--held-limit-minutes", min=0.2, help="Notify when an order stays held this long (file: 120)."
+    held_limit_minutes: float | None = typer.Option(
+        None,
+        "--held-limit-minutes",
+        min=0.2,
+        help="Notify when an order stays held this long (file: 120).",
     ),
-    late_limit_minutes: Optional[float] = typer.Option(
-        None, "--late-limit-minutes", min=0.2,
+    late_limit_minutes: float | None = typer.Option(
+        None,
+        "--late-limit-minutes",
+        min=0.2,
         help="Notify when a scheduled orders run is not completed this long after it was due (file: 30).",
     ),
     file: Path = AUTOMATIONS_FILE,
@@ -745,8 +923,12 @@ def alerts_install(
 
     try:
         block_id = asyncio.run(automations.block_document_id(block))
-        wanted = automations.load(file, block_id, held_limit_minutes=held_limit_minutes,
-                                  late_limit_minutes=late_limit_minutes)
+        wanted = automations.load(
+            file,
+            block_id,
+            held_limit_minutes=held_limit_minutes,
+            late_limit_minutes=late_limit_minutes,
+        )
     except automations.AlertsError as error:
         _fail(str(error))
     except FileNotFoundError:

@@ -35,10 +35,24 @@ from bench import orders as orders_bench
 from bench.common import GOALS, emit, machine, prefect_session, print_table, verdict
 
 QUICK = {
-    "catalog": {"initial": 500, "resync": 5000, "routes": 50, "route_products": 20, "route_pool": 300,
-                "bad_claves": 1000},
-    "orders": {"orders": 300, "cycles": 3, "cycle_orders": 100, "edits": 5, "deletions": 5,
-               "early_deletions": 3, "big_catalog": 5000, "big_order_lines": 500},
+    "catalog": {
+        "initial": 500,
+        "resync": 5000,
+        "routes": 50,
+        "route_products": 20,
+        "route_pool": 300,
+        "bad_claves": 1000,
+    },
+    "orders": {
+        "orders": 300,
+        "cycles": 3,
+        "cycle_orders": 100,
+        "edits": 5,
+        "deletions": 5,
+        "early_deletions": 3,
+        "big_catalog": 5000,
+        "big_order_lines": 500,
+    },
     "naive": {"products": 300, "orders": 300},
 }
 FULL = {"catalog": {}, "orders": {}, "naive": {}}  # the benches' defaults are the issue's sizes
@@ -64,48 +78,87 @@ def goals(cat: dict, orders: dict, naive: dict) -> list[dict]:
     met = cat["goals_met"]
     for name in catalog_bench.JUDGED:
         if name in p:
-            add(f"catalog {name}: write throughput >= {GOALS['throughput_share_min']} of 500/min",
-                p[name]["write_throughput_share"], met.get(f"{name}_throughput"))
-            add(f"catalog {name}: <= {GOALS['handy_calls_per_changed_product_max']} Handy calls per "
+            add(
+                f"catalog {name}: write throughput >= {GOALS['throughput_share_min']} of 500/min",
+                p[name]["write_throughput_share"],
+                met.get(f"{name}_throughput"),
+            )
+            add(
+                f"catalog {name}: <= {GOALS['handy_calls_per_changed_product_max']} Handy calls per "
                 "changed product (changed = Handy state diff)",
                 f"{p[name]['handy_calls_per_changed']} ({p[name]['handy_calls']} calls / {p[name]['changed']} changed)",
-                met.get(f"{name}_calls_per_changed"))
-    add(f"no-op resync of {a['resync']}: 0 writes", p["noop"]["handy_writes"], met["noop_zero_writes"])
-    add(f"no-op resync of {a['resync']} <= {GOALS['noop_over_reads_alone_max']} x paced Gestionix reads alone",
+                met.get(f"{name}_calls_per_changed"),
+            )
+    add(
+        f"no-op resync of {a['resync']}: 0 writes",
+        p["noop"]["handy_writes"],
+        met["noop_zero_writes"],
+    )
+    add(
+        f"no-op resync of {a['resync']} <= {GOALS['noop_over_reads_alone_max']} x paced Gestionix reads alone",
         f"{p['noop']['wall_s']} s / {p['reads_alone']['wall_s']} s = x{catalog_bench.noop_over_reads(p)}",
-        met["noop_over_reads_alone"])
+        met["noop_over_reads_alone"],
+    )
     w = orders["window"]
-    add(f"{w['orders']} orders <= {GOALS['orders_over_floor_max']} x the Handy-rate floor",
+    add(
+        f"{w['orders']} orders <= {GOALS['orders_over_floor_max']} x the Handy-rate floor",
         f"{w['wall_s']} s / {w['handy_floor_s']} s = x{w['over_floor']} ({w['pushed']} pushed; "
         f"whole process {w['process_wall_s']} s = x{w['process_over_floor']})",
-        orders["goals_met"]["window_within_floor"])
-    add(f"{w['orders']} orders: event-loop CPU outside API calls <= {GOALS['loop_cpu_outside_api_s_max']} s",
-        f"{w['loop_cpu_outside_api_s']} s (loop CPU {w['loop_cpu_s']} s)", orders["goals_met"]["window_loop_cpu"])
-    add(f"{w['orders']} orders: no store call on the event loop",
+        orders["goals_met"]["window_within_floor"],
+    )
+    add(
+        f"{w['orders']} orders: event-loop CPU outside API calls <= {GOALS['loop_cpu_outside_api_s_max']} s",
+        f"{w['loop_cpu_outside_api_s']} s (loop CPU {w['loop_cpu_s']} s)",
+        orders["goals_met"]["window_loop_cpu"],
+    )
+    add(
+        f"{w['orders']} orders: no store call on the event loop",
         f"{w['store_statements_on_loop']} SQL statements on the loop, {w['store_statements_off_loop']} off it",
-        orders["goals_met"]["window_no_store_call_on_loop"])
-    add(f"{w['orders']} orders within half of the 10-min cycle",
-        f"{w['wall_s']} s = {w['cycle_share']:.0%}", orders["goals_met"]["window_within_half_cycle"])
-    add("orders window: Handy write throughput >= 0.9 of the limit", w["handy_write_throughput_share"],
-        w["handy_write_throughput_share"] is not None and w["handy_write_throughput_share"] >= 0.9)
+        orders["goals_met"]["window_no_store_call_on_loop"],
+    )
+    add(
+        f"{w['orders']} orders within half of the 10-min cycle",
+        f"{w['wall_s']} s = {w['cycle_share']:.0%}",
+        orders["goals_met"]["window_within_half_cycle"],
+    )
+    add(
+        "orders window: Handy write throughput >= 0.9 of the limit",
+        w["handy_write_throughput_share"],
+        w["handy_write_throughput_share"] is not None and w["handy_write_throughput_share"] >= 0.9,
+    )
     if "cycles" in orders:
         c = orders["cycles"]
-        add(f"{c['cycles']} cycles with edits and deletions: worst cycle within half of 10 min",
+        add(
+            f"{c['cycles']} cycles with edits and deletions: worst cycle within half of 10 min",
             f"{c['max_cycle_wall_s']} s = {c['max_cycle_share']:.0%}",
-            orders["goals_met"]["cycles_within_half_cycle"])
+            orders["goals_met"]["cycles_within_half_cycle"],
+        )
     rss_max = GOALS["peak_rss_mb_max"]
     for name in catalog_bench.RSS_PHASES:
         if name in p:
-            add(f"peak RSS <= {rss_max} MB: catalog {name}", f"{p[name]['peak_rss_mb']} MB",
-                p[name]["peak_rss_mb"] <= rss_max)
-    add(f"peak RSS <= {rss_max} MB: order window", f"{w['peak_rss_mb']} MB", w["peak_rss_mb"] <= rss_max)
+            add(
+                f"peak RSS <= {rss_max} MB: catalog {name}",
+                f"{p[name]['peak_rss_mb']} MB",
+                p[name]["peak_rss_mb"] <= rss_max,
+            )
+    add(
+        f"peak RSS <= {rss_max} MB: order window",
+        f"{w['peak_rss_mb']} MB",
+        w["peak_rss_mb"] <= rss_max,
+    )
     if "cycles" in orders:
-        add(f"peak RSS <= {rss_max} MB: order cycles", f"{orders['cycles']['peak_rss_mb']} MB",
-            orders["cycles"]["peak_rss_mb"] <= rss_max)
+        add(
+            f"peak RSS <= {rss_max} MB: order cycles",
+            f"{orders['cycles']['peak_rss_mb']} MB",
+            orders["cycles"]["peak_rss_mb"] <= rss_max,
+        )
     if "big_order" in orders:
         b = orders["big_order"]
-        add(f"peak RSS <= {rss_max} MB: order_push, {b['lines']}-line order, {b['catalog_products']} products",
-            f"{b['peak_rss_mb']} MB ({b['pushed']} pushed)", orders["goals_met"]["big_order_peak_rss"])
+        add(
+            f"peak RSS <= {rss_max} MB: order_push, {b['lines']}-line order, {b['catalog_products']} products",
+            f"{b['peak_rss_mb']} MB ({b['pushed']} pushed)",
+            orders["goals_met"]["big_order_peak_rss"],
+        )
     return rows
 
 
@@ -141,15 +194,21 @@ def main() -> None:
         naive_args.rate_limit = cat_args.rate_limit
         same_orders = naive_args.orders == ord_args.orders
         report["naive"] = naive_bench.bench_naive(
-            naive_args, env, home, big=report["catalog"]["phases"],
-            ours_window=report["orders"]["window"] if same_orders else None)
+            naive_args,
+            env,
+            home,
+            big=report["catalog"]["phases"],
+            ours_window=report["orders"]["window"] if same_orders else None,
+        )
         print("naive done", round(time.perf_counter() - started), "s", flush=True)
     report["goals"] = goals(report["catalog"], report["orders"], report["naive"])
     if not args.no_fleet:
         fleet = run_fleet(quick=not args.full)
         if fleet is not None:
             report["fleet"] = fleet
-            report["goals"] += [{**g, "goal": f"fleet: {g['goal']}"} for g in fleet.get("goals", [])]
+            report["goals"] += [
+                {**g, "goal": f"fleet: {g['goal']}"} for g in fleet.get("goals", [])
+            ]
     report["machine"] = machine()
     report["suite_seconds"] = round(time.perf_counter() - started, 1)
     rows = [(g["goal"], f"{g['measured']}  {verdict(g['pass'])}") for g in report["goals"]]

@@ -24,11 +24,13 @@ from sandbox.server import run_sandbox
 PRODUCTS = 200
 
 
-async def write_quantities(url: str, token: str, *, tenant: str, writes: int, rate: int,
-                           concurrency: int) -> tuple[float, dict[str, int]]:
+async def write_quantities(
+    url: str, token: str, *, tenant: str, writes: int, rate: int, concurrency: int
+) -> tuple[float, dict[str, int]]:
     """Seconds taken to send `writes` quantity updates, and the client's call counter."""
-    async with HandyClient(url, token, tenant=tenant, rate_per_minute=rate,
-                           max_concurrency=concurrency) as handy:
+    async with HandyClient(
+        url, token, tenant=tenant, rate_per_minute=rate, max_concurrency=concurrency
+    ) as handy:
         queue: asyncio.Queue[int] = asyncio.Queue()
         for n in range(writes):
             queue.put_nowait(n)
@@ -50,32 +52,61 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--writes", type=int, default=2000)
     parser.add_argument("--latency-ms", type=int, default=50)
-    parser.add_argument("--rate-limit", type=int, default=3000, help="per minute, sandbox and client")
+    parser.add_argument(
+        "--rate-limit", type=int, default=3000, help="per minute, sandbox and client"
+    )
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--sequential", type=int, default=40, help="writes of the sequential baseline (0: skip)")
+    parser.add_argument(
+        "--sequential", type=int, default=40, help="writes of the sequential baseline (0: skip)"
+    )
     parser.add_argument("--goal", type=float, default=0.9)
     args = parser.parse_args()
 
-    with run_sandbox(products=10, customers=5, handy_latency_ms=args.latency_ms,
-                     handy_rate_limit_per_minute=args.rate_limit) as sb:
+    with run_sandbox(
+        products=10,
+        customers=5,
+        handy_latency_ms=args.latency_ms,
+        handy_rate_limit_per_minute=args.rate_limit,
+    ) as sb:
         family = sb.handy.create_family("Bench")
         for n in range(PRODUCTS):
-            sb.handy.create_product({"code": f"BENCH-{n:04d}", "description": f"Producto {n}",
-                                     "family": {"id": family["id"]}, "price": 10.0, "quantity": 0})
+            sb.handy.create_product(
+                {
+                    "code": f"BENCH-{n:04d}",
+                    "description": f"Producto {n}",
+                    "family": {"id": family["id"]},
+                    "price": 10.0,
+                    "quantity": 0,
+                }
+            )
 
         sequential_rps = None
         if args.sequential:
-            seconds, _ = asyncio.run(write_quantities(
-                sb.handy_url, sb.handy_token, tenant="bench-seq", writes=args.sequential,
-                rate=args.rate_limit, concurrency=1))
+            seconds, _ = asyncio.run(
+                write_quantities(
+                    sb.handy_url,
+                    sb.handy_token,
+                    tenant="bench-seq",
+                    writes=args.sequential,
+                    rate=args.rate_limit,
+                    concurrency=1,
+                )
+            )
             sequential_rps = args.sequential / seconds
             # Start the measured run in a fresh rate-limit window, for a fair count.
             time.sleep(60 - sb.clock.now() % 60 + 0.05)
         sb.reset_stats()
 
-        seconds, calls = asyncio.run(write_quantities(
-            sb.handy_url, sb.handy_token, tenant="bench", writes=args.writes,
-            rate=args.rate_limit, concurrency=args.concurrency))
+        seconds, calls = asyncio.run(
+            write_quantities(
+                sb.handy_url,
+                sb.handy_token,
+                tenant="bench",
+                writes=args.writes,
+                rate=args.rate_limit,
+                concurrency=args.concurrency,
+            )
+        )
         statuses = sb.handy.stats.as_dict()["statuses"]
 
     limit_per_second = args.rate_limit / 60.0
@@ -104,7 +135,10 @@ def main() -> None:
         ("elapsed", f"{seconds:.2f} s"),
         ("throughput", f"{writes_per_second:.1f} writes/s"),
         ("rate limit", f"{limit_per_second:.1f} req/s ({args.rate_limit}/min)"),
-        ("of the limit", f"{ratio:.1%} (goal {args.goal:.0%}) {'OK' if result['ok'] else 'BELOW GOAL'}"),
+        (
+            "of the limit",
+            f"{ratio:.1%} (goal {args.goal:.0%}) {'OK' if result['ok'] else 'BELOW GOAL'}",
+        ),
         ("429 answers", f"{result['status_429']}"),
         ("sequential", f"{sequential_rps:.1f} writes/s" if sequential_rps else "skipped"),
         ("setup", f"latency {args.latency_ms} ms, concurrency {args.concurrency}, loopback"),

@@ -55,7 +55,11 @@ from urllib.parse import urlsplit
 import httpx
 
 TOKEN, USER, PASSWORD, COMPANY, BRANCH = (
-    "demo-handy-token", "demo@example.mx", "demo-password", 92, "Matriz",
+    "demo-handy-token",
+    "demo@example.mx",
+    "demo-password",
+    92,
+    "Matriz",
 )
 CYCLE_SECONDS = 600  # the order flows' schedule (S2)
 
@@ -97,15 +101,25 @@ class Urls:
 
 
 @contextmanager
-def sandbox_process(products: int, customers: int = 5, *, setup: dict | None = None,
-                    **knobs: Any) -> Iterator[Urls]:
+def sandbox_process(
+    products: int, customers: int = 5, *, setup: dict | None = None, **knobs: Any
+) -> Iterator[Urls]:
     """A sandbox world in its own process (bench.sandbox_server), so the flow's process and its
     RSS are its own and the servers do not share its GIL. `setup` is applied in that process
     before it serves (see bench.sandbox_server)."""
-    config = {"products": products, "customers": customers, "handy_port": free_port(),
-              "gestionix_port": free_port(), "knobs": knobs, "setup": setup or {}}
-    proc = subprocess.Popen([sys.executable, "-m", "bench.sandbox_server", json.dumps(config)],
-                            stdout=subprocess.PIPE, text=True)
+    config = {
+        "products": products,
+        "customers": customers,
+        "handy_port": free_port(),
+        "gestionix_port": free_port(),
+        "knobs": knobs,
+        "setup": setup or {},
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.sandbox_server", json.dumps(config)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -113,8 +127,10 @@ def sandbox_process(products: int, customers: int = 5, *, setup: dict | None = N
                 break
         else:
             raise RuntimeError("sandbox process did not start")
-        yield Urls(f"http://127.0.0.1:{config['handy_port']}/api/v2",
-                   f"http://127.0.0.1:{config['gestionix_port']}/api/v3")
+        yield Urls(
+            f"http://127.0.0.1:{config['handy_port']}/api/v2",
+            f"http://127.0.0.1:{config['gestionix_port']}/api/v3",
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=15)
@@ -135,21 +151,28 @@ def reset_stats(urls: Urls) -> None:
 
 
 def set_knobs(urls: Urls, *, latency_ms: int, handy_rate: int | None) -> None:
-    httpx.put(control(urls.handy) + "/knobs",
-              json={"latency_ms": latency_ms, "rate_limit_per_minute": handy_rate or 0},
-              timeout=30).raise_for_status()
-    httpx.put(control(urls.gestionix) + "/knobs", json={"latency_ms": latency_ms},
-              timeout=30).raise_for_status()
+    httpx.put(
+        control(urls.handy) + "/knobs",
+        json={"latency_ms": latency_ms, "rate_limit_per_minute": handy_rate or 0},
+        timeout=30,
+    ).raise_for_status()
+    httpx.put(
+        control(urls.gestionix) + "/knobs", json={"latency_ms": latency_ms}, timeout=30
+    ).raise_for_status()
 
 
 def calls_summary(handy: dict, gestionix: dict) -> dict:
     """The sandbox counters of one measured step, both systems."""
     return {
-        "handy_calls": handy["total"], "handy_reads": handy["reads"], "handy_writes": handy["writes"],
+        "handy_calls": handy["total"],
+        "handy_reads": handy["reads"],
+        "handy_writes": handy["writes"],
         "handy_429": int(handy["statuses"].get("429", 0)),
-        "gestionix_calls": gestionix["total"], "gestionix_reads": gestionix["reads"],
+        "gestionix_calls": gestionix["total"],
+        "gestionix_reads": gestionix["reads"],
         "gestionix_writes": gestionix["writes"],
-        "handy_by_route": handy["calls"], "gestionix_by_route": gestionix["calls"],
+        "handy_by_route": handy["calls"],
+        "gestionix_by_route": gestionix["calls"],
     }
 
 
@@ -175,7 +198,9 @@ class HttpTimer:
     """Records client-call and HTTP intervals in this process (see the module docstring).
     Install once, before the flow runs; `window()` brackets one measured run."""
 
-    def __init__(self, sandbox_ports: set[int], writes_of: dict[str, set[str]] | None = None) -> None:
+    def __init__(
+        self, sandbox_ports: set[int], writes_of: dict[str, set[str]] | None = None
+    ) -> None:
         self.sandbox_ports = set(sandbox_ports)
         self.client_calls: list[tuple[float, float]] = []
         self.http_calls: list[tuple[float, float]] = []
@@ -291,7 +316,10 @@ class StoreCalls:
             self.on_loop += 1
 
     def report(self) -> dict:
-        return {"store_statements_on_loop": self.on_loop, "store_statements_off_loop": self.off_loop}
+        return {
+            "store_statements_on_loop": self.on_loop,
+            "store_statements_off_loop": self.off_loop,
+        }
 
 
 def process_cpu_s() -> float:
@@ -401,12 +429,16 @@ class LoopCpu:
         if not self.by_thread:
             return {}
         ident, row = max(self.by_thread.items(), key=lambda item: item[1]["steps_s"])
-        others = sum(r["steps_s"] + r["io_callbacks_s"] for i, r in self.by_thread.items() if i != ident)
+        others = sum(
+            r["steps_s"] + r["io_callbacks_s"] for i, r in self.by_thread.items() if i != ident
+        )
         correction = row["steps"] * self.read_cost_s  # the measurement's own reads, see _read_cost
         return {
             "loop_cpu_s": round(row["steps_s"] + row["io_callbacks_s"] - correction, 2),
             "loop_cpu_in_api_calls_s": round(row["api_s"], 2),
-            "loop_cpu_outside_api_s": round(max(row["steps_s"] - row["api_s"] - correction, 0.0), 2),
+            "loop_cpu_outside_api_s": round(
+                max(row["steps_s"] - row["api_s"] - correction, 0.0), 2
+            ),
             "loop_cpu_outside_api_raw_s": round(row["steps_s"] - row["api_s"], 2),
             "loop_io_callbacks_cpu_s": round(row["io_callbacks_s"], 2),
             "loop_task_steps": int(row["steps"]),
@@ -439,7 +471,8 @@ def save_blocks(slug: str, urls: Urls) -> tuple[str, str]:
 
     HandyCredentials(base_url=urls.handy, api_token=TOKEN).save(f"{slug}-handy", overwrite=True)
     GestionixCredentials(base_url=urls.gestionix, user=USER, password=PASSWORD).save(
-        f"{slug}-gestionix", overwrite=True)
+        f"{slug}-gestionix", overwrite=True
+    )
     return f"{slug}-handy", f"{slug}-gestionix"
 
 
@@ -447,18 +480,26 @@ async def asave_blocks(slug: str, urls: Urls) -> tuple[str, str]:
     """save_blocks from inside an event loop."""
     from clients.credentials import GestionixCredentials, HandyCredentials
 
-    await HandyCredentials(base_url=urls.handy, api_token=TOKEN).asave(f"{slug}-handy", overwrite=True)
+    await HandyCredentials(base_url=urls.handy, api_token=TOKEN).asave(
+        f"{slug}-handy", overwrite=True
+    )
     await GestionixCredentials(base_url=urls.gestionix, user=USER, password=PASSWORD).asave(
-        f"{slug}-gestionix", overwrite=True)
+        f"{slug}-gestionix", overwrite=True
+    )
     return f"{slug}-handy", f"{slug}-gestionix"
 
 
 def tenant_config(slug: str, **options: Any):
     from mappings.tenant import TenantConfig
 
-    return TenantConfig(slug=slug, gestionix_branch=BRANCH, gestionix_company=COMPANY,
-                        handy_credentials=f"{slug}-handy", gestionix_credentials=f"{slug}-gestionix",
-                        **options)
+    return TenantConfig(
+        slug=slug,
+        gestionix_branch=BRANCH,
+        gestionix_company=COMPANY,
+        handy_credentials=f"{slug}-handy",
+        gestionix_credentials=f"{slug}-gestionix",
+        **options,
+    )
 
 
 def run_child(module: str, args: list[str], env: dict[str, str]) -> dict:
@@ -468,8 +509,13 @@ def run_child(module: str, args: list[str], env: dict[str, str]) -> dict:
     wait4's rusage)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", module, "--child", *args], env=env,
-                                stdout=out, stderr=err, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, "--child", *args],
+            env=env,
+            stdout=out,
+            stderr=err,
+            text=True,
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -477,17 +523,21 @@ def run_child(module: str, args: list[str], env: dict[str, str]) -> dict:
         stdout, stderr = out.read(), err.read()
     for line in stdout.splitlines():
         if line.startswith("RESULT "):
-            result = json.loads(line[len("RESULT "):])
+            result = json.loads(line[len("RESULT ") :])
             result["process_wall_s"] = round(wall, 2)
             result["process_cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)
             return result
-    raise RuntimeError(f"{module} {args[:1]} failed ({proc.returncode}):\n{stdout[-3000:]}\n{stderr[-4000:]}")
+    raise RuntimeError(
+        f"{module} {args[:1]} failed ({proc.returncode}):\n{stdout[-3000:]}\n{stderr[-4000:]}"
+    )
 
 
 def handy_products(handy_url: str) -> dict[str, dict]:
     """Every Handy product of the sandbox by code, read from its state (not through the API, so
     it is neither counted nor rate-limited)."""
-    state = httpx.get(control(handy_url) + "/state", params={"only": "products"}, timeout=300).json()
+    state = httpx.get(
+        control(handy_url) + "/state", params={"only": "products"}, timeout=300
+    ).json()
     return {p["code"]: p for p in state["products"]}
 
 
@@ -498,13 +548,17 @@ def changed_products(before: dict[str, dict], after: dict[str, dict]) -> int:
     """Products created or whose content (description, price, free-use quantity, enabled,
     family) differs between two Handy states: what really changed in Handy, counted without
     looking at the writes that changed it."""
+
     def content(product: dict) -> tuple:
         family = product.get("family")
         family = family.get("description") if isinstance(family, dict) else family
         return tuple(family if f == "family" else product.get(f) for f in PRODUCT_FIELDS)
 
-    return sum(1 for code, product in after.items()
-               if code not in before or content(before[code]) != content(product))
+    return sum(
+        1
+        for code, product in after.items()
+        if code not in before or content(before[code]) != content(product)
+    )
 
 
 # ----------------------------------------------------------------------------- output

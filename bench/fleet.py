@@ -71,13 +71,20 @@ PROBE_DIR = Path(__file__).resolve().parent / "fleet_probe"
 CADENCE_S = 600  # S2
 SCHEDULED_FLOWS = ("orders", "deletions")
 CPU_SHARE = 0.75  # of the worker's cores, for the capacity figure
-GOALS = {"cpu_s_per_empty_run_max": 2.0, "mb_per_empty_run_max": 130, "tenants_per_2core_worker_min": 150,
-         "late_s_max": 60}
+GOALS = {
+    "cpu_s_per_empty_run_max": 2.0,
+    "mb_per_empty_run_max": 130,
+    "tenants_per_2core_worker_min": 150,
+    "late_s_max": 60,
+}
 STARTS = ("preloaded", "engine", "prefect")  # how the worker starts a run (module docstring)
 QUICK = {"tenants": 150, "minutes": 30, "compression": 10, "limit": 6, "start": "preloaded"}
 FULL = {"tenants": 150, "minutes": 30, "compression": 1, "limit": 6, "start": "preloaded"}
 PASSWORDS = {"HGSYNC_HANDY_TOKEN": "demo-handy-token", "HGSYNC_GESTIONIX_PASSWORD": "demo-password"}
-FLOOR, FLOOR_RUNS = "fleet-floor", 5  # Prefect's own cost of a run (bench/fleet_floor.py), started as ours
+FLOOR, FLOOR_RUNS = (
+    "fleet-floor",
+    5,
+)  # Prefect's own cost of a run (bench/fleet_floor.py), started as ours
 PREFECT_FLOOR = "fleet-floor-prefect"  # the same, started Prefect's default way (no pool command)
 FLOORS = (FLOOR, PREFECT_FLOOR)
 SIM_START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)  # any instant on a 10-minute boundary
@@ -141,15 +148,19 @@ def _memory_mb(pid: int) -> dict[str, float]:
             kb[line.split(":")[0]] = int(line.split()[1])
     except FileNotFoundError:
         return {}
-    return {"rss_mb": round(kb.get("Rss", 0) / 1024, 1), "pss_mb": round(kb.get("Pss", 0) / 1024, 1)}
+    return {
+        "rss_mb": round(kb.get("Rss", 0) / 1024, 1),
+        "pss_mb": round(kb.get("Pss", 0) / 1024, 1),
+    }
 
 
 @contextmanager
 def _process(command: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT):
     """A background process, stopped (its whole group) at the end of the block."""
     with log.open("w") as out:
-        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         yield proc
     finally:
@@ -176,11 +187,15 @@ def _wait_http(url: str, seconds: float, what: str) -> None:
 
 def _import_cost(code: str, env: dict[str, str]) -> dict:
     """CPU seconds and VmHWM of a fresh interpreter that only runs `code` (an import)."""
-    probe = (f"{code}\nimport resource, json\nu = resource.getrusage(resource.RUSAGE_SELF)\n"
-             "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]\n"
-             "print(json.dumps({'cpu_s': round(u.ru_utime + u.ru_stime, 2), 'vmhwm_mb': round(int(hwm) / 1024, 1),"
-             " 'pandas': 'pandas' in __import__('sys').modules}))")
-    done = subprocess.run(_python("-c", probe), env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+    probe = (
+        f"{code}\nimport resource, json\nu = resource.getrusage(resource.RUSAGE_SELF)\n"
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]\n"
+        "print(json.dumps({'cpu_s': round(u.ru_utime + u.ru_stime, 2), 'vmhwm_mb': round(int(hwm) / 1024, 1),"
+        " 'pandas': 'pandas' in __import__('sys').modules}))"
+    )
+    done = subprocess.run(
+        _python("-c", probe), env=env, cwd=ROOT, capture_output=True, text=True, check=True
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -204,10 +219,26 @@ def _drive(config: dict) -> dict:
     # last tenant leaves YAML that does not parse (ruamel keeps the block's comment), noted in the report.
     started = time.perf_counter()
     for slug in config["slugs"]:
-        _cli(cli, ["tenant", "add", slug, "--branch", "Matriz", "--company", "92",
-                 "--handy-url", f"{config['handy_base']}/{slug}/api/v2",
-                 "--gestionix-url", f"{config['gestionix_base']}/{slug}/api/v3",
-                 "--gestionix-user", "demo@example.mx", "--file", str(yaml_path)])
+        _cli(
+            cli,
+            [
+                "tenant",
+                "add",
+                slug,
+                "--branch",
+                "Matriz",
+                "--company",
+                "92",
+                "--handy-url",
+                f"{config['handy_base']}/{slug}/api/v2",
+                "--gestionix-url",
+                f"{config['gestionix_base']}/{slug}/api/v3",
+                "--gestionix-user",
+                "demo@example.mx",
+                "--file",
+                str(yaml_path),
+            ],
+        )
         now = datetime.now(UTC)
         for stream in SCHEDULED_FLOWS:  # as activation leaves them (A4)
             cursors.set(slug, stream, now)
@@ -235,11 +266,20 @@ def _keep_scheduled_only(yaml_path: Path, slugs: list[str], start: str) -> int:
     if start == "prefect":
         for entry in kept:
             entry["work_pool"]["job_variables"].pop("command", None)
-    floors = [CommentedMap(name=FLOOR, entrypoint="bench/fleet_floor.py:empty_flow",
-                           work_pool=kept[0]["work_pool"], tags=["fleet-floor"]),
-              CommentedMap(name=PREFECT_FLOOR, entrypoint="bench/fleet_floor.py:empty_flow",
-                           work_pool=CommentedMap(name=kept[0]["work_pool"]["name"], job_variables=CommentedMap()),
-                           tags=["fleet-floor"])]
+    floors = [
+        CommentedMap(
+            name=FLOOR,
+            entrypoint="bench/fleet_floor.py:empty_flow",
+            work_pool=kept[0]["work_pool"],
+            tags=["fleet-floor"],
+        ),
+        CommentedMap(
+            name=PREFECT_FLOOR,
+            entrypoint="bench/fleet_floor.py:empty_flow",
+            work_pool=CommentedMap(name=kept[0]["work_pool"]["name"], job_variables=CommentedMap()),
+            tags=["fleet-floor"],
+        ),
+    ]
     document["deployments"] = CommentedSeq([*kept, *floors])
     with yaml_path.open("w", encoding="utf-8") as handle:
         deployments._yaml().dump(document, handle)
@@ -256,18 +296,27 @@ async def _runs(config: dict, tenant_add_s: float, deploy_s: float, deployed: in
     async with get_client() as client:
         wanted = {f"{slug}-{flow}" for slug in config["slugs"] for flow in SCHEDULED_FLOWS}
         on_server = []
-        while page := await client.read_deployments(offset=len(on_server), limit=200):  # the API pages by 200
+        while page := await client.read_deployments(
+            offset=len(on_server), limit=200
+        ):  # the API pages by 200
             on_server += page
         found = [d for d in on_server if d.name in wanted]
         if len(found) != len(wanted):
-            raise RuntimeError(f"{len(found)} of {len(wanted)} deployments on the server after deploy")
+            raise RuntimeError(
+                f"{len(found)} of {len(wanted)} deployments on the server after deploy"
+            )
         floors = [d for d in on_server if d.name in FLOORS]
-        plan = [(floor, SIM_START + timedelta(seconds=(index * 20 + offset * 10) * k))
-                for offset, floor in enumerate(floors) for index in range(FLOOR_RUNS)]
+        plan = [
+            (floor, SIM_START + timedelta(seconds=(index * 20 + offset * 10) * k))
+            for offset, floor in enumerate(floors)
+            for index in range(FLOOR_RUNS)
+        ]
         for deployment in found:
             (schedule,) = deployment.schedules
             cron = CronSchedule(cron=schedule.schedule.cron, timezone=schedule.schedule.timezone)
-            for when in await cron.get_dates(n=1000, start=SIM_START, end=sim_end - timedelta(seconds=1)):
+            for when in await cron.get_dates(
+                n=1000, start=SIM_START, end=sim_end - timedelta(seconds=1)
+            ):
                 plan.append((deployment, when))
         real_start = datetime.now(UTC) + timedelta(seconds=30)
 
@@ -278,7 +327,8 @@ async def _runs(config: dict, tenant_add_s: float, deploy_s: float, deployed: in
             for attempt in range(6):  # the server on SQLite answers 503 when it is busy
                 try:
                     return await client.create_flow_run_from_deployment(
-                        deployment.id, state=Scheduled(scheduled_time=real(when)))
+                        deployment.id, state=Scheduled(scheduled_time=real(when))
+                    )
                 except Exception:
                     if attempt == 5:
                         raise
@@ -306,12 +356,20 @@ async def _runs(config: dict, tenant_add_s: float, deploy_s: float, deployed: in
                 break
         print(f"DONE {datetime.now(UTC).timestamp()}", flush=True)
         return {
-            "tenant_add_s": round(tenant_add_s, 1), "deploy_s": round(deploy_s, 1), "deployed": deployed,
+            "tenant_add_s": round(tenant_add_s, 1),
+            "deploy_s": round(deploy_s, 1),
+            "deployed": deployed,
             "runs": [
-                {"id": str(r.id), "deployment": names.get(r.deployment_id), "state": r.state.name if r.state else None,
-                 "scheduled": r.expected_start_time.timestamp() if r.expected_start_time else None,
-                 "started": r.start_time.timestamp() if r.start_time else None,
-                 "ended": r.end_time.timestamp() if r.end_time else None}
+                {
+                    "id": str(r.id),
+                    "deployment": names.get(r.deployment_id),
+                    "state": r.state.name if r.state else None,
+                    "scheduled": r.expected_start_time.timestamp()
+                    if r.expected_start_time
+                    else None,
+                    "started": r.start_time.timestamp() if r.start_time else None,
+                    "ended": r.end_time.timestamp() if r.end_time else None,
+                }
                 for r in await _read_runs(client, ids)
             ],
         }
@@ -323,7 +381,9 @@ async def _read_runs(client, ids: list) -> list:
     runs = []
     for start in range(0, len(ids), 200):
         runs += await client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids[start:start + 200])), limit=200)
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids[start : start + 200])),
+            limit=200,
+        )
     return runs
 
 
@@ -334,9 +394,12 @@ def _stats(values: list[float]) -> dict:
     if not values:
         return {"n": 0}
     ordered = sorted(values)
-    return {"n": len(values), "median": round(statistics.median(ordered), 2),
-            "p95": round(ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)], 2),
-            "max": round(ordered[-1], 2)}
+    return {
+        "n": len(values),
+        "median": round(statistics.median(ordered), 2),
+        "p95": round(ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)], 2),
+        "max": round(ordered[-1], 2),
+    }
 
 
 def measure(tenants: int, minutes: int, compression: int, limit: int, start: str) -> dict:
@@ -346,47 +409,118 @@ def measure(tenants: int, minutes: int, compression: int, limit: int, start: str
     probe_out = work / "probe"
     probe_out.mkdir()
     port, handy_port, gestionix_port = free_port(), free_port(), free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HGSYNC_HOME": str(work / "home"),
-           "PREFECT_HOME": str(work / "prefect"), "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "WARNING",
-           "PREFECT_CLI_PROMPT": "false", **PASSWORDS}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HGSYNC_HOME": str(work / "home"),
+        "PREFECT_HOME": str(work / "prefect"),
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_CLI_PROMPT": "false",
+        **PASSWORDS,
+    }
     env.pop("HGSYNC_DATABASE_URL", None)  # the fleet's own SQLite store in HGSYNC_HOME
-    report: dict[str, Any] = {"tenants_equivalent": tenants, "tenants_hosted": hosted, "compression": compression,
-                              "simulated_minutes": minutes, "worker_limit": limit, "start": start}
+    report: dict[str, Any] = {
+        "tenants_equivalent": tenants,
+        "tenants_hosted": hosted,
+        "compression": compression,
+        "simulated_minutes": minutes,
+        "worker_limit": limit,
+        "start": start,
+    }
     report["import_prefect"] = _import_cost("import prefect", env)
     report["import_flows_orders"] = _import_cost("import flows.orders, flows.deletions", env)
     try:
         with ExitStack() as stack:
-            server = stack.enter_context(_process(
-                _prefect("server", "start", "--host", "127.0.0.1", "--port", str(port)), env, work / "server.log"))
-            sandbox_config = {"tenants": slugs, "products": 10, "customers": 3,
-                              "handy_port": handy_port, "gestionix_port": gestionix_port}
-            sandbox = stack.enter_context(_process(
-                _python("-m", "sandbox.fleet", json.dumps(sandbox_config)), env, work / "sandbox.log"))
+            server = stack.enter_context(
+                _process(
+                    _prefect("server", "start", "--host", "127.0.0.1", "--port", str(port)),
+                    env,
+                    work / "server.log",
+                )
+            )
+            sandbox_config = {
+                "tenants": slugs,
+                "products": 10,
+                "customers": 3,
+                "handy_port": handy_port,
+                "gestionix_port": gestionix_port,
+            }
+            sandbox = stack.enter_context(
+                _process(
+                    _python("-m", "sandbox.fleet", json.dumps(sandbox_config)),
+                    env,
+                    work / "sandbox.log",
+                )
+            )
             _wait_http(f"http://127.0.0.1:{port}/api/health", 180, "Prefect server")
-            _wait_http(f"http://127.0.0.1:{handy_port}/{slugs[-1]}/_sandbox/stats", 300, "fleet sandbox")
-            subprocess.run(_prefect("work-pool", "create", "hgsync-process", "--type", "process", "--overwrite"),
-                           env=env, cwd=ROOT, check=True, capture_output=True)
-            worker_env = {**env, "PYTHONPATH": f"{PROBE_DIR}{os.pathsep}{ROOT}", "HGSYNC_FLEET_PROBE_DIR": str(probe_out)}
+            _wait_http(
+                f"http://127.0.0.1:{handy_port}/{slugs[-1]}/_sandbox/stats", 300, "fleet sandbox"
+            )
+            subprocess.run(
+                _prefect(
+                    "work-pool", "create", "hgsync-process", "--type", "process", "--overwrite"
+                ),
+                env=env,
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+            )
+            worker_env = {
+                **env,
+                "PYTHONPATH": f"{PROBE_DIR}{os.pathsep}{ROOT}",
+                "HGSYNC_FLEET_PROBE_DIR": str(probe_out),
+            }
             preload = [] if start == "preloaded" else ["--no-preload"]
-            worker = stack.enter_context(_process(
-                _python("-m", "cli", "worker", "--pool", "hgsync-process", "--limit", str(limit), *preload),
-                worker_env, work / "worker.log"))
+            worker = stack.enter_context(
+                _process(
+                    _python(
+                        "-m",
+                        "cli",
+                        "worker",
+                        "--pool",
+                        "hgsync-process",
+                        "--limit",
+                        str(limit),
+                        *preload,
+                    ),
+                    worker_env,
+                    work / "worker.log",
+                )
+            )
             yaml_path = work / "prefect.yaml"
             shutil.copy(ROOT / "prefect.yaml", yaml_path)
-            config = {"yaml": str(yaml_path), "slugs": slugs, "compression": compression, "minutes": minutes,
-                      "start": start,
-                      "handy_base": f"http://127.0.0.1:{handy_port}", "gestionix_base": f"http://127.0.0.1:{gestionix_port}"}
-            driver = subprocess.Popen(_python("-m", "bench.fleet", "--drive", json.dumps(config)), env=env, cwd=ROOT,
-                                      stdout=subprocess.PIPE, stderr=(work / "driver.err").open("w"), text=True)
+            config = {
+                "yaml": str(yaml_path),
+                "slugs": slugs,
+                "compression": compression,
+                "minutes": minutes,
+                "start": start,
+                "handy_base": f"http://127.0.0.1:{handy_port}",
+                "gestionix_base": f"http://127.0.0.1:{gestionix_port}",
+            }
+            driver = subprocess.Popen(
+                _python("-m", "bench.fleet", "--drive", json.dumps(config)),
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=(work / "driver.err").open("w"),
+                text=True,
+            )
             cpu_marks: dict[str, dict[str, float]] = {}
             window: list[float] = []
             result = None
             roles: dict[str, list[int]] = {}
 
             def cpu_now() -> dict[str, float]:
-                return {**{role: sum(_cpu_seconds(pid) for pid in pids) for role, pids in roles.items()},
-                        "server": _cpu_seconds(server.pid), "sandbox": _cpu_seconds(sandbox.pid)}
+                return {
+                    **{
+                        role: sum(_cpu_seconds(pid) for pid in pids) for role, pids in roles.items()
+                    },
+                    "server": _cpu_seconds(server.pid),
+                    "sandbox": _cpu_seconds(sandbox.pid),
+                }
 
             assert driver.stdout is not None
             for line in driver.stdout:
@@ -396,12 +530,16 @@ def measure(tenants: int, minutes: int, compression: int, limit: int, start: str
                     window = [float(x) for x in line.split()[1:]]
                 elif line.startswith("DONE "):
                     cpu_marks["end"] = cpu_now()
-                    report["preloaded_process_memory"] = [_memory_mb(pid) for pid in roles.get("preloaded", [])]
+                    report["preloaded_process_memory"] = [
+                        _memory_mb(pid) for pid in roles.get("preloaded", [])
+                    ]
                 elif line.startswith("RESULT "):
-                    result = json.loads(line[len("RESULT "):])
+                    result = json.loads(line[len("RESULT ") :])
             driver.wait()
             if result is None:
-                raise RuntimeError(f"fleet driver failed:\n{(work / 'driver.err').read_text()[-4000:]}")
+                raise RuntimeError(
+                    f"fleet driver failed:\n{(work / 'driver.err').read_text()[-4000:]}"
+                )
             time.sleep(2)  # the last runs' processes write their probe at exit
         return _summarise(report, result, probe_out, cpu_marks, window)
     finally:
@@ -411,7 +549,9 @@ def measure(tenants: int, minutes: int, compression: int, limit: int, start: str
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _summarise(report: dict, result: dict, probe_out: Path, cpu_marks: dict, window: list[float]) -> dict:
+def _summarise(
+    report: dict, result: dict, probe_out: Path, cpu_marks: dict, window: list[float]
+) -> dict:
     compression, hosted = report["compression"], report["tenants_hosted"]
     cadence = CADENCE_S / compression
     probes: dict[str, list[dict]] = {}
@@ -423,8 +563,9 @@ def _summarise(report: dict, result: dict, probe_out: Path, cpu_marks: dict, win
     states: dict[str, int] = {}
     per_flow: dict[str, dict[str, list[float]]] = {}
     late, slot_misses, run_cpu_total = [], 0, 0.0
-    floors: dict[str, dict[str, list[float]]] = {name: {"cpu_s": [], "vmhwm_mb": [], "pss_mb": [], "uss_mb": []}
-                                                 for name in FLOORS}
+    floors: dict[str, dict[str, list[float]]] = {
+        name: {"cpu_s": [], "vmhwm_mb": [], "pss_mb": [], "uss_mb": []} for name in FLOORS
+    }
     forked = 0
     for run in runs:
         records = probes.get(run["id"], [])
@@ -437,8 +578,18 @@ def _summarise(report: dict, result: dict, probe_out: Path, cpu_marks: dict, win
             continue
         states[run["state"]] = states.get(run["state"], 0) + 1
         flow = run["deployment"].rsplit("-", 1)[1]
-        bucket = per_flow.setdefault(flow, {"cpu_s": [], "vmhwm_mb": [], "pss_mb": [], "uss_mb": [], "late_s": [],
-                                            "done_s": [], "wall_s": []})
+        bucket = per_flow.setdefault(
+            flow,
+            {
+                "cpu_s": [],
+                "vmhwm_mb": [],
+                "pss_mb": [],
+                "uss_mb": [],
+                "late_s": [],
+                "done_s": [],
+                "wall_s": [],
+            },
+        )
         run_cpu_total += sum(r["cpu_s"] for r in records)
         forked += any(r.get("forked") for r in engine)
         if engine:
@@ -454,7 +605,10 @@ def _summarise(report: dict, result: dict, probe_out: Path, cpu_marks: dict, win
                 bucket["wall_s"].append(run["ended"] - run["started"])
         if not (run["ended"] and run["scheduled"] and run["ended"] - run["scheduled"] <= cadence):
             slot_misses += 1
-    cpu = {name: round(cpu_marks["end"][name] - cpu_marks["start"][name], 1) for name in cpu_marks.get("end", {})}
+    cpu = {
+        name: round(cpu_marks["end"][name] - cpu_marks["start"][name], 1)
+        for name in cpu_marks.get("end", {})
+    }
     cycles = report["simulated_minutes"] * 60 / CADENCE_S
     preloaded_cpu = cpu.get("preloaded", 0.0)
     worker_side = run_cpu_total + cpu.get("worker", 0.0) + preloaded_cpu
@@ -463,47 +617,85 @@ def _summarise(report: dict, result: dict, probe_out: Path, cpu_marks: dict, win
     per_tenant_cycle = worker_side / (hosted * cycles) if hosted and cycles else None
     capacity = math.floor(2 * CADENCE_S * CPU_SHARE / per_tenant_cycle) if per_tenant_cycle else 0
     completed = states.get("Completed", 0)
-    measured_ok = bool(fleet_runs) and completed == len(fleet_runs) and slot_misses == 0 and max(late, default=1e9) <= GOALS["late_s_max"]
+    measured_ok = (
+        bool(fleet_runs)
+        and completed == len(fleet_runs)
+        and slot_misses == 0
+        and max(late, default=1e9) <= GOALS["late_s_max"]
+    )
     order_cpu = _stats(per_flow.get("orders", {}).get("cpu_s", []))
     deletion_cpu = _stats(per_flow.get("deletions", {}).get("cpu_s", []))
     # Memory the machine pays per run: PSS (a forked run's pages shared with the preloaded process
     # counted once among the processes sharing them; for a fresh interpreter PSS ~ RSS).
     order_mb = _stats(per_flow.get("orders", {}).get("pss_mb", []))
     deletion_mb = _stats(per_flow.get("deletions", {}).get("pss_mb", []))
-    worst_cpu = round(max(order_cpu.get("median", 1e9), deletion_cpu.get("median", 1e9)) + preloaded_share, 2)
+    worst_cpu = round(
+        max(order_cpu.get("median", 1e9), deletion_cpu.get("median", 1e9)) + preloaded_share, 2
+    )
     worst_mb = max(order_mb.get("median", 1e9), deletion_mb.get("median", 1e9))
     window_s = window[1] - window[0] if window else None
-    report.update({
-        "tenant_add_s": result["tenant_add_s"], "deploy_s": result["deploy_s"], "deployed": result["deployed"],
-        "runs": len(fleet_runs), "states": states, "cadence_s": cadence,
-        "floor_run": {key: _stats(values) for key, values in floors[FLOOR].items()},
-        "floor_run_prefect_default": {key: _stats(values) for key, values in floors[PREFECT_FLOOR].items()},
-        "runs_forked": forked, "preloaded_cpu_share_per_run_s": round(preloaded_share, 3),
-        "per_run": {flow: {key: _stats(values) for key, values in bucket.items()} for flow, bucket in per_flow.items()},
-        "late_s": _stats(late), "runs_outside_slot": slot_misses,
-        "cpu_window_s": cpu | {"runs": round(run_cpu_total, 1)}, "window_s": round(window_s, 1) if window_s else None,
-        "cpu_per_tenant_per_cycle_s": round(per_tenant_cycle, 2) if per_tenant_cycle else None,
-        "worker_cores_busy": round(worker_side / window_s, 2) if window_s else None,
-        "tenants_per_2core_worker": capacity,
-        "runs_without_probe": sum(1 for run in fleet_runs if not any(r["engine"] for r in probes.get(run["id"], []))),
-        "pandas_in_runs": sum(1 for records in probes.values() for r in records if r["pandas"]),
-    })
+    report.update(
+        {
+            "tenant_add_s": result["tenant_add_s"],
+            "deploy_s": result["deploy_s"],
+            "deployed": result["deployed"],
+            "runs": len(fleet_runs),
+            "states": states,
+            "cadence_s": cadence,
+            "floor_run": {key: _stats(values) for key, values in floors[FLOOR].items()},
+            "floor_run_prefect_default": {
+                key: _stats(values) for key, values in floors[PREFECT_FLOOR].items()
+            },
+            "runs_forked": forked,
+            "preloaded_cpu_share_per_run_s": round(preloaded_share, 3),
+            "per_run": {
+                flow: {key: _stats(values) for key, values in bucket.items()}
+                for flow, bucket in per_flow.items()
+            },
+            "late_s": _stats(late),
+            "runs_outside_slot": slot_misses,
+            "cpu_window_s": cpu | {"runs": round(run_cpu_total, 1)},
+            "window_s": round(window_s, 1) if window_s else None,
+            "cpu_per_tenant_per_cycle_s": round(per_tenant_cycle, 2) if per_tenant_cycle else None,
+            "worker_cores_busy": round(worker_side / window_s, 2) if window_s else None,
+            "tenants_per_2core_worker": capacity,
+            "runs_without_probe": sum(
+                1 for run in fleet_runs if not any(r["engine"] for r in probes.get(run["id"], []))
+            ),
+            "pandas_in_runs": sum(1 for records in probes.values() for r in records if r["pandas"]),
+        }
+    )
     report["goals"] = [
-        {"goal": f"CPU-s per empty scheduled run (median, orders and deletions, its processes plus its share of the "
-                 f"preloaded process) <= {GOALS['cpu_s_per_empty_run_max']}",
-         "measured": worst_cpu, "pass": worst_cpu <= GOALS["cpu_s_per_empty_run_max"]},
-        {"goal": f"memory per empty scheduled run (median PSS at exit) <= {GOALS['mb_per_empty_run_max']} MB",
-         "measured": worst_mb, "pass": worst_mb <= GOALS["mb_per_empty_run_max"]},
-        {"goal": f"{report['tenants_equivalent']} tenants (x{compression} compressed): every run Completed inside its "
-                 f"slot, none late by more than {GOALS['late_s_max']} s",
-         "measured": {"completed": completed, "runs": len(fleet_runs), "outside_slot": slot_misses,
-                      "late_max_s": report["late_s"].get("max")},
-         "pass": measured_ok},
-        {"goal": f">= {GOALS['tenants_per_2core_worker_min']} tenants per 2-core worker "
-                 f"(CPU at {int(CPU_SHARE * 100)} % of 2 cores, and the measured N on time)",
-         "measured": capacity,
-         "pass": capacity >= GOALS["tenants_per_2core_worker_min"] and measured_ok
-                 and report["tenants_equivalent"] >= GOALS["tenants_per_2core_worker_min"]},
+        {
+            "goal": f"CPU-s per empty scheduled run (median, orders and deletions, its processes plus its share of the "
+            f"preloaded process) <= {GOALS['cpu_s_per_empty_run_max']}",
+            "measured": worst_cpu,
+            "pass": worst_cpu <= GOALS["cpu_s_per_empty_run_max"],
+        },
+        {
+            "goal": f"memory per empty scheduled run (median PSS at exit) <= {GOALS['mb_per_empty_run_max']} MB",
+            "measured": worst_mb,
+            "pass": worst_mb <= GOALS["mb_per_empty_run_max"],
+        },
+        {
+            "goal": f"{report['tenants_equivalent']} tenants (x{compression} compressed): every run Completed inside its "
+            f"slot, none late by more than {GOALS['late_s_max']} s",
+            "measured": {
+                "completed": completed,
+                "runs": len(fleet_runs),
+                "outside_slot": slot_misses,
+                "late_max_s": report["late_s"].get("max"),
+            },
+            "pass": measured_ok,
+        },
+        {
+            "goal": f">= {GOALS['tenants_per_2core_worker_min']} tenants per 2-core worker "
+            f"(CPU at {int(CPU_SHARE * 100)} % of 2 cores, and the measured N on time)",
+            "measured": capacity,
+            "pass": capacity >= GOALS["tenants_per_2core_worker_min"]
+            and measured_ok
+            and report["tenants_equivalent"] >= GOALS["tenants_per_2core_worker_min"],
+        },
     ]
     return report
 
@@ -518,32 +710,62 @@ def run(quick: bool) -> dict:
 
 
 def _floor_row(floor: dict) -> str:
-    return (f"{floor['cpu_s'].get('median')}, {floor['vmhwm_mb'].get('median')} / "
-            f"{floor['pss_mb'].get('median')}")
+    return (
+        f"{floor['cpu_s'].get('median')}, {floor['vmhwm_mb'].get('median')} / "
+        f"{floor['pss_mb'].get('median')}"
+    )
 
 
 def _rows(report: dict) -> list[tuple[str, Any]]:
     rows: list[tuple[str, Any]] = [
-        ("tenants (equivalent / hosted, compression)",
-         f"{report['tenants_equivalent']} / {report['tenants_hosted']}, x{report['compression']}"),
-        ("simulated minutes, cadence (wall s)", f"{report['simulated_minutes']}, {report['cadence_s']:.0f}"),
+        (
+            "tenants (equivalent / hosted, compression)",
+            f"{report['tenants_equivalent']} / {report['tenants_hosted']}, x{report['compression']}",
+        ),
+        (
+            "simulated minutes, cadence (wall s)",
+            f"{report['simulated_minutes']}, {report['cadence_s']:.0f}",
+        ),
         ("worker limit, how runs start", f"{report['worker_limit']}, {report['start']}"),
-        ("tenant add x N, deploy (s; deployments)", f"{report['tenant_add_s']}, {report['deploy_s']}; {report['deployed']}"),
-        ("import prefect (CPU-s, MB)", f"{report['import_prefect']['cpu_s']}, {report['import_prefect']['vmhwm_mb']}"),
-        ("import flows.orders+deletions (CPU-s, MB, pandas)",
-         f"{report['import_flows_orders']['cpu_s']}, {report['import_flows_orders']['vmhwm_mb']}, {report['import_flows_orders']['pandas']}"),
+        (
+            "tenant add x N, deploy (s; deployments)",
+            f"{report['tenant_add_s']}, {report['deploy_s']}; {report['deployed']}",
+        ),
+        (
+            "import prefect (CPU-s, MB)",
+            f"{report['import_prefect']['cpu_s']}, {report['import_prefect']['vmhwm_mb']}",
+        ),
+        (
+            "import flows.orders+deletions (CPU-s, MB, pandas)",
+            f"{report['import_flows_orders']['cpu_s']}, {report['import_flows_orders']['vmhwm_mb']}, {report['import_flows_orders']['pandas']}",
+        ),
         ("runs, states", f"{report['runs']}, {report['states']}"),
-        ("floor run: empty flow, nothing of ours, started as ours (CPU-s, VmHWM / PSS MB median)",
-         _floor_row(report["floor_run"])),
-        ("floor run, Prefect's default start (no pool command)", _floor_row(report["floor_run_prefect_default"])),
-        ("fleet runs forked by the preloaded process", f"{report['runs_forked']} of {report['runs']}"),
-        ("preloaded process: CPU-s share per run; memory at the end",
-         f"{report['preloaded_cpu_share_per_run_s']}; {report.get('preloaded_process_memory')}"),
+        (
+            "floor run: empty flow, nothing of ours, started as ours (CPU-s, VmHWM / PSS MB median)",
+            _floor_row(report["floor_run"]),
+        ),
+        (
+            "floor run, Prefect's default start (no pool command)",
+            _floor_row(report["floor_run_prefect_default"]),
+        ),
+        (
+            "fleet runs forked by the preloaded process",
+            f"{report['runs_forked']} of {report['runs']}",
+        ),
+        (
+            "preloaded process: CPU-s share per run; memory at the end",
+            f"{report['preloaded_cpu_share_per_run_s']}; {report.get('preloaded_process_memory')}",
+        ),
     ]
     for flow, figures in report["per_run"].items():
         for key in ("cpu_s", "vmhwm_mb", "pss_mb", "uss_mb", "wall_s", "late_s", "done_s"):
             s = figures.get(key, {})
-            rows.append((f"{flow} {key} (median / p95 / max)", f"{s.get('median')} / {s.get('p95')} / {s.get('max')}"))
+            rows.append(
+                (
+                    f"{flow} {key} (median / p95 / max)",
+                    f"{s.get('median')} / {s.get('p95')} / {s.get('max')}",
+                )
+            )
     rows += [
         ("runs outside their slot", report["runs_outside_slot"]),
         ("CPU-s in the window", report["cpu_window_s"]),
@@ -551,7 +773,9 @@ def _rows(report: dict) -> list[tuple[str, Any]]:
         ("CPU-s per tenant per 10-min cycle", report["cpu_per_tenant_per_cycle_s"]),
         ("tenants per 2-core worker (75 % CPU)", report["tenants_per_2core_worker"]),
     ]
-    rows += [(goal["goal"], f"{goal['measured']}  {verdict(goal['pass'])}") for goal in report["goals"]]
+    rows += [
+        (goal["goal"], f"{goal['measured']}  {verdict(goal['pass'])}") for goal in report["goals"]
+    ]
     return rows
 
 

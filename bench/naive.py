@@ -69,8 +69,9 @@ class Naive:
     """Simple sequential scripts over httpx.Client, one call at a time."""
 
     def __init__(self, urls: Urls) -> None:
-        self.handy = httpx.Client(base_url=urls.handy, timeout=60,
-                                  headers={"Authorization": f"Bearer {TOKEN}"})
+        self.handy = httpx.Client(
+            base_url=urls.handy, timeout=60, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
         self.gx = httpx.Client(base_url=urls.gestionix, timeout=60)
         self.waits_429 = 0
 
@@ -84,27 +85,35 @@ class Naive:
             if response.status_code == 429:
                 self.waits_429 += 1
                 reset = response.headers.get("x-ratelimit-reset")
-                wait = (float(reset) - time.time()) if reset else float(
-                    response.headers.get("retry-after", 1))
+                wait = (
+                    (float(reset) - time.time())
+                    if reset
+                    else float(response.headers.get("retry-after", 1))
+                )
                 time.sleep(max(wait, 0.5))
                 continue
             response.raise_for_status()
             return response.json() if response.content else None
 
     def login(self) -> None:
-        token = self.send(self.gx, "POST", "/users/authentication",
-                          json={"user": USER, "password": PASSWORD})["access_token"]
+        token = self.send(
+            self.gx, "POST", "/users/authentication", json={"user": USER, "password": PASSWORD}
+        )["access_token"]
         self.gx.headers.update({"Authorization": f"Bearer {token}", "Company": str(COMPANY)})
 
     def branch_id(self) -> int:
         branches = self.send(self.gx, "GET", "/branch_offices/")
-        branches = branches.get("branch_offices", branches) if isinstance(branches, dict) else branches
+        branches = (
+            branches.get("branch_offices", branches) if isinstance(branches, dict) else branches
+        )
         return next(b["branch_id"] for b in branches if b["name"] == BRANCH)
 
     def gx_all(self, path: str, **params: Any) -> list[dict]:
         out, page = [], 1
         while True:
-            rows = self.send(self.gx, "GET", path, params={**params, "page": page, "page_size": 500})
+            rows = self.send(
+                self.gx, "GET", path, params={**params, "page": page, "page_size": 500}
+            )
             out.extend(rows)
             if len(rows) < 500:
                 return out
@@ -133,10 +142,16 @@ class Naive:
         bodies = []
         for row in mapping.desired.itertuples(index=False):
             stock = row.stock if row.stock == row.stock else 0.0  # NaN -> 0
-            bodies.append({"code": row.code, "description": row.description,
-                           "family": {"description": row.family}, "price": float(row.price),
-                           "enabled": bool(row.enabled),
-                           "quantity": max(float(stock) - float(on_routes.get(row.code, 0.0)), 0.0)})
+            bodies.append(
+                {
+                    "code": row.code,
+                    "description": row.description,
+                    "family": {"description": row.family},
+                    "price": float(row.price),
+                    "enabled": bool(row.enabled),
+                    "quantity": max(float(stock) - float(on_routes.get(row.code, 0.0)), 0.0),
+                }
+            )
         return bodies
 
     def catalog_write_all(self) -> dict:
@@ -146,8 +161,12 @@ class Naive:
         created = updated = 0
         for body in bodies:
             if body["code"] in existing:
-                self.send(self.handy, "PUT", f"/product/{body['code']}",
-                          json={k: v for k, v in body.items() if k != "code"})
+                self.send(
+                    self.handy,
+                    "PUT",
+                    f"/product/{body['code']}",
+                    json={k: v for k, v in body.items() if k != "code"},
+                )
                 updated += 1
             else:
                 self.send(self.handy, "POST", "/product", json=body)
@@ -156,15 +175,21 @@ class Naive:
 
     def catalog_compare(self) -> dict:
         bodies = self.desired_products()
-        current = {p["code"]: p for enabled in ("true", "false")
-                   for p in self.handy_all("/product", "products", enabled=enabled)}
+        current = {
+            p["code"]: p
+            for enabled in ("true", "false")
+            for p in self.handy_all("/product", "products", enabled=enabled)
+        }
 
         def differs(body: dict, now: dict) -> bool:
             family = (now.get("family") or {}).get("description")
-            return (body["description"] != now.get("description") or body["enabled"] != now.get("enabled")
-                    or body["family"]["description"] != family
-                    or abs(body["price"] - float(now.get("price") or 0)) > 0.005
-                    or abs(body["quantity"] - float(now.get("quantity") or 0)) > 0.005)
+            return (
+                body["description"] != now.get("description")
+                or body["enabled"] != now.get("enabled")
+                or body["family"]["description"] != family
+                or abs(body["price"] - float(now.get("price") or 0)) > 0.005
+                or abs(body["quantity"] - float(now.get("quantity") or 0)) > 0.005
+            )
 
         created = updated = 0
         for body in bodies:
@@ -173,8 +198,12 @@ class Naive:
                 self.send(self.handy, "POST", "/product", json=body)
                 created += 1
             elif differs(body, now):
-                self.send(self.handy, "PUT", f"/product/{body['code']}",
-                          json={k: v for k, v in body.items() if k != "code"})
+                self.send(
+                    self.handy,
+                    "PUT",
+                    f"/product/{body['code']}",
+                    json={k: v for k, v in body.items() if k != "code"},
+                )
                 updated += 1
         return {"created": created, "updated": updated}
 
@@ -186,29 +215,56 @@ class Naive:
 
         self.login()
         branch = self.branch_id()
-        index = products_index(self.gx_all("/products", branch_id=branch), self.send(self.gx, "GET", "/taxes"))
+        index = products_index(
+            self.gx_all("/products", branch_id=branch), self.send(self.gx, "GET", "/taxes")
+        )
         sellers = self.send(self.gx, "GET", "/sellers")
         clients = self.gx_all("/clients", branch_id=branch)  # read once, new ones appended
-        orders = self.handy_all("/salesOrder", "salesOrders", start=start, end=end,
-                                filterWithDate="dateCreated", deleted="false", order="asc")
+        orders = self.handy_all(
+            "/salesOrder",
+            "salesOrders",
+            start=start,
+            end=end,
+            filterWithDate="dateCreated",
+            deleted="false",
+            order="asc",
+        )
         pushed = failed = 0
         for order in orders:
             client, _ = match_client(order["customer"], clients)
             try:
                 if client is None:
-                    client = self.send(self.gx, "POST", "/clients", json=new_client_body(
-                        order["customer"], branch_id=branch, with_address=True, order_id=order["id"]))
+                    client = self.send(
+                        self.gx,
+                        "POST",
+                        "/clients",
+                        json=new_client_body(
+                            order["customer"],
+                            branch_id=branch,
+                            with_address=True,
+                            order_id=order["id"],
+                        ),
+                    )
                     clients.append(client)
-                document = build_document(order, doc_type="sales_order", branch_id=branch,
-                                          client_id=client["client_id"],
-                                          seller_id=match_seller(order.get("createdBy"), sellers),
-                                          products_by_key=index, branch_name=BRANCH)
+                document = build_document(
+                    order,
+                    doc_type="sales_order",
+                    branch_id=branch,
+                    client_id=client["client_id"],
+                    seller_id=match_seller(order.get("createdBy"), sellers),
+                    products_by_key=index,
+                    branch_name=BRANCH,
+                )
                 created = self.send(self.gx, "POST", "/sales_orders", json=document.body)
             except Exception:  # noqa: BLE001 - a simple script logs and goes on
                 failed += 1
                 continue
-            self.send(self.handy, "PUT", f"/salesOrder/{order['id']}",
-                      json={"externalId": str(created["sales_order_id"])})
+            self.send(
+                self.handy,
+                "PUT",
+                f"/salesOrder/{order['id']}",
+                json={"externalId": str(created["sales_order_id"])},
+            )
             pushed += 1
         return {"read": len(orders), "pushed": pushed, "failed": failed}
 
@@ -228,8 +284,18 @@ def _child(spec: dict) -> None:
     finally:
         naive.close()
     wall = time.perf_counter() - started
-    print("RESULT " + json.dumps({"wall_s": round(wall, 2), **outcome, "waits_429": naive.waits_429,
-                                  "peak_rss_mb": peak_rss_mb()}), flush=True)
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "wall_s": round(wall, 2),
+                **outcome,
+                "waits_429": naive.waits_429,
+                "peak_rss_mb": peak_rss_mb(),
+            }
+        ),
+        flush=True,
+    )
 
 
 def run_naive(script: str, urls: Urls, env: dict[str, str], **spec: Any) -> dict:
@@ -238,8 +304,11 @@ def run_naive(script: str, urls: Urls, env: dict[str, str], **spec: Any) -> dict
     catalog = script != "orders"
     before = handy_products(urls.handy) if catalog else None
     reset_stats(urls)
-    result = run_child("bench.naive", [json.dumps({"script": script, "handy": urls.handy,
-                                                   "gestionix": urls.gestionix, **spec})], env)
+    result = run_child(
+        "bench.naive",
+        [json.dumps({"script": script, "handy": urls.handy, "gestionix": urls.gestionix, **spec})],
+        env,
+    )
     calls = calls_summary(stats(urls.handy), stats(urls.gestionix))
     result.update({k: v for k, v in calls.items() if not k.endswith("_by_route")})
     result["startup_s"] = round(result["process_wall_s"] - result["wall_s"], 2)
@@ -255,8 +324,18 @@ def run_naive_catalog(script: str, urls: Urls, env: dict[str, str]) -> dict:
 # ----------------------------------------------------------------------------- runs
 
 
-OURS_KEYS = ("wall_s", "process_wall_s", "process_cpu_s", "changed", "handy_calls", "handy_writes",
-             "handy_429", "gestionix_calls", "overhead_s", "peak_rss_mb")
+OURS_KEYS = (
+    "wall_s",
+    "process_wall_s",
+    "process_cpu_s",
+    "changed",
+    "handy_calls",
+    "handy_writes",
+    "handy_429",
+    "gestionix_calls",
+    "overhead_s",
+    "peak_rss_mb",
+)
 
 
 def naive_catalog(args, env: dict[str, str], home: str) -> dict:
@@ -291,24 +370,43 @@ def naive_orders(args, env: dict[str, str], ours_window: dict | None) -> dict:
 
     from bench.orders import ORDER_WORLD, WORLD, _in_the_past, create_orders
 
-    with sandbox_process(WORLD["products"], WORLD["customers"], setup={"order_world": ORDER_WORLD},
-                         latency_ms=args.latency_ms,
-                         handy_rate_limit_per_minute=args.handy_rate) as urls:
+    with sandbox_process(
+        WORLD["products"],
+        WORLD["customers"],
+        setup={"order_world": ORDER_WORLD},
+        latency_ms=args.latency_ms,
+        handy_rate_limit_per_minute=args.handy_rate,
+    ) as urls:
         _in_the_past(urls, 30)
         create_orders(urls, args.orders)
         _in_the_past(urls, -30)
         zone = ZoneInfo("America/Mexico_City")
         now = datetime.now(UTC)
-        window = [(now - timedelta(minutes=5)).astimezone(zone).strftime("%d/%m/%Y %H:%M:%S"),
-                  now.astimezone(zone).strftime("%d/%m/%Y %H:%M:%S")]
+        window = [
+            (now - timedelta(minutes=5)).astimezone(zone).strftime("%d/%m/%Y %H:%M:%S"),
+            now.astimezone(zone).strftime("%d/%m/%Y %H:%M:%S"),
+        ]
         result = {"orders": args.orders, "naive": run_naive("orders", urls, env, window=window)}
     if ours_window is None:
         from bench.orders import run_window
 
         ours_window = run_window(args, env)
-    result["ours"] = {k: ours_window.get(k) for k in (
-        "orders", "pushed", "wall_s", "process_wall_s", "process_cpu_s", "handy_calls", "handy_writes",
-        "gestionix_calls", "handy_429", "overhead_s", "peak_rss_mb")}
+    result["ours"] = {
+        k: ours_window.get(k)
+        for k in (
+            "orders",
+            "pushed",
+            "wall_s",
+            "process_wall_s",
+            "process_cpu_s",
+            "handy_calls",
+            "handy_writes",
+            "gestionix_calls",
+            "handy_429",
+            "overhead_s",
+            "peak_rss_mb",
+        )
+    }
     return result
 
 
@@ -335,17 +433,25 @@ def ratios(catalog: dict | None, orders: dict | None, big: dict | None) -> dict:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--products", type=int, default=2000, help="catalog world size (both scripts)")
+    parser.add_argument(
+        "--products", type=int, default=2000, help="catalog world size (both scripts)"
+    )
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--latency-ms", type=int, default=50)
-    parser.add_argument("--rate-limit", type=int, default=HANDY_RATE, help="Handy requests/minute (catalog)")
-    parser.add_argument("--handy-rate", type=int, default=HANDY_RATE, help="Handy requests/minute (orders)")
+    parser.add_argument(
+        "--rate-limit", type=int, default=HANDY_RATE, help="Handy requests/minute (catalog)"
+    )
+    parser.add_argument(
+        "--handy-rate", type=int, default=HANDY_RATE, help="Handy requests/minute (orders)"
+    )
 
 
 def _line(r: dict) -> str:
-    return (f"{r['wall_s']} s (process {r.get('process_wall_s')} s) | Handy {r['handy_calls']} calls "
-            f"({r['handy_writes']} writes, 429: {r['handy_429']}) | Gestionix {r['gestionix_calls']} | "
-            f"changed {r.get('changed', '-')} | VmHWM {r.get('peak_rss_mb')} MB")
+    return (
+        f"{r['wall_s']} s (process {r.get('process_wall_s')} s) | Handy {r['handy_calls']} calls "
+        f"({r['handy_writes']} writes, 429: {r['handy_429']}) | Gestionix {r['gestionix_calls']} | "
+        f"changed {r.get('changed', '-')} | VmHWM {r.get('peak_rss_mb')} MB"
+    )
 
 
 def naive_rows(report: dict) -> list[tuple[str, str]]:
@@ -353,27 +459,45 @@ def naive_rows(report: dict) -> list[tuple[str, str]]:
     rows = []
     if c:
         n = c["products"]
-        rows += [(f"{label} ({n}-product world)", _line(c[key])) for key, label in (
-            ("write_all_initial", "naive write-all, initial load"),
-            ("compare_initial", "naive compare, initial load"),
-            ("ours_initial", "ours, initial load"),
-            ("write_all_resync", "naive write-all, full resync (nothing changed)"),
-            ("compare_noop", "naive compare, nothing changed"),
-            ("ours_noop", "ours, no-op"))]
+        rows += [
+            (f"{label} ({n}-product world)", _line(c[key]))
+            for key, label in (
+                ("write_all_initial", "naive write-all, initial load"),
+                ("compare_initial", "naive compare, initial load"),
+                ("ours_initial", "ours, initial load"),
+                ("write_all_resync", "naive write-all, full resync (nothing changed)"),
+                ("compare_noop", "naive compare, nothing changed"),
+                ("ours_noop", "ours, no-op"),
+            )
+        ]
     if o:
-        rows += [(f"naive orders {o['orders']}", _line(o["naive"]) + f" | pushed {o['naive']['pushed']}"),
-                 (f"ours orders {o['orders']}", _line(o["ours"]) + f" | pushed {o['ours']['pushed']}")]
+        rows += [
+            (
+                f"naive orders {o['orders']}",
+                _line(o["naive"]) + f" | pushed {o['naive']['pushed']}",
+            ),
+            (f"ours orders {o['orders']}", _line(o["ours"]) + f" | pushed {o['ours']['pushed']}"),
+        ]
     rows += [(f"ratio {k}", str(v)) for k, v in report["ratios"].items()]
     return rows
 
 
-def bench_naive(args, env: dict[str, str], home: str, *, big: dict | None = None,
-                ours_window: dict | None = None) -> dict:
+def bench_naive(
+    args,
+    env: dict[str, str],
+    home: str,
+    *,
+    big: dict | None = None,
+    ours_window: dict | None = None,
+) -> dict:
     """`big`: bench.catalog's phases (its naive_noop / noop and naive_resync / resync pairs)."""
     started = time.perf_counter()
-    report: dict[str, Any] = {"bench": "naive", "latency_ms": args.latency_ms,
-                              "handy_rate_limit_per_minute_catalog": args.rate_limit,
-                              "handy_rate_limit_per_minute_orders": args.handy_rate}
+    report: dict[str, Any] = {
+        "bench": "naive",
+        "latency_ms": args.latency_ms,
+        "handy_rate_limit_per_minute_catalog": args.rate_limit,
+        "handy_rate_limit_per_minute_orders": args.handy_rate,
+    }
     report["catalog"] = naive_catalog(args, env, home) if args.products else None
     report["orders"] = naive_orders(args, env, ours_window) if args.orders else None
     report["ratios"] = ratios(report["catalog"], report["orders"], big)

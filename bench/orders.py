@@ -64,7 +64,10 @@ from bench.common import (
     verdict,
 )
 
-WORLD = {"products": 300, "customers": 150}  # Gestionix sizes; Handy gets 150 products, 150 customers
+WORLD = {
+    "products": 300,
+    "customers": 150,
+}  # Gestionix sizes; Handy gets 150 products, 150 customers
 ORDER_WORLD = {"products": 150, "customers": 150}
 HANDY_PAGE = 100  # records per GET /salesOrder page
 
@@ -76,8 +79,9 @@ def ports_of(urls: Urls) -> set[int]:
 def _in_the_past(urls: Urls, seconds: float) -> None:
     """Move the sandbox clock (both servers share it) so what is made next is safely inside the
     window that ends "now" (the window end is truncated to the second)."""
-    httpx.post(control(urls.handy) + "/clock", json={"advance_seconds": -seconds},
-               timeout=30).raise_for_status()
+    httpx.post(
+        control(urls.handy) + "/clock", json={"advance_seconds": -seconds}, timeout=30
+    ).raise_for_status()
 
 
 def create_orders(urls: Urls, count: int) -> list[int]:
@@ -94,8 +98,9 @@ def edit_and_delete(urls: Urls, edit: list[int], delete: list[int], cycle: int) 
     new_ids = []
     with httpx.Client(base_url=control(urls.handy), timeout=60) as ctl:
         for order_id in edit:
-            new = ctl.post(f"/orders/{order_id}/edit",
-                           json={"sellerComment": f"editado en el ciclo {cycle}"}).raise_for_status()
+            new = ctl.post(
+                f"/orders/{order_id}/edit", json={"sellerComment": f"editado en el ciclo {cycle}"}
+            ).raise_for_status()
             new_ids.append(new.json()["id"])
         for order_id in delete:
             ctl.delete(f"/orders/{order_id}").raise_for_status()
@@ -135,16 +140,22 @@ def _child(spec: dict) -> None:
     started = time.perf_counter()
     asyncio.run(run())
     wall = time.perf_counter() - started
-    print("RESULT " + json.dumps({
-        **timer.report(wall),
-        **loop_cpu.report(),
-        **store_calls.report(),
-        "flow_cpu_s": round(process_cpu_s() - cpu_before, 2),
-        "flow_walls_s": walls,
-        "handy_write_span_s": round(timer.write_span("handy"), 2),
-        "peak_rss_mb": peak_rss_mb(),
-        "summaries": summaries,
-    }), flush=True)
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                **timer.report(wall),
+                **loop_cpu.report(),
+                **store_calls.report(),
+                "flow_cpu_s": round(process_cpu_s() - cpu_before, 2),
+                "flow_walls_s": walls,
+                "handy_write_span_s": round(timer.write_span("handy"), 2),
+                "peak_rss_mb": peak_rss_mb(),
+                "summaries": summaries,
+            }
+        ),
+        flush=True,
+    )
 
 
 def run_flows(urls: Urls, slug: str, flows: list[str], env: dict[str, str]) -> dict:
@@ -168,22 +179,50 @@ def _setup_tenant(slug: str, urls: Urls) -> None:
     cursors.set(slug, "deletions", start)
 
 
-MEASURED = ("wall_s", "process_wall_s", "process_cpu_s", "flow_cpu_s", "startup_s", "api_busy_s",
-            "http_busy_s", "prefect_api_s", "overhead_s", "overhead_share", "loop_cpu_s",
-            "loop_cpu_outside_api_s", "loop_cpu_outside_api_raw_s", "loop_cpu_in_api_calls_s",
-            "loop_io_callbacks_cpu_s", "loop_task_steps", "loop_measurement_correction_s",
-            "loop_is_main_thread", "other_loops_cpu_s", "store_statements_on_loop",
-            "store_statements_off_loop", "peak_rss_mb", "handy_calls", "handy_reads",
-            "handy_writes", "handy_429", "gestionix_calls", "gestionix_reads", "gestionix_writes")
+MEASURED = (
+    "wall_s",
+    "process_wall_s",
+    "process_cpu_s",
+    "flow_cpu_s",
+    "startup_s",
+    "api_busy_s",
+    "http_busy_s",
+    "prefect_api_s",
+    "overhead_s",
+    "overhead_share",
+    "loop_cpu_s",
+    "loop_cpu_outside_api_s",
+    "loop_cpu_outside_api_raw_s",
+    "loop_cpu_in_api_calls_s",
+    "loop_io_callbacks_cpu_s",
+    "loop_task_steps",
+    "loop_measurement_correction_s",
+    "loop_is_main_thread",
+    "other_loops_cpu_s",
+    "store_statements_on_loop",
+    "store_statements_off_loop",
+    "peak_rss_mb",
+    "handy_calls",
+    "handy_reads",
+    "handy_writes",
+    "handy_429",
+    "gestionix_calls",
+    "gestionix_reads",
+    "gestionix_writes",
+)
 
 
 def run_window(args, env: dict[str, str]) -> dict:
     """One order_push run over --orders new orders."""
     from store import binder
 
-    with sandbox_process(WORLD["products"], WORLD["customers"], setup={"order_world": ORDER_WORLD},
-                         latency_ms=args.latency_ms,
-                         handy_rate_limit_per_minute=args.handy_rate) as urls:
+    with sandbox_process(
+        WORLD["products"],
+        WORLD["customers"],
+        setup={"order_world": ORDER_WORLD},
+        latency_ms=args.latency_ms,
+        handy_rate_limit_per_minute=args.handy_rate,
+    ) as urls:
         slug = f"bench-window-{random.randrange(16**6):06x}"
         _setup_tenant(slug, urls)
         _in_the_past(urls, 30)
@@ -199,7 +238,8 @@ def run_window(args, env: dict[str, str]) -> dict:
         "gestionix_calls_per_order": round(result["gestionix_calls"] / max(pushed, 1), 3),
         "handy_calls_per_order": round(result["handy_calls"] / max(pushed, 1), 3),
         "handy_write_throughput_share": throughput_share(
-            result["handy_writes"], result["handy_write_span_s"], args.handy_rate),
+            result["handy_writes"], result["handy_write_span_s"], args.handy_rate
+        ),
         "handy_floor_s": floor,
         "over_floor": round(result["wall_s"] / floor, 3),
         "process_over_floor": round(result["process_wall_s"] / floor, 3),
@@ -216,9 +256,13 @@ def run_cycles(args, env: dict[str, str]) -> dict:
 
     rng = random.Random(5)
     cycles = []
-    with sandbox_process(WORLD["products"], WORLD["customers"], setup={"order_world": ORDER_WORLD},
-                         latency_ms=args.latency_ms,
-                         handy_rate_limit_per_minute=args.handy_rate) as urls:
+    with sandbox_process(
+        WORLD["products"],
+        WORLD["customers"],
+        setup={"order_world": ORDER_WORLD},
+        latency_ms=args.latency_ms,
+        handy_rate_limit_per_minute=args.handy_rate,
+    ) as urls:
         slug = f"bench-cycles-{random.randrange(16**6):06x}"
         _setup_tenant(slug, urls)
         previous: list[int] = []
@@ -226,21 +270,31 @@ def run_cycles(args, env: dict[str, str]) -> dict:
             _in_the_past(urls, 30)
             new = create_orders(urls, args.cycle_orders)
             touched = rng.sample(previous, min(len(previous), args.edits + args.deletions))
-            edited, deleted = touched[: args.edits], touched[args.edits:]
+            edited, deleted = touched[: args.edits], touched[args.edits :]
             early = rng.sample(new, min(args.early_deletions, len(new)))
             new_versions = edit_and_delete(urls, edited, deleted + early, cycle)
             _in_the_past(urls, -30)
             result = run_flows(urls, slug, ["order_push", "deletion_sync"], env)
-            cycles.append({
-                "cycle": cycle, "new_orders": len(new), "edited": len(edited),
-                "deleted": len(deleted), "deleted_before_push": len(early),
-                "changed": len(new) - len(early) + len(edited) + len(deleted) + len(edited) + len(early),
-                "push_wall_s": result["flow_walls_s"]["order_push"],
-                "deletion_wall_s": result["flow_walls_s"]["deletion_sync"],
-                **{k: result.get(k) for k in MEASURED},
-                "push_summary": result["summaries"]["order_push"][:160],
-                "deletion_summary": result["summaries"]["deletion_sync"][:160],
-            })
+            cycles.append(
+                {
+                    "cycle": cycle,
+                    "new_orders": len(new),
+                    "edited": len(edited),
+                    "deleted": len(deleted),
+                    "deleted_before_push": len(early),
+                    "changed": len(new)
+                    - len(early)
+                    + len(edited)
+                    + len(deleted)
+                    + len(edited)
+                    + len(early),
+                    "push_wall_s": result["flow_walls_s"]["order_push"],
+                    "deletion_wall_s": result["flow_walls_s"]["deletion_sync"],
+                    **{k: result.get(k) for k in MEASURED},
+                    "push_summary": result["summaries"]["order_push"][:160],
+                    "deletion_summary": result["summaries"]["deletion_sync"][:160],
+                }
+            )
             live = set(new) - set(early)
             previous = [o for o in previous if o not in set(touched)] + sorted(live) + new_versions
         bindings = binder.all_for(slug, "order")
@@ -248,9 +302,21 @@ def run_cycles(args, env: dict[str, str]) -> dict:
     status_counts: dict[str, int] = {}
     for binding in bindings:
         status_counts[binding.status] = status_counts.get(binding.status, 0) + 1
-    total = {key: sum(c[key] for c in cycles) for key in (
-        "new_orders", "edited", "deleted", "deleted_before_push", "changed", "handy_calls",
-        "handy_writes", "gestionix_calls", "gestionix_writes", "handy_429")}
+    total = {
+        key: sum(c[key] for c in cycles)
+        for key in (
+            "new_orders",
+            "edited",
+            "deleted",
+            "deleted_before_push",
+            "changed",
+            "handy_calls",
+            "handy_writes",
+            "gestionix_calls",
+            "gestionix_writes",
+            "handy_429",
+        )
+    }
     walls = [c["wall_s"] for c in cycles]
     process_walls = [c["process_wall_s"] for c in cycles]
     return {
@@ -265,7 +331,9 @@ def run_cycles(args, env: dict[str, str]) -> dict:
         "overhead_s": round(sum(c["overhead_s"] for c in cycles), 1),
         "peak_rss_mb": max(c["peak_rss_mb"] for c in cycles),
         "handy_calls_per_changed": round(total["handy_calls"] / max(total["changed"], 1), 3),
-        "gestionix_calls_per_changed": round(total["gestionix_calls"] / max(total["changed"], 1), 3),
+        "gestionix_calls_per_changed": round(
+            total["gestionix_calls"] / max(total["changed"], 1), 3
+        ),
         "binding_statuses": status_counts,
         "gestionix_open_documents": documents,
         "per_cycle": cycles,
@@ -276,17 +344,29 @@ def run_big_order(args, env: dict[str, str]) -> dict:
     """order_push of one --big-order-lines-line order over a --big-catalog-product branch."""
     from store import binder
 
-    setup = {"order_world": {"products": args.big_order_lines, "customers": 20},
-             "big_order": args.big_order_lines}
-    with sandbox_process(args.big_catalog, 20, setup=setup, latency_ms=args.latency_ms,
-                         handy_rate_limit_per_minute=args.handy_rate) as urls:
+    setup = {
+        "order_world": {"products": args.big_order_lines, "customers": 20},
+        "big_order": args.big_order_lines,
+    }
+    with sandbox_process(
+        args.big_catalog,
+        20,
+        setup=setup,
+        latency_ms=args.latency_ms,
+        handy_rate_limit_per_minute=args.handy_rate,
+    ) as urls:
         slug = f"bench-bigorder-{random.randrange(16**6):06x}"
         _setup_tenant(slug, urls)
         time.sleep(1.1)  # the order is inside the window that ends "now" (truncated to the second)
         result = run_flows(urls, slug, ["order_push"], env)
         pushed = len(binder.all_for(slug, "order", status="pushed"))
-    return {"catalog_products": args.big_catalog, "lines": args.big_order_lines, "pushed": pushed,
-            **{k: result.get(k) for k in MEASURED}, "summary": result["summaries"]["order_push"]}
+    return {
+        "catalog_products": args.big_catalog,
+        "lines": args.big_order_lines,
+        "pushed": pushed,
+        **{k: result.get(k) for k in MEASURED},
+        "summary": result["summaries"]["order_push"],
+    }
 
 
 def _count_documents(urls: Urls) -> int:
@@ -302,16 +382,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--edits", type=int, default=10)
     parser.add_argument("--deletions", type=int, default=10)
     parser.add_argument("--early-deletions", type=int, default=5)
-    parser.add_argument("--big-catalog", type=int, default=50_000,
-                        help="Gestionix products of the big-order world (0: skip it)")
+    parser.add_argument(
+        "--big-catalog",
+        type=int,
+        default=50_000,
+        help="Gestionix products of the big-order world (0: skip it)",
+    )
     parser.add_argument("--big-order-lines", type=int, default=2000)
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--handy-rate", type=int, default=HANDY_RATE, help="Handy requests/minute")
 
 
 def bench_orders(args, env: dict[str, str]) -> dict:
-    report: dict = {"bench": "orders", "latency_ms": args.latency_ms,
-                    "handy_rate_limit_per_minute": args.handy_rate}
+    report: dict = {
+        "bench": "orders",
+        "latency_ms": args.latency_ms,
+        "handy_rate_limit_per_minute": args.handy_rate,
+    }
     started = time.perf_counter()
     report["window"] = run_window(args, env)
     if args.cycles:
@@ -320,18 +407,22 @@ def bench_orders(args, env: dict[str, str]) -> dict:
         report["big_order"] = run_big_order(args, env)
     w = report["window"]
     report["goals_met"] = {
-        "window_within_floor": w["over_floor"] <= GOALS["orders_over_floor_max"] and w["pushed"] == args.orders,
-        "window_loop_cpu": (w["loop_cpu_outside_api_s"] or 0) <= GOALS["loop_cpu_outside_api_s_max"],
+        "window_within_floor": w["over_floor"] <= GOALS["orders_over_floor_max"]
+        and w["pushed"] == args.orders,
+        "window_loop_cpu": (w["loop_cpu_outside_api_s"] or 0)
+        <= GOALS["loop_cpu_outside_api_s_max"],
         "window_no_store_call_on_loop": w["store_statements_on_loop"] == 0,
         "window_within_half_cycle": w["wall_s"] <= CYCLE_SECONDS * GOALS["orders_cycle_share_max"],
     }
     if args.cycles:
         report["goals_met"]["cycles_within_half_cycle"] = (
-            report["cycles"]["max_cycle_share"] <= GOALS["orders_cycle_share_max"])
+            report["cycles"]["max_cycle_share"] <= GOALS["orders_cycle_share_max"]
+        )
     if args.big_catalog:
         big = report["big_order"]
         report["goals_met"]["big_order_peak_rss"] = (
-            big["pushed"] == 1 and big["peak_rss_mb"] <= GOALS["peak_rss_mb_max"])
+            big["pushed"] == 1 and big["peak_rss_mb"] <= GOALS["peak_rss_mb_max"]
+        )
     report["bench_seconds"] = round(time.perf_counter() - started, 1)
     return report
 
@@ -339,43 +430,79 @@ def bench_orders(args, env: dict[str, str]) -> dict:
 def orders_rows(report: dict) -> list[tuple[str, str]]:
     w = report["window"]
     rows = [
-        (f"window: {w['orders']} orders", (
-            f"{w['pushed']} pushed in {w['wall_s']} s in-flow, {w['process_wall_s']} s whole process "
-            f"= {w['cycle_share']:.0%} of the 10-min cycle; Handy-rate floor {w['handy_floor_s']} s "
-            f"-> x{w['over_floor']} (process x{w['process_over_floor']})")),
-        ("window: calls", (
-            f"Handy {w['handy_calls']} ({w['handy_calls_per_order']}/order, 429: {w['handy_429']}), "
-            f"Gestionix {w['gestionix_calls']} ({w['gestionix_calls_per_order']}/order)")),
+        (
+            f"window: {w['orders']} orders",
+            (
+                f"{w['pushed']} pushed in {w['wall_s']} s in-flow, {w['process_wall_s']} s whole process "
+                f"= {w['cycle_share']:.0%} of the 10-min cycle; Handy-rate floor {w['handy_floor_s']} s "
+                f"-> x{w['over_floor']} (process x{w['process_over_floor']})"
+            ),
+        ),
+        (
+            "window: calls",
+            (
+                f"Handy {w['handy_calls']} ({w['handy_calls_per_order']}/order, 429: {w['handy_429']}), "
+                f"Gestionix {w['gestionix_calls']} ({w['gestionix_calls_per_order']}/order)"
+            ),
+        ),
         ("window: Handy write throughput / limit", f"{w['handy_write_throughput_share']}"),
-        ("window: event-loop CPU", (
-            f"{w['loop_cpu_s']} s, outside API calls {w['loop_cpu_outside_api_s']} s, in API calls "
-            f"{w['loop_cpu_in_api_calls_s']} s, I/O callbacks {w['loop_io_callbacks_cpu_s']} s; "
-            f"process CPU {w['process_cpu_s']} s (in-flow {w['flow_cpu_s']} s)")),
-        ("window: store SQL statements on the event loop / off it",
-         f"{w['store_statements_on_loop']} / {w['store_statements_off_loop']}"),
-        ("window: overhead (wall - API busy)", f"{w['overhead_s']} s (API busy {w['api_busy_s']} s)"),
+        (
+            "window: event-loop CPU",
+            (
+                f"{w['loop_cpu_s']} s, outside API calls {w['loop_cpu_outside_api_s']} s, in API calls "
+                f"{w['loop_cpu_in_api_calls_s']} s, I/O callbacks {w['loop_io_callbacks_cpu_s']} s; "
+                f"process CPU {w['process_cpu_s']} s (in-flow {w['flow_cpu_s']} s)"
+            ),
+        ),
+        (
+            "window: store SQL statements on the event loop / off it",
+            f"{w['store_statements_on_loop']} / {w['store_statements_off_loop']}",
+        ),
+        (
+            "window: overhead (wall - API busy)",
+            f"{w['overhead_s']} s (API busy {w['api_busy_s']} s)",
+        ),
         ("window: VmHWM", f"{w['peak_rss_mb']} MB"),
     ]
     if "cycles" in report:
         c = report["cycles"]
         rows += [
-            (f"cycles: {c['cycles']} x {c['per_cycle'][0]['new_orders']} orders", (
-                f"{c['total_wall_s']} s in all, worst cycle {c['max_cycle_wall_s']} s in-flow / "
-                f"{c['max_cycle_process_wall_s']} s process ({c['max_cycle_share']:.0%} of 10 min), "
-                f"mean {c['mean_cycle_wall_s']} s / {c['mean_cycle_process_wall_s']} s")),
-            ("cycles: edits / deletions / early deletions",
-             f"{c['edited']} / {c['deleted']} / {c['deleted_before_push']}"),
-            ("cycles: calls", (
-                f"Handy {c['handy_calls']} ({c['handy_calls_per_changed']}/changed order, 429: "
-                f"{c['handy_429']}), Gestionix {c['gestionix_calls']} ({c['gestionix_calls_per_changed']}/changed)")),
+            (
+                f"cycles: {c['cycles']} x {c['per_cycle'][0]['new_orders']} orders",
+                (
+                    f"{c['total_wall_s']} s in all, worst cycle {c['max_cycle_wall_s']} s in-flow / "
+                    f"{c['max_cycle_process_wall_s']} s process ({c['max_cycle_share']:.0%} of 10 min), "
+                    f"mean {c['mean_cycle_wall_s']} s / {c['mean_cycle_process_wall_s']} s"
+                ),
+            ),
+            (
+                "cycles: edits / deletions / early deletions",
+                f"{c['edited']} / {c['deleted']} / {c['deleted_before_push']}",
+            ),
+            (
+                "cycles: calls",
+                (
+                    f"Handy {c['handy_calls']} ({c['handy_calls_per_changed']}/changed order, 429: "
+                    f"{c['handy_429']}), Gestionix {c['gestionix_calls']} ({c['gestionix_calls_per_changed']}/changed)"
+                ),
+            ),
             ("cycles: bindings", json.dumps(c["binding_statuses"])),
-            ("cycles: overhead (wall - API busy); VmHWM", f"{c['overhead_s']} s; {c['peak_rss_mb']} MB"),
+            (
+                "cycles: overhead (wall - API busy); VmHWM",
+                f"{c['overhead_s']} s; {c['peak_rss_mb']} MB",
+            ),
         ]
     if "big_order" in report:
         b = report["big_order"]
-        rows.append((f"big order: {b['lines']} lines, {b['catalog_products']}-product catalog", (
-            f"pushed {b['pushed']} in {b['wall_s']} s (process {b['process_wall_s']} s), "
-            f"VmHWM {b['peak_rss_mb']} MB")))
+        rows.append(
+            (
+                f"big order: {b['lines']} lines, {b['catalog_products']}-product catalog",
+                (
+                    f"pushed {b['pushed']} in {b['wall_s']} s (process {b['process_wall_s']} s), "
+                    f"VmHWM {b['peak_rss_mb']} MB"
+                ),
+            )
+        )
     for goal, ok in report["goals_met"].items():
         rows.append((f"goal {goal}", verdict(ok)))
     return rows

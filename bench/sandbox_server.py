@@ -33,8 +33,13 @@ def add_open_routes(handy, count: int) -> list[int]:
     for n in range(count):
         seller = sellers[n % len(sellers)]
         rid = handy.next_id("route")
-        handy.routes[rid] = {"id": rid, "user": {"id": seller["id"], "name": seller["name"]},
-                             "closed": False, "dateCreated": handy.now_iso(), "dateClosed": None}
+        handy.routes[rid] = {
+            "id": rid,
+            "user": {"id": seller["id"], "name": seller["name"]},
+            "closed": False,
+            "dateCreated": handy.now_iso(),
+            "dateClosed": None,
+        }
         handy.route_inventory[rid] = {}
         ids.append(rid)
     handy.touch()
@@ -49,20 +54,39 @@ def seed_order_world(sb, products: int, customers: int) -> None:
     copied = 0
     for product in company.products.values():
         key = product["key"]
-        rates = [t for t in product["taxes"] if t["type"] == "transferred" and t["factor"] == "rate"]
-        if (copied >= products or not (product["active"] and product["for_sale"]) or not key
-                or key != key.strip() or "/" in key or not rates or len(rates) != len(product["taxes"])
-                or branch not in company.product_branches[product["product_id"]]):
+        rates = [
+            t for t in product["taxes"] if t["type"] == "transferred" and t["factor"] == "rate"
+        ]
+        if (
+            copied >= products
+            or not (product["active"] and product["for_sale"])
+            or not key
+            or key != key.strip()
+            or "/" in key
+            or not rates
+            or len(rates) != len(product["taxes"])
+            or branch not in company.product_branches[product["product_id"]]
+        ):
             continue
         price = round(line_amount_with_taxes(product["price"], rates), 2)  # IVA on price + IEPS
-        sb.handy.create_product({"code": key, "description": product["name"],
-                                 "family": {"description": "Bench"}, "price": price})
+        sb.handy.create_product(
+            {
+                "code": key,
+                "description": product["name"],
+                "family": {"description": "Bench"},
+                "price": price,
+            }
+        )
         copied += 1
-    named = [c for c in company.clients.values()
-             if c["branch_id"] == branch and (c["commercial_name"] or c["business_name"]).strip()]
+    named = [
+        c
+        for c in company.clients.values()
+        if c["branch_id"] == branch and (c["commercial_name"] or c["business_name"]).strip()
+    ]
     for n, client in enumerate(named[:customers]):
-        sb.handy.create_customer({"code": f"B-{n}",
-                                  "description": client["commercial_name"] or client["business_name"]})
+        sb.handy.create_customer(
+            {"code": f"B-{n}", "description": client["commercial_name"] or client["business_name"]}
+        )
 
 
 def spoil_claves(sb, count: int) -> int:
@@ -89,9 +113,13 @@ def add_big_order(sb, lines: int) -> int:
 def main() -> None:
     config = json.loads(sys.argv[1])
     setup = config.get("setup") or {}
-    with run_sandbox(products=config["products"], customers=config.get("customers", 5),
-                     handy_port=config["handy_port"], gestionix_port=config["gestionix_port"],
-                     **config.get("knobs", {})) as sb:
+    with run_sandbox(
+        products=config["products"],
+        customers=config.get("customers", 5),
+        handy_port=config["handy_port"],
+        gestionix_port=config["gestionix_port"],
+        **config.get("knobs", {}),
+    ) as sb:
         if setup.get("open_routes"):
             add_open_routes(sb.handy, int(setup["open_routes"]))
         if setup.get("bad_claves"):

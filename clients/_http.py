@@ -13,8 +13,8 @@ import json
 import logging
 import time
 from collections import Counter
-from email.utils import parsedate_to_datetime
 from collections.abc import Callable, Collection, Iterable, Mapping
+from email.utils import parsedate_to_datetime
 from typing import Any, Self
 
 import httpx
@@ -48,12 +48,12 @@ def call_key(method: str, template: str) -> str:
     return f"{method} {template.rstrip('/') or '/'}"
 
 
-
 @functools.cache
 def _verified_tls():
     """One certificate-verifying TLS context per process (loading the CA bundle costs ~50 ms of CPU,
     paid once instead of per client: a scheduled run starts several)."""
     return httpx.create_ssl_context()
+
 
 class HttpCore:
     def __init__(
@@ -137,8 +137,14 @@ class HttpCore:
                 with attempt:
                     attempt_number += 1
                     return await self._send_once(
-                        method, template, path, params, json_body,
-                        headers() if headers else {}, accept, keep_error_body,
+                        method,
+                        template,
+                        path,
+                        params,
+                        json_body,
+                        headers() if headers else {},
+                        accept,
+                        keep_error_body,
                     )
         except ApiError as exc:
             exc.attempts = attempt_number
@@ -174,7 +180,11 @@ class HttpCore:
                 failure = unsendable_request(system=self.system, method=method, path=path, exc=exc)
             except httpx.HTTPError as exc:
                 failure = error_from_exception(
-                    system=self.system, method=method, path=path, exc=exc, secrets=self._secrets(),
+                    system=self.system,
+                    method=method,
+                    path=path,
+                    exc=exc,
+                    secrets=self._secrets(),
                     base_url=self.base_url,
                 )
             if failure is not None:
@@ -185,7 +195,10 @@ class HttpCore:
         status = response.status_code
         self._observe_server_clock(response)
         self._log.debug(
-            "%s %s -> %d (%.0f ms)", method, template, status,
+            "%s %s -> %d (%.0f ms)",
+            method,
+            template,
+            status,
             (self.clock.monotonic() - started) * 1000,
         )
         retry_after = self.limiter.observe(status, response.headers)

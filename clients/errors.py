@@ -370,7 +370,9 @@ def _field_errors(items: Any) -> list[dict[str, Any]]:
             field = ".".join(str(p) for p in item["loc"] if p != "body")
         entry: dict[str, Any] = {
             "field": field,
-            "message": str(item.get("message") or item.get("msg") or item.get("defaultMessage") or ""),
+            "message": str(
+                item.get("message") or item.get("msg") or item.get("defaultMessage") or ""
+            ),
         }
         for key in ("rejected-value", "rejectedValue", "rejected_value"):
             if key in item:
@@ -382,7 +384,9 @@ def _field_errors(items: Any) -> list[dict[str, Any]]:
     return out
 
 
-def parse_error_body(content: bytes | None) -> tuple[str, list[dict[str, Any]], dict[str, Any], str]:
+def parse_error_body(
+    content: bytes | None,
+) -> tuple[str, list[dict[str, Any]], dict[str, Any], str]:
     """(message, field_errors, other JSON keys, snippet) of an error body; never raises."""
     try:
         body = json.loads(content) if content else None
@@ -441,21 +445,35 @@ SYSTEM_NAMES = {"handy": "Handy", "gestionix": "Gestionix"}
 
 
 def unreachable_text(system: str, base_url: str, exc: BaseException) -> str:
-    """"Handy at http://127.0.0.1:8701/api/v2 refused the connection", and the like."""
+    """ "Handy at http://127.0.0.1:8701/api/v2 refused the connection", and the like."""
     where = f"{SYSTEM_NAMES.get(system, system)} at {base_url}"
     detail = str(exc)
     causes = list(_exception_chain(exc))
     if isinstance(exc, httpx.ConnectTimeout):
         return f"{where} did not accept the connection in time (host down or unreachable)"
-    if any(isinstance(cause, ConnectionRefusedError) for cause in causes) or "refused" in detail.lower():
+    if (
+        any(isinstance(cause, ConnectionRefusedError) for cause in causes)
+        or "refused" in detail.lower()
+    ):
         return f"{where} refused the connection (is it running? is the URL right?)"
-    if re.search(r"name or service not known|nodename nor servname|getaddrinfo|name resolution|no address", detail, re.IGNORECASE):
-        return f"{where} cannot be reached: its host name is not found (DNS: {detail.split('] ')[-1]})"
+    if re.search(
+        r"name or service not known|nodename nor servname|getaddrinfo|name resolution|no address",
+        detail,
+        re.IGNORECASE,
+    ):
+        return (
+            f"{where} cannot be reached: its host name is not found (DNS: {detail.split('] ')[-1]})"
+        )
     return f"{where} cannot be reached: {detail or type(exc).__name__}"
 
 
 def error_from_exception(
-    *, system: str, method: str, path: str, exc: BaseException, secrets: Iterable[str] = (),
+    *,
+    system: str,
+    method: str,
+    path: str,
+    exc: BaseException,
+    secrets: Iterable[str] = (),
     base_url: str | None = None,
 ) -> ApiError:
     """The ApiError for a transport failure. The httpx exception is not chained (it holds the

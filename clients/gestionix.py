@@ -86,12 +86,21 @@ class GestionixClient(ApiClient):
         page_size: int = MAX_PAGE_SIZE,
     ) -> None:
         super().__init__(
-            base_url, tenant=tenant, rate_per_minute=rate_per_minute, max_concurrency=max_concurrency,
-            transport=transport, timeout=timeout, clock=clock, retry_policy=retry_policy, limiter=limiter,
+            base_url,
+            tenant=tenant,
+            rate_per_minute=rate_per_minute,
+            max_concurrency=max_concurrency,
+            transport=transport,
+            timeout=timeout,
+            clock=clock,
+            retry_policy=retry_policy,
+            limiter=limiter,
         )
         try:  # checked when loaded too, not only when saved
             self._user = check_secret("the Gestionix user (user)", user, header=False)
-            self._password = check_secret("the Gestionix password (password)", password, header=False)
+            self._password = check_secret(
+                "the Gestionix password (password)", password, header=False
+            )
         except UnusableSecret as exc:
             raise CredentialsError(f"tenant {tenant!r}: {exc}", system=SYSTEM) from None
         self.company_id = company_id  # sent as `Company`; None: only the user's calls are allowed
@@ -109,13 +118,20 @@ class GestionixClient(ApiClient):
         body = {LOGIN_USER_FIELD: self._user, LOGIN_PASSWORD_FIELD: self._password}
         try:
             response, data = await core.request(
-                "POST", LOGIN_PATH, LOGIN_PATH, json_body=body, idempotent=True,
+                "POST",
+                LOGIN_PATH,
+                LOGIN_PATH,
+                json_body=body,
+                idempotent=True,
                 keep_error_body=False,
             )
         except (Reauth, ValidationFailed) as exc:
             raise CredentialsError(
                 f"Gestionix refused the login of tenant {self.tenant!r} ({exc.message})",
-                system=SYSTEM, status=exc.status, method="POST", path=LOGIN_PATH,
+                system=SYSTEM,
+                status=exc.status,
+                method="POST",
+                path=LOGIN_PATH,
             ) from None
         token = data.get(ACCESS_TOKEN_FIELD) if isinstance(data, Mapping) else None
         if not isinstance(token, str) or secret_problem(token, header=True):
@@ -123,7 +139,10 @@ class GestionixClient(ApiClient):
             raise UnexpectedResponse(
                 f"Gestionix login answered without a usable {ACCESS_TOKEN_FIELD!r} (missing, or "
                 "not sendable in an HTTP header)",
-                system=SYSTEM, status=response.status_code, method="POST", path=LOGIN_PATH,
+                system=SYSTEM,
+                status=response.status_code,
+                method="POST",
+                path=LOGIN_PATH,
             )
         self._access_token = token
         self.logins += 1
@@ -172,23 +191,38 @@ class GestionixClient(ApiClient):
         holder = [token]
         try:
             response, data = await core.request(
-                method, template, path, params=params, json_body=json_body,
-                headers=lambda: headers(holder), accept=accept,
+                method,
+                template,
+                path,
+                params=params,
+                json_body=json_body,
+                headers=lambda: headers(holder),
+                accept=accept,
             )
         except Reauth:
-            logger.debug("tenant %s: %s %s answered 401; logging in again", self.tenant, method, template)
+            logger.debug(
+                "tenant %s: %s %s answered 401; logging in again", self.tenant, method, template
+            )
             await self._relogin(token)
             holder[0] = await self._current_token()
             try:
                 response, data = await core.request(
-                    method, template, path, params=params, json_body=json_body,
-                    headers=lambda: headers(holder), accept=accept,
+                    method,
+                    template,
+                    path,
+                    params=params,
+                    json_body=json_body,
+                    headers=lambda: headers(holder),
+                    accept=accept,
                 )
             except Reauth as exc:
                 raise CredentialsError(
                     f"Gestionix answered 401 again right after a fresh login of tenant "
                     f"{self.tenant!r}: the user lost access or was revoked ({exc.message})",
-                    system=SYSTEM, status=401, method=method, path=path,
+                    system=SYSTEM,
+                    status=401,
+                    method=method,
+                    path=path,
                 ) from None
         return response.status_code, data
 
@@ -203,20 +237,28 @@ class GestionixClient(ApiClient):
         page, previous_first = 1, None
         while page <= MAX_PAGES:
             query = {**(params or {}), PAGE_PARAM: page, PAGE_SIZE_PARAM: size}
-            _, items = await self._call("GET", template, template, params=query, company_scoped=company_scoped)
+            _, items = await self._call(
+                "GET", template, template, params=query, company_scoped=company_scoped
+            )
             if not isinstance(items, list):
-                raise UnexpectedResponse("expected a JSON array", system=SYSTEM, method="GET", path=template)
+                raise UnexpectedResponse(
+                    "expected a JSON array", system=SYSTEM, method="GET", path=template
+                )
             if items and previous_first is not None and items[0] == previous_first:
                 raise PaginationError(
                     f"page {page} starts with the same record as page {page - 1}: the server "
                     "seems to ignore 'page'; the list cannot be read reliably",
-                    system=SYSTEM, method="GET", path=template,
+                    system=SYSTEM,
+                    method="GET",
+                    path=template,
                 )
             if not items:
                 return
             yield items
             previous_first, page = items[0], page + 1
-        raise PaginationError(f"more than {MAX_PAGES} pages", system=SYSTEM, method="GET", path=template)
+        raise PaginationError(
+            f"more than {MAX_PAGES} pages", system=SYSTEM, method="GET", path=template
+        )
 
     async def _list(
         self, template: str, params: Mapping[str, Any] | None = None, *, company_scoped: bool = True
@@ -274,7 +316,8 @@ class GestionixClient(ApiClient):
         """The document carrying `reference`, or None. Several (should not happen): the
         oldest, with a warning."""
         documents = [
-            d for d in await self.list_documents(doc_type, **{REFERENCE_FIELD: reference})
+            d
+            for d in await self.list_documents(doc_type, **{REFERENCE_FIELD: reference})
             if d.get(REFERENCE_FIELD) == reference  # in case the server ignores the filter
         ]
         if not documents:
@@ -282,11 +325,16 @@ class GestionixClient(ApiClient):
         if len(documents) > 1:
             logger.warning(
                 "tenant %s: %d Gestionix %s documents carry reference %r; using the oldest",
-                self.tenant, len(documents), doc_type, reference,
+                self.tenant,
+                len(documents),
+                doc_type,
+                reference,
             )
         return min(documents, key=lambda d: _sort_key(d["id"]))
 
-    async def delete_document(self, doc_type: DocType, doc_id: int | str) -> Literal["deleted", "gone"]:
+    async def delete_document(
+        self, doc_type: DocType, doc_id: int | str
+    ) -> Literal["deleted", "gone"]:
         """204 -> "deleted"; 404 -> "gone" (RULES D3); 409 raises Conflict with the reason."""
         template = _document_path(doc_type) + DOCUMENT_PATH_SUFFIX
         path = template.format(doc_id=_quote_id(doc_id))
@@ -302,7 +350,9 @@ def _document_path(doc_type: str) -> str:
     try:
         return DOCUMENT_PATHS[doc_type]
     except KeyError:
-        raise ValueError(f"doc_type must be one of {sorted(DOCUMENT_PATHS)}, got {doc_type!r}") from None
+        raise ValueError(
+            f"doc_type must be one of {sorted(DOCUMENT_PATHS)}, got {doc_type!r}"
+        ) from None
 
 
 def _with_id(document: dict, doc_type: str, method: str, path: str) -> dict:

@@ -85,7 +85,9 @@ DESCRIPTION_FIELD = "description"  # = handy_fields.FAMILY_DESCRIPTION, ZONE_DES
 EXTERNAL_ID_FIELD = "externalId"  # = handy_fields.ORDER_EXTERNAL_ID
 
 WINDOW_FORMAT = "%d/%m/%Y %H:%M:%S"  # dd/MM/yyyy HH:mm:ss, in the tenant's time zone
-FILTER_WITH_DATE_VALUES = frozenset({"dateCreated", "mobileDateCreated", "dateDeleted", "lastUpdated"})
+FILTER_WITH_DATE_VALUES = frozenset(
+    {"dateCreated", "mobileDateCreated", "dateDeleted", "lastUpdated"}
+)
 SALES_TYPE_VALUES = frozenset({"PRESALE", "ROUTE"})
 # ---------------------------------------------------------------------------------------------
 
@@ -111,7 +113,9 @@ def quote_code(code: object, *, what: str = "code") -> str:
             system=SYSTEM,
         )
     if text in (".", ".."):
-        raise InvalidCode(f"Handy {what} {text!r} is a path segment, not addressable", system=SYSTEM)
+        raise InvalidCode(
+            f"Handy {what} {text!r} is a path segment, not addressable", system=SYSTEM
+        )
     return quote(text, safe="")
 
 
@@ -146,8 +150,15 @@ class HandyClient(ApiClient):
         limiter: RateLimiter | None = None,
     ) -> None:
         super().__init__(
-            base_url, tenant=tenant, rate_per_minute=rate_per_minute, max_concurrency=max_concurrency,
-            transport=transport, timeout=timeout, clock=clock, retry_policy=retry_policy, limiter=limiter,
+            base_url,
+            tenant=tenant,
+            rate_per_minute=rate_per_minute,
+            max_concurrency=max_concurrency,
+            transport=transport,
+            timeout=timeout,
+            clock=clock,
+            retry_policy=retry_policy,
+            limiter=limiter,
         )
         self.zone = ZoneInfo(timezone)
         try:  # checked when loaded too: a block saved before the check must not reach a header
@@ -171,14 +182,21 @@ class HandyClient(ApiClient):
         core = self._ensure_core()
         try:
             _, data = await core.request(
-                method, template, path, params=params, json_body=json_body,
+                method,
+                template,
+                path,
+                params=params,
+                json_body=json_body,
                 headers=lambda: {"Authorization": f"Bearer {self._token}"},
             )
         except Reauth as exc:
             # Handy tokens never expire and there is no login to redo: a 401 is final.
             raise CredentialsError(
                 f"Handy refused the API token of tenant {self.tenant!r} ({exc.message})",
-                system=SYSTEM, status=exc.status, method=method, path=path,
+                system=SYSTEM,
+                status=exc.status,
+                method=method,
+                path=path,
             ) from None
         return data
 
@@ -189,14 +207,19 @@ class HandyClient(ApiClient):
         data = await self._call("GET", template, template, params=query)
         if not isinstance(data, Mapping) or not isinstance(data.get(key), list):
             raise UnexpectedResponse(
-                f"expected an object with a {key!r} list{asked}", system=SYSTEM, method="GET",
+                f"expected an object with a {key!r} list{asked}",
+                system=SYSTEM,
+                method="GET",
                 path=template,
             )
         pagination = data.get(PAGINATION_KEY)
         if not isinstance(pagination, Mapping):
             raise PaginationError(
                 f"the answer has no {PAGINATION_KEY!r} object, so the list cannot be proven "
-                f"complete{asked}", system=SYSTEM, method="GET", path=template,
+                f"complete{asked}",
+                system=SYSTEM,
+                method="GET",
+                path=template,
             )
         counts = {}
         for field in (TOTAL_COUNT_KEY, TOTAL_PAGES_KEY):
@@ -204,16 +227,27 @@ class HandyClient(ApiClient):
             if value is None or value < 0:
                 raise PaginationError(
                     f"{PAGINATION_KEY}.{field} is {pagination.get(field)!r}, not a count{asked}",
-                    system=SYSTEM, method="GET", path=template,
+                    system=SYSTEM,
+                    method="GET",
+                    path=template,
                 )
             counts[field] = value
         total, pages = counts[TOTAL_COUNT_KEY], counts[TOTAL_PAGES_KEY]
-        if (total > 0 and pages == 0) or (total == 0 and pages > 1) or (total > 0 and pages > total):
+        if (
+            (total > 0 and pages == 0)
+            or (total == 0 and pages > 1)
+            or (total > 0 and pages > total)
+        ):
             raise PaginationError(
                 f"{PAGINATION_KEY} is contradictory ({TOTAL_COUNT_KEY}={total}, "
-                f"{TOTAL_PAGES_KEY}={pages}){asked}", system=SYSTEM, method="GET", path=template,
+                f"{TOTAL_PAGES_KEY}={pages}){asked}",
+                system=SYSTEM,
+                method="GET",
+                path=template,
             )
-        self._check_page_link(pagination.get(CURRENT_PAGE_LINK_KEY), query.get(PAGE_PARAM), template)
+        self._check_page_link(
+            pagination.get(CURRENT_PAGE_LINK_KEY), query.get(PAGE_PARAM), template
+        )
         return _Page(items=data[key], total_count=total, total_pages=pages)
 
     async def _read_once(
@@ -239,7 +273,10 @@ class HandyClient(ApiClient):
                 raise PaginationError(
                     f"page {page_number} starts with the same record as page {page_number - 1}: "
                     "the server seems to ignore 'page'; the list cannot be read reliably"
-                    f"{_asked(query)}", system=SYSTEM, method="GET", path=template,
+                    f"{_asked(query)}",
+                    system=SYSTEM,
+                    method="GET",
+                    path=template,
                 )
             for item in items:
                 records.setdefault(_record_key(item, len(records)), item)
@@ -248,7 +285,9 @@ class HandyClient(ApiClient):
             previous_first, page_number = items[0], page_number + 1
         else:
             raise PaginationError(
-                f"GET {template}: more than {MAX_PAGES} pages", system=SYSTEM, method="GET",
+                f"GET {template}: more than {MAX_PAGES} pages",
+                system=SYSTEM,
+                method="GET",
                 path=template,
             )
         if len(records) != total:
@@ -259,7 +298,10 @@ class HandyClient(ApiClient):
         return list(records.values()), None
 
     async def _read_list(
-        self, template: str, key: str, params: Mapping[str, Any] | None = None,
+        self,
+        template: str,
+        key: str,
+        params: Mapping[str, Any] | None = None,
         page_size: int = MAX_PAGE_SIZE,
     ) -> list[dict]:
         """A whole list, proven complete against the server's own count. A read that disagrees
@@ -274,11 +316,17 @@ class HandyClient(ApiClient):
                 return records
             logger.warning(
                 "%s: %s (read %d of %d); reading it again",
-                _describe_call(template, params), problem, attempt, COMPLETE_READ_ATTEMPTS,
+                _describe_call(template, params),
+                problem,
+                attempt,
+                COMPLETE_READ_ATTEMPTS,
             )
         raise PaginationError(
             f"{problem}, {COMPLETE_READ_ATTEMPTS} reads in a row; the list cannot be proven "
-            f"complete{_asked(params)}", system=SYSTEM, method="GET", path=template,
+            f"complete{_asked(params)}",
+            system=SYSTEM,
+            method="GET",
+            path=template,
         )
 
     def _check_page_link(self, link: Any, page: Any, template: str) -> None:
@@ -287,7 +335,9 @@ class HandyClient(ApiClient):
             return
         pages = parse_qs(urlsplit(link).query).get(PAGE_PARAM)
         if pages and pages[0] != str(page):
-            logger.warning("GET %s: asked for page %s, server says currentPage=%s", template, page, pages[0])
+            logger.warning(
+                "GET %s: asked for page %s, server says currentPage=%s", template, page, pages[0]
+            )
 
     # -- clock ----------------------------------------------------------------------------------
     async def measure_clock(self) -> float | None:
@@ -295,11 +345,15 @@ class HandyClient(ApiClient):
         its answers; one small read when none was seen yet. None when Handy sends no Date."""
         core = self._ensure_core()
         if core.server_clock_offset is None:
-            await self._call("GET", USERS_PATH, USERS_PATH, params={PAGE_PARAM: 1, PAGE_SIZE_PARAM: 1})
+            await self._call(
+                "GET", USERS_PATH, USERS_PATH, params={PAGE_PARAM: 1, PAGE_SIZE_PARAM: 1}
+            )
         return core.server_clock_offset
 
     # -- products -----------------------------------------------------------------------------
-    async def list_products(self, enabled: bool | None = None, page_size: int = MAX_PAGE_SIZE) -> list[dict]:
+    async def list_products(
+        self, enabled: bool | None = None, page_size: int = MAX_PAGE_SIZE
+    ) -> list[dict]:
         """Every product, proven complete. enabled=None sends no filter ([A] Handy then lists
         enabled ones)."""
         params = {} if enabled is None else {ENABLED_PARAM: _bool(enabled)}
@@ -346,7 +400,9 @@ class HandyClient(ApiClient):
         return await self._read_list(ZONES_PATH, ZONES_KEY)
 
     async def create_zone(self, description: str) -> dict:
-        return await self._call("POST", ZONES_PATH, ZONES_PATH, json_body={DESCRIPTION_FIELD: description})
+        return await self._call(
+            "POST", ZONES_PATH, ZONES_PATH, json_body={DESCRIPTION_FIELD: description}
+        )
 
     # -- users and routes ---------------------------------------------------------------------
     async def list_users(self) -> list[dict]:
@@ -389,7 +445,10 @@ class HandyClient(ApiClient):
             raise ValueError(f"sales_type must be one of {sorted(SALES_TYPE_VALUES)} or None")
         start, end = whole_seconds(start, end)
         size = max(1, min(int(page_size), MAX_PAGE_SIZE))
-        base: dict[str, Any] = {FILTER_WITH_DATE_PARAM: filter_with_date, DELETED_PARAM: _bool(deleted)}
+        base: dict[str, Any] = {
+            FILTER_WITH_DATE_PARAM: filter_with_date,
+            DELETED_PARAM: _bool(deleted),
+        }
         if sales_type is not None:
             base[SALES_TYPE_PARAM] = sales_type
         base[ORDER_PARAM] = "asc"
@@ -403,7 +462,9 @@ class HandyClient(ApiClient):
             if calls > MAX_PAGES:
                 raise PaginationError(
                     f"more than {MAX_PAGES} slices{_asked(params)}",
-                    system=SYSTEM, method="GET", path=SALES_ORDERS_PATH,
+                    system=SYSTEM,
+                    method="GET",
+                    path=SALES_ORDERS_PATH,
                 )
             # A slice Handy may read much wider than it is (a bound in the hour DST repeats)
             # does not shrink by cutting: it is paged instead, until two reads agree.
@@ -415,7 +476,9 @@ class HandyClient(ApiClient):
                 pending.extend(reversed(split_window(slice_start, slice_end, parts)))
                 continue
             _merge(found, records)
-        return sorted(found.values(), key=lambda o: (str(o.get(filter_with_date) or ""), _id_order(o)))
+        return sorted(
+            found.values(), key=lambda o: (str(o.get(filter_with_date) or ""), _id_order(o))
+        )
 
     async def _read_keyset(
         self, start: datetime, end: datetime, base: Mapping[str, Any], size: int, field: str
@@ -450,8 +513,11 @@ class HandyClient(ApiClient):
                 return found, low  # an answer slices judge (and re-read) on their own
             last = max(seconds)
             if last > low:
-                before = {k: o for (k, o), second in zip(records.items(), seconds, strict=True)
-                          if second < last}
+                before = {
+                    k: o
+                    for (k, o), second in zip(records.items(), seconds, strict=True)
+                    if second < last
+                }
                 carried, low = (page.total_count, before, low), last
                 continue
             upper = min(low + SECOND, end)  # more orders in second `low` than a page holds
@@ -462,7 +528,9 @@ class HandyClient(ApiClient):
             low = upper
         raise PaginationError(
             f"more than {MAX_PAGES} keyset queries{_asked(base)}",
-            system=SYSTEM, method="GET", path=SALES_ORDERS_PATH,
+            system=SYSTEM,
+            method="GET",
+            path=SALES_ORDERS_PATH,
         )
 
     def _window_params(self, start: datetime, end: datetime) -> dict[str, str]:
@@ -492,14 +560,21 @@ class HandyClient(ApiClient):
                 return None, math.ceil(page.total_count * SLICE_HEADROOM / len(page.items))
             logger.warning(
                 "%s: page 1 holds %d distinct of %d orders (%d records) (read %d of %d); "
-                "reading it again", _describe_call(SALES_ORDERS_PATH, query), len(records),
-                page.total_count, len(page.items), attempt, COMPLETE_READ_ATTEMPTS,
+                "reading it again",
+                _describe_call(SALES_ORDERS_PATH, query),
+                len(records),
+                page.total_count,
+                len(page.items),
+                attempt,
+                COMPLETE_READ_ATTEMPTS,
             )
         raise PaginationError(
             f"{TOTAL_COUNT_KEY}={page.total_count} but the page holds {len(page.items)} records "
             f"({len(records)} distinct), {COMPLETE_READ_ATTEMPTS} reads in a row; the window "
             f"cannot be proven complete{_asked(query)}",
-            system=SYSTEM, method="GET", path=SALES_ORDERS_PATH,
+            system=SYSTEM,
+            method="GET",
+            path=SALES_ORDERS_PATH,
         )
 
     async def _read_agreeing(self, params: Mapping[str, Any], size: int) -> list[dict]:
@@ -507,7 +582,9 @@ class HandyClient(ApiClient):
         ids."""
         previous: set | None = None
         for _ in range(COMPLETE_READ_ATTEMPTS + 1):
-            records, problem = await self._read_once(SALES_ORDERS_PATH, SALES_ORDERS_KEY, params, size)
+            records, problem = await self._read_once(
+                SALES_ORDERS_PATH, SALES_ORDERS_KEY, params, size
+            )
             ids = {_record_key(o, i) for i, o in enumerate(records)}
             if problem is None and ids == previous:
                 return records
@@ -516,7 +593,9 @@ class HandyClient(ApiClient):
             "more orders than a page holds in a slice that cannot be cut (a second, or a bound "
             "in the hour DST repeats), and two reads in a row never agreed; "
             f"the window cannot be proven complete{_asked(params)}",
-            system=SYSTEM, method="GET", path=SALES_ORDERS_PATH,
+            system=SYSTEM,
+            method="GET",
+            path=SALES_ORDERS_PATH,
         )
 
     async def get_sales_order(self, order_id: int | str) -> dict:
@@ -576,12 +655,12 @@ def _id_order(record: Mapping[str, Any]) -> tuple[int, str]:
 
 
 def _asked(params: Mapping[str, Any]) -> str:
-    """" (asked start=…&page=3)" for error messages: our own parameters, never a secret."""
+    """ " (asked start=…&page=3)" for error messages: our own parameters, never a secret."""
     query = "&".join(f"{k}={v}" for k, v in params.items())
     return f" (asked {query})" if query else ""
 
 
 def _describe_call(template: str, params: Mapping[str, Any]) -> str:
-    """"GET /salesOrder?start=…&page=3" for messages: our own parameters, never a secret."""
+    """ "GET /salesOrder?start=…&page=3" for messages: our own parameters, never a secret."""
     query = "&".join(f"{k}={v}" for k, v in params.items())
     return f"GET {template}" + (f"?{query}" if query else "")

@@ -196,7 +196,10 @@ def shared_limiter(
     elif limiter.rate_per_minute != float(rate):
         logger.warning(
             "%s/%s: rate limiter already exists at %s/min; ignoring %s/min",
-            tenant, system, limiter.rate_per_minute, rate,
+            tenant,
+            system,
+            limiter.rate_per_minute,
+            rate,
         )
     return limiter
 
@@ -245,7 +248,9 @@ def build_retrying(
         exc = state.outcome.exception() if state.outcome else None
         log.debug(
             "retrying after %s (attempt %d, waiting %.2fs)",
-            repr(exc), state.attempt_number, state.upcoming_sleep,
+            repr(exc),
+            state.attempt_number,
+            state.upcoming_sleep,
         )
 
     return AsyncRetrying(

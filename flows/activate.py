@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger
 from prefect.states import State
@@ -42,20 +42,29 @@ async def _activate(tenant: TenantConfig, backfill_from: datetime | None, audit:
         logger.info(line)
     if not report.ok:
         audit.fail("tenant", tenant.slug, f"{report.failure()}; {STAY_PAUSED}")
-        raise ActivationFailed(f"tenant {tenant.slug} cannot be activated: {report.failure()}; {STAY_PAUSED}")
+        raise ActivationFailed(
+            f"tenant {tenant.slug} cannot be activated: {report.failure()}; {STAY_PAUSED}"
+        )
     try:
         await _first_sync(tenant, backfill_from, audit)
     except Exception as error:
-        logger.error("tenant %s: activation did not complete (%s); %s", tenant.slug, error, STAY_PAUSED)
+        logger.error(
+            "tenant %s: activation did not complete (%s); %s", tenant.slug, error, STAY_PAUSED
+        )
         raise
     resumed = await resume_schedules(tenant.slug)
-    note = (f"schedules resumed: {', '.join(resumed)}." if resumed
-            else "no scheduled deployment of this tenant on the Prefect server: no schedule to resume.")
+    note = (
+        f"schedules resumed: {', '.join(resumed)}."
+        if resumed
+        else "no scheduled deployment of this tenant on the Prefect server: no schedule to resume."
+    )
     logger.info(note)
     audit.note(note)
 
 
-async def _first_sync(tenant: TenantConfig, backfill_from: datetime | None, audit: RunAudit) -> None:
+async def _first_sync(
+    tenant: TenantConfig, backfill_from: datetime | None, audit: RunAudit
+) -> None:
     with tenant_tags(tenant.slug, "catalog"):  # subflows: found by tenant:<slug> too (X4)
         catalog_summary = await catalog_pull(tenant=tenant, full=True)
     audit.note(f"catalog: {catalog_summary}.")
@@ -66,8 +75,8 @@ async def _first_sync(tenant: TenantConfig, backfill_from: datetime | None, audi
     else:
         audit.note("customers: sync_customers is off.")
 
-    start = backfill_from or datetime.now(timezone.utc)
+    start = backfill_from or datetime.now(UTC)
     if start.tzinfo is None:
-        start = start.replace(tzinfo=timezone.utc)
+        start = start.replace(tzinfo=UTC)
     await set_order_cursors(tenant, start)
     audit.note(f"orders pushed from {start:%Y-%m-%d %H:%M:%S} UTC on.")

@@ -75,23 +75,40 @@ async def _pull(
         )
         _, plan = await asyncio.gather(  # the left-out record is stored while planning
             record_left_out(  # X5: why a product is not in Handy, changes only
-                tenant.slug, quote(catalog), quote(known.products["gestionix_key"].tolist()),
-                connection.branch_name, q_audit,
+                tenant.slug,
+                quote(catalog),
+                quote(known.products["gestionix_key"].tolist()),
+                connection.branch_name,
+                q_audit,
             ),
             plan_catalog(  # 3: P7, P8; 5: I2
-                quote(catalog), quote(known), quote(handy), quote(routes),
-                sync_inventory=tenant.sync_inventory, audit=q_audit,
+                quote(catalog),
+                quote(known),
+                quote(handy),
+                quote(routes),
+                sync_inventory=tenant.sync_inventory,
+                audit=q_audit,
             ),
         )
         stop = await guard_mass_disable(  # before the first write, families included
-            tenant, quote(plan.disables), q_audit, entity=Entity.PRODUCT, run_name="catalog",
-            dry_run=dry_run, confirmed=confirm_mass_disable,
+            tenant,
+            quote(plan.disables),
+            q_audit,
+            entity=Entity.PRODUCT,
+            run_name="catalog",
+            dry_run=dry_run,
+            confirmed=confirm_mass_disable,
         )
         if stop:
             raise RunRefused(stop)
         families = await ensure_families(  # 4: P5, families first
-            connection, tenant.slug, plan.families_needed, quote(known), q_audit,
-            full=full, dry_run=dry_run,
+            connection,
+            tenant.slug,
+            plan.families_needed,
+            quote(known),
+            q_audit,
+            full=full,
+            dry_run=dry_run,
         )
         if dry_run:
             report_plan(plan, audit)  # X3

@@ -55,8 +55,13 @@ async def _sync(
         sources = await read_sources(connection, full)
         customer_plan = await plan_customers(tenant, sources, audit)
         stop = await guard_mass_disable(  # before the first write, bindings included
-            tenant, customer_plan.disables, audit, entity=Entity.CUSTOMER, run_name="customers",
-            dry_run=dry_run, confirmed=confirm_mass_disable,
+            tenant,
+            customer_plan.disables,
+            audit,
+            entity=Entity.CUSTOMER,
+            run_name="customers",
+            dry_run=dry_run,
+            confirmed=confirm_mass_disable,
         )
         if stop:
             raise RunRefused(stop)
@@ -65,7 +70,5 @@ async def _sync(
         if customer_plan.needs_zone:
             await ensure_zone(zone)  # C4
         for batch in batches(customer_plan.write_rows()):
-            await write_customers(
-                connection, tenant, batch, zone, customer_plan, audit, dry_run
-            )
+            await write_customers(connection, tenant, batch, zone, customer_plan, audit, dry_run)
     return None

@@ -18,7 +18,10 @@ from tasks.explain import read_live, read_story
 
 @flow(name="explain", flow_run_name=run_name("explain"))
 async def explain(
-    tenant: TenantConfig, entity: Literal["order", "product", "customer"], key: str, live: bool = False
+    tenant: TenantConfig,
+    entity: Literal["order", "product", "customer"],
+    key: str,
+    live: bool = False,
 ) -> State:
     """Everything the integration did with one record (bindings, every run that named it, dead
     letters, why it was left out) and, with `live`, what Handy and Gestionix hold now; the
@@ -30,6 +33,9 @@ async def explain(
             now = await read_live(connection, entity, str(key))
     sentence = verdict(story, now)
     markdown = story_markdown(story, sentence, now)
-    await acreate_markdown_artifact(key=f"{tenant.slug}-explain", markdown=markdown,
-                                    description=f"{tenant.slug} {entity} {key}: {sentence}"[:500])
+    await acreate_markdown_artifact(
+        key=f"{tenant.slug}-explain",
+        markdown=markdown,
+        description=f"{tenant.slug} {entity} {key}: {sentence}"[:500],
+    )
     return Completed(message=f"{entity} {key}: {sentence}", data=markdown)

@@ -38,7 +38,9 @@ async def order_push(tenant: TenantConfig, since: datetime | None = None, dry_ru
     return await audited(audit, _push(tenant, since, dry_run, audit))
 
 
-async def _push(tenant: TenantConfig, since: datetime | None, dry_run: bool, audit: RunAudit) -> None:
+async def _push(
+    tenant: TenantConfig, since: datetime | None, dry_run: bool, audit: RunAudit
+) -> None:
     async with cursor_window(tenant, ORDERS_STREAM, audit, since, dry_run) as (run, window):
         conn, log = run.conn, run.log
         orders = await read_new_orders(conn, window)  # O1
@@ -60,7 +62,13 @@ async def push_planned(run: LeasedRun, plan: OrderPlan, window: Window) -> None:
         )
     for batch in plan.batches(BATCH_SIZE):
         await push_orders(
-            run.conn, run.tenant, quote(batch), quote(catalog), quote(customers), window,
-            run.log, run.dry_run,
+            run.conn,
+            run.tenant,
+            quote(batch),
+            quote(catalog),
+            quote(customers),
+            window,
+            run.log,
+            run.dry_run,
         )
         renew(run.lease)

@@ -21,8 +21,8 @@ from prefect.utilities.annotations import quote
 from flows.leased import leased
 from flows.orders import push_planned
 from flows.runs import run_name
-from mappings.reconcile import ReconcileRow, document_in_day, plan_repairs, problems, reconcile_day
 from mappings.bindings import Entity
+from mappings.reconcile import ReconcileRow, document_in_day, plan_repairs, problems, reconcile_day
 from mappings.tenant import TenantConfig
 from tasks import alerts
 from tasks.audit import RunAudit, audited
@@ -64,20 +64,27 @@ async def _reconcile(tenant: TenantConfig, day: date, dry_run: bool, audit: RunA
         repairs = plan_repairs(rows, data.live, [str(o.get("id")) for o in data.deleted])
         window = Window(stream="reconcile", start=data.start, end=data.end)
         if repairs.push:  # O1/O8: the same path as order_push, so pushed exactly once
-            await push_planned(run, await plan_orders(tenant, quote(repairs.push), [], run.log), window)
+            await push_planned(
+                run, await plan_orders(tenant, quote(repairs.push), [], run.log), window
+            )
         if repairs.delete:
             work = await prepare_repair_deletions(tenant, quote(repairs.delete), dry_run)
             await apply_deletions(run.conn, tenant, quote(work), window, run.log, dry_run)
     await acreate_table_artifact(
         key=f"{tenant.slug}-reconcile-day",
-        table=[row.as_dict() for row in rows] or [{"order_id": "-", "outcome": "no orders that day"}],
+        table=[row.as_dict() for row in rows]
+        or [{"order_id": "-", "outcome": "no orders that day"}],
         description=f"{tenant.slug} reconciliation of {day.isoformat()}",
     )
     return await _conclude(tenant, day, rows, audit, before, dry_run)
 
 
 async def _conclude(
-    tenant: TenantConfig, day: date, rows: list[ReconcileRow], audit: RunAudit, before: dict,
+    tenant: TenantConfig,
+    day: date,
+    rows: list[ReconcileRow],
+    audit: RunAudit,
+    before: dict,
     dry_run: bool,
 ) -> State:
     """Clean, or Failed with the differences and what was repaired (a day with any difference
@@ -90,7 +97,9 @@ async def _conclude(
     audit.count("failed", len(bad))
     if not dry_run:
         for row in bad:  # X4: one event per difference, the tenant related
-            alerts.reconcile_difference(tenant.slug, day.isoformat(), row.order_id, row.outcome, row.reason)
+            alerts.reconcile_difference(
+                tenant.slug, day.isoformat(), row.order_id, row.outcome, row.reason
+            )
     summary = await audit.finish("completed_with_issues")
     verb = "would repair" if dry_run else "repaired"
     listing = "; ".join(f"{r.order_id} {r.outcome}: {r.reason}" for r in bad[:20])

@@ -16,7 +16,9 @@ class NotChosen(ValueError):
     message lists them. A tenant's configuration error: the run stops."""
 
 
-def choose_company(companies: Sequence[Mapping[str, Any]], wanted: int | str | None, tenant: str) -> int:
+def choose_company(
+    companies: Sequence[Mapping[str, Any]], wanted: int | str | None, tenant: str
+) -> int:
     """The id to send as `Company`: the configured id; else the company whose emitter business or
     commercial name is `wanted`; else, with nothing configured, the user's only company."""
     listing = ", ".join(_company_label(c) for c in companies) or "none"

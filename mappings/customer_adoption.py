@@ -52,7 +52,7 @@ def match_existing_customers(
     pairs: list[dict[str, str]] = []
     ambiguous: list[dict[str, Any]] = []
     for (gkey, description), name in zip(
-        want[["gestionix_key", "description"]].itertuples(index=False), want_names
+        want[["gestionix_key", "description"]].itertuples(index=False), want_names, strict=False
     ):
         if not name or name not in handy_by_name.index:
             continue

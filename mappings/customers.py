@@ -40,7 +40,9 @@ from mappings.fingerprint import fingerprint
 from mappings.names import normalize_name
 from mappings.products import MAX_DESCRIPTION_LENGTH, clean_text, is_blank
 
-if TYPE_CHECKING:  # pandas is imported inside the functions that build frames: order runs never load it
+if (
+    TYPE_CHECKING
+):  # pandas is imported inside the functions that build frames: order runs never load it
     import pandas as pd
 
 CUSTOMER_CODE_PREFIX = "GX-"
@@ -144,7 +146,10 @@ def _map_one(client: Mapping[str, Any], user_by_seller: Mapping[str, int]) -> di
     code = customer_code(client.get(G.CLIENT_ID))  # ValueError -> rejected by the caller
     commercial = client.get(G.CLIENT_COMMERCIAL_NAME)
     business = client.get(G.CLIENT_BUSINESS_NAME)
-    for field, value in ((G.CLIENT_COMMERCIAL_NAME, commercial), (G.CLIENT_BUSINESS_NAME, business)):
+    for field, value in (
+        (G.CLIENT_COMMERCIAL_NAME, commercial),
+        (G.CLIENT_BUSINESS_NAME, business),
+    ):
         if value is not None and not isinstance(value, str):
             raise _Rejected("C2", f"{field} is not text ({type(value).__name__} {value!r})")
     business_name = clean_text(business)
@@ -163,9 +168,7 @@ def _map_one(client: Mapping[str, Any], user_by_seller: Mapping[str, int]) -> di
     if seller is not None and not isinstance(seller, Mapping):
         raise _Rejected("C5", f"seller is not an object ({type(seller).__name__})")
     seller_id = (
-        None
-        if seller is None or seller.get(G.SELLER_ID) is None
-        else str(seller.get(G.SELLER_ID))
+        None if seller is None or seller.get(G.SELLER_ID) is None else str(seller.get(G.SELLER_ID))
     )
     user_id = user_by_seller.get(seller_id) if seller_id is not None else None
     row = {
@@ -278,7 +281,9 @@ def customer_create_body(row: Mapping[str, Any], *, zone: int | None = None) -> 
     """POST /customer body: code (the plan's handy_key when present), content fields that have a
     value, enabled, zone General ({"id"} when known, else {"description"}) (C4)."""
     handy_key = row.get("handy_key") if hasattr(row, "get") else None
-    body: dict[str, Any] = {H.CUSTOMER_CODE: handy_key if isinstance(handy_key, str) else row["code"]}
+    body: dict[str, Any] = {
+        H.CUSTOMER_CODE: handy_key if isinstance(handy_key, str) else row["code"]
+    }
     for name in CONTENT_FIELDS:
         value = _value(row, name)
         if value is not None:
@@ -354,7 +359,11 @@ def customer_update_body(
         else:
             if value is None:
                 continue  # C8: never erase what Handy has
-            if baseline is not None and name in BASELINE_FIELDS and _same(baseline.get(name), value):
+            if (
+                baseline is not None
+                and name in BASELINE_FIELDS
+                and _same(baseline.get(name), value)
+            ):
                 continue
             if current is not None and _same(current.get(name), value):
                 continue

@@ -136,7 +136,9 @@ def product_update_body(
         row["family"]
     ) or (family_id is not None and current_family.get(H.FAMILY_ID) not in (None, family_id)):
         body[H.PRODUCT_FAMILY] = full[H.PRODUCT_FAMILY]
-    price_changed = not _same_number(current.get(H.PRODUCT_PRICE), full[H.PRODUCT_PRICE], to_cents=True)
+    price_changed = not _same_number(
+        current.get(H.PRODUCT_PRICE), full[H.PRODUCT_PRICE], to_cents=True
+    )
     if H.PRODUCT_BASE_PRICE in full:
         name, amount = _handy_tax_of(current, H.PRODUCT_TAX)
         wanted = full[H.PRODUCT_TAX]
@@ -149,7 +151,13 @@ def product_update_body(
         if current.get(H.PRODUCT_TAX_OPTIONAL) is not None:
             body[H.PRODUCT_TAX_OPTIONAL] = None
     if price_changed:  # price, basePrice and tax travel together: Handy derives one from the others
-        body.update({k: full[k] for k in (H.PRODUCT_PRICE, H.PRODUCT_BASE_PRICE, H.PRODUCT_TAX) if k in full})
+        body.update(
+            {
+                k: full[k]
+                for k in (H.PRODUCT_PRICE, H.PRODUCT_BASE_PRICE, H.PRODUCT_TAX)
+                if k in full
+            }
+        )
     if (current.get(H.PRODUCT_ENABLED) is not False) != full[H.PRODUCT_ENABLED]:
         body[H.PRODUCT_ENABLED] = full[H.PRODUCT_ENABLED]
     if quantity is not None and not _same_number(current.get(H.PRODUCT_QUANTITY), float(quantity)):

@@ -142,7 +142,9 @@ def last_written_stock(bindings: pd.DataFrame) -> pd.DataFrame:
     return frame.dropna(subset=["quantity"]).reset_index(drop=True)
 
 
-def known_stock(bindings: pd.DataFrame, handy_products: Mapping[str, Mapping] | None) -> pd.DataFrame:
+def known_stock(
+    bindings: pd.DataFrame, handy_products: Mapping[str, Mapping] | None
+) -> pd.DataFrame:
     """key, quantity: the stock a write is compared with. The quantity last written (binding
     data) unless `handy_products` (code -> Handy record, full mode) holds a number for the code:
     then what Handy holds wins over what we remember, so a hand edit (drift) is written over."""

@@ -22,7 +22,9 @@ NOT_IN_BRANCH = "not_in_branch"
 
 
 def _present(value: Any) -> bool:
-    return value is not None and not (isinstance(value, float) and pd.isna(value)) and str(value) != ""
+    return (
+        value is not None and not (isinstance(value, float) and pd.isna(value)) and str(value) != ""
+    )
 
 
 def record_key(clave: Any, gestionix_id: Any) -> str:
@@ -35,24 +37,39 @@ def _gid(value: Any) -> str | None:
 
 
 def left_out_products(
-    desired: pd.DataFrame, rejected: pd.DataFrame, not_for_sale: pd.DataFrame,
-    bound_keys: Iterable[str], branch_name: str,
+    desired: pd.DataFrame,
+    rejected: pd.DataFrame,
+    not_for_sale: pd.DataFrame,
+    bound_keys: Iterable[str],
+    branch_name: str,
 ) -> dict[str, tuple[str, str, str | None]]:
     """{key: (reason code, reason, Gestionix id)} for every product of this catalog read that is
     not in Handy as an enabled product, plus bound products the read no longer lists."""
     out: dict[str, tuple[str, str, str | None]] = {}
     for row in not_for_sale.itertuples(index=False):
         out[record_key(row.code, row.gestionix_id)] = (
-            NOT_FOR_SALE, "P1: not for sale in Gestionix (raw material or supply)", _gid(row.gestionix_id))
+            NOT_FOR_SALE,
+            "P1: not for sale in Gestionix (raw material or supply)",
+            _gid(row.gestionix_id),
+        )
     for row in rejected.itertuples(index=False):
-        out[record_key(row.code, row.gestionix_id)] = (REJECTED, f"{row.rule}: {row.reason}", _gid(row.gestionix_id))
+        out[record_key(row.code, row.gestionix_id)] = (
+            REJECTED,
+            f"{row.rule}: {row.reason}",
+            _gid(row.gestionix_id),
+        )
     for row in desired[~desired["enabled"].astype(bool)].itertuples(index=False):
         out[record_key(row.key, row.gestionix_id)] = (
-            INACTIVE, "P7: inactive in Gestionix: in Handy but disabled", _gid(row.gestionix_id))
+            INACTIVE,
+            "P7: inactive in Gestionix: in Handy but disabled",
+            _gid(row.gestionix_id),
+        )
     listed = set(out) | {str(key) for key in desired["key"]}
     for key in bound_keys:
         if _present(key) and str(key) not in listed:
-            reason = (f"no longer in the catalog of sucursal {branch_name} (deleted in Gestionix or moved "
-                      "to another sucursal): disabled in Handy")
+            reason = (
+                f"no longer in the catalog of sucursal {branch_name} (deleted in Gestionix or moved "
+                "to another sucursal): disabled in Handy"
+            )
             out[str(key)] = (NOT_IN_BRANCH, reason, None)
     return out

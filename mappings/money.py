@@ -284,7 +284,9 @@ def after_tax_price(pre_tax_price: Any, taxes: Any) -> Decimal:
 # ----------------------------------------------------------------------------- O5 lines
 
 
-def line_total(quantity: Decimal, unit_price: Decimal, discount: Decimal, factor: Decimal) -> Decimal:
+def line_total(
+    quantity: Decimal, unit_price: Decimal, discount: Decimal, factor: Decimal
+) -> Decimal:
     """Gestionix's line total (spec): q x u x (1 - d/100) x (1 + IEPS) x (1 + IVA), to cents."""
     return cents(_unrounded_line(quantity, unit_price, discount, factor))
 

@@ -20,7 +20,9 @@ RFC_PATTERN = re.compile(r"^[A-ZÑ&]{3,4}\d{6}[A-Z0-9]{3}$")
 def _customer_names(customer: object) -> tuple[str, str]:
     if not isinstance(customer, dict):
         return "", ""
-    return _text(customer.get(H.CUSTOMER_DESCRIPTION)), _text(customer.get(H.CUSTOMER_BUSINESS_NAME))
+    return _text(customer.get(H.CUSTOMER_DESCRIPTION)), _text(
+        customer.get(H.CUSTOMER_BUSINESS_NAME)
+    )
 
 
 def match_client(order_customer: object, clients: list[dict]) -> tuple[dict | None, str | None]:

@@ -38,7 +38,10 @@ def products_index(products: Iterable[dict], taxes: Iterable[dict]) -> dict[str,
         if not isinstance(clave, str) or not clave.strip():
             continue
         product = indexed_fields(product) | {
-            G.PRODUCT_TAXES: [_completed_tax(tax, tax_by_id, completed) for tax in product.get(G.PRODUCT_TAXES) or []]
+            G.PRODUCT_TAXES: [
+                _completed_tax(tax, tax_by_id, completed)
+                for tax in product.get(G.PRODUCT_TAXES) or []
+            ]
         }
         current = index.get(clave.strip())
         if current is None or product_preference(product) < product_preference(current):
@@ -48,7 +51,9 @@ def products_index(products: Iterable[dict], taxes: Iterable[dict]) -> dict[str,
 
 def product_preference(product: dict) -> tuple:
     """Sort key among products of one clave, best first: active and for sale, then the oldest."""
-    usable = product.get(G.PRODUCT_ACTIVE) is not False and product.get(G.PRODUCT_FOR_SALE) is not False
+    usable = (
+        product.get(G.PRODUCT_ACTIVE) is not False and product.get(G.PRODUCT_FOR_SALE) is not False
+    )
     return (not usable, str(product.get(G.PRODUCT_ID)).zfill(20))
 
 

@@ -254,7 +254,9 @@ def document_date(order: object) -> str:
     try:
         parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
     except ValueError:
-        raise OrderRejected(_order_id(order), f"unreadable {H.ORDER_DATE_CREATED} {raw!r}") from None
+        raise OrderRejected(
+            _order_id(order), f"unreadable {H.ORDER_DATE_CREATED} {raw!r}"
+        ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)  # Handy answers in UTC
     return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -378,7 +380,9 @@ def build_lines(
     return tuple(lines), excluded
 
 
-def _amount_problems(label: str, item: dict, quantity: Decimal | None, price: Decimal | None) -> list[str]:
+def _amount_problems(
+    label: str, item: dict, quantity: Decimal | None, price: Decimal | None
+) -> list[str]:
     """O6: a quantity or price that is not a plausible number holds the order."""
     problems = []
     if quantity is None:

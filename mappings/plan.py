@@ -119,7 +119,7 @@ def _emit(
     out["reason"] = reason
     for column in payload:
         out[column] = rows[column] if column in rows.columns else None
-    return out.astype({c: object for c in PLAN_COLUMNS}).reset_index(drop=True)
+    return out.astype(dict.fromkeys(PLAN_COLUMNS, object)).reset_index(drop=True)
 
 
 def plan_sync(

@@ -48,7 +48,9 @@ from mappings.money import (
 )
 from mappings.names import normalize_name
 
-if TYPE_CHECKING:  # pandas is imported inside the functions that build frames: order runs never load it
+if (
+    TYPE_CHECKING
+):  # pandas is imported inside the functions that build frames: order runs never load it
     import pandas as pd
 
 MAX_CODE_LENGTH = 50
@@ -393,14 +395,22 @@ class ProductMapper:
                 )
             desired_frame = desired_frame[~duplicated].reset_index(drop=True)
         desired_frame = desired_frame.astype(
-            {"enabled": bool, "price": float, "base_price": float, "tax_amount": float, "stock": float}
+            {
+                "enabled": bool,
+                "price": float,
+                "base_price": float,
+                "tax_amount": float,
+                "stock": float,
+            }
         )
         rejected_frame = pd.DataFrame(rejected, columns=REJECTED_COLUMNS, dtype=object)
         held = [key for key in rejected_frame["key"].tolist() if isinstance(key, str)]
         return ProductMapping(
             desired=desired_frame,
             rejected=rejected_frame,
-            not_for_sale=pd.DataFrame(self.not_for_sale, columns=NOT_FOR_SALE_COLUMNS, dtype=object),
+            not_for_sale=pd.DataFrame(
+                self.not_for_sale, columns=NOT_FOR_SALE_COLUMNS, dtype=object
+            ),
             held_keys=sorted(set(held)),
             tax_notes=pd.DataFrame(self.tax_notes, columns=TAX_NOTE_COLUMNS, dtype=object),
         )

@@ -45,10 +45,12 @@ def _money(value: Any) -> Decimal | None:
 
 def handy_id_of(document: Mapping[str, Any]) -> str | None:
     ref = str(document.get(G.DOCUMENT_REFERENCE) or "")
-    return ref[len(REFERENCE_PREFIX):] if ref.startswith(REFERENCE_PREFIX) else None
+    return ref[len(REFERENCE_PREFIX) :] if ref.startswith(REFERENCE_PREFIX) else None
 
 
-def document_in_day(documents: Iterable[tuple[str, Mapping]], start: datetime, end: datetime) -> dict[str, bool]:
+def document_in_day(
+    documents: Iterable[tuple[str, Mapping]], start: datetime, end: datetime
+) -> dict[str, bool]:
     """Handy order id -> whether one of the documents carrying its reference is dated in
     [start, end): the Gestionix listing is read a day wider on each side, and a document of
     another day with no order in this one is not this day's `extra`."""
@@ -61,13 +63,17 @@ def document_in_day(documents: Iterable[tuple[str, Mapping]], start: datetime, e
             stamp = parse_timestamp(str(document.get(G.DOCUMENT_DATE)))
         except (ValueError, TypeError):
             stamp = None
-        inside[handy_id] = inside.get(handy_id, False) or (stamp is not None and start <= stamp < end)
+        inside[handy_id] = inside.get(handy_id, False) or (
+            stamp is not None and start <= stamp < end
+        )
     return inside
 
 
 def only_returns(order: Mapping[str, Any]) -> bool:
     items = order.get(H.ORDER_ITEMS) or []
-    return bool(items) and all(bool(i.get(H.ITEM_IS_RETURN)) for i in items if isinstance(i, Mapping))
+    return bool(items) and all(
+        bool(i.get(H.ITEM_IS_RETURN)) for i in items if isinstance(i, Mapping)
+    )
 
 
 def reconcile_day(
@@ -96,16 +102,32 @@ def reconcile_day(
         handy_total = _money(order.get(H.ORDER_TOTAL_SALES))
         if not found:
             if order_id in reasons:
-                rows.append(ReconcileRow(order_id, "explained", reasons[order_id], handy_total=str(handy_total or "")))
+                rows.append(
+                    ReconcileRow(
+                        order_id, "explained", reasons[order_id], handy_total=str(handy_total or "")
+                    )
+                )
             elif only_returns(order):
-                rows.append(ReconcileRow(order_id, "explained", "only return lines: nothing to push (O7)"))
+                rows.append(
+                    ReconcileRow(order_id, "explained", "only return lines: nothing to push (O7)")
+                )
             else:
-                rows.append(ReconcileRow(order_id, "missing", f"no Gestionix document with reference {reference(order_id)}",
-                                         handy_total=str(handy_total or "")))
+                rows.append(
+                    ReconcileRow(
+                        order_id,
+                        "missing",
+                        f"no Gestionix document with reference {reference(order_id)}",
+                        handy_total=str(handy_total or ""),
+                    )
+                )
             continue
         if len(found) > 1:
             ids = ", ".join(f"{t}:{d.get(G.DOCUMENT_ID)}" for t, d in found)
-            rows.append(ReconcileRow(order_id, "extra", f"{len(found)} documents carry {reference(order_id)}: {ids}"))
+            rows.append(
+                ReconcileRow(
+                    order_id, "extra", f"{len(found)} documents carry {reference(order_id)}: {ids}"
+                )
+            )
         rows.append(_compared_totals(order_id, handy_total, *found[0]))
     deleted = {str(i) for i in deleted_ids}
     in_day = document_in_day or {}
@@ -116,8 +138,17 @@ def reconcile_day(
             why = "its Handy order is deleted" if handy_id in deleted else "no live Handy order"
             if handy_id in reasons:
                 why += f" ({reasons[handy_id]})"
-            rows.append(ReconcileRow(handy_id, "extra", f"Gestionix {doc_type} {document.get(G.DOCUMENT_ID)}: {why}",
-                                     doc_type, str(document.get(G.DOCUMENT_ID)), "", str(document.get(G.DOCUMENT_TOTAL, ""))))
+            rows.append(
+                ReconcileRow(
+                    handy_id,
+                    "extra",
+                    f"Gestionix {doc_type} {document.get(G.DOCUMENT_ID)}: {why}",
+                    doc_type,
+                    str(document.get(G.DOCUMENT_ID)),
+                    "",
+                    str(document.get(G.DOCUMENT_TOTAL, "")),
+                )
+            )
     return rows
 
 
@@ -130,13 +161,23 @@ def _compared_totals(
     if handy_total is None or gestionix_total is None:
         outcome, reason = "total_mismatch", "a total is missing or not a number"
     elif abs(handy_total - gestionix_total) > CENT * lines:
-        outcome, reason = "total_mismatch", (
-            f"Handy {handy_total} vs Gestionix {gestionix_total} (tolerance {CENT * lines} for {lines} lines)"
+        outcome, reason = (
+            "total_mismatch",
+            (
+                f"Handy {handy_total} vs Gestionix {gestionix_total} (tolerance {CENT * lines} for {lines} lines)"
+            ),
         )
     else:
         outcome, reason = "ok", ""
-    return ReconcileRow(order_id, outcome, reason, doc_type, str(document.get(G.DOCUMENT_ID)),
-                        str(handy_total), str(gestionix_total))
+    return ReconcileRow(
+        order_id,
+        outcome,
+        reason,
+        doc_type,
+        str(document.get(G.DOCUMENT_ID)),
+        str(handy_total),
+        str(gestionix_total),
+    )
 
 
 def problems(rows: Iterable[ReconcileRow]) -> list[ReconcileRow]:
@@ -166,10 +207,16 @@ def plan_repairs(
     rows = list(rows)
     by_id = {str(order.get(H.ORDER_ID)): order for order in live_orders}
     deleted = {str(i) for i in deleted_ids}
-    push = [by_id[row.order_id] for row in rows if row.outcome == "missing" and row.order_id in by_id]
+    push = [
+        by_id[row.order_id] for row in rows if row.outcome == "missing" and row.order_id in by_id
+    ]
     delete = [
-        row for row in rows
-        if row.outcome == "extra" and row.order_id in deleted and row.order_id not in by_id
-        and row.document_id and row.doc_type
+        row
+        for row in rows
+        if row.outcome == "extra"
+        and row.order_id in deleted
+        and row.order_id not in by_id
+        and row.document_id
+        and row.doc_type
     ]
     return Repairs(push=push, delete=delete)

@@ -18,7 +18,12 @@ from collections.abc import Iterable
 
 CADENCE_MINUTES = 10  # S2
 # flow -> minutes after the tenant's offset (within the cadence)
-FLOW_SHIFT = {"catalog": 0, "customers": CADENCE_MINUTES // 2, "orders": 0, "deletions": CADENCE_MINUTES // 2}
+FLOW_SHIFT = {
+    "catalog": 0,
+    "customers": CADENCE_MINUTES // 2,
+    "orders": 0,
+    "deletions": CADENCE_MINUTES // 2,
+}
 
 _EVERY = re.compile(r"(?:\*|0|0-59)/(\d+)")  # */10, 0/10, 0-59/10
 _FROM = re.compile(r"(\d+)-59/(\d+)")  # 7-59/10
@@ -57,11 +62,15 @@ def shifted_cron(cron: str, minutes: int) -> str:
     if match := _EVERY.fullmatch(minute):
         step = int(match.group(1))
         if not 0 < minutes < step:
-            raise ValueError(f"cron {cron!r}: an offset of {minutes} min is not inside its {step}-min cadence")
+            raise ValueError(
+                f"cron {cron!r}: an offset of {minutes} min is not inside its {step}-min cadence"
+            )
         return f"{minutes}-59/{step} {rest}"
     if minute.isdigit() and int(minute) + minutes < 60:
         return f"{int(minute) + minutes} {rest}"
-    raise ValueError(f"cron {cron!r}: its minute field {minute!r} cannot be shifted by {minutes} min")
+    raise ValueError(
+        f"cron {cron!r}: its minute field {minute!r} cannot be shifted by {minutes} min"
+    )
 
 
 def cron_offset(cron: str, cadence: int = CADENCE_MINUTES) -> int | None:

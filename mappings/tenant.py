@@ -35,15 +35,20 @@ class TenantConfig(BaseModel):
         default="America/Mexico_City",
         description="Time zone Handy reads query dates in (IANA name).",
     )
-    sync_customers: bool = Field(default=True, description="Copy Gestionix customers into Handy (C1-C7).")
+    sync_customers: bool = Field(
+        default=True, description="Copy Gestionix customers into Handy (C1-C7)."
+    )
     sync_inventory: bool = Field(
-        default=True, description="Set Handy free-use stock from Gestionix stock minus route stock (I1-I3)."
+        default=True,
+        description="Set Handy free-use stock from Gestionix stock minus route stock (I1-I3).",
     )
     sync_deletions: bool = Field(
-        default=True, description="Delete the Gestionix document when its Handy order is deleted (D1-D4)."
+        default=True,
+        description="Delete the Gestionix document when its Handy order is deleted (D1-D4).",
     )
     sync_customer_address: bool = Field(
-        default=True, description="Send the address (not only the name) of customers created in Gestionix (O4)."
+        default=True,
+        description="Send the address (not only the name) of customers created in Gestionix (O4).",
     )
     treat_all_as_sales_orders: bool = Field(
         default=True,

@@ -19,7 +19,10 @@ from rich.console import Console
 from rich.table import Table
 
 DEMO_SLUG = "demo"
-DEMO_RUN_BLOCKS = {"handy_credentials": "demo-run-handy", "gestionix_credentials": "demo-run-gestionix"}
+DEMO_RUN_BLOCKS = {
+    "handy_credentials": "demo-run-handy",
+    "gestionix_credentials": "demo-run-gestionix",
+}
 HANDY_PORT, GESTIONIX_PORT = 8701, 8702
 
 
@@ -62,7 +65,9 @@ class SellerSimulator:
     def __init__(self, handy_url: str, handy_token: str) -> None:
         base = handy_url.rsplit("/api/", 1)[0]
         self.control = httpx.Client(base_url=f"{base}/_sandbox", timeout=30)
-        self.api = httpx.Client(base_url=handy_url, timeout=30, headers={"Authorization": f"Bearer {handy_token}"})
+        self.api = httpx.Client(
+            base_url=handy_url, timeout=30, headers={"Authorization": f"Bearer {handy_token}"}
+        )
         self.activity = Activity()
 
     def close(self) -> None:
@@ -79,7 +84,10 @@ class SellerSimulator:
 
     def random_orders(self, count: int) -> list[int]:
         created = self._post("/orders/random", {"count": count})
-        ids = [o["id"] if isinstance(o, dict) else int(o) for o in (created.get("ids", created) if isinstance(created, dict) else created)]
+        ids = [
+            o["id"] if isinstance(o, dict) else int(o)
+            for o in (created.get("ids", created) if isinstance(created, dict) else created)
+        ]
         self.activity.created += ids
         return ids
 
@@ -98,36 +106,62 @@ class SellerSimulator:
 
     def offline_presale(self) -> int:
         code = self.some_product_codes(1)[0]
-        order_id = self.order(salesType="PRESALE", customer=self.some_customer_code(),
-                              items=[{"product": code, "quantity": 6}], offlineMinutes=180,
-                              sellerComment="Tomado sin señal, sincronizado 3 h después")
+        order_id = self.order(
+            salesType="PRESALE",
+            customer=self.some_customer_code(),
+            items=[{"product": code, "quantity": 6}],
+            offlineMinutes=180,
+            sellerComment="Tomado sin señal, sincronizado 3 h después",
+        )
         self.activity.offline.append(order_id)
         return order_id
 
     def new_customer_sale(self) -> int:
         codes = self.some_product_codes(2)
-        return self.order(salesType="ROUTE",
-                          customer={"code": "H-DEMO-1", "description": "Tiendita Doña Chela",
-                                    "address": "Av. Juárez 45", "city": "Monterrey"},
-                          items=[{"product": codes[0], "quantity": 2}, {"product": codes[1], "quantity": 1,
-                                                                        "discountPercentage": 10}])
+        return self.order(
+            salesType="ROUTE",
+            customer={
+                "code": "H-DEMO-1",
+                "description": "Tiendita Doña Chela",
+                "address": "Av. Juárez 45",
+                "city": "Monterrey",
+            },
+            items=[
+                {"product": codes[0], "quantity": 2},
+                {"product": codes[1], "quantity": 1, "discountPercentage": 10},
+            ],
+        )
 
     def edit(self, order_id: int) -> int:
         code = self.some_product_codes(3)[-1]
-        new = self._post(f"/orders/{order_id}/edit", {"items": [{"product": code, "quantity": 12}]})["id"]
+        new = self._post(
+            f"/orders/{order_id}/edit", {"items": [{"product": code, "quantity": 12}]}
+        )["id"]
         self.activity.edited.append((order_id, new))
         return new
 
     def delete(self, order_id: int, *, pushed: bool) -> None:
         self.control.delete(f"/orders/{order_id}").raise_for_status()
-        (self.activity.deleted_after_push if pushed else self.activity.deleted_before_push).append(order_id)
+        (self.activity.deleted_after_push if pushed else self.activity.deleted_before_push).append(
+            order_id
+        )
 
     def order_with_unknown_product(self) -> int:
         """A product a seller's admin created by hand in Handy only: Gestionix has no such clave."""
-        self.api.post("/product", json={"code": "SOLO-HANDY-1", "description": "Producto creado a mano en Handy",
-                                         "family": {"description": "Varios"}, "price": 25.0}).raise_for_status()
-        order_id = self.order(salesType="ROUTE", customer=self.some_customer_code(),
-                              items=[{"product": "SOLO-HANDY-1", "quantity": 1}])
+        self.api.post(
+            "/product",
+            json={
+                "code": "SOLO-HANDY-1",
+                "description": "Producto creado a mano en Handy",
+                "family": {"description": "Varios"},
+                "price": 25.0,
+            },
+        ).raise_for_status()
+        order_id = self.order(
+            salesType="ROUTE",
+            customer=self.some_customer_code(),
+            items=[{"product": "SOLO-HANDY-1", "quantity": 1}],
+        )
         self.activity.unknown_product.append(order_id)
         return order_id
 
@@ -150,21 +184,34 @@ def run_demo(products: int = 120, customers: int = 40, cycles: int = 3, seed: in
     from ops import deployments
     from sandbox.server import describe, run_sandbox
 
-    ports = (HANDY_PORT, GESTIONIX_PORT) if _port_free(HANDY_PORT) and _port_free(GESTIONIX_PORT) else (0, 0)
-    with run_sandbox(seed=seed, products=products, customers=customers,
-                     handy_port=ports[0], gestionix_port=ports[1]) as sb:
+    ports = (
+        (HANDY_PORT, GESTIONIX_PORT)
+        if _port_free(HANDY_PORT) and _port_free(GESTIONIX_PORT)
+        else (0, 0)
+    )
+    with run_sandbox(
+        seed=seed,
+        products=products,
+        customers=customers,
+        handy_port=ports[0],
+        gestionix_port=ports[1],
+    ) as sb:
         console.rule("[bold]handy-gestionix demo")
         if ports == (0, 0):
-            console.print(f"ports {HANDY_PORT}/{GESTIONIX_PORT} are busy (a running `hgsync sandbox`?): "
-                          "this demo's own sandbox uses free ports instead")
+            console.print(
+                f"ports {HANDY_PORT}/{GESTIONIX_PORT} are busy (a running `hgsync sandbox`?): "
+                "this demo's own sandbox uses free ports instead"
+            )
         console.print(describe(sb))
         # The demo's own blocks: the deployed demo tenant's blocks (demo-handy, demo-gestionix)
         # are never overwritten by a demo run (its sandbox may be on other ports, and then gone).
         tenant = deployments.tenant(DEMO_SLUG).model_copy(update=DEMO_RUN_BLOCKS)
         HandyCredentials(base_url=sb.handy_url, api_token=sb.handy_token).save(
-            tenant.handy_credentials, overwrite=True)
-        GestionixCredentials(base_url=sb.gestionix_url, user=sb.gestionix_user,
-                             password=sb.gestionix_password).save(tenant.gestionix_credentials, overwrite=True)
+            tenant.handy_credentials, overwrite=True
+        )
+        GestionixCredentials(
+            base_url=sb.gestionix_url, user=sb.gestionix_user, password=sb.gestionix_password
+        ).save(tenant.gestionix_credentials, overwrite=True)
 
         console.rule("activate: checks, first catalog and customer sync")
         with tenant_tags(tenant.slug, "activate"):  # the demo's runs carry the tenant tag too
@@ -205,8 +252,10 @@ def run_demo(products: int = 120, customers: int = 40, cycles: int = 3, seed: in
     if problems:
         console.print("[red]exactly-once check FAILED:[/red]\n" + "\n".join(problems))
         return 1
-    console.print("[green]exactly-once check: every live Handy order has one Gestionix document or an open "
-                  "dead letter with its reason; no deleted order has one.[/green]")
+    console.print(
+        "[green]exactly-once check: every live Handy order has one Gestionix document or an open "
+        "dead letter with its reason; no deleted order has one.[/green]"
+    )
     console.print(
         f"Store: {store_path}\n"
         "Runs and artifacts: start the UI with `.venv/bin/prefect server start` and open "
@@ -251,20 +300,40 @@ def _summarise(sb, tenant: str, activity: Activity) -> Table:
     table.add_column("what")
     table.add_column("count", justify="right")
     table.add_column("detail")
-    table.add_row("Handy products (enabled)", str(sum(p["enabled"] for p in sb.handy.products.values())),
-                  f"{len(sb.handy.products)} in Handy, {len(sb.handy.families)} families")
+    table.add_row(
+        "Handy products (enabled)",
+        str(sum(p["enabled"] for p in sb.handy.products.values())),
+        f"{len(sb.handy.products)} in Handy, {len(sb.handy.families)} families",
+    )
     table.add_row("Handy customers", str(len(sb.handy.customers)), f"zones: {len(sb.handy.zones)}")
-    table.add_row("Handy orders live / deleted", f"{len(live_orders)} / {len(sb.handy.orders) - len(live_orders)}",
-                  f"offline {activity.offline}, edited {activity.edited}")
-    table.add_row("Gestionix documents from Handy", str(len(handy_refs)),
-                  f"pedidos {sum(1 for d in company.documents['sales_order'].values() if str(d.get('reference','')).startswith('HANDY-'))}, "
-                  f"ventas {sum(1 for d in company.documents['sale'].values() if str(d.get('reference','')).startswith('HANDY-'))}")
-    table.add_row("orders pushed (bindings)", str(len(pushed)), "each with Handy externalId = Gestionix id")
-    table.add_row("documents deleted", str(len(deleted)), f"after push: {activity.deleted_after_push}, edits: "
-                  f"{[old for old, _ in activity.edited]}")
-    table.add_row("deleted before push (never pushed)", str(len(tombstoned)), str(activity.deleted_before_push))
+    table.add_row(
+        "Handy orders live / deleted",
+        f"{len(live_orders)} / {len(sb.handy.orders) - len(live_orders)}",
+        f"offline {activity.offline}, edited {activity.edited}",
+    )
+    table.add_row(
+        "Gestionix documents from Handy",
+        str(len(handy_refs)),
+        f"pedidos {sum(1 for d in company.documents['sales_order'].values() if str(d.get('reference', '')).startswith('HANDY-'))}, "
+        f"ventas {sum(1 for d in company.documents['sale'].values() if str(d.get('reference', '')).startswith('HANDY-'))}",
+    )
+    table.add_row(
+        "orders pushed (bindings)", str(len(pushed)), "each with Handy externalId = Gestionix id"
+    )
+    table.add_row(
+        "documents deleted",
+        str(len(deleted)),
+        f"after push: {activity.deleted_after_push}, edits: {[old for old, _ in activity.edited]}",
+    )
+    table.add_row(
+        "deleted before push (never pushed)",
+        str(len(tombstoned)),
+        str(activity.deleted_before_push),
+    )
     for letter in letters:
-        table.add_row(f"dead letter {letter.entity} {letter.key}", str(letter.attempts), letter.reason)
+        table.add_row(
+            f"dead letter {letter.entity} {letter.key}", str(letter.attempts), letter.reason
+        )
     if not letters:
         table.add_row("dead letters", "0", "")
     return table

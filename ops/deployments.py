@@ -257,7 +257,9 @@ def add_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> int:
         entry["parameters"] = CommentedMap(tenant=params)
         if schedule:
             if schedule not in schedules:
-                raise DeploymentFileError(f"{path.name}: definitions.schedules.{schedule} is missing")
+                raise DeploymentFileError(
+                    f"{path.name}: definitions.schedules.{schedule} is missing"
+                )
             entry["schedules"] = _staggered(schedules[schedule], flow_offset(key, offset))
         if concurrency is not None:
             entry["concurrency_limit"] = concurrency
@@ -267,13 +269,17 @@ def add_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> int:
         entry["tags"].fa.set_flow_style()
         deploys.append(entry)
         if index == 0:
-            deploys.yaml_set_comment_before_after_key(len(deploys) - 1, before=f"--- tenant {config.slug} ---", indent=2)
+            deploys.yaml_set_comment_before_after_key(
+                len(deploys) - 1, before=f"--- tenant {config.slug} ---", indent=2
+            )
     with path.open("w", encoding="utf-8") as handle:
         _yaml().dump(document, handle)
     return offset
 
 
-def update_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> dict[str, tuple[Any, Any]]:
+def update_tenant(
+    config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML
+) -> dict[str, tuple[Any, Any]]:
     """Write the tenant's new settings into its anchored block, in place, so every deployment that
     references it follows; returns {field: (old, new)} of what changed."""
     document = read(path)
@@ -296,7 +302,11 @@ def remove_tenant(slug: str, path: Path = DEFAULT_PREFECT_YAML) -> list[str]:
     tenant(slug, path)  # raises, listing the known tenants
     document = read(path)
     deploys = document.get("deployments") or CommentedSeq()
-    mine = [i for i, entry in enumerate(deploys) if (entry.get("tags") or []) and f"tenant:{slug}" in entry["tags"]]
+    mine = [
+        i
+        for i, entry in enumerate(deploys)
+        if (entry.get("tags") or []) and f"tenant:{slug}" in entry["tags"]
+    ]
     names = [deploys[i]["name"] for i in mine]
     for index in reversed(mine):
         del deploys[index]
@@ -325,7 +335,9 @@ def _drop_comment_line(node: Any, line: str) -> None:
         ]:
             lines = token.value.split("\n")
             kept = [text for text in lines if text.strip() != line]
-            if kept and lines[0].strip() == line:  # the first line carries no indentation of its own
+            if (
+                kept and lines[0].strip() == line
+            ):  # the first line carries no indentation of its own
                 kept[0] = kept[0].lstrip()
             token.value = "\n".join(kept)
         for child in node.values() if isinstance(node, CommentedMap) else node:
@@ -351,7 +363,11 @@ def to_runner_deployment(spec: DeploymentSpec, active: bool | None = None):
         name=spec.name,
         parameters=spec.parameters,
         schedules=[
-            Cron(s["cron"], timezone=s.get("timezone", "UTC"), active=s.get("active", True) if active is None else active)
+            Cron(
+                s["cron"],
+                timezone=s.get("timezone", "UTC"),
+                active=s.get("active", True) if active is None else active,
+            )
             for s in spec.schedules
         ],
         concurrency_limit=ConcurrencyLimitConfig(**limit) if limit else None,

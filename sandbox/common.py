@@ -93,11 +93,15 @@ class Knobs:
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise KeyError(f"unknown knob(s) {unknown}; known: {sorted(known)}")
-        coerced = {name: _coerce_knob(name, getattr(self, name), value) for name, value in values.items()}
+        coerced = {
+            name: _coerce_knob(name, getattr(self, name), value) for name, value in values.items()
+        }
         for name, value in coerced.items():
             choices = self.CHOICES.get(name)
             if choices is not None and value not in choices:
-                raise ValueError(f"knob {name} must be one of {list(choices)}, got {values[name]!r}")
+                raise ValueError(
+                    f"knob {name} must be one of {list(choices)}, got {values[name]!r}"
+                )
             if name in self.NON_NEGATIVE and (value or 0) < 0:
                 raise ValueError(f"knob {name} must be >= 0, got {values[name]!r}")
         for name, value in coerced.items():
@@ -192,7 +196,9 @@ class FixedWindowLimiter:
         return True, max(limit - self._count, 0), reset_at
 
 
-def json_response(content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(
+    content: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     """JSON response without FastAPI's jsonable_encoder pass (our data is already plain JSON)."""
     body = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return Response(body, status_code=status_code, headers=headers, media_type="application/json")
@@ -202,7 +208,12 @@ HTML_ERROR_PAGE = (
     "<!DOCTYPE html><html><head><title>{status} {reason}</title></head>"
     "<body><center><h1>{status} {reason}</h1></center><hr><center>nginx</center></body></html>"
 )
-REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+REASONS = {
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 class SandboxMiddleware:
@@ -261,7 +272,9 @@ class SandboxMiddleware:
         if knobs.latency_ms:
             await asyncio.sleep(knobs.latency_ms / 1000.0)
 
-        extra_headers: list[tuple[bytes, bytes]] = [(b"date", http_date(self.server_time()).encode())]
+        extra_headers: list[tuple[bytes, bytes]] = [
+            (b"date", http_date(self.server_time()).encode())
+        ]
         limit = knobs.rate_limit_per_minute
         if limit:
             allowed, remaining, reset_at = self.limiter.hit(limit)
@@ -295,14 +308,24 @@ class SandboxMiddleware:
             return
         if knobs.drop_rate and roll() < knobs.drop_rate:
             self.stats.record_status(0)
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", b"4096"),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": b'{"pagin', "more_body": True})
             # Same exception type a client sees over a real socket; uvicorn just closes the connection.
             raise httpx.RemoteProtocolError("sandbox: connection dropped (drop_rate)")
         if knobs.html_error_rate and roll() < knobs.html_error_rate:
             page = "<!DOCTYPE html><html><body><h1>Estamos en mantenimiento</h1></body></html>"
-            await self._send(Response(page, 200, media_type="text/html"), scope, receive, send, extra_headers)
+            await self._send(
+                Response(page, 200, media_type="text/html"), scope, receive, send, extra_headers
+            )
             return
         truncate = bool(knobs.truncated_json_rate and roll() < knobs.truncated_json_rate)
         await self._call_app(scope, receive, send, extra_headers, truncate)
@@ -314,11 +337,15 @@ class SandboxMiddleware:
 
     async def _call_app(self, scope, receive, send, extra_headers, truncate: bool) -> None:
         if not truncate:
+
             async def send_with_headers(message: dict) -> None:
                 if message["type"] == "http.response.start":
                     self.stats.record_status(message["status"])
                     if extra_headers:
-                        message = {**message, "headers": [*message.get("headers", []), *extra_headers]}
+                        message = {
+                            **message,
+                            "headers": [*message.get("headers", []), *extra_headers],
+                        }
                 await send(message)
 
             await self.app(scope, receive, send_with_headers)
@@ -339,12 +366,18 @@ class SandboxMiddleware:
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         headers += [(b"content-length", str(len(body)).encode()), *extra_headers]
         self.stats.record_status(start.get("status", 200))
-        await send({"type": "http.response.start", "status": start.get("status", 200), "headers": headers})
+        await send(
+            {"type": "http.response.start", "status": start.get("status", 200), "headers": headers}
+        )
         await send({"type": "http.response.body", "body": body})
 
 
 def _html_error(status: int) -> Response:
-    return Response(HTML_ERROR_PAGE.format(status=status, reason=REASONS[status]), status, media_type="text/html")
+    return Response(
+        HTML_ERROR_PAGE.format(status=status, reason=REASONS[status]),
+        status,
+        media_type="text/html",
+    )
 
 
 def page_slice(items: list, page: int, size: int) -> list:

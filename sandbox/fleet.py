@@ -45,18 +45,31 @@ class Fleet:
         return f"{self.gestionix_base}/{slug}{gx_module.API_PREFIX}"
 
 
-def build_fleet(tenants: Iterable[str], products: int = 20, customers: int = 5, *,
-                handy_timezone: str = DEFAULT_TIMEZONE, **knobs: Any) -> tuple[Fleet, Starlette, Starlette]:
+def build_fleet(
+    tenants: Iterable[str],
+    products: int = 20,
+    customers: int = 5,
+    *,
+    handy_timezone: str = DEFAULT_TIMEZONE,
+    **knobs: Any,
+) -> tuple[Fleet, Starlette, Starlette]:
     """One world per tenant (seeded from its slug, so tenants differ), and the two apps that
     route `/<slug>/...` to that tenant's Handy or Gestionix."""
     handy_knobs, gestionix_knobs = split_knobs(knobs)
     clock = Clock()
     worlds, handy_routes, gestionix_routes = {}, [], []
     for slug in tenants:
-        world = generate_world(seed=zlib.crc32(slug.encode()), products=products, customers=customers,
-                               second_company_products=0, second_company_customers=0, clock=clock,
-                               handy_knobs=handy_knobs, gestionix_knobs=gestionix_knobs,
-                               handy_timezone=handy_timezone)
+        world = generate_world(
+            seed=zlib.crc32(slug.encode()),
+            products=products,
+            customers=customers,
+            second_company_products=0,
+            second_company_customers=0,
+            clock=clock,
+            handy_knobs=handy_knobs,
+            gestionix_knobs=gestionix_knobs,
+            handy_timezone=handy_timezone,
+        )
         worlds[slug] = world
         handy_routes.append(Mount(f"/{slug}", app=handy_module.create_app(world.handy)))
         gestionix_routes.append(Mount(f"/{slug}", app=gx_module.create_app(world.gestionix)))
@@ -64,13 +77,23 @@ def build_fleet(tenants: Iterable[str], products: int = 20, customers: int = 5, 
 
 
 @contextmanager
-def run_fleet(tenants: Iterable[str], products: int = 20, customers: int = 5, host: str = "127.0.0.1",
-              handy_port: int = 0, gestionix_port: int = 0, *, log_level: str = "critical",
-              **knobs: Any) -> Iterator[Fleet]:
+def run_fleet(
+    tenants: Iterable[str],
+    products: int = 20,
+    customers: int = 5,
+    host: str = "127.0.0.1",
+    handy_port: int = 0,
+    gestionix_port: int = 0,
+    *,
+    log_level: str = "critical",
+    **knobs: Any,
+) -> Iterator[Fleet]:
     """Serve every tenant's two systems on loopback for the duration of the block."""
     fleet, handy_app, gestionix_app = build_fleet(tenants, products, customers, **knobs)
-    servers = [_BackgroundServer(handy_app, host, handy_port, log_level, "Handy"),
-               _BackgroundServer(gestionix_app, host, gestionix_port, log_level, "Gestionix")]
+    servers = [
+        _BackgroundServer(handy_app, host, handy_port, log_level, "Handy"),
+        _BackgroundServer(gestionix_app, host, gestionix_port, log_level, "Gestionix"),
+    ]
     try:
         for server in servers:
             server.start()
@@ -86,9 +109,14 @@ def run_fleet(tenants: Iterable[str], products: int = 20, customers: int = 5, ho
 
 def main() -> None:
     config = json.loads(sys.argv[1])
-    with run_fleet(config["tenants"], config.get("products", 20), config.get("customers", 5),
-                   handy_port=config["handy_port"], gestionix_port=config["gestionix_port"],
-                   **config.get("knobs", {})):
+    with run_fleet(
+        config["tenants"],
+        config.get("products", 20),
+        config.get("customers", 5),
+        handy_port=config["handy_port"],
+        gestionix_port=config["gestionix_port"],
+        **config.get("knobs", {}),
+    ):
         print("ready", flush=True)
         try:
             while True:

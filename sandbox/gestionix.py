@@ -78,9 +78,13 @@ def line_amount_with_taxes(amount: float, taxes: list[dict]) -> float:
     IEPS first on the amount, IVA on the amount plus IEPS, other transferred rate taxes on the
     amount, withheld rate taxes subtracted from the amount; fixed-amount taxes are not modelled."""
     rate_taxes = [t for t in taxes if t.get("factor") == "rate"]
-    ieps = sum(t["rate"] for t in rate_taxes if t["type"] == "transferred" and _tax_kind(t) == "IEPS")
+    ieps = sum(
+        t["rate"] for t in rate_taxes if t["type"] == "transferred" and _tax_kind(t) == "IEPS"
+    )
     iva = sum(t["rate"] for t in rate_taxes if t["type"] == "transferred" and _tax_kind(t) == "IVA")
-    other = sum(t["rate"] for t in rate_taxes if t["type"] == "transferred" and _tax_kind(t) == "other")
+    other = sum(
+        t["rate"] for t in rate_taxes if t["type"] == "transferred" and _tax_kind(t) == "other"
+    )
     withheld = sum(t["rate"] for t in rate_taxes if t["type"] == "withheld")
     ieps_amount = amount * ieps
     iva_amount = (amount + ieps_amount) * iva
@@ -103,7 +107,8 @@ class Company:
     clients: dict[int, dict] = field(default_factory=dict)
     sellers: dict[int, dict] = field(default_factory=dict)
     documents: dict[str, dict[int, dict]] = field(
-        default_factory=lambda: {"sales_order": {}, "sale": {}})
+        default_factory=lambda: {"sales_order": {}, "sale": {}}
+    )
     folios: dict[str, int] = field(default_factory=lambda: {"sales_order": 1000, "sale": 5000})
 
     def branch_by_name(self, name: str) -> dict | None:
@@ -131,8 +136,19 @@ class GestionixState(VersionedStore):
         self.users: dict[str, dict] = {}
         self.tokens: dict[str, dict] = {}
         self.companies: dict[int, Company] = {}
-        self._reset_versioning({"product": 5000, "client": 1200, "document": 8800, "seller": 10, "branch": 309,
-                     "category": 0, "tax": 0, "user": 92, "line": 0})
+        self._reset_versioning(
+            {
+                "product": 5000,
+                "client": 1200,
+                "document": 8800,
+                "seller": 10,
+                "branch": 309,
+                "category": 0,
+                "tax": 0,
+                "user": 92,
+                "line": 0,
+            }
+        )
 
     def reset(self) -> None:
         """Back to the generated world (same seed and sizes); tokens dropped, knobs kept."""
@@ -147,20 +163,44 @@ class GestionixState(VersionedStore):
 
     # ---- auth ------------------------------------------------------------------------------
     def login(self, body: Any) -> dict:
-        if not isinstance(body, dict) or not isinstance(body.get("user"), str) \
-                or not isinstance(body.get("password"), str):
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("user"), str)
+            or not isinstance(body.get("password"), str)
+        ):
             raise invalid("Datos incompletos", [("user", "Requerido"), ("password", "Requerido")])
         user = self.users.get(body["user"].strip().lower())
         if user is None or user["password"] != body["password"]:
             raise GestionixError(401, "Usuario o contraseña incorrectos")
         lifetime = int(self.knobs.token_lifetime_seconds)
         now = self.clock.now()
-        payload = {"sub": user["user_id"], "iat": int(now), "exp": int(now + lifetime), "jti": uuid.uuid4().hex}
-        token = ".".join(base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")
-                         for part in ({"alg": "HS256", "typ": "JWT"}, payload)) + "." + uuid.uuid4().hex
-        self.tokens[token] = {"user_id": user["user_id"], "email": user["email"], "expires_at": now + lifetime}
-        return {"access_token": token, "token_type": "Bearer", "expires_in": lifetime,
-                "user_id": user["user_id"], "name": user["name"], "email": user["email"]}
+        payload = {
+            "sub": user["user_id"],
+            "iat": int(now),
+            "exp": int(now + lifetime),
+            "jti": uuid.uuid4().hex,
+        }
+        token = (
+            ".".join(
+                base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")
+                for part in ({"alg": "HS256", "typ": "JWT"}, payload)
+            )
+            + "."
+            + uuid.uuid4().hex
+        )
+        self.tokens[token] = {
+            "user_id": user["user_id"],
+            "email": user["email"],
+            "expires_at": now + lifetime,
+        }
+        return {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+            "user_id": user["user_id"],
+            "name": user["name"],
+            "email": user["email"],
+        }
 
     def expire_tokens(self) -> int:
         count = len(self.tokens)
@@ -206,7 +246,11 @@ class GestionixState(VersionedStore):
         def build() -> list[dict]:
             if branch_id is None:
                 return list(company.products.values())
-            return [p for pid, p in company.products.items() if branch_id in company.product_branches[pid]]
+            return [
+                p
+                for pid, p in company.products.items()
+                if branch_id in company.product_branches[pid]
+            ]
 
         return self.cached(("products", company.company_id, branch_id), build)
 
@@ -244,7 +288,9 @@ class GestionixState(VersionedStore):
         stock = []
         for entry in value or []:
             ref = entry["branch_id"]
-            branch = company.branch_by_name(ref) if isinstance(ref, str) and not ref.isdigit() else None
+            branch = (
+                company.branch_by_name(ref) if isinstance(ref, str) and not ref.isdigit() else None
+            )
             bid = branch["branch_id"] if branch else int(ref)
             if bid not in company.branches:
                 raise invalid("Sucursal inexistente", [("stock", f"Sucursal {ref} no existe")])
@@ -257,14 +303,25 @@ class GestionixState(VersionedStore):
         if product_id is None and body.get("product_id") is not None:
             product_id = int(body["product_id"])
         if product_id is None and "key" in body:
-            product_id = next((pid for pid, p in company.products.items() if p["key"] == body["key"]), None)
+            product_id = next(
+                (pid for pid, p in company.products.items() if p["key"] == body["key"]), None
+            )
         product = company.products.get(product_id) if product_id is not None else None
         if product is None:
             if product_id is not None and "key" not in body:
                 raise GestionixError(404, f"Producto {product_id} no encontrado")
-            product = {"product_id": product_id or self.next_id("product"), "key": "", "name": "",
-                       "category": None, "for_sale": True, "active": True, "unit": "PZA", "price": 0.0,
-                       "taxes": [], "stock": []}
+            product = {
+                "product_id": product_id or self.next_id("product"),
+                "key": "",
+                "name": "",
+                "category": None,
+                "for_sale": True,
+                "active": True,
+                "unit": "PZA",
+                "price": 0.0,
+                "taxes": [],
+                "stock": [],
+            }
             company.product_branches[product["product_id"]] = set(company.branches)
         product = copy.deepcopy(product)
         for name in ("key", "name", "for_sale", "active", "unit"):
@@ -283,9 +340,15 @@ class GestionixState(VersionedStore):
         if "branches" in body:
             ids = set()
             for ref in body["branches"]:
-                branch = company.branch_by_name(ref) if isinstance(ref, str) else company.branches.get(ref)
+                branch = (
+                    company.branch_by_name(ref)
+                    if isinstance(ref, str)
+                    else company.branches.get(ref)
+                )
                 if branch is None:
-                    raise invalid("Sucursal inexistente", [("branches", f"Sucursal {ref} no existe")])
+                    raise invalid(
+                        "Sucursal inexistente", [("branches", f"Sucursal {ref} no existe")]
+                    )
                 ids.add(branch["branch_id"])
             company.product_branches[product["product_id"]] = ids
         company.products[product["product_id"]] = product
@@ -293,7 +356,15 @@ class GestionixState(VersionedStore):
         return product
 
     # ---- clients -------------------------------------------------------------------------
-    CLIENT_FIELDS = ("commercial_name", "business_name", "tax_id", "active", "email", "phone", "address")
+    CLIENT_FIELDS = (
+        "commercial_name",
+        "business_name",
+        "tax_id",
+        "active",
+        "email",
+        "phone",
+        "address",
+    )
 
     def _seller(self, company: Company, body: dict) -> dict | None:
         ref = body.get("seller_id")
@@ -320,10 +391,19 @@ class GestionixState(VersionedStore):
         if errors:
             raise invalid("Datos inválidos del cliente", errors)
         branch = self.branch(company, body["branch_id"])
-        client = {"client_id": self.next_id("client"), "commercial_name": "", "business_name": "",
-                  "tax_id": None, "active": True, "branch_id": branch["branch_id"], "email": None,
-                  "phone": None, "seller": self._seller(company, body), "address": None,
-                  "register_date": iso_z(self.clock.now())}
+        client = {
+            "client_id": self.next_id("client"),
+            "commercial_name": "",
+            "business_name": "",
+            "tax_id": None,
+            "active": True,
+            "branch_id": branch["branch_id"],
+            "email": None,
+            "phone": None,
+            "seller": self._seller(company, body),
+            "address": None,
+            "register_date": iso_z(self.clock.now()),
+        }
         for name in self.CLIENT_FIELDS:
             if name in body:
                 client[name] = body[name]
@@ -352,7 +432,9 @@ class GestionixState(VersionedStore):
                 return doc
         return None
 
-    def create_document(self, company: Company, doc_type: str, body: Any, *, check_duplicate: bool = True) -> dict:
+    def create_document(
+        self, company: Company, doc_type: str, body: Any, *, check_duplicate: bool = True
+    ) -> dict:
         if not isinstance(body, dict):
             raise invalid("Cuerpo inválido", [("body", "Se esperaba un objeto JSON")])
         errors: list[tuple[str, str]] = []
@@ -362,9 +444,13 @@ class GestionixState(VersionedStore):
         if errors:
             raise invalid("Documento inválido", errors)
         branch = self.branch(company, body["branch_id"])
-        client = company.clients.get(body["client_id"]) if isinstance(body["client_id"], int) else None
+        client = (
+            company.clients.get(body["client_id"]) if isinstance(body["client_id"], int) else None
+        )
         if client is None:
-            raise invalid("Cliente inexistente", [("client_id", f"El cliente {body['client_id']} no existe")])
+            raise invalid(
+                "Cliente inexistente", [("client_id", f"El cliente {body['client_id']} no existe")]
+            )
         try:
             date = datetime.fromisoformat(str(body["date"]))
             if date.tzinfo is None:
@@ -373,7 +459,9 @@ class GestionixState(VersionedStore):
             raise invalid("Fecha inválida", [("date", "Formato ISO-8601 esperado")]) from None
         seller_id = body.get("seller_id")
         if seller_id is not None and seller_id not in company.sellers:
-            raise invalid("Vendedor inexistente", [("seller_id", f"El vendedor {seller_id} no existe")])
+            raise invalid(
+                "Vendedor inexistente", [("seller_id", f"El vendedor {seller_id} no existe")]
+            )
         reference = body.get("reference")
         if reference is not None and not isinstance(reference, str):
             raise invalid("Referencia inválida", [("reference", "Debe ser texto")])
@@ -384,15 +472,24 @@ class GestionixState(VersionedStore):
             where = f"items[{n}]"
             if not isinstance(item, dict):
                 raise invalid("Partida inválida", [(where, "Debe ser un objeto")])
-            product = company.products.get(item.get("product_id")) if isinstance(item.get("product_id"), int) else None
+            product = (
+                company.products.get(item.get("product_id"))
+                if isinstance(item.get("product_id"), int)
+                else None
+            )
             if product is None:
-                raise invalid("Producto inexistente", [(f"{where}.product_id", f"El producto {item.get('product_id')} no existe")])
+                raise invalid(
+                    "Producto inexistente",
+                    [(f"{where}.product_id", f"El producto {item.get('product_id')} no existe")],
+                )
             quantity, unit_price = item.get("quantity"), item.get("unit_price")
             discount = item.get("discount", 0.0) or 0.0
             if not _is_number(quantity) or quantity <= 0:
                 raise invalid("Cantidad inválida", [(f"{where}.quantity", "Debe ser mayor a cero")])
             if not _is_number(unit_price) or unit_price < 0:
-                raise invalid("Precio inválido", [(f"{where}.unit_price", "Debe ser un número no negativo")])
+                raise invalid(
+                    "Precio inválido", [(f"{where}.unit_price", "Debe ser un número no negativo")]
+                )
             if not _is_number(discount) or not 0 <= discount <= 100:
                 raise invalid("Descuento inválido", [(f"{where}.discount", "Entre 0 y 100")])
             taxes = self.resolve_taxes(company, item.get("taxes") or [])
@@ -402,37 +499,69 @@ class GestionixState(VersionedStore):
             subtotal += amount
             tax_total += line_tax
             total += line_total
-            lines.append({"line_id": self.next_id("line"), "product_id": product["product_id"],
-                          "key": product["key"], "name": product["name"], "quantity": quantity,
-                          "unit_price": unit_price, "discount": discount,
-                          "taxes": [{"tax_id": t["tax_id"], "name": t["name"], "rate": t["rate"]} for t in taxes],
-                          "subtotal": round(amount, 2), "tax": line_tax, "total": line_total})
+            lines.append(
+                {
+                    "line_id": self.next_id("line"),
+                    "product_id": product["product_id"],
+                    "key": product["key"],
+                    "name": product["name"],
+                    "quantity": quantity,
+                    "unit_price": unit_price,
+                    "discount": discount,
+                    "taxes": [
+                        {"tax_id": t["tax_id"], "name": t["name"], "rate": t["rate"]} for t in taxes
+                    ],
+                    "subtotal": round(amount, 2),
+                    "tax": line_tax,
+                    "total": line_total,
+                }
+            )
         if check_duplicate and self.knobs.reject_duplicate_reference and reference:
             existing = self.find_by_reference(company, doc_type, reference)
             if existing is not None:
-                raise GestionixError(409, f"La referencia {reference} ya existe",
-                                     existing_id=existing[DOC_ID_FIELD[doc_type]])
+                raise GestionixError(
+                    409,
+                    f"La referencia {reference} ya existe",
+                    existing_id=existing[DOC_ID_FIELD[doc_type]],
+                )
         company.folios[doc_type] += 1
-        doc = {DOC_ID_FIELD[doc_type]: self.next_id("document"), "serie": DOC_SERIE[doc_type],
-               "folio": company.folios[doc_type], "date": iso_z(date.timestamp()),
-               "branch_id": branch["branch_id"], "client_id": client["client_id"],
-               "client_name": client["commercial_name"] or client["business_name"],
-               "seller_id": seller_id, "reference": reference, "observations": body.get("observations"),
-               "items": lines, "subtotal": round(subtotal, 2), "tax": round(tax_total, 2),
-               "total": round(total, 2), "status": "open", "invoiced": False,
-               "register_date": iso_z(self.clock.now())}
+        doc = {
+            DOC_ID_FIELD[doc_type]: self.next_id("document"),
+            "serie": DOC_SERIE[doc_type],
+            "folio": company.folios[doc_type],
+            "date": iso_z(date.timestamp()),
+            "branch_id": branch["branch_id"],
+            "client_id": client["client_id"],
+            "client_name": client["commercial_name"] or client["business_name"],
+            "seller_id": seller_id,
+            "reference": reference,
+            "observations": body.get("observations"),
+            "items": lines,
+            "subtotal": round(subtotal, 2),
+            "tax": round(tax_total, 2),
+            "total": round(total, 2),
+            "status": "open",
+            "invoiced": False,
+            "register_date": iso_z(self.clock.now()),
+        }
         company.documents[doc_type][doc[DOC_ID_FIELD[doc_type]]] = doc
         self.touch()
         return doc
 
-    def delete_document(self, company: Company, doc_type: str, doc_id: int, *, force: bool = False) -> None:
+    def delete_document(
+        self, company: Company, doc_type: str, doc_id: int, *, force: bool = False
+    ) -> None:
         doc = company.documents[doc_type].get(doc_id)
         if doc is None:
             raise GestionixError(404, f"Documento {doc_id} no encontrado")
         if not force and doc["invoiced"]:
-            raise GestionixError(409, f"El documento {doc_id} ya fue facturado y no se puede eliminar")
+            raise GestionixError(
+                409, f"El documento {doc_id} ya fue facturado y no se puede eliminar"
+            )
         if not force and doc["status"] == "converted":
-            raise GestionixError(409, f"El pedido {doc_id} ya se convirtió en venta y no se puede eliminar")
+            raise GestionixError(
+                409, f"El pedido {doc_id} ya se convirtió en venta y no se puede eliminar"
+            )
         del company.documents[doc_type][doc_id]
         self.touch()
 
@@ -443,7 +572,10 @@ class GestionixState(VersionedStore):
                 "emitter": c.emitter,
                 "branches": list(c.branches.values()),
                 "taxes": list(c.taxes.values()),
-                "products": [{**p, "branch_ids": sorted(c.product_branches[pid])} for pid, p in c.products.items()],
+                "products": [
+                    {**p, "branch_ids": sorted(c.product_branches[pid])}
+                    for pid, p in c.products.items()
+                ],
                 "clients": list(c.clients.values()),
                 "sellers": list(c.sellers.values()),
                 "sales_orders": list(c.documents["sales_order"].values()),
@@ -482,8 +614,12 @@ async def _body(request: Request) -> Any:
 
 def create_app(state: GestionixState | None = None) -> FastAPI:
     state = state or GestionixState()
-    app = FastAPI(title="Gestionix API v3 (sandbox)", docs_url="/_sandbox/docs", redoc_url=None,
-                  openapi_url="/_sandbox/openapi.json")
+    app = FastAPI(
+        title="Gestionix API v3 (sandbox)",
+        docs_url="/_sandbox/docs",
+        redoc_url=None,
+        openapi_url="/_sandbox/openapi.json",
+    )
     app.state.sandbox = state
 
     @app.exception_handler(GestionixError)
@@ -503,8 +639,13 @@ def create_app(state: GestionixState | None = None) -> FastAPI:
     @api.get("/users/companies")
     async def companies(request: Request) -> Response:
         user = state.user_for(request)
-        return json_response([{"company_id": cid, "emitter": state.companies[cid].emitter}
-                              for cid in user["companies"] if cid in state.companies])
+        return json_response(
+            [
+                {"company_id": cid, "emitter": state.companies[cid].emitter}
+                for cid in user["companies"]
+                if cid in state.companies
+            ]
+        )
 
     async def branches(request: Request) -> Response:
         company = state.company_for(request)
@@ -530,17 +671,34 @@ def create_app(state: GestionixState | None = None) -> FastAPI:
         company = state.company_for(request)
         raw = request.query_params.get("branch_id")
         branch_id = state.branch(company, raw)["branch_id"] if raw else None
-        rows = state.cached(("clients", company.company_id, branch_id), lambda: [
-            c for c in company.clients.values() if branch_id is None or c["branch_id"] == branch_id])
+        rows = state.cached(
+            ("clients", company.company_id, branch_id),
+            lambda: [
+                c
+                for c in company.clients.values()
+                if branch_id is None or c["branch_id"] == branch_id
+            ],
+        )
         return _bare_page(request, state.knobs, rows)
 
     @api.get("/clients/table")
     async def clients_table(request: Request) -> Response:
         company = state.company_for(request)
-        return _bare_page(request, state.knobs, [
-            {"id": c["client_id"], "business_name": c["business_name"], "tax_id": c["tax_id"],
-             "status": "active" if c["active"] else "inactive", "last_activity": c["register_date"],
-             "accounts_pending": 0} for c in company.clients.values()])
+        return _bare_page(
+            request,
+            state.knobs,
+            [
+                {
+                    "id": c["client_id"],
+                    "business_name": c["business_name"],
+                    "tax_id": c["tax_id"],
+                    "status": "active" if c["active"] else "inactive",
+                    "last_activity": c["register_date"],
+                    "accounts_pending": 0,
+                }
+                for c in company.clients.values()
+            ],
+        )
 
     @api.post("/clients")
     async def create_client(request: Request) -> Response:
@@ -579,7 +737,9 @@ def _doc_id(raw: str) -> int:
         raise GestionixError(404, f"Documento {raw} no encontrado") from None
 
 
-def _add_document_routes(api: APIRouter, state: GestionixState, segment: str, doc_type: str) -> None:
+def _add_document_routes(
+    api: APIRouter, state: GestionixState, segment: str, doc_type: str
+) -> None:
     async def create(request: Request) -> Response:
         company = state.company_for(request)
         return json_response(state.create_document(company, doc_type, await _body(request)), 201)
@@ -614,7 +774,9 @@ def _add_document_routes(api: APIRouter, state: GestionixState, segment: str, do
     api.add_api_route(f"/{segment}", create, methods=["POST"], name=f"create_{doc_type}")
     api.add_api_route(f"/{segment}", listing, methods=["GET"], name=f"list_{doc_type}")
     api.add_api_route(f"/{segment}/{{doc_id}}", get_one, methods=["GET"], name=f"get_{doc_type}")
-    api.add_api_route(f"/{segment}/{{doc_id}}", delete, methods=["DELETE"], name=f"delete_{doc_type}")
+    api.add_api_route(
+        f"/{segment}/{{doc_id}}", delete, methods=["DELETE"], name=f"delete_{doc_type}"
+    )
 
 
 def _add_control_surface(app: FastAPI, state: GestionixState) -> None:
@@ -632,7 +794,9 @@ def _add_control_surface(app: FastAPI, state: GestionixState) -> None:
 
     def doc_type_of(kind: str) -> str:
         if kind not in DOC_KINDS:
-            raise GestionixError(404, f"Tipo de documento {kind} desconocido (sales_orders | sales)")
+            raise GestionixError(
+                404, f"Tipo de documento {kind} desconocido (sales_orders | sales)"
+            )
         return DOC_KINDS[kind]
 
     @ctl.put("/products")
@@ -663,16 +827,22 @@ def _add_control_surface(app: FastAPI, state: GestionixState) -> None:
 
     @ctl.post("/documents/{kind}/{doc_id}/invoice")
     async def invoice(kind: str, doc_id: int, request: Request) -> Response:
-        return json_response(_set_doc(company_of(request), doc_type_of(kind), doc_id, invoiced=True))
+        return json_response(
+            _set_doc(company_of(request), doc_type_of(kind), doc_id, invoiced=True)
+        )
 
     @ctl.post("/documents/{kind}/{doc_id}/uninvoice")
     async def uninvoice(kind: str, doc_id: int, request: Request) -> Response:
-        return json_response(_set_doc(company_of(request), doc_type_of(kind), doc_id, invoiced=False))
+        return json_response(
+            _set_doc(company_of(request), doc_type_of(kind), doc_id, invoiced=False)
+        )
 
     @ctl.post("/documents/{kind}/{doc_id}/convert")
     async def convert(kind: str, doc_id: int, request: Request) -> Response:
         """A pedido turned into a venta: its DELETE answers 409 from now on."""
-        return json_response(_set_doc(company_of(request), doc_type_of(kind), doc_id, status="converted"))
+        return json_response(
+            _set_doc(company_of(request), doc_type_of(kind), doc_id, status="converted")
+        )
 
     def _set_doc(company: Company, doc_type: str, doc_id: int, **changes: Any) -> dict:
         doc = company.documents[doc_type].get(doc_id)
@@ -688,8 +858,12 @@ def _add_control_surface(app: FastAPI, state: GestionixState) -> None:
     async def create_doc(kind: str, request: Request) -> Response:
         """Body: as POST /sales_orders; "force": true skips the duplicate-reference check."""
         body = await _body(request)
-        doc = state.create_document(company_of(request, body), doc_type_of(kind), body,
-                                    check_duplicate=not body.get("force"))
+        doc = state.create_document(
+            company_of(request, body),
+            doc_type_of(kind),
+            body,
+            check_duplicate=not body.get("force"),
+        )
         return json_response(doc, 201)
 
     @ctl.delete("/documents/{kind}/{doc_id}")

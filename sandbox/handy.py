@@ -59,8 +59,12 @@ class HandyKnobs(Knobs):
     rate_limit_per_minute: int | None = 500
     paging_envelope: bool = True  # False: list answers carry no "pagination" object
     page_size_cap: int = 0  # >0: at most this many records per page, whatever `max` asks
-    repeat_across_pages: bool = False  # salesOrder: page N>=2 starts with the last record of page N-1
-    mutate_while_paging: str = "none"  # salesOrder: "delete"/"insert" an order before each page N>=2
+    repeat_across_pages: bool = (
+        False  # salesOrder: page N>=2 starts with the last record of page N-1
+    )
+    mutate_while_paging: str = (
+        "none"  # salesOrder: "delete"/"insert" an order before each page N>=2
+    )
     clock_offset_seconds: float = 0.0  # Handy's clock = sandbox clock + offset (stamps and Date)
     ambiguous_local_time: str = "earlier"  # how a start/end bound with two readings is read
 
@@ -82,7 +86,12 @@ class HandyError(Exception):
 
 def unprocessable(obj: str, field: str, rejected: Any, message: str) -> HandyError:
     return HandyError(
-        422, {"errors": [{"object": obj, "field": field, "rejected-value": rejected, "message": message}]}
+        422,
+        {
+            "errors": [
+                {"object": obj, "field": field, "rejected-value": rejected, "message": message}
+            ]
+        },
     )
 
 
@@ -97,8 +106,15 @@ def _is_number(value: Any) -> bool:
 class HandyState(VersionedStore):
     """Everything one Handy account holds. Lists keep creation (= id) order."""
 
-    def __init__(self, *, clock: Clock | None = None, seed: int = 7, token: str = DEMO_TOKEN,
-                 timezone: str = DEFAULT_TIMEZONE, **knobs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        seed: int = 7,
+        token: str = DEMO_TOKEN,
+        timezone: str = DEFAULT_TIMEZONE,
+        **knobs: Any,
+    ) -> None:
         self.clock = clock or Clock()
         self.knobs = HandyKnobs()
         self.knobs.update(knobs)
@@ -128,9 +144,22 @@ class HandyState(VersionedStore):
         self.orders: dict[int, dict] = {}
         self.order_times: dict[int, dict[str, float | None]] = {}
         self.pending_random_orders = 0
-        self.paging_mutations: list[dict] = []  # what mutate_while_paging did: {kind, order_id, page}
-        self._reset_versioning({"product": 1000, "family": 10, "customer": 5000, "zone": 1, "order": 29079000,
-                     "item": 81000000, "tax": 1, "user": 100, "route": 700})
+        self.paging_mutations: list[
+            dict
+        ] = []  # what mutate_while_paging did: {kind, order_id, page}
+        self._reset_versioning(
+            {
+                "product": 1000,
+                "family": 10,
+                "customer": 5000,
+                "zone": 1,
+                "order": 29079000,
+                "item": 81000000,
+                "tax": 1,
+                "user": 100,
+                "route": 700,
+            }
+        )
 
     # ---- helpers -------------------------------------------------------------------------
     def now(self) -> float:
@@ -147,8 +176,9 @@ class HandyState(VersionedStore):
         try:
             naive = datetime.strptime(value.strip(), QUERY_DATE_FORMAT)
         except ValueError:
-            raise unprocessable(OBJ_PARAMS, field, value,
-                                "La fecha debe tener el formato dd/MM/yyyy HH:mm:ss") from None
+            raise unprocessable(
+                OBJ_PARAMS, field, value, "La fecha debe tener el formato dd/MM/yyyy HH:mm:ss"
+            ) from None
         # fold=0/1 give the two readings of an ambiguous time; in a gap they give the offsets
         # before/after the jump, which PEP 495 maps to the later/earlier instant: min/max is right in both.
         readings = [naive.replace(tzinfo=self.zone, fold=fold).timestamp() for fold in (0, 1)]
@@ -160,9 +190,22 @@ class HandyState(VersionedStore):
         self._clear()
         if world is not None:
             fresh = world.handy
-            for name in ("products", "product_updated", "families", "customers", "customer_updated",
-                         "zones", "users", "routes", "route_inventory", "taxes", "orders", "order_times",
-                         "pending_random_orders", "_ids"):
+            for name in (
+                "products",
+                "product_updated",
+                "families",
+                "customers",
+                "customer_updated",
+                "zones",
+                "users",
+                "routes",
+                "route_inventory",
+                "taxes",
+                "orders",
+                "order_times",
+                "pending_random_orders",
+                "_ids",
+            ):
                 setattr(self, name, getattr(fresh, name))
         self.stats.reset()
         self.limiter.reset()
@@ -177,12 +220,18 @@ class HandyState(VersionedStore):
         if "id" in value and value["id"] is not None:
             tax = self.taxes.get(value["id"]) if isinstance(value["id"], int) else None
             if tax is None:
-                raise unprocessable(OBJ_PRODUCT, f"{field}.id", value["id"], "El impuesto no existe")
+                raise unprocessable(
+                    OBJ_PRODUCT, f"{field}.id", value["id"], "El impuesto no existe"
+                )
             return dict(tax)
         amount = value.get("amount")
         if not _is_number(amount) or amount < 0:
-            raise unprocessable(OBJ_PRODUCT, f"{field}.amount", amount,
-                                "La propiedad Monto debe ser un número válido")
+            raise unprocessable(
+                OBJ_PRODUCT,
+                f"{field}.amount",
+                amount,
+                "La propiedad Monto debe ser un número válido",
+            )
         name = str(value.get("name") or "IVA")
         for tax in self.taxes.values():
             if tax["name"] == name and float(tax["amount"]) == float(amount):
@@ -193,7 +242,9 @@ class HandyState(VersionedStore):
 
     def create_family(self, description: Any) -> dict:
         if not isinstance(description, str) or not description.strip():
-            raise unprocessable(OBJ_FAMILY, "description", description, "La descripción es obligatoria")
+            raise unprocessable(
+                OBJ_FAMILY, "description", description, "La descripción es obligatoria"
+            )
         family = {"id": self.next_id("family"), "description": description, "enabled": True}
         self.families[family["id"]] = family
         self.touch()
@@ -216,9 +267,15 @@ class HandyState(VersionedStore):
     def create_zone(self, body: dict) -> dict:
         description = body.get("description")
         if not isinstance(description, str) or not description.strip():
-            raise unprocessable(OBJ_ZONE, "description", description, "La descripción es obligatoria")
-        zone = {"id": self.next_id("zone"), "description": description,
-                "color": body.get("color") or "#3F51B5", "enabled": True}
+            raise unprocessable(
+                OBJ_ZONE, "description", description, "La descripción es obligatoria"
+            )
+        zone = {
+            "id": self.next_id("zone"),
+            "description": description,
+            "color": body.get("color") or "#3F51B5",
+            "enabled": True,
+        }
         self.zones[zone["id"]] = zone
         self.touch()
         return zone
@@ -236,7 +293,9 @@ class HandyState(VersionedStore):
         for zone in self.zones.values():
             if zone["description"] == value.get("description"):
                 return dict(zone)
-        raise unprocessable(OBJ_CUSTOMER, "zone.description", value.get("description"), "La zona no existe")
+        raise unprocessable(
+            OBJ_CUSTOMER, "zone.description", value.get("description"), "La zona no existe"
+        )
 
     # ---- products -------------------------------------------------------------------------
     def _check_code(self, obj: str, code: Any) -> str:
@@ -249,24 +308,35 @@ class HandyState(VersionedStore):
     def _apply_product_fields(self, product: dict, body: dict) -> None:
         if "description" in body:
             if not isinstance(body["description"], str) or not body["description"].strip():
-                raise unprocessable(OBJ_PRODUCT, "description", body["description"],
-                                    "La propiedad Descripción es obligatoria")
+                raise unprocessable(
+                    OBJ_PRODUCT,
+                    "description",
+                    body["description"],
+                    "La propiedad Descripción es obligatoria",
+                )
             product["description"] = body["description"]
         if "family" in body:
             product["family"] = self.resolve_family(body["family"])
-        for field, label in (("price", "Precio"), ("basePrice", "Precio base"), ("quantity", "Cantidad")):
+        for field, label in (
+            ("price", "Precio"),
+            ("basePrice", "Precio base"),
+            ("quantity", "Cantidad"),
+        ):
             if field in body:
                 value = body[field]
                 if not _is_number(value) or (field != "quantity" and value < 0):
-                    raise unprocessable(OBJ_PRODUCT, field, value,
-                                        f"La propiedad {label} debe ser un número válido")
+                    raise unprocessable(
+                        OBJ_PRODUCT, field, value, f"La propiedad {label} debe ser un número válido"
+                    )
                 product[field] = float(value)
         for field in ("tax", "taxOptional"):
             if field in body:
                 product[field] = self.resolve_tax(body[field], field)
         if "enabled" in body:
             if not isinstance(body["enabled"], bool):
-                raise unprocessable(OBJ_PRODUCT, "enabled", body["enabled"], "Debe ser verdadero o falso")
+                raise unprocessable(
+                    OBJ_PRODUCT, "enabled", body["enabled"], "Debe ser verdadero o falso"
+                )
             product["enabled"] = body["enabled"]
         if "unit" in body:
             unit = body["unit"]
@@ -285,16 +355,34 @@ class HandyState(VersionedStore):
         if code in self.products:
             raise unprocessable(OBJ_PRODUCT, "code", code, "Ya existe un producto con ese código")
         if "description" not in body:
-            raise unprocessable(OBJ_PRODUCT, "description", None, "La propiedad Descripción es obligatoria")
+            raise unprocessable(
+                OBJ_PRODUCT, "description", None, "La propiedad Descripción es obligatoria"
+            )
         if "family" not in body:
             raise unprocessable(OBJ_PRODUCT, "family", None, "La propiedad Familia es obligatoria")
         now = self.now()
-        product = {"id": self.next_id("product"), "code": code, "description": "", "family": None,
-                   "price": 0.0, "basePrice": 0.0, "tax": None, "taxOptional": None, "quantity": 0.0,
-                   "enabled": True, "barcode": None, "unit": {"code": "PZA", "description": "Pieza"},
-                   "category": None, "details": None, "externalId": None,
-                   "dateCreated": iso_z(now), "lastUpdated": iso_z(now)}
-        self._apply_product_fields(product, {k: v for k, v in body.items() if k not in {"id", "code"}})
+        product = {
+            "id": self.next_id("product"),
+            "code": code,
+            "description": "",
+            "family": None,
+            "price": 0.0,
+            "basePrice": 0.0,
+            "tax": None,
+            "taxOptional": None,
+            "quantity": 0.0,
+            "enabled": True,
+            "barcode": None,
+            "unit": {"code": "PZA", "description": "Pieza"},
+            "category": None,
+            "details": None,
+            "externalId": None,
+            "dateCreated": iso_z(now),
+            "lastUpdated": iso_z(now),
+        }
+        self._apply_product_fields(
+            product, {k: v for k, v in body.items() if k not in {"id", "code"}}
+        )
         self.products[code] = product
         self.product_updated[code] = now
         self.touch()
@@ -307,7 +395,9 @@ class HandyState(VersionedStore):
         if not isinstance(body, dict):
             raise unprocessable(OBJ_PRODUCT, "body", body, "Se esperaba un objeto JSON")
         candidate = copy.deepcopy(product)
-        self._apply_product_fields(candidate, {k: v for k, v in body.items() if k not in {"id", "code"}})
+        self._apply_product_fields(
+            candidate, {k: v for k, v in body.items() if k not in {"id", "code"}}
+        )
         now = self.now()
         candidate["lastUpdated"] = iso_z(now)
         product.clear()
@@ -317,14 +407,29 @@ class HandyState(VersionedStore):
         return product
 
     # ---- customers ------------------------------------------------------------------------
-    CUSTOMER_TEXT_FIELDS = ("businessName", "address", "neighborhood", "city", "postalCode", "priceList",
-                            "comments", "email", "phoneNumber", "rfc", "externalId")
+    CUSTOMER_TEXT_FIELDS = (
+        "businessName",
+        "address",
+        "neighborhood",
+        "city",
+        "postalCode",
+        "priceList",
+        "comments",
+        "email",
+        "phoneNumber",
+        "rfc",
+        "externalId",
+    )
 
     def _apply_customer_fields(self, customer: dict, body: dict) -> None:
         if "description" in body:
             if not isinstance(body["description"], str) or not body["description"].strip():
-                raise unprocessable(OBJ_CUSTOMER, "description", body["description"],
-                                    "La propiedad Descripción es obligatoria")
+                raise unprocessable(
+                    OBJ_CUSTOMER,
+                    "description",
+                    body["description"],
+                    "La propiedad Descripción es obligatoria",
+                )
             customer["description"] = body["description"]
         for field in self.CUSTOMER_TEXT_FIELDS:
             if field in body:
@@ -333,17 +438,23 @@ class HandyState(VersionedStore):
             customer["zone"] = self.resolve_zone(body["zone"])
         if "enabled" in body:
             if not isinstance(body["enabled"], bool):
-                raise unprocessable(OBJ_CUSTOMER, "enabled", body["enabled"], "Debe ser verdadero o falso")
+                raise unprocessable(
+                    OBJ_CUSTOMER, "enabled", body["enabled"], "Debe ser verdadero o falso"
+                )
             customer["enabled"] = body["enabled"]
         for field in ("credit", "balance"):
             if field in body:
                 if not _is_number(body[field]):
-                    raise unprocessable(OBJ_CUSTOMER, field, body[field], "Debe ser un número válido")
+                    raise unprocessable(
+                        OBJ_CUSTOMER, field, body[field], "Debe ser un número válido"
+                    )
                 customer[field] = float(body[field])
         if "sellers" in body:
             sellers = body["sellers"]
             if not isinstance(sellers, list):
-                raise unprocessable(OBJ_CUSTOMER, "sellers", sellers, "Debe ser una lista de usuarios")
+                raise unprocessable(
+                    OBJ_CUSTOMER, "sellers", sellers, "Debe ser una lista de usuarios"
+                )
             ids = []
             for seller in sellers:
                 seller_id = seller.get("id") if isinstance(seller, dict) else seller
@@ -359,14 +470,36 @@ class HandyState(VersionedStore):
         if code in self.customers:
             raise unprocessable(OBJ_CUSTOMER, "code", code, "Ya existe un cliente con ese código")
         if "description" not in body:
-            raise unprocessable(OBJ_CUSTOMER, "description", None, "La propiedad Descripción es obligatoria")
+            raise unprocessable(
+                OBJ_CUSTOMER, "description", None, "La propiedad Descripción es obligatoria"
+            )
         now = self.now()
-        customer = {"id": self.next_id("customer"), "code": code, "description": "", "businessName": None,
-                    "address": None, "neighborhood": None, "city": None, "postalCode": None, "zone": None,
-                    "priceList": None, "enabled": True, "credit": 0.0, "balance": 0.0, "comments": None,
-                    "email": None, "phoneNumber": None, "rfc": None, "sellers": [], "externalId": None,
-                    "dateCreated": iso_z(now), "lastUpdated": iso_z(now)}
-        self._apply_customer_fields(customer, {k: v for k, v in body.items() if k not in {"id", "code"}})
+        customer = {
+            "id": self.next_id("customer"),
+            "code": code,
+            "description": "",
+            "businessName": None,
+            "address": None,
+            "neighborhood": None,
+            "city": None,
+            "postalCode": None,
+            "zone": None,
+            "priceList": None,
+            "enabled": True,
+            "credit": 0.0,
+            "balance": 0.0,
+            "comments": None,
+            "email": None,
+            "phoneNumber": None,
+            "rfc": None,
+            "sellers": [],
+            "externalId": None,
+            "dateCreated": iso_z(now),
+            "lastUpdated": iso_z(now),
+        }
+        self._apply_customer_fields(
+            customer, {k: v for k, v in body.items() if k not in {"id", "code"}}
+        )
         self.customers[code] = customer
         self.customer_updated[code] = now
         self.touch()
@@ -379,7 +512,9 @@ class HandyState(VersionedStore):
         if not isinstance(body, dict):
             raise unprocessable(OBJ_CUSTOMER, "body", body, "Se esperaba un objeto JSON")
         candidate = copy.deepcopy(customer)
-        self._apply_customer_fields(candidate, {k: v for k, v in body.items() if k not in {"id", "code"}})
+        self._apply_customer_fields(
+            candidate, {k: v for k, v in body.items() if k not in {"id", "code"}}
+        )
         now = self.now()
         candidate["lastUpdated"] = iso_z(now)
         customer.clear()
@@ -398,13 +533,19 @@ class HandyState(VersionedStore):
         raise unprocessable(OBJ_ORDER, "createdBy", ref, "El usuario no existe")
 
     def sellers(self) -> list[dict]:
-        return [u for u in self.users.values() if u["role"]["authority"] == "ROLE_SALES" and u["enabled"]]
+        return [
+            u
+            for u in self.users.values()
+            if u["role"]["authority"] == "ROLE_SALES" and u["enabled"]
+        ]
 
     def route_json(self, route_id: int, include_inventory: bool) -> dict:
         route = dict(self.routes[route_id])
         if include_inventory:
-            route["inventory"] = [{"product": code, "quantity": qty}
-                                  for code, qty in self.route_inventory.get(route_id, {}).items()]
+            route["inventory"] = [
+                {"product": code, "quantity": qty}
+                for code, qty in self.route_inventory.get(route_id, {}).items()
+            ]
         return route
 
     # ---- orders ---------------------------------------------------------------------------
@@ -419,7 +560,9 @@ class HandyState(VersionedStore):
             raise unprocessable(OBJ_ORDER, f"items[{index}].product", code, "El producto no existe")
         quantity = spec.get("quantity", 1)
         if not _is_number(quantity) or quantity <= 0:
-            raise unprocessable(OBJ_ORDER, f"items[{index}].quantity", quantity, "Cantidad inválida")
+            raise unprocessable(
+                OBJ_ORDER, f"items[{index}].quantity", quantity, "Cantidad inválida"
+            )
         is_reward = bool(spec.get("isReward", False))
         original = spec.get("price", spec.get("originalPrice"))
         if original is None:
@@ -428,7 +571,9 @@ class HandyState(VersionedStore):
             raise unprocessable(OBJ_ORDER, f"items[{index}].price", original, "Precio inválido")
         discount = spec.get("discountPercentage", spec.get("discount", 0.0)) or 0.0
         if not _is_number(discount) or not 0 <= discount <= 100:
-            raise unprocessable(OBJ_ORDER, f"items[{index}].discountPercentage", discount, "Descuento inválido")
+            raise unprocessable(
+                OBJ_ORDER, f"items[{index}].discountPercentage", discount, "Descuento inválido"
+            )
         price = round(original * (1 - discount / 100.0), 2)
         tax = product.get("tax")
         line = {
@@ -439,7 +584,9 @@ class HandyState(VersionedStore):
             "originalPrice": float(original),
             "discountPercentage": float(discount),
             "total": round(price * quantity, 2),
-            "tax": {"amount": float(tax["amount"]), "name": tax["name"]} if tax else {"amount": 0.0, "name": "IVA"},
+            "tax": {"amount": float(tax["amount"]), "name": tax["name"]}
+            if tax
+            else {"amount": 0.0, "name": "IVA"},
             "isReturn": bool(spec.get("isReturn", False)),
             "isReward": is_reward,
             "priceType": "REWARD" if is_reward else "REGULAR",
@@ -460,7 +607,11 @@ class HandyState(VersionedStore):
             rate = item["tax"]["amount"] + (item.get("taxOptional") or {}).get("amount", 0.0)
             before += item["total"] / (1 + rate / 100.0)
         before = round(before, 2)
-        return {"totalSales": total_sales, "totalBeforeTax": before, "totalTax": round(total_sales - before, 2)}
+        return {
+            "totalSales": total_sales,
+            "totalBeforeTax": before,
+            "totalTax": round(total_sales - before, 2),
+        }
 
     def _order_customer(self, value: Any) -> dict:
         if isinstance(value, str):
@@ -473,7 +624,9 @@ class HandyState(VersionedStore):
             if code in self.customers and set(value) <= {"code", "id"}:
                 return self.customers[code]
             if code in self.customers:
-                raise unprocessable(OBJ_ORDER, "customer.code", code, "Ya existe un cliente con ese código")
+                raise unprocessable(
+                    OBJ_ORDER, "customer.code", code, "Ya existe un cliente con ese código"
+                )
             return self.create_customer(value)  # a customer created on the phone with the order
         raise unprocessable(OBJ_ORDER, "customer", value, "El cliente es obligatorio")
 
@@ -482,11 +635,17 @@ class HandyState(VersionedStore):
         if not isinstance(spec, dict):
             raise unprocessable(OBJ_ORDER, "body", spec, "Se esperaba un objeto JSON")
         sales_type = str(spec.get("salesType", "ROUTE"))
-        sales_type = {"ROUTE": SALES_TYPE_ROUTE, "SALE": SALES_TYPE_ROUTE, "PRESALE": SALES_TYPE_PRESALE,
-                      SALES_TYPE_ROUTE.upper(): SALES_TYPE_ROUTE,
-                      SALES_TYPE_PRESALE.upper(): SALES_TYPE_PRESALE}.get(sales_type.upper())
+        sales_type = {
+            "ROUTE": SALES_TYPE_ROUTE,
+            "SALE": SALES_TYPE_ROUTE,
+            "PRESALE": SALES_TYPE_PRESALE,
+            SALES_TYPE_ROUTE.upper(): SALES_TYPE_ROUTE,
+            SALES_TYPE_PRESALE.upper(): SALES_TYPE_PRESALE,
+        }.get(sales_type.upper())
         if sales_type is None:
-            raise unprocessable(OBJ_ORDER, "salesType", spec.get("salesType"), "Tipo de venta inválido")
+            raise unprocessable(
+                OBJ_ORDER, "salesType", spec.get("salesType"), "Tipo de venta inválido"
+            )
         seller_ref = spec.get("seller", spec.get("createdBy"))
         if isinstance(seller_ref, dict):
             seller_ref = seller_ref.get("id")
@@ -499,10 +658,14 @@ class HandyState(VersionedStore):
             seller = self.find_user(seller_ref)
         items_spec = spec.get("items")
         if not isinstance(items_spec, list) or not items_spec:
-            raise unprocessable(OBJ_ORDER, "items", items_spec, "El pedido debe tener al menos una partida")
+            raise unprocessable(
+                OBJ_ORDER, "items", items_spec, "El pedido debe tener al menos una partida"
+            )
         offline = spec.get("offlineMinutes", 0) or 0
         if not _is_number(offline) or offline < 0:
-            raise unprocessable(OBJ_ORDER, "offlineMinutes", offline, "Debe ser un número no negativo")
+            raise unprocessable(
+                OBJ_ORDER, "offlineMinutes", offline, "Debe ser un número no negativo"
+            )
         customer = self._order_customer(spec.get("customer"))
         items = [self._order_line(item, i) for i, item in enumerate(items_spec)]
         now = self.now()
@@ -512,11 +675,18 @@ class HandyState(VersionedStore):
             "dateCreated": iso_z(now),
             "mobileDateCreated": iso_z(mobile),
             "customer": copy.deepcopy(customer),
-            "createdBy": {"id": seller["id"], "name": seller["name"], "username": seller["username"]},
+            "createdBy": {
+                "id": seller["id"],
+                "name": seller["name"],
+                "username": seller["username"],
+            },
             "items": items,
             **self.order_totals(items),
             "salesType": sales_type,
-            "type": {"id": 1, "description": "Pedido" if sales_type == SALES_TYPE_PRESALE else "Venta"},
+            "type": {
+                "id": 1,
+                "description": "Pedido" if sales_type == SALES_TYPE_PRESALE else "Venta",
+            },
             "sellerComment": spec.get("sellerComment"),
             "scheduledDateForDelivery": spec.get("scheduledDateForDelivery"),
             "billable": bool(spec.get("billable", True)),
@@ -532,8 +702,12 @@ class HandyState(VersionedStore):
             "lastUpdated": iso_z(now),
         }
         self.orders[order["id"]] = order
-        self.order_times[order["id"]] = {"dateCreated": now, "mobileDateCreated": mobile,
-                                         "dateDeleted": None, "lastUpdated": now}
+        self.order_times[order["id"]] = {
+            "dateCreated": now,
+            "mobileDateCreated": mobile,
+            "dateDeleted": None,
+            "lastUpdated": now,
+        }
         self.touch()
         return order
 
@@ -562,15 +736,26 @@ class HandyState(VersionedStore):
         """Editing = a new order with a new id; the old one deleted with isEdited (spec, Edits)."""
         old = self.get_order(order_id)
         if old["deleted"]:
-            raise HandyError(409, {"message": f"El pedido {order_id} está eliminado; no se puede editar"})
+            raise HandyError(
+                409, {"message": f"El pedido {order_id} está eliminado; no se puede editar"}
+            )
         changes = changes if isinstance(changes, dict) else {}
         spec = {
             "salesType": "PRESALE" if old["salesType"] == SALES_TYPE_PRESALE else "ROUTE",
             "seller": old["createdBy"]["id"],
             "customer": old["customer"]["code"],
-            "items": [{"product": i["product"]["code"], "quantity": i["quantity"], "price": i["originalPrice"],
-                       "discountPercentage": i["discountPercentage"], "isReturn": i["isReturn"],
-                       "isReward": i["isReward"], "comments": i["comments"]} for i in old["items"]],
+            "items": [
+                {
+                    "product": i["product"]["code"],
+                    "quantity": i["quantity"],
+                    "price": i["originalPrice"],
+                    "discountPercentage": i["discountPercentage"],
+                    "isReturn": i["isReturn"],
+                    "isReward": i["isReward"],
+                    "comments": i["comments"],
+                }
+                for i in old["items"]
+            ],
             "sellerComment": old["sellerComment"],
             "scheduledDateForDelivery": old["scheduledDateForDelivery"],
             "billable": old["billable"],
@@ -578,14 +763,18 @@ class HandyState(VersionedStore):
         }
         spec.update(changes)
         previous = copy.deepcopy(old)
-        new = self.create_order(spec, edited_from=previous)  # validates before the old one is touched
+        new = self.create_order(
+            spec, edited_from=previous
+        )  # validates before the old one is touched
         self.delete_order(order_id, by=new["createdBy"], edited=True)
         return new
 
     def set_external_id(self, order_id: int, body: Any) -> dict:
         order = self.get_order(order_id)
         if not isinstance(body, dict) or "externalId" not in body:
-            raise unprocessable(OBJ_ORDER, "externalId", None, "La propiedad externalId es obligatoria")
+            raise unprocessable(
+                OBJ_ORDER, "externalId", None, "La propiedad externalId es obligatoria"
+            )
         value = body["externalId"]
         if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
             raise unprocessable(OBJ_ORDER, "externalId", value, "Debe ser texto")
@@ -602,22 +791,31 @@ class HandyState(VersionedStore):
         if not codes:
             return []
         customers = [c for c, v in self.customers.items() if v["enabled"]]
-        return [self.create_order(self._random_order_spec(n, codes, customers)) for n in range(count)]
+        return [
+            self.create_order(self._random_order_spec(n, codes, customers)) for n in range(count)
+        ]
 
     def _random_order_spec(self, n: int, codes: list[str], customers: list[str]) -> dict:
         rng = self.order_rng
-        lines = [{"product": rng.choice(codes), "quantity": rng.choice([1, 2, 3, 5, 6, 12, 24])}
-                 for _ in range(rng.randint(1, 6))]
+        lines = [
+            {"product": rng.choice(codes), "quantity": rng.choice([1, 2, 3, 5, 6, 12, 24])}
+            for _ in range(rng.randint(1, 6))
+        ]
         if rng.random() < 0.15:
             lines[0]["discountPercentage"] = rng.choice([5.0, 10.0])
         customer: Any
         if customers and rng.random() < 0.9:
             customer = rng.choice(customers)
         else:
-            customer = {"code": f"H-NEW-{self._ids['order'] + 1}",
-                        "description": rng.choice(["Tiendita Don Beto", "Miscelánea La Güera",
-                                                   "Abarrotes San Judas"]) + f" {n}",
-                        "address": "Calle Hidalgo 12", "city": "Monterrey"}
+            customer = {
+                "code": f"H-NEW-{self._ids['order'] + 1}",
+                "description": rng.choice(
+                    ["Tiendita Don Beto", "Miscelánea La Güera", "Abarrotes San Judas"]
+                )
+                + f" {n}",
+                "address": "Calle Hidalgo 12",
+                "city": "Monterrey",
+            }
         return {
             "salesType": rng.choice(["ROUTE", "PRESALE"]),
             "seller": rng.choice(self.sellers())["id"],
@@ -685,7 +883,9 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int | 
     try:
         value = int(raw)
     except ValueError:
-        raise unprocessable(OBJ_PARAMS, name, raw, f"El parámetro {name} debe ser un número entero") from None
+        raise unprocessable(
+            OBJ_PARAMS, name, raw, f"El parámetro {name} debe ser un número entero"
+        ) from None
     if value < low or (high is not None and value > high):
         limit = f"entre {low} y {high}" if high is not None else f"mayor o igual a {low}"
         raise unprocessable(OBJ_PARAMS, name, raw, f"El parámetro {name} debe estar {limit}")
@@ -727,8 +927,15 @@ def page_params(request: Request, knobs: HandyKnobs) -> tuple[int, int]:
     return page, size
 
 
-def paginated(request: Request, knobs: HandyKnobs, resource: str, key: str, items: list, *,
-              may_repeat: bool = False) -> Response:
+def paginated(
+    request: Request,
+    knobs: HandyKnobs,
+    resource: str,
+    key: str,
+    items: list,
+    *,
+    may_repeat: bool = False,
+) -> Response:
     """Handy's envelope: absolute page links that keep only page and max (spec [A]).
     Knobs: no envelope at all (`paging_envelope`), a capped page size (`page_size_cap`) and, for
     lists that `may_repeat`, pages that each start with the previous page's last record."""
@@ -748,25 +955,29 @@ def paginated(request: Request, knobs: HandyKnobs, resource: str, key: str, item
     def link(n: int | None) -> str | None:
         return None if n is None else f"{base}?page={n}&max={size}"
 
-    return json_response({
-        "pagination": {
-            "totalCount": total,
-            "totalPages": pages,
-            "currentPage": link(page),
-            "nextPage": link(page + 1 if page < pages else None),
-            "prevPage": link(page - 1 if page > 1 else None),
-            "firstPage": link(1),
-            "lastPage": link(max(pages, 1)),
-        },
-        key: rows,
-    })
+    return json_response(
+        {
+            "pagination": {
+                "totalCount": total,
+                "totalPages": pages,
+                "currentPage": link(page),
+                "nextPage": link(page + 1 if page < pages else None),
+                "prevPage": link(page - 1 if page > 1 else None),
+                "firstPage": link(1),
+                "lastPage": link(max(pages, 1)),
+            },
+            key: rows,
+        }
+    )
 
 
 async def _json_body(request: Request, obj: str) -> Any:
     try:
         return await request.json()
     except ValueError:
-        raise unprocessable(obj, "body", None, "El cuerpo de la solicitud no es JSON válido") from None
+        raise unprocessable(
+            obj, "body", None, "El cuerpo de la solicitud no es JSON válido"
+        ) from None
 
 
 def _order_id(raw: str) -> int:
@@ -778,8 +989,12 @@ def _order_id(raw: str) -> int:
 
 def create_app(state: HandyState | None = None) -> FastAPI:
     state = state or HandyState()
-    app = FastAPI(title="Handy API v2 (sandbox)", docs_url="/_sandbox/docs", redoc_url=None,
-                  openapi_url="/_sandbox/openapi.json")
+    app = FastAPI(
+        title="Handy API v2 (sandbox)",
+        docs_url="/_sandbox/docs",
+        redoc_url=None,
+        openapi_url="/_sandbox/openapi.json",
+    )
     app.state.sandbox = state
 
     @app.exception_handler(HandyError)
@@ -805,11 +1020,16 @@ def create_app(state: HandyState | None = None) -> FastAPI:
         enabled = True if enabled is None else enabled  # [A] without `enabled`, only enabled ones
         start, end = _window(state, request)
         if start is None and end is None:
-            items = state.cached(("products", enabled),
-                                 lambda: [p for p in state.products.values() if p["enabled"] == enabled])
+            items = state.cached(
+                ("products", enabled),
+                lambda: [p for p in state.products.values() if p["enabled"] == enabled],
+            )
         else:
-            items = [p for c, p in state.products.items()
-                     if p["enabled"] == enabled and _in_window(state.product_updated[c], start, end)]
+            items = [
+                p
+                for c, p in state.products.items()
+                if p["enabled"] == enabled and _in_window(state.product_updated[c], start, end)
+            ]
         return paginated(request, state.knobs, "product", "products", items)
 
     @api.get("/product/{code}")
@@ -830,7 +1050,9 @@ def create_app(state: HandyState | None = None) -> FastAPI:
     # families
     @api.get("/productFamily")
     async def list_families(request: Request) -> Response:
-        return paginated(request, state.knobs, "productFamily", "productFamilies", list(state.families.values()))
+        return paginated(
+            request, state.knobs, "productFamily", "productFamilies", list(state.families.values())
+        )
 
     @api.post("/productFamily")
     async def post_family(request: Request) -> Response:
@@ -844,12 +1066,21 @@ def create_app(state: HandyState | None = None) -> FastAPI:
         enabled = _bool_param(request, "enabled")
         start, end = _window(state, request)
         if start is None and end is None:
-            items = state.cached(("customers", enabled), lambda: [
-                c for c in state.customers.values() if enabled is None or c["enabled"] == enabled])
+            items = state.cached(
+                ("customers", enabled),
+                lambda: [
+                    c
+                    for c in state.customers.values()
+                    if enabled is None or c["enabled"] == enabled
+                ],
+            )
         else:
-            items = [c for k, c in state.customers.items()
-                     if (enabled is None or c["enabled"] == enabled)
-                     and _in_window(state.customer_updated[k], start, end)]
+            items = [
+                c
+                for k, c in state.customers.items()
+                if (enabled is None or c["enabled"] == enabled)
+                and _in_window(state.customer_updated[k], start, end)
+            ]
         return paginated(request, state.knobs, "customer", "customers", items)
 
     @api.get("/customer/{code}")
@@ -885,8 +1116,11 @@ def create_app(state: HandyState | None = None) -> FastAPI:
     async def list_routes(request: Request) -> Response:
         closed = _bool_param(request, "closed")
         include = bool(_bool_param(request, "includeInventory"))
-        routes = [state.route_json(rid, include) for rid, r in state.routes.items()
-                  if closed is None or r["closed"] == closed]
+        routes = [
+            state.route_json(rid, include)
+            for rid, r in state.routes.items()
+            if closed is None or r["closed"] == closed
+        ]
         return paginated(request, state.knobs, "route", "routes", routes)
 
     # sales orders
@@ -895,20 +1129,30 @@ def create_app(state: HandyState | None = None) -> FastAPI:
         state.materialise_pending_orders()
         field = request.query_params.get("filterWithDate") or "dateCreated"
         if field not in ORDER_DATE_FIELDS:
-            raise unprocessable(OBJ_PARAMS, "filterWithDate", field,
-                                "filterWithDate debe ser " + ", ".join(ORDER_DATE_FIELDS))
+            raise unprocessable(
+                OBJ_PARAMS,
+                "filterWithDate",
+                field,
+                "filterWithDate debe ser " + ", ".join(ORDER_DATE_FIELDS),
+            )
         deleted = bool(_bool_param(request, "deleted"))
         sales_type_raw = request.query_params.get("salesType")
         sales_type = None
         if sales_type_raw:
             sales_type = SALES_TYPE_FILTERS.get(sales_type_raw.upper())
             if sales_type is None:
-                raise unprocessable(OBJ_PARAMS, "salesType", sales_type_raw, "salesType debe ser PRESALE o ROUTE")
-        direction = (request.query_params.get("order") or "desc").lower()  # [A] default newest first
+                raise unprocessable(
+                    OBJ_PARAMS, "salesType", sales_type_raw, "salesType debe ser PRESALE o ROUTE"
+                )
+        direction = (
+            request.query_params.get("order") or "desc"
+        ).lower()  # [A] default newest first
         if direction not in {"asc", "desc"}:
             raise unprocessable(OBJ_PARAMS, "order", direction, "order debe ser asc o desc")
         start, end = _window(state, request)
-        page, _size = page_params(request, state.knobs)  # a refused request must not mutate anything
+        page, _size = page_params(
+            request, state.knobs
+        )  # a refused request must not mutate anything
 
         def build() -> list:
             rows = []
@@ -941,7 +1185,9 @@ def create_app(state: HandyState | None = None) -> FastAPI:
 
     @api.put("/salesOrder/{order_id}")
     async def put_order(order_id: str, request: Request) -> Response:
-        return json_response(state.set_external_id(_order_id(order_id), await _json_body(request, OBJ_ORDER)))
+        return json_response(
+            state.set_external_id(_order_id(order_id), await _json_body(request, OBJ_ORDER))
+        )
 
     @api.post("/salesOrder")  # [A] sandbox-only: the integration never calls it
     async def post_order(request: Request) -> Response:
@@ -1007,7 +1253,9 @@ def _add_control_surface(app: FastAPI, state: HandyState) -> None:
             raise not_found(f"Ruta {route_id}")
         body = await _json_body(request, "route")
         if "inventory" in body:
-            state.route_inventory[route_id] = {i["product"]: float(i["quantity"]) for i in body["inventory"]}
+            state.route_inventory[route_id] = {
+                i["product"]: float(i["quantity"]) for i in body["inventory"]
+            }
         if "closed" in body:
             state.routes[route_id]["closed"] = bool(body["closed"])
             state.routes[route_id]["dateClosed"] = state.now_iso() if body["closed"] else None

@@ -53,7 +53,9 @@ def split_knobs(knobs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
             if name in GESTIONIX_KNOBS:
                 gestionix[name] = value
         else:
-            raise KeyError(f"unknown sandbox knob {name!r}; known: handy_/gestionix_ + {sorted(GESTIONIX_KNOBS)}")
+            raise KeyError(
+                f"unknown sandbox knob {name!r}; known: handy_/gestionix_ + {sorted(GESTIONIX_KNOBS)}"
+            )
     return handy, gestionix
 
 
@@ -107,17 +109,32 @@ class Sandbox:
         return httpx.ASGITransport(app=self.gestionix_app)
 
 
-def build_sandbox(seed: int = 7, products: int = 200, customers: int = 60, *, orders: int = 0,
-                  clock: Clock | None = None, handy_base: str = "http://handy.sandbox",
-                  gestionix_base: str = "http://gestionix.sandbox", handy_timezone: str = DEFAULT_TIMEZONE,
-                  **knobs: Any) -> Sandbox:
+def build_sandbox(
+    seed: int = 7,
+    products: int = 200,
+    customers: int = 60,
+    *,
+    orders: int = 0,
+    clock: Clock | None = None,
+    handy_base: str = "http://handy.sandbox",
+    gestionix_base: str = "http://gestionix.sandbox",
+    handy_timezone: str = DEFAULT_TIMEZONE,
+    **knobs: Any,
+) -> Sandbox:
     """Both apps in-process, no sockets: use `sb.handy_transport()` / `sb.gestionix_transport()`.
     `handy_timezone` is the Handy account's zone (how `start`/`end` query bounds are read)."""
     handy_knobs, gestionix_knobs = split_knobs(knobs)
     clock = clock or Clock()
-    world = generate_world(seed=seed, products=products, customers=customers, orders=orders, clock=clock,
-                           handy_knobs=handy_knobs, gestionix_knobs=gestionix_knobs,
-                           handy_timezone=handy_timezone)
+    world = generate_world(
+        seed=seed,
+        products=products,
+        customers=customers,
+        orders=orders,
+        clock=clock,
+        handy_knobs=handy_knobs,
+        gestionix_knobs=gestionix_knobs,
+        handy_timezone=handy_timezone,
+    )
     return Sandbox(
         handy_url=handy_base + handy_module.API_PREFIX,
         gestionix_url=gestionix_base + gx_module.API_PREFIX,
@@ -134,8 +151,12 @@ class PortBusy(Exception):
 
 
 class _BackgroundServer:
-    def __init__(self, app: Any, host: str, port: int, log_level: str, name: str = "sandbox") -> None:
-        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    def __init__(
+        self, app: Any, host: str, port: int, log_level: str, name: str = "sandbox"
+    ) -> None:
+        self.sock = socket.socket(
+            socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM
+        )
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # Accepted sockets inherit this; without it small responses (headers and body are two
         # writes) wait ~40 ms for the client's delayed ACK (measured: 45 ms -> 0.5 ms per call).
@@ -150,11 +171,21 @@ class _BackgroundServer:
             ) from None
         self.port = self.sock.getsockname()[1]
         # date_header=False: the apps stamp `Date` from their own (injectable, maybe skewed) clock.
-        config = uvicorn.Config(app, log_level=log_level, lifespan="off", access_log=False,
-                                timeout_graceful_shutdown=1, date_header=False)
+        config = uvicorn.Config(
+            app,
+            log_level=log_level,
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=1,
+            date_header=False,
+        )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
-                                       name=f"sandbox-{self.port}", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run,
+            kwargs={"sockets": [self.sock]},
+            name=f"sandbox-{self.port}",
+            daemon=True,
+        )
 
     def start(self) -> None:
         self.thread.start()
@@ -165,7 +196,9 @@ class _BackgroundServer:
             if not self.thread.is_alive():
                 raise RuntimeError(f"sandbox server on port {self.port} died while starting")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"sandbox server on port {self.port} did not start in {timeout} s")
+                raise RuntimeError(
+                    f"sandbox server on port {self.port} did not start in {timeout} s"
+                )
             time.sleep(0.005)
 
     def stop(self) -> None:
@@ -175,16 +208,35 @@ class _BackgroundServer:
 
 
 @contextmanager
-def run_sandbox(seed: int = 7, products: int = 200, customers: int = 60, host: str = "127.0.0.1",
-                handy_port: int = 0, gestionix_port: int = 0, *, orders: int = 0, clock: Clock | None = None,
-                log_level: str = "critical", handy_timezone: str = DEFAULT_TIMEZONE,
-                **knobs: Any) -> Iterator[Sandbox]:
+def run_sandbox(
+    seed: int = 7,
+    products: int = 200,
+    customers: int = 60,
+    host: str = "127.0.0.1",
+    handy_port: int = 0,
+    gestionix_port: int = 0,
+    *,
+    orders: int = 0,
+    clock: Clock | None = None,
+    log_level: str = "critical",
+    handy_timezone: str = DEFAULT_TIMEZONE,
+    **knobs: Any,
+) -> Iterator[Sandbox]:
     """Serve both apps on loopback (port 0 = a free port) for the duration of the block."""
-    sb = build_sandbox(seed, products, customers, orders=orders, clock=clock, handy_timezone=handy_timezone,
-                       **knobs)
+    sb = build_sandbox(
+        seed,
+        products,
+        customers,
+        orders=orders,
+        clock=clock,
+        handy_timezone=handy_timezone,
+        **knobs,
+    )
     servers = [_BackgroundServer(sb.handy_app, host, handy_port, log_level, "Handy")]
     try:
-        servers.append(_BackgroundServer(sb.gestionix_app, host, gestionix_port, log_level, "Gestionix"))
+        servers.append(
+            _BackgroundServer(sb.gestionix_app, host, gestionix_port, log_level, "Gestionix")
+        )
         for server in servers:
             server.start()
         for server in servers:
@@ -202,32 +254,57 @@ def run_sandbox(seed: int = 7, products: int = 200, customers: int = 60, host: s
 
 
 def describe(sb: Sandbox) -> str:
-    return "\n".join([
-        f"Handy v2      {sb.handy_url}",
-        f"  token       {sb.handy_token}",
-        f"  control     {sb.handy_url.rsplit('/api/', 1)[0]}/_sandbox/stats",
-        f"Gestionix v3  {sb.gestionix_url}",
-        f"  user        {sb.gestionix_user}",
-        f"  password    {sb.gestionix_password}",
-        f"  company     {sb.company_id}   branch: {sb.branch_name!r} (also 'Sucursal Norte'; company 118 for isolation)",
-        f"  control     {sb.gestionix_url.rsplit('/api/', 1)[0]}/_sandbox/stats",
-    ])
+    return "\n".join(
+        [
+            f"Handy v2      {sb.handy_url}",
+            f"  token       {sb.handy_token}",
+            f"  control     {sb.handy_url.rsplit('/api/', 1)[0]}/_sandbox/stats",
+            f"Gestionix v3  {sb.gestionix_url}",
+            f"  user        {sb.gestionix_user}",
+            f"  password    {sb.gestionix_password}",
+            f"  company     {sb.company_id}   branch: {sb.branch_name!r} (also 'Sucursal Norte'; company 118 for isolation)",
+            f"  control     {sb.gestionix_url.rsplit('/api/', 1)[0]}/_sandbox/stats",
+        ]
+    )
 
 
-def serve(seed: int = 7, products: int = 200, customers: int = 60, host: str = "127.0.0.1",
-          handy_port: int = 8701, gestionix_port: int = 8702, *, orders: int = 0,
-          log_level: str = "warning", handy_timezone: str = DEFAULT_TIMEZONE, on_ready: Any = None,
-          **knobs: Any) -> None:
+def serve(
+    seed: int = 7,
+    products: int = 200,
+    customers: int = 60,
+    host: str = "127.0.0.1",
+    handy_port: int = 8701,
+    gestionix_port: int = 8702,
+    *,
+    orders: int = 0,
+    log_level: str = "warning",
+    handy_timezone: str = DEFAULT_TIMEZONE,
+    on_ready: Any = None,
+    **knobs: Any,
+) -> None:
     """Blocking: serve both apps until Ctrl-C, after printing URLs and demo credentials.
     `on_ready(sb)` runs once both answer (e.g. to save the demo tenant's credential blocks)."""
     started = time.perf_counter()
-    with run_sandbox(seed, products, customers, host, handy_port, gestionix_port, orders=orders,
-                     log_level=log_level, handy_timezone=handy_timezone, **knobs) as sb:
+    with run_sandbox(
+        seed,
+        products,
+        customers,
+        host,
+        handy_port,
+        gestionix_port,
+        orders=orders,
+        log_level=log_level,
+        handy_timezone=handy_timezone,
+        **knobs,
+    ) as sb:
         print(describe(sb))
         if on_ready is not None:
             on_ready(sb)
-        print(f"ready in {time.perf_counter() - started:.2f} s ({products} products, {customers} customers)."
-              " Ctrl-C to stop.", flush=True)
+        print(
+            f"ready in {time.perf_counter() - started:.2f} s ({products} products, {customers} customers)."
+            " Ctrl-C to stop.",
+            flush=True,
+        )
         try:
             while True:
                 time.sleep(3600)

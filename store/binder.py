@@ -12,7 +12,9 @@ from mappings.bindings import BindingStatus, Entity
 from store.db import Store, session_scope
 from store.models import Binding, utcnow
 
-if TYPE_CHECKING:  # pandas is imported by the catalog/customers runs that use frame(), not by order runs
+if (
+    TYPE_CHECKING
+):  # pandas is imported by the catalog/customers runs that use frame(), not by order runs
     import pandas as pd
 
 BINDING_COLUMNS = ["handy_key", "gestionix_key", "fingerprint", "status", "data", "synced_at"]
@@ -22,11 +24,15 @@ class BindingConflict(Exception):
     """The Gestionix record is already bound to another Handy record (or vice versa)."""
 
 
-def get(tenant: str, entity: Entity, handy_key: str, *, store: Store | None = None) -> Binding | None:
+def get(
+    tenant: str, entity: Entity, handy_key: str, *, store: Store | None = None
+) -> Binding | None:
     with session_scope(store) as session:
         return session.exec(
             select(Binding).where(
-                Binding.tenant == tenant, Binding.entity == entity, Binding.handy_key == str(handy_key)
+                Binding.tenant == tenant,
+                Binding.entity == entity,
+                Binding.handy_key == str(handy_key),
             )
         ).first()
 
@@ -139,7 +145,9 @@ def bind_many(
                     select(Binding).where(
                         Binding.tenant == tenant,
                         Binding.entity == entity,
-                        Binding.handy_key.in_([str(r["handy_key"]) for r in rows[start : start + 500]]),
+                        Binding.handy_key.in_(
+                            [str(r["handy_key"]) for r in rows[start : start + 500]]
+                        ),
                     )
                 )
             }
@@ -148,7 +156,9 @@ def bind_many(
                 key = str(row["handy_key"])
                 binding = existing.get(key)
                 if binding is None:
-                    binding = Binding(tenant=tenant, entity=entity, handy_key=key, status=row["status"])
+                    binding = Binding(
+                        tenant=tenant, entity=entity, handy_key=key, status=row["status"]
+                    )
                     existing[key] = binding
                 if "gestionix_key" in row:
                     gkey = row["gestionix_key"]
@@ -169,13 +179,21 @@ def bind_many(
 
 
 def set_status(
-    tenant: str, entity: Entity, handy_key: str, status: BindingStatus, *, store: Store | None = None, **data: Any
+    tenant: str,
+    entity: Entity,
+    handy_key: str,
+    status: BindingStatus,
+    *,
+    store: Store | None = None,
+    **data: Any,
 ) -> Binding | None:
     """Change the status of an existing binding (and merge `data`); None when unbound."""
     with session_scope(store) as session:
         binding = session.exec(
             select(Binding).where(
-                Binding.tenant == tenant, Binding.entity == entity, Binding.handy_key == str(handy_key)
+                Binding.tenant == tenant,
+                Binding.entity == entity,
+                Binding.handy_key == str(handy_key),
             )
         ).first()
         if binding is None:
@@ -199,14 +217,19 @@ def tombstone(
     with session_scope(store) as session:
         binding = session.exec(
             select(Binding).where(
-                Binding.tenant == tenant, Binding.entity == entity, Binding.handy_key == str(handy_key)
+                Binding.tenant == tenant,
+                Binding.entity == entity,
+                Binding.handy_key == str(handy_key),
             )
         ).first()
         if binding is not None and binding.gestionix_key is not None:
             return binding
         if binding is None:
             binding = Binding(
-                tenant=tenant, entity=entity, handy_key=str(handy_key), status=BindingStatus.TOMBSTONED
+                tenant=tenant,
+                entity=entity,
+                handy_key=str(handy_key),
+                status=BindingStatus.TOMBSTONED,
             )
         binding.status = BindingStatus.TOMBSTONED
         binding.data = {**(binding.data or {}), "tombstone_reason": reason}
@@ -219,7 +242,9 @@ def delete(tenant: str, entity: Entity, handy_key: str, *, store: Store | None =
     with session_scope(store) as session:
         binding = session.exec(
             select(Binding).where(
-                Binding.tenant == tenant, Binding.entity == entity, Binding.handy_key == str(handy_key)
+                Binding.tenant == tenant,
+                Binding.entity == entity,
+                Binding.handy_key == str(handy_key),
             )
         ).first()
         if binding is None:

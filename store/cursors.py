@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlmodel import Session, select
 
@@ -13,7 +13,7 @@ from store.models import Cursor, utcnow
 
 def _aware(value: datetime) -> datetime:
     # SQLite hands timestamps back naive; we only ever store UTC.
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def get(tenant: str, stream: str, *, store: Store | None = None) -> datetime | None:
@@ -27,7 +27,9 @@ def set(tenant: str, stream: str, value: datetime, *, store: Store | None = None
     if value.tzinfo is None:
         raise ValueError(f"cursor {stream} of tenant {tenant}: value must be timezone-aware")
     with session_scope(store) as session:
-        row = session.get(Cursor, (tenant, stream)) or Cursor(tenant=tenant, stream=stream, value=value)
+        row = session.get(Cursor, (tenant, stream)) or Cursor(
+            tenant=tenant, stream=stream, value=value
+        )
         row.value = value
         row.updated_at = utcnow()
         session.add(row)

@@ -6,7 +6,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import event, make_url, text
@@ -57,7 +57,7 @@ def _create(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection, _record):  # noqa: ANN001
+        def _pragmas(dbapi_connection, _record):
             cursor = dbapi_connection.cursor()
             # WAL: readers never block the writer; NORMAL: a commit costs no fsync of the WAL.
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -92,12 +92,12 @@ def database_now(session: Session) -> datetime:
     whose own clock is minutes off cannot take a live lease or read a window into the future."""
     if session.get_bind().dialect.name == "sqlite":
         text_now = session.execute(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")).scalar_one()
-        return datetime.fromisoformat(text_now).replace(tzinfo=timezone.utc)
+        return datetime.fromisoformat(text_now).replace(tzinfo=UTC)
     dialect = session.get_bind().dialect.name
     # clock_timestamp(), not now(): now() is frozen at the start of the transaction.
     query = "SELECT clock_timestamp()" if dialect == "postgresql" else "SELECT CURRENT_TIMESTAMP"
     value = session.execute(text(query)).scalar_one()
-    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def database_time(store: Store | None = None) -> datetime:

@@ -68,11 +68,17 @@ def resolve(tenant: str, entity: Entity, key: str, *, store: Store | None = None
 
 
 def open_letters(
-    tenant: str, entity: Entity | None = None, *, retry_only: bool = False, store: Store | None = None
+    tenant: str,
+    entity: Entity | None = None,
+    *,
+    retry_only: bool = False,
+    store: Store | None = None,
 ) -> list[DeadLetter]:
     """Unresolved dead letters, oldest first; `retry_only` leaves out those waiting for an operator."""
     with session_scope(store) as session:
-        query = select(DeadLetter).where(DeadLetter.tenant == tenant, DeadLetter.resolved_at.is_(None))
+        query = select(DeadLetter).where(
+            DeadLetter.tenant == tenant, DeadLetter.resolved_at.is_(None)
+        )
         if entity is not None:
             query = query.where(DeadLetter.entity == entity)
         if retry_only:
@@ -94,7 +100,9 @@ def release(
 ) -> list[DeadLetter]:
     """Operator replay: mark open dead letters (all, or one key) for retry on the next run."""
     with session_scope(store) as session:
-        query = select(DeadLetter).where(DeadLetter.tenant == tenant, DeadLetter.resolved_at.is_(None))
+        query = select(DeadLetter).where(
+            DeadLetter.tenant == tenant, DeadLetter.resolved_at.is_(None)
+        )
         if entity is not None:
             query = query.where(DeadLetter.entity == entity)
         if key is not None:

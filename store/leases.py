@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
@@ -64,7 +64,9 @@ class LeaseHandle:
                 .values(expires_at=now + self.ttl)
             )
             if result.rowcount != 1:
-                raise LeaseLost(f"tenant {self.tenant}: lease {self.name!r} was lost (expired or taken)")
+                raise LeaseLost(
+                    f"tenant {self.tenant}: lease {self.name!r} was lost (expired or taken)"
+                )
 
 
 def fence(session: Session, handle: LeaseHandle) -> None:
@@ -126,7 +128,9 @@ def release(handle: LeaseHandle) -> None:
     with session_scope(handle.store) as session:
         session.exec(
             delete(Lease).where(
-                Lease.tenant == handle.tenant, Lease.name == handle.name, Lease.holder == handle.holder
+                Lease.tenant == handle.tenant,
+                Lease.name == handle.name,
+                Lease.holder == handle.holder,
             )
         )
 
@@ -156,7 +160,7 @@ def lease(
 
 
 def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _fmt(value: datetime) -> str:

@@ -12,8 +12,12 @@ from store.models import LeftOut, utcnow
 
 
 def record(
-    tenant: str, entity: Entity, current: Mapping[str, tuple[str, str, str | None]], run_id: int | None,
-    *, store: Store | None = None,
+    tenant: str,
+    entity: Entity,
+    current: Mapping[str, tuple[str, str, str | None]],
+    run_id: int | None,
+    *,
+    store: Store | None = None,
 ) -> dict[str, int]:
     """Make the store say what `current` says ({key: (reason_code, reason, gestionix_id)}): new or
     changed rows start at this run, rows no longer left out end at it, the rest are not written.
@@ -21,11 +25,20 @@ def record(
     started = ended = 0
     now = utcnow()
     with session_scope(store) as session:
-        rows = {row.key: row for row in session.exec(
-            select(LeftOut).where(LeftOut.tenant == tenant, LeftOut.entity == entity))}
+        rows = {
+            row.key: row
+            for row in session.exec(
+                select(LeftOut).where(LeftOut.tenant == tenant, LeftOut.entity == entity)
+            )
+        }
         for key, (code, reason, gestionix_id) in current.items():
             row = rows.get(key)
-            if row is not None and row.ended_at is None and row.reason_code == code and row.reason == reason:
+            if (
+                row is not None
+                and row.ended_at is None
+                and row.reason_code == code
+                and row.reason == reason
+            ):
                 continue
             row = row or LeftOut(tenant=tenant, entity=entity, key=key, reason_code=code)
             row.reason_code, row.reason, row.gestionix_id = code, reason[:2000], gestionix_id
@@ -43,5 +56,7 @@ def record(
 def get(tenant: str, entity: Entity, key: str, *, store: Store | None = None) -> LeftOut | None:
     with session_scope(store) as session:
         return session.exec(
-            select(LeftOut).where(LeftOut.tenant == tenant, LeftOut.entity == entity, LeftOut.key == str(key))
+            select(LeftOut).where(
+                LeftOut.tenant == tenant, LeftOut.entity == entity, LeftOut.key == str(key)
+            )
         ).first()

@@ -49,7 +49,9 @@ ITEM_FIELDS = ("entity", "key", "action", "reason")
 ITEMS_PER_INSERT = 1000  # one executemany each: a dry run of a big catalog explains ~50 000 records
 
 
-def add_items(tenant: str, run_id: int, items: Iterable[Mapping[str, Any]], *, store: Store | None = None) -> int:
+def add_items(
+    tenant: str, run_id: int, items: Iterable[Mapping[str, Any]], *, store: Store | None = None
+) -> int:
     """Record explained records: each item has entity, key, action and reason; any other keys
     (a Gestionix folio, the document, a note) are kept as text in `details`. Plain inserts in
     batches, no ORM objects (memory and time at tens of thousands of items)."""
@@ -66,7 +68,9 @@ def add_items(tenant: str, run_id: int, items: Iterable[Mapping[str, Any]], *, s
                     "action": str(item["action"])[:32],
                     "reason": str(item.get("reason") or "")[:2000],
                     "details": {
-                        k: str(v)[:500] for k, v in item.items() if k not in ITEM_FIELDS and v not in (None, "")
+                        k: str(v)[:500]
+                        for k, v in item.items()
+                        if k not in ITEM_FIELDS and v not in (None, "")
                     },
                 }
             )
@@ -92,7 +96,9 @@ def finish(
     if status not in RUN_STATUSES:
         raise ValueError(f"run {run_id}: unknown status {status!r}")
     with session_scope(store) as session:
-        run = session.exec(select(SyncRun).where(SyncRun.tenant == tenant, SyncRun.id == run_id)).one()
+        run = session.exec(
+            select(SyncRun).where(SyncRun.tenant == tenant, SyncRun.id == run_id)
+        ).one()
         run.counts = {key: int(value) for key, value in counts.items()}
         run.status = status
         run.summary = summary[:4000]
@@ -134,14 +140,18 @@ def recent(
             query = query.where(SyncRun.started_at >= since)
         if flow is not None:
             query = query.where(SyncRun.flow == flow)
-        return list(session.exec(query.order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(limit)))
+        return list(
+            session.exec(query.order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(limit))
+        )
 
 
 def items(tenant: str, run_id: int, *, store: Store | None = None) -> list[RunItem]:
     with session_scope(store) as session:
         return list(
             session.exec(
-                select(RunItem).where(RunItem.tenant == tenant, RunItem.run_id == run_id).order_by(RunItem.id)
+                select(RunItem)
+                .where(RunItem.tenant == tenant, RunItem.run_id == run_id)
+                .order_by(RunItem.id)
             )
         )
 
@@ -150,7 +160,9 @@ def prune(tenant: str, older_than: datetime, *, store: Store | None = None) -> i
     """Delete the tenant's runs (and their items) started before `older_than`; returns runs removed."""
     with session_scope(store) as session:
         ids = list(
-            session.exec(select(SyncRun.id).where(SyncRun.tenant == tenant, SyncRun.started_at < older_than))
+            session.exec(
+                select(SyncRun.id).where(SyncRun.tenant == tenant, SyncRun.started_at < older_than)
+            )
         )
         if not ids:
             return 0

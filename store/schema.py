@@ -47,7 +47,7 @@ def revision(connection: Connection) -> str | None:
     return connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
 
 
-def alembic_config(connection: Connection | None = None):  # noqa: ANN201 - alembic imported lazily
+def alembic_config(connection: Connection | None = None):
     """Alembic's configuration for store/migrations; with `connection`, migrations run on it
     (inside the caller's transaction)."""
     from alembic.config import Config

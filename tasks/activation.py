@@ -60,8 +60,10 @@ async def _check_handy(connection: Connection) -> tuple[bool, str]:
         users = await connection.handy.list_users()
         return True, f"token accepted ({len(users)} users)"
     except CredentialsError:
-        return False, (f"Handy rejected the API token of block {connection.tenant.handy_credentials!r}; "
-                       "save a valid token")
+        return False, (
+            f"Handy rejected the API token of block {connection.tenant.handy_credentials!r}; "
+            "save a valid token"
+        )
     except Unreachable as error:
         return False, str(error)
     except ApiError as error:
@@ -72,7 +74,10 @@ async def _check_gestionix(connection: Connection) -> tuple[bool, str]:
     try:
         return True, f"company {await resolve_company(connection)}"
     except CredentialsError:
-        return False, f"Gestionix rejected the user/password of block {connection.tenant.gestionix_credentials!r}"
+        return (
+            False,
+            f"Gestionix rejected the user/password of block {connection.tenant.gestionix_credentials!r}",
+        )
     except (ApiError, NotChosen) as error:
         return False, str(error)
 
@@ -86,9 +91,15 @@ async def check_tenant(tenant: TenantConfig) -> CheckReport:
         report.add("credential blocks", False, f"{error} — save the block again with a valid value")
         return report
     except ValueError as error:
-        report.add("credential blocks", False, f"{error} — create it with `hgsync tenant add {tenant.slug}`")
+        report.add(
+            "credential blocks",
+            False,
+            f"{error} — create it with `hgsync tenant add {tenant.slug}`",
+        )
         return report
-    report.add("credential blocks", True, f"{tenant.handy_credentials}, {tenant.gestionix_credentials}")
+    report.add(
+        "credential blocks", True, f"{tenant.handy_credentials}, {tenant.gestionix_credentials}"
+    )
     async with connect(
         tenant, resolve=False, timeout=CHECK_TIMEOUT_SECONDS, retry_policy=CHECK_RETRY_POLICY
     ) as connection:

@@ -22,20 +22,32 @@ RUN_ISSUES = "hgsync.run.issues"
 
 
 def tenant_resource(slug: str) -> dict[str, str]:
-    return {"prefect.resource.id": f"hgsync.tenant.{slug}", "prefect.resource.role": "tenant",
-            "prefect.resource.name": slug}
+    return {
+        "prefect.resource.id": f"hgsync.tenant.{slug}",
+        "prefect.resource.role": "tenant",
+        "prefect.resource.name": slug,
+    }
 
 
 def order_resource(slug: str, entity: str, key: str) -> dict[str, str]:
     """One resource per tenant, kind (order push / order deletion) and Handy order id, so a
     proactive trigger can wait for the `resolved` of the very `held` it saw."""
-    return {"prefect.resource.id": f"hgsync.{entity}.{slug}.{key}", "prefect.resource.name": f"{entity} {key}",
-            "hgsync.tenant": slug, "hgsync.entity": entity, "hgsync.key": str(key)}
+    return {
+        "prefect.resource.id": f"hgsync.{entity}.{slug}.{key}",
+        "prefect.resource.name": f"{entity} {key}",
+        "hgsync.tenant": slug,
+        "hgsync.entity": entity,
+        "hgsync.key": str(key),
+    }
 
 
 def _emit(event: str, resource: dict[str, str], slug: str, payload: dict[str, Any]) -> None:
-    emit_event(event=event, resource=resource, related=[tenant_resource(slug)],
-               payload={"tenant": slug, **{k: str(v)[:500] for k, v in payload.items()}})
+    emit_event(
+        event=event,
+        resource=resource,
+        related=[tenant_resource(slug)],
+        payload={"tenant": slug, **{k: str(v)[:500] for k, v in payload.items()}},
+    )
 
 
 def order_held(slug: str, entity: str, key: str, reason: str) -> None:
@@ -47,11 +59,19 @@ def order_resolved(slug: str, entity: str, key: str) -> None:
 
 
 def reconcile_difference(slug: str, day: str, order_id: str, outcome: str, reason: str) -> None:
-    _emit(RECONCILE_DIFFERENCE, order_resource(slug, "order", order_id), slug,
-          {"day": day, "outcome": outcome, "reason": reason})
+    _emit(
+        RECONCILE_DIFFERENCE,
+        order_resource(slug, "order", order_id),
+        slug,
+        {"day": day, "outcome": outcome, "reason": reason},
+    )
 
 
 def run_issues(slug: str, flow: str, headline: str, summary: str) -> None:
-    resource = {"prefect.resource.id": f"hgsync.run.{slug}.{flow}", "prefect.resource.name": f"{slug} {flow}",
-                "hgsync.tenant": slug, "hgsync.flow": flow}
+    resource = {
+        "prefect.resource.id": f"hgsync.run.{slug}.{flow}",
+        "prefect.resource.name": f"{slug} {flow}",
+        "hgsync.tenant": slug,
+        "hgsync.flow": flow,
+    }
     _emit(RUN_ISSUES, resource, slug, {"headline": headline, "summary": summary})

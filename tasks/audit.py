@@ -32,7 +32,14 @@ log = logging.getLogger("hgsync.audit")
 COUNT_NAMES = ("read", "created", "updated", "disabled", "enabled", "deleted", "skipped", "failed")
 ARTIFACT_ROW_LIMIT = 500  # the UI table stays readable; the store keeps every row
 # Problems first, so the one-line summary names them ("12 created, 1 failed — order 77: ...").
-PROBLEM_ORDER = {"failed": 0, "dead-lettered": 0, "waiting": 1, "skipped": 2, "unmatched": 3, "ambiguous": 4}
+PROBLEM_ORDER = {
+    "failed": 0,
+    "dead-lettered": 0,
+    "waiting": 1,
+    "skipped": 2,
+    "unmatched": 3,
+    "ambiguous": 4,
+}
 # X4: the state a run ends in when it left a record failed or held. A Completed state with its own
 # name: the runs list shows it apart from "Completed", nothing downstream treats it as a crash,
 # and Prefect emits `prefect.flow-run.Completed with issues` for automations.
@@ -102,7 +109,9 @@ def _run_logger() -> logging.Logger | logging.LoggerAdapter:
 
 
 def _open_letters(tenant: str) -> dict[tuple[str, str], str]:
-    return {(letter.entity, letter.key): letter.reason for letter in dead_letters.open_letters(tenant)}
+    return {
+        (letter.entity, letter.key): letter.reason for letter in dead_letters.open_letters(tenant)
+    }
 
 
 @dataclass
@@ -137,7 +146,9 @@ class RunAudit:
 
     def item(self, entity: str, key: object, action: str, reason: str = "", **extra: Any) -> None:
         """Explain one record (skipped, failed, dead-lettered, pushed with a folio...)."""
-        self.items.append({"entity": entity, "key": str(key), "action": action, "reason": reason, **extra})
+        self.items.append(
+            {"entity": entity, "key": str(key), "action": action, "reason": reason, **extra}
+        )
 
     def skip(self, entity: str, key: object, reason: str) -> None:
         self.count("skipped")
@@ -165,7 +176,9 @@ class RunAudit:
     def summary(self) -> str:
         self._problems_first()
         shown = [f"{value} {name}" for name, value in self.counts.items() if value]
-        reasons = [f"{i['entity']} {i['key']}: {i['reason']}" for i in self.items if i["reason"]][:3]
+        reasons = [f"{i['entity']} {i['key']}: {i['reason']}" for i in self.items if i["reason"]][
+            :3
+        ]
         if shown:
             text = ", ".join(shown) + (" — " + "; ".join(reasons) if reasons else "")
             text += (". " + " ".join(self.notes)) if self.notes else ""
@@ -182,8 +195,10 @@ class RunAudit:
         )
         parts = [f"{n} {entity}{'s' if n != 1 else ''} held" for entity, n in held.items()]
         repaired = Counter(i["action"] for i in self.items if i.get("action") in REPAIR_ACTIONS)
-        parts += [f"{n} duplicate document{'s' if n != 1 else ''} {REPAIR_ACTIONS[action]}"
-                  for action, n in repaired.items()]
+        parts += [
+            f"{n} duplicate document{'s' if n != 1 else ''} {REPAIR_ACTIONS[action]}"
+            for action, n in repaired.items()
+        ]
         if failed > 0:
             parts.append(f"{failed} failed")
         return ", ".join(parts)
@@ -215,7 +230,12 @@ class RunAudit:
             until=time.monotonic() + lease_ttl().total_seconds(),
         )
         if stored is None:
-            log.error("%s %s: audit row not stored (store unreachable): %s", self.tenant, self.flow, summary)
+            log.error(
+                "%s %s: audit row not stored (store unreachable): %s",
+                self.tenant,
+                self.flow,
+                summary,
+            )
         await self._publish(status, summary)
         if stored is not None and self.held_before is not None:  # read only when the store answers
             self._announce_held(await store_call(_open_letters, self.tenant))
@@ -253,7 +273,8 @@ class RunAudit:
         if _flow_run_id() is None:
             return
         rows = [
-            {k: ("" if v is None else str(v)) for k, v in item.items()} for item in self.items[:ARTIFACT_ROW_LIMIT]
+            {k: ("" if v is None else str(v)) for k, v in item.items()}
+            for item in self.items[:ARTIFACT_ROW_LIMIT]
         ] or [{"entity": "-", "key": "-", "action": "-", "reason": "no record needed explaining"}]
         window = (
             f"{self.window_start:%Y-%m-%d %H:%M:%S} → {self.window_end:%Y-%m-%d %H:%M:%S} UTC"
@@ -266,9 +287,11 @@ class RunAudit:
             table=rows,
             description=f"{self.tenant} {self.flow} ({status}): {summary}"[:500],
         )
-        more = f"\n\n{len(self.items) - ARTIFACT_ROW_LIMIT} more rows in the store (`hgsync report`)." if len(
-            self.items
-        ) > ARTIFACT_ROW_LIMIT else ""
+        more = (
+            f"\n\n{len(self.items) - ARTIFACT_ROW_LIMIT} more rows in the store (`hgsync report`)."
+            if len(self.items) > ARTIFACT_ROW_LIMIT
+            else ""
+        )
         await acreate_markdown_artifact(
             key=f"{self.tenant}-{self.flow}-summary",
             markdown=(

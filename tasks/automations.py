@@ -24,7 +24,10 @@ class AlertsError(Exception):
 
 
 def load(
-    path: Path, block_document_id: UUID, *, held_limit_minutes: float | None = None,
+    path: Path,
+    block_document_id: UUID,
+    *,
+    held_limit_minutes: float | None = None,
     late_limit_minutes: float | None = None,
 ) -> list[AutomationCore]:
     """The file's automations with the block filled in and the limits (seconds in the file) changed."""
@@ -46,10 +49,14 @@ async def block_document_id(block: str) -> UUID:
     """`<block type slug>/<name>` (as `prefect block ls` shows it) -> the block document's id."""
     type_slug, _, name = block.partition("/")
     if not name:
-        raise AlertsError(f"--block {block!r}: give <type>/<name>, e.g. slack-webhook/ops (see `prefect block ls`)")
+        raise AlertsError(
+            f"--block {block!r}: give <type>/<name>, e.g. slack-webhook/ops (see `prefect block ls`)"
+        )
     async with get_client() as client:
         try:
-            document = await client.read_block_document_by_name(name, type_slug, include_secrets=False)
+            document = await client.read_block_document_by_name(
+                name, type_slug, include_secrets=False
+            )
         except ObjectNotFound:
             raise AlertsError(
                 f"notification block {block!r} not found on the Prefect server: create it in the UI "

@@ -76,7 +76,14 @@ BIND_EVERY = 25  # successes bound per store transaction
 MAPPING_BACKLOG = 8  # pages read but not mapped yet, at most (memory of the raw records)
 WORKERS = 32  # coroutines feeding the client; the client's semaphore and limiter are the bound
 PAYLOAD = [
-    "code", "description", "family", "price", "base_price", "tax_name", "tax_amount", "enabled",
+    "code",
+    "description",
+    "family",
+    "price",
+    "base_price",
+    "tax_name",
+    "tax_amount",
+    "enabled",
     "gestionix_id",
 ]
 
@@ -88,8 +95,13 @@ COUNT_OF = {
     DISABLE: "disabled",
     STOCK: "stock_updated",
 }
-WOULD = {CREATE: "would create", UPDATE: "would update", ENABLE: "would enable",
-         DISABLE: "would disable", STOCK: "would set stock"}
+WOULD = {
+    CREATE: "would create",
+    UPDATE: "would update",
+    ENABLE: "would enable",
+    DISABLE: "would disable",
+    STOCK: "would set stock",
+}
 
 
 # ----------------------------------------------------------------------------- data passed along
@@ -237,12 +249,19 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _plan_stock(
-    plan: Plan, mapping: ProductMapping, bindings: Bindings, handy: HandyCatalog | None,
-    routes: list[dict] | None, sync_inventory: bool, audit: RunAudit,
+    plan: Plan,
+    mapping: ProductMapping,
+    bindings: Bindings,
+    handy: HandyCatalog | None,
+    routes: list[dict] | None,
+    sync_inventory: bool,
+    audit: RunAudit,
 ) -> tuple[StockPlan, dict[str, float]]:
     """I1-I3: the free-use stock of every product the plan keeps (not the skipped ones), and the
     quantity to write per code."""
-    skipped = set(plan.skipped["handy_key"].dropna().astype(str)) if not plan.skipped.empty else set()
+    skipped = (
+        set(plan.skipped["handy_key"].dropna().astype(str)) if not plan.skipped.empty else set()
+    )
     stock_rows = mapping.desired[~mapping.desired["key"].isin(skipped)]
     last = known_stock(bindings.products, handy.records if handy is not None else None)
     stock = plan_stock(stock_rows, routes, last, sync_inventory=sync_inventory)
@@ -280,7 +299,9 @@ def _content_writes(plan: Plan, quantities: dict[str, float]) -> list[Write]:
     add(CREATE, plan.create)
     add(UPDATE, plan.update)
     add(ENABLE, plan.enable)
-    desired_disable = plan.disable[plan.disable["code"].notna()] if not plan.disable.empty else plan.disable
+    desired_disable = (
+        plan.disable[plan.disable["code"].notna()] if not plan.disable.empty else plan.disable
+    )
     gone = plan.disable[plan.disable["code"].isna()] if not plan.disable.empty else plan.disable
     add(DISABLE, desired_disable)
     for rec in _records(gone):  # not desired any more: no content, no stock
@@ -319,8 +340,14 @@ async def plan_catalog(
     stock, quantities = _plan_stock(plan, mapping, bindings, handy, routes, sync_inventory, audit)
     writes = _content_writes(plan, quantities)
     writes += [  # stock-only writes of bound, unchanged products
-        Write(action=STOCK, key=key, row={}, binding={"handy_key": key, "data": {"quantity": quantity}},
-              quantity=quantity, reason="stock changed")
+        Write(
+            action=STOCK,
+            key=key,
+            row={},
+            binding={"handy_key": key, "data": {"quantity": quantity}},
+            quantity=quantity,
+            reason="stock changed",
+        )
         for key, quantity in quantities.items()
     ]
     bind_first = []
@@ -382,8 +409,12 @@ async def ensure_families(
     found = {normalize_name(name): int(fid) for name, fid in families.ids.items()}
     stale = {k for k, v in found.items() if k in ids and ids[k] != v}
     new_bindings = [
-        {"handy_key": str(fid), "gestionix_key": key, "status": BindingStatus.ENABLED,
-         "data": {"description": name}}
+        {
+            "handy_key": str(fid),
+            "gestionix_key": key,
+            "status": BindingStatus.ENABLED,
+            "data": {"description": name},
+        }
         for name, fid in families.ids.items()
         if (key := normalize_name(name)) not in ids or key in stale
     ]
@@ -402,8 +433,15 @@ async def ensure_families(
     for name in families.missing:  # one by one: few, and each must be bound before the next
         created = await connection.handy.create_family(name)
         fid = int(created[H.FAMILY_ID])
-        await store_call(binder.bind, slug, Entity.FAMILY, str(fid), normalize_name(name),
-                         status=BindingStatus.ENABLED, data={"description": name})
+        await store_call(
+            binder.bind,
+            slug,
+            Entity.FAMILY,
+            str(fid),
+            normalize_name(name),
+            status=BindingStatus.ENABLED,
+            data={"description": name},
+        )
         ids[normalize_name(name)] = fid
         audit.count("families_created")
     return ids
@@ -427,16 +465,22 @@ def report_plan(catalog: CatalogPlan, audit: RunAudit) -> None:
         audit.count(COUNT_OF[write.action])
         detail = write.reason
         if write.quantity is not None:
-            detail = f"{detail}; stock {write.quantity:g}" if detail else f"stock {write.quantity:g}"
+            detail = (
+                f"{detail}; stock {write.quantity:g}" if detail else f"stock {write.quantity:g}"
+            )
         audit.item(Entity.PRODUCT, write.key, WOULD[write.action], detail)
     if not catalog.plan.adopt.empty:
         audit.count("adopted", len(catalog.plan.adopt))
         for key in catalog.plan.adopt["handy_key"]:
-            audit.item(Entity.PRODUCT, key, "would adopt", "existing Handy product with the same code")
+            audit.item(
+                Entity.PRODUCT, key, "would adopt", "existing Handy product with the same code"
+            )
 
 
 def _body(write: Write, family_ids: Mapping[str, int], current: Mapping[str, Any] | None) -> dict:
-    family_id = family_ids.get(normalize_name(write.row["family"])) if write.row.get("family") else None
+    family_id = (
+        family_ids.get(normalize_name(write.row["family"])) if write.row.get("family") else None
+    )
     if write.action == CREATE:
         return product_create_body(write.row, family_id=family_id, quantity=write.quantity)
     if write.action == UPDATE:
@@ -456,8 +500,14 @@ class _ProductWrites:
 
     code_field = H.PRODUCT_CODE
 
-    def __init__(self, connection: Connection, slug: str, family_ids: Mapping[str, int],
-                 handy: HandyCatalog | None, audit: RunAudit) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        slug: str,
+        family_ids: Mapping[str, int],
+        handy: HandyCatalog | None,
+        audit: RunAudit,
+    ) -> None:
         self.handy = connection.handy
         self.slug = slug
         self.family_ids = family_ids

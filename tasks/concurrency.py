@@ -25,7 +25,9 @@ def first_leaf(error: BaseException) -> BaseException:
     return error
 
 
-async def run_bounded(items: Iterable[T], worker: Callable[[T], Awaitable[R]], limit: int) -> list[R]:
+async def run_bounded(
+    items: Iterable[T], worker: Callable[[T], Awaitable[R]], limit: int
+) -> list[R]:
     """worker(item) for every item, at most `limit` at once, results in order. An exception that
     the worker let through (a bug, a lost credential) cancels the others and is re-raised as is."""
     semaphore = asyncio.Semaphore(limit)

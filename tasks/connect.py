@@ -70,14 +70,21 @@ async def _load(block_type: type[Block], name: str) -> Any:
         cause = exc.__cause__
         if not isinstance(cause, ValidationError):
             raise
-        problems = "; ".join(error["msg"].removeprefix("Value error, ") for error in cause.errors(include_input=False))
+        problems = "; ".join(
+            error["msg"].removeprefix("Value error, ")
+            for error in cause.errors(include_input=False)
+        )
     # Raised here, outside the except block: no chained error carries the block's data.
     raise UnusableSecret(f"credential block {name!r}: {problems}")
 
 
 @asynccontextmanager
 async def connect(
-    tenant: TenantConfig, *, resolve: bool = True, timeout: float = 30.0, retry_policy: RetryPolicy | None = None
+    tenant: TenantConfig,
+    *,
+    resolve: bool = True,
+    timeout: float = 30.0,
+    retry_policy: RetryPolicy | None = None,
 ) -> AsyncIterator[Connection]:
     """Both clients, open for the block; with `resolve`, the company and the sucursal are resolved
     (A1) so a wrong name fails the run at once with the list of existing ones. `timeout` and

@@ -168,7 +168,9 @@ async def plan_customers(tenant: TenantConfig, sources: Sources, audit: RunAudit
     current = adopt_pairs = None
     handy_by_code: dict[str, dict] = {}
     if sources.handy_customers is not None:
-        records = [r for r in sources.handy_customers if isinstance(r, dict) and r.get(H.CUSTOMER_CODE)]
+        records = [
+            r for r in sources.handy_customers if isinstance(r, dict) and r.get(H.CUSTOMER_CODE)
+        ]
         handy_by_code = {str(r[H.CUSTOMER_CODE]): r for r in records}
         current = handy_customers_frame(records)
         adoption = match_existing_customers(mapping.desired, current, bindings)
@@ -306,7 +308,10 @@ class ZoneGeneral:
         if found is None:
             if self.dry_run:
                 self.audit.item(
-                    Entity.ZONE, ZONE_GENERAL, "would create", "zone General is missing in Handy (C4)"
+                    Entity.ZONE,
+                    ZONE_GENERAL,
+                    "would create",
+                    "zone General is missing in Handy (C4)",
                 )
                 return None
             zone = await self.connection.handy.create_zone(ZONE_GENERAL)
@@ -315,7 +320,12 @@ class ZoneGeneral:
             self.audit.item(Entity.ZONE, found, "created", "zone General was missing in Handy (C4)")
         if not self.dry_run:
             await store_call(
-                binder.bind, self.slug, Entity.ZONE, str(found), ZONE_GENERAL, status=BindingStatus.ENABLED
+                binder.bind,
+                self.slug,
+                Entity.ZONE,
+                str(found),
+                ZONE_GENERAL,
+                status=BindingStatus.ENABLED,
             )
         return found
 
@@ -406,7 +416,10 @@ class _CustomerWrites:
             return
         self.audit.count("adopted")
         self.audit.item(
-            Entity.CUSTOMER, code, "adopted", f"client {row['gestionix_key']}: code already in Handy"
+            Entity.CUSTOMER,
+            code,
+            "adopted",
+            f"client {row['gestionix_key']}: code already in Handy",
         )
         body = customer_update_body(row, current=record)
         write.outcome, write.reason = BIND_AS_IS, None
@@ -450,7 +463,10 @@ class _CustomerWrites:
                 await _bind(self.slug, row, self.audit)
                 if write.outcome == MISSING:
                     self.audit.item(
-                        Entity.CUSTOMER, write.key, "skipped", "missing in Handy: nothing to disable"
+                        Entity.CUSTOMER,
+                        write.key,
+                        "skipped",
+                        "missing in Handy: nothing to disable",
                     )
                 continue
             if not await _bind(self.slug, row, self.audit, **self._moved_baseline(row)):
@@ -468,7 +484,9 @@ class _CustomerWrites:
 
     def failed(self, write: CustomerWrite, error: Permanent) -> None:
         self.audit.fail(
-            Entity.CUSTOMER, write.key, f"client {write.row['gestionix_key']}: {write.action} failed: {error}"
+            Entity.CUSTOMER,
+            write.key,
+            f"client {write.row['gestionix_key']}: {write.action} failed: {error}",
         )
 
 
@@ -497,7 +515,10 @@ async def write_customers(
             count, _, would = ACTIONS[write.action]
             audit.count(count)
             audit.item(
-                Entity.CUSTOMER, row["handy_key"], would, f"client {row['gestionix_key']}: {row['reason']}"
+                Entity.CUSTOMER,
+                row["handy_key"],
+                would,
+                f"client {row['gestionix_key']}: {row['reason']}",
             )
         return
     customers = _CustomerWrites(

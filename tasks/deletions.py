@@ -113,10 +113,14 @@ async def apply_deletions(
         window=window,
         audit=audit,
         dry_run=dry_run,
-        bindings=await store_call(binder.get_many, tenant.slug, Entity.ORDER, [w.key for w in batch]),
+        bindings=await store_call(
+            binder.get_many, tenant.slug, Entity.ORDER, [w.key for w in batch]
+        ),
         letters={
             letter.key: letter
-            for letter in await store_call(dead_letters.open_letters, tenant.slug, Entity.ORDER_DELETION)
+            for letter in await store_call(
+                dead_letters.open_letters, tenant.slug, Entity.ORDER_DELETION
+            )
         },
     )
     if any(b.status in (BindingStatus.PUSHED, BindingStatus.INTENT) for b in run.bindings.values()):
@@ -128,9 +132,13 @@ async def _delete_one(run: _Run, work: DeletionWork) -> None:
     letter = run.letters.get(work.key)
     if letter is not None and not letter.retry:
         run.audit.count("skipped")
-        run.audit.item(Entity.ORDER, work.key, "waiting",
-                       f"Gestionix refused this deletion before ({letter.reason}); waits for an "
-                       "operator replay (D3)")
+        run.audit.item(
+            Entity.ORDER,
+            work.key,
+            "waiting",
+            f"Gestionix refused this deletion before ({letter.reason}); waits for an "
+            "operator replay (D3)",
+        )
         return
     binding = run.bindings.get(work.key)
     status = binding.status if binding is not None else None
@@ -150,7 +158,9 @@ async def _delete_one(run: _Run, work: DeletionWork) -> None:
         if found is not None:
             await _delete_document(run, work, doc_type, found["id"], found.get("folio"))
             return
-        await _tombstone(run, work, "deleted in Handy; its interrupted push never reached Gestionix")
+        await _tombstone(
+            run, work, "deleted in Handy; its interrupted push never reached Gestionix"
+        )
         return
     if status is None:
         await _tombstone(run, work, "deleted in Handy before it was pushed: never pushed (D2)")
@@ -165,7 +175,9 @@ async def _delete_document(
     label = f"{DOC_LABEL.get(doc_type or '', 'document')} {folio or ''} (id {document_id})"
     label = " ".join(label.split())
     if doc_type not in DOC_LABEL or not document_id:
-        await _dead_letter(run, work, f"binding has no usable Gestionix document ({doc_type}:{document_id})")
+        await _dead_letter(
+            run, work, f"binding has no usable Gestionix document ({doc_type}:{document_id})"
+        )
         return
     if run.dry_run:
         run.audit.count("deleted")
@@ -181,7 +193,11 @@ async def _delete_document(
         return
     await store_call(
         binder.bind,
-        run.slug, Entity.ORDER, work.key, document_key(doc_type, document_id), status=BindingStatus.DELETED,
+        run.slug,
+        Entity.ORDER,
+        work.key,
+        document_key(doc_type, document_id),
+        status=BindingStatus.DELETED,
         data={"doc_type": doc_type, "deletion": result, "edited": work.edited},
         fence=fence_for(run.connection.lease),
     )
@@ -195,8 +211,9 @@ async def _delete_document(
 
 async def _tombstone(run: _Run, work: DeletionWork, reason: str) -> None:
     run.audit.count("tombstoned")
-    run.audit.item(Entity.ORDER, work.key, "would tombstone" if run.dry_run else "tombstoned", "",
-                   note=reason)
+    run.audit.item(
+        Entity.ORDER, work.key, "would tombstone" if run.dry_run else "tombstoned", "", note=reason
+    )
     if not run.dry_run:
         await store_call(binder.tombstone, run.slug, Entity.ORDER, work.key, reason=reason)
         await _resolve(run, work)
@@ -207,7 +224,9 @@ async def _dead_letter(run: _Run, work: DeletionWork, reason: str) -> None:
     run.audit.count("failed")
     run.audit.item(Entity.ORDER, work.key, "dead-lettered", reason)
     if not run.dry_run:
-        await store_call(dead_letters.put, run.slug, Entity.ORDER_DELETION, work.key, reason, retry=False)
+        await store_call(
+            dead_letters.put, run.slug, Entity.ORDER_DELETION, work.key, reason, retry=False
+        )
 
 
 def _transient(run: _Run, work: DeletionWork, reason: str) -> None:

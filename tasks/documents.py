@@ -43,7 +43,9 @@ LEASE_POLL_SECONDS = 2.0
 SKEW_REPORTED = timedelta(minutes=1)  # a larger gap between Handy's clock and ours is reported
 
 CONCURRENCY = 16  # orders in flight per run; the clients rate-limit each system on their own
-BATCH_SIZE = 200  # orders per task run; the lease is checked between batches (and before each write)
+BATCH_SIZE = (
+    200  # orders per task run; the lease is checked between batches (and before each write)
+)
 
 
 class NoCursor(Exception):
@@ -112,7 +114,9 @@ class Window:
     stream: str
     start: datetime
     end: datetime
-    retry_from: datetime | None = None  # oldest record that failed temporarily: cursor stops before it
+    retry_from: datetime | None = (
+        None  # oldest record that failed temporarily: cursor stops before it
+    )
 
     def hold_back(self, moment: datetime | None) -> None:
         """A record at `moment` failed temporarily: the next run must read it again."""
@@ -188,7 +192,11 @@ def _cursor(tenant_slug: str, stream: str) -> datetime:
 
 @task(name="close-window", **STORE_TASK)
 async def close_window(
-    tenant_slug: str, window: Window, audit: RunAudit, dry_run: bool, lease: LeaseGuard | None = None
+    tenant_slug: str,
+    window: Window,
+    audit: RunAudit,
+    dry_run: bool,
+    lease: LeaseGuard | None = None,
 ) -> None:
     """Advance the cursor past what is done: to the window end, or to just before the oldest
     record that failed temporarily (it is read again next run). Never backwards. Fenced by the
@@ -200,7 +208,9 @@ async def close_window(
             "temporarily and are read again next run."
         )
     if not dry_run:
-        await store_call(cursors.advance, tenant_slug, window.stream, target, fence=fence_for(lease))
+        await store_call(
+            cursors.advance, tenant_slug, window.stream, target, fence=fence_for(lease)
+        )
 
 
 # ---------------------------------------------------------------------------------------------

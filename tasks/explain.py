@@ -43,9 +43,12 @@ async def read_live(connection: Connection, entity: str, key: str) -> dict[str, 
             if document:
                 found.append(f"{doc_type}:{document[G.DOCUMENT_ID]}")
         return {
-            "handy": None if order is None else (
+            "handy": None
+            if order is None
+            else (
                 f"order {key}{' (deleted)' if order.get(H.ORDER_DELETED) else ''}, externalId "
-                f"{order.get(H.ORDER_EXTERNAL_ID) or '-'}"),
+                f"{order.get(H.ORDER_EXTERNAL_ID) or '-'}"
+            ),
             "gestionix": ", ".join(found) or None,
         }
     if entity == Entity.PRODUCT:
@@ -60,15 +63,21 @@ async def read_live(connection: Connection, entity: str, key: str) -> dict[str, 
             if any(str(p.get(G.PRODUCT_KEY)) == key for p in listed):
                 holding.append(str(branch.get(G.BRANCH_NAME)))
         return {
-            "handy": None if product is None else f"product {key}, enabled {product.get(H.PRODUCT_ENABLED, True)}",
+            "handy": None
+            if product is None
+            else f"product {key}, enabled {product.get(H.PRODUCT_ENABLED, True)}",
             "branch": connection.branch_name,
             "in_branch": connection.branch_name in holding,
             "other_branches": [name for name in holding if name != connection.branch_name],
         }
     customer = await _handy(handy.get_customer, key)
     clients = await gestionix.list_clients(connection.branch_id)
-    matches = [c for c in clients if key in (str(c.get(G.CLIENT_ID)), str(c.get(G.PRODUCT_KEY, "")))]
+    matches = [
+        c for c in clients if key in (str(c.get(G.CLIENT_ID)), str(c.get(G.PRODUCT_KEY, "")))
+    ]
     return {
-        "handy": None if customer is None else f"customer {key}, enabled {customer.get(H.CUSTOMER_ENABLED, True)}",
+        "handy": None
+        if customer is None
+        else f"customer {key}, enabled {customer.get(H.CUSTOMER_ENABLED, True)}",
         "gestionix": ", ".join(f"client {c.get(G.CLIENT_ID)}" for c in matches) or None,
     }

@@ -96,7 +96,9 @@ class LeaseGuard:
         interval = self.ttl / self.BEATS_PER_TTL
         while not self._stopped.wait(interval):
             started = time.monotonic()
-            if started >= self._valid_until:  # lapsed (frozen, or store down too long): never revive
+            if (
+                started >= self._valid_until
+            ):  # lapsed (frozen, or store down too long): never revive
                 self.check_quietly()
                 return
             try:
@@ -106,8 +108,11 @@ class LeaseGuard:
                 log.warning("%s", exc)
                 return
             except Exception as exc:  # noqa: BLE001 - store unreachable: try again next beat
-                log.warning("tenant %s: lease renewal failed (%s); retrying",
-                            self.handle.tenant, type(exc).__name__)
+                log.warning(
+                    "tenant %s: lease renewal failed (%s); retrying",
+                    self.handle.tenant,
+                    type(exc).__name__,
+                )
                 continue
             self._valid_until = started + self.ttl * (1 - self.MARGIN)
 

@@ -30,5 +30,7 @@ async def record_left_out(
     left_out_count, changed = await store_call(record)
     get_run_logger().info(
         "%s products left out of Handy (%s newly, %s back in); `hgsync explain product CODE` says why",
-        left_out_count, changed["started"], changed["ended"],
+        left_out_count,
+        changed["started"],
+        changed["ended"],
     )

@@ -47,7 +47,9 @@ async def guard_mass_disable(
         audit.note(f"The real run would stop before writing: {check.message}")
         return None
     for row in planned.disables.itertuples(index=False):
-        audit.item(entity, row.handy_key, WITHHELD, f"{row.kind}; Gestionix key {row.gestionix_key}")
+        audit.item(
+            entity, row.handy_key, WITHHELD, f"{row.kind}; Gestionix key {row.gestionix_key}"
+        )
     audit.count(WITHHELD, planned.total)
     audit.note(check.message)
     return check.message

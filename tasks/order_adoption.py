@@ -63,7 +63,9 @@ from tasks.store_calls import store_call
 STALE_CREATE = "order_stale_create"  # dead-letter entity: a create sent after the lease was lost
 DUPLICATE = "order_duplicate"  # dead-letter entity: an invoiced duplicate an operator decides on
 DOC_TYPES = ("sales_order", "sale")
-DATE_MARGIN = timedelta(days=1)  # a document's date is the order's dateCreated (UTC): margin for zones
+DATE_MARGIN = timedelta(
+    days=1
+)  # a document's date is the order's dateCreated (UTC): margin for zones
 
 
 @dataclass
@@ -83,7 +85,9 @@ async def adopt_pushed_orders(
     becomes `pushed`: only externalId is left to write); dead-letter those whose Handy record says
     pushed but whose document is gone. Returns how many were bound."""
     unbound = {work.key: work for work in plan.work if work.status is None and work.key}
-    bound, gone = await _bind_found(connection, tenant, [w.order for w in unbound.values()], audit, dry_run)
+    bound, gone = await _bind_found(
+        connection, tenant, [w.order for w in unbound.values()], audit, dry_run
+    )
     for key in bound:
         unbound[key].status = BindingStatus.PUSHED
     for key, external_id in gone.items():
@@ -94,14 +98,19 @@ async def adopt_pushed_orders(
             "(recreate it in Gestionix, or clear the externalId in Handy)",
         )
     if bound:
-        audit.note(f"{len(bound)} orders without a binding were already in Gestionix (store older "
-                   "than Gestionix, e.g. restored from a backup): bound, not created again.")
+        audit.note(
+            f"{len(bound)} orders without a binding were already in Gestionix (store older "
+            "than Gestionix, e.g. restored from a backup): bound, not created again."
+        )
     return len(bound)
 
 
 @task(name="adopt-deleted-documents", **RETRYING_TASK)
 async def adopt_deleted_documents(
-    connection: Connection, tenant: TenantConfig, deleted_orders: list[dict], audit: RunAudit,
+    connection: Connection,
+    tenant: TenantConfig,
+    deleted_orders: list[dict],
+    audit: RunAudit,
     dry_run: bool,
 ) -> int:
     """D1 without trusting the store either: a deleted Handy order with no binding may have been
@@ -109,7 +118,9 @@ async def adopt_deleted_documents(
     deletes it instead of tombstoning the order. Returns how many were bound."""
     keys = [str(order.get(H.ORDER_ID)) for order in deleted_orders]
     bindings = await store_call(binder.get_many, tenant.slug, Entity.ORDER, keys)
-    unbound = [order for order, key in zip(deleted_orders, keys, strict=True) if key not in bindings]
+    unbound = [
+        order for order, key in zip(deleted_orders, keys, strict=True) if key not in bindings
+    ]
     bound, _gone = await _bind_found(connection, tenant, unbound, audit, dry_run)
     return len(bound)
 
@@ -125,9 +136,12 @@ async def _bind_found(
     await ensure_resolved(connection)
     listed = await _documents_by_reference(connection, orders)
     found = {ref: docs[0] for ref, docs in listed.items()}
-    external_ids = {str(order.get(H.ORDER_ID)): _text(order.get(H.ORDER_EXTERNAL_ID)) for order in orders}
-    healed = await heal_duplicates(connection, tenant, listed, external_ids, audit, dry_run,
-                                   adopting=set(external_ids))
+    external_ids = {
+        str(order.get(H.ORDER_ID)): _text(order.get(H.ORDER_EXTERNAL_ID)) for order in orders
+    }
+    healed = await heal_duplicates(
+        connection, tenant, listed, external_ids, audit, dry_run, adopting=set(external_ids)
+    )
     bound: set[str] = set()
     gone: dict[str, str] = {}
     for order in orders:
@@ -150,17 +164,34 @@ async def _bind_found(
 
 
 async def _bind_adopted(
-    connection: Connection, tenant: TenantConfig, key: str, match: tuple[str, dict],
-    external_id: str, audit: RunAudit, dry_run: bool, *, note: str = "",
+    connection: Connection,
+    tenant: TenantConfig,
+    key: str,
+    match: tuple[str, dict],
+    external_id: str,
+    audit: RunAudit,
+    dry_run: bool,
+    *,
+    note: str = "",
 ) -> None:
     doc_type, document = match
     audit.count("recovered")
-    audit.item(Entity.ORDER, key, "would bind" if dry_run else "bound", "",
-               folio=_folio(document), document=document[G.DOCUMENT_ID],
-               note=note or "already in Gestionix (found by reference), not known to the store")
+    audit.item(
+        Entity.ORDER,
+        key,
+        "would bind" if dry_run else "bound",
+        "",
+        folio=_folio(document),
+        document=document[G.DOCUMENT_ID],
+        note=note or "already in Gestionix (found by reference), not known to the store",
+    )
     if not dry_run:
         await store_call(
-            binder.bind, tenant.slug, Entity.ORDER, key, document_key(doc_type, document[G.DOCUMENT_ID]),
+            binder.bind,
+            tenant.slug,
+            Entity.ORDER,
+            key,
+            document_key(doc_type, document[G.DOCUMENT_ID]),
             status=BindingStatus.PUSHED,
             data={
                 "doc_type": doc_type,
@@ -210,40 +241,62 @@ async def heal_duplicates(
     healed (an intent is its push's to settle); without it (reconcile, under the lease with no
     push in flight) every duplicated reference is. Returns what was done by order key; a
     deletion that failed is an audited failure (or held, on a 409), tried again by the next pass."""
-    groups = {ref: docs for ref, docs in group_by_reference(
-        doc for docs in listed.values() for doc in docs).items() if ref.startswith(REFERENCE_PREFIX)}
+    groups = {
+        ref: docs
+        for ref, docs in group_by_reference(doc for docs in listed.values() for doc in docs).items()
+        if ref.startswith(REFERENCE_PREFIX)
+    }
     await store_call(_settle_letters, tenant, listed, dry_run)
     if not groups:
         return {}
-    keys = {ref[len(REFERENCE_PREFIX):]: ref for ref in groups}
+    keys = {ref[len(REFERENCE_PREFIX) :]: ref for ref in groups}
     bindings = await store_call(binder.get_many, tenant.slug, Entity.ORDER, list(keys))
     healed: dict[str, Healed] = {}
     for key, ref in keys.items():
         binding = bindings.get(key)
         status = binding.status if binding is not None else None
-        if adopting is not None and not (status == BindingStatus.PUSHED or (status is None and key in adopting)):
+        if adopting is not None and not (
+            status == BindingStatus.PUSHED or (status is None and key in adopting)
+        ):
             continue
         verdict = sort_duplicates(
-            ref, groups[ref],
-            bound_key=document_key(*split_document_key(binding)) if status == BindingStatus.PUSHED else None,
+            ref,
+            groups[ref],
+            bound_key=document_key(*split_document_key(binding))
+            if status == BindingStatus.PUSHED
+            else None,
             external_id=external_ids.get(key),
         )
         healed[key] = Healed(verdict)
         if not verdict.keep_is_bound:
-            await _bind_adopted(connection, tenant, key, verdict.keep, external_ids.get(key, ""), audit,
-                          dry_run, note=f"kept of {len(groups[ref])} documents carrying {ref}")
+            await _bind_adopted(
+                connection,
+                tenant,
+                key,
+                verdict.keep,
+                external_ids.get(key, ""),
+                audit,
+                dry_run,
+                note=f"kept of {len(groups[ref])} documents carrying {ref}",
+            )
         for document in verdict.delete:
             if await _delete_duplicate(connection, tenant, key, verdict, document, audit, dry_run):
                 healed[key].removed.append(document)
         for document in verdict.locked:
-            await _hold_duplicate(tenant, key, verdict, document, "it is invoiced or stamped", audit,
-                                  dry_run)
+            await _hold_duplicate(
+                tenant, key, verdict, document, "it is invoiced or stamped", audit, dry_run
+            )
     return healed
 
 
 async def _delete_duplicate(
-    connection: Connection, tenant: TenantConfig, key: str, verdict: DuplicateVerdict,
-    document: Document, audit: RunAudit, dry_run: bool,
+    connection: Connection,
+    tenant: TenantConfig,
+    key: str,
+    verdict: DuplicateVerdict,
+    document: Document,
+    audit: RunAudit,
+    dry_run: bool,
 ) -> bool:
     """True when the document is gone (would be, in a dry run). The D3 semantics of every
     deletion: 404 is done, 409 is for an operator, a transient error is tried again by the next
@@ -253,27 +306,56 @@ async def _delete_duplicate(
     note = f"{verdict.reference} is carried by {document_label(document)} and {kept}; kept {kept}"
     if dry_run:
         audit.count("deleted")
-        audit.item(Entity.ORDER, key, "would delete duplicate", "", document=document_label(document), note=note)
+        audit.item(
+            Entity.ORDER,
+            key,
+            "would delete duplicate",
+            "",
+            document=document_label(document),
+            note=note,
+        )
         return True
     try:
         result = await connection.gestionix.delete_document(doc_type, body[G.DOCUMENT_ID])
     except Retryable as exc:
-        audit.fail(Entity.ORDER, key, f"temporary: duplicate {document_label(document)} of {verdict.reference} "
-                               f"not deleted ({exc}); tried again by the next run")
+        audit.fail(
+            Entity.ORDER,
+            key,
+            f"temporary: duplicate {document_label(document)} of {verdict.reference} "
+            f"not deleted ({exc}); tried again by the next run",
+        )
         return False
     except Permanent as exc:  # 409: invoiced or converted since it was listed
-        await _hold_duplicate(tenant, key, verdict, document,
-                              f"Gestionix refused to delete it: {exc.message or exc}", audit, dry_run)
+        await _hold_duplicate(
+            tenant,
+            key,
+            verdict,
+            document,
+            f"Gestionix refused to delete it: {exc.message or exc}",
+            audit,
+            dry_run,
+        )
         return False
     audit.count("deleted")
-    audit.item(Entity.ORDER, key, "deleted duplicate", "", document=document_label(document),
-               note=note + ("; already gone in Gestionix (404)" if result == "gone" else ""))
+    audit.item(
+        Entity.ORDER,
+        key,
+        "deleted duplicate",
+        "",
+        document=document_label(document),
+        note=note + ("; already gone in Gestionix (404)" if result == "gone" else ""),
+    )
     return True
 
 
 async def _hold_duplicate(
-    tenant: TenantConfig, key: str, verdict: DuplicateVerdict, document: Document, why: str,
-    audit: RunAudit, dry_run: bool,
+    tenant: TenantConfig,
+    key: str,
+    verdict: DuplicateVerdict,
+    document: Document,
+    why: str,
+    audit: RunAudit,
+    dry_run: bool,
 ) -> None:
     reason = (
         f"order {key}: {verdict.reference} is carried by {document_label(verdict.keep)} (kept, the "
@@ -322,7 +404,9 @@ def _folio(document: dict) -> str:
 def record_stale_create(slug: str, order_key: str) -> None:
     """Called by a run that lost its lease while a create of `order_key` was (maybe) out."""
     dead_letters.put(
-        slug, STALE_CREATE, order_key,
+        slug,
+        STALE_CREATE,
+        order_key,
         f"a document for order {order_key} may have been created after this run lost its lease; "
         "the next run keeps only the order's bound document",
         retry=True,
@@ -340,7 +424,9 @@ async def settle_stale_creates(
     letters = await store_call(dead_letters.open_letters, tenant.slug, STALE_CREATE)
     if not letters:
         return 0
-    bindings = await store_call(binder.get_many, tenant.slug, Entity.ORDER, [letter.key for letter in letters])
+    bindings = await store_call(
+        binder.get_many, tenant.slug, Entity.ORDER, [letter.key for letter in letters]
+    )
     await ensure_resolved(connection)
     deleted = 0
     for letter in letters:
@@ -350,12 +436,22 @@ async def settle_stale_creates(
         keep = binding.gestionix_key if binding.status == BindingStatus.PUSHED else None
         for doc_type in DOC_TYPES:
             ref = reference(letter.key)
-            for document in await connection.gestionix.list_documents(doc_type, **{G.DOCUMENT_REFERENCE: ref}):
-                if document.get(G.DOCUMENT_REFERENCE) != ref or document_key(doc_type, document[G.DOCUMENT_ID]) == keep:
+            for document in await connection.gestionix.list_documents(
+                doc_type, **{G.DOCUMENT_REFERENCE: ref}
+            ):
+                if (
+                    document.get(G.DOCUMENT_REFERENCE) != ref
+                    or document_key(doc_type, document[G.DOCUMENT_ID]) == keep
+                ):
                     continue
-                audit.item(Entity.ORDER, letter.key, "would delete" if dry_run else "deleted duplicate", "",
-                           document=document[G.DOCUMENT_ID],
-                           note="created by a run that had lost its lease")
+                audit.item(
+                    Entity.ORDER,
+                    letter.key,
+                    "would delete" if dry_run else "deleted duplicate",
+                    "",
+                    document=document[G.DOCUMENT_ID],
+                    note="created by a run that had lost its lease",
+                )
                 if not dry_run:
                     await connection.gestionix.delete_document(doc_type, document[G.DOCUMENT_ID])
                     deleted += 1

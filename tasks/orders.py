@@ -182,11 +182,16 @@ async def read_dead_lettered_orders(
             await _close_letter(slug, key, audit, dry_run, "no longer exists in Handy: not pushed")
             return None
         except ApiError as exc:
-            audit.fail(Entity.ORDER, key, f"dead-lettered order could not be read from Handy ({exc}); "
-                       "retried next run")
+            audit.fail(
+                Entity.ORDER,
+                key,
+                f"dead-lettered order could not be read from Handy ({exc}); retried next run",
+            )
             return None
         if order.get(H.ORDER_DELETED):
-            await _close_letter(slug, key, audit, dry_run, "deleted in Handy before it was pushed (D2)")
+            await _close_letter(
+                slug, key, audit, dry_run, "deleted in Handy before it was pushed (D2)"
+            )
             return None
         return order
 
@@ -227,7 +232,10 @@ async def plan_orders(
         work.status = binding.status if binding is not None else None
         if binding is not None and (
             binding.status in DONE_ORDER_STATUSES
-            or (binding.status == BindingStatus.PUSHED and (binding.data or {}).get("external_id_written"))
+            or (
+                binding.status == BindingStatus.PUSHED
+                and (binding.data or {}).get("external_id_written")
+            )
         ):
             done += 1
             continue
@@ -253,7 +261,9 @@ async def read_catalog(connection: Connection) -> Catalog:
     taxes = await gestionix.list_taxes()
     clients = await gestionix.list_clients(connection.branch_id)
     sellers = await gestionix.list_sellers()
-    return Catalog(products_by_key=products_index(products, taxes), clients=clients, sellers=sellers)
+    return Catalog(
+        products_by_key=products_index(products, taxes), clients=clients, sellers=sellers
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -319,9 +329,17 @@ async def resolve_customers(
         await _bind_customers(slug, to_bind, audit)
     for new in to_create.values():
         for key in new.keys:
-            resolved[key] = CustomerResolution(would_create=dry_run, to_create=None if dry_run else new)
+            resolved[key] = CustomerResolution(
+                would_create=dry_run, to_create=None if dry_run else new
+            )
         if dry_run:
-            audit.item(Entity.CUSTOMER, new.keys[0], "would create", "", name=new.body[G.CLIENT_COMMERCIAL_NAME])
+            audit.item(
+                Entity.CUSTOMER,
+                new.keys[0],
+                "would create",
+                "",
+                name=new.body[G.CLIENT_COMMERCIAL_NAME],
+            )
             audit.count("customers created")
     return resolved
 
@@ -333,7 +351,11 @@ def _first_order_per_customer(
     pushed anyway (O5-O7) creates no customer."""
     first: dict[str, OrderWork] = {}
     for work in plan.work:
-        if work.problem is None and work.doc_type is not None and work.status != BindingStatus.PUSHED:
+        if (
+            work.problem is None
+            and work.doc_type is not None
+            and work.status != BindingStatus.PUSHED
+        ):
             try:
                 work.draft = _draft(work, connection, catalog)
             except (OrderRejected, OrderSkipped) as exc:
@@ -417,7 +439,9 @@ async def push_orders(
     """One batch of orders, concurrently; every order ends pushed, skipped (O7), dead-lettered
     (O6) or failed temporarily (the window is held back for it). Bindings are read here, not
     passed in, so a repeated call never acts on a stale view."""
-    bindings = await store_call(binder.get_many, tenant.slug, Entity.ORDER, [work.key for work in batch])
+    bindings = await store_call(
+        binder.get_many, tenant.slug, Entity.ORDER, [work.key for work in batch]
+    )
     letters = await store_call(dead_letters.open_letters, tenant.slug, Entity.ORDER)
     run = _Run(
         connection=connection,
@@ -471,12 +495,21 @@ async def _recover_intent(run: _Run, work: OrderWork, binding: Any) -> bool:
     if found is None:
         return False
     if run.dry_run:
-        run.audit.item(Entity.ORDER, work.key, "would bind", "", folio=_folio(found), document=found["id"])
+        run.audit.item(
+            Entity.ORDER, work.key, "would bind", "", folio=_folio(found), document=found["id"]
+        )
         return True
     await _bind_pushed(run, work, doc_type, found)
     run.audit.count("recovered")
-    run.audit.item(Entity.ORDER, work.key, "pushed", "", folio=_folio(found), document=found["id"],
-                   note="found by reference after an interrupted run")
+    run.audit.item(
+        Entity.ORDER,
+        work.key,
+        "pushed",
+        "",
+        folio=_folio(found),
+        document=found["id"],
+        note="found by reference after an interrupted run",
+    )
     if await _write_external_id(run, work, found["id"]):
         await _resolve(run, work)
     return True
@@ -494,7 +527,12 @@ async def _create(run: _Run, work: OrderWork) -> None:
         run.audit.item(Entity.ORDER, work.key, "would push", "", **_document_extra(document))
         return
     await store_call(  # O8: durable before the create leaves
-        binder.bind, run.slug, Entity.ORDER, work.key, None, status=BindingStatus.INTENT,
+        binder.bind,
+        run.slug,
+        Entity.ORDER,
+        work.key,
+        None,
+        status=BindingStatus.INTENT,
         data={"doc_type": document.doc_type, "reference": document.reference},
         fence=fence_for(run.connection.lease),
     )
@@ -511,16 +549,24 @@ async def _create(run: _Run, work: OrderWork) -> None:
         await _adopt_existing(run, work, document, exc)
         return
     except ValidationFailed as exc:
-        await store_call(binder.delete, run.slug, Entity.ORDER, work.key)  # 400/422: certainly not created
-        await _dead_letter(run, work, f"Gestionix refused the {DOC_LABEL[document.doc_type]}: {exc}")
+        await store_call(
+            binder.delete, run.slug, Entity.ORDER, work.key
+        )  # 400/422: certainly not created
+        await _dead_letter(
+            run, work, f"Gestionix refused the {DOC_LABEL[document.doc_type]}: {exc}"
+        )
         return
     except Retryable as exc:
-        _transient(run, work, f"Gestionix did not answer the create ({exc}); checked by "
-                   "reference next run")
+        _transient(
+            run, work, f"Gestionix did not answer the create ({exc}); checked by reference next run"
+        )
         return
     except Permanent as exc:
-        await _dead_letter(run, work, f"Gestionix answered the create unexpectedly ({exc}); checked "
-                     "by reference next run")
+        await _dead_letter(
+            run,
+            work,
+            f"Gestionix answered the create unexpectedly ({exc}); checked by reference next run",
+        )
         return
     try:
         await _bind_pushed(run, work, document.doc_type, created)
@@ -528,8 +574,15 @@ async def _create(run: _Run, work: OrderWork) -> None:
         await store_call(record_stale_create, run.slug, work.key)
         raise
     run.audit.count("created")
-    run.audit.item(Entity.ORDER, work.key, "pushed", "", folio=_folio(created), document=created["id"],
-                   **_document_extra(document))
+    run.audit.item(
+        Entity.ORDER,
+        work.key,
+        "pushed",
+        "",
+        folio=_folio(created),
+        document=created["id"],
+        **_document_extra(document),
+    )
     if await _write_external_id(run, work, created["id"]):
         await _resolve(run, work)
 
@@ -555,8 +608,14 @@ async def _document(run: _Run, work: OrderWork) -> OrderDocument | None:
         await _not_pushable(run, work, exc)
         return None
     seller_id = match_seller(work.order.get(H.ORDER_CREATED_BY), run.catalog.sellers)
-    document = replace(draft, body={**draft.body, G.DOCUMENT_CLIENT_ID: resolution.client_id,
-                                    G.DOCUMENT_SELLER_ID: seller_id})
+    document = replace(
+        draft,
+        body={
+            **draft.body,
+            G.DOCUMENT_CLIENT_ID: resolution.client_id,
+            G.DOCUMENT_SELLER_ID: seller_id,
+        },
+    )
     _report_returns(run, work, document)
     _report_taxes(run, work, document)
     return document
@@ -600,8 +659,14 @@ async def _create_customer(run: _Run, new: NewCustomer) -> CustomerResolution:
         run.catalog.clients.append(client)
         created_pairs.extend((key, client) for key in new.keys)
         run.audit.count("customers created")
-        run.audit.item(Entity.CUSTOMER, new.keys[0], "created", "", client_id=client[G.CLIENT_ID],
-                       name=new.body[G.CLIENT_COMMERCIAL_NAME])
+        run.audit.item(
+            Entity.CUSTOMER,
+            new.keys[0],
+            "created",
+            "",
+            client_id=client[G.CLIENT_ID],
+            name=new.body[G.CLIENT_COMMERCIAL_NAME],
+        )
     await _bind_customers(run.slug, created_pairs, run.audit)
     for key in new.keys:
         run.customers[key] = outcome
@@ -612,8 +677,13 @@ def _draft(work: OrderWork, connection: Connection, catalog: Catalog) -> OrderDo
     """The order's document before its client and seller are known (they only fill two fields
     of the body); OrderRejected / OrderSkipped when it cannot be pushed (O5-O7)."""
     return build_document(
-        work.order, doc_type=work.doc_type, branch_id=connection.branch_id, client_id=0,
-        seller_id=None, products_by_key=catalog.products_by_key, branch_name=connection.branch_name,
+        work.order,
+        doc_type=work.doc_type,
+        branch_id=connection.branch_id,
+        client_id=0,
+        seller_id=None,
+        products_by_key=catalog.products_by_key,
+        branch_name=connection.branch_name,
     )
 
 
@@ -625,12 +695,21 @@ async def _adopt_existing(run: _Run, work: OrderWork, document: OrderDocument, e
     except ApiError:
         found = None
     if found is None:
-        await _dead_letter(run, work, f"Gestionix refused the {DOC_LABEL[document.doc_type]}: {exc}")
+        await _dead_letter(
+            run, work, f"Gestionix refused the {DOC_LABEL[document.doc_type]}: {exc}"
+        )
         return
     await _bind_pushed(run, work, document.doc_type, found)
     run.audit.count("recovered")
-    run.audit.item(Entity.ORDER, work.key, "pushed", "", folio=_folio(found), document=found["id"],
-                   note="reference already in Gestionix")
+    run.audit.item(
+        Entity.ORDER,
+        work.key,
+        "pushed",
+        "",
+        folio=_folio(found),
+        document=found["id"],
+        note="reference already in Gestionix",
+    )
     if await _write_external_id(run, work, found["id"]):
         await _resolve(run, work)
 
@@ -638,7 +717,11 @@ async def _adopt_existing(run: _Run, work: OrderWork, document: OrderDocument, e
 async def _bind_pushed(run: _Run, work: OrderWork, doc_type: str, document: dict) -> None:
     await store_call(
         binder.bind,
-        run.slug, Entity.ORDER, work.key, document_key(doc_type, document["id"]), status=BindingStatus.PUSHED,
+        run.slug,
+        Entity.ORDER,
+        work.key,
+        document_key(doc_type, document["id"]),
+        status=BindingStatus.PUSHED,
         data={
             "doc_type": doc_type,
             "reference": reference(work.key),
@@ -659,13 +742,22 @@ async def _write_external_id(run: _Run, work: OrderWork, document_id: Any) -> bo
         await run.connection.handy.set_order_external_id(work.key, str(document_id))
     except ApiError as exc:
         run.audit.count("failed")
-        reason = (f"Gestionix document {document_id} created but Handy externalId not written "
-                  f"({exc}); written next run")
+        reason = (
+            f"Gestionix document {document_id} created but Handy externalId not written "
+            f"({exc}); written next run"
+        )
         run.audit.item(Entity.ORDER, work.key, "failed", reason)
         await store_call(dead_letters.put, run.slug, Entity.ORDER, work.key, reason, retry=True)
         run.open_letters.add(work.key)
         return False
-    await store_call(binder.set_status, run.slug, Entity.ORDER, work.key, BindingStatus.PUSHED, external_id_written=True)
+    await store_call(
+        binder.set_status,
+        run.slug,
+        Entity.ORDER,
+        work.key,
+        BindingStatus.PUSHED,
+        external_id_written=True,
+    )
     return True
 
 
@@ -673,8 +765,15 @@ async def _not_pushable(run: _Run, work: OrderWork, exc: OrderRejected | OrderSk
     if isinstance(exc, OrderSkipped):
         run.audit.skip(Entity.ORDER, work.key, exc.reason)
         if not run.dry_run:
-            await store_call(binder.bind, run.slug, Entity.ORDER, work.key, None, status=BindingStatus.SKIPPED,
-                             data={"skip_reason": exc.reason[:500]})
+            await store_call(
+                binder.bind,
+                run.slug,
+                Entity.ORDER,
+                work.key,
+                None,
+                status=BindingStatus.SKIPPED,
+                data={"skip_reason": exc.reason[:500]},
+            )
             await _resolve(run, work)
         return
     await _dead_letter(run, work, exc.reason)
@@ -686,7 +785,12 @@ async def _dead_letter(run: _Run, work: OrderWork, reason: str) -> None:
     run.audit.item(Entity.ORDER, work.key, "dead-lettered", reason)
     if not run.dry_run:
         await store_call(
-            dead_letters.put, run.slug, Entity.ORDER, work.key, reason, retry=True,
+            dead_letters.put,
+            run.slug,
+            Entity.ORDER,
+            work.key,
+            reason,
+            retry=True,
             payload={H.ORDER_DATE_CREATED: work.order.get(H.ORDER_DATE_CREATED)},
         )
         run.open_letters.add(work.key)
@@ -710,8 +814,12 @@ def _report_returns(run: _Run, work: OrderWork, document: OrderDocument) -> None
     """O7: return lines are not pushed as sold lines; the run says so."""
     if document.excluded_returns:
         codes = ", ".join(str(line.product_code) for line in document.excluded_returns)
-        run.audit.item(Entity.ORDER, work.key, "note",
-                       f"{len(document.excluded_returns)} return lines not pushed ({codes})")
+        run.audit.item(
+            Entity.ORDER,
+            work.key,
+            "note",
+            f"{len(document.excluded_returns)} return lines not pushed ({codes})",
+        )
 
 
 def _report_taxes(run: _Run, work: OrderWork, document: OrderDocument) -> None:
@@ -719,15 +827,23 @@ def _report_taxes(run: _Run, work: OrderWork, document: OrderDocument) -> None:
     named in the audit; P6/O5: a fixed-amount tax left out is named once per product per run."""
     for code in document.untaxed_products:
         run.audit.count("untaxed lines")
-        run.audit.item(Entity.ORDER, work.key, "reported",
-                       f"O6: product {code} has no transferred percentage taxes in Gestionix: "
-                       "its line is pushed without taxes")
+        run.audit.item(
+            Entity.ORDER,
+            work.key,
+            "reported",
+            f"O6: product {code} has no transferred percentage taxes in Gestionix: "
+            "its line is pushed without taxes",
+        )
     for line in document.lines:
         if line.fixed_taxes and line.product_code not in run.fixed_tax_reported:
             run.fixed_tax_reported.add(line.product_code)
-            run.audit.item(Entity.PRODUCT, line.product_code, "reported",
-                           f"O5: fixed-amount tax {', '.join(line.fixed_taxes)} not considered "
-                           f"(only percentage taxes count); first seen on order {work.key}")
+            run.audit.item(
+                Entity.PRODUCT,
+                line.product_code,
+                "reported",
+                f"O5: fixed-amount tax {', '.join(line.fixed_taxes)} not considered "
+                f"(only percentage taxes count); first seen on order {work.key}",
+            )
 
 
 def _folio(document: dict) -> str:

@@ -71,7 +71,9 @@ async def heal_day_duplicates(
     (would-be deletion in a dry run): a healed day is never a clean day."""
     listed: dict[str, list[tuple[str, dict]]] = {}
     for doc_type, document in data.documents:
-        listed.setdefault(str(document.get(G.DOCUMENT_REFERENCE) or ""), []).append((doc_type, document))
+        listed.setdefault(str(document.get(G.DOCUMENT_REFERENCE) or ""), []).append(
+            (doc_type, document)
+        )
     external_ids = {
         str(order.get(H.ORDER_ID)): str(order.get(H.ORDER_EXTERNAL_ID) or "").strip()
         for order in data.live + data.deleted
@@ -81,10 +83,12 @@ async def heal_day_duplicates(
     verb = "would delete" if dry_run else "deleted"
     rows = [
         rules.ReconcileRow(
-            key, "duplicate",
+            key,
+            "duplicate",
             f"{verb} duplicate {doc_type}:{body.get(G.DOCUMENT_ID)} of {outcome.verdict.reference}; "
             f"kept {document_label(outcome.verdict.keep)}",
-            doc_type, str(body.get(G.DOCUMENT_ID)),
+            doc_type,
+            str(body.get(G.DOCUMENT_ID)),
         )
         for key, outcome in healed.items()
         for doc_type, body in outcome.removed
@@ -103,7 +107,11 @@ def _known_reasons(slug: str) -> dict[str, str]:
     for binding in binder.all_for(slug, Entity.ORDER, status=BindingStatus.TOMBSTONED):
         reasons[binding.handy_key] = "deleted in Handy before it was pushed (D2)"
     for letter in dead_letters.open_letters(slug):
-        prefix = "push dead-lettered" if letter.entity == Entity.ORDER else "deletion refused by Gestionix"
+        prefix = (
+            "push dead-lettered"
+            if letter.entity == Entity.ORDER
+            else "deletion refused by Gestionix"
+        )
         reasons[letter.key] = f"{prefix}: {letter.reason}"
     return reasons
 
@@ -124,9 +132,20 @@ def _bind_found_documents(slug: str, rows: list[rules.ReconcileRow]) -> None:
     for row in rows:
         binding = binder.get(slug, Entity.ORDER, row.order_id)
         key = document_key(row.doc_type, row.document_id)
-        if binding is None or binding.status != BindingStatus.PUSHED or binding.gestionix_key != key:
+        if (
+            binding is None
+            or binding.status != BindingStatus.PUSHED
+            or binding.gestionix_key != key
+        ):
             binder.bind(
-                slug, Entity.ORDER, row.order_id, key, status=BindingStatus.PUSHED,
-                data={"doc_type": row.doc_type, "reference": reference(row.order_id),
-                      "found_by": "reconcile"},
+                slug,
+                Entity.ORDER,
+                row.order_id,
+                key,
+                status=BindingStatus.PUSHED,
+                data={
+                    "doc_type": row.doc_type,
+                    "reference": reference(row.order_id),
+                    "found_by": "reconcile",
+                },
             )

@@ -20,8 +20,20 @@ def _select_letters(tenant: TenantConfig, key: str | None, release: bool) -> lis
     if release:
         letters = dead_letters.release(tenant.slug, key=key)
     else:
-        letters = [l for l in dead_letters.open_letters(tenant.slug) if key is None or l.key == str(key)]
-    return [{"entity": l.entity, "key": l.key, "reason": l.reason, "attempts": l.attempts} for l in letters]
+        letters = [
+            letter
+            for letter in dead_letters.open_letters(tenant.slug)
+            if key is None or letter.key == str(key)
+        ]
+    return [
+        {
+            "entity": letter.entity,
+            "key": letter.key,
+            "reason": letter.reason,
+            "attempts": letter.attempts,
+        }
+        for letter in letters
+    ]
 
 
 @task(name="replay-outcomes", **STORE_TASK)
@@ -37,5 +49,12 @@ def _outcomes(tenant: TenantConfig, selected: list[dict]) -> list[dict]:
         if letter is None or letter.resolved_at is not None:
             results.append({**item, "outcome": "resolved", "reason": ""})
         else:
-            results.append({**item, "outcome": "still failing", "reason": letter.reason, "attempts": letter.attempts})
+            results.append(
+                {
+                    **item,
+                    "outcome": "still failing",
+                    "reason": letter.reason,
+                    "attempts": letter.attempts,
+                }
+            )
     return results

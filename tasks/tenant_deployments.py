@@ -29,10 +29,14 @@ def tenant_tag(slug: str) -> str:
 PAGE = 200  # the server's default and maximum page of deployments
 
 
-async def _all_deployments(client: PrefectClient, deployment_filter: DeploymentFilter | None = None) -> list[Any]:
+async def _all_deployments(
+    client: PrefectClient, deployment_filter: DeploymentFilter | None = None
+) -> list[Any]:
     found: list[Any] = []
     while True:
-        page = await client.read_deployments(deployment_filter=deployment_filter, limit=PAGE, offset=len(found))
+        page = await client.read_deployments(
+            deployment_filter=deployment_filter, limit=PAGE, offset=len(found)
+        )
         found += page
         if len(page) < PAGE:
             return found
@@ -53,7 +57,9 @@ async def set_schedules_active(slug: str, active: bool) -> list[str]:
         for deployment in await _deployments(client, slug):
             for schedule in deployment.schedules:
                 if schedule.active != active:
-                    await client.update_deployment_schedule(deployment.id, schedule.id, active=active)
+                    await client.update_deployment_schedule(
+                        deployment.id, schedule.id, active=active
+                    )
             if deployment.schedules:
                 changed.append(deployment.name)
     return changed
@@ -108,13 +114,16 @@ async def tenant_status(slug: str) -> list[DeploymentStatus]:
             last = "never"
             if runs and runs[0].state is not None:
                 last = f"{runs[0].state.name} {runs[0].start_time:%Y-%m-%d %H:%M} UTC"
-            statuses.append(DeploymentStatus(
-                name=deployment.name,
-                scheduled=bool(deployment.schedules),
-                active=bool(deployment.schedules) and all(s.active for s in deployment.schedules),
-                parameters=dict(deployment.parameters or {}),
-                last_run=last,
-            ))
+            statuses.append(
+                DeploymentStatus(
+                    name=deployment.name,
+                    scheduled=bool(deployment.schedules),
+                    active=bool(deployment.schedules)
+                    and all(s.active for s in deployment.schedules),
+                    parameters=dict(deployment.parameters or {}),
+                    last_run=last,
+                )
+            )
     return statuses
 
 
@@ -139,7 +148,9 @@ async def restore_schedule_states(states: dict[str, bool]) -> list[str]:
                 continue
             for schedule in deployment.schedules:
                 if schedule.active != wanted:
-                    await client.update_deployment_schedule(deployment.id, schedule.id, active=wanted)
+                    await client.update_deployment_schedule(
+                        deployment.id, schedule.id, active=wanted
+                    )
                     if deployment.name not in changed:
                         changed.append(deployment.name)
     return changed

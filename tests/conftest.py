@@ -14,7 +14,7 @@ def _isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("HGSYNC_HOME", str(tmp_path / "hgsync-home"))
     if "HGSYNC_DATABASE_URL" in os.environ and not os.environ.get("HGSYNC_KEEP_DATABASE_URL"):
         monkeypatch.delenv("HGSYNC_DATABASE_URL")
-    yield
+    return
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ answers, or the preloaded process refuses (code changed since it started), it re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -37,7 +38,11 @@ def engine_command(argv: list[str]) -> list[str]:
 def fall_back(reason: str | None) -> None:
     """Become `python -m prefect.engine` (same pid, so the worker's view is unchanged)."""
     if reason:
-        print(f"hgsync launcher: {reason}; running python -m prefect.engine instead", file=sys.stderr, flush=True)
+        print(
+            f"hgsync launcher: {reason}; running python -m prefect.engine instead",
+            file=sys.stderr,
+            flush=True,
+        )
     signal.pthread_sigmask(signal.SIG_SETMASK, [])  # the mask survives exec
     command = engine_command(sys.argv[1:])
     os.execv(command[0], command)
@@ -70,10 +75,8 @@ def main() -> None:
     sock, child = _ask_for_child(path)
 
     def forward(signum: int, _frame) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(child, signum)
-        except ProcessLookupError:
-            pass
 
     for signum in FORWARDED:
         signal.signal(signum, forward)
@@ -87,8 +90,11 @@ def main() -> None:
         os.kill(os.getpid(), outcome["signal"])
         sys.exit(128 + outcome["signal"])  # a signal whose default is not to terminate
     if "exit" not in outcome:
-        print(f"hgsync launcher: the preloaded process ended before flow run process {child} did",
-              file=sys.stderr, flush=True)
+        print(
+            f"hgsync launcher: the preloaded process ended before flow run process {child} did",
+            file=sys.stderr,
+            flush=True,
+        )
     sys.exit(outcome.get("exit", 1))
 
 

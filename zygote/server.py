@@ -16,6 +16,7 @@ next runs see the new code."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
 import json
@@ -147,8 +148,11 @@ class Zygote:
         if changed:
             self.restart = True
             self._stop_listening()
-            print(f"hgsync preloaded process: {changed} changed; restarting once its runs are done",
-                  file=sys.stderr, flush=True)
+            print(
+                f"hgsync preloaded process: {changed} changed; restarting once its runs are done",
+                file=sys.stderr,
+                flush=True,
+            )
             return f"{changed} changed since the preloaded process started (it restarts)"
         return None
 
@@ -158,7 +162,11 @@ class Zygote:
         try:
             data, fds, _flags, _address = socket.recv_fds(conn, MAX_MESSAGE, 3)
             message = json.loads(data)
-            refusal = "the request did not carry stdin, stdout and stderr" if len(fds) != 3 else self._refusal()
+            refusal = (
+                "the request did not carry stdin, stdout and stderr"
+                if len(fds) != 3
+                else self._refusal()
+            )
             if refusal:
                 send(conn, {"refused": refusal})
                 raise ConnectionAbortedError(refusal)
@@ -205,12 +213,13 @@ class Zygote:
             conn = self.children.pop(pid, None)
             if conn is None:
                 continue
-            outcome = ({"signal": os.WTERMSIG(status)} if os.WIFSIGNALED(status)
-                       else {"exit": os.waitstatus_to_exitcode(status)})
-            try:
+            outcome = (
+                {"signal": os.WTERMSIG(status)}
+                if os.WIFSIGNALED(status)
+                else {"exit": os.waitstatus_to_exitcode(status)}
+            )
+            with contextlib.suppress(OSError):
                 send(conn, outcome)
-            except OSError:
-                pass
             if conn.fileno() in self.selector.get_map():
                 self.selector.unregister(conn)
             conn.close()
@@ -246,10 +255,8 @@ class Zygote:
 
 
 def _kill(pid: int, signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signum)
-    except ProcessLookupError:
-        pass
 
 
 def _die_with_parent(parent: int) -> None:
@@ -296,8 +303,11 @@ def main() -> None:
     gc.collect()
     gc.freeze()
     zygote = Zygote(path)
-    print(f"hgsync preloaded process {zygote.pid}: {len(zygote.files)} modules imported, listening",
-          file=sys.stderr, flush=True)
+    print(
+        f"hgsync preloaded process {zygote.pid}: {len(zygote.files)} modules imported, listening",
+        file=sys.stderr,
+        flush=True,
+    )
     request = zygote.serve()
     if request is None:
         zygote.finish()

@@ -19,33 +19,49 @@ import time
 from zygote.launch import SOCKET_ENV
 
 RESTART_PAUSE_S = 10  # a preloaded process that keeps dying is restarted at most this often
-READY_WAIT_S = 120  # the worker starts once the preloaded process listens (or after this, runs falling back)
+READY_WAIT_S = (
+    120  # the worker starts once the preloaded process listens (or after this, runs falling back)
+)
 
 
 def _start_zygote(path: str, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "zygote.server", path], env=env, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "zygote.server", path], env=env, start_new_session=True
+    )
 
 
 def run_worker(worker_args: list[str], preload: bool = True) -> int:
     directory = tempfile.mkdtemp(prefix="hgsync-worker-")  # 0700: only this user reaches the socket
     path = os.path.join(directory, "zygote.sock")
-    env = {**os.environ, "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])}
+    env = {
+        **os.environ,
+        "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]),
+    }
     env.pop(SOCKET_ENV, None)
     if preload:
         env[SOCKET_ENV] = path
     zygote = _start_zygote(path, env) if preload else None
     started = time.monotonic()
-    while zygote is not None and zygote.poll() is None and not os.path.exists(path) \
-            and time.monotonic() - started < READY_WAIT_S:
+    while (
+        zygote is not None
+        and zygote.poll() is None
+        and not os.path.exists(path)
+        and time.monotonic() - started < READY_WAIT_S
+    ):
         time.sleep(0.2)
-    worker = subprocess.Popen([sys.executable, "-m", "prefect", "worker", "start", *worker_args], env=env,
-                              start_new_session=True)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "worker", "start", *worker_args],
+        env=env,
+        start_new_session=True,
+    )
 
     def forward(signum, _frame) -> None:
         if worker.poll() is None:
             worker.send_signal(signum)
 
-    previous = {signum: signal.signal(signum, forward) for signum in (signal.SIGTERM, signal.SIGINT)}
+    previous = {
+        signum: signal.signal(signum, forward) for signum in (signal.SIGTERM, signal.SIGINT)
+    }
     try:
         while True:
             try:
@@ -53,9 +69,16 @@ def run_worker(worker_args: list[str], preload: bool = True) -> int:
                 break
             except subprocess.TimeoutExpired:
                 pass
-            if zygote is not None and zygote.poll() is not None and time.monotonic() - started > RESTART_PAUSE_S:
-                print(f"hgsync worker: the preloaded process exited ({zygote.returncode}); restarting it",
-                      file=sys.stderr, flush=True)
+            if (
+                zygote is not None
+                and zygote.poll() is not None
+                and time.monotonic() - started > RESTART_PAUSE_S
+            ):
+                print(
+                    f"hgsync worker: the preloaded process exited ({zygote.returncode}); restarting it",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 zygote, started = _start_zygote(path, env), time.monotonic()
     finally:
         for signum, handler in previous.items():

@@ -48,20 +48,28 @@ if os.environ.get("HGSYNC_FLEET_PROBE_DIR"):
             return
         if _PROFILE is not None:
             _PROFILE.disable()
-            _PROFILE.dump_stats(os.path.join(os.environ["HGSYNC_FLEET_PROBE_DIR"], f"{os.getpid()}.prof"))
+            _PROFILE.dump_stats(
+                os.path.join(os.environ["HGSYNC_FLEET_PROBE_DIR"], f"{os.getpid()}.prof")
+            )
         usage = resource.getrusage(resource.RUSAGE_SELF)
         record = {
-            "flow_run_id": os.environ["PREFECT__FLOW_RUN_ID"], "pid": os.getpid(),
+            "flow_run_id": os.environ["PREFECT__FLOW_RUN_ID"],
+            "pid": os.getpid(),
             "engine": "prefect.flow_engine" in sys.modules,  # the process that ran the flow
             "forked": "zygote.launch" in sys.modules,  # forked by the preloaded process
             "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
             "vmhwm_mb": round(_kb("/proc/self/status", ("VmHWM",)) / 1024, 1),
             "pss_mb": round(_kb("/proc/self/smaps_rollup", ("Pss",)) / 1024, 1),
-            "uss_mb": round(_kb("/proc/self/smaps_rollup", ("Private_Clean", "Private_Dirty")) / 1024, 1),
-            "started": _STARTED, "ended": time.time(),
+            "uss_mb": round(
+                _kb("/proc/self/smaps_rollup", ("Private_Clean", "Private_Dirty")) / 1024, 1
+            ),
+            "started": _STARTED,
+            "ended": time.time(),
             "pandas": "pandas" in sys.modules,
         }
-        path = os.path.join(os.environ["HGSYNC_FLEET_PROBE_DIR"], f"{record['flow_run_id']}-{record['pid']}.json")
+        path = os.path.join(
+            os.environ["HGSYNC_FLEET_PROBE_DIR"], f"{record['flow_run_id']}-{record['pid']}.json"
+        )
         with open(path, "w") as out:
             json.dump(record, out)
 

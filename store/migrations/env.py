@@ -21,8 +21,10 @@ def _render_item(kind: str, item: Any, _autogen_context: Any) -> str | bool:
     return False
 
 
-def _migrate(connection) -> None:  # noqa: ANN001
-    context.configure(connection=connection, target_metadata=target_metadata, render_item=_render_item)
+def _migrate(connection) -> None:
+    context.configure(
+        connection=connection, target_metadata=target_metadata, render_item=_render_item
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -35,7 +37,9 @@ else:
 
     from store.db import database_url, normalised_url
 
-    engine = create_engine(context.config.get_main_option("sqlalchemy.url") or normalised_url(database_url()))
+    engine = create_engine(
+        context.config.get_main_option("sqlalchemy.url") or normalised_url(database_url())
+    )
     with engine.connect() as opened:
         _migrate(opened)
     engine.dispose()

@@ -12,8 +12,6 @@ GX_TOKEN_2 = "eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyIjo5NH0.c2lnbmF0dXJlMg"
 SECRETS = (HANDY_TOKEN, GX_PASSWORD, GX_TOKEN, GX_TOKEN_2)
 
 
-
-
 def assert_no_secrets(*texts: object) -> None:
     for text in texts:
         for secret in SECRETS:

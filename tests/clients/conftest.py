@@ -18,7 +18,9 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def retry_policy() -> RetryPolicy:
-    return RetryPolicy(max_attempts=4, max_total_seconds=120.0, backoff_initial=0.5, backoff_max=8.0)
+    return RetryPolicy(
+        max_attempts=4, max_total_seconds=120.0, backoff_initial=0.5, backoff_max=8.0
+    )
 
 
 @pytest.fixture
@@ -32,8 +34,13 @@ async def handy(clock, retry_policy):
 @pytest.fixture
 async def gestionix(clock, retry_policy):
     async with GestionixClient(
-        GESTIONIX_URL, GX_USER, GX_PASSWORD, tenant="acme", company_id=92, clock=clock,
-        retry_policy=retry_policy, page_size=500,
+        GESTIONIX_URL,
+        GX_USER,
+        GX_PASSWORD,
+        tenant="acme",
+        company_id=92,
+        clock=clock,
+        retry_policy=retry_policy,
+        page_size=500,
     ) as client:
         yield client
-

@@ -57,43 +57,68 @@ def linked_clock(sb) -> LinkedClock:
 
 @pytest.fixture
 async def handy(sb, linked_clock):
-    async with HandyClient(sb.handy_url, sb.handy_token, tenant="sandbox", transport=sb.handy_transport(),
-                           clock=linked_clock, rate_per_minute=6000) as client:
+    async with HandyClient(
+        sb.handy_url,
+        sb.handy_token,
+        tenant="sandbox",
+        transport=sb.handy_transport(),
+        clock=linked_clock,
+        rate_per_minute=6000,
+    ) as client:
         yield client
 
 
 @pytest.fixture
 async def gestionix(sb, linked_clock):
-    async with GestionixClient(sb.gestionix_url, sb.gestionix_user, sb.gestionix_password, tenant="sandbox",
-                               company_id=sb.company_id, transport=sb.gestionix_transport(),
-                               clock=linked_clock, rate_per_minute=6000) as client:
+    async with GestionixClient(
+        sb.gestionix_url,
+        sb.gestionix_user,
+        sb.gestionix_password,
+        tenant="sandbox",
+        company_id=sb.company_id,
+        transport=sb.gestionix_transport(),
+        clock=linked_clock,
+        rate_per_minute=6000,
+    ) as client:
         yield client
 
 
 @pytest.fixture
 async def handy_control(sb):
-    async with httpx.AsyncClient(transport=sb.handy_transport(), base_url="http://handy.sandbox/_sandbox") as c:
+    async with httpx.AsyncClient(
+        transport=sb.handy_transport(), base_url="http://handy.sandbox/_sandbox"
+    ) as c:
         yield c
 
 
 @pytest.fixture
 async def gestionix_control(sb):
-    async with httpx.AsyncClient(transport=sb.gestionix_transport(),
-                                 base_url="http://gestionix.sandbox/_sandbox") as c:
+    async with httpx.AsyncClient(
+        transport=sb.gestionix_transport(), base_url="http://gestionix.sandbox/_sandbox"
+    ) as c:
         yield c
 
 
 async def seed_handy_products(handy: HandyClient, count: int) -> list[dict]:
     family = await handy.create_family("Bebidas")
     return [
-        await handy.create_product({"code": f"BEB-{i:03d}", "description": f"Bebida {i}", "price": 11.6,
-                                    "family": {"id": family["id"]}, "quantity": 10})
+        await handy.create_product(
+            {
+                "code": f"BEB-{i:03d}",
+                "description": f"Bebida {i}",
+                "price": 11.6,
+                "family": {"id": family["id"]},
+                "quantity": 10,
+            }
+        )
         for i in range(count)
     ]
 
 
 # -- Handy ------------------------------------------------------------------------------------------
-async def test_given_the_sandbox_when_using_every_handy_catalog_method_then_they_round_trip(handy, sb):
+async def test_given_the_sandbox_when_using_every_handy_catalog_method_then_they_round_trip(
+    handy, sb
+):
     assert [f["description"] for f in await handy.list_families()] == []
     products = await seed_handy_products(handy, 5)
     assert products[0]["id"] and products[0]["code"] == "BEB-000"
@@ -109,12 +134,15 @@ async def test_given_the_sandbox_when_using_every_handy_catalog_method_then_they
     assert handy.calls["GET /product"] == 3 + 1 + 1
 
 
-async def test_given_the_sandbox_when_using_handy_customer_zone_user_and_route_methods_then_they_work(handy):
+async def test_given_the_sandbox_when_using_handy_customer_zone_user_and_route_methods_then_they_work(
+    handy,
+):
     zone = await handy.create_zone("General")
     assert zone["description"] == "General"
     assert [z["description"] for z in await handy.list_zones()] == ["General"]
-    customer = await handy.create_customer({"code": "CLÍ 1-2", "description": "Tienda Lucía",
-                                            "zone": {"id": zone["id"]}})
+    customer = await handy.create_customer(
+        {"code": "CLÍ 1-2", "description": "Tienda Lucía", "zone": {"id": zone["id"]}}
+    )
     assert customer["code"] == "CLÍ 1-2"
     assert (await handy.get_customer("CLÍ 1-2"))["description"] == "Tienda Lucía"
     await handy.update_customer("CLÍ 1-2", {"enabled": False})
@@ -133,9 +161,16 @@ async def test_given_orders_taken_in_the_sandbox_when_listing_a_window_then_foun
     ids = []
     for minutes in (0, 5, 10):
         sb.clock.advance(300 if minutes else 0)
-        response = await handy_control.post("/orders", json={
-            "salesType": "PRESALE", "customer": {"code": "H-NEW-1", "description": "Tiendita Don Beto"}
-            if not ids else "H-NEW-1", "items": [{"product": "BEB-000", "quantity": 2}]})
+        response = await handy_control.post(
+            "/orders",
+            json={
+                "salesType": "PRESALE",
+                "customer": {"code": "H-NEW-1", "description": "Tiendita Don Beto"}
+                if not ids
+                else "H-NEW-1",
+                "items": [{"product": "BEB-000", "quantity": 2}],
+            },
+        )
         assert response.status_code in (200, 201), response.text
         ids.append(response.json()["id"])
     now = datetime.fromtimestamp(sb.clock.now(), UTC)
@@ -146,29 +181,41 @@ async def test_given_orders_taken_in_the_sandbox_when_listing_a_window_then_foun
     assert (await handy.get_sales_order(ids[0]))["id"] == ids[0]
     await handy.set_order_external_id(ids[0], "8891")
     assert (await handy.get_sales_order(ids[0]))["externalId"] == "8891"
-    deleted = await handy.list_sales_orders(now - timedelta(minutes=30), now, deleted=True,
-                                            filter_with_date="dateDeleted")
+    deleted = await handy.list_sales_orders(
+        now - timedelta(minutes=30), now, deleted=True, filter_with_date="dateDeleted"
+    )
     assert deleted == []
 
 
-async def test_p4_given_a_code_with_slash_when_calling_the_sandbox_then_refused_before_sending(handy, sb):
+async def test_p4_given_a_code_with_slash_when_calling_the_sandbox_then_refused_before_sending(
+    handy, sb
+):
     with pytest.raises(InvalidCode):
         await handy.get_product("A/B")
     assert sb.handy.stats.as_dict()["total"] == 0
 
 
 async def test_given_a_bad_token_when_calling_the_sandbox_then_credentials_error(sb, linked_clock):
-    async with HandyClient(sb.handy_url, "wrong-token-123", tenant="bad", transport=sb.handy_transport(),
-                           clock=linked_clock) as handy:
+    async with HandyClient(
+        sb.handy_url,
+        "wrong-token-123",
+        tenant="bad",
+        transport=sb.handy_transport(),
+        clock=linked_clock,
+    ) as handy:
         with pytest.raises(CredentialsError) as caught:
             await handy.list_users()
     assert "wrong-token-123" not in str(caught.value)
 
 
-async def test_given_a_422_from_the_sandbox_when_creating_a_duplicate_product_then_field_errors(handy):
+async def test_given_a_422_from_the_sandbox_when_creating_a_duplicate_product_then_field_errors(
+    handy,
+):
     await seed_handy_products(handy, 1)
     with pytest.raises(ValidationFailed) as caught:
-        await handy.create_product({"code": "BEB-000", "description": "Otra", "family": {"description": "X"}})
+        await handy.create_product(
+            {"code": "BEB-000", "description": "Otra", "family": {"description": "X"}}
+        )
     assert caught.value.field_errors and caught.value.field_errors[0]["field"]
 
 
@@ -176,8 +223,14 @@ async def test_given_the_sandbox_rate_limit_when_writing_past_it_then_waits_for_
     sb, linked_clock
 ):
     sb.set_handy_knobs(rate_limit_per_minute=5)
-    async with HandyClient(sb.handy_url, sb.handy_token, tenant="limited", transport=sb.handy_transport(),
-                           clock=linked_clock, rate_per_minute=6000) as handy:
+    async with HandyClient(
+        sb.handy_url,
+        sb.handy_token,
+        tenant="limited",
+        transport=sb.handy_transport(),
+        clock=linked_clock,
+        rate_per_minute=6000,
+    ) as handy:
         await seed_handy_products(handy, 1)
         for i in range(8):
             await handy.update_product("BEB-000", {"quantity": i})
@@ -189,18 +242,33 @@ async def test_given_the_sandbox_rate_limit_when_writing_past_it_then_waits_for_
 async def test_given_sandbox_faults_when_reading_then_retries_hide_them(sb, linked_clock):
     sb.set_handy_knobs(fail_rate=0.3, drop_rate=0.1, html_error_rate=0.1, truncated_json_rate=0.1)
     policy = RetryPolicy(max_attempts=12, max_total_seconds=600)
-    async with HandyClient(sb.handy_url, sb.handy_token, tenant="faulty", transport=sb.handy_transport(),
-                           clock=linked_clock, rate_per_minute=6000, retry_policy=policy) as handy:
+    async with HandyClient(
+        sb.handy_url,
+        sb.handy_token,
+        tenant="faulty",
+        transport=sb.handy_transport(),
+        clock=linked_clock,
+        rate_per_minute=6000,
+        retry_policy=policy,
+    ) as handy:
         for _ in range(10):
             assert await handy.list_users()
     assert sum(handy.calls.values()) > 10
 
 
 # -- Gestionix --------------------------------------------------------------------------------------
-async def test_a1_given_the_sandbox_when_choosing_company_and_branch_then_found_by_name(sb, linked_clock):
+async def test_a1_given_the_sandbox_when_choosing_company_and_branch_then_found_by_name(
+    sb, linked_clock
+):
     """A1 against the sandbox: the client lists, mappings.company chooses by normalised name."""
-    async with GestionixClient(sb.gestionix_url, sb.gestionix_user, sb.gestionix_password, tenant="s",
-                               transport=sb.gestionix_transport(), clock=linked_clock) as gx:
+    async with GestionixClient(
+        sb.gestionix_url,
+        sb.gestionix_user,
+        sb.gestionix_password,
+        tenant="s",
+        transport=sb.gestionix_transport(),
+        clock=linked_clock,
+    ) as gx:
         companies = await gx.list_companies()
         assert len(companies) == 2
         gx.company_id = choose_company(companies, "distribuidora la nortena", "s")
@@ -212,23 +280,45 @@ async def test_a1_given_the_sandbox_when_choosing_company_and_branch_then_found_
             choose_branch(branches, "Centro", gx.company_id)
 
 
-async def test_a1_given_two_companies_and_none_configured_when_choosing_then_error_lists_both(sb, linked_clock):
-    async with GestionixClient(sb.gestionix_url, sb.gestionix_user, sb.gestionix_password, tenant="s",
-                               transport=sb.gestionix_transport(), clock=linked_clock) as gx:
+async def test_a1_given_two_companies_and_none_configured_when_choosing_then_error_lists_both(
+    sb, linked_clock
+):
+    async with GestionixClient(
+        sb.gestionix_url,
+        sb.gestionix_user,
+        sb.gestionix_password,
+        tenant="s",
+        transport=sb.gestionix_transport(),
+        clock=linked_clock,
+    ) as gx:
         companies = await gx.list_companies()
     with pytest.raises(NotChosen, match="92 .*118"):
         choose_company(companies, None, "s")
 
 
-async def test_given_the_sandbox_when_reading_the_catalog_in_small_pages_then_every_product(sb, linked_clock):
-    async with GestionixClient(sb.gestionix_url, sb.gestionix_user, sb.gestionix_password, tenant="s",
-                               company_id=sb.company_id, transport=sb.gestionix_transport(),
-                               clock=linked_clock, page_size=7) as gx:
+async def test_given_the_sandbox_when_reading_the_catalog_in_small_pages_then_every_product(
+    sb, linked_clock
+):
+    async with GestionixClient(
+        sb.gestionix_url,
+        sb.gestionix_user,
+        sb.gestionix_password,
+        tenant="s",
+        company_id=sb.company_id,
+        transport=sb.gestionix_transport(),
+        clock=linked_clock,
+        page_size=7,
+    ) as gx:
         branch = choose_branch(await gx.list_branches(), sb.branch_name, gx.company_id)
         products = await gx.list_products(branch["branch_id"])
-        expected = [p for p in sb.gestionix.dump()["companies"][str(sb.company_id)]["products"]
-                    if branch["branch_id"] in p["branch_ids"]]
-        assert sorted(p["product_id"] for p in products) == sorted(p["product_id"] for p in expected)
+        expected = [
+            p
+            for p in sb.gestionix.dump()["companies"][str(sb.company_id)]["products"]
+            if branch["branch_id"] in p["branch_ids"]
+        ]
+        assert sorted(p["product_id"] for p in products) == sorted(
+            p["product_id"] for p in expected
+        )
         # every page up to the first EMPTY one: a short page proves nothing
         assert gx.calls["GET /products"] == -(-len(products) // 7) + 1
 
@@ -239,24 +329,49 @@ async def test_given_the_sandbox_when_using_taxes_clients_and_sellers_then_they_
     assert any(t["name"].startswith("IVA") for t in taxes)
     assert await gestionix.list_sellers()
     before = await gestionix.list_clients(branch["branch_id"])
-    created = await gestionix.create_client({"commercial_name": "Tiendita Don Beto", "business_name": "",
-                                             "tax_id": "XAXX010101000", "branch_id": branch["branch_id"]})
+    created = await gestionix.create_client(
+        {
+            "commercial_name": "Tiendita Don Beto",
+            "business_name": "",
+            "tax_id": "XAXX010101000",
+            "branch_id": branch["branch_id"],
+        }
+    )
     assert created["client_id"]
     after = await gestionix.list_clients(branch["branch_id"])
     assert len(after) == len(before) + 1
     with pytest.raises(ValidationFailed) as caught:
-        await gestionix.create_client({"commercial_name": "Sin RFC", "branch_id": branch["branch_id"]})
+        await gestionix.create_client(
+            {"commercial_name": "Sin RFC", "branch_id": branch["branch_id"]}
+        )
     assert any(fe["field"] == "tax_id" for fe in caught.value.field_errors)
 
 
 async def _document_body(gestionix: GestionixClient, sb, reference: str) -> dict:
     branch = choose_branch(await gestionix.list_branches(), sb.branch_name, gestionix.company_id)
-    product = next(p for p in await gestionix.list_products(branch["branch_id"]) if p["for_sale"] and p["taxes"])
+    product = next(
+        p
+        for p in await gestionix.list_products(branch["branch_id"])
+        if p["for_sale"] and p["taxes"]
+    )
     client = (await gestionix.list_clients(branch["branch_id"]))[0]
-    return {"branch_id": branch["branch_id"], "client_id": client["client_id"], "date": "2026-11-27T15:04:05Z",
-            "seller_id": None, "reference": reference, "observations": f"Pedido Handy {reference}",
-            "items": [{"product_id": product["product_id"], "quantity": 3, "unit_price": 10.3448,
-                       "discount": 0.0, "taxes": [{"tax_id": t["tax_id"]} for t in product["taxes"]]}]}
+    return {
+        "branch_id": branch["branch_id"],
+        "client_id": client["client_id"],
+        "date": "2026-11-27T15:04:05Z",
+        "seller_id": None,
+        "reference": reference,
+        "observations": f"Pedido Handy {reference}",
+        "items": [
+            {
+                "product_id": product["product_id"],
+                "quantity": 3,
+                "unit_price": 10.3448,
+                "discount": 0.0,
+                "taxes": [{"tax_id": t["tax_id"]} for t in product["taxes"]],
+            }
+        ],
+    }
 
 
 @pytest.mark.parametrize("doc_type", ["sales_order", "sale"])
@@ -294,29 +409,48 @@ async def test_given_expired_tokens_when_calling_the_sandbox_then_one_relogin_an
     assert gestionix.logins == 2
 
 
-async def test_given_a_wrong_password_when_calling_the_sandbox_then_credentials_error(sb, linked_clock):
-    async with GestionixClient(sb.gestionix_url, sb.gestionix_user, "not-the-password", tenant="s",
-                               company_id=sb.company_id, transport=sb.gestionix_transport(),
-                               clock=linked_clock) as gx:
+async def test_given_a_wrong_password_when_calling_the_sandbox_then_credentials_error(
+    sb, linked_clock
+):
+    async with GestionixClient(
+        sb.gestionix_url,
+        sb.gestionix_user,
+        "not-the-password",
+        tenant="s",
+        company_id=sb.company_id,
+        transport=sb.gestionix_transport(),
+        clock=linked_clock,
+    ) as gx:
         with pytest.raises(CredentialsError) as caught:
             await gx.list_taxes()
-    assert "not-the-password" not in str(caught.value) and "not-the-password" not in repr(caught.value)
+    assert "not-the-password" not in str(caught.value) and "not-the-password" not in repr(
+        caught.value
+    )
 
 
 async def test_given_the_sandbox_gestionix_rate_limit_when_reading_past_it_then_honours_retry_after(
     sb, linked_clock
 ):
     sb.set_gestionix_knobs(rate_limit_per_minute=4)
-    async with GestionixClient(sb.gestionix_url, sb.gestionix_user, sb.gestionix_password, tenant="rl",
-                               company_id=sb.company_id, transport=sb.gestionix_transport(),
-                               clock=linked_clock, rate_per_minute=6000) as gx:
+    async with GestionixClient(
+        sb.gestionix_url,
+        sb.gestionix_user,
+        sb.gestionix_password,
+        tenant="rl",
+        company_id=sb.company_id,
+        transport=sb.gestionix_transport(),
+        clock=linked_clock,
+        rate_per_minute=6000,
+    ) as gx:
         for _ in range(6):
             assert await gx.list_taxes()
     assert sb.gestionix.stats.as_dict()["statuses"].get("429", 0) >= 1
     assert linked_clock.sleeps and max(linked_clock.sleeps) <= 60
 
 
-async def test_given_both_clients_when_counting_calls_then_keys_match_the_sandbox_stats(handy, gestionix, sb):
+async def test_given_both_clients_when_counting_calls_then_keys_match_the_sandbox_stats(
+    handy, gestionix, sb
+):
     family = await handy.create_family("Bebidas")
     await handy.create_product({"code": "A 1", "description": "x", "family": {"id": family["id"]}})
     await handy.get_product("A 1")

@@ -30,7 +30,9 @@ async def test_given_concurrent_callers_when_acquiring_then_the_rate_holds_for_a
 async def test_given_remaining_zero_when_observed_then_every_caller_waits_until_reset():
     clock = FakeClock()
     limiter = RateLimiter(6000, clock=clock)
-    limiter.observe(200, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(clock.time() + 20)})
+    limiter.observe(
+        200, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(clock.time() + 20)}
+    )
     await asyncio.gather(limiter.acquire(), limiter.acquire())
     assert clock.monotonic() == pytest.approx(20.0, abs=0.01)
 
@@ -53,7 +55,9 @@ def test_given_a_429_when_observed_then_wait_from_its_headers(headers, expected)
 def test_given_a_retry_after_date_when_observed_then_seconds_until_it():
     clock = FakeClock()
     limiter = RateLimiter(500, clock=clock)
-    assert limiter.observe(429, {"retry-after": formatdate(clock.time() + 42, usegmt=True)}) == pytest.approx(42, abs=1)
+    assert limiter.observe(
+        429, {"retry-after": formatdate(clock.time() + 42, usegmt=True)}
+    ) == pytest.approx(42, abs=1)
 
 
 def test_given_an_absurd_reset_when_observed_then_capped():
@@ -73,7 +77,9 @@ async def test_given_a_policy_when_errors_are_permanent_then_no_retry():
     clock = FakeClock()
     attempts = 0
     with pytest.raises(ValidationFailed):
-        async for attempt in build_retrying(RetryPolicy(), clock, should_retry=lambda e: isinstance(e, Retryable)):
+        async for attempt in build_retrying(
+            RetryPolicy(), clock, should_retry=lambda e: isinstance(e, Retryable)
+        ):
             with attempt:
                 attempts += 1
                 raise ValidationFailed("bad", status=422)
@@ -85,7 +91,9 @@ async def test_given_retryable_errors_when_retrying_then_exponential_backoff_bou
     policy = RetryPolicy(max_attempts=5, backoff_initial=1, backoff_max=100, jitter=0)
     attempts = 0
     with pytest.raises(Retryable):
-        async for attempt in build_retrying(policy, clock, should_retry=lambda e: isinstance(e, Retryable)):
+        async for attempt in build_retrying(
+            policy, clock, should_retry=lambda e: isinstance(e, Retryable)
+        ):
             with attempt:
                 attempts += 1
                 raise Retryable("busy", status=503)
@@ -95,9 +103,13 @@ async def test_given_retryable_errors_when_retrying_then_exponential_backoff_bou
 
 async def test_given_a_time_budget_when_the_next_backoff_would_pass_it_then_stops():
     clock = FakeClock()
-    policy = RetryPolicy(max_attempts=50, max_total_seconds=10, backoff_initial=1, backoff_max=100, jitter=0)
+    policy = RetryPolicy(
+        max_attempts=50, max_total_seconds=10, backoff_initial=1, backoff_max=100, jitter=0
+    )
     with pytest.raises(Retryable):
-        async for attempt in build_retrying(policy, clock, should_retry=lambda e: isinstance(e, Retryable)):
+        async for attempt in build_retrying(
+            policy, clock, should_retry=lambda e: isinstance(e, Retryable)
+        ):
             with attempt:
                 raise Retryable("busy", status=503)
     assert clock.sleeps == [1, 2, 4]  # 1+2+4 = 7; another 8 would pass 10

@@ -23,12 +23,20 @@ class Gate:
 async def test_o8_write_gate_stops_a_create_before_it_is_sent_and_leaves_reads_alone(
     clock, retry_policy, httpx_mock
 ):
-    httpx_mock.add_response(method="POST", url=f"{GESTIONIX_URL}/users/authentication",
-                            json={"access_token": "tok-1"})
+    httpx_mock.add_response(
+        method="POST", url=f"{GESTIONIX_URL}/users/authentication", json={"access_token": "tok-1"}
+    )
     httpx_mock.add_response(method="GET", json=[])
     gate = Gate()
-    async with GestionixClient(GESTIONIX_URL, GX_USER, GX_PASSWORD, tenant="acme", company_id=92,
-                               clock=clock, retry_policy=retry_policy) as gestionix:
+    async with GestionixClient(
+        GESTIONIX_URL,
+        GX_USER,
+        GX_PASSWORD,
+        tenant="acme",
+        company_id=92,
+        clock=clock,
+        retry_policy=retry_policy,
+    ) as gestionix:
         gestionix.write_gate = gate
         assert await gestionix.list_documents("sales_order") == []
         reads_asked = gate.asked

@@ -24,14 +24,27 @@ START = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 
 
 def make(zone: str = "America/Mexico_City", at: datetime = START, **knobs):
-    sb = build_sandbox(seed=7, products=30, customers=10, clock=SandboxClock(frozen_at=at.timestamp()),
-                       handy_timezone=zone, **knobs)
+    sb = build_sandbox(
+        seed=7,
+        products=30,
+        customers=10,
+        clock=SandboxClock(frozen_at=at.timestamp()),
+        handy_timezone=zone,
+        **knobs,
+    )
     return sb
 
 
 def client(sb, zone: str = "America/Mexico_City") -> HandyClient:
-    return HandyClient(sb.handy_url, sb.handy_token, tenant="t", transport=sb.handy_transport(),
-                       clock=LinkedClock(sb.clock), rate_per_minute=60000, timezone=zone)
+    return HandyClient(
+        sb.handy_url,
+        sb.handy_token,
+        tenant="t",
+        transport=sb.handy_transport(),
+        clock=LinkedClock(sb.clock),
+        rate_per_minute=60000,
+        timezone=zone,
+    )
 
 
 async def take_orders(sb, handy: HandyClient, count: int, every_seconds: float) -> list[int]:
@@ -55,7 +68,9 @@ async def test_o1_given_no_paging_envelope_when_listing_then_the_read_fails_nami
     async with client(sb) as handy:
         await take_orders(sb, handy, 3, 5)
         start, end = window_of(sb, 600)
-        with pytest.raises(PaginationError, match="no 'pagination' object.*cannot be proven complete"):
+        with pytest.raises(
+            PaginationError, match="no 'pagination' object.*cannot be proven complete"
+        ):
             await handy.list_sales_orders(start, end)
         with pytest.raises(PaginationError, match="GET /customer.*no 'pagination'"):
             await handy.list_customers()
@@ -91,8 +106,11 @@ async def test_o1_given_orders_deleted_or_inserted_while_a_long_window_is_paged_
         await take_orders(sb, handy, 450, 2)
         start, end = window_of(sb, 3600)
         orders = await handy.list_sales_orders(start, end)
-    live_now = {o["id"] for o in sb.handy.orders.values() if not o["deleted"]
-                and start <= parse_timestamp(o["dateCreated"]) <= end}
+    live_now = {
+        o["id"]
+        for o in sb.handy.orders.values()
+        if not o["deleted"] and start <= parse_timestamp(o["dateCreated"]) <= end
+    }
     read = [o["id"] for o in orders]
     assert len(read) == len(set(read))
     # every order live before and after the read was read; a slice is one page, so the sandbox
@@ -117,7 +135,8 @@ async def test_o1_given_more_orders_in_one_second_than_a_page_then_two_reads_mus
 @pytest.mark.parametrize("reading", ["earlier", "later"])
 @pytest.mark.parametrize("occurrence", [0, 1])
 async def test_o1_given_a_window_in_the_repeated_dst_hour_when_handy_reads_it_either_way_then_every_order(
-    reading, occurrence,
+    reading,
+    occurrence,
 ):
     """America/Tijuana falls back at 2026-11-01 09:00Z: 01:00-01:59 local happens twice. A bound
     in that hour is sent as a wall time that covers the window however Handy reads it."""
@@ -128,13 +147,21 @@ async def test_o1_given_a_window_in_the_repeated_dst_hour_when_handy_reads_it_ei
         first_hour = datetime(2026, 11, 1, 8, 0, tzinfo=UTC) + timedelta(hours=occurrence)
         start, end = first_hour, first_hour + timedelta(minutes=59, seconds=59)
         orders = await handy.list_sales_orders(start, end)
-    expected = {o["id"] for o in sb.handy.orders.values() if start <= parse_timestamp(o["dateCreated"]) <= end}
+    expected = {
+        o["id"]
+        for o in sb.handy.orders.values()
+        if start <= parse_timestamp(o["dateCreated"]) <= end
+    }
     assert len(expected) == 72 and expected <= {o["id"] for o in orders} <= set(ids)
 
 
 async def test_o1_given_handy_clock_behind_by_20_minutes_then_measured_from_its_date_header():
-    sb = build_sandbox(seed=7, products=10, customers=5, clock=SandboxClock(), handy_clock_offset_seconds=-1200)
-    async with HandyClient(sb.handy_url, sb.handy_token, tenant="t", transport=sb.handy_transport()) as handy:
+    sb = build_sandbox(
+        seed=7, products=10, customers=5, clock=SandboxClock(), handy_clock_offset_seconds=-1200
+    )
+    async with HandyClient(
+        sb.handy_url, sb.handy_token, tenant="t", transport=sb.handy_transport()
+    ) as handy:
         offset = await handy.measure_clock()
         assert offset == pytest.approx(-1200, abs=2)
         assert handy.calls["GET /user"] == 1
@@ -144,12 +171,21 @@ async def test_o1_given_handy_clock_behind_by_20_minutes_then_measured_from_its_
 
 async def test_p7_given_gestionix_pages_capped_below_the_size_asked_then_every_product_is_read():
     sb = build_sandbox(seed=7, products=60, customers=5, gestionix_page_size_cap=7)
-    async with GestionixClient(sb.gestionix_url, sb.gestionix_user, sb.gestionix_password, tenant="t",
-                               company_id=sb.company_id, transport=sb.gestionix_transport()) as gx:
+    async with GestionixClient(
+        sb.gestionix_url,
+        sb.gestionix_user,
+        sb.gestionix_password,
+        tenant="t",
+        company_id=sb.company_id,
+        transport=sb.gestionix_transport(),
+    ) as gx:
         branch = choose_branch(await gx.list_branches(), sb.branch_name, gx.company_id)
         products = await gx.list_products(branch["branch_id"])
-    expected = [p for p in sb.gestionix.dump()["companies"][str(sb.company_id)]["products"]
-                if branch["branch_id"] in p["branch_ids"]]
+    expected = [
+        p
+        for p in sb.gestionix.dump()["companies"][str(sb.company_id)]["products"]
+        if branch["branch_id"] in p["branch_ids"]
+    ]
     assert sorted(p["product_id"] for p in products) == sorted(p["product_id"] for p in expected)
     assert len(products) > 7
 
@@ -196,10 +232,15 @@ async def test_o1_given_handy_sorting_newest_first_when_reading_then_keyset_is_n
     async with client(sb) as handy:
         ids = await take_orders(sb, handy, 450, 2)
         start, end = window_of(sb, 3600)
-        handy_unsorted = HandyClient(sb.handy_url, sb.handy_token, tenant="t",
-                                     transport=_Rewriting(sb, newest_first),
-                                     clock=LinkedClock(sb.clock), rate_per_minute=60000,
-                                     timezone="America/Mexico_City")
+        handy_unsorted = HandyClient(
+            sb.handy_url,
+            sb.handy_token,
+            tenant="t",
+            transport=_Rewriting(sb, newest_first),
+            clock=LinkedClock(sb.clock),
+            rate_per_minute=60000,
+            timezone="America/Mexico_City",
+        )
         async with handy_unsorted:
             orders = await handy_unsorted.list_sales_orders(start, end)
     assert [o["id"] for o in orders] == ids
@@ -221,10 +262,15 @@ async def test_o1_given_an_order_deleted_between_two_keyset_queries_then_the_res
     async with client(sb) as handy:
         ids = await take_orders(sb, handy, 250, 2)
         start, end = window_of(sb, 3600)
-        reader = HandyClient(sb.handy_url, sb.handy_token, tenant="t",
-                             transport=_Rewriting(sb, delete_after_first),
-                             clock=LinkedClock(sb.clock), rate_per_minute=60000,
-                             timezone="America/Mexico_City")
+        reader = HandyClient(
+            sb.handy_url,
+            sb.handy_token,
+            tenant="t",
+            transport=_Rewriting(sb, delete_after_first),
+            clock=LinkedClock(sb.clock),
+            rate_per_minute=60000,
+            timezone="America/Mexico_City",
+        )
         async with reader:
             orders = await reader.list_sales_orders(start, end)
     read = [o["id"] for o in orders]

@@ -45,7 +45,9 @@ async def _scheduled_runs(slug: str):
     async with get_client() as client:
         return await client.read_flow_runs(
             deployment_filter=_by_tag(slug),
-            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
+            ),
         )
 
 
@@ -54,7 +56,9 @@ def schedules(slug: str, expected: str) -> str:
     scheduled = [d for d in found if d.schedules]
     if len(scheduled) != 5:
         return f"tenant {slug}: {len(scheduled)} scheduled deployments on the server, expected 5"
-    wrong = [d.name for d in scheduled if any(s.active != (expected == "active") for s in d.schedules)]
+    wrong = [
+        d.name for d in scheduled if any(s.active != (expected == "active") for s in d.schedules)
+    ]
     return f"tenant {slug}: schedules of {wrong} are not {expected}" if wrong else ""
 
 
@@ -83,7 +87,8 @@ def last_run(deployment: str, state: str) -> str:
         async with get_client() as client:
             return await client.read_flow_runs(
                 deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment])),
-                sort=FlowRunSort.START_TIME_DESC, limit=1,
+                sort=FlowRunSort.START_TIME_DESC,
+                limit=1,
             )
 
     runs = asyncio.run(read())
@@ -98,7 +103,10 @@ def removed(slug: str) -> str:
     problems = []
     if left := asyncio.run(_deployments(slug)):
         problems.append(f"deployments left: {[d.name for d in left]}")
-    for block_type, name in ((HandyCredentials, f"{slug}-handy"), (GestionixCredentials, f"{slug}-gestionix")):
+    for block_type, name in (
+        (HandyCredentials, f"{slug}-handy"),
+        (GestionixCredentials, f"{slug}-gestionix"),
+    ):
         try:
             block_type.load(name, _sync=True)
             problems.append(f"block {name} still exists")

@@ -24,7 +24,10 @@ def server_deployments():
 
 def test_s1_s2_schedules_on_the_server(server_deployments):
     """S1/S2 as the server holds them after `prefect deploy --all`."""
-    crons = {name: [(s.schedule.cron, s.schedule.timezone) for s in d.schedules] for name, d in server_deployments.items()}
+    crons = {
+        name: [(s.schedule.cron, s.schedule.timezone) for s in d.schedules]
+        for name, d in server_deployments.items()
+    }
     assert crons["demo-catalog"] == [("0 8,16 * * *", "UTC")]
     assert crons["demo-customers"] == [("5 8,16 * * *", "UTC")]  # staggered (mappings/schedules.py)
     assert crons["demo-orders"] == [("*/10 * * * *", "UTC")]
@@ -35,7 +38,11 @@ def test_s1_s2_schedules_on_the_server(server_deployments):
 def test_s3_concurrency_limit_on_the_server(server_deployments):
     for name, deployment in server_deployments.items():
         # Prefect 3.x keeps a deployment's limit as a global concurrency limit it manages.
-        limit = deployment.global_concurrency_limit.limit if deployment.global_concurrency_limit else None
+        limit = (
+            deployment.global_concurrency_limit.limit
+            if deployment.global_concurrency_limit
+            else None
+        )
         assert limit == 1 or deployment.concurrency_limit == 1, name
         assert str(deployment.concurrency_options.collision_strategy).endswith("CANCEL_NEW"), name
 
@@ -48,7 +55,9 @@ def test_a2_no_secret_in_server_parameters(server_deployments):
 
 def test_a4_activation_and_order_push_reached_the_sandbox():
     """A4 then O1/O8/O9: the catalog reached Handy and every live order has exactly one document."""
-    handy = httpx.get(os.environ["E2E_HANDY_CONTROL"] + "/state", params={"only": "products,salesOrders"}).json()
+    handy = httpx.get(
+        os.environ["E2E_HANDY_CONTROL"] + "/state", params={"only": "products,salesOrders"}
+    ).json()
     gestionix = httpx.get(os.environ["E2E_GESTIONIX_CONTROL"] + "/state").json()
     assert handy["products"], "activation created no Handy product"
     company = gestionix["companies"]["92"]

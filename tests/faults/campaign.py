@@ -246,16 +246,33 @@ class CampaignTotals:
     def add(self, result: SeedResult) -> None:
         self.seeds += 1
         self.list_faults.update(result.list_faults)
-        for name in ("orders", "live", "deleted", "pushed", "dead_lettered", "skipped", "kills",
-                     "runs", "runs_refused", "repaired", "lease_expiries", "lease_losses",
-                     "skewed_runs", "restores"):
+        for name in (
+            "orders",
+            "live",
+            "deleted",
+            "pushed",
+            "dead_lettered",
+            "skipped",
+            "kills",
+            "runs",
+            "runs_refused",
+            "repaired",
+            "lease_expiries",
+            "lease_losses",
+            "skewed_runs",
+            "restores",
+        ):
             setattr(self, name, getattr(self, name) + getattr(result, name))
         self.duplicates += len(result.duplicates)
         self.lost += len(result.lost)
         if not result.ok:
             self.failed_seeds.append(
-                {"seed": result.seed, "duplicates": result.duplicates, "lost": result.lost,
-                 "problems": result.problems[:10]}
+                {
+                    "seed": result.seed,
+                    "duplicates": result.duplicates,
+                    "lost": result.lost,
+                    "problems": result.problems[:10],
+                }
             )
 
 
@@ -296,8 +313,10 @@ class Activity:
     def buyer(self):
         if self.rng.random() < 0.15:
             self.new_customers += 1
-            return {"code": f"H-NEW-{self.new_customers}",
-                    "description": f"Tiendita Nueva {self.new_customers}"}
+            return {
+                "code": f"H-NEW-{self.new_customers}",
+                "description": f"Tiendita Nueva {self.new_customers}",
+            }
         return self.rng.choice(self.customers)
 
     def live_orders(self) -> list[int]:
@@ -325,8 +344,12 @@ class Activity:
 
 def tenant_for(slug: str, handy_block: str, gestionix_block: str, sb: Sandbox, **switches):
     return TenantConfig(
-        slug=slug, gestionix_branch=sb.branch_name, gestionix_company=sb.company_id,
-        handy_credentials=handy_block, gestionix_credentials=gestionix_block, **switches,
+        slug=slug,
+        gestionix_branch=sb.branch_name,
+        gestionix_company=sb.company_id,
+        handy_credentials=handy_block,
+        gestionix_credentials=gestionix_block,
+        **switches,
     )
 
 
@@ -383,7 +406,11 @@ def draw_list_faults(rng: random.Random, sb: Sandbox, result: SeedResult) -> dic
 
 def lift_transient_faults(sb: Sandbox, transient: dict[str, dict]) -> None:
     if transient:
-        sb.set_handy_knobs(paging_envelope=True, repeat_across_pages=False, mutate_while_paging="none")
+        sb.set_handy_knobs(
+            paging_envelope=True, repeat_across_pages=False, mutate_while_paging="none"
+        )
+
+
 def freeze_past_ttl(faults: Faults, tenant: TenantConfig, competitor, result: SeedResult):
     """What a SIGSTOP of the holder past its TTL looks like from outside: the holder's loop is
     blocked; its lease expires by the store's clock; a competing run (another worker) takes it
@@ -393,8 +420,11 @@ def freeze_past_ttl(faults: Faults, tenant: TenantConfig, competitor, result: Se
     def freeze() -> None:
         result.lease_expiries += 1
         with session_scope() as session:  # one TTL later, by the database's clock
-            session.exec(update(Lease).where(Lease.tenant == tenant.slug)
-                         .values(expires_at=database_time() - timedelta(seconds=1)))
+            session.exec(
+                update(Lease)
+                .where(Lease.tenant == tenant.slug)
+                .values(expires_at=database_time() - timedelta(seconds=1))
+            )
 
         async def other_worker() -> None:
             fast_clients(tenant.slug)
@@ -412,7 +442,9 @@ def snapshot(slug: str) -> dict[type, list[dict]]:
     """The tenant's rows (a backup of the store, as far as this tenant is concerned)."""
     with session_scope() as session:
         return {
-            model: [row.model_dump() for row in session.exec(select(model).where(model.tenant == slug))]
+            model: [
+                row.model_dump() for row in session.exec(select(model).where(model.tenant == slug))
+            ]
             for model in SNAPSHOT_MODELS
         }
 
@@ -456,7 +488,9 @@ async def run_seed(
             draw = rng.random()
             if draw < LEASE_EXPIRY_RATE:
                 competitor = rng.choice([order_push, deletion_sync])
-                killer.arm_freeze(rng.randint(1, 14), freeze_past_ttl(faults, tenant, competitor, result))
+                killer.arm_freeze(
+                    rng.randint(1, 14), freeze_past_ttl(faults, tenant, competitor, result)
+                )
             elif draw < 0.7:
                 killer.arm(rng.randint(1, 14), after=rng.random() < 0.5)
             if rng.random() < CLOCK_SKEW_RATE:
@@ -622,13 +656,17 @@ def check_invariants(sb: Sandbox, tenant: TenantConfig, result: SeedResult) -> N
         if binding.status == "pushed":
             doc_type, _, doc_id = (binding.gestionix_key or "").partition(":")
             if doc_type not in DOC_TYPES or int(doc_id) not in gx.documents[doc_type]:
-                problems.append(f"order {binding.handy_key}: bound document {binding.gestionix_key} "
-                                "missing in Gestionix")
+                problems.append(
+                    f"order {binding.handy_key}: bound document {binding.gestionix_key} "
+                    "missing in Gestionix"
+                )
     # Cursors: past every order and deletion (nothing held back after a quiet run).
     now = datetime.now(UTC)
     newest_created = max((sb.handy.order_times[o]["dateCreated"] for o in orders), default=None)
-    newest_deleted = max((t["dateDeleted"] for t in sb.handy.order_times.values()
-                          if t["dateDeleted"] is not None), default=None)
+    newest_deleted = max(
+        (t["dateDeleted"] for t in sb.handy.order_times.values() if t["dateDeleted"] is not None),
+        default=None,
+    )
     for stream, newest in (("orders", newest_created), ("deletions", newest_deleted)):
         cursor = cursors.get(slug, stream)
         if cursor is None or cursor > now:
@@ -643,13 +681,23 @@ def check_invariants(sb: Sandbox, tenant: TenantConfig, result: SeedResult) -> N
 
 def summarise(totals: CampaignTotals) -> dict:
     return {
-        "seeds": totals.seeds, "orders": totals.orders, "live": totals.live,
-        "deleted": totals.deleted, "pushed": totals.pushed, "dead_lettered": totals.dead_lettered,
-        "skipped": totals.skipped, "kills": totals.kills, "flow_runs": totals.runs,
-        "runs_refused_incomplete_list": totals.runs_refused, "repaired_by_reconcile": totals.repaired,
+        "seeds": totals.seeds,
+        "orders": totals.orders,
+        "live": totals.live,
+        "deleted": totals.deleted,
+        "pushed": totals.pushed,
+        "dead_lettered": totals.dead_lettered,
+        "skipped": totals.skipped,
+        "kills": totals.kills,
+        "flow_runs": totals.runs,
+        "runs_refused_incomplete_list": totals.runs_refused,
+        "repaired_by_reconcile": totals.repaired,
         "list_faults": dict(sorted(totals.list_faults.items())),
-        "lease_expiries": totals.lease_expiries, "lease_losses": totals.lease_losses,
-        "skewed_runs": totals.skewed_runs, "store_restores": totals.restores,
-        "duplicates": totals.duplicates, "lost": totals.lost,
+        "lease_expiries": totals.lease_expiries,
+        "lease_losses": totals.lease_losses,
+        "skewed_runs": totals.skewed_runs,
+        "store_restores": totals.restores,
+        "duplicates": totals.duplicates,
+        "lost": totals.lost,
         "failed_seeds": totals.failed_seeds,
     }

@@ -38,8 +38,13 @@ def last_items(slug: str, flow: str) -> dict[str, list]:
 
 def reason_for(items: dict[str, list], key_part: str) -> str:
     """The reasons of the explained records whose key contains key_part (keys may be labels)."""
-    reasons = [i.reason for key, rows in items.items() if key_part in key for i in rows
-               if i.action in ("skipped", "failed", "rejected", "dead-lettered")]
+    reasons = [
+        i.reason
+        for key, rows in items.items()
+        if key_part in key
+        for i in rows
+        if i.action in ("skipped", "failed", "rejected", "dead-lettered")
+    ]
     return " | ".join(reasons)
 
 
@@ -47,9 +52,17 @@ def add_product(sb, key, template, **fields) -> dict:
     """A clean for-sale product of Matriz, then its fields overwritten raw (no validation)."""
     gx = company(sb)
     product = sb.gestionix.upsert_product(
-        gx, {"key": f"TMP-{len(gx.products)}", "name": "Producto de prueba", "price": 10.0,
-             "category": "Bebidas", "taxes": [t["tax_id"] for t in template["taxes"]],
-             "stock": {"Matriz": 5}, "branches": ["Matriz"]})
+        gx,
+        {
+            "key": f"TMP-{len(gx.products)}",
+            "name": "Producto de prueba",
+            "price": 10.0,
+            "category": "Bebidas",
+            "taxes": [t["tax_id"] for t in template["taxes"]],
+            "stock": {"Matriz": 5},
+            "branches": ["Matriz"],
+        },
+    )
     product.update({"key": key, **fields})
     gx.products[product["product_id"]] = product
     sb.gestionix.touch()
@@ -100,18 +113,32 @@ async def test_p3_p4_p6_bad_products_are_reported_and_the_rest_goes_through(
             assert key in sb.handy.products, f"{case}: {key!r} not pushed ({summary})"
             continue
         assert key not in sb.handy.products, case
-        probe = key if key.strip() else str(next(
-            p["product_id"] for p in gx.products.values() if p.get("key") == key))
+        probe = (
+            key
+            if key.strip()
+            else str(next(p["product_id"] for p in gx.products.values() if p.get("key") == key))
+        )
         reason = reason_for(items, probe[:50])
         assert reason, f"{case}: no reported reason for {key[:20]!r}; items: {list(items)[:40]}"
         assert words.lower() in reason.lower(), f"{case}: {reason}"
     assert reason_for(items, str(record_without_key["product_id"])), "record without a key field"
-    clean = {p["key"] for p in gx.products.values()
-             if p.get("for_sale") is True and p.get("active") is True and isinstance(p.get("key"), str)
-             and p["key"] and p["key"] == p["key"].strip() and "/" not in p["key"]
-             and MATRIZ in gx.product_branches[p["product_id"]] and not p["key"].startswith("BAD-")
-             and p["key"] != HUGE and isinstance(p.get("price"), float) and p["price"] >= 0
-             and isinstance(p.get("taxes"), list) and p.get("name")}
+    clean = {
+        p["key"]
+        for p in gx.products.values()
+        if p.get("for_sale") is True
+        and p.get("active") is True
+        and isinstance(p.get("key"), str)
+        and p["key"]
+        and p["key"] == p["key"].strip()
+        and "/" not in p["key"]
+        and MATRIZ in gx.product_branches[p["product_id"]]
+        and not p["key"].startswith("BAD-")
+        and p["key"] != HUGE
+        and isinstance(p.get("price"), float)
+        and p["price"] >= 0
+        and isinstance(p.get("taxes"), list)
+        and p.get("name")
+    }
     missing = clean - set(sb.handy.products)
     assert not missing, f"clean products not pushed: {sorted(missing)[:10]}"
     long = sb.handy.products["OK-LONG"]["description"]
@@ -135,7 +162,8 @@ async def test_c2_customers_with_bad_names_are_reported_and_the_rest_goes_throug
         "wrong_type": {"commercial_name": 42, "business_name": None},
     }.items():
         client = sb.gestionix.create_client(
-            gx, {"commercial_name": "temp", "tax_id": "XAXX010101000", "branch_id": MATRIZ})
+            gx, {"commercial_name": "temp", "tax_id": "XAXX010101000", "branch_id": MATRIZ}
+        )
         client.update(names)
         made[label] = client["client_id"]
 
@@ -145,15 +173,25 @@ async def test_c2_customers_with_bad_names_are_reported_and_the_rest_goes_throug
     bound = {b.gestionix_key for b in binder.all_for(tenant.slug, "customer")}
     for label in ("no_name", "wrong_type"):
         reason = reason_for(items, str(made[label]))
-        assert reason and ("name" in reason.lower() or "nombre" in reason), (label, reason, list(items)[:20])
+        assert reason and ("name" in reason.lower() or "nombre" in reason), (
+            label,
+            reason,
+            list(items)[:20],
+        )
         assert str(made[label]) not in bound
     for label in ("emoji", "long"):
         assert str(made[label]) in bound, label
     descriptions = {c["description"] for c in sb.handy.customers.values()}
     assert "Abarrotes 🛒 Doña Flor" in descriptions
-    named = [c for c in gx.clients.values() if c.get("branch_id") == MATRIZ
-             and any(isinstance(n, str) and n.strip()
-                     for n in (c.get("commercial_name"), c.get("business_name")))]
+    named = [
+        c
+        for c in gx.clients.values()
+        if c.get("branch_id") == MATRIZ
+        and any(
+            isinstance(n, str) and n.strip()
+            for n in (c.get("commercial_name"), c.get("business_name"))
+        )
+    ]
     assert len(named) <= len(sb.handy.customers)
 
 
@@ -168,10 +206,18 @@ def set_items(items):
 
 
 def line(code, quantity, **extra):
-    return {"product": {"code": code, "description": code}, "quantity": quantity, "price": 10.0,
-            "originalPrice": 10.0, "total": 10.0 * quantity if isinstance(quantity, (int, float))
-            else 0, "discountPercentage": 0, "isReturn": False, "isReward": False,
-            "tax": {"name": "IVA", "amount": 16.0}, **extra}
+    return {
+        "product": {"code": code, "description": code},
+        "quantity": quantity,
+        "price": 10.0,
+        "originalPrice": 10.0,
+        "total": 10.0 * quantity if isinstance(quantity, (int, float)) else 0,
+        "discountPercentage": 0,
+        "isReturn": False,
+        "isReward": False,
+        "tax": {"name": "IVA", "amount": 16.0},
+        **extra,
+    }
 
 
 async def test_o6_o7_bad_orders_are_dead_lettered_or_skipped_with_reasons_and_the_rest_pushed(
@@ -185,8 +231,14 @@ async def test_o6_o7_bad_orders_are_dead_lettered_or_skipped_with_reasons_and_th
     fast_clients(tenant.slug)
     codes = seed_catalog(sb, 3)
     customer(sb, "C-1", "Depósito El Sol")
-    sb.handy.create_product({"code": "NO-EN-GX", "description": "Solo en Handy",
-                             "family": {"description": "X"}, "price": 5.0})
+    sb.handy.create_product(
+        {
+            "code": "NO-EN-GX",
+            "description": "Solo en Handy",
+            "family": {"description": "X"},
+            "price": 5.0,
+        }
+    )
     activate(tenant.slug)
     good = [order(sb, "C-1", [(codes[0], 2)]), order(sb, "C-1", [(codes[1], 1), (codes[2], 3)])]
     cases = {
@@ -239,10 +291,16 @@ TAX_SHAPES = {
     "TX-IEPS265": ([1, 5], 100.0, 146.74),
     "TX-CUOTA": ([1, 6], 100.0, 116.00),  # the cuota left out, reported
     "TX-RETENIDO": ([1, 7], 100.0, 116.00),  # withheld: not part of the price
-    "TX-PORCIENTO": ([{"tax_id": 1, "name": "IVA 16%", "rate": 16, "type": "transferred",
-                       "factor": "rate"}], 100.0, "fraction"),
-    "TX-RARO": ([{"tax_id": 1, "name": "ISH 3%", "rate": 0.03, "type": "transferred",
-                  "factor": "rate"}], 100.0, "neither IVA nor IEPS"),
+    "TX-PORCIENTO": (
+        [{"tax_id": 1, "name": "IVA 16%", "rate": 16, "type": "transferred", "factor": "rate"}],
+        100.0,
+        "fraction",
+    ),
+    "TX-RARO": (
+        [{"tax_id": 1, "name": "ISH 3%", "rate": 0.03, "type": "transferred", "factor": "rate"}],
+        100.0,
+        "neither IVA nor IEPS",
+    ),
 }
 
 
@@ -258,10 +316,18 @@ async def test_p6_o5_o6_exempt_zero_ieps_and_cuota_products_in_catalog_and_order
     fast_clients(tenant.slug)
     gx = company(sb)
     for key, (taxes, price, _) in TAX_SHAPES.items():
-        product = sb.gestionix.upsert_product(gx, {
-            "key": key, "name": f"Producto {key}", "price": price, "category": "Abarrotes",
-            "taxes": [] if taxes and isinstance(taxes[0], dict) else taxes,
-            "stock": {"Matriz": 50}, "branches": ["Matriz"]})
+        product = sb.gestionix.upsert_product(
+            gx,
+            {
+                "key": key,
+                "name": f"Producto {key}",
+                "price": price,
+                "category": "Abarrotes",
+                "taxes": [] if taxes and isinstance(taxes[0], dict) else taxes,
+                "stock": {"Matriz": 50},
+                "branches": ["Matriz"],
+            },
+        )
         if taxes and isinstance(taxes[0], dict):
             product["taxes"] = taxes  # raw, as a broken API would send it
             gx.products[product["product_id"]] = product
@@ -297,7 +363,10 @@ async def test_p6_o5_o6_exempt_zero_ieps_and_cuota_products_in_catalog_and_order
     assert {t["tax_id"] for t in lines["TX-IEPS8"]["taxes"]} == {1, 4}
     assert [t["tax_id"] for t in lines["TX-CUOTA"]["taxes"]] == [1]  # only the percentage tax
     assert abs(doc["total"] - sb.handy.orders[placed["id"]]["totalSales"]) <= 0.01 * len(synced)
-    reported = [i.reason for i in last_items(tenant.slug, "orders").get(str(placed["id"]), [])
-                if i.action == "reported"]
+    reported = [
+        i.reason
+        for i in last_items(tenant.slug, "orders").get(str(placed["id"]), [])
+        if i.action == "reported"
+    ]
     assert any("TX-EXENTO" in reason and "without taxes" in reason for reason in reported)
     assert dead_letters.get(tenant.slug, "order", str(placed["id"])) is None

@@ -52,7 +52,11 @@ async def run_campaign(seeds: range, monkeypatch, *, label: str) -> dict:
 
 def assert_clean(summary: dict) -> None:
     assert summary["kills"] > 0, "the campaign never killed a run"
-    assert summary["lease_expiries"] > 0 and summary["skewed_runs"] > 0 and summary["store_restores"] > 0
+    assert (
+        summary["lease_expiries"] > 0
+        and summary["skewed_runs"] > 0
+        and summary["store_restores"] > 0
+    )
     assert summary["pushed"] > 0 and summary["deleted"] > 0 and summary["dead_lettered"] > 0
     assert summary["duplicates"] == 0 and summary["lost"] == 0, summary["failed_seeds"]
     assert not summary["failed_seeds"], json.dumps(summary["failed_seeds"], indent=1)

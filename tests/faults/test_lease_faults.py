@@ -65,7 +65,10 @@ def postgres_store(monkeypatch, short_lease):
 
 def clock_ahead(monkeypatch, minutes: float = 20) -> None:
     """This process's notion of "now" in the store and the windows runs `minutes` ahead."""
-    ahead = lambda: datetime.now(UTC) + timedelta(minutes=minutes)
+
+    def ahead():
+        return datetime.now(UTC) + timedelta(minutes=minutes)
+
     for module in (store.models, runs, binder, cursors):
         monkeypatch.setattr(module, "utcnow", ahead, raising=False)
 
@@ -73,13 +76,25 @@ def clock_ahead(monkeypatch, minutes: float = 20) -> None:
 def start_worker(tenant, env_extra: dict[str, str]) -> subprocess.Popen:
     from prefect.settings import PREFECT_API_URL
 
-    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_LOGGING_LEVEL": "WARNING",
-           "PYTHONPATH": str(ROOT), **env_extra}
-    return subprocess.Popen([sys.executable, "-c", WORKER, tenant.model_dump_json()], env=env,
-                            cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": PREFECT_API_URL.value(),
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+        **env_extra,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", WORKER, tenant.model_dump_json()],
+        env=env,
+        cwd=str(ROOT),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
-def wait_for_creates(sb, worker: subprocess.Popen | None, at_least: int, timeout: float = 60) -> None:
+def wait_for_creates(
+    sb, worker: subprocess.Popen | None, at_least: int, timeout: float = 60
+) -> None:
     deadline = time.monotonic() + timeout
     while sb.gestionix.stats.calls["POST /sales_orders"] < at_least:
         assert time.monotonic() < deadline, "no document was created"
@@ -183,8 +198,13 @@ def own_postgres(tmp_path_factory, monkeypatch, short_lease):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     directory = Path("/tmp") / f"hgsync-outage-{os.getpid()}-{port}"
-    started = subprocess.run([str(PG_SCRIPT), "start", str(directory), str(port)], capture_output=True, check=False,
-                             text=True, timeout=120)
+    started = subprocess.run(
+        [str(PG_SCRIPT), "start", str(directory), str(port)],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=120,
+    )
     if started.returncode != 0:
         pytest.skip(f"cannot start a throwaway PostgreSQL: {started.stderr[-500:]}")
     url = started.stdout.strip().splitlines()[-1]
@@ -252,5 +272,7 @@ async def test_x1_s3_store_outage_mid_run_leaves_no_running_row_and_next_run_pro
     assert rerun.is_completed(), rerun.message
     assert time.monotonic() - started < TTL_SECONDS + 30
     statuses = sorted(row.status for row in rows_of(tenant.slug))
-    assert statuses == (["completed", "failed"] if outage == "short" else ["abandoned", "completed"])
+    assert statuses == (
+        ["completed", "failed"] if outage == "short" else ["abandoned", "completed"]
+    )
     one_document_per_order(sb, tenant, placed)

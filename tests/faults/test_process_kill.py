@@ -55,10 +55,18 @@ async def test_o8_sigkill_of_the_worker_mid_push_then_rerun_leaves_one_document_
     customer(sb, "C-1", "Depósito El Sol")
     placed = [order(sb, "C-1", [(codes[n % 4], n + 1)]) for n in range(24)]
     activate(tenant.slug)
-    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(),
-           "PREFECT_LOGGING_LEVEL": "WARNING"}
-    worker = subprocess.Popen([sys.executable, "-c", WORKER, tenant.model_dump_json()], env=env,
-                              cwd=os.getcwd(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": PREFECT_API_URL.value(),
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER, tenant.model_dump_json()],
+        env=env,
+        cwd=os.getcwd(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     while sb.gestionix.stats.calls["POST /sales_orders"] < 1 and time.monotonic() < deadline:
         assert worker.poll() is None, worker.stderr.read().decode()[-2000:]

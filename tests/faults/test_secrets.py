@@ -30,8 +30,11 @@ SECRETS = (HANDY_TOKEN, GESTIONIX_PASSWORD)
 
 
 def leaks(text: str) -> list[str]:
-    return [name for name, secret in zip(("Handy token", "Gestionix password"), SECRETS, strict=True)
-            if secret in text or secret[-16:] in text]
+    return [
+        name
+        for name, secret in zip(("Handy token", "Gestionix password"), SECRETS, strict=True)
+        if secret in text or secret[-16:] in text
+    ]
 
 
 def use_distinct_secrets(sb) -> None:
@@ -84,8 +87,10 @@ async def test_a2_no_secret_in_logs_artifacts_parameters_audit_rows_or_errors(
     codes = list(sb.handy.products)[:3]
     customer(sb, "C-1", "Depósito El Sol")
     activate(tenant.slug)
-    placed = [order(sb, "C-1", [(codes[0], 1)]),
-              order(sb, {"code": "H-NEW-1", "description": "Tiendita Nueva"}, [(codes[1], 2)])]
+    placed = [
+        order(sb, "C-1", [(codes[0], 1)]),
+        order(sb, {"code": "H-NEW-1", "description": "Tiendita Nueva"}, [(codes[1], 2)]),
+    ]
     sb.set_knobs(fail_rate=0.2)
     sb.gestionix.expire_tokens()  # the next Gestionix call re-logs in (sends the password)
     for flow in (order_push, deletion_sync):
@@ -100,17 +105,19 @@ async def test_a2_no_secret_in_logs_artifacts_parameters_audit_rows_or_errors(
 
     # Refused credentials: the error says so without quoting what was sent.
     sb.handy.token = "another-token-entirely"
-    with pytest.raises(Exception) as handy_refused:  # noqa: PT011
+    with pytest.raises(Exception) as handy_refused:
         await catalog_pull(tenant)
     sb.handy.token = HANDY_TOKEN
     sb.gestionix.users[DEMO_USER]["password"] = "changed-by-the-customer"
     sb.gestionix.expire_tokens()
     order(sb, "C-1", [(codes[2], 1)])
-    with pytest.raises(Exception) as gestionix_refused:  # noqa: PT011
+    with pytest.raises(Exception) as gestionix_refused:
         await order_push(tenant)
     for info in (handy_refused, gestionix_refused):
         errors.append(f"{info.value!s} {info.value!r} {info.value.__cause__!r}")
-    assert "401" in errors[-2] or "refused" in errors[-2].lower() or "credential" in errors[-2].lower()
+    assert (
+        "401" in errors[-2] or "refused" in errors[-2].lower() or "credential" in errors[-2].lower()
+    )
 
     assert not leaks(caplog.text), "secret in a log record"
     assert any(r.levelno == logging.DEBUG for r in caplog.records), "DEBUG was not captured"

@@ -61,7 +61,9 @@ def test_a2_hostile_secrets_refused_when_saved_naming_the_field_not_the_value(se
 def test_a2_token_with_surrounding_space_refused_password_with_inner_space_kept():
     with pytest.raises(UnusableSecret, match="space"):
         check_secret("the Handy API token (api_token)", f" {HEAD}", header=True)
-    assert check_secret("the Gestionix password (password)", "two words", header=False) == "two words"
+    assert (
+        check_secret("the Gestionix password (password)", "two words", header=False) == "two words"
+    )
     assert GestionixCredentials(user="u@x.mx", password="pw with space").password.get_secret_value()
 
 
@@ -99,7 +101,9 @@ async def test_a2_a_header_that_cannot_be_sent_fails_without_quoting_it(secret):
     """A2: should a hostile value reach a header anyway (validation bypassed), the real HTTP stack
     refuses it and the ApiError carries no fragment of it, chains nothing, and names the call."""
     with run_sandbox(seed=3, products=2, customers=1) as sb:
-        async with HandyClient(sb.handy_url, sb.handy_token, tenant=f"t-{uuid.uuid4().hex[:6]}") as handy:
+        async with HandyClient(
+            sb.handy_url, sb.handy_token, tenant=f"t-{uuid.uuid4().hex[:6]}"
+        ) as handy:
             handy._token = secret  # bypass the constructor's check, as a bug elsewhere might
             with pytest.raises((Permanent, CredentialsError)) as info:  # TAB: Handy's 401
                 await handy.list_users()
@@ -111,7 +115,9 @@ async def test_a2_a_header_that_cannot_be_sent_fails_without_quoting_it(secret):
     while link is not None:
         chain.append(link)
         link = link.__cause__ or link.__context__
-    assert all(isinstance(link, ClientError) for link in chain), chain  # no httpx error, no UnicodeError
+    assert all(isinstance(link, ClientError) for link in chain), (
+        chain
+    )  # no httpx error, no UnicodeError
     assert not leaked(" ".join(f"{e} {e!r} {e.args} {e.__getstate__()}" for e in chain))
 
 
@@ -135,7 +141,9 @@ async def test_a2_hostile_token_in_a_saved_block_leaks_nowhere(
     activate(tenant.slug)
 
     yaml_path = tmp_path / "prefect.yaml"  # tenant check reads the tenant from the file
-    YAML().dump({"definitions": {"tenants": {tenant.slug: tenant.model_dump(mode="json")}}}, yaml_path)
+    YAML().dump(
+        {"definitions": {"tenants": {tenant.slug: tenant.model_dump(mode="json")}}}, yaml_path
+    )
     check = await asyncio.to_thread(  # the command runs its own event loop
         CliRunner().invoke, app, ["tenant", "check", tenant.slug, "--file", str(yaml_path)]
     )
@@ -160,7 +168,6 @@ async def test_a2_hostile_token_in_a_saved_block_leaks_nowhere(
     assert not [where for where, text in texts.items() if leaked(text)]
 
 
-
 @pytest.mark.parametrize("name", ["CR LF", "TAB", "non-ASCII ñ"])
 def test_a2_tenant_add_refuses_a_hostile_token_naming_the_field_and_saves_nothing(tmp_path, name):
     """A2: `hgsync tenant add` refuses the token before saving any block or touching
@@ -172,9 +179,23 @@ def test_a2_tenant_add_refuses_a_hostile_token_naming_the_field_and_saves_nothin
     path = tmp_path / "prefect.yaml"
     shutil.copy(deployments.DEFAULT_PREFECT_YAML, path)
     before = path.read_text()
-    result = CliRunner().invoke(app, [
-        "tenant", "add", "lupita", "--branch", "Matriz", "--gestionix-user", "ops@lupita.mx",
-        "--handy-token", HOSTILE[name], "--gestionix-password", "pw-ok-1234", "--file", str(path),
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "tenant",
+            "add",
+            "lupita",
+            "--branch",
+            "Matriz",
+            "--gestionix-user",
+            "ops@lupita.mx",
+            "--handy-token",
+            HOSTILE[name],
+            "--gestionix-password",
+            "pw-ok-1234",
+            "--file",
+            str(path),
+        ],
+    )
     assert result.exit_code == 1 and "api_token" in result.output, result.output
     assert not leaked(result.output) and path.read_text() == before

@@ -53,16 +53,23 @@ class PostgresBackup:
 
     def restore(self) -> None:
         dispose_all()
-        subprocess.run([str(PG_BIN / "pg_restore"), "--clean", "--if-exists", "-d", self.url,
-                        str(self.file)], check=True)
+        subprocess.run(
+            [str(PG_BIN / "pg_restore"), "--clean", "--if-exists", "-d", self.url, str(self.file)],
+            check=True,
+        )
 
 
 BACKENDS = [pytest.param("sqlite", id="sqlite")]
-BACKENDS.append(pytest.param(
-    "postgresql", id="postgresql",
-    marks=pytest.mark.skipif(not POSTGRES_URL or not (PG_BIN / "pg_dump").exists(),
-                             reason="HGSYNC_TEST_POSTGRES_URL or pg_dump missing"),
-))
+BACKENDS.append(
+    pytest.param(
+        "postgresql",
+        id="postgresql",
+        marks=pytest.mark.skipif(
+            not POSTGRES_URL or not (PG_BIN / "pg_dump").exists(),
+            reason="HGSYNC_TEST_POSTGRES_URL or pg_dump missing",
+        ),
+    )
+)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -101,8 +108,12 @@ async def test_o8_store_restored_from_a_backup_taken_before_n_pushes_makes_no_du
     assert by_reference(sb) == {f"HANDY-{o['id']}": 1 for o in pushed}
     gone = since_backup[-1]
     gx = sb.gestionix.companies[92]
-    doc_id = next(i for i, d in gx.documents["sales_order"].items() if d["reference"] == f"HANDY-{gone['id']}")
-    sb.gestionix.delete_document(gx, "sales_order", doc_id)  # deleted by hand in Gestionix after the push
+    doc_id = next(
+        i for i, d in gx.documents["sales_order"].items() if d["reference"] == f"HANDY-{gone['id']}"
+    )
+    sb.gestionix.delete_document(
+        gx, "sales_order", doc_id
+    )  # deleted by hand in Gestionix after the push
     fresh = [order(sb, "C-1", [(codes[n % 4], 1)]) for n in range(3)]
 
     backup.restore()
@@ -114,8 +125,15 @@ async def test_o8_store_restored_from_a_backup_taken_before_n_pushes_makes_no_du
     survivors = before + since_backup[:-1] + fresh
     assert by_reference(sb) == {f"HANDY-{o['id']}": 1 for o in survivors}
     bindings = binder.get_many(tenant.slug, "order", [str(o["id"]) for o in survivors])
-    assert {key: b.status for key, b in bindings.items()} == {str(o["id"]): "pushed" for o in survivors}
+    assert {key: b.status for key, b in bindings.items()} == {
+        str(o["id"]): "pushed" for o in survivors
+    }
     for o in survivors:
-        assert sb.handy.orders[o["id"]]["externalId"] == bindings[str(o["id"])].gestionix_key.split(":")[1]
-    letters = {letter.key: letter.reason for letter in dead_letters.open_letters(tenant.slug, "order")}
+        assert (
+            sb.handy.orders[o["id"]]["externalId"]
+            == bindings[str(o["id"])].gestionix_key.split(":")[1]
+        )
+    letters = {
+        letter.key: letter.reason for letter in dead_letters.open_letters(tenant.slug, "order")
+    }
     assert list(letters) == [str(gone["id"])] and "not created again" in letters[str(gone["id"])]

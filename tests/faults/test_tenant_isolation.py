@@ -37,8 +37,10 @@ async def test_a1_two_tenants_on_two_sandboxes_with_colliding_ids_stay_apart(pre
     """Same seed on both sides: identical order ids, claves and codes. Each tenant's documents
     land in its own Gestionix once per its own orders; a deletion on one side deletes nothing on
     the other; bindings are per tenant."""
-    with run_sandbox(seed=7, products=40, customers=12) as one, \
-            run_sandbox(seed=7, products=40, customers=12) as two:
+    with (
+        run_sandbox(seed=7, products=40, customers=12) as one,
+        run_sandbox(seed=7, products=40, customers=12) as two,
+    ):
         tenants = []
         for sb in (one, two):
             sb.set_handy_knobs(rate_limit_per_minute=0)
@@ -108,20 +110,23 @@ async def test_a1_two_companies_behind_one_login_never_touch_each_other(prefect_
         placed = place_orders(sb)
         activate(a.slug)
         await order_push(a)
-        docs_92 = {d["reference"] for t in ("sales_order", "sale")
-                   for d in gx92.documents[t].values()}
+        docs_92 = {
+            d["reference"] for t in ("sales_order", "sale") for d in gx92.documents[t].values()
+        }
         assert docs_92 == {f"HANDY-{o['id']}" for o in placed}
         assert not any(gx118.documents[t] for t in ("sales_order", "sale"))
 
         delete(sb, placed[0]["id"])
         activate(b.slug, minutes_ago=1)
         await deletion_sync(b)  # b never pushed it: a tombstone in b's store, nothing deleted
-        assert f"HANDY-{placed[0]['id']}" in {d["reference"] for d in gx92.documents["sales_order"]
-                                              .values()}
+        assert f"HANDY-{placed[0]['id']}" in {
+            d["reference"] for d in gx92.documents["sales_order"].values()
+        }
         assert binder.get(b.slug, "order", str(placed[0]["id"])).status == "tombstoned"
         await deletion_sync(a)
-        assert f"HANDY-{placed[0]['id']}" not in {d["reference"] for d in gx92.documents[
-            "sales_order"].values()}
+        assert f"HANDY-{placed[0]['id']}" not in {
+            d["reference"] for d in gx92.documents["sales_order"].values()
+        }
         assert products_92 == {p["product_id"] for p in gx92.products.values()}
         assert clients_92 <= {c["client_id"] for c in gx92.clients.values()}
         orders_a = {x.gestionix_key for x in binder.all_for(a.slug, "order") if x.gestionix_key}

@@ -75,8 +75,12 @@ async def setup_orders(sb: Sandbox, slug: str) -> list[dict]:
     customer(sb, "C-1", "Depósito El Sol")
     placed = [
         order(sb, "C-1", [(codes[0], 2), (codes[1], 1)]),
-        order(sb, {"code": "H-NEW-1", "description": "Tiendita Nueva"}, [(codes[2], 1)],
-              salesType="PRESALE"),
+        order(
+            sb,
+            {"code": "H-NEW-1", "description": "Tiendita Nueva"},
+            [(codes[2], 1)],
+            salesType="PRESALE",
+        ),
         order(sb, "C-1", [(codes[3], 5)], offlineMinutes=120),
     ]
     placed += [order(sb, "C-1", [(codes[n % 4], n + 1)]) for n in range(3)]
@@ -92,12 +96,19 @@ async def prepare(flow_name: str, sb: Sandbox, tenant) -> None:
             await order_push(tenant)  # clean
             delete(sb, placed[0]["id"])
             delete(sb, placed[1]["id"])
-            edit(sb, placed[2]["id"], items=[{"product": placed[3]["items"][0]["product"]["code"],
-                                             "quantity": 9}])
+            edit(
+                sb,
+                placed[2]["id"],
+                items=[{"product": placed[3]["items"][0]["product"]["code"], "quantity": 9}],
+            )
 
 
-FLOWS = {"catalog": catalog_pull, "customers": customer_sync, "orders": order_push,
-         "deletions": deletion_sync}
+FLOWS = {
+    "catalog": catalog_pull,
+    "customers": customer_sync,
+    "orders": order_push,
+    "deletions": deletion_sync,
+}
 
 
 def view(flow_name: str, sb: Sandbox) -> dict:
@@ -105,20 +116,30 @@ def view(flow_name: str, sb: Sandbox) -> dict:
     handy = sb.handy
     if flow_name == "catalog":
         return {
-            "products": {code: (p["description"], p["family"]["description"], p["price"],
-                                p["enabled"], p["quantity"]) for code, p in handy.products.items()},
+            "products": {
+                code: (
+                    p["description"],
+                    p["family"]["description"],
+                    p["price"],
+                    p["enabled"],
+                    p["quantity"],
+                )
+                for code, p in handy.products.items()
+            },
             "families": Counter(f["description"] for f in handy.families.values()),
         }
     if flow_name == "customers":
         return {
-            "customers": {code: (c["description"], c.get("enabled"))
-                          for code, c in handy.customers.items()},
+            "customers": {
+                code: (c["description"], c.get("enabled")) for code, c in handy.customers.items()
+            },
             "zones": Counter(z["description"] for z in handy.zones.values()),
         }
     docs = Counter(d["reference"] for d in documents(sb))
     totals = {d["reference"]: d["total"] for d in documents(sb)}
-    external = {oid: o["externalId"] is not None for oid, o in handy.orders.items()
-                if not o["deleted"]}
+    external = {
+        oid: o["externalId"] is not None for oid, o in handy.orders.items() if not o["deleted"]
+    }
     clients = Counter(c["commercial_name"] for c in company(sb).clients.values())
     return {"documents": docs, "totals": totals, "external_ids": external, "clients": clients}
 
@@ -180,14 +201,14 @@ def expire_tokens_after(monkeypatch, sb: Sandbox, gestionix_calls: int) -> dict:
 
 
 FAULTS = {
-    "429_with_headers": dict(handy_rate_limit_per_minute=3, gestionix_rate_limit_per_minute=3),
+    "429_with_headers": {"handy_rate_limit_per_minute": 3, "gestionix_rate_limit_per_minute": 3},
     "429_without_headers": "bare429",
-    "5xx_20_percent": dict(fail_rate=0.2),
-    "timeouts": dict(timeout_rate=0.15, timeout_seconds=2.0),
-    "connection_resets": dict(drop_rate=0.2),
+    "5xx_20_percent": {"fail_rate": 0.2},
+    "timeouts": {"timeout_rate": 0.15, "timeout_seconds": 2.0},
+    "connection_resets": {"drop_rate": 0.2},
     "token_expiry": "expire",
-    "html_error_pages": dict(html_error_rate=0.2),
-    "truncated_json": dict(truncated_json_rate=0.2),
+    "html_error_pages": {"html_error_rate": 0.2},
+    "truncated_json": {"truncated_json_rate": 0.2},
 }
 
 
@@ -200,8 +221,12 @@ CI_MATRIX = {
     "customers": {"429_without_headers", "html_error_pages", "connection_resets"},
 }
 MATRIX = [
-    pytest.param(flow_name, fault, id=f"{flow_name}-{fault}",
-                 marks=pytest.mark.faults if fault in CI_MATRIX[flow_name] else pytest.mark.campaign)
+    pytest.param(
+        flow_name,
+        fault,
+        id=f"{flow_name}-{fault}",
+        marks=pytest.mark.faults if fault in CI_MATRIX[flow_name] else pytest.mark.campaign,
+    )
     for flow_name in FLOWS
     for fault in FAULTS
 ]
@@ -229,8 +254,13 @@ async def test_x2_flow_under_fault_ends_correct_or_resumable(
                 import tasks.connect
 
                 for name in ("HandyClient", "GestionixClient"):
-                    patch.setattr(tasks.connect, name, functools.partial(
-                        getattr(tasks.connect, name), transport=BareTooManyRequests(0.3)))
+                    patch.setattr(
+                        tasks.connect,
+                        name,
+                        functools.partial(
+                            getattr(tasks.connect, name), transport=BareTooManyRequests(0.3)
+                        ),
+                    )
             elif spec == "expire":
                 seen = expire_tokens_after(patch, sb, 2)
             else:
@@ -240,13 +270,20 @@ async def test_x2_flow_under_fault_ends_correct_or_resumable(
                 summary = await FLOWS[flow_name](tenant)
             except Exception as exc:  # noqa: BLE001 - the message is what we check
                 outcome, summary = "failed", str(exc)
-        sb.set_knobs(fail_rate=0, timeout_rate=0, drop_rate=0, html_error_rate=0,
-                     truncated_json_rate=0, handy_rate_limit_per_minute=0,
-                     gestionix_rate_limit_per_minute=0)
+        sb.set_knobs(
+            fail_rate=0,
+            timeout_rate=0,
+            drop_rate=0,
+            html_error_rate=0,
+            truncated_json_rate=0,
+            handy_rate_limit_per_minute=0,
+            gestionix_rate_limit_per_minute=0,
+        )
         assert summary, "a run must say what happened"
         if outcome == "failed":
-            assert len(summary) < 2000 and ("answered" in summary or "failed" in summary
-                                            or "not JSON" in summary), summary
+            assert len(summary) < 2000 and (
+                "answered" in summary or "failed" in summary or "not JSON" in summary
+            ), summary
         if fault == "token_expiry":
             assert seen["expired"] and outcome == "completed", summary  # one re-login absorbs it
         if fault == "429_with_headers":

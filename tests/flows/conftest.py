@@ -17,7 +17,9 @@ def save_tenant_blocks(sb: Sandbox, slug: str) -> tuple[str, str]:
     """Save the two credential blocks of `slug` pointing at `sb`; returns their names."""
     handy_name, gestionix_name = f"{slug}-handy", f"{slug}-gestionix"
     HandyCredentials(base_url=sb.handy_url, api_token=sb.handy_token).save(
-        handy_name, overwrite=True, _sync=True  # also from async tests: async_dispatch would return a coroutine
+        handy_name,
+        overwrite=True,
+        _sync=True,  # also from async tests: async_dispatch would return a coroutine
     )
     GestionixCredentials(
         base_url=sb.gestionix_url, user=sb.gestionix_user, password=sb.gestionix_password
@@ -30,13 +32,13 @@ def make_tenant(sb: Sandbox, slug: str | None = None, **overrides) -> TenantConf
     any TenantConfig field (the A3 switches, the branch...)."""
     slug = slug or f"t-{uuid.uuid4().hex[:8]}"
     handy_name, gestionix_name = save_tenant_blocks(sb, slug)
-    fields = dict(
-        slug=slug,
-        gestionix_branch=sb.branch_name,
-        gestionix_company=sb.company_id,
-        handy_credentials=handy_name,
-        gestionix_credentials=gestionix_name,
-    )
+    fields = {
+        "slug": slug,
+        "gestionix_branch": sb.branch_name,
+        "gestionix_company": sb.company_id,
+        "handy_credentials": handy_name,
+        "gestionix_credentials": gestionix_name,
+    }
     return TenantConfig(**{**fields, **overrides})
 
 

@@ -27,10 +27,18 @@ def pushable_products(sb: Sandbox, count: int) -> list[dict]:
     found = []
     for product in gx.products.values():
         key = product["key"]
-        rates = [t for t in product["taxes"] if t["type"] == "transferred" and t["factor"] == "rate"]
+        rates = [
+            t for t in product["taxes"] if t["type"] == "transferred" and t["factor"] == "rate"
+        ]
         if (
-            product["active"] and product["for_sale"] and key and key == key.strip() and "/" not in key
-            and rates and len(rates) == len(product["taxes"]) and MATRIZ in gx.product_branches[product["product_id"]]
+            product["active"]
+            and product["for_sale"]
+            and key
+            and key == key.strip()
+            and "/" not in key
+            and rates
+            and len(rates) == len(product["taxes"])
+            and MATRIZ in gx.product_branches[product["product_id"]]
         ):
             found.append(product)
     assert len(found) >= count, "sandbox world too small"
@@ -48,8 +56,13 @@ def after_tax(product: dict) -> float:
 
 def handy_product(sb: Sandbox, code: str, price: float, description: str | None = None) -> dict:
     return sb.handy.create_product(
-        {"code": code, "description": description or code, "family": {"description": "Pruebas"},
-         "price": price, "tax": {"name": "IVA", "amount": 16.0}}
+        {
+            "code": code,
+            "description": description or code,
+            "family": {"description": "Pruebas"},
+            "price": price,
+            "tax": {"name": "IVA", "amount": 16.0},
+        }
     )
 
 

@@ -49,9 +49,11 @@ async def test_a4_missing_sucursal_lists_the_existing_ones_and_nothing_is_writte
 async def test_a4_bad_credentials_are_named_without_the_secret(sandbox):
     tenant = make_tenant(sandbox)
     await HandyCredentials(base_url=sandbox.handy_url, api_token="wrong-token-123").asave(
-        tenant.handy_credentials, overwrite=True)
-    await GestionixCredentials(base_url=sandbox.gestionix_url, user=sandbox.gestionix_user,
-                               password="wrong-password-456").asave(tenant.gestionix_credentials, overwrite=True)
+        tenant.handy_credentials, overwrite=True
+    )
+    await GestionixCredentials(
+        base_url=sandbox.gestionix_url, user=sandbox.gestionix_user, password="wrong-password-456"
+    ).asave(tenant.gestionix_credentials, overwrite=True)
     report = await check_tenant(tenant)
     text = "\n".join(report.lines())
     assert "Handy rejected the API token" in text and "Gestionix rejected the user/password" in text

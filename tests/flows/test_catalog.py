@@ -53,7 +53,9 @@ def _percentage_taxes(product: dict) -> list[dict]:
 def _factor(product: dict) -> Decimal:
     """P6 as the law says: IEPS first, IVA on price + IEPS (written here, not imported)."""
     ieps = sum(Decimal(str(t["rate"])) for t in _percentage_taxes(product) if "IEPS" in t["name"])
-    iva = sum(Decimal(str(t["rate"])) for t in _percentage_taxes(product) if "IEPS" not in t["name"])
+    iva = sum(
+        Decimal(str(t["rate"])) for t in _percentage_taxes(product) if "IEPS" not in t["name"]
+    )
     return (1 + ieps) * (1 + iva)
 
 
@@ -84,7 +86,13 @@ def route_stock(sb) -> Counter:
 def handy_view(sb) -> dict[str, tuple]:
     """What matters of Handy's catalog: code -> (description, family, price, enabled, quantity)."""
     return {
-        code: (p["description"], p["family"]["description"], p["price"], p["enabled"], p["quantity"])
+        code: (
+            p["description"],
+            p["family"]["description"],
+            p["price"],
+            p["enabled"],
+            p["quantity"],
+        )
         for code, p in sb.handy.products.items()
     }
 
@@ -96,7 +104,8 @@ def writes(sb) -> Counter:
 def clean_product(sb, index: int = 0, **where) -> dict:
     """An active, for-sale Matriz product with a usable clave (and `where` field values)."""
     found = [
-        p for p in for_sale(sb).values()
+        p
+        for p in for_sale(sb).values()
         if p["active"] and all(p.get(k) == v for k, v in where.items())
     ]
     return found[index]
@@ -147,7 +156,9 @@ async def test_p1_p2_p3_p4_p6_first_run_creates_every_valid_for_sale_product_onc
     for code, product in expected.items():
         handy = sb.handy.products[code]
         assert handy["description"] == " ".join(product["name"].split())
-        assert handy["family"]["description"] == (product["category"] or {}).get("name", "Sin categoría")
+        assert handy["family"]["description"] == (product["category"] or {}).get(
+            "name", "Sin categoría"
+        )
         assert handy["price"] == after_tax(product)  # P6
         assert handy["basePrice"] == product["price"]  # P6: Handy's own tax agrees with Gestionix
         assert handy["tax"]["amount"] == handy_tax(product)["amount"]
@@ -163,7 +174,10 @@ async def test_p1_p2_p3_p4_p6_first_run_creates_every_valid_for_sale_product_onc
     slashed = [p for p in matriz_products(sb) if "/" in p["key"]]
     assert empty and slashed, "the demo world has both kinds"
     for p in empty:
-        assert reasons[f"id {p['product_id']}"].startswith("P3: ") and "empty clave" in reasons[f"id {p['product_id']}"]
+        assert (
+            reasons[f"id {p['product_id']}"].startswith("P3: ")
+            and "empty clave" in reasons[f"id {p['product_id']}"]
+        )
     for p in slashed:
         assert reasons[p["key"]].startswith("P4: ") and "'/'" in reasons[p["key"]]
     assert run.counts["created"] == len(expected)
@@ -171,7 +185,9 @@ async def test_p1_p2_p3_p4_p6_first_run_creates_every_valid_for_sale_product_onc
     assert run.status == "completed" and "created" in summary
     # P6: a fixed-amount tax (cuota) is left out of the price, and each such product is
     # reported once in the run
-    cuota = {code for code, p in expected.items() if any(t["factor"] == "fixed" for t in p["taxes"])}
+    cuota = {
+        code for code, p in expected.items() if any(t["factor"] == "fixed" for t in p["taxes"])
+    }
     reported = [i.key for i in items if i.action == "reported" and "fixed-amount tax" in i.reason]
     assert cuota and sorted(reported) == sorted(cuota)
 
@@ -183,7 +199,9 @@ async def test_p5_families_created_first_once_each_and_existing_ones_reused(sand
     sb.handy.create_family("BEBIDAS")  # made by hand in Handy before the integration
     await synced(sb, tenant)
 
-    categories = {normalize_name(p["category"]["name"]) for p in for_sale(sb).values() if p["category"]}
+    categories = {
+        normalize_name(p["category"]["name"]) for p in for_sale(sb).values() if p["category"]
+    }
     descriptions = [f["description"] for f in sb.handy.families.values()]
     assert len(descriptions) == len({normalize_name(d) for d in descriptions})  # no duplicates
     assert {normalize_name(d) for d in descriptions} == categories
@@ -197,8 +215,15 @@ async def test_p5_families_created_first_once_each_and_existing_ones_reused(sand
     sb.reset_stats()
     sb.gestionix.upsert_product(
         gx(sb),
-        {"key": "NEW-FAM-1", "name": "Pila AA", "price": 10.0, "category": "Ferretería",
-         "taxes": [1], "stock": {"Matriz": 5}, "branches": ["Matriz"]},
+        {
+            "key": "NEW-FAM-1",
+            "name": "Pila AA",
+            "price": 10.0,
+            "category": "Ferretería",
+            "taxes": [1],
+            "stock": {"Matriz": 5},
+            "branches": ["Matriz"],
+        },
     )
     await synced(sb, tenant)
     assert sb.handy.products["NEW-FAM-1"]["family"]["description"] == "Ferretería"
@@ -262,8 +287,14 @@ async def test_p7_bound_product_leaving_sale_or_branch_is_disabled_unbound_ones_
     """P7: a bound product that stops being for sale, or leaves the sucursal, is disabled once;
     a Handy product the integration never created or bound is never touched."""
     sb = sandbox
-    sb.handy.create_product({"code": "HAND-MADE", "description": "Hecho a mano", "price": 1.0,
-                             "family": {"description": "Otros"}})
+    sb.handy.create_product(
+        {
+            "code": "HAND-MADE",
+            "description": "Hecho a mano",
+            "price": 1.0,
+            "family": {"description": "Otros"},
+        }
+    )
     await synced(sb, tenant)
     not_for_sale, moved = clean_product(sb, 0), clean_product(sb, 1)
     sb.reset_stats()
@@ -365,7 +396,9 @@ async def test_x3_dry_run_writes_nothing(sandbox, tenant):
     expected = for_sale(sb)
     assert summary.startswith("[dry run]")
     assert run.counts["created"] == len(expected)
-    assert {i.key for i in items if i.action == "would create" and i.entity == "product"} == set(expected)
+    assert {i.key for i in items if i.action == "would create" and i.entity == "product"} == set(
+        expected
+    )
     categories = {p["category"]["name"] for p in expected.values() if p["category"]}
     assert {i.key for i in items if i.entity == "family"} == categories
 
@@ -389,12 +422,17 @@ async def test_p7_p8_full_mode_adopts_existing_products_and_repairs_drift(sandbo
     sb = sandbox
     same, wrong = clean_product(sb, 0), clean_product(sb, 1)
     for product, price in ((same, after_tax(same)), (wrong, 1.0)):
-        sb.handy.create_product({
-            "code": product["key"], "description": " ".join(product["name"].split()),
-            "family": {"description": product["category"]["name"]}, "price": price,
-            "basePrice": product["price"], "tax": handy_tax(product),
-            "quantity": max(total_stock(product) - route_stock(sb)[product["key"]], 0.0),
-        })
+        sb.handy.create_product(
+            {
+                "code": product["key"],
+                "description": " ".join(product["name"].split()),
+                "family": {"description": product["category"]["name"]},
+                "price": price,
+                "basePrice": product["price"],
+                "tax": handy_tax(product),
+                "quantity": max(total_stock(product) - route_stock(sb)[product["key"]], 0.0),
+            }
+        )
     await synced(sb, tenant, full=True)
     expected = for_sale(sb)
     assert set(sb.handy.products) == set(expected)
@@ -420,8 +458,14 @@ async def test_p8_create_answered_code_exists_is_adopted_not_duplicated(sandbox,
     or a create whose answer was lost) is read, compared, updated only if it differs, bound."""
     sb = sandbox
     product = clean_product(sb)
-    sb.handy.create_product({"code": product["key"], "description": "viejo", "price": 1.0,
-                             "family": {"description": "Otros"}})
+    sb.handy.create_product(
+        {
+            "code": product["key"],
+            "description": "viejo",
+            "price": 1.0,
+            "family": {"description": "Otros"},
+        }
+    )
     await synced(sb, tenant)  # not full: the create finds the code taken
     handy = sb.handy.products[product["key"]]
     assert handy["price"] == after_tax(product) and handy["description"] != "viejo"
@@ -442,7 +486,9 @@ async def test_p8_changed_product_deleted_by_hand_in_handy_is_created_again(sand
     patch(sb, product, price=20.0)
     sb.reset_stats()
     await synced(sb, tenant)
-    assert sb.handy.products[product["key"]]["price"] == after_tax(gx(sb).products[product["product_id"]])
+    assert sb.handy.products[product["key"]]["price"] == after_tax(
+        gx(sb).products[product["product_id"]]
+    )
     assert writes(sb) == Counter({"PUT /product/{code}": 1, "POST /product": 1})
     run, _ = last_run(tenant.slug)
     assert run.status == "completed" and run.counts["updated"] == 1
@@ -451,7 +497,9 @@ async def test_p8_changed_product_deleted_by_hand_in_handy_is_created_again(sand
 # ----------------------------------------------------------------------------- failures
 
 
-async def test_x2_permanent_failure_is_reported_and_the_rest_continues(sandbox, tenant, monkeypatch):
+async def test_x2_permanent_failure_is_reported_and_the_rest_continues(
+    sandbox, tenant, monkeypatch
+):
     """X2: a product Handy refuses (422) is reported as failed with the reason; the others are
     created; the next run tries it again."""
     sb = sandbox
@@ -460,8 +508,12 @@ async def test_x2_permanent_failure_is_reported_and_the_rest_continues(sandbox, 
 
     async def refusing(self, body):
         if body["code"] == victim["key"]:
-            raise ValidationFailed("La propiedad Precio debe ser un número válido", system="handy",
-                                   status=422, field_errors=[{"field": "price", "message": "x"}])
+            raise ValidationFailed(
+                "La propiedad Precio debe ser un número válido",
+                system="handy",
+                status=422,
+                field_errors=[{"field": "price", "message": "x"}],
+            )
         return await original(self, body)
 
     monkeypatch.setattr(HandyClient, "create_product", refusing)
@@ -571,23 +623,33 @@ async def test_p7_mass_disable_stops_before_any_write_then_confirm_goes_on(sandb
     move_out_of_matriz(sb, gone)
     changed = next(c for c in bound if c not in gone)
     patch(sb, for_sale(sb)[changed], price=99.0)
-    sb.gestionix.upsert_product(gx(sb), {"key": "NEW-PROT-1", "name": "Nuevo", "price": 10.0,
-                                         "taxes": [1], "branches": ["Matriz"]})
-    bindings_before = binder.frame(tenant.slug, "product").sort_values("handy_key").reset_index(drop=True)
+    sb.gestionix.upsert_product(
+        gx(sb),
+        {"key": "NEW-PROT-1", "name": "Nuevo", "price": 10.0, "taxes": [1], "branches": ["Matriz"]},
+    )
+    bindings_before = (
+        binder.frame(tenant.slug, "product").sort_values("handy_key").reset_index(drop=True)
+    )
     sb.reset_stats()
 
     state = await synced(sb, tenant, return_state=True)
 
     assert state.is_failed()
-    share = f"{len(gone)} of {len(bound)} enabled bound products ({100 * len(gone) / len(bound):.1f} %"
+    share = (
+        f"{len(gone)} of {len(bound)} enabled bound products ({100 * len(gone) / len(bound):.1f} %"
+    )
     assert f"tenant {tenant.slug}" in state.message and share in state.message
     assert f"{len(gone)} gone from the Gestionix read" in state.message
     assert "threshold 10 %" in state.message and "--confirm-mass-disable" in state.message
     assert sb.handy.stats.writes == 0 and writes(sb) == Counter()
-    assert all(sb.handy.products[c]["enabled"] for c in gone) and "NEW-PROT-1" not in sb.handy.products
+    assert (
+        all(sb.handy.products[c]["enabled"] for c in gone) and "NEW-PROT-1" not in sb.handy.products
+    )
     after = binder.frame(tenant.slug, "product").sort_values("handy_key").reset_index(drop=True)
-    pd.testing.assert_frame_equal(after[["handy_key", "fingerprint", "status"]],
-                                  bindings_before[["handy_key", "fingerprint", "status"]])
+    pd.testing.assert_frame_equal(
+        after[["handy_key", "fingerprint", "status"]],
+        bindings_before[["handy_key", "fingerprint", "status"]],
+    )
     run, items = last_run(tenant.slug)
     assert run.status == "failed" and "Mass disable stopped" in run.summary
     assert sorted(i.key for i in items if i.action == "disable withheld") == gone

@@ -33,7 +33,9 @@ def test_x3_hgsync_run_dry_run_writes_nothing_then_a_real_run_writes(demo_blocks
 
 
 def test_hgsync_run_refuses_an_option_the_flow_does_not_have(demo_blocks):
-    result = CliRunner().invoke(app, ["run", "catalog", "--tenant", "demo", "--since", "2026-11-01"])
+    result = CliRunner().invoke(
+        app, ["run", "catalog", "--tenant", "demo", "--since", "2026-11-01"]
+    )
     assert result.exit_code != 0 and "no --since option" in result.output
 
 
@@ -48,27 +50,34 @@ def test_p7_hgsync_run_catalog_confirm_mass_disable_reaches_the_flow(demo_blocks
     go on; --confirm-mass-disable reaches catalog_pull and the products are disabled."""
     sandbox = demo_blocks
     assert CliRunner().invoke(app, ["run", "catalog", "--tenant", "demo"]).exit_code == 0
-    enabled = sorted(b.handy_key for b in binder.all_for("demo", "product") if b.status == "enabled")
+    enabled = sorted(
+        b.handy_key for b in binder.all_for("demo", "product") if b.status == "enabled"
+    )
     company = sandbox.gestionix.companies[sandbox.company_id]
     gone = enabled[: len(enabled) // 3]
     for product in list(company.products.values()):
         if product["key"] in gone:
-            sandbox.gestionix.upsert_product(company, {"branches": ["Sucursal Norte"]},
-                                             product_id=product["product_id"])
+            sandbox.gestionix.upsert_product(
+                company, {"branches": ["Sucursal Norte"]}, product_id=product["product_id"]
+            )
 
     stopped = CliRunner().invoke(app, ["run", "catalog", "--tenant", "demo"])
     assert stopped.exit_code == 1 and "demo-catalog: Failed" in stopped.output
     assert "--confirm-mass-disable" in stopped.output and "threshold 10 %" in stopped.output
     assert all(sandbox.handy.products[code]["enabled"] for code in gone)
 
-    confirmed = CliRunner().invoke(app, ["run", "catalog", "--tenant", "demo", "--confirm-mass-disable"])
+    confirmed = CliRunner().invoke(
+        app, ["run", "catalog", "--tenant", "demo", "--confirm-mass-disable"]
+    )
     assert confirmed.exit_code == 0, confirmed.output
     assert all(sandbox.handy.products[code]["enabled"] is False for code in gone)
     assert "Operator confirmed" in runs.recent("demo", flow="catalog", limit=1)[0].summary
 
 
 def test_hgsync_run_refuses_confirm_mass_disable_for_a_flow_without_it(demo_blocks):
-    result = CliRunner().invoke(app, ["run", "orders", "--tenant", "demo", "--confirm-mass-disable"])
+    result = CliRunner().invoke(
+        app, ["run", "orders", "--tenant", "demo", "--confirm-mass-disable"]
+    )
     assert result.exit_code != 0 and "no --confirm-mass-disable option" in result.output
 
 
@@ -81,11 +90,14 @@ def test_x4_hgsync_run_names_and_tags_the_run_after_the_tenant(demo_blocks):
     def tagged():
         with get_client(sync_client=True) as client:
             flow_runs = client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["tenant:demo"])))
+                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["tenant:demo"]))
+            )
         return {run.id: run for run in flow_runs}
 
     before = tagged()
-    assert CliRunner().invoke(app, ["run", "catalog", "--tenant", "demo", "--dry-run"]).exit_code == 0
+    assert (
+        CliRunner().invoke(app, ["run", "catalog", "--tenant", "demo", "--dry-run"]).exit_code == 0
+    )
     new = [run for key, run in tagged().items() if key not in before]
     assert [run.name.rsplit(" · ", 1)[0] for run in new] == ["demo · catalog"]
     assert {"tenant:demo", "catalog"} <= set(new[0].tags)

@@ -16,27 +16,48 @@ pytestmark = pytest.mark.flow
 TOKEN, PASSWORD = "tok-7Qx-never-shown", "pw-9Zr-never-shown"
 
 
-def test_a2_tenant_add_saves_blocks_and_deployments_without_echoing_secrets(prefect_harness, tmp_path, monkeypatch):
+def test_a2_tenant_add_saves_blocks_and_deployments_without_echoing_secrets(
+    prefect_harness, tmp_path, monkeypatch
+):
     """A2: the token and password go to SecretStr blocks only — not to prefect.yaml, not to the output."""
     path = tmp_path / "prefect.yaml"
     shutil.copy(deployments.DEFAULT_PREFECT_YAML, path)
     monkeypatch.setenv("HGSYNC_HANDY_TOKEN", TOKEN)
     monkeypatch.setenv("HGSYNC_GESTIONIX_PASSWORD", PASSWORD)
-    result = CliRunner().invoke(app, [
-        "tenant", "add", "abarrotes-lupita", "--branch", "Sucursal Norte", "--company", "92",
-        "--gestionix-user", "ops@lupita.mx", "--handy-url", "http://127.0.0.1:8701/api/v2",
-        "--no-sync-inventory", "--file", str(path),
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "tenant",
+            "add",
+            "abarrotes-lupita",
+            "--branch",
+            "Sucursal Norte",
+            "--company",
+            "92",
+            "--gestionix-user",
+            "ops@lupita.mx",
+            "--handy-url",
+            "http://127.0.0.1:8701/api/v2",
+            "--no-sync-inventory",
+            "--file",
+            str(path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert TOKEN not in result.output and PASSWORD not in result.output
     text = path.read_text()
     assert TOKEN not in text and PASSWORD not in text
     tenant = deployments.tenant("abarrotes-lupita", path)
     assert tenant.sync_inventory is False and tenant.gestionix_company == 92
-    assert {s.name for s in deployments.deployments(path)} >= {f"abarrotes-lupita-{k}" for k in deployments.FLOWS}
+    assert {s.name for s in deployments.deployments(path)} >= {
+        f"abarrotes-lupita-{k}" for k in deployments.FLOWS
+    }
     handy = HandyCredentials.load(tenant.handy_credentials, _sync=True)
     gestionix = GestionixCredentials.load(tenant.gestionix_credentials, _sync=True)
-    assert handy.api_token.get_secret_value() == TOKEN and handy.base_url == "http://127.0.0.1:8701/api/v2"
+    assert (
+        handy.api_token.get_secret_value() == TOKEN
+        and handy.base_url == "http://127.0.0.1:8701/api/v2"
+    )
     assert gestionix.user == "ops@lupita.mx" and gestionix.password.get_secret_value() == PASSWORD
 
 

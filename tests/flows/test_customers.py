@@ -303,11 +303,19 @@ async def test_c8_customer_from_a_handy_order_keeps_what_was_typed_and_takes_lat
     await customer_sync(tenant)
     assert code_of(client_id) not in handy_customers(sb)  # C6: updated in place, not copied
 
-    ana = next(s for s in sb.gestionix.companies[COMPANY].sellers.values()
-               if s["email"] == "ana.perez@demo.mx")
+    ana = next(
+        s
+        for s in sb.gestionix.companies[COMPANY].sellers.values()
+        if s["email"] == "ana.perez@demo.mx"
+    )
     ana_user = next(u["id"] for u in sb.handy.users.values() if u["email"] == "ana.perez@demo.mx")
-    patch_client(sb, client_id, commercial_name="Tiendita Don Beto 8", tax_id="TDB010101AB1",
-                 seller_id=ana["seller_id"])
+    patch_client(
+        sb,
+        client_id,
+        commercial_name="Tiendita Don Beto 8",
+        tax_id="TDB010101AB1",
+        seller_id=ana["seller_id"],
+    )
     await customer_sync(tenant)
     changed = record()
     assert (changed["description"], changed["rfc"]) == ("Tiendita Don Beto 8", "TDB010101AB1")
@@ -324,7 +332,9 @@ async def test_c8_customer_from_a_handy_order_keeps_what_was_typed_and_takes_lat
         assert all(value not in ("", None, []) for value in body.values()), body
 
 
-async def test_c8_no_update_blanks_a_filled_handy_field_of_any_customer(tenant, sandbox, monkeypatch):
+async def test_c8_no_update_blanks_a_filled_handy_field_of_any_customer(
+    tenant, sandbox, monkeypatch
+):
     """C8: a customer_sync customer whose Gestionix e-mail and phone are emptied keeps the Handy
     values (steady state and full); the trade-name change still goes through."""
     sb = sandbox
@@ -336,8 +346,13 @@ async def test_c8_no_update_blanks_a_filled_handy_field_of_any_customer(tenant, 
         return await real_update(self, code, body)
 
     monkeypatch.setattr(HandyClient, "update_customer", spy)
-    client = add_client(sb, commercial_name="Cremería La Vaca Feliz", business_name="VACA SA",
-                        email="vaca@feliz.mx", phone="33 3333 3333")
+    client = add_client(
+        sb,
+        commercial_name="Cremería La Vaca Feliz",
+        business_name="VACA SA",
+        email="vaca@feliz.mx",
+        phone="33 3333 3333",
+    )
     await customer_sync(tenant)
     code = code_of(client["client_id"])
     assert handy_customers(sb)[code]["email"] == "vaca@feliz.mx"
@@ -545,7 +560,10 @@ async def test_c3_mass_deactivation_stops_before_any_write_dry_run_warns_confirm
     state = await customer_sync(tenant, return_state=True)
     assert state.is_failed()
     assert f"6 of {len(bound)} enabled bound customers" in state.message
-    assert "0 gone from the Gestionix read, 0 no longer for sale, 6 inactive in Gestionix" in state.message
+    assert (
+        "0 gone from the Gestionix read, 0 no longer for sale, 6 inactive in Gestionix"
+        in state.message
+    )
     assert "threshold 10 %" in state.message
     assert f"hgsync run customers --tenant {tenant.slug} --confirm-mass-disable" in state.message
     assert handy_writes(sandbox) == {}

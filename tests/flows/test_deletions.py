@@ -113,8 +113,11 @@ async def test_d2_deletion_late_in_a_windows_last_second_is_tombstoned_by_the_ne
 
     def store_clock_at(moment):  # the store's clock and the worker's, both at `moment`
         monkeypatch.setattr(documents_module, "database_time", lambda store=None: moment)
-        monkeypatch.setattr(documents_module, "time", SimpleNamespace(
-            time=moment.timestamp, monotonic=time.monotonic))
+        monkeypatch.setattr(
+            documents_module,
+            "time",
+            SimpleNamespace(time=moment.timestamp, monotonic=time.monotonic),
+        )
 
     store_clock_at(edge + timedelta(seconds=0.9))  # another run within the same second
     await deletion_sync(tenant)
@@ -155,8 +158,12 @@ async def test_d3_409_dead_letters_with_gestionix_reason_and_is_not_retried_unti
     invoiced, converted = setup_orders(sb, 2)
     activate(tenant.slug)
     await order_push(tenant)
-    company(sb).documents["sales_order"][document_of(sb, invoiced["id"])["sales_order_id"]]["invoiced"] = True
-    company(sb).documents["sales_order"][document_of(sb, converted["id"])["sales_order_id"]]["status"] = "converted"
+    company(sb).documents["sales_order"][document_of(sb, invoiced["id"])["sales_order_id"]][
+        "invoiced"
+    ] = True
+    company(sb).documents["sales_order"][document_of(sb, converted["id"])["sales_order_id"]][
+        "status"
+    ] = "converted"
     delete(sb, invoiced["id"])
     delete(sb, converted["id"])
 
@@ -166,8 +173,10 @@ async def test_d3_409_dead_letters_with_gestionix_reason_and_is_not_retried_unti
     assert "2 failed" in summary
     letter = dead_letters.get(tenant.slug, "order_deletion", str(invoiced["id"]))
     assert letter.retry is False and "ya fue facturado" in letter.reason
-    assert "convirtió en venta" in dead_letters.get(
-        tenant.slug, "order_deletion", str(converted["id"])).reason
+    assert (
+        "convirtió en venta"
+        in dead_letters.get(tenant.slug, "order_deletion", str(converted["id"])).reason
+    )
     assert sum(n for call, n in sb.gestionix.stats.calls.items() if call.startswith("DELETE ")) == 2
     assert binder.get(tenant.slug, "order", str(invoiced["id"])).status == "pushed"
     assert len(documents(sb)) == 2
@@ -208,8 +217,9 @@ async def test_o10_edit_ends_with_only_the_new_document(sandbox, tenant):
     pushed_first, edited_early = setup_orders(sb, 2)
     activate(tenant.slug)
     await order_push(tenant)
-    delete_and_edit = edit(sb, pushed_first["id"], items=[{"product": next(iter(sb.handy.products)),
-                                                           "quantity": 9}])
+    delete_and_edit = edit(
+        sb, pushed_first["id"], items=[{"product": next(iter(sb.handy.products)), "quantity": 9}]
+    )
     code = next(iter(sb.handy.products))
     unpushed = order(sb, "C-1", [(code, 1)])
     replacement = edit(sb, unpushed["id"], items=[{"product": code, "quantity": 2}])
@@ -247,7 +257,10 @@ async def test_x3_deletion_dry_run_writes_nothing(sandbox, tenant):
     assert cursors.get(tenant.slug, "deletions") == cursor
     run = runs.recent(tenant.slug, flow="deletions", limit=1)[0]
     actions = {(i.key, i.action) for i in runs.items(tenant.slug, run.id)}
-    assert {(str(pushed["id"]), "would delete"), (str(unpushed["id"]), "would tombstone")} <= actions
+    assert {
+        (str(pushed["id"]), "would delete"),
+        (str(unpushed["id"]), "would tombstone"),
+    } <= actions
 
 
 async def test_s3_orders_and_deletions_never_interleave(sandbox, tenant, monkeypatch):

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.flow
 def _write_calls(state) -> dict[str, int]:
     """Calls that change something (a login changes nothing)."""
     return {
-        call: n for call, n in state.stats.calls.items()
+        call: n
+        for call, n in state.stats.calls.items()
         if n and not call.startswith("GET ") and call != "POST /users/authentication"
     }
 
@@ -40,8 +41,16 @@ async def test_a5_catalog_and_customers_never_write_to_gestionix_and_orders_neve
     await order_push(tenant)
 
     assert set(_write_calls(sandbox.handy)) == {"PUT /salesOrder/{order_id}"}
-    assert set(_write_calls(sandbox.gestionix)) <= {"POST /sales_orders", "POST /sales", "POST /clients"}
-    gx_product = next(p for p in sandbox.gestionix.companies[sandbox.company_id].products.values() if p["key"] == code)
+    assert set(_write_calls(sandbox.gestionix)) <= {
+        "POST /sales_orders",
+        "POST /sales",
+        "POST /clients",
+    }
+    gx_product = next(
+        p
+        for p in sandbox.gestionix.companies[sandbox.company_id].products.values()
+        if p["key"] == code
+    )
     assert all(s["quantity"] != 999 for s in gx_product["stock"])
     assert document_of(sandbox, placed["id"])
 
@@ -57,12 +66,17 @@ async def test_a6_folios_are_independent_and_linked_by_the_integration(sandbox, 
 
     for handy_order in placed:
         document = document_of(sandbox, handy_order["id"])
-        assert document["folio"] != handy_order["id"] and document["sales_order_id"] != handy_order["id"]
+        assert (
+            document["folio"] != handy_order["id"]
+            and document["sales_order_id"] != handy_order["id"]
+        )
         binding = binder.get(tenant.slug, "order", str(handy_order["id"]))
         assert binding.gestionix_key == f"sales_order:{document['sales_order_id']}"
         assert binding.data["folio"].endswith(str(document["folio"]))
         assert document["reference"] == f"HANDY-{handy_order['id']}"
-        assert sandbox.handy.orders[handy_order["id"]]["externalId"] == str(document["sales_order_id"])
+        assert sandbox.handy.orders[handy_order["id"]]["externalId"] == str(
+            document["sales_order_id"]
+        )
     folios = [document_of(sandbox, o["id"])["folio"] for o in placed]
     # Gestionix's own sequence, unrelated to Handy's ids (the two are pushed concurrently: in
     # either order)

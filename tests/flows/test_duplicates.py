@@ -44,11 +44,15 @@ def _second_document(sandbox, original: dict) -> dict:
     """What a create sent after its run lost the lease leaves behind: the same order again,
     with Gestionix's duplicate-reference check off."""
     body = {
-        "branch_id": original["branch_id"], "client_id": original["client_id"],
-        "date": original["date"], "reference": original["reference"],
-        "items": [{k: line[k] for k in ("product_id", "quantity", "unit_price")}
-                  | {"taxes": [{"tax_id": t["tax_id"]} for t in line["taxes"]]}
-                  for line in original["items"]],
+        "branch_id": original["branch_id"],
+        "client_id": original["client_id"],
+        "date": original["date"],
+        "reference": original["reference"],
+        "items": [
+            {k: line[k] for k in ("product_id", "quantity", "unit_price")}
+            | {"taxes": [{"tax_id": t["tax_id"]} for t in line["taxes"]]}
+            for line in original["items"]
+        ],
     }
     return sandbox.gestionix.create_document(
         company(sandbox), _doc_type(original), body, check_duplicate=False
@@ -92,7 +96,9 @@ async def test_o8_order_push_listing_deletes_the_duplicate_of_a_bound_order(sand
     assert document_of(sandbox, first["id"]) is kept
     assert _doc_id(extra) not in {_doc_id(d) for d in documents(sandbox)}
     binding = binder.get(tenant.slug, "order", str(first["id"]))
-    assert binding.status == "pushed" and binding.gestionix_key == f"{_doc_type(kept)}:{_doc_id(kept)}"
+    assert (
+        binding.status == "pushed" and binding.gestionix_key == f"{_doc_type(kept)}:{_doc_id(kept)}"
+    )
     document_of(sandbox, newer["id"])  # the new order went through
     actions = _actions(tenant, "orders")
     assert (str(first["id"]), "deleted duplicate", "") in actions
@@ -101,7 +107,9 @@ async def test_o8_order_push_listing_deletes_the_duplicate_of_a_bound_order(sand
     assert again.name == "Completed", again.message
 
 
-async def test_o8_stale_create_whose_record_a_restore_erased_is_healed_by_order_push(sandbox, tenant):
+async def test_o8_stale_create_whose_record_a_restore_erased_is_healed_by_order_push(
+    sandbox, tenant
+):
     """O8 (campaign seed 1170): a create sent after its run lost the lease left a second document,
     and a store restore erased both the order's binding and the stale-create record. The next
     order_push, listing before it creates, binds the document the externalId names, deletes the
@@ -118,7 +126,9 @@ async def test_o8_stale_create_whose_record_a_restore_erased_is_healed_by_order_
     assert document_of(sandbox, first["id"]) is kept
     assert _doc_id(extra) not in {_doc_id(d) for d in documents(sandbox)}
     binding = binder.get(tenant.slug, "order", str(first["id"]))
-    assert binding.status == "pushed" and binding.gestionix_key == f"{_doc_type(kept)}:{_doc_id(kept)}"
+    assert (
+        binding.status == "pushed" and binding.gestionix_key == f"{_doc_type(kept)}:{_doc_id(kept)}"
+    )
     actions = {(key, action) for key, action, _ in _actions(tenant, "orders")}
     assert {(str(first["id"]), "bound"), (str(first["id"]), "deleted duplicate")} <= actions
 
@@ -135,11 +145,16 @@ async def test_o8_reconcile_keeps_the_document_externalid_names_and_binds_it(san
     state = await reconcile(tenant, day=_local_day(tenant, first), return_state=True)
 
     assert state.is_failed()
-    assert f"{first['id']} duplicate: deleted duplicate {_doc_type(extra)}:{_doc_id(extra)}" in state.message
+    assert (
+        f"{first['id']} duplicate: deleted duplicate {_doc_type(extra)}:{_doc_id(extra)}"
+        in state.message
+    )
     assert "1 deleted" in state.message
     assert document_of(sandbox, first["id"]) is kept
     binding = binder.get(tenant.slug, "order", str(first["id"]))
-    assert binding.status == "pushed" and binding.gestionix_key == f"{_doc_type(kept)}:{_doc_id(kept)}"
+    assert (
+        binding.status == "pushed" and binding.gestionix_key == f"{_doc_type(kept)}:{_doc_id(kept)}"
+    )
 
     calm = await reconcile(tenant, day=_local_day(tenant, first), return_state=True)
     assert calm.is_completed(), calm.message
@@ -166,7 +181,9 @@ async def test_o8_an_invoiced_duplicate_is_kept_and_reported_naming_both_documen
     assert f"order {first['id']}" in letter.reason and "invoiced" in letter.reason
 
     # The operator removes the duplicate by hand: the next pass closes the letter.
-    sandbox.gestionix.delete_document(company(sandbox), _doc_type(extra), _doc_id(extra), force=True)
+    sandbox.gestionix.delete_document(
+        company(sandbox), _doc_type(extra), _doc_id(extra), force=True
+    )
     await reconcile(tenant, day=_local_day(tenant, first), return_state=True)
     assert dead_letters.get(tenant.slug, DUPLICATE, str(first["id"])).resolved_at is not None
 
@@ -209,14 +226,21 @@ async def test_o8_healing_asks_the_lease_before_each_deletion(sandbox, tenant):
     first, _ = await _pushed(sandbox, tenant)
     kept = document_of(sandbox, first["id"])
     _second_document(sandbox, kept)
-    listed = {kept["reference"]: [(_doc_type(d), {**d, "id": _doc_id(d)})
-                                  for d in documents(sandbox) if d["reference"] == kept["reference"]]}
+    listed = {
+        kept["reference"]: [
+            (_doc_type(d), {**d, "id": _doc_id(d)})
+            for d in documents(sandbox)
+            if d["reference"] == kept["reference"]
+        ]
+    }
     before = writes(sandbox)
 
     async with connect(tenant) as connection:
         connection.lease = _LostLease()
         with pytest.raises(LeaseLost):
-            await heal_duplicates(connection, tenant, listed, {}, RunAudit(tenant.slug, "orders"), False)
+            await heal_duplicates(
+                connection, tenant, listed, {}, RunAudit(tenant.slug, "orders"), False
+            )
 
     assert writes(sandbox) == before
     assert by_reference(sandbox)[kept["reference"]] == 2

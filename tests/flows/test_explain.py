@@ -41,7 +41,9 @@ def demo(prefect_harness, sandbox):
 
 async def cli_explain(*args: str) -> str:
     """`hgsync explain --tenant demo ...` in a thread (--live runs its own event loop)."""
-    result = await asyncio.to_thread(CliRunner().invoke, app, ["explain", "--tenant", "demo", *args])
+    result = await asyncio.to_thread(
+        CliRunner().invoke, app, ["explain", "--tenant", "demo", *args]
+    )
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -73,9 +75,15 @@ async def test_x5_explain_orders_pushed_held_deleted_tombstoned_edited_and_a_cus
     assert "pushed by the run of" in said("order", pushed["id"])
     assert said("order", held["id"]).startswith("not in Gestionix: held since")
     assert "product REF-9 not in Gestionix" in said("order", held["id"])
-    assert said("order", to_delete["id"]).startswith("deleted in Handy: its Gestionix document sales_order:")
-    assert said("order", to_edit["id"]).startswith("deleted in Handy (old version of an edited order)")
-    assert said("order", never_pushed["id"]).startswith("deleted in Handy before it was pushed: never sent")
+    assert said("order", to_delete["id"]).startswith(
+        "deleted in Handy: its Gestionix document sales_order:"
+    )
+    assert said("order", to_edit["id"]).startswith(
+        "deleted in Handy (old version of an edited order)"
+    )
+    assert said("order", never_pushed["id"]).startswith(
+        "deleted in Handy before it was pushed: never sent"
+    )
     assert said("customer", "NUEVO-1").startswith("created in Gestionix as client ")
     assert "from a Handy order by the orders run of" in said("customer", "NUEVO-1")
     assert said("order", "999999999").startswith("never seen by a run")
@@ -96,8 +104,17 @@ async def test_x5_explain_products_synced_disabled_and_left_out_for_each_reason(
     gx = company(sb)
 
     def product(key: str, **fields):
-        sb.gestionix.upsert_product(gx, {"key": key, "name": f"Producto {key}", "price": 10.0,
-                                         "taxes": [1], "branches": ["Matriz"], **fields})
+        sb.gestionix.upsert_product(
+            gx,
+            {
+                "key": key,
+                "name": f"Producto {key}",
+                "price": 10.0,
+                "taxes": [1],
+                "branches": ["Matriz"],
+                **fields,
+            },
+        )
 
     product("SYNC-1")
     product("MOVED-1")
@@ -108,22 +125,35 @@ async def test_x5_explain_products_synced_disabled_and_left_out_for_each_reason(
     await catalog_pull(demo)
     product("MOVED-1", branches=["Sucursal Norte"])
     await catalog_pull(demo)
-    rows_before = {k: left_out.get("demo", "product", k).since_run_id for k in ("NFS-1", "INA-1", "BAD/1")}
+    rows_before = {
+        k: left_out.get("demo", "product", k).since_run_id for k in ("NFS-1", "INA-1", "BAD/1")
+    }
 
     await catalog_pull(demo)  # nothing changed: nothing written
 
     assert {k: left_out.get("demo", "product", k).since_run_id for k in rows_before} == rows_before
-    assert said("product", "SYNC-1").startswith("in Handy and enabled, as last written by the run of")
-    assert said("product", "NFS-1").startswith("not in Handy: not for sale in Gestionix since the run of")
-    assert said("product", "INA-1").startswith("in Handy but disabled: inactive in Gestionix since the run of")
-    assert said("product", "BAD/1").startswith("not in Handy: its Gestionix data cannot be synced since")
+    assert said("product", "SYNC-1").startswith(
+        "in Handy and enabled, as last written by the run of"
+    )
+    assert said("product", "NFS-1").startswith(
+        "not in Handy: not for sale in Gestionix since the run of"
+    )
+    assert said("product", "INA-1").startswith(
+        "in Handy but disabled: inactive in Gestionix since the run of"
+    )
+    assert said("product", "BAD/1").startswith(
+        "not in Handy: its Gestionix data cannot be synced since"
+    )
     assert "P4" in said("product", "BAD/1")
     assert said("product", "MOVED-1").startswith(
-        "disabled in Handy: no longer in the sucursal's Gestionix catalog since the run of")
+        "disabled in Handy: no longer in the sucursal's Gestionix catalog since the run of"
+    )
     assert "another sucursal or is not in Gestionix" in said("product", "NORTE-1")
 
     output = await cli_explain("product", "NORTE-1", "--live")
-    assert output.startswith("product NORTE-1: not in Handy: in Gestionix it belongs to sucursal Sucursal Norte")
+    assert output.startswith(
+        "product NORTE-1: not in Handy: in Gestionix it belongs to sucursal Sucursal Norte"
+    )
     faq = await cli_explain("product", "NFS-1")
     assert "#### Left out of Handy" in faq and "P1: not for sale in Gestionix" in faq
 
@@ -135,14 +165,26 @@ async def test_x5_explain_flow_writes_the_story_as_a_markdown_artifact(sandbox, 
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     sb = sandbox
-    sb.gestionix.upsert_product(company(sb), {"key": "NFS-2", "name": "Insumo", "price": 1.0, "taxes": [1],
-                                              "branches": ["Matriz"], "for_sale": False})
+    sb.gestionix.upsert_product(
+        company(sb),
+        {
+            "key": "NFS-2",
+            "name": "Insumo",
+            "price": 1.0,
+            "taxes": [1],
+            "branches": ["Matriz"],
+            "for_sale": False,
+        },
+    )
     await catalog_pull(demo)
 
     state = await explain(demo, "product", "NFS-2", return_state=True)
 
-    assert state.is_completed() and state.message.startswith("product NFS-2: not in Handy: not for sale")
+    assert state.is_completed() and state.message.startswith(
+        "product NFS-2: not in Handy: not for sale"
+    )
     async with get_client() as client:
         artifacts = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["demo-explain"])))
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["demo-explain"]))
+        )
     assert any("not for sale in Gestionix" in (a.data or "") for a in artifacts)

@@ -37,10 +37,16 @@ ENTITIES = {
 @pytest.fixture
 def no_retry_delay(monkeypatch):
     """The write tasks' Prefect retries without their 5-20 s delays (no real sleeping)."""
-    monkeypatch.setattr(flows.catalog, "write_products",
-                        flows.catalog.write_products.with_options(retry_delay_seconds=0))
-    monkeypatch.setattr(flows.customers, "write_customers",
-                        flows.customers.write_customers.with_options(retry_delay_seconds=0))
+    monkeypatch.setattr(
+        flows.catalog,
+        "write_products",
+        flows.catalog.write_products.with_options(retry_delay_seconds=0),
+    )
+    monkeypatch.setattr(
+        flows.customers,
+        "write_customers",
+        flows.customers.write_customers.with_options(retry_delay_seconds=0),
+    )
 
 
 def fail_creates(monkeypatch, method: str, *, after: int, times: int) -> dict:
@@ -50,8 +56,13 @@ def fail_creates(monkeypatch, method: str, *, after: int, times: int) -> dict:
     to the writer when the first Retryable was raised (the writer holds them done from then on)."""
     original = getattr(HandyClient, method)
     enough_returned = asyncio.Event()
-    seen: dict = {"calls": Counter(), "returned": set(), "victim": None, "failed": 0,
-                  "done_before": None}
+    seen: dict = {
+        "calls": Counter(),
+        "returned": set(),
+        "victim": None,
+        "failed": 0,
+        "done_before": None,
+    }
 
     async def flaky(self, body):
         code = body["code"]
@@ -63,8 +74,13 @@ def fail_creates(monkeypatch, method: str, *, after: int, times: int) -> dict:
                 await enough_returned.wait()
                 seen["done_before"] = set(seen["returned"])
             seen["failed"] += 1
-            raise Retryable("Handy answered 503 after 4 attempts", system="handy", status=503,
-                            method="POST", attempts=4)
+            raise Retryable(
+                "Handy answered 503 after 4 attempts",
+                system="handy",
+                status=503,
+                method="POST",
+                attempts=4,
+            )
         result = await original(self, body)
         seen["returned"].add(code)
         if len(seen["returned"]) >= after:
@@ -84,7 +100,8 @@ async def run_count_of(task_name: str) -> list[int]:
     async with get_client() as client:
         task_runs = await client.read_task_runs(
             task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_=f"{task_name}-")),
-            sort=TaskRunSort.EXPECTED_START_TIME_DESC, limit=20,
+            sort=TaskRunSort.EXPECTED_START_TIME_DESC,
+            limit=20,
         )
     return [r.run_count for r in task_runs if r.name.startswith(f"{task_name}-")]
 

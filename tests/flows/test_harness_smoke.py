@@ -15,6 +15,12 @@ async def test_a1_connect_resolves_company_and_branch_by_name(prefect_harness, s
         assert connection.company_id == sandbox.company_id
         assert connection.branch_name == "Sucursal Norte"
         products = await connection.gestionix.list_products(connection.branch_id)
-    in_branch = {pid for pid, branches in company.product_branches.items() if connection.branch_id in branches}
+    in_branch = {
+        pid
+        for pid, branches in company.product_branches.items()
+        if connection.branch_id in branches
+    }
     assert {p["product_id"] for p in products} == in_branch
-    assert len(in_branch) < len(company.products)  # the other sucursal has products we must not read
+    assert len(in_branch) < len(
+        company.products
+    )  # the other sucursal has products we must not read

@@ -51,7 +51,9 @@ def last_run(slug: str, flow: str):
     return runs.recent(slug, flow=flow, limit=1)[0]
 
 
-async def test_o1_no_paging_envelope_fails_the_run_naming_the_field_and_keeps_the_cursor(sandbox, tenant):
+async def test_o1_no_paging_envelope_fails_the_run_naming_the_field_and_keeps_the_cursor(
+    sandbox, tenant
+):
     sb = sandbox
     orders = take(sb, 12, seed_catalog(sb, 2))
     moment = activate(tenant.slug)
@@ -67,7 +69,9 @@ async def test_o1_no_paging_envelope_fails_the_run_naming_the_field_and_keeps_th
     assert pushed_once(sb, orders)
 
 
-async def test_o1_d1_no_paging_envelope_fails_deletion_sync_and_reconcile_too_never_a_clean_run(sandbox, tenant):
+async def test_o1_d1_no_paging_envelope_fails_deletion_sync_and_reconcile_too_never_a_clean_run(
+    sandbox, tenant
+):
     """Deletions and the daily reconcile read the same lists: without the envelope neither
     goes on with page 1 as if it were all (reconcile used to say "clean")."""
     sb = sandbox
@@ -136,11 +140,15 @@ async def test_o1_more_orders_in_one_second_than_a_page_with_unstable_paging_fai
 
 def test_o8_repeated_order_ids_in_one_read_are_planned_once():
     first, again, other = {"id": 1, "n": "a"}, {"id": 1, "n": "b"}, {"id": 2}
-    kept, repeats = distinct_orders([(first, True), (again, True), (other, True), ({"id": 2}, False)])
+    kept, repeats = distinct_orders(
+        [(first, True), (again, True), (other, True), ({"id": 2}, False)]
+    )
     assert kept == [(first, True), (other, True)] and repeats == 2
 
 
-async def test_o1_a_handy_clock_20_minutes_behind_widens_the_window_and_is_reported(prefect_harness):
+async def test_o1_a_handy_clock_20_minutes_behind_widens_the_window_and_is_reported(
+    prefect_harness,
+):
     with run_sandbox(seed=7, products=60, customers=30, handy_clock_offset_seconds=-1200) as sb:
         tenant = make_tenant(sb)
         orders = take(sb, 3, seed_catalog(sb, 1))  # stamped by Handy 20 minutes "ago"
@@ -161,8 +169,14 @@ async def test_o1_a_backfill_from_the_repeated_dst_hour_reads_it_however_handy_r
     sends a start Handy could read as 09:00Z: it is sent an hour earlier, and all 72 are pushed."""
     zone = "America/Tijuana"
     clock = SandboxClock(frozen_at=datetime(2026, 11, 1, 8, 0, 5, tzinfo=UTC).timestamp())
-    with run_sandbox(seed=7, products=60, customers=30, clock=clock, handy_timezone=zone,
-                     handy_ambiguous_local_time=reading) as sb:
+    with run_sandbox(
+        seed=7,
+        products=60,
+        customers=30,
+        clock=clock,
+        handy_timezone=zone,
+        handy_ambiguous_local_time=reading,
+    ) as sb:
         tenant = make_tenant(sb, handy_timezone=zone)
         codes = seed_catalog(sb, 2)
         customer(sb, "C-1", "Depósito El Sol")
@@ -172,7 +186,9 @@ async def test_o1_a_backfill_from_the_repeated_dst_hour_reads_it_however_handy_r
             clock.advance(50)
         clock.unfreeze()
 
-        state = await order_push(tenant, since=datetime(2026, 11, 1, 8, 0, tzinfo=UTC), return_state=True)
+        state = await order_push(
+            tenant, since=datetime(2026, 11, 1, 8, 0, tzinfo=UTC), return_state=True
+        )
 
         assert state.is_completed(), state.message
         assert pushed_once(sb, orders)
@@ -185,7 +201,9 @@ def _day_of(tenant, handy_order):
     return created.astimezone(ZoneInfo(tenant.handy_timezone)).date()
 
 
-async def test_o1_d1_reconcile_pushes_an_order_no_run_could_see_and_deletes_a_missed_deletion(sandbox, tenant):
+async def test_o1_d1_reconcile_pushes_an_order_no_run_could_see_and_deletes_a_missed_deletion(
+    sandbox, tenant
+):
     """An order that became visible after the lookback, and a deletion stamped before the
     deletions window: no run sees them; the day's reconcile repairs both, says so, ends Failed
     (never clean), and a second reconcile finds the day clean. A dry run first lists them."""
@@ -216,7 +234,9 @@ async def test_o1_d1_reconcile_pushes_an_order_no_run_could_see_and_deletes_a_mi
     assert pushed_once(sb, [late])
     gx = sb.gestionix.companies[92].documents["sales_order"]
     assert document["sales_order_id"] not in gx
-    items = {(i.key, i.action) for i in runs.items(tenant.slug, last_run(tenant.slug, "reconcile").id)}
+    items = {
+        (i.key, i.action) for i in runs.items(tenant.slug, last_run(tenant.slug, "reconcile").id)
+    }
     assert (str(late["id"]), "missing") in items and (str(pushed["id"]), "deleted") in items
 
     again = await reconcile(tenant, day=day, return_state=True)

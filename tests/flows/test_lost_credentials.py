@@ -52,7 +52,9 @@ async def test_x2_orders_credential_lost_during_the_reference_lookup_stops_the_r
 
     async def conflict_then_revoked(self, doc_type, body):
         revoke_gestionix(sb)
-        raise Conflict(f"La referencia {body['reference']} ya existe", system="gestionix", status=409)
+        raise Conflict(
+            f"La referencia {body['reference']} ya existe", system="gestionix", status=409
+        )
 
     monkeypatch.setattr(GestionixClient, "create_document", conflict_then_revoked)
     with pytest.raises(CredentialsError, match="refused the login"):

@@ -119,13 +119,17 @@ async def test_o8_timeout_on_create_holds_the_cursor_and_is_resolved_by_referenc
     placed = make_orders(sb, 3)
     start = activate(tenant.slug)
     with monkeypatch.context() as patch:
-        crash_once(patch, GestionixClient, "create_document", after=True,
-                   error=Retryable("timed out", system="gestionix", transport_error="ReadTimeout"))
+        crash_once(
+            patch,
+            GestionixClient,
+            "create_document",
+            after=True,
+            error=Retryable("timed out", system="gestionix", transport_error="ReadTimeout"),
+        )
         summary = await order_push(tenant)
     assert "1 failed" in summary and "temporary" in summary
     held = cursors.get(tenant.slug, "orders")
-    assert start <= held < max(datetime.fromisoformat(o["dateCreated"])
-                               for o in placed)
+    assert start <= held < max(datetime.fromisoformat(o["dateCreated"]) for o in placed)
 
     summary = await order_push(tenant)
 
@@ -144,8 +148,13 @@ async def test_o9_external_id_write_failure_is_retried_next_run_without_touching
     placed = make_orders(sb, 2)
     activate(tenant.slug)
     with monkeypatch.context() as patch:
-        crash_once(patch, HandyClient, "set_order_external_id", after=False,
-                   error=Retryable("Handy is down", system="handy", status=503))
+        crash_once(
+            patch,
+            HandyClient,
+            "set_order_external_id",
+            after=False,
+            error=Retryable("Handy is down", system="handy", status=503),
+        )
         summary = await order_push(tenant)
     assert "2 created" in summary and "externalId not written" in summary
     creates = sb.gestionix.stats.calls["POST /sales_orders"]

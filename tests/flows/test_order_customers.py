@@ -26,20 +26,25 @@ async def test_o4_new_customer_created_once_for_many_orders_across_batches(
     new = {"code": "H-NEW-A", "description": "Abarrotes La Nueva", "address": "Morelos 5"}
     placed = [order(sb, new, [(codes[0], 1)])]
     placed += [order(sb, "H-NEW-A", [(codes[n % 2], n + 1)]) for n in range(8)]
-    twins = [order(sb, {"code": f"H-TWIN-{n}", "description": "Tiendita Gemela"}, [(codes[1], 1)])
-             for n in (1, 2)]
+    twins = [
+        order(sb, {"code": f"H-TWIN-{n}", "description": "Tiendita Gemela"}, [(codes[1], 1)])
+        for n in (1, 2)
+    ]
     activate(tenant.slug)
 
     await order_push(tenant)
 
     clients = company(sb).clients.values()
-    created = {name: [c for c in clients if c["commercial_name"] == name]
-               for name in ("Abarrotes La Nueva", "Tiendita Gemela")}
+    created = {
+        name: [c for c in clients if c["commercial_name"] == name]
+        for name in ("Abarrotes La Nueva", "Tiendita Gemela")
+    }
     assert {name: len(found) for name, found in created.items()} == {
-        "Abarrotes La Nueva": 1, "Tiendita Gemela": 1}
+        "Abarrotes La Nueva": 1,
+        "Tiendita Gemela": 1,
+    }
     assert sb.gestionix.stats.calls["POST /clients"] == 2
     nueva, gemela = created["Abarrotes La Nueva"][0], created["Tiendita Gemela"][0]
     assert {document_of(sb, o["id"])["client_id"] for o in placed} == {nueva["client_id"]}
     assert {document_of(sb, o["id"])["client_id"] for o in twins} == {gemela["client_id"]}
     assert binder.get(tenant.slug, "customer", "H-NEW-A").gestionix_key == str(nueva["client_id"])
-

@@ -42,13 +42,24 @@ async def test_o1_o5_o9_o11_orders_pushed_once_with_lines_totals_reference_and_e
     sb = sandbox
     codes = seed_catalog(sb, 4)
     customer(sb, "C-1", "Abarrotes El Güero")
-    route = order(sb, "C-1", [(codes[0], 3), {"product": codes[1], "quantity": 2,
-                                               "discountPercentage": 10},
-                              {"product": codes[2], "quantity": 1, "isReturn": True}],
-                  salesType="ROUTE", sellerComment="Entregar temprano")
-    offline = order(sb, "C-1", [(codes[3], 7), {"product": codes[0], "quantity": 1,
-                                                "isReward": True}],
-                    salesType="PRESALE", offlineMinutes=180)
+    route = order(
+        sb,
+        "C-1",
+        [
+            (codes[0], 3),
+            {"product": codes[1], "quantity": 2, "discountPercentage": 10},
+            {"product": codes[2], "quantity": 1, "isReturn": True},
+        ],
+        salesType="ROUTE",
+        sellerComment="Entregar temprano",
+    )
+    offline = order(
+        sb,
+        "C-1",
+        [(codes[3], 7), {"product": codes[0], "quantity": 1, "isReward": True}],
+        salesType="PRESALE",
+        offlineMinutes=180,
+    )
     activate(tenant.slug)
 
     summary = await order_push(tenant)
@@ -147,20 +158,28 @@ async def test_o4_new_customer_created_once_for_two_orders_with_address_and_gene
     documents, and bound so a later order does not search or create again."""
     sb = sandbox
     codes = seed_catalog(sb, 1)
-    new = {"code": "H-NEW-1", "description": "Tiendita Don Beto", "address": "Hidalgo 12",
-           "city": "Monterrey"}
+    new = {
+        "code": "H-NEW-1",
+        "description": "Tiendita Don Beto",
+        "address": "Hidalgo 12",
+        "city": "Monterrey",
+    }
     a = order(sb, new, [(codes[0], 1)])
     b = order(sb, "H-NEW-1", [(codes[0], 2)])
     activate(tenant.slug)
 
     await order_push(tenant)
 
-    created = [c for c in company(sb).clients.values() if c["commercial_name"] == "Tiendita Don Beto"]
+    created = [
+        c for c in company(sb).clients.values() if c["commercial_name"] == "Tiendita Don Beto"
+    ]
     assert len(created) == 1
     assert created[0]["tax_id"] == GENERIC_RFC
     assert created[0]["address"] == {"street": "Hidalgo 12", "city": "Monterrey"}
     assert document_of(sb, a["id"])["client_id"] == document_of(sb, b["id"])["client_id"]
-    assert binder.get(tenant.slug, "customer", "H-NEW-1").gestionix_key == str(created[0]["client_id"])
+    assert binder.get(tenant.slug, "customer", "H-NEW-1").gestionix_key == str(
+        created[0]["client_id"]
+    )
 
     later = order(sb, "H-NEW-1", [(codes[0], 3)])
     await order_push(tenant)
@@ -173,13 +192,18 @@ async def test_o4_address_switch_off_sends_the_name_only(sandbox):
     sb = sandbox
     tenant = make_tenant(sb, sync_customer_address=False)
     codes = seed_catalog(sb, 1)
-    order(sb, {"code": "H-NEW-2", "description": "Miscelánea La Güera", "address": "Juárez 3"},
-          [(codes[0], 1)])
+    order(
+        sb,
+        {"code": "H-NEW-2", "description": "Miscelánea La Güera", "address": "Juárez 3"},
+        [(codes[0], 1)],
+    )
     activate(tenant.slug)
 
     await order_push(tenant)
 
-    created = [c for c in company(sb).clients.values() if c["commercial_name"] == "Miscelánea La Güera"]
+    created = [
+        c for c in company(sb).clients.values() if c["commercial_name"] == "Miscelánea La Güera"
+    ]
     assert len(created) == 1 and created[0]["address"] is None
 
 
@@ -193,8 +217,9 @@ async def test_o6_unknown_product_dead_letters_only_that_order_then_succeeds_aft
     sb = sandbox
     codes = seed_catalog(sb, 1)
     handy_product(sb, "REF-9", 20.0)  # in Handy, not in Gestionix
-    untaxed = sb.gestionix.upsert_product(company(sb), {"key": "SIN-IMP", "name": "Sin impuestos",
-                                                        "price": 10.0, "taxes": []})
+    untaxed = sb.gestionix.upsert_product(
+        company(sb), {"key": "SIN-IMP", "name": "Sin impuestos", "price": 10.0, "taxes": []}
+    )
     handy_product(sb, untaxed["key"], 10.0)
     customer(sb, "C-1", "Depósito El Sol")
     good = order(sb, "C-1", [(codes[0], 1)])
@@ -213,14 +238,24 @@ async def test_o6_unknown_product_dead_letters_only_that_order_then_succeeds_aft
     assert untaxed_line["total"] == 30.0 and untaxed_line["tax"] == 0
     assert taxed_line["taxes"]  # the other line keeps its Gestionix taxes
     _, items = last_run(tenant.slug)
-    assert "O6: product SIN-IMP has no transferred percentage taxes" in items[
-        (str(no_tax["id"]), "reported")]
+    assert (
+        "O6: product SIN-IMP has no transferred percentage taxes"
+        in items[(str(no_tax["id"]), "reported")]
+    )
     assert f"order {missing['id']}: product REF-9 not in Gestionix branch Matriz" in summary
     assert "2 created, 1 failed" in summary  # counts in the audit's order, problems named
     assert cursors.get(tenant.slug, "orders") >= datetime.now(UTC) - timedelta(seconds=30)
 
-    sb.gestionix.upsert_product(company(sb), {"key": "REF-9", "name": "Refresco 9", "price": 17.2414,
-                                              "taxes": [1], "branches": ["Matriz"]})
+    sb.gestionix.upsert_product(
+        company(sb),
+        {
+            "key": "REF-9",
+            "name": "Refresco 9",
+            "price": 17.2414,
+            "taxes": [1],
+            "branches": ["Matriz"],
+        },
+    )
     cursors.set(tenant.slug, "orders", datetime.now(UTC) + timedelta(hours=1))  # window moved on
     summary = await order_push(tenant)
 
@@ -235,15 +270,20 @@ async def test_o6_old_untaxed_product_dead_letter_is_retried_and_resolves(sandbo
     such lines were pushed without taxes) retries it on the next run, outside the window: the
     order is pushed, its line without taxes, and the dead letter resolves."""
     sb = sandbox
-    untaxed = sb.gestionix.upsert_product(company(sb), {"key": "EXENTO-1", "name": "Frijol a granel",
-                                                        "price": 24.5, "taxes": []})
+    untaxed = sb.gestionix.upsert_product(
+        company(sb), {"key": "EXENTO-1", "name": "Frijol a granel", "price": 24.5, "taxes": []}
+    )
     handy_product(sb, untaxed["key"], 24.5)
     customer(sb, "C-1", "Depósito El Sol")
     held = order(sb, "C-1", [(untaxed["key"], 2)])
     dead_letters.put(
-        tenant.slug, "order", str(held["id"]),
+        tenant.slug,
+        "order",
+        str(held["id"]),
         "line 1 (item 1, product EXENTO-1): product EXENTO-1 has no transferred percentage "
-        "taxes in Gestionix (line 1)", retry=True, payload={"dateCreated": held["dateCreated"]},
+        "taxes in Gestionix (line 1)",
+        retry=True,
+        payload={"dateCreated": held["dateCreated"]},
     )
     cursors.set(tenant.slug, "orders", datetime.now(UTC) + timedelta(hours=1))  # window moved on
     cursors.set(tenant.slug, "deletions", datetime.now(UTC) + timedelta(hours=1))
@@ -252,7 +292,8 @@ async def test_o6_old_untaxed_product_dead_letter_is_retried_and_resolves(sandbo
 
     doc = document_of(sb, held["id"])
     assert [(line["key"], line["taxes"], line["total"]) for line in doc["items"]] == [
-        ("EXENTO-1", [], 49.0)]
+        ("EXENTO-1", [], 49.0)
+    ]
     assert dead_letters.get(tenant.slug, "order", str(held["id"])).resolved_at is not None
     assert "1 created" in summary and "failed" not in summary
 
@@ -321,7 +362,9 @@ async def test_x3_dry_run_writes_nothing_and_reports_what_it_would_write(sandbox
 
     assert summary.startswith("[dry run]") and "1 created" in summary
     assert writes(sb) == (0, 0)
-    assert binder.all_for(tenant.slug, "order") == [] and binder.all_for(tenant.slug, "customer") == []
+    assert (
+        binder.all_for(tenant.slug, "order") == [] and binder.all_for(tenant.slug, "customer") == []
+    )
     assert dead_letters.open_letters(tenant.slug) == []
     assert cursors.get(tenant.slug, "orders") == cursor.replace(microsecond=cursor.microsecond)
     _, items = last_run(tenant.slug)

@@ -25,7 +25,10 @@ async def test_x1_reconcile_reports_a_clean_day_as_clean(sandbox, tenant):
     returns is explained, not missing."""
     codes = seed_catalog(sandbox, 2)
     customer(sandbox, "C-1", "Depósito El Sol")
-    orders = [order(sandbox, "C-1", [(codes[0], 2), (codes[1], 1)]), order(sandbox, "C-1", [(codes[1], 5)])]
+    orders = [
+        order(sandbox, "C-1", [(codes[0], 2), (codes[1], 1)]),
+        order(sandbox, "C-1", [(codes[1], 5)]),
+    ]
     returns_only = order(sandbox, "C-1", [{"product": codes[0], "quantity": 1, "isReturn": True}])
     activate(tenant.slug)
     await order_push(tenant)
@@ -35,7 +38,9 @@ async def test_x1_reconcile_reports_a_clean_day_as_clean(sandbox, tenant):
     assert state.is_completed(), state.message
     run = runs.recent(tenant.slug, flow="reconcile", limit=1)[0]
     assert run.counts["ok"] == 2 and run.counts["explained"] == 1
-    assert {i.key: i.action for i in runs.items(tenant.slug, run.id)} == {str(returns_only["id"]): "explained"}
+    assert {i.key: i.action for i in runs.items(tenant.slug, run.id)} == {
+        str(returns_only["id"]): "explained"
+    }
 
 
 async def test_x1_reconcile_finds_a_missing_and_an_extra_document(sandbox, tenant):
@@ -47,14 +52,25 @@ async def test_x1_reconcile_finds_a_missing_and_an_extra_document(sandbox, tenan
     activate(tenant.slug)
     await order_push(tenant)
     gone = document_of(sandbox, lost["id"])
-    sandbox.gestionix.delete_document(company(sandbox), "sales_order", gone["sales_order_id"], force=True)
+    sandbox.gestionix.delete_document(
+        company(sandbox), "sales_order", gone["sales_order_id"], force=True
+    )
     template = document_of(sandbox, kept["id"])
-    sandbox.gestionix.create_document(company(sandbox), "sales_order", {
-        "branch_id": template["branch_id"], "client_id": template["client_id"], "date": template["date"],
-        "reference": "HANDY-999999", "items": [{k: line[k] for k in ("product_id", "quantity", "unit_price")}
-                                               | {"taxes": [{"tax_id": t["tax_id"]} for t in line["taxes"]]}
-                                               for line in template["items"]],
-    })
+    sandbox.gestionix.create_document(
+        company(sandbox),
+        "sales_order",
+        {
+            "branch_id": template["branch_id"],
+            "client_id": template["client_id"],
+            "date": template["date"],
+            "reference": "HANDY-999999",
+            "items": [
+                {k: line[k] for k in ("product_id", "quantity", "unit_price")}
+                | {"taxes": [{"tax_id": t["tax_id"]} for t in line["taxes"]]}
+                for line in template["items"]
+            ],
+        },
+    )
 
     state = await reconcile(tenant, day=_local_day(tenant, kept), return_state=True)
 

@@ -9,7 +9,15 @@ from flows.orders import order_push
 from flows.replay import replay
 from store import dead_letters, runs
 from tests.flows.orders_kit import (
-    activate, company, customer, delete, document_of, documents, handy_product, order, seed_catalog,
+    activate,
+    company,
+    customer,
+    delete,
+    document_of,
+    documents,
+    handy_product,
+    order,
+    seed_catalog,
 )
 
 pytestmark = pytest.mark.flow
@@ -33,12 +41,24 @@ async def test_o6_unknown_product_dead_letter_replayed_after_the_product_is_adde
 
     dry = await replay(tenant, key=str(waiting["id"]), dry_run=True, return_state=True)
     assert dry.is_completed() and not documents(sandbox)
-    sandbox.gestionix.upsert_product(company(sandbox), {
-        "key": "NUEVO-1", "name": "Agua mineral 1 L", "price": 20.0, "category": "Bebidas",
-        "taxes": [t["tax_id"] for t in company(sandbox).products[
-            next(pid for pid, p in company(sandbox).products.items() if p["key"] == codes[0])]["taxes"]],
-        "stock": {"Matriz": 5},
-    })
+    sandbox.gestionix.upsert_product(
+        company(sandbox),
+        {
+            "key": "NUEVO-1",
+            "name": "Agua mineral 1 L",
+            "price": 20.0,
+            "category": "Bebidas",
+            "taxes": [
+                t["tax_id"]
+                for t in company(sandbox).products[
+                    next(
+                        pid for pid, p in company(sandbox).products.items() if p["key"] == codes[0]
+                    )
+                ]["taxes"]
+            ],
+            "stock": {"Matriz": 5},
+        },
+    )
     state = await replay(tenant, key=str(waiting["id"]), return_state=True)
 
     assert state.is_completed(), state.message

@@ -52,9 +52,8 @@ class OnLoopSessions:
             def __init__(self, *args, **kwargs) -> None:
                 guard.opened += 1
                 caller = _our_caller()
-                if "flows/" in caller or "tasks/" in caller:
-                    if _on_a_loop():
-                        guard.seen.append(caller)
+                if ("flows/" in caller or "tasks/" in caller) and _on_a_loop():
+                    guard.seen.append(caller)
                 super().__init__(*args, **kwargs)
 
         monkeypatch.setattr(store.db, "Session", GuardedSession)
@@ -71,11 +70,13 @@ def _on_a_loop() -> bool:
 
 def _our_caller() -> str:
     ours = [
-        frame for frame in traceback.extract_stack()[:-2]
+        frame
+        for frame in traceback.extract_stack()[:-2]
         if frame.filename.startswith(str(ROOT)) and "/tests/" not in frame.filename
     ]
     return " <- ".join(
-        f"{Path(frame.filename).relative_to(ROOT)}:{frame.lineno} {frame.name}" for frame in reversed(ours[-5:])
+        f"{Path(frame.filename).relative_to(ROOT)}:{frame.lineno} {frame.name}"
+        for frame in reversed(ours[-5:])
     )
 
 
@@ -90,8 +91,13 @@ async def test_the_guard_sees_a_store_call_made_on_the_event_loop(on_loop_sessio
     from tasks.replay import _outcomes
     from tasks.store_calls import store_call
 
-    tenant = TenantConfig(slug="acme", gestionix_branch="Matriz", gestionix_company="1",
-                          handy_credentials="acme-handy", gestionix_credentials="acme-gestionix")
+    tenant = TenantConfig(
+        slug="acme",
+        gestionix_branch="Matriz",
+        gestionix_company="1",
+        handy_credentials="acme-handy",
+        gestionix_credentials="acme-gestionix",
+    )
     selected = [{"entity": Entity.ORDER, "key": "1", "reason": "r"}]
     await store_call(_outcomes, tenant, selected)
     assert on_loop_sessions.seen == [] and on_loop_sessions.opened == 1
@@ -131,11 +137,17 @@ async def test_o8_s3_order_deletion_and_reconcile_runs_make_no_store_call_on_the
     # the paths above really ran (the guard watched something)
     status = {
         key: binder.get(tenant.slug, Entity.ORDER, str(placed["id"])).status
-        for key, placed in {"deleted": pushed_then_deleted, "tombstoned": never_pushed,
-                            "repaired": deleted_unseen}.items()
+        for key, placed in {
+            "deleted": pushed_then_deleted,
+            "tombstoned": never_pushed,
+            "repaired": deleted_unseen,
+        }.items()
     }
-    assert status == {"deleted": BindingStatus.DELETED, "tombstoned": BindingStatus.TOMBSTONED,
-                      "repaired": BindingStatus.DELETED}
+    assert status == {
+        "deleted": BindingStatus.DELETED,
+        "tombstoned": BindingStatus.TOMBSTONED,
+        "repaired": BindingStatus.DELETED,
+    }
     assert dead_letters.get(tenant.slug, Entity.ORDER, str(blocked["id"])) is not None
     flows = {run.flow for run in runs.recent(tenant.slug)}
     assert flows == {"orders", "deletions", "reconcile"}

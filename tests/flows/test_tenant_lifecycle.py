@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from datetime import UTC
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -47,7 +48,9 @@ async def _scheduled_runs(slug):
     async with get_client() as client:
         return await client.read_flow_runs(
             deployment_filter=DeploymentFilter(tags=DeploymentFilterTags(all_=[f"tenant:{slug}"])),
-            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
+            ),
         )
 
 
@@ -76,12 +79,17 @@ def test_a4_schedules_stay_paused_until_an_activation_succeeds(prefect_harness, 
     assert state.is_completed(), state.message
     after = _server(tenant.slug)
     scheduled = {name for name, status in after.items() if status.scheduled}
-    assert scheduled == {f"{tenant.slug}-{key}" for key in ("catalog", "customers", "orders", "deletions", "reconcile")}
+    assert scheduled == {
+        f"{tenant.slug}-{key}"
+        for key in ("catalog", "customers", "orders", "deletions", "reconcile")
+    }
     assert all(after[name].active for name in scheduled)
     assert "schedules resumed" in runs.recent(tenant.slug, flow="activate", limit=1)[0].summary
 
 
-def test_a7_set_pause_resume_list_remove_reach_every_deployment(prefect_harness, sandbox, yaml_copy):
+def test_a7_set_pause_resume_list_remove_reach_every_deployment(
+    prefect_harness, sandbox, yaml_copy
+):
     tenant = make_tenant(sandbox)
     slug = tenant.slug
     _deploy(tenant, yaml_copy)
@@ -90,7 +98,9 @@ def test_a7_set_pause_resume_list_remove_reach_every_deployment(prefect_harness,
 
     listed = cli.invoke(app, ["tenant", "list", *file])
     assert listed.exit_code == 0, listed.output
-    assert f"{slug}: awaiting activation — customers on, inventory on, deletions on" in listed.output
+    assert (
+        f"{slug}: awaiting activation — customers on, inventory on, deletions on" in listed.output
+    )
 
     refused = cli.invoke(app, ["tenant", "resume", slug, *file])
     assert refused.exit_code == 1 and "was never activated" in refused.output
@@ -100,9 +110,15 @@ def test_a7_set_pause_resume_list_remove_reach_every_deployment(prefect_harness,
     assert f"tenant {slug}: sync_deletions True -> False" in changed.output
     assert deployments.tenant(slug, yaml_copy).sync_deletions is False
     assert all(s.parameters["tenant"]["sync_deletions"] is False for s in _server(slug).values())
-    assert all(s.tenant.sync_deletions is False for s in deployments.deployments(yaml_copy) if s.name.startswith(slug))
+    assert all(
+        s.tenant.sync_deletions is False
+        for s in deployments.deployments(yaml_copy)
+        if s.name.startswith(slug)
+    )
 
-    assert asyncio.run(activate(tenant=deployments.tenant(slug, yaml_copy), return_state=True)).is_completed()
+    assert asyncio.run(
+        activate(tenant=deployments.tenant(slug, yaml_copy), return_state=True)
+    ).is_completed()
     assert cli.invoke(app, ["tenant", "list", *file]).output.count(f"{slug}: active") == 1
 
     paused = cli.invoke(app, ["tenant", "pause", slug, *file])
@@ -122,11 +138,15 @@ def test_a7_set_pause_resume_list_remove_reach_every_deployment(prefect_harness,
         HandyCredentials.load(tenant.handy_credentials, _sync=True)
     assert slug not in deployments.tenants(yaml_copy)
     assert not [s for s in deployments.deployments(yaml_copy) if s.name.startswith(slug)]
-    assert runs.recent(slug, flow="activate") and cursors.get(slug, "orders") is not None  # history kept
+    assert (
+        runs.recent(slug, flow="activate") and cursors.get(slug, "orders") is not None
+    )  # history kept
 
 
-def test_a7_remove_with_purge_store_forgets_the_tenant_and_only_it(prefect_harness, sandbox, yaml_copy):
-    from datetime import datetime, timezone
+def test_a7_remove_with_purge_store_forgets_the_tenant_and_only_it(
+    prefect_harness, sandbox, yaml_copy
+):
+    from datetime import datetime
 
     from store import binder
 
@@ -134,26 +154,42 @@ def test_a7_remove_with_purge_store_forgets_the_tenant_and_only_it(prefect_harne
     _deploy(tenant, yaml_copy)
     for slug in (tenant.slug, "neighbour"):
         run_id = runs.start(slug, "orders")
-        runs.add_items(slug, run_id, [{"entity": "order", "key": "1", "action": "pushed", "reason": ""}])
+        runs.add_items(
+            slug, run_id, [{"entity": "order", "key": "1", "action": "pushed", "reason": ""}]
+        )
         runs.finish(slug, run_id, counts={"read": 1}, status="completed")
-        cursors.set(slug, "orders", datetime.now(timezone.utc))
+        cursors.set(slug, "orders", datetime.now(UTC))
         binder.bind(slug, "order", "1", "GX-1", status="pushed")
-    result = CliRunner().invoke(app, ["tenant", "remove", tenant.slug, "--yes", "--purge-store", "--file", str(yaml_copy)])
+    result = CliRunner().invoke(
+        app, ["tenant", "remove", tenant.slug, "--yes", "--purge-store", "--file", str(yaml_copy)]
+    )
     assert result.exit_code == 0, result.output
     assert runs.recent(tenant.slug) == [] and cursors.get(tenant.slug, "orders") is None
     assert binder.all_for(tenant.slug, "order") == []
-    assert runs.recent("neighbour") and cursors.get("neighbour", "orders") and binder.all_for("neighbour", "order")
+    assert (
+        runs.recent("neighbour")
+        and cursors.get("neighbour", "orders")
+        and binder.all_for("neighbour", "order")
+    )
 
 
-def test_a7_credentials_replaces_the_secret_and_checks_it(prefect_harness, sandbox, yaml_copy, monkeypatch):
+def test_a7_credentials_replaces_the_secret_and_checks_it(
+    prefect_harness, sandbox, yaml_copy, monkeypatch
+):
     tenant = make_tenant(sandbox)
     deployments.add_tenant(tenant, yaml_copy)
     HandyCredentials(base_url=sandbox.handy_url, api_token="expired-token").save(
-        tenant.handy_credentials, overwrite=True, _sync=True)
+        tenant.handy_credentials, overwrite=True, _sync=True
+    )
     monkeypatch.setenv("HGSYNC_HANDY_TOKEN", sandbox.handy_token)
-    result = CliRunner().invoke(app, ["tenant", "credentials", tenant.slug, "--which", "handy", "--file", str(yaml_copy)])
+    result = CliRunner().invoke(
+        app, ["tenant", "credentials", tenant.slug, "--which", "handy", "--file", str(yaml_copy)]
+    )
     assert result.exit_code == 0, result.output
     assert "ok   Handy credentials" in result.output and "ready to activate" in result.output
     assert sandbox.handy_token not in result.output
     saved = HandyCredentials.load(tenant.handy_credentials, _sync=True)
-    assert saved.api_token.get_secret_value() == sandbox.handy_token and saved.base_url == sandbox.handy_url
+    assert (
+        saved.api_token.get_secret_value() == sandbox.handy_token
+        and saved.base_url == sandbox.handy_url
+    )

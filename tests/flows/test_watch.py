@@ -21,14 +21,22 @@ def events(monkeypatch):
     seen: list[tuple[str, str, list[str], dict]] = []
 
     def record(event, resource, related=None, payload=None, **_):
-        seen.append((event, resource["prefect.resource.id"],
-                     [r["prefect.resource.id"] for r in related or []], payload or {}))
+        seen.append(
+            (
+                event,
+                resource["prefect.resource.id"],
+                [r["prefect.resource.id"] for r in related or []],
+                payload or {},
+            )
+        )
 
     monkeypatch.setattr(alerts, "emit_event", record)
     return seen
 
 
-async def test_x4_held_orders_end_completed_with_issues_and_emit_held_then_resolved(sandbox, tenant, events):
+async def test_x4_held_orders_end_completed_with_issues_and_emit_held_then_resolved(
+    sandbox, tenant, events
+):
     """X4: a run that held two orders ends in the named state "Completed with issues" (type
     Completed, told apart in the runs list), its message leads with "2 orders held"; one
     hgsync.order.held event per order the first time only, hgsync.order.resolved when it goes
@@ -50,14 +58,24 @@ async def test_x4_held_orders_end_completed_with_issues_and_emit_held_then_resol
     assert held_events == sorted(f"hgsync.order.{tenant.slug}.{o['id']}" for o in held)
     assert [name for name, *_ in events].count(alerts.RUN_ISSUES) == 1
     assert all(f"hgsync.tenant.{tenant.slug}" in related for _, _, related, _ in events)
-    assert all("REF-9" in payload["reason"] for name, _, _, payload in events if name == alerts.ORDER_HELD)
+    assert all(
+        "REF-9" in payload["reason"] for name, _, _, payload in events if name == alerts.ORDER_HELD
+    )
 
     events.clear()
     await order_push(tenant)  # still held: no second "held"
     assert alerts.ORDER_HELD not in [name for name, *_ in events]
 
-    sb.gestionix.upsert_product(company(sb), {"key": "REF-9", "name": "Refresco 9", "price": 17.2414,
-                                              "taxes": [1], "branches": ["Matriz"]})
+    sb.gestionix.upsert_product(
+        company(sb),
+        {
+            "key": "REF-9",
+            "name": "Refresco 9",
+            "price": 17.2414,
+            "taxes": [1],
+            "branches": ["Matriz"],
+        },
+    )
     cursors.set(tenant.slug, "orders", datetime.now(UTC) + timedelta(hours=1))
     events.clear()
     state = await order_push(tenant, return_state=True)
@@ -73,10 +91,14 @@ async def _runs_tagged(tag: str):
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 
     async with get_client() as client:
-        return await client.read_flow_runs(flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[tag])))
+        return await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[tag]))
+        )
 
 
-async def test_x4_runs_and_subflows_named_after_tenant_and_flow_and_found_by_tenant_tag(sandbox, tenant):
+async def test_x4_runs_and_subflows_named_after_tenant_and_flow_and_found_by_tenant_tag(
+    sandbox, tenant
+):
     """X4: activate started from code (as `hgsync run` and the demo do) and its catalog and
     customer subflows are named `<slug> · <flow> · <local time>` and all carry `tenant:<slug>`
     and their flow's tag, so the UI's filter by tag finds every one of them."""
@@ -111,18 +133,24 @@ async def test_x4_reconcile_difference_emits_one_event_per_difference(sandbox, t
     activate(tenant.slug)
     await order_push(tenant)
     gone = document_of(sandbox, lost["id"])
-    sandbox.gestionix.delete_document(company(sandbox), "sales_order", gone["sales_order_id"], force=True)
+    sandbox.gestionix.delete_document(
+        company(sandbox), "sales_order", gone["sales_order_id"], force=True
+    )
     events.clear()
 
     state = await reconcile(tenant, day=_local_day(tenant, kept), return_state=True)
 
     assert state.is_failed()
-    differences = [(key, payload) for name, key, _, payload in events if name == alerts.RECONCILE_DIFFERENCE]
+    differences = [
+        (key, payload) for name, key, _, payload in events if name == alerts.RECONCILE_DIFFERENCE
+    ]
     assert [key for key, _ in differences] == [f"hgsync.order.{tenant.slug}.{lost['id']}"]
     assert differences[0][1]["outcome"] == "missing" and differences[0][1]["tenant"] == tenant.slug
 
 
-def test_x4_alerts_install_creates_the_file_automations_on_the_block_and_replaces_them(prefect_harness):
+def test_x4_alerts_install_creates_the_file_automations_on_the_block_and_replaces_them(
+    prefect_harness,
+):
     """X4: `hgsync alerts install --block custom-webhook/NAME` creates the four automations of
     automations.yaml sending through that block (the held limit changed), and running it again
     replaces them instead of doubling them; an unknown block is refused with what to do."""
@@ -133,20 +161,35 @@ def test_x4_alerts_install_creates_the_file_automations_on_the_block_and_replace
     from cli import app
 
     block_id = CustomWebhookNotificationBlock(name="x4", url="http://127.0.0.1:9/hook").save(
-        "x4-alerts", overwrite=True, _sync=True)
-    args = ["alerts", "install", "--block", "custom-webhook/x4-alerts", "--held-limit-minutes", "30"]
+        "x4-alerts", overwrite=True, _sync=True
+    )
+    args = [
+        "alerts",
+        "install",
+        "--block",
+        "custom-webhook/x4-alerts",
+        "--held-limit-minutes",
+        "30",
+    ]
     for _ in range(2):
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
 
     with get_client(sync_client=True) as client:
         mine = [a for a in client.read_automations() if a.name.startswith("hgsync: ")]
-    assert sorted(a.name for a in mine) == sorted([
-        "hgsync: flow run failed or crashed", "hgsync: order held too long",
-        "hgsync: reconciliation difference", "hgsync: orders run not completed"])
+    assert sorted(a.name for a in mine) == sorted(
+        [
+            "hgsync: flow run failed or crashed",
+            "hgsync: order held too long",
+            "hgsync: reconciliation difference",
+            "hgsync: orders run not completed",
+        ]
+    )
     assert all(action.block_document_id == block_id for a in mine for action in a.actions)
     held = next(a for a in mine if a.name == "hgsync: order held too long")
-    assert held.trigger.within.total_seconds() == 1800 and held.trigger.after == {"hgsync.order.held"}
+    assert held.trigger.within.total_seconds() == 1800 and held.trigger.after == {
+        "hgsync.order.held"
+    }
 
     refused = CliRunner().invoke(app, ["alerts", "install", "--block", "custom-webhook/nope"])
     assert refused.exit_code == 1 and "not found on the Prefect server" in refused.output

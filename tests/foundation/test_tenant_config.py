@@ -7,7 +7,12 @@ from pydantic import ValidationError
 
 from mappings.tenant import TenantConfig
 
-BASE = dict(slug="abarrotes-lupita", gestionix_branch="Matriz", handy_credentials="h", gestionix_credentials="g")
+BASE = {
+    "slug": "abarrotes-lupita",
+    "gestionix_branch": "Matriz",
+    "handy_credentials": "h",
+    "gestionix_credentials": "g",
+}
 
 
 def test_a3_switch_defaults():
@@ -28,8 +33,13 @@ def test_a3_switch_defaults():
 def test_a1_one_tenant_names_exactly_one_branch_and_company():
     """A1: one sucursal chosen by name; company by id or name."""
     assert TenantConfig(**BASE, gestionix_company="92").gestionix_company == 92
-    assert TenantConfig(**BASE, gestionix_company=" Abarrotes SA ").gestionix_company == "Abarrotes SA"
-    assert TenantConfig(**{**BASE, "gestionix_branch": "  Sucursal Norte "}).gestionix_branch == "Sucursal Norte"
+    assert (
+        TenantConfig(**BASE, gestionix_company=" Abarrotes SA ").gestionix_company == "Abarrotes SA"
+    )
+    assert (
+        TenantConfig(**{**BASE, "gestionix_branch": "  Sucursal Norte "}).gestionix_branch
+        == "Sucursal Norte"
+    )
 
 
 def test_a2_config_holds_block_names_not_secrets():
@@ -67,7 +77,10 @@ def test_every_field_is_described_for_the_prefect_form():
 def test_p7_c3_mass_disable_threshold_defaults_to_10_percent_and_stays_in_0_100():
     """Deletion protection: 10 % unless the tenant says otherwise; 0 < x <= 100."""
     assert TenantConfig(**BASE).mass_disable_threshold_percent == 10
-    assert TenantConfig(**BASE, mass_disable_threshold_percent=100).mass_disable_threshold_percent == 100
+    assert (
+        TenantConfig(**BASE, mass_disable_threshold_percent=100).mass_disable_threshold_percent
+        == 100
+    )
     for bad in (0, -1, 100.1):
         with pytest.raises(ValidationError, match="mass_disable_threshold_percent"):
             TenantConfig(**BASE, mass_disable_threshold_percent=bad)

@@ -7,9 +7,18 @@ import pytest
 from mappings.company import NotChosen, choose_branch, choose_company
 
 COMPANIES = [
-    {"company_id": 92, "emitter": {"business_name": "DISTRIBUIDORA LUCÍA SA DE CV",
-                                   "commercial_name": "Lucía Distribuciones", "tax_id": None}},
-    {"company_id": 93, "emitter": {"business_name": "OTRA EMPRESA SA", "commercial_name": "", "tax_id": None}},
+    {
+        "company_id": 92,
+        "emitter": {
+            "business_name": "DISTRIBUIDORA LUCÍA SA DE CV",
+            "commercial_name": "Lucía Distribuciones",
+            "tax_id": None,
+        },
+    },
+    {
+        "company_id": 93,
+        "emitter": {"business_name": "OTRA EMPRESA SA", "commercial_name": "", "tax_id": None},
+    },
 ]
 BRANCHES = [
     {"branch_id": 310, "name": "Matriz", "type": "Store", "active": True},
@@ -17,7 +26,9 @@ BRANCHES = [
 ]
 
 
-@pytest.mark.parametrize("company", [92, "92", " 92 ", "lucia distribuciones", "  Distribuidora Lucia SA de CV "])
+@pytest.mark.parametrize(
+    "company", [92, "92", " 92 ", "lucia distribuciones", "  Distribuidora Lucia SA de CV "]
+)
 def test_a1_a_company_by_id_or_by_either_emitter_name_ignoring_case_and_accents(company):
     assert choose_company(COMPANIES, company, "t") == 92
 
@@ -28,7 +39,9 @@ def test_a1_no_company_configured_and_a_single_one_is_that_one():
 
 
 def test_a1_no_company_configured_and_two_lists_them():
-    with pytest.raises(NotChosen, match="no Gestionix company configured.*92 .*Lucía Distribuciones.*93"):
+    with pytest.raises(
+        NotChosen, match="no Gestionix company configured.*92 .*Lucía Distribuciones.*93"
+    ):
         choose_company(COMPANIES, None, "t")
 
 
@@ -52,7 +65,9 @@ def test_a1_of_two_branches_with_one_name_the_only_active_one_wins():
 
 
 def test_a4_an_unknown_branch_lists_the_existing_ones():
-    with pytest.raises(NotChosen, match="'Centro' not found in company 92.*'Matriz', 'Sucursal Querétaro'"):
+    with pytest.raises(
+        NotChosen, match="'Centro' not found in company 92.*'Matriz', 'Sucursal Querétaro'"
+    ):
         choose_branch(BRANCHES, "Centro", 92)
     with pytest.raises(NotChosen, match="existing branches: none"):
         choose_branch([], "Matriz", 92)

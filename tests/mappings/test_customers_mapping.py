@@ -202,6 +202,7 @@ def test_c4_zone_general_found_by_normalised_name_or_to_be_created():
 
 # --- C5 sellers ----------------------------------------------------------------------------------
 
+
 def test_c5_customer_gets_its_matched_seller_and_unmatched_means_no_assignment():
     assert one({"12": 5}).sellers == [5]
     assert one({}).sellers == []
@@ -243,19 +244,32 @@ def test_c8_customer_from_an_order_takes_only_what_changed_in_gestionix_since_th
     typed address, phone and e-mail stay until Gestionix changes them; names follow C2."""
     linked = client(email=None, phone=None, address=None, tax_id="XAXX010101000", seller=None)
     baseline = link_baseline(linked)
-    assert baseline is not None and baseline["email"] is None and baseline["gestionix_seller_id"] is None
-    same = customer_update_body(one(email=None, phone=None, address=None, tax_id="XAXX010101000",
-                                    seller=None), baseline=baseline)
+    assert (
+        baseline is not None
+        and baseline["email"] is None
+        and baseline["gestionix_seller_id"] is None
+    )
+    same = customer_update_body(
+        one(email=None, phone=None, address=None, tax_id="XAXX010101000", seller=None),
+        baseline=baseline,
+    )
     assert set(same) == {"description", "businessName", "enabled"}
-    later = one({"12": 5}, email=None, phone=None, address=None, tax_id="AEL010101AB1",
-                commercial_name="Lucía Express")
+    later = one(
+        {"12": 5},
+        email=None,
+        phone=None,
+        address=None,
+        tax_id="AEL010101AB1",
+        commercial_name="Lucía Express",
+    )
     body = customer_update_body(later, baseline=baseline)
     assert body["rfc"] == "AEL010101AB1" and body["description"] == "Lucía Express"
     assert body["sellers"] == [5]
     assert not {"email", "phoneNumber", "address", "neighborhood", "city", "postalCode"} & set(body)
     moved = {**baseline, "email": None}
     assert customer_update_body(one(email="nuevo@tienda.mx"), baseline=moved)["email"] == (
-        "nuevo@tienda.mx")
+        "nuevo@tienda.mx"
+    )
     assert link_baseline("not a client") is None
 
 
@@ -338,7 +352,9 @@ def test_c6_full_mode_adopts_unique_name_matches_and_reports_ambiguous_ones():
     )
     adoption = match_existing_customers(mapped.desired, handy, bound)
     assert adoption.pairs.to_dict("records") == [{"handy_key": "H1", "gestionix_key": "1"}]
-    ambiguous = dict(zip(adoption.ambiguous["gestionix_key"], adoption.ambiguous["reason"]))
+    ambiguous = dict(
+        zip(adoption.ambiguous["gestionix_key"], adoption.ambiguous["reason"], strict=False)
+    )
     assert set(ambiguous) == {"2", "4", "5"}
     assert "not adopted" in ambiguous["2"] and "H2" in ambiguous["2"] and "H3" in ambiguous["2"]
 

@@ -10,7 +10,10 @@ REF = "HANDY-77"
 
 
 def doc(doc_id, doc_type="sales_order", **extra):
-    return (doc_type, {"id": doc_id, "reference": REF, "status": "open", "invoiced": False, **extra})
+    return (
+        doc_type,
+        {"id": doc_id, "reference": REF, "status": "open", "invoiced": False, **extra},
+    )
 
 
 def test_o8_the_bound_document_is_kept_even_when_younger():
@@ -47,7 +50,9 @@ def test_o8_the_choice_does_not_depend_on_listing_order():
     """O8: two runs listing in a different order keep the same document."""
     docs = [doc(31), doc(30, "sale"), doc(30)]
 
-    assert {choose_kept(order)[0][1]["id"] for order in (docs, docs[::-1], docs[1:] + docs[:1])} == {30}
+    assert {
+        choose_kept(order)[0][1]["id"] for order in (docs, docs[::-1], docs[1:] + docs[:1])
+    } == {30}
     assert choose_kept(docs)[0] == doc(30)  # pedido before venta on an id tie
 
 
@@ -68,7 +73,9 @@ def test_o8_invoiced_stamped_or_converted_documents_are_locked(fields, locked):
 
 def test_o8_an_invoiced_duplicate_is_held_not_deleted():
     """O8/D3: an invoiced duplicate is not the integration's to delete: an operator decides."""
-    verdict = sort_duplicates(REF, [doc(5), doc(6, invoiced=True), doc(7)], bound_key="sales_order:5")
+    verdict = sort_duplicates(
+        REF, [doc(5), doc(6, invoiced=True), doc(7)], bound_key="sales_order:5"
+    )
 
     assert verdict.keep == doc(5)
     assert verdict.delete == [doc(7)]

@@ -37,7 +37,7 @@ def test_i1_route_stock_is_the_sum_over_open_routes():
     loaded = route_stock(
         [route(1, ("A", 3.0), ("B", 1)), route(2, ("A", 2.5)), route(3, ("A", 100), closed=True)]
     )
-    assert dict(zip(loaded.per_code["code"], loaded.per_code["route_quantity"])) == {
+    assert dict(zip(loaded.per_code["code"], loaded.per_code["route_quantity"], strict=False)) == {
         "A": 5.5,
         "B": 1.0,
     }
@@ -47,7 +47,9 @@ def test_i1_route_stock_is_the_sum_over_open_routes():
 def test_i1_unreadable_route_entries_are_reported_not_fatal():
     routes = [route(1, ("A", "x"), (None, 1), ("B", 2)), {"id": 2, "inventory": "oops"}, "junk"]
     loaded = route_stock(routes)
-    assert dict(zip(loaded.per_code["code"], loaded.per_code["route_quantity"])) == {"B": 2.0}
+    assert dict(zip(loaded.per_code["code"], loaded.per_code["route_quantity"], strict=False)) == {
+        "B": 2.0
+    }
     assert len(loaded.problems) == 3
     assert all("route" in reason for reason in loaded.problems["reason"])
 
@@ -57,7 +59,7 @@ def test_i1_free_use_is_total_minus_route():
         products(A=10.0, B=4.0, C=7.0),
         pd.DataFrame({"code": ["A", "B", "Z"], "route_quantity": [3.3, 4.0, 1.0]}),
     )
-    got = dict(zip(split.free_use["key"], split.free_use["quantity"]))
+    got = dict(zip(split.free_use["key"], split.free_use["quantity"], strict=False))
     assert got == {"A": 6.7, "B": 0.0, "C": 7.0}
     assert split.reported.empty
 
@@ -117,11 +119,19 @@ def test_i1_last_written_quantity_comes_from_the_binding_data():
 def test_i2_full_mode_what_handy_holds_wins_over_the_last_written_stock():
     """I2 in full mode: a quantity changed by hand in Handy (drift) is what a write compares with;
     a code Handy holds no number for keeps the last written one; incremental mode reads bindings."""
-    bindings = pd.DataFrame({"handy_key": ["A", "B"], "data": [{"quantity": 5.0}, {"quantity": 7.0}]})
+    bindings = pd.DataFrame(
+        {"handy_key": ["A", "B"], "data": [{"quantity": 5.0}, {"quantity": 7.0}]}
+    )
     handy = {"A": {"quantity": 9}, "B": {"quantity": None}, "C": {"quantity": 2.5}, "D": {}}
     known = known_stock(bindings, handy).sort_values("key").to_dict("records")
-    assert known == [{"key": "A", "quantity": 9}, {"key": "B", "quantity": 7.0}, {"key": "C", "quantity": 2.5}]
-    assert known_stock(bindings, None).to_dict("records") == last_written_stock(bindings).to_dict("records")
+    assert known == [
+        {"key": "A", "quantity": 9},
+        {"key": "B", "quantity": 7.0},
+        {"key": "C", "quantity": 2.5},
+    ]
+    assert known_stock(bindings, None).to_dict("records") == last_written_stock(bindings).to_dict(
+        "records"
+    )
 
 
 def test_i1_i2_plan_stock_end_to_end_and_steady_state():

@@ -79,7 +79,9 @@ def test_p7_over_threshold_trips_and_message_names_tenant_counts_share_threshold
     message = decision.message
     assert "tenant lupita" in message
     assert "8 of 50 enabled bound products (16.0 %" in message
-    assert "8 gone from the Gestionix read, 0 no longer for sale, 0 inactive in Gestionix" in message
+    assert (
+        "8 gone from the Gestionix read, 0 no longer for sale, 0 inactive in Gestionix" in message
+    )
     assert "threshold 10 %" in message
     assert "e.g. A000, A001, A002, A003, A004 and 3 more" in message
     assert "Nothing was written" in message

@@ -48,8 +48,9 @@ def test_p6_require_decimal_names_what_and_why():
 def test_p6_ieps_under_iva_whatever_the_order_or_the_sat_code():
     by_name = product_taxes([tax(1, "IVA 16%", 0.16), tax(4, "IEPS 8%", 0.08)])
     reversed_order = product_taxes([tax(4, "IEPS 8%", 0.08), tax(1, "IVA 16%", 0.16)])
-    by_sat_code = product_taxes([tax(1, "Traslado A", 0.16, sat_code="002"),
-                                 tax(4, "Traslado B", 0.08, sat_code="003")])
+    by_sat_code = product_taxes(
+        [tax(1, "Traslado A", 0.16, sat_code="002"), tax(4, "Traslado B", 0.08, sat_code="003")]
+    )
     for taxes in (by_name, reversed_order, by_sat_code):
         assert taxes.factor == Decimal("1.2528") and taxes.percent == Decimal("25.28")
         assert after_tax(Decimal(100), taxes) == Decimal("125.28")

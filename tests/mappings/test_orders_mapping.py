@@ -378,7 +378,9 @@ def test_o6_every_bad_line_is_listed_in_one_rejection():
 def test_o6_product_without_percentage_taxes_is_pushed_without_taxes(code):
     """O6: no transferred percentage tax (none, only withheld, only a fixed cuota) does not hold
     the order: the line goes with "taxes": [] at Handy's price, and the document names it."""
-    doc = build(order([item(code, quantity=2, price=15.5), item("REF-600", quantity=1, price=11.6)]))
+    doc = build(
+        order([item(code, quantity=2, price=15.5), item("REF-600", quantity=1, price=11.6)])
+    )
     untaxed, taxed = doc.body["items"]
     assert untaxed["taxes"] == [] and untaxed["unit_price"] == 15.5 and untaxed["quantity"] == 2
     assert taxed["taxes"] == [{"tax_id": 1}]

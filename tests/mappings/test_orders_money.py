@@ -22,18 +22,34 @@ from sandbox.gestionix import line_amount_with_taxes
 BRANCH = 310
 IVA = {Decimal(0): 3, Decimal("0.08"): 2, Decimal("0.16"): 1}  # rate -> Gestionix tax id
 IEPS_RATES = ["3", "6", "7", "8", "9", "25", "26.5", "30", "53", "160"]  # percent
-CUOTA = {"tax_id": 90, "name": "IEPS cuota", "rate": 0.5944, "type": "transferred", "factor": "fixed"}
+CUOTA = {
+    "tax_id": 90,
+    "name": "IEPS cuota",
+    "rate": 0.5944,
+    "type": "transferred",
+    "factor": "fixed",
+}
 ISR = {"tax_id": 91, "name": "ISR retenido", "rate": 0.10, "type": "withheld", "factor": "rate"}
 
 
 def iva_tax(rate: Decimal) -> dict:
-    return {"tax_id": IVA[rate], "name": f"IVA {rate * 100:g}%", "rate": float(rate),
-            "type": "transferred", "factor": "rate"}
+    return {
+        "tax_id": IVA[rate],
+        "name": f"IVA {rate * 100:g}%",
+        "rate": float(rate),
+        "type": "transferred",
+        "factor": "rate",
+    }
 
 
 def ieps_tax(percent: str) -> dict:
-    return {"tax_id": 100 + IEPS_RATES.index(percent), "name": f"IEPS {percent}%",
-            "rate": float(Decimal(percent) / 100), "type": "transferred", "factor": "rate"}
+    return {
+        "tax_id": 100 + IEPS_RATES.index(percent),
+        "name": f"IEPS {percent}%",
+        "rate": float(Decimal(percent) / 100),
+        "type": "transferred",
+        "factor": "rate",
+    }
 
 
 def taxes_of(iva: Decimal | None, ieps: str | None, extras: tuple = ()) -> list[dict]:
@@ -45,9 +61,17 @@ def taxes_of(iva: Decimal | None, ieps: str | None, extras: tuple = ()) -> list[
 
 
 def gx_product(code: str, pre_tax: float, taxes: list[dict]) -> dict:
-    return {"product_id": 7000, "key": code, "name": f"Producto {code}", "for_sale": True,
-            "active": True, "price": pre_tax, "taxes": taxes, "category": {"name": "Botanas"},
-            "stock": []}
+    return {
+        "product_id": 7000,
+        "key": code,
+        "name": f"Producto {code}",
+        "for_sale": True,
+        "active": True,
+        "price": pre_tax,
+        "taxes": taxes,
+        "category": {"name": "Botanas"},
+        "stock": [],
+    }
 
 
 def handy_price(product: dict) -> float:
@@ -59,15 +83,34 @@ def handy_price(product: dict) -> float:
 
 def handy_line_price(price: float, discount: Decimal) -> float:
     """What Handy sends as the item `price`: tax included, after discount, in cents."""
-    return float((Decimal(repr(price)) * (1 - discount / 100)).quantize(Decimal("0.01"), ROUND_HALF_UP))
+    return float(
+        (Decimal(repr(price)) * (1 - discount / 100)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    )
 
 
 def push(product: dict, price: float, quantity: float) -> dict:
-    order = {"id": 1, "dateCreated": "2026-11-27T15:04:05Z", "salesType": "Preventa",
-             "items": [{"id": 1, "product": {"code": product["key"]}, "quantity": quantity,
-                        "price": price, "total": price * quantity}]}
-    document = build_document(order, doc_type="sales_order", branch_id=BRANCH, client_id=1,
-                              seller_id=None, products_by_key={product["key"]: product})
+    order = {
+        "id": 1,
+        "dateCreated": "2026-11-27T15:04:05Z",
+        "salesType": "Preventa",
+        "items": [
+            {
+                "id": 1,
+                "product": {"code": product["key"]},
+                "quantity": quantity,
+                "price": price,
+                "total": price * quantity,
+            }
+        ],
+    }
+    document = build_document(
+        order,
+        doc_type="sales_order",
+        branch_id=BRANCH,
+        client_id=1,
+        seller_id=None,
+        products_by_key={product["key"]: product},
+    )
     [line] = document.body["items"]
     return line
 
@@ -119,8 +162,11 @@ WORKED = [  # (IVA rate, IEPS %, pre-tax, after-tax)
 ]
 
 
-@pytest.mark.parametrize(("iva", "ieps", "pre_tax", "after_tax"), WORKED,
-                         ids=[f"iva{a}-ieps{b}-{c}" for a, b, c, _ in WORKED])
+@pytest.mark.parametrize(
+    ("iva", "ieps", "pre_tax", "after_tax"),
+    WORKED,
+    ids=[f"iva{a}-ieps{b}-{c}" for a, b, c, _ in WORKED],
+)
 def test_p6_o5_worked_example_per_tax_case(iva, ieps, pre_tax, after_tax):
     """P6: after-tax = pre-tax x (1 + IEPS) x (1 + IVA), to cents; O5: one unit sold at that
     price is pushed so that Gestionix's line total is the same amount; Handy's own tax is the
@@ -186,7 +232,9 @@ def test_p6_handy_base_price_is_the_gestionix_pre_tax_price(pre_tax, iva, ieps):
     that is the pre-tax price up to the cent rounding of the price."""
     product = gx_product("P", float(pre_tax), taxes_of(iva, ieps))
     row = map_products([product], BRANCH).desired.iloc[0]
-    derived = Decimal(repr(float(row["price"]))) / (1 + Decimal(repr(float(row["tax_amount"]))) / 100)
+    derived = Decimal(repr(float(row["price"]))) / (
+        1 + Decimal(repr(float(row["tax_amount"]))) / 100
+    )
     assert abs(derived - pre_tax) <= Decimal("0.005")
     assert row["base_price"] == float(pre_tax)
 
@@ -196,30 +244,51 @@ def test_p6_handy_base_price_is_the_gestionix_pre_tax_price(pre_tax, iva, ieps):
 def test_o5_document_total_right_whether_gestionix_rounds_lines_or_the_sum(lines):
     """Per line the unrounded Gestionix amount is within 0.0001 of Handy's, so even a Gestionix
     that rounds only the document sum lands within 0.005 + n x 0.0001 of Handy's total."""
-    products = {f"P{i}": gx_product(f"P{i}", float(p), taxes_of(iva, ieps))
-                for i, (p, iva, ieps, _) in enumerate(lines)}
+    products = {
+        f"P{i}": gx_product(f"P{i}", float(p), taxes_of(iva, ieps))
+        for i, (p, iva, ieps, _) in enumerate(lines)
+    }
     items = []
     for i, (_, _, _, quantity) in enumerate(lines):
         price = handy_price(products[f"P{i}"])
         items.append({"id": i, "product": {"code": f"P{i}"}, "quantity": quantity, "price": price})
-    order = {"id": 1, "dateCreated": "2026-11-27T15:04:05Z", "salesType": "Preventa", "items": items}
-    document = build_document(order, doc_type="sale", branch_id=BRANCH, client_id=1,
-                              seller_id=None, products_by_key=products)
+    order = {
+        "id": 1,
+        "dateCreated": "2026-11-27T15:04:05Z",
+        "salesType": "Preventa",
+        "items": items,
+    }
+    document = build_document(
+        order,
+        doc_type="sale",
+        branch_id=BRANCH,
+        client_id=1,
+        seller_id=None,
+        products_by_key=products,
+    )
     handy_total = sum(Decimal(repr(i["price"])) * Decimal(repr(i["quantity"])) for i in items)
     unrounded = Decimal(0)
     for index, line in enumerate(document.body["items"]):
         product = products[f"P{index}"]
         by_id = {tax["tax_id"]: tax for tax in product["taxes"]}
         taxes = [by_id[ref["tax_id"]] for ref in line["taxes"]]
-        unrounded += Decimal(repr(line_amount_with_taxes(line["quantity"] * line["unit_price"], taxes)))
+        unrounded += Decimal(
+            repr(line_amount_with_taxes(line["quantity"] * line["unit_price"], taxes))
+        )
     once = unrounded.quantize(Decimal("0.01"), ROUND_HALF_UP)
-    assert abs(once - handy_total) <= Decimal("0.005") + len(lines) * Decimal("0.0001") + Decimal("1e-9")
+    assert abs(once - handy_total) <= Decimal("0.005") + len(lines) * Decimal("0.0001") + Decimal(
+        "1e-9"
+    )
     assert abs(document.expected_gestionix_total - handy_total) <= len(lines) * Decimal("0.01")
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.decimals(min_value=Decimal("0.01"), max_value=Decimal(100000), places=2),
-       st.integers(min_value=1, max_value=100), ivas, st.sampled_from([None, *IEPS_RATES[:-1]]))
+@given(
+    st.decimals(min_value=Decimal("0.01"), max_value=Decimal(100000), places=2),
+    st.integers(min_value=1, max_value=100),
+    ivas,
+    st.sampled_from([None, *IEPS_RATES[:-1]]),
+)
 def test_o5_everyday_lines_need_at_most_six_decimals(price, quantity, iva, ieps):
     """Up to 100 units, up to IEPS 53 % + IVA 16 % (factor 1.77), the unit price fits the 6
     decimals a CFDI unit value allows (at IEPS 160 % a 7th decimal may be needed)."""

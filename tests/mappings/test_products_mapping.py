@@ -516,11 +516,15 @@ def test_p8_update_body_with_current_sends_only_changed_fields():
     }
     iva16 = {"name": "IVA 16%", "amount": 16.0}
     assert product_update_body(row, current=current) == {
-        "price": 12.01, "basePrice": 10.35, "tax": iva16
+        "price": 12.01,
+        "basePrice": 10.35,
+        "tax": iva16,
     }
     ieps = {"name": "IVA 16% + IEPS 8%", "amount": 25.28}
     assert product_update_body(one(taxes=[IVA16, IEPS8]), current=current) == {
-        "price": 12.95, "basePrice": 10.34, "tax": ieps
+        "price": 12.95,
+        "basePrice": 10.34,
+        "tax": ieps,
     }
     assert product_update_body(one(), current={**current, "taxOptional": {"amount": 8.0}}) == {
         "taxOptional": None

@@ -29,11 +29,18 @@ def test_s2_n_tenants_spread_evenly_over_the_ten_minutes(count):
     assert set(per_minute) <= set(range(CADENCE_MINUTES))
     assert sum(per_minute.values()) == count
     full, extra = divmod(count, CADENCE_MINUTES)
-    assert sorted(per_minute.get(m, 0) for m in range(CADENCE_MINUTES)) == [full] * (CADENCE_MINUTES - extra) + [full + 1] * extra
+    assert (
+        sorted(per_minute.get(m, 0) for m in range(CADENCE_MINUTES))
+        == [full] * (CADENCE_MINUTES - extra) + [full + 1] * extra
+    )
 
 
 def test_assignment_is_deterministic_and_starts_from_the_slugs_own_offset():
-    assert assign_offset("abarrotes-lupita", []) == slug_offset("abarrotes-lupita") == assign_offset("abarrotes-lupita", [])
+    assert (
+        assign_offset("abarrotes-lupita", [])
+        == slug_offset("abarrotes-lupita")
+        == assign_offset("abarrotes-lupita", [])
+    )
     own = slug_offset("abarrotes-lupita")
     # its own offset is taken once, every other is free: it moves to the next one
     assert assign_offset("abarrotes-lupita", [own]) == (own + 1) % CADENCE_MINUTES

@@ -26,6 +26,8 @@ def test_o1_d1_a_record_that_failed_temporarily_is_read_again_by_the_next_run():
 
 def test_o1_handy_timestamps_are_read_as_aware_utc():
     assert parse_timestamp("2023-02-26T07:14:32Z") == datetime(2023, 2, 26, 7, 14, 32, tzinfo=UTC)
-    assert parse_timestamp("2023-02-26T01:14:32-06:00") == datetime(2023, 2, 26, 7, 14, 32, tzinfo=UTC)
+    assert parse_timestamp("2023-02-26T01:14:32-06:00") == datetime(
+        2023, 2, 26, 7, 14, 32, tzinfo=UTC
+    )
     assert parse_timestamp("2023-02-26T07:14:32") == datetime(2023, 2, 26, 7, 14, 32, tzinfo=UTC)
     assert parse_timestamp("") is None and parse_timestamp(None) is None

@@ -48,8 +48,14 @@ def test_dns_failure_names_the_system_and_its_url():
     url = "https://api.gestionix.invalid/api/v3"
 
     async def call():
-        async with GestionixClient(url, "u@x.mx", "pw-secret", tenant="t", retry_policy=ONE_TRY,
-                                   transport=httpx.MockTransport(no_such_host)) as gestionix:
+        async with GestionixClient(
+            url,
+            "u@x.mx",
+            "pw-secret",
+            tenant="t",
+            retry_policy=ONE_TRY,
+            transport=httpx.MockTransport(no_such_host),
+        ) as gestionix:
             await gestionix.list_companies()
 
     with pytest.raises(Unreachable) as caught:
@@ -67,16 +73,21 @@ def yaml_copy(tmp_path):
 
 
 @pytest.mark.flow
-def test_a4_tenant_check_on_stopped_systems_names_both_urls_and_gives_up_after_two_tries(prefect_harness, yaml_copy):
+def test_a4_tenant_check_on_stopped_systems_names_both_urls_and_gives_up_after_two_tries(
+    prefect_harness, yaml_copy
+):
     """A stopped sandbox: each system's line names its URL; the check does not spend a run's
     retry budget (2 attempts, not 6), so it ends in seconds."""
     from clients.credentials import GestionixCredentials, HandyCredentials
 
     handy_url = f"http://127.0.0.1:{_closed_port()}/api/v2"
     gestionix_url = f"http://127.0.0.1:{_closed_port()}/api/v3"
-    HandyCredentials(base_url=handy_url, api_token="tok").save("demo-handy", overwrite=True, _sync=True)
+    HandyCredentials(base_url=handy_url, api_token="tok").save(
+        "demo-handy", overwrite=True, _sync=True
+    )
     GestionixCredentials(base_url=gestionix_url, user="u", password="pw").save(
-        "demo-gestionix", overwrite=True, _sync=True)
+        "demo-gestionix", overwrite=True, _sync=True
+    )
     result = CliRunner().invoke(app, ["tenant", "check", "demo", "--file", str(yaml_copy)])
     assert result.exit_code == 1
     assert f"FAIL Handy credentials: Handy at {handy_url} refused the connection" in result.output
@@ -86,29 +97,41 @@ def test_a4_tenant_check_on_stopped_systems_names_both_urls_and_gives_up_after_t
 
 @pytest.mark.flow
 def test_a4_run_before_activation_fails_in_one_line_without_traceback(prefect_harness, yaml_copy):
-    result = CliRunner().invoke(app, ["run", "orders", "--tenant", "demo", "--file", str(yaml_copy)])
+    result = CliRunner().invoke(
+        app, ["run", "orders", "--tenant", "demo", "--file", str(yaml_copy)]
+    )
     assert result.exit_code == 1
-    expected = ("demo-orders: Failed — tenant demo has no orders cursor: run activate first (RULES A4), "
-                "or pass since (a backfill start date)")
+    expected = (
+        "demo-orders: Failed — tenant demo has no orders cursor: run activate first (RULES A4), "
+        "or pass since (a backfill start date)"
+    )
     assert result.stdout.strip().splitlines() == [expected]
     assert "Traceback" not in result.stdout + result.stderr
 
 
 def test_run_with_an_unknown_tenant_lists_the_known_ones(yaml_copy):
-    result = CliRunner().invoke(app, ["run", "orders", "--tenant", "nosuch", "--file", str(yaml_copy)])
+    result = CliRunner().invoke(
+        app, ["run", "orders", "--tenant", "nosuch", "--file", str(yaml_copy)]
+    )
     assert result.exit_code == 1
     assert "tenant 'nosuch' is not in prefect.yaml; known tenants: demo" in result.output
 
 
 def test_run_with_an_unknown_flow_lists_the_flows(yaml_copy):
     result = CliRunner().invoke(app, ["run", "order", "--tenant", "demo", "--file", str(yaml_copy)])
-    assert result.exit_code == 1 and "no flow 'order'; the flows are: catalog, customers, orders" in result.output
+    assert (
+        result.exit_code == 1
+        and "no flow 'order'; the flows are: catalog, customers, orders" in result.output
+    )
 
 
 def test_report_on_an_unknown_tenant_fails_with_a_message(yaml_copy):
     result = CliRunner().invoke(app, ["report", "--tenant", "nosuch", "--file", str(yaml_copy)])
     assert result.exit_code == 1
-    assert "tenant 'nosuch' is not in prefect.yaml; known tenants: demo; and the store has no run" in result.output
+    assert (
+        "tenant 'nosuch' is not in prefect.yaml; known tenants: demo; and the store has no run"
+        in result.output
+    )
 
 
 def test_report_of_a_removed_tenant_still_shows_its_history(yaml_copy):
@@ -120,9 +143,11 @@ def test_report_of_a_removed_tenant_still_shows_its_history(yaml_copy):
 
 
 def test_report_table_keeps_the_dry_run_mark(yaml_copy):
-    """"[dry run] …" is text, not Rich markup: the table must show it."""
+    """ "[dry run] …" is text, not Rich markup: the table must show it."""
     run_id = runs.start("demo", "catalog", dry_run=True)
-    runs.finish("demo", run_id, counts={"read": 3}, status="completed", summary="[dry run] would create 3")
+    runs.finish(
+        "demo", run_id, counts={"read": 3}, status="completed", summary="[dry run] would create 3"
+    )
     result = CliRunner().invoke(app, ["report", "--tenant", "demo", "--file", str(yaml_copy)])
     assert result.exit_code == 0, result.output
     assert "[dry run] would create 3" in result.output
@@ -131,8 +156,11 @@ def test_report_table_keeps_the_dry_run_mark(yaml_copy):
 def test_tenant_add_refuses_a_bad_slug_before_asking_for_secrets(yaml_copy, monkeypatch):
     monkeypatch.delenv("HGSYNC_HANDY_TOKEN", raising=False)
     monkeypatch.delenv("HGSYNC_GESTIONIX_PASSWORD", raising=False)
-    result = CliRunner().invoke(app, ["tenant", "add", "Bad Slug!", "--branch", "Matriz", "--file", str(yaml_copy)],
-                                input="")
+    result = CliRunner().invoke(
+        app,
+        ["tenant", "add", "Bad Slug!", "--branch", "Matriz", "--file", str(yaml_copy)],
+        input="",
+    )
     assert result.exit_code == 1
     assert result.output.strip() == (
         "tenant 'Bad Slug!': a slug is 1-63 lowercase letters, digits or dashes, not starting or "
@@ -143,10 +171,28 @@ def test_tenant_add_refuses_a_bad_slug_before_asking_for_secrets(yaml_copy, monk
 def test_tenant_add_explains_a_bad_setting_in_one_line(yaml_copy, monkeypatch):
     monkeypatch.setenv("HGSYNC_HANDY_TOKEN", "tok")
     monkeypatch.setenv("HGSYNC_GESTIONIX_PASSWORD", "pw")
-    result = CliRunner().invoke(app, ["tenant", "add", "lupita", "--branch", "Matriz", "--gestionix-user", "a@b.mx",
-                                      "--handy-url", "hub.handy.la/api/v2", "--yaml-only", "--file", str(yaml_copy)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "tenant",
+            "add",
+            "lupita",
+            "--branch",
+            "Matriz",
+            "--gestionix-user",
+            "a@b.mx",
+            "--handy-url",
+            "hub.handy.la/api/v2",
+            "--yaml-only",
+            "--file",
+            str(yaml_copy),
+        ],
+    )
     assert result.exit_code == 1
-    assert result.output.strip() == "tenant lupita: base_url: base_url 'hub.handy.la/api/v2' must start with http:// or https://"
+    assert (
+        result.output.strip()
+        == "tenant lupita: base_url: base_url 'hub.handy.la/api/v2' must start with http:// or https://"
+    )
 
 
 def test_sandbox_on_a_busy_port_says_so_in_one_line():
@@ -155,7 +201,19 @@ def test_sandbox_on_a_busy_port_says_so_in_one_line():
         holder.listen()
         port = holder.getsockname()[1]
         result = CliRunner().invoke(
-            app, ["sandbox", "--handy-port", str(port), "--gestionix-port", "0", "--products", "5", "--customers", "2"])
+            app,
+            [
+                "sandbox",
+                "--handy-port",
+                str(port),
+                "--gestionix-port",
+                "0",
+                "--products",
+                "5",
+                "--customers",
+                "2",
+            ],
+        )
     assert result.exit_code == 1
     assert result.stderr.strip() == (
         f"Handy sandbox: port {port} on 127.0.0.1 is in use (Address already in use); "
@@ -165,7 +223,9 @@ def test_sandbox_on_a_busy_port_says_so_in_one_line():
 
 
 @pytest.mark.flow
-def test_demo_never_overwrites_the_demo_tenants_blocks(prefect_harness, monkeypatch, tmp_path, capsys):
+def test_demo_never_overwrites_the_demo_tenants_blocks(
+    prefect_harness, monkeypatch, tmp_path, capsys
+):
     """`hgsync demo` with 8701 busy (a running `hgsync sandbox`) says so, uses free ports, and saves
     its own blocks: the deployed demo tenant's blocks keep their URLs and secrets."""
     from clients.credentials import GestionixCredentials, HandyCredentials
@@ -178,11 +238,15 @@ def test_demo_never_overwrites_the_demo_tenants_blocks(prefect_harness, monkeypa
     except OSError:
         pass  # already busy: the demo meets the same situation
 
-    monkeypatch.setenv("HGSYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'unused.db'}")  # restored after the test
+    monkeypatch.setenv(
+        "HGSYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'unused.db'}"
+    )  # restored after the test
     HandyCredentials(base_url="http://127.0.0.1:8701/api/v2", api_token="deployed").save(
-        "demo-handy", overwrite=True, _sync=True)
-    GestionixCredentials(base_url="http://127.0.0.1:8702/api/v3", user="u", password="deployed").save(
-        "demo-gestionix", overwrite=True, _sync=True)
+        "demo-handy", overwrite=True, _sync=True
+    )
+    GestionixCredentials(
+        base_url="http://127.0.0.1:8702/api/v3", user="u", password="deployed"
+    ).save("demo-gestionix", overwrite=True, _sync=True)
     try:
         assert run_demo(products=20, customers=5, cycles=1) == 0
     finally:
@@ -190,6 +254,12 @@ def test_demo_never_overwrites_the_demo_tenants_blocks(prefect_harness, monkeypa
     assert "ports 8701/8702 are busy" in capsys.readouterr().out
     handy = HandyCredentials.load("demo-handy", _sync=True)
     gestionix = GestionixCredentials.load("demo-gestionix", _sync=True)
-    assert handy.api_token.get_secret_value() == "deployed" and handy.base_url == "http://127.0.0.1:8701/api/v2"
+    assert (
+        handy.api_token.get_secret_value() == "deployed"
+        and handy.base_url == "http://127.0.0.1:8701/api/v2"
+    )
     assert gestionix.password.get_secret_value() == "deployed"
-    assert HandyCredentials.load("demo-run-handy", _sync=True).api_token.get_secret_value() == "demo-handy-token"
+    assert (
+        HandyCredentials.load("demo-run-handy", _sync=True).api_token.get_secret_value()
+        == "demo-handy-token"
+    )

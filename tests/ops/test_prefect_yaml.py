@@ -24,16 +24,26 @@ def yaml_copy(tmp_path):
 
 def test_s1_catalog_and_customers_run_at_8_and_16_utc():
     """S1 (staggered inside the first 10 minutes: demo's catalog at 08:00, its customers at 08:05)."""
-    crons = {spec.name: spec.schedules for spec in deployments.deployments() if spec.flow_key in ("catalog", "customers")}
+    crons = {
+        spec.name: spec.schedules
+        for spec in deployments.deployments()
+        if spec.flow_key in ("catalog", "customers")
+    }
     assert crons["demo-catalog"] == [{"cron": "0 8,16 * * *", "timezone": "UTC", "active": False}]
     assert crons["demo-customers"] == [{"cron": "5 8,16 * * *", "timezone": "UTC", "active": False}]
 
 
 def test_s2_orders_and_deletions_run_every_ten_minutes():
     """S2 (staggered: demo's order push at :00, its deletions at :05, of every 10 minutes)."""
-    crons = {spec.name: spec.schedules for spec in deployments.deployments() if spec.flow_key in ("orders", "deletions")}
+    crons = {
+        spec.name: spec.schedules
+        for spec in deployments.deployments()
+        if spec.flow_key in ("orders", "deletions")
+    }
     assert crons["demo-orders"] == [{"cron": "*/10 * * * *", "timezone": "UTC", "active": False}]
-    assert crons["demo-deletions"] == [{"cron": "5-59/10 * * * *", "timezone": "UTC", "active": False}]
+    assert crons["demo-deletions"] == [
+        {"cron": "5-59/10 * * * *", "timezone": "UTC", "active": False}
+    ]
 
 
 def _fires(cron: str, count: int, start: datetime) -> list[datetime]:
@@ -42,15 +52,27 @@ def _fires(cron: str, count: int, start: datetime) -> list[datetime]:
 
 
 def _add(path, *slugs):
-    return [deployments.add_tenant(TenantConfig(slug=slug, gestionix_branch="Norte", handy_credentials=f"{slug}-handy",
-                                                gestionix_credentials=f"{slug}-gestionix"), path) for slug in slugs]
+    return [
+        deployments.add_tenant(
+            TenantConfig(
+                slug=slug,
+                gestionix_branch="Norte",
+                handy_credentials=f"{slug}-handy",
+                gestionix_credentials=f"{slug}-gestionix",
+            ),
+            path,
+        )
+        for slug in slugs
+    ]
 
 
 def test_s2_added_tenants_are_staggered_every_ten_minutes_and_spread_evenly(yaml_copy):
     """S2: each tenant's order push and deletion runs still fire every 10 minutes (Prefect's own cron
     reading), at the tenant's own minute; 30 tenants (31 with demo) fill each minute 3 or 4 times."""
     offsets = _add(yaml_copy, *(f"tienda-{i}" for i in range(30)))
-    assert deployments.schedule_offsets(yaml_copy) == {"demo": 0} | {f"tienda-{i}": o for i, o in enumerate(offsets)}
+    assert deployments.schedule_offsets(yaml_copy) == {"demo": 0} | {
+        f"tienda-{i}": o for i, o in enumerate(offsets)
+    }
     assert sorted(Counter([0, *offsets]).values()) == [3] * 9 + [4]
     start = datetime(2026, 11, 30, 0, 0, 30, tzinfo=UTC)
     for spec in deployments.deployments(yaml_copy):
@@ -59,12 +81,19 @@ def test_s2_added_tenants_are_staggered_every_ten_minutes_and_spread_evenly(yaml
         (schedule,) = spec.schedules
         assert schedule["timezone"] == "UTC" and schedule["active"] is False, spec.name
         fires = _fires(schedule["cron"], 7, start)
-        assert all((b - a).total_seconds() == 600 for a, b in itertools.pairwise(fires)), (spec.name, fires)
+        assert all((b - a).total_seconds() == 600 for a, b in itertools.pairwise(fires)), (
+            spec.name,
+            fires,
+        )
         offset = deployments.schedule_offsets(yaml_copy)[spec.parameters["tenant"]["slug"]]
-        assert fires[0].minute % 10 == (offset if spec.flow_key == "orders" else (offset + 5) % 10), spec.name
+        assert fires[0].minute % 10 == (
+            offset if spec.flow_key == "orders" else (offset + 5) % 10
+        ), spec.name
 
 
-def test_s1_added_tenants_sync_catalog_and_customers_twice_a_day_in_the_first_ten_minutes(yaml_copy):
+def test_s1_added_tenants_sync_catalog_and_customers_twice_a_day_in_the_first_ten_minutes(
+    yaml_copy,
+):
     _add(yaml_copy, *(f"tienda-{i}" for i in range(10)))
     minutes = set()
     for spec in deployments.deployments(yaml_copy):
@@ -96,8 +125,11 @@ def test_manual_flows_have_no_schedule_and_every_tenant_has_every_deployment():
     for slug in deployments.tenants():
         assert {f"{slug}-{key}" for key in deployments.FLOWS} <= names
     assert all(not spec.schedules for spec in specs if spec.flow_key in ("activate", "replay"))
-    assert all(spec.schedules == [{"cron": "30 7 * * *", "timezone": "UTC", "active": False}]
-               for spec in specs if spec.flow_key == "reconcile")
+    assert all(
+        spec.schedules == [{"cron": "30 7 * * *", "timezone": "UTC", "active": False}]
+        for spec in specs
+        if spec.flow_key == "reconcile"
+    )
 
 
 def test_s1_s2_s3_served_deployments_carry_the_same_schedules_and_limits():
@@ -115,8 +147,15 @@ def test_s1_s2_s3_served_deployments_carry_the_same_schedules_and_limits():
 
 def test_a4_every_schedule_is_created_paused_and_a_new_tenant_too(yaml_copy):
     """A4: before activation no run is scheduled, so none fails for want of it."""
-    deployments.add_tenant(TenantConfig(slug="lupita", gestionix_branch="Norte", handy_credentials="lupita-handy",
-                                        gestionix_credentials="lupita-gestionix"), yaml_copy)
+    deployments.add_tenant(
+        TenantConfig(
+            slug="lupita",
+            gestionix_branch="Norte",
+            handy_credentials="lupita-handy",
+            gestionix_credentials="lupita-gestionix",
+        ),
+        yaml_copy,
+    )
     scheduled = [spec for spec in deployments.deployments(yaml_copy) if spec.schedules]
     assert {spec.name for spec in scheduled} >= {"lupita-orders", "demo-orders", "lupita-catalog"}
     assert all(schedule["active"] is False for spec in scheduled for schedule in spec.schedules)
@@ -144,8 +183,11 @@ def test_entrypoints_point_at_the_flows_and_tags_name_tenant_and_flow():
 def test_adding_a_tenant_keeps_comments_and_existing_deployments(yaml_copy):
     before = yaml_copy.read_text()
     tenant = TenantConfig(
-        slug="lupita", gestionix_branch="Sucursal Norte", handy_credentials="lupita-handy",
-        gestionix_credentials="lupita-gestionix", sync_inventory=False,
+        slug="lupita",
+        gestionix_branch="Sucursal Norte",
+        handy_credentials="lupita-handy",
+        gestionix_credentials="lupita-gestionix",
+        sync_inventory=False,
     )
     deployments.add_tenant(tenant, yaml_copy)
     after = yaml_copy.read_text()
@@ -164,7 +206,9 @@ def test_unknown_tenant_lists_the_known_ones():
         deployments.tenant("nope")
 
 
-def test_a7_removing_the_last_tenant_leaves_a_file_prefect_reads_and_a_tenant_can_be_added_again(yaml_copy):
+def test_a7_removing_the_last_tenant_leaves_a_file_prefect_reads_and_a_tenant_can_be_added_again(
+    yaml_copy,
+):
     removed = deployments.remove_tenant("demo", yaml_copy)
     assert len(removed) == len(deployments.FLOWS)
     as_prefect = deployments.read_as_prefect(yaml_copy)  # the loader `prefect deploy` uses
@@ -172,7 +216,9 @@ def test_a7_removing_the_last_tenant_leaves_a_file_prefect_reads_and_a_tenant_ca
     assert "demo" not in yaml_copy.read_text().split("tenants:")[1]  # no orphaned demo comment
     assert deployments.tenants(yaml_copy) == {} and deployments.deployments(yaml_copy) == []
     tenant = TenantConfig(
-        slug="lupita", gestionix_branch="Sucursal Norte", handy_credentials="lupita-handy",
+        slug="lupita",
+        gestionix_branch="Sucursal Norte",
+        handy_credentials="lupita-handy",
         gestionix_credentials="lupita-gestionix",
     )
     deployments.add_tenant(tenant, yaml_copy)
@@ -182,9 +228,15 @@ def test_a7_removing_the_last_tenant_leaves_a_file_prefect_reads_and_a_tenant_ca
 
 def test_a7_removing_a_tenant_takes_its_marker_comment_and_keeps_the_others_deployments(yaml_copy):
     for slug in ("lupita", "pepe"):
-        deployments.add_tenant(TenantConfig(
-            slug=slug, gestionix_branch="Norte", handy_credentials=f"{slug}-h", gestionix_credentials=f"{slug}-g",
-        ), yaml_copy)
+        deployments.add_tenant(
+            TenantConfig(
+                slug=slug,
+                gestionix_branch="Norte",
+                handy_credentials=f"{slug}-h",
+                gestionix_credentials=f"{slug}-g",
+            ),
+            yaml_copy,
+        )
     deployments.remove_tenant("demo", yaml_copy)
     deployments.remove_tenant("pepe", yaml_copy)
     text = yaml_copy.read_text()

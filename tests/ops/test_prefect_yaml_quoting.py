@@ -15,13 +15,59 @@ from ops import deployments
 # Strings a YAML 1.1 reader turns into something else when written plain, and strings that need
 # quoting or escaping in any YAML.
 HOSTILE = [
-    "yes", "No", "on", "OFF", "y", "n", "true", "False", "~", "null", "Null", "",
-    "12:30", "1:02:03", "0123", "0o17", "1e3", "1_000", "0x1F", "0b101", "1.5", ".inf", "-.nan",
-    "2026-11-27", "2026-11-27 08:00:00",
-    " leading", "trailing ", "  ", "*alias", "&anchor", "# comment", "a # b", "key: value",
-    "'single'", '"double"', "it's", "back\\slash", "line\nbreak", "tab\there", "nul\x00byte",
-    "- dash", "? question", "!tag", "%percent", "@at", "`tick", "[list]", "{map}", "a, b",
-    "Sucursal Peñón", "Café “Norte”", "=", "<<",
+    "yes",
+    "No",
+    "on",
+    "OFF",
+    "y",
+    "n",
+    "true",
+    "False",
+    "~",
+    "null",
+    "Null",
+    "",
+    "12:30",
+    "1:02:03",
+    "0123",
+    "0o17",
+    "1e3",
+    "1_000",
+    "0x1F",
+    "0b101",
+    "1.5",
+    ".inf",
+    "-.nan",
+    "2026-11-27",
+    "2026-11-27 08:00:00",
+    " leading",
+    "trailing ",
+    "  ",
+    "*alias",
+    "&anchor",
+    "# comment",
+    "a # b",
+    "key: value",
+    "'single'",
+    '"double"',
+    "it's",
+    "back\\slash",
+    "line\nbreak",
+    "tab\there",
+    "nul\x00byte",
+    "- dash",
+    "? question",
+    "!tag",
+    "%percent",
+    "@at",
+    "`tick",
+    "[list]",
+    "{map}",
+    "a, b",
+    "Sucursal Peñón",
+    "Café “Norte”",
+    "=",
+    "<<",
 ]
 
 
@@ -45,9 +91,11 @@ def test_a1_hostile_branch_and_company_read_by_prefect_deploy_as_written(yaml_co
     """A1: a sucursal or company called `yes`, `12:30`, `0123`, `~`... reaches the flow as that
     string, through the very loader `prefect deploy` uses, and through `hgsync run`'s reader."""
     config = TenantConfig(  # an empty or blank branch is refused by TenantConfig itself
-        slug="lupita", gestionix_branch=value if value.strip() else "Matriz",
+        slug="lupita",
+        gestionix_branch=value if value.strip() else "Matriz",
         gestionix_company=value or None,
-        handy_credentials="lupita-handy", gestionix_credentials="lupita-gestionix",
+        handy_credentials="lupita-handy",
+        gestionix_credentials="lupita-gestionix",
     )
     deployments.add_tenant(config, yaml_copy)
     wanted = config.model_dump(mode="json")
@@ -66,7 +114,9 @@ def test_every_hostile_string_round_trips_through_yaml_1_1_as_key_and_value(tmp_
 
     path = tmp_path / "values.yaml"
     with path.open("w", encoding="utf-8") as handle:
-        deployments._yaml().dump(deployments.quoted_where_needed({value: [value, {"v": value}]}), handle)
+        deployments._yaml().dump(
+            deployments.quoted_where_needed({value: [value, {"v": value}]}), handle
+        )
     with path.open(encoding="utf-8") as handle:
         assert yaml.safe_load(handle) == {value: [value, {"v": value}]}
 
@@ -76,7 +126,9 @@ def test_s3_hostile_slugs_name_their_deployments_as_written(yaml_copy, slug):
     """S3 relies on one deployment per tenant x flow: a slug that YAML 1.1 would read as a bool,
     a number or null keeps its name, its tags and its tenant key."""
     config = TenantConfig(
-        slug=slug, gestionix_branch="Matriz", handy_credentials=f"{slug}-handy",
+        slug=slug,
+        gestionix_branch="Matriz",
+        handy_credentials=f"{slug}-handy",
         gestionix_credentials=f"{slug}-gestionix",
     )
     deployments.add_tenant(config, yaml_copy)
@@ -90,8 +142,11 @@ def test_ordinary_values_stay_plain_and_the_file_stays_ascii(yaml_copy):
     """Only what needs quoting is quoted (the file stays readable), and non-ASCII is escaped so
     the file reads the same in any locale's encoding."""
     config = TenantConfig(
-        slug="abarrotes-lupita", gestionix_branch="Sucursal Norte", gestionix_company="Peñón 12:30",
-        handy_credentials="abarrotes-lupita-handy", gestionix_credentials="abarrotes-lupita-gestionix",
+        slug="abarrotes-lupita",
+        gestionix_branch="Sucursal Norte",
+        gestionix_company="Peñón 12:30",
+        handy_credentials="abarrotes-lupita-handy",
+        gestionix_credentials="abarrotes-lupita-gestionix",
     )
     deployments.add_tenant(config, yaml_copy)
     text = yaml_copy.read_text(encoding="utf-8")
@@ -104,8 +159,12 @@ def test_ordinary_values_stay_plain_and_the_file_stays_ascii(yaml_copy):
 @pytest.mark.parametrize("value", ["yes", "OFF", "12:30", "0123", "~", "1e3"])
 def test_a7_tenant_set_writes_hostile_values_read_by_prefect_deploy_as_written(yaml_copy, value):
     """A7: changing a setting with `tenant set` quotes like `tenant add` does."""
-    config = TenantConfig(slug="lupita", gestionix_branch="Matriz", handy_credentials="lupita-handy",
-                          gestionix_credentials="lupita-gestionix")
+    config = TenantConfig(
+        slug="lupita",
+        gestionix_branch="Matriz",
+        handy_credentials="lupita-handy",
+        gestionix_credentials="lupita-gestionix",
+    )
     deployments.add_tenant(config, yaml_copy)
     changed = config.model_copy(update={"gestionix_branch": value, "gestionix_company": value})
     deployments.update_tenant(changed, yaml_copy)

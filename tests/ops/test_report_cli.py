@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from typer.testing import CliRunner
 
@@ -15,10 +15,25 @@ from store import dead_letters, runs
 
 def _seed_store():
     run_id = runs.start("acme", "orders")
-    runs.add_items("acme", run_id, [{"entity": "order", "key": "77", "action": "failed",
-                                     "reason": "product REF-9 not in Gestionix branch Matriz"}])
-    runs.finish("acme", run_id, counts={"read": 13, "created": 12, "failed": 1}, status="completed_with_issues",
-                summary="12 created, 1 failed — order 77: product REF-9 not in Gestionix branch Matriz")
+    runs.add_items(
+        "acme",
+        run_id,
+        [
+            {
+                "entity": "order",
+                "key": "77",
+                "action": "failed",
+                "reason": "product REF-9 not in Gestionix branch Matriz",
+            }
+        ],
+    )
+    runs.finish(
+        "acme",
+        run_id,
+        counts={"read": 13, "created": 12, "failed": 1},
+        status="completed_with_issues",
+        summary="12 created, 1 failed — order 77: product REF-9 not in Gestionix branch Matriz",
+    )
     dead_letters.put("acme", "order", "77", "product REF-9 not in Gestionix branch Matriz")
     other = runs.start("zeta", "orders")
     runs.finish("zeta", other, counts={"read": 1}, status="completed")
@@ -31,7 +46,15 @@ def test_x1_report_json_is_stable_and_tenant_scoped():
     result = CliRunner().invoke(app, ["report", "--tenant", "acme", "--format", "json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert set(data) == {"version", "tenant", "generated_at", "since", "flow", "runs", "dead_letters"}
+    assert set(data) == {
+        "version",
+        "tenant",
+        "generated_at",
+        "since",
+        "flow",
+        "runs",
+        "dead_letters",
+    }
     assert data["version"] == 1 and data["tenant"] == "acme"
     [run] = data["runs"]
     assert run["id"] == run_id and run["counts"] == {"read": 13, "created": 12, "failed": 1}
@@ -48,7 +71,9 @@ def test_report_csv_and_table_and_flow_filter():
     assert rows[0]["created"] == "12" and rows[1]["key"] == "77"
     table = CliRunner().invoke(app, ["report", "--tenant", "acme"])
     assert table.exit_code == 0 and "REF-9" in table.output
-    filtered = CliRunner().invoke(app, ["report", "--tenant", "acme", "--flow", "catalog", "--format", "json"])
+    filtered = CliRunner().invoke(
+        app, ["report", "--tenant", "acme", "--flow", "catalog", "--format", "json"]
+    )
     assert json.loads(filtered.output)["runs"] == []
     bad = CliRunner().invoke(app, ["report", "--tenant", "acme", "--format", "xml"])
     assert bad.exit_code != 0
@@ -65,7 +90,7 @@ def test_prune_counts_without_yes_and_deletes_with_it():
 
     with session_scope() as session:
         row = session.get(SyncRun, old)
-        row.started_at = datetime.now(timezone.utc) - timedelta(days=500)
+        row.started_at = datetime.now(UTC) - timedelta(days=500)
         session.add(row)
     assert "1 runs" in CliRunner().invoke(app, ["prune", "--tenant", "acme"]).output
     done = CliRunner().invoke(app, ["prune", "--tenant", "acme", "--yes"])

@@ -24,7 +24,9 @@ async def test_gestionix_login_is_not_a_write(gx, gx_ctl):
 
 async def test_knobs_get_set_and_bad_knob(handy_ctl):
     assert (await handy_ctl.get("/knobs")).json()["rate_limit_per_minute"] == 500
-    updated = (await handy_ctl.put("/knobs", json={"latency_ms": 15, "rate_limit_per_minute": 0})).json()
+    updated = (
+        await handy_ctl.put("/knobs", json={"latency_ms": 15, "rate_limit_per_minute": 0})
+    ).json()
     assert updated["latency_ms"] == 15 and updated["rate_limit_per_minute"] is None
     bad = await handy_ctl.put("/knobs", json={"bogus": 1})
     assert bad.status_code == 400 and "bogus" in bad.json()["message"]
@@ -47,20 +49,42 @@ async def test_clock_control(handy_ctl, sb):
 
 async def test_p7_gestionix_product_patch_is_visible_through_the_api(gx, gx_ctl, sb):
     product = (await gx.get("/products", params={"branch_id": 310, "page_size": 1})).json()[0]
-    patched = await gx_ctl.patch(f"/products/{product['product_id']}",
-                                 json={"price": 99.5, "active": False, "for_sale": False,
-                                       "stock": {"Matriz": 7, "Sucursal Norte": 2},
-                                       "taxes": ["IVA 16%", 4], "category": "Botanas"})
+    patched = await gx_ctl.patch(
+        f"/products/{product['product_id']}",
+        json={
+            "price": 99.5,
+            "active": False,
+            "for_sale": False,
+            "stock": {"Matriz": 7, "Sucursal Norte": 2},
+            "taxes": ["IVA 16%", 4],
+            "category": "Botanas",
+        },
+    )
     assert patched.status_code == 200, patched.text
     again = (await gx.get("/products", params={"branch_id": 310, "page_size": 1})).json()[0]
     assert again["price"] == 99.5 and again["active"] is False and again["for_sale"] is False
-    assert again["stock"] == [{"branch_id": 310, "quantity": 7.0}, {"branch_id": 311, "quantity": 2.0}]
-    assert [t["tax_id"] for t in again["taxes"]] == [1, 4] and again["category"]["name"] == "Botanas"
+    assert again["stock"] == [
+        {"branch_id": 310, "quantity": 7.0},
+        {"branch_id": 311, "quantity": 2.0},
+    ]
+    assert [t["tax_id"] for t in again["taxes"]] == [1, 4] and again["category"][
+        "name"
+    ] == "Botanas"
 
 
 async def test_gestionix_product_upsert_creates_and_limits_to_branches(gx, gx_ctl):
-    created = (await gx_ctl.put("/products", json={"key": "NEW-1", "name": "Agua de horchata 1 L",
-                                                   "price": 20.0, "taxes": [1], "branches": ["Sucursal Norte"]})).json()
+    created = (
+        await gx_ctl.put(
+            "/products",
+            json={
+                "key": "NEW-1",
+                "name": "Agua de horchata 1 L",
+                "price": 20.0,
+                "taxes": [1],
+                "branches": ["Sucursal Norte"],
+            },
+        )
+    ).json()
     norte = (await gx.get("/products", params={"branch_id": 311})).json()
     matriz = (await gx.get("/products", params={"branch_id": 310})).json()
     assert created["product_id"] in {p["product_id"] for p in norte}
@@ -70,13 +94,22 @@ async def test_gestionix_product_upsert_creates_and_limits_to_branches(gx, gx_ct
 
 
 async def test_gestionix_client_upsert_and_patch(gx, gx_ctl):
-    created = await gx_ctl.put("/clients", json={"commercial_name": "Cremería Doña Mary", "tax_id": "XAXX010101000",
-                                                 "branch_id": 310, "seller_id": 11})
+    created = await gx_ctl.put(
+        "/clients",
+        json={
+            "commercial_name": "Cremería Doña Mary",
+            "tax_id": "XAXX010101000",
+            "branch_id": 310,
+            "seller_id": 11,
+        },
+    )
     assert created.status_code == 201 and created.json()["seller"]["name"] == "Ana Pérez"
     client_id = created.json()["client_id"]
     patched = (await gx_ctl.patch(f"/clients/{client_id}", json={"active": False})).json()
     assert patched["active"] is False
-    listed = {c["client_id"]: c for c in (await gx.get("/clients", params={"branch_id": 310})).json()}
+    listed = {
+        c["client_id"]: c for c in (await gx.get("/clients", params={"branch_id": 310})).json()
+    }
     assert listed[client_id]["active"] is False
 
 
@@ -84,14 +117,22 @@ async def test_gestionix_documents_by_hand(gx, gx_ctl, sb):
     company = sb.gestionix.companies[92]
     product = next(iter(company.products.values()))
     client = next(iter(company.clients.values()))
-    body = {"branch_id": 310, "client_id": client["client_id"], "date": "2026-11-27T15:04:05Z",
-            "reference": "HANDY-5", "items": [{"product_id": product["product_id"], "quantity": 1,
-                                                "unit_price": 1.0, "taxes": []}]}
+    body = {
+        "branch_id": 310,
+        "client_id": client["client_id"],
+        "date": "2026-11-27T15:04:05Z",
+        "reference": "HANDY-5",
+        "items": [
+            {"product_id": product["product_id"], "quantity": 1, "unit_price": 1.0, "taxes": []}
+        ],
+    }
     doc = (await gx_ctl.post("/documents/sales_orders", json=body)).json()
     forced = await gx_ctl.post("/documents/sales_orders", json={**body, "force": True})
     assert forced.status_code == 201
     await gx_ctl.post(f"/documents/sales_orders/{doc['sales_order_id']}/invoice")
-    assert (await gx_ctl.delete(f"/documents/sales_orders/{doc['sales_order_id']}")).status_code == 204
+    assert (
+        await gx_ctl.delete(f"/documents/sales_orders/{doc['sales_order_id']}")
+    ).status_code == 204
     remaining = (await gx.get("/sales_orders", params={"reference": "HANDY-5"})).json()
     assert [d["sales_order_id"] for d in remaining] == [forced.json()["sales_order_id"]]
     dump = (await gx_ctl.get("/state", params={"only": "sales_orders"})).json()
@@ -100,9 +141,15 @@ async def test_gestionix_documents_by_hand(gx, gx_ctl, sb):
 
 async def test_route_inventory_control(handy, handy_ctl, sb):
     route_id = next(r for r, v in sb.handy.routes.items() if not v["closed"])
-    await handy_ctl.put(f"/routes/{route_id}/inventory", json={"inventory": [{"product": "REF-600", "quantity": 4}]})
-    routes = (await handy.get("/route", params={"closed": "false", "includeInventory": "true"})).json()["routes"]
-    assert next(r for r in routes if r["id"] == route_id)["inventory"] == [{"product": "REF-600", "quantity": 4.0}]
+    await handy_ctl.put(
+        f"/routes/{route_id}/inventory", json={"inventory": [{"product": "REF-600", "quantity": 4}]}
+    )
+    routes = (
+        await handy.get("/route", params={"closed": "false", "includeInventory": "true"})
+    ).json()["routes"]
+    assert next(r for r in routes if r["id"] == route_id)["inventory"] == [
+        {"product": "REF-600", "quantity": 4.0}
+    ]
 
 
 async def test_random_orders_from_existing_catalog(handy_ctl, handy, handy_catalog):

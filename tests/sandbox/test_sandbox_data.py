@@ -45,8 +45,12 @@ def test_c5_sellers_match_by_email_by_name_and_one_not_at_all():
     by_name_only = [s for s in sellers if s not in by_email and normalize_name(s["name"]) in names]
     unmatched = [s for s in sellers if s not in by_email and s not in by_name_only]
     assert len(by_email) >= 2 and len(by_name_only) >= 2 and len(unmatched) == 1
-    assert any(s["name"] != u["name"] for s in by_name_only for u in handy_users
-               if normalize_name(s["name"]) == normalize_name(u["name"]))
+    assert any(
+        s["name"] != u["name"]
+        for s in by_name_only
+        for u in handy_users
+        if normalize_name(s["name"]) == normalize_name(u["name"])
+    )
 
 
 def test_i1_handy_starts_with_users_and_loaded_open_routes_only():

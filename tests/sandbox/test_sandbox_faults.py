@@ -86,8 +86,11 @@ async def test_faults_are_reproducible_from_the_seed(clock):
     outcomes = []
     for _ in range(2):
         sb = build_sandbox(seed=3, products=5, customers=5, clock=clock, handy_fail_rate=0.5)
-        async with httpx.AsyncClient(transport=sb.handy_transport(), base_url=sb.handy_url,
-                                     headers={"Authorization": f"Bearer {sb.handy_token}"}) as client:
+        async with httpx.AsyncClient(
+            transport=sb.handy_transport(),
+            base_url=sb.handy_url,
+            headers={"Authorization": f"Bearer {sb.handy_token}"},
+        ) as client:
             outcomes.append([(await client.get("/user")).status_code for _ in range(12)])
     assert outcomes[0] == outcomes[1] and set(outcomes[0]) - {200}
 

@@ -19,7 +19,10 @@ from store.reporting import build_report
 @pytest.fixture
 def worker_clock_20_minutes_ahead(monkeypatch):
     """Everything that asks Python for the time in the store gets a clock 20 minutes ahead."""
-    ahead = lambda: datetime.now(UTC) + timedelta(minutes=20)
+
+    def ahead():
+        return datetime.now(UTC) + timedelta(minutes=20)
+
     monkeypatch.setattr(store.models, "utcnow", ahead)
     monkeypatch.setattr(runs, "utcnow", ahead)
     monkeypatch.setattr(binder, "utcnow", ahead)
@@ -45,15 +48,36 @@ def test_o8_fence_refuses_the_write_of_a_holder_whose_lease_was_taken(db):
     the check runs in the same transaction as the binding."""
     stale = leases.acquire("acme", "orders", timedelta(seconds=-1), holder="frozen", store=db)
     with pytest.raises(LeaseLost):  # expired: refused even before anyone takes it over
-        binder.bind("acme", "order", "77", None, status="intent", store=db,
-                    fence=lambda session: leases.fence(session, stale))
+        binder.bind(
+            "acme",
+            "order",
+            "77",
+            None,
+            status="intent",
+            store=db,
+            fence=lambda session: leases.fence(session, stale),
+        )
     taker = leases.acquire("acme", "orders", timedelta(minutes=2), store=db)
     with pytest.raises(LeaseLost):
-        binder.bind("acme", "order", "77", None, status="intent", store=db,
-                    fence=lambda session: leases.fence(session, stale))
+        binder.bind(
+            "acme",
+            "order",
+            "77",
+            None,
+            status="intent",
+            store=db,
+            fence=lambda session: leases.fence(session, stale),
+        )
     assert binder.get("acme", "order", "77", store=db) is None
-    binder.bind("acme", "order", "77", None, status="intent", store=db,
-                fence=lambda session: leases.fence(session, taker))
+    binder.bind(
+        "acme",
+        "order",
+        "77",
+        None,
+        status="intent",
+        store=db,
+        fence=lambda session: leases.fence(session, taker),
+    )
     assert binder.get("acme", "order", "77", store=db).status == "intent"
     with pytest.raises(LeaseLost, match="lost"):
         stale.renew()

@@ -72,7 +72,10 @@ def test_the_check_sees_a_model_the_migrations_lack(engine):
         command.upgrade(schema.alembic_config(connection), "head")
         connection.execute(text("DROP TABLE leftout"))
     found = differences(engine)
-    assert [(diff[0], diff[1].name) for diff in found] == [("add_table", "leftout"), ("add_index", "ix_leftout_tenant")]
+    assert [(diff[0], diff[1].name) for diff in found] == [
+        ("add_table", "leftout"),
+        ("add_index", "ix_leftout_tenant"),
+    ]
 
 
 def test_the_store_migrates_an_empty_database_when_it_opens_it(empty_url):
@@ -80,20 +83,37 @@ def test_the_store_migrates_an_empty_database_when_it_opens_it(empty_url):
     with store_engine.connect() as connection:
         assert schema.revision(connection) == schema.HEAD
     assert differences(store_engine) == []
-    binder.bind("acme", Entity.ORDER, "1", None, status=BindingStatus.INTENT, store=Store(empty_url))
-    assert binder.get("acme", Entity.ORDER, "1", store=Store(empty_url)).status == BindingStatus.INTENT
+    binder.bind(
+        "acme", Entity.ORDER, "1", None, status=BindingStatus.INTENT, store=Store(empty_url)
+    )
+    assert (
+        binder.get("acme", Entity.ORDER, "1", store=Store(empty_url)).status == BindingStatus.INTENT
+    )
 
 
-@pytest.mark.parametrize("missing", [None, LeftOut.__tablename__], ids=["all-tables", "older-store"])
-def test_a_store_made_before_alembic_keeps_its_rows_and_is_recorded_at_head(engine, empty_url, missing):
+@pytest.mark.parametrize(
+    "missing", [None, LeftOut.__tablename__], ids=["all-tables", "older-store"]
+)
+def test_a_store_made_before_alembic_keeps_its_rows_and_is_recorded_at_head(
+    engine, empty_url, missing
+):
     """A store created by create_all (no version table), possibly before the left-out table
     existed: opening it creates what it lacks, keeps every row, and records the head revision."""
     tables = [t for t in SQLModel.metadata.sorted_tables if t.name != missing]
     SQLModel.metadata.create_all(engine, tables=tables)
     synced = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     with Session(engine) as session:
-        session.add(Binding(tenant="acme", entity="order", handy_key="7", gestionix_key="sale:9",
-                            status="pushed", data={"folio": "A-1"}, synced_at=synced))
+        session.add(
+            Binding(
+                tenant="acme",
+                entity="order",
+                handy_key="7",
+                gestionix_key="sale:9",
+                status="pushed",
+                data={"folio": "A-1"},
+                synced_at=synced,
+            )
+        )
         session.commit()
 
     store_engine = get_engine(empty_url)
@@ -104,7 +124,12 @@ def test_a_store_made_before_alembic_keeps_its_rows_and_is_recorded_at_head(engi
     assert differences(store_engine) == []
     with Session(store_engine) as session:
         (kept,) = session.exec(select(Binding)).all()
-    assert (kept.handy_key, kept.gestionix_key, kept.status, kept.data) == ("7", "sale:9", "pushed", {"folio": "A-1"})
+    assert (kept.handy_key, kept.gestionix_key, kept.status, kept.data) == (
+        "7",
+        "sale:9",
+        "pushed",
+        {"folio": "A-1"},
+    )
     assert kept.status == BindingStatus.PUSHED and kept.entity == Entity.ORDER
 
 
@@ -112,6 +137,8 @@ def test_a_store_at_head_is_not_migrated_again(empty_url, monkeypatch):
     """Scheduled runs open the store often: at head, Alembic is not even called."""
     get_engine(empty_url)
     dispose_all()
-    monkeypatch.setattr(command, "upgrade", lambda *_: pytest.fail("migrated a store already at head"))
+    monkeypatch.setattr(
+        command, "upgrade", lambda *_: pytest.fail("migrated a store already at head")
+    )
     with get_engine(empty_url).connect() as connection:
         assert schema.revision(connection) == schema.HEAD

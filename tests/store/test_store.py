@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from store.binder import BindingConflict
 from store.db import Store
 from store.leases import LeaseHeld
 
-T0 = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 def test_given_new_binding_when_bound_again_then_updated_not_duplicated(db):
@@ -50,16 +50,18 @@ def test_given_two_tenants_then_neither_sees_the_others_rows(db):
     run_id = runs.start("acme", "order_push", store=db)
     assert runs.recent("zeta", store=db) == []
     assert runs.items("zeta", run_id, store=db) == []
-    with leases.lease("acme", "orders", store=db):
-        with leases.lease("zeta", "orders", store=db):
-            pass
+    with leases.lease("acme", "orders", store=db), leases.lease("zeta", "orders", store=db):
+        pass
 
 
 def test_binding_frame_and_get_many(db):
     binder.bind_many(
         "acme",
         "product",
-        [{"handy_key": f"K{i}", "gestionix_key": str(i), "status": "enabled", "fingerprint": "f"} for i in range(1200)],
+        [
+            {"handy_key": f"K{i}", "gestionix_key": str(i), "status": "enabled", "fingerprint": "f"}
+            for i in range(1200)
+        ],
         store=db,
     )
     binder.bind("acme", "product", "K7", "7", status="disabled", data={"quantity": 4.0}, store=db)
@@ -69,7 +71,10 @@ def test_binding_frame_and_get_many(db):
     k7 = frame.set_index("handy_key").loc["K7"]
     assert (k7["status"], k7["data"], k7["gestionix_key"]) == ("disabled", {"quantity": 4.0}, "7")
     assert k7["synced_at"] == binder.get("acme", "product", "K7", store=db).synced_at
-    assert set(binder.get_many("acme", "product", ["K1", "K1100", "missing"], store=db)) == {"K1", "K1100"}
+    assert set(binder.get_many("acme", "product", ["K1", "K1100", "missing"], store=db)) == {
+        "K1",
+        "K1100",
+    }
     assert binder.frame("acme", "family", store=db).empty
 
 
@@ -83,7 +88,10 @@ def test_binding_data_is_merged_and_status_set(db):
 
 
 def test_tombstone_creates_or_marks_but_never_hides_a_pushed_document(db):
-    assert binder.tombstone("acme", "order", "1", reason="deleted in Handy", store=db).status == "tombstoned"
+    assert (
+        binder.tombstone("acme", "order", "1", reason="deleted in Handy", store=db).status
+        == "tombstoned"
+    )
     binder.bind("acme", "order", "2", "sales_order:5", status="pushed", store=db)
     assert binder.tombstone("acme", "order", "2", store=db).status == "pushed"
 
@@ -103,10 +111,9 @@ def test_cursor_advances_forward_only(db):
 
 def test_s3_lease_is_mutually_exclusive_and_fails_fast(db):
     """S3: a second holder of the same tenant lease is refused at once, not queued."""
-    with leases.lease("acme", "orders", store=db):
-        with pytest.raises(LeaseHeld, match="acme"):
-            with leases.lease("acme", "orders", store=db):
-                pass
+    with leases.lease("acme", "orders", store=db), pytest.raises(LeaseHeld, match="acme"):
+        with leases.lease("acme", "orders", store=db):
+            pass
     with leases.lease("acme", "orders", store=db):
         pass
 
@@ -144,8 +151,10 @@ def test_run_items_past_one_insert_batch_are_all_stored_in_order(db):
     """A dry run of a big catalog explains tens of thousands of records (inserted in batches)."""
     run_id = runs.start("acme", "catalog", store=db)
     count = runs.ITEMS_PER_INSERT * 2 + 1
-    items = [{"entity": "product", "key": f"K{i}", "action": "would create", "reason": "new", "n": i}
-             for i in range(count)]
+    items = [
+        {"entity": "product", "key": f"K{i}", "action": "would create", "reason": "new", "n": i}
+        for i in range(count)
+    ]
     assert runs.add_items("acme", run_id, iter(items), store=db) == count
     stored = runs.items("acme", run_id, store=db)
     assert [i.key for i in stored] == [f"K{i}" for i in range(count)]
@@ -154,10 +163,24 @@ def test_run_items_past_one_insert_batch_are_all_stored_in_order(db):
 
 def test_runs_record_counts_items_and_prune(db):
     run_id = runs.start("acme", "catalog_pull", window_start=T0, store=db)
-    runs.add_items("acme", run_id, [{"entity": "product", "key": "A/B", "action": "skipped", "reason": "P4"},
-                                    {"entity": "order", "key": "7", "action": "created", "document": "pedido P-1001",
-                                     "note": None}], store=db)
-    run = runs.finish("acme", run_id, counts={"read": 3, "skipped": 1}, status="completed", store=db)
+    runs.add_items(
+        "acme",
+        run_id,
+        [
+            {"entity": "product", "key": "A/B", "action": "skipped", "reason": "P4"},
+            {
+                "entity": "order",
+                "key": "7",
+                "action": "created",
+                "document": "pedido P-1001",
+                "note": None,
+            },
+        ],
+        store=db,
+    )
+    run = runs.finish(
+        "acme", run_id, counts={"read": 3, "skipped": 1}, status="completed", store=db
+    )
     assert run.counts == {"read": 3, "skipped": 1} and run.finished_at is not None
     stored = runs.items("acme", run_id, store=db)
     assert [i.key for i in stored] == ["A/B", "7"]
@@ -165,7 +188,7 @@ def test_runs_record_counts_items_and_prune(db):
     assert [r.id for r in runs.recent("acme", flow="catalog_pull", store=db)] == [run_id]
     with pytest.raises(ValueError, match="unknown status"):
         runs.finish("acme", run_id, counts={}, status="weird", store=db)
-    assert runs.prune("acme", datetime.now(timezone.utc) + timedelta(seconds=1), store=db) == 1
+    assert runs.prune("acme", datetime.now(UTC) + timedelta(seconds=1), store=db) == 1
     assert runs.recent("acme", store=db) == []
 
 

@@ -21,8 +21,16 @@ from tasks.handy_writer import HandyRecordWriter
 
 HANDY_URL = "https://hub.handy.test/api/v2"
 TOKEN = "handy-token-writer-1"
-CODE_TAKEN = {"errors": [{"object": "customer", "field": "code", "rejected-value": "GX-1",
-                          "message": "ya existe un cliente con ese código"}]}
+CODE_TAKEN = {
+    "errors": [
+        {
+            "object": "customer",
+            "field": "code",
+            "rejected-value": "GX-1",
+            "message": "ya existe un cliente con ese código",
+        }
+    ]
+}
 
 
 @dataclass
@@ -72,9 +80,12 @@ class Customers:
 
 @pytest.fixture
 async def handy():
-    policy = RetryPolicy(max_attempts=2, max_total_seconds=10.0, backoff_initial=0.5, backoff_max=1.0)
-    async with HandyClient(HANDY_URL, TOKEN, tenant="acme", clock=FakeClock(),
-                           retry_policy=policy) as client:
+    policy = RetryPolicy(
+        max_attempts=2, max_total_seconds=10.0, backoff_initial=0.5, backoff_max=1.0
+    )
+    async with HandyClient(
+        HANDY_URL, TOKEN, tenant="acme", clock=FakeClock(), retry_policy=policy
+    ) as client:
         yield client
 
 
@@ -84,10 +95,14 @@ def calls(httpx_mock) -> list[str]:
 
 async def test_p8_c6_create_meeting_its_code_reads_the_record_and_adopts_it(handy, httpx_mock):
     """P8/C6: a create refused because the code exists is read and adopted, then bound."""
-    httpx_mock.add_response(method="POST", url=f"{HANDY_URL}/customer", status_code=422,
-                            json=CODE_TAKEN)
-    httpx_mock.add_response(method="GET", url=f"{HANDY_URL}/customer/GX-1",
-                            json={"code": "GX-1", "description": "a medias", "enabled": True})
+    httpx_mock.add_response(
+        method="POST", url=f"{HANDY_URL}/customer", status_code=422, json=CODE_TAKEN
+    )
+    httpx_mock.add_response(
+        method="GET",
+        url=f"{HANDY_URL}/customer/GX-1",
+        json={"code": "GX-1", "description": "a medias", "enabled": True},
+    )
     customers = Customers(handy)
     write = Item("create", "GX-1")
 
@@ -101,10 +116,15 @@ async def test_p8_c6_create_meeting_its_code_reads_the_record_and_adopts_it(hand
 async def test_p8_c6_code_taken_but_not_found_reports_the_create_refusal(handy, httpx_mock):
     """P8/C6: the code is said taken but reading it finds nothing: the create's own refusal is
     the record's failure (not the 404), and nothing is bound."""
-    httpx_mock.add_response(method="POST", url=f"{HANDY_URL}/customer", status_code=422,
-                            json=CODE_TAKEN)
-    httpx_mock.add_response(method="GET", url=f"{HANDY_URL}/customer/GX-1", status_code=404,
-                            json={"message": "not found"})
+    httpx_mock.add_response(
+        method="POST", url=f"{HANDY_URL}/customer", status_code=422, json=CODE_TAKEN
+    )
+    httpx_mock.add_response(
+        method="GET",
+        url=f"{HANDY_URL}/customer/GX-1",
+        status_code=404,
+        json={"message": "not found"},
+    )
     customers = Customers(handy)
     write = Item("create", "GX-1")
 
@@ -117,8 +137,12 @@ async def test_p8_c6_code_taken_but_not_found_reports_the_create_refusal(handy, 
 async def test_p8_c6_update_answered_404_creates_the_record_again(handy, httpx_mock):
     """P8/C6: a bound record deleted by hand in Handy answers 404 to the update: created again
     under its code, then bound."""
-    httpx_mock.add_response(method="PUT", url=f"{HANDY_URL}/customer/GX-2", status_code=404,
-                            json={"message": "not found"})
+    httpx_mock.add_response(
+        method="PUT",
+        url=f"{HANDY_URL}/customer/GX-2",
+        status_code=404,
+        json={"message": "not found"},
+    )
     httpx_mock.add_response(method="POST", url=f"{HANDY_URL}/customer", json={"code": "GX-2"})
     customers = Customers(handy)
 
@@ -132,8 +156,12 @@ async def test_p7_c3_update_answered_404_with_nothing_due_is_bound_without_a_cre
     handy, httpx_mock
 ):
     """P7/C3: a record to disable that is gone from Handy needs nothing: bound, no create."""
-    httpx_mock.add_response(method="PUT", url=f"{HANDY_URL}/customer/GX-3", status_code=404,
-                            json={"message": "not found"})
+    httpx_mock.add_response(
+        method="PUT",
+        url=f"{HANDY_URL}/customer/GX-3",
+        status_code=404,
+        json={"message": "not found"},
+    )
     customers = Customers(handy, recreate=False)
 
     await HandyRecordWriter(customers, concurrency=4).run([Item("disable", "GX-3")])

@@ -50,8 +50,14 @@ def _alive(pid: int) -> bool:
 
 def _start_zygote(directory: Path, extra_path: Path | None = None) -> tuple[subprocess.Popen, str]:
     path = str(directory / "zygote.sock")
-    process = subprocess.Popen([sys.executable, "-m", "zygote.server", path], env=_env(extra_path), cwd=ROOT)
-    _wait_for(lambda: os.path.exists(path) or process.poll() is not None, 120, "the preloaded process listens")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zygote.server", path], env=_env(extra_path), cwd=ROOT
+    )
+    _wait_for(
+        lambda: os.path.exists(path) or process.poll() is not None,
+        120,
+        "the preloaded process listens",
+    )
     assert process.poll() is None, "the preloaded process exited"
     return process, path
 
@@ -73,8 +79,15 @@ def _launch(socket_path: str | None, **values: str) -> subprocess.CompletedProce
     env.pop("HGSYNC_ZYGOTE_SOCKET", None)
     if socket_path:
         env["HGSYNC_ZYGOTE_SOCKET"] = socket_path
-    return subprocess.run([sys.executable, "-m", "zygote.launch"], env=env, capture_output=True, text=True,
-                          timeout=120, cwd=ROOT, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "zygote.launch"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
+    )
 
 
 def test_the_run_gets_the_launchers_output_and_exit_status(zygote):
@@ -108,10 +121,19 @@ def silent_api():
 def _waiting_run(zygote, api_url: str) -> tuple[subprocess.Popen, int]:
     process, path = zygote
     before = set(_children(process.pid))
-    env = _env(HGSYNC_ZYGOTE_SOCKET=path, PREFECT_API_URL=api_url, PREFECT__FLOW_RUN_ID=str(uuid.uuid4()))
-    launcher = subprocess.Popen([sys.executable, "-m", "zygote.launch"], env=env, cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    child = _wait_for(lambda: (set(_children(process.pid)) - before or {None}).pop(), 60, "a forked run")
+    env = _env(
+        HGSYNC_ZYGOTE_SOCKET=path, PREFECT_API_URL=api_url, PREFECT__FLOW_RUN_ID=str(uuid.uuid4())
+    )
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "zygote.launch"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    child = _wait_for(
+        lambda: (set(_children(process.pid)) - before or {None}).pop(), 60, "a forked run"
+    )
     return launcher, child
 
 
@@ -119,7 +141,9 @@ def test_sigterm_to_the_launcher_reaches_the_run(zygote, silent_api):
     """The worker cancels a run by signalling the pid it started (the launcher's)."""
     launcher, child = _waiting_run(zygote, silent_api)
     launcher.send_signal(signal.SIGTERM)
-    assert launcher.wait(timeout=60) == -signal.SIGTERM  # the run died of it, and so did the launcher
+    assert (
+        launcher.wait(timeout=60) == -signal.SIGTERM
+    )  # the run died of it, and so did the launcher
     _wait_for(lambda: not _alive(child), 30, "the run is gone")
 
 

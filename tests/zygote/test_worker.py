@@ -46,40 +46,84 @@ def _deployments_file(path: Path) -> None:
     project = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     work_pool = project["definitions"]["work_pool"]
     assert work_pool["job_variables"]["command"] == "python -m zygote.launch"
-    deployments = [{"name": name, "entrypoint": f"tests/zygote/worker_flows.py:{function}", "work_pool": work_pool}
-                   for name, function in FLOWS.items()]
-    path.write_text(yaml.safe_dump({"name": "zygote-test", "prefect-version": project["prefect-version"],
-                                    "build": None, "push": None, "deployments": deployments}))
+    deployments = [
+        {
+            "name": name,
+            "entrypoint": f"tests/zygote/worker_flows.py:{function}",
+            "work_pool": work_pool,
+        }
+        for name, function in FLOWS.items()
+    ]
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "zygote-test",
+                "prefect-version": project["prefect-version"],
+                "build": None,
+                "push": None,
+                "deployments": deployments,
+            }
+        )
+    )
 
 
 @pytest.fixture(scope="module")
 def worker(tmp_path_factory):
     work = tmp_path_factory.mktemp("worker")
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_HOME": str(work / "prefect"),
-           "PREFECT_API_URL": f"http://127.0.0.1:{port}/api", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_CLI_PROMPT": "false"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PREFECT_HOME": str(work / "prefect"),
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+        "PREFECT_CLI_PROMPT": "false",
+    }
     env.pop("HGSYNC_ZYGOTE_SOCKET", None)
     prefect = [sys.executable, "-m", "prefect"]
     processes = []
 
     def start(command: list[str], log: str) -> subprocess.Popen:
         with (work / log).open("w") as out:
-            process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
+            process = subprocess.Popen(
+                command,
+                env=env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         processes.append(process)
         return process
 
     try:
-        start([*prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)], "server.log")
+        start(
+            [*prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)], "server.log"
+        )
         _wait_for(lambda: _up(f"http://127.0.0.1:{port}/api/health"), 180, "the Prefect server")
-        subprocess.run([*prefect, "work-pool", "create", "hgsync-process", "--type", "process", "--overwrite"],
-                       env=env, cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(
+            [*prefect, "work-pool", "create", "hgsync-process", "--type", "process", "--overwrite"],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
         _deployments_file(work / "prefect.yaml")
-        subprocess.run([*prefect, "deploy", "--all", "--prefect-file", str(work / "prefect.yaml")],
-                       env=env, cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(
+            [*prefect, "deploy", "--all", "--prefect-file", str(work / "prefect.yaml")],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
         hgsync_worker = start([sys.executable, "-m", "cli", "worker", "--limit", "4"], "worker.log")
-        yield {"work": work, "log": work / "worker.log", "process": hgsync_worker, "api": env["PREFECT_API_URL"]}
+        yield {
+            "work": work,
+            "log": work / "worker.log",
+            "process": hgsync_worker,
+            "api": env["PREFECT_API_URL"],
+        }
     finally:
         for process in reversed(processes):
             if process.poll() is None:
@@ -98,7 +142,9 @@ async def _run(api: str, name: str, path: Path, cancel: bool = False):
 
     async with PrefectClient(api=api) as client:
         deployment = await client.read_deployment_by_name(f"{_flow_name(name)}/{name}")
-        run = await client.create_flow_run_from_deployment(deployment.id, parameters={"path": str(path)})
+        run = await client.create_flow_run_from_deployment(
+            deployment.id, parameters={"path": str(path)}
+        )
         deadline = time.monotonic() + 240
         cancelled = False
         while time.monotonic() < deadline:
@@ -113,7 +159,9 @@ async def _run(api: str, name: str, path: Path, cancel: bool = False):
 
 
 def _flow_name(name: str) -> str:
-    return {"reporter": "zygote_reporter", "failer": "zygote_failer", "sleeper": "zygote_sleeper"}[name]
+    return {"reporter": "zygote_reporter", "failer": "zygote_failer", "sleeper": "zygote_sleeper"}[
+        name
+    ]
 
 
 def test_a_scheduled_style_run_completes_in_a_forked_process(worker):
@@ -121,7 +169,9 @@ def test_a_scheduled_style_run_completes_in_a_forked_process(worker):
     run = asyncio.run(_run(worker["api"], "reporter", path))
     assert run.state.is_completed(), run.state
     seen = json.loads(path.read_text())
-    assert seen["forked"] is True, seen  # forked by the preloaded process (it imported zygote.launch), not an exec of python -m prefect.engine
+    assert seen["forked"] is True, (
+        seen
+    )  # forked by the preloaded process (it imported zygote.launch), not an exec of python -m prefect.engine
     assert seen["flow_run_id"] == str(run.id)
     assert "reporter ran" in worker["log"].read_text()  # the run's stdout reached the worker's
 

@@ -12,8 +12,15 @@ from prefect import flow
 
 def _write(path: str) -> None:
     with open(path, "w") as out:
-        json.dump({"pid": os.getpid(), "ppid": os.getppid(), "forked": "zygote.launch" in sys.modules,
-                   "flow_run_id": os.environ.get("PREFECT__FLOW_RUN_ID")}, out)
+        json.dump(
+            {
+                "pid": os.getpid(),
+                "ppid": os.getppid(),
+                "forked": "zygote.launch" in sys.modules,
+                "flow_run_id": os.environ.get("PREFECT__FLOW_RUN_ID"),
+            },
+            out,
+        )
 
 
 @flow(name="zygote_reporter")
