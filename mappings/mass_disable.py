@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from mappings.bindings import BindingStatus
-from mappings.plan import Plan, _as_key
+from mappings.plan import Plan
+from mappings.plan_frames import as_key
 
 # Fewer planned disables than this never trip the threshold: on a tenant with 20 customers one
 # disable is already 5 %, and stopping for it would only teach operators to always confirm.
@@ -77,13 +78,13 @@ def planned_disables(
     """The plan's disables by kind. desired_keys: gestionix keys of every desired row (a bound
     key absent from them is gone or not for sale); not_for_sale_keys: gestionix keys dropped by P1
     (catalog only)."""
-    desired = set(_as_key(pd.Series(list(desired_keys), dtype=object)).dropna())
-    not_for_sale = set(_as_key(pd.Series(list(not_for_sale_keys), dtype=object)).dropna())
+    desired = set(as_key(pd.Series(list(desired_keys), dtype=object)).dropna())
+    not_for_sale = set(as_key(pd.Series(list(not_for_sale_keys), dtype=object)).dropna())
     bound = bindings.loc[bindings["status"] == BindingStatus.ENABLED, "handy_key"]
-    enabled_bound = set(_as_key(bound).dropna())
+    enabled_bound = set(as_key(bound).dropna())
 
     disable = plan.disable.loc[:, ["handy_key", "gestionix_key"]].copy()
-    gkey = _as_key(disable["gestionix_key"])
+    gkey = as_key(disable["gestionix_key"])
     disable["kind"] = INACTIVE
     absent = ~gkey.isin(desired)
     disable.loc[absent, "kind"] = GONE
@@ -91,14 +92,14 @@ def planned_disables(
 
     # an update that also disables (content changed too): only when the record is enabled now
     update = plan.update
-    switched_off = (update["status"] == BindingStatus.DISABLED) & _as_key(update["handy_key"]).isin(
+    switched_off = (update["status"] == BindingStatus.DISABLED) & as_key(update["handy_key"]).isin(
         enabled_bound
     )
     updated = update.loc[switched_off, ["handy_key", "gestionix_key"]].copy()
     updated["kind"] = INACTIVE
 
     frame = pd.concat([disable, updated], ignore_index=True).astype(object)
-    frame["handy_key"] = _as_key(frame["handy_key"])
+    frame["handy_key"] = as_key(frame["handy_key"])
     order = frame["kind"].map({kind: n for n, kind in enumerate(KINDS)})
     frame = frame.assign(_order=order).sort_values(["_order", "handy_key"], kind="stable")
     frame = frame.drop(columns="_order").reset_index(drop=True)
