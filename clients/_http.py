@@ -20,13 +20,12 @@ from typing import Any, Self
 import httpx
 
 from clients.clock import Clock
+from clients.error_text import redact, snippet
 from clients.errors import (
     ApiError,
     UnreadableBody,
     error_from_exception,
     error_from_response,
-    redact,
-    snippet,
     unsendable_request,
 )
 from clients.ratelimit import (
