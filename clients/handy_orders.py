@@ -90,7 +90,23 @@ class SalesOrderWindows:
             base[SALES_TYPE_PARAM] = sales_type
         base[ORDER_PARAM] = "asc"
         found, unproven_from = await self._read_keyset(start, end, base, size, filter_with_date)
-        pending = [] if unproven_from is None else [(unproven_from, end)]
+        if unproven_from is not None:
+            await self._read_slices(found, unproven_from, end, base, size)
+        return sorted(
+            found.values(), key=lambda o: (str(o.get(filter_with_date) or ""), _id_order(o))
+        )
+
+    async def _read_slices(
+        self,
+        found: dict[Any, dict],
+        start: datetime,
+        end: datetime,
+        base: Mapping[str, Any],
+        size: int,
+    ) -> None:
+        """Adds to `found` the orders of [start, end], read in time slices that each fit in one
+        page (cut again when one does not)."""
+        pending = [(start, end)]
         calls = 0
         while pending:
             slice_start, slice_end = pending.pop()
@@ -113,9 +129,6 @@ class SalesOrderWindows:
                 pending.extend(reversed(split_window(slice_start, slice_end, parts)))
                 continue
             _merge(found, records)
-        return sorted(
-            found.values(), key=lambda o: (str(o.get(filter_with_date) or ""), _id_order(o))
-        )
 
     async def _read_keyset(
         self, start: datetime, end: datetime, base: Mapping[str, Any], size: int, field: str
