@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 
+from ops.alerts_command import alerts_app
 from ops.cli_support import (
     PREFECT_YAML,
     fail,
@@ -19,6 +20,7 @@ from ops.cli_support import (
     prefect_console_quiet,
     state_line,
 )
+from ops.report_command import report
 from ops.tenant_commands import tenant_app
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -190,90 +192,7 @@ def worker(
     raise typer.Exit(code=run_worker(["--pool", pool, *ctx.args], preload=preload))
 
 
-@app.command()
-def report(
-    tenant: str = typer.Option(..., "--tenant", help="Tenant slug."),
-    since: str | None = typer.Option(
-        None, "--since", help="Only runs started since this date (ISO)."
-    ),
-    flow: str | None = typer.Option(
-        None, "--flow", help="Only this flow: catalog, customers, orders, ..."
-    ),
-    output: str = typer.Option("table", "--format", help="table | json | csv"),
-    limit: int = typer.Option(50, "--limit", min=1, help="At most this many runs."),
-    file: Path = PREFECT_YAML,
-) -> None:
-    """Recent runs with their counts and status, and the open dead letters with their reasons."""
-    import csv
-    import json
-    import sys
-
-    from ops import deployments
-    from store import runs
-    from store.reporting import build_report, report_rows
-
-    if output not in ("table", "json", "csv"):
-        fail(f"--format {output!r}: use table, json or csv")
-    if not runs.recent(
-        tenant, limit=1
-    ):  # a removed tenant keeps its history: it is known by its runs
-        try:
-            deployments.tenant(tenant, file)
-        except deployments.DeploymentFileError as error:
-            fail(f"{error}; and the store has no run of {tenant!r}")
-    data = build_report(tenant, since=parse_since(since), flow=flow, limit=limit)
-    if output == "json":
-        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
-        return
-    if output == "csv":
-        rows = report_rows(data)
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["section"])
-        writer.writeheader()
-        writer.writerows(rows)
-        return
-    _print_report_tables(data)
-
-
-def _print_report_tables(data: dict) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    console = Console()
-    short_status = {"completed": "ok", "completed_with_issues": "issues", "failed": "FAILED"}
-    runs_table = Table(title=f"runs of tenant {data['tenant']}")
-    runs_table.add_column("run", justify="right")
-    runs_table.add_column("flow")
-    runs_table.add_column("status")
-    runs_table.add_column("started UTC", no_wrap=True)
-    runs_table.add_column("summary (counts — reasons)", overflow="fold", ratio=1)
-    for run in data["runs"]:
-        started = str(run["started_at"] or "")[5:16].replace("T", " ")
-        runs_table.add_row(
-            str(run["id"]),
-            run["flow"],
-            short_status.get(run["status"], run["status"]),
-            started,
-            escape(run["summary"] or ""),
-        )  # "[dry run] …" is text, not markup
-    console.print(runs_table)
-    letters = Table(title=f"open dead letters of tenant {data['tenant']}")
-    for column in ("entity", "key", "tries", "auto-retry", "first / last seen UTC"):
-        letters.add_column(column, overflow="fold")
-    letters.add_column("reason", overflow="fold", ratio=1)
-    for letter in data["dead_letters"]:
-        seen = f"{str(letter['first_seen'])[5:16]} / {str(letter['last_seen'])[5:16]}".replace(
-            "T", " "
-        )
-        letters.add_row(
-            letter["entity"],
-            letter["key"],
-            str(letter["attempts"]),
-            "yes" if letter["retry"] else "on replay",
-            seen,
-            escape(letter["reason"] or ""),
-        )
-    console.print(letters if data["dead_letters"] else "no open dead letters")
+app.command()(report)
 
 
 @app.command()
@@ -422,52 +341,7 @@ async def _read_live(config, entity: str, key: str) -> dict:
         return await read_live.fn(connection, entity, key)
 
 
-AUTOMATIONS_FILE = typer.Option(Path("automations.yaml"), "--file", help="The automations file.")
-alerts_app = typer.Typer(
-    help="Prefect automations that tell the operator about problems (X4).", no_args_is_help=True
-)
 app.add_typer(alerts_app, name="alerts")
-
-
-@alerts_app.command("install")
-def alerts_install(
-    block: str = typer.Option(
-        ...,
-        "--block",
-        help="Notification block as <type>/<name> (prefect block ls): slack-webhook/ops, email/ops, "
-        "ms-teams-webhook/ops, custom-webhook/ops.",
-    ),
-    held_limit_minutes: float | None = typer.Option(
-        None,
-        "--held-limit-minutes",
-        min=0.2,
-        help="Notify when an order stays held this long (file: 120).",
-    ),
-    late_limit_minutes: float | None = typer.Option(
-        None,
-        "--late-limit-minutes",
-        min=0.2,
-        help="Notify when a scheduled orders run is not completed this long after it was due (file: 30).",
-    ),
-    file: Path = AUTOMATIONS_FILE,
-) -> None:
-    """Create (or replace) the automations of automations.yaml, notifying through one block."""
-    from tasks import automations
-
-    try:
-        block_id = asyncio.run(automations.block_document_id(block))
-        wanted = automations.load(
-            file,
-            block_id,
-            held_limit_minutes=held_limit_minutes,
-            late_limit_minutes=late_limit_minutes,
-        )
-    except automations.AlertsError as error:
-        fail(str(error))
-    except FileNotFoundError:
-        fail(f"{file} not found")
-    for name, automation_id in asyncio.run(automations.install(wanted)):
-        typer.echo(f"{name}: {automation_id}")
 
 
 if __name__ == "__main__":
