@@ -20,13 +20,12 @@ from typing import Any, Self
 import httpx
 
 from clients.clock import Clock
+from clients.error_text import redact, snippet
 from clients.errors import (
     ApiError,
     UnreadableBody,
     error_from_exception,
     error_from_response,
-    redact,
-    snippet,
     unsendable_request,
 )
 from clients.ratelimit import (
@@ -40,6 +39,8 @@ from clients.ratelimit import (
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 USER_AGENT = "handy-gestionix/0.1 (+httpx)"
+# Failures of writing the request itself (a header that cannot be sent), before any answer.
+UNSENDABLE = (httpx.LocalProtocolError, UnicodeError, ValueError)
 
 
 def call_key(method: str, template: str) -> str:
@@ -174,19 +175,8 @@ class HttpCore:
                 response = await self._client.request(
                     method, path, params=params, json=json_body, headers=headers
                 )
-            except (httpx.LocalProtocolError, UnicodeError, ValueError) as exc:
-                # The request could not even be written: such an error's text and args quote the
-                # offending header ('Bearer …'), so only its type is kept (A2).
-                failure = unsendable_request(system=self.system, method=method, path=path, exc=exc)
-            except httpx.HTTPError as exc:
-                failure = error_from_exception(
-                    system=self.system,
-                    method=method,
-                    path=path,
-                    exc=exc,
-                    secrets=self._secrets(),
-                    base_url=self.base_url,
-                )
+            except (*UNSENDABLE, httpx.HTTPError) as exc:
+                failure = self._failure_before_answer(method, path, exc)
             if failure is not None:
                 # Raised outside the except block: not even __context__ holds the httpx error
                 # (its request carries the Authorization header).
@@ -215,6 +205,20 @@ class HttpCore:
             secrets=self._secrets(),
             retry_after=retry_after,
             keep_body=keep_error_body,
+        )
+
+    def _failure_before_answer(self, method: str, path: str, exc: BaseException) -> ApiError:
+        if isinstance(exc, UNSENDABLE):
+            # The request could not even be written: such an error's text and args quote the
+            # offending header ('Bearer …'), so only its type is kept (A2).
+            return unsendable_request(system=self.system, method=method, path=path, exc=exc)
+        return error_from_exception(
+            system=self.system,
+            method=method,
+            path=path,
+            exc=exc,
+            secrets=self._secrets(),
+            base_url=self.base_url,
         )
 
     def _observe_server_clock(self, response: httpx.Response) -> None:

@@ -189,8 +189,9 @@ class GestionixClient(ApiClient):
             return h
 
         holder = [token]
-        try:
-            response, data = await core.request(
+
+        async def send() -> tuple[Any, Any]:
+            return await core.request(
                 method,
                 template,
                 path,
@@ -199,6 +200,9 @@ class GestionixClient(ApiClient):
                 headers=lambda: headers(holder),
                 accept=accept,
             )
+
+        try:
+            response, data = await send()
         except Reauth:
             logger.debug(
                 "tenant %s: %s %s answered 401; logging in again", self.tenant, method, template
@@ -206,15 +210,7 @@ class GestionixClient(ApiClient):
             await self._relogin(token)
             holder[0] = await self._current_token()
             try:
-                response, data = await core.request(
-                    method,
-                    template,
-                    path,
-                    params=params,
-                    json_body=json_body,
-                    headers=lambda: headers(holder),
-                    accept=accept,
-                )
+                response, data = await send()
             except Reauth as exc:
                 raise CredentialsError(
                     f"Gestionix answered 401 again right after a fresh login of tenant "

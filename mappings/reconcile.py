@@ -101,25 +101,7 @@ def reconcile_day(
         found = by_ref.get(order_id, [])
         handy_total = _money(order.get(H.ORDER_TOTAL_SALES))
         if not found:
-            if order_id in reasons:
-                rows.append(
-                    ReconcileRow(
-                        order_id, "explained", reasons[order_id], handy_total=str(handy_total or "")
-                    )
-                )
-            elif only_returns(order):
-                rows.append(
-                    ReconcileRow(order_id, "explained", "only return lines: nothing to push (O7)")
-                )
-            else:
-                rows.append(
-                    ReconcileRow(
-                        order_id,
-                        "missing",
-                        f"no Gestionix document with reference {reference(order_id)}",
-                        handy_total=str(handy_total or ""),
-                    )
-                )
+            rows.append(_undocumented(order, order_id, handy_total, reasons))
             continue
         if len(found) > 1:
             ids = ", ".join(f"{t}:{d.get(G.DOCUMENT_ID)}" for t, d in found)
@@ -134,21 +116,51 @@ def reconcile_day(
     for handy_id, found in by_ref.items():
         if handy_id in live_ids or not in_day.get(handy_id, False):
             continue
-        for doc_type, document in found:
-            why = "its Handy order is deleted" if handy_id in deleted else "no live Handy order"
-            if handy_id in reasons:
-                why += f" ({reasons[handy_id]})"
-            rows.append(
-                ReconcileRow(
-                    handy_id,
-                    "extra",
-                    f"Gestionix {doc_type} {document.get(G.DOCUMENT_ID)}: {why}",
-                    doc_type,
-                    str(document.get(G.DOCUMENT_ID)),
-                    "",
-                    str(document.get(G.DOCUMENT_TOTAL, "")),
-                )
+        rows.extend(_orphans(handy_id, found, deleted, reasons))
+    return rows
+
+
+def _undocumented(
+    order: Mapping[str, Any], order_id: str, handy_total: Decimal | None, reasons: Mapping[str, str]
+) -> ReconcileRow:
+    """A live order no document carries: explained (a known reason, only returns) or missing."""
+    if order_id in reasons:
+        return ReconcileRow(
+            order_id, "explained", reasons[order_id], handy_total=str(handy_total or "")
+        )
+    if only_returns(order):
+        return ReconcileRow(order_id, "explained", "only return lines: nothing to push (O7)")
+    return ReconcileRow(
+        order_id,
+        "missing",
+        f"no Gestionix document with reference {reference(order_id)}",
+        handy_total=str(handy_total or ""),
+    )
+
+
+def _orphans(
+    handy_id: str,
+    found: list[tuple[str, Mapping[str, Any]]],
+    deleted: set[str],
+    reasons: Mapping[str, str],
+) -> list[ReconcileRow]:
+    """The day's documents whose Handy order is not live: extra, each saying why."""
+    rows = []
+    for doc_type, document in found:
+        why = "its Handy order is deleted" if handy_id in deleted else "no live Handy order"
+        if handy_id in reasons:
+            why += f" ({reasons[handy_id]})"
+        rows.append(
+            ReconcileRow(
+                handy_id,
+                "extra",
+                f"Gestionix {doc_type} {document.get(G.DOCUMENT_ID)}: {why}",
+                doc_type,
+                str(document.get(G.DOCUMENT_ID)),
+                "",
+                str(document.get(G.DOCUMENT_TOTAL, "")),
             )
+        )
     return rows
 
 

@@ -176,7 +176,6 @@ def run_demo(products: int = 120, customers: int = 40, cycles: int = 3, seed: in
     console = Console()
     store_path = _use_demo_store()
 
-    from clients.credentials import GestionixCredentials, HandyCredentials
     from flows.activate import activate
     from flows.deletions import deletion_sync
     from flows.orders import order_push
@@ -206,12 +205,7 @@ def run_demo(products: int = 120, customers: int = 40, cycles: int = 3, seed: in
         # The demo's own blocks: the deployed demo tenant's blocks (demo-handy, demo-gestionix)
         # are never overwritten by a demo run (its sandbox may be on other ports, and then gone).
         tenant = deployments.tenant(DEMO_SLUG).model_copy(update=DEMO_RUN_BLOCKS)
-        HandyCredentials(base_url=sb.handy_url, api_token=sb.handy_token).save(
-            tenant.handy_credentials, overwrite=True
-        )
-        GestionixCredentials(
-            base_url=sb.gestionix_url, user=sb.gestionix_user, password=sb.gestionix_password
-        ).save(tenant.gestionix_credentials, overwrite=True)
+        _save_blocks(sb, tenant)
 
         console.rule("activate: checks, first catalog and customer sync")
         with tenant_tags(tenant.slug, "activate"):  # the demo's runs carry the tenant tag too
@@ -221,20 +215,7 @@ def run_demo(products: int = 120, customers: int = 40, cycles: int = 3, seed: in
         try:
             for cycle in range(1, cycles + 1):
                 console.rule(f"cycle {cycle}: sellers at work")
-                if cycle == 1:
-                    sellers.random_orders(5)
-                    sellers.offline_presale()
-                    sellers.new_customer_sale()
-                elif cycle == 2:
-                    first = sellers.activity.created[0]
-                    sellers.edit(first)
-                    sellers.delete(sellers.activity.created[1], pushed=True)
-                    sellers.order_with_unknown_product()
-                    sellers.random_orders(3)
-                else:
-                    doomed = sellers.random_orders(1)[0]
-                    sellers.delete(doomed, pushed=False)
-                    sellers.random_orders(3)
+                _sellers_at_work(sellers, cycle)
                 # Handy windows are whole seconds: let this second close before the push reads it
                 # (in production the 10-minute schedule gives this for free; the lookback re-reads it).
                 time.sleep(1.1)
@@ -247,6 +228,41 @@ def run_demo(products: int = 120, customers: int = 40, cycles: int = 3, seed: in
         finally:
             sellers.close()
 
+    return _print_outcome(console, summary, problems, store_path)
+
+
+def _save_blocks(sb, tenant) -> None:
+    """The demo run's two credential blocks, pointing at this run's sandbox."""
+    from clients.credentials import GestionixCredentials, HandyCredentials
+
+    HandyCredentials(base_url=sb.handy_url, api_token=sb.handy_token).save(
+        tenant.handy_credentials, overwrite=True
+    )
+    GestionixCredentials(
+        base_url=sb.gestionix_url, user=sb.gestionix_user, password=sb.gestionix_password
+    ).save(tenant.gestionix_credentials, overwrite=True)
+
+
+def _sellers_at_work(sellers: SellerSimulator, cycle: int) -> None:
+    """Cycle 1: new orders, an offline presale, a new customer; 2: an edit, a deletion of a
+    pushed order, an unknown product; 3: an order deleted before its push."""
+    if cycle == 1:
+        sellers.random_orders(5)
+        sellers.offline_presale()
+        sellers.new_customer_sale()
+    elif cycle == 2:
+        first = sellers.activity.created[0]
+        sellers.edit(first)
+        sellers.delete(sellers.activity.created[1], pushed=True)
+        sellers.order_with_unknown_product()
+        sellers.random_orders(3)
+    else:
+        doomed = sellers.random_orders(1)[0]
+        sellers.delete(doomed, pushed=False)
+        sellers.random_orders(3)
+
+
+def _print_outcome(console, summary, problems: list[str], store_path) -> int:
     console.rule("summary")
     console.print(summary)
     if problems:

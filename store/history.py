@@ -42,32 +42,8 @@ def record_story(
             | {b.handy_key for b in bindings}
             | {b.gestionix_key for b in bindings if b.gestionix_key}
         )
-        items = session.exec(
-            select(RunItem, SyncRun)
-            .join(SyncRun, RunItem.run_id == SyncRun.id)
-            .where(
-                RunItem.tenant == tenant,
-                SyncRun.tenant == tenant,
-                RunItem.entity == entity,
-                RunItem.key.in_(keys),
-            )
-            .order_by(SyncRun.started_at, RunItem.id)
-        ).all()
-        letters = (
-            list(
-                session.exec(
-                    select(DeadLetter)
-                    .where(
-                        DeadLetter.tenant == tenant,
-                        DeadLetter.entity.in_(LETTER_ENTITIES.get(entity, ())),
-                        DeadLetter.key.in_(keys),
-                    )
-                    .order_by(DeadLetter.first_seen)
-                )
-            )
-            if LETTER_ENTITIES.get(entity)
-            else []
-        )
+        items = _run_items(session, tenant, entity, keys)
+        letters = _dead_letters(session, tenant, entity, keys)
         left = session.exec(
             select(LeftOut).where(
                 LeftOut.tenant == tenant, LeftOut.entity == entity, LeftOut.key.in_(keys)
@@ -81,17 +57,7 @@ def record_story(
                 _row(b, "handy_key", "gestionix_key", "status", "data", "synced_at")
                 for b in bindings
             ],
-            "items": [
-                {
-                    **_row(item, "action", "reason", "details"),
-                    "run_id": run.id,
-                    "flow": run.flow,
-                    "flow_run_id": run.flow_run_id,
-                    "started_at": run.started_at,
-                    "dry_run": run.dry_run,
-                }
-                for item, run in items
-            ],
+            "items": [_item_row(item, run) for item, run in items],
             "dead_letters": [
                 _row(
                     letter,
@@ -111,3 +77,46 @@ def record_story(
             if left
             else None,
         }
+
+
+def _item_row(item: RunItem, run: SyncRun) -> dict[str, Any]:
+    return {
+        **_row(item, "action", "reason", "details"),
+        "run_id": run.id,
+        "flow": run.flow,
+        "flow_run_id": run.flow_run_id,
+        "started_at": run.started_at,
+        "dry_run": run.dry_run,
+    }
+
+
+def _run_items(session, tenant: str, entity: Entity, keys: set[str]) -> list:
+    """(RunItem, SyncRun) pairs of these keys, oldest run first."""
+    return session.exec(
+        select(RunItem, SyncRun)
+        .join(SyncRun, RunItem.run_id == SyncRun.id)
+        .where(
+            RunItem.tenant == tenant,
+            SyncRun.tenant == tenant,
+            RunItem.entity == entity,
+            RunItem.key.in_(keys),
+        )
+        .order_by(SyncRun.started_at, RunItem.id)
+    ).all()
+
+
+def _dead_letters(session, tenant: str, entity: Entity, keys: set[str]) -> list[DeadLetter]:
+    """The dead letters of these keys (of the letter entities that belong to `entity`)."""
+    if not LETTER_ENTITIES.get(entity):
+        return []
+    return list(
+        session.exec(
+            select(DeadLetter)
+            .where(
+                DeadLetter.tenant == tenant,
+                DeadLetter.entity.in_(LETTER_ENTITIES.get(entity, ())),
+                DeadLetter.key.in_(keys),
+            )
+            .order_by(DeadLetter.first_seen)
+        )
+    )

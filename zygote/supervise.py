@@ -30,6 +30,16 @@ def _start_zygote(path: str, env: dict[str, str]) -> subprocess.Popen:
     )
 
 
+def _wait_ready(zygote: subprocess.Popen, path: str, started: float) -> None:
+    """Until the preloaded process listens on its socket (or exits, or READY_WAIT_S passes)."""
+    while (
+        zygote.poll() is None
+        and not os.path.exists(path)
+        and time.monotonic() - started < READY_WAIT_S
+    ):
+        time.sleep(0.2)
+
+
 def run_worker(worker_args: list[str], preload: bool = True) -> int:
     directory = tempfile.mkdtemp(prefix="hgsync-worker-")  # 0700: only this user reaches the socket
     path = os.path.join(directory, "zygote.sock")
@@ -42,13 +52,8 @@ def run_worker(worker_args: list[str], preload: bool = True) -> int:
         env[SOCKET_ENV] = path
     zygote = _start_zygote(path, env) if preload else None
     started = time.monotonic()
-    while (
-        zygote is not None
-        and zygote.poll() is None
-        and not os.path.exists(path)
-        and time.monotonic() - started < READY_WAIT_S
-    ):
-        time.sleep(0.2)
+    if zygote is not None:
+        _wait_ready(zygote, path, started)
     worker = subprocess.Popen(
         [sys.executable, "-m", "prefect", "worker", "start", *worker_args],
         env=env,
