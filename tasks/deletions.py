@@ -29,18 +29,13 @@ from mappings.orders import reference
 from mappings.tenant import TenantConfig
 from store import binder, dead_letters
 from tasks.audit import RunAudit
+from tasks.concurrency import run_bounded
 from tasks.connect import Connection
-from tasks.documents import (
-    CONCURRENCY,
-    Window,
-    document_key,
-    ensure_resolved,
-    run_bounded,
-    split_document_key,
-)
+from tasks.documents import CONCURRENCY, document_key, ensure_resolved, split_document_key
 from tasks.fencing import fence_for
 from tasks.options import RETRYING_TASK, STORE_TASK
 from tasks.store_calls import store_call
+from tasks.window import Window
 
 DATE_DELETED, IS_EDITED = "dateDeleted", "isEdited"
 DOC_LABEL = {"sales_order": "pedido", "sale": "venta"}

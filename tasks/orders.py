@@ -54,20 +54,14 @@ from store import binder, dead_letters
 from store.binder import BindingConflict
 from store.leases import LeaseLost
 from tasks.audit import RunAudit
-from tasks.concurrency import batches
+from tasks.concurrency import batches, run_bounded
 from tasks.connect import Connection
-from tasks.documents import (
-    CONCURRENCY,
-    Window,
-    document_key,
-    ensure_resolved,
-    run_bounded,
-    split_document_key,
-)
+from tasks.documents import CONCURRENCY, document_key, ensure_resolved, split_document_key
 from tasks.fencing import fence_for
 from tasks.options import RETRYING_TASK, STORE_TASK
 from tasks.order_adoption import record_stale_create
 from tasks.store_calls import store_call
+from tasks.window import Window
 
 DOC_LABEL = {"sales_order": "pedido", "sale": "venta"}
 
