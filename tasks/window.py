@@ -16,7 +16,7 @@ from store import cursors
 from store.db import database_time
 from tasks.audit import RunAudit
 from tasks.fencing import LeaseGuard, fence_for
-from tasks.options import RETRYING_TASK, STORE_TASK
+from tasks.options import RETRY_ON_OUTAGE, RUN_ONCE
 from tasks.store_calls import store_call
 
 ORDERS_STREAM, DELETIONS_STREAM = "orders", "deletions"
@@ -51,7 +51,7 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-@task(name="measure-handy-clock", **RETRYING_TASK)
+@task(name="measure-handy-clock", **RETRY_ON_OUTAGE)
 async def measure_handy_clock(connection: Any, audit: RunAudit) -> float:
     """Seconds between Handy's clock and ours (its `Date` header), to widen the window by:
     Handy stamps dateCreated with its own clock, so a Handy clock behind ours by more than the
@@ -69,7 +69,7 @@ async def measure_handy_clock(connection: Any, audit: RunAudit) -> float:
     return offset
 
 
-@task(name="open-window", **STORE_TASK)
+@task(name="open-window", **RUN_ONCE)
 async def open_window(
     tenant_slug: str,
     stream: str,
@@ -91,7 +91,7 @@ async def open_window(
     return Window(stream=stream, start=min(start, now), end=now)
 
 
-@task(name="require-cursor", **STORE_TASK)
+@task(name="require-cursor", **RUN_ONCE)
 async def require_cursor(tenant_slug: str, stream: str, since: datetime | None) -> None:
     """NoCursor before anything is read from Handy: a tenant not yet activated fails at once,
     naming the reason, without depending on Handy being reachable."""
@@ -109,7 +109,7 @@ def _cursor(tenant_slug: str, stream: str) -> datetime:
     return cursor
 
 
-@task(name="close-window", **STORE_TASK)
+@task(name="close-window", **RUN_ONCE)
 async def close_window(
     tenant_slug: str,
     window: Window,
@@ -132,7 +132,7 @@ async def close_window(
         )
 
 
-@task(name="skip-window", **STORE_TASK)
+@task(name="skip-window", **RUN_ONCE)
 async def skip_window(tenant_slug: str, stream: str, dry_run: bool) -> None:
     """A switched-off stream keeps its cursor at now (reading nothing), so switching it on later
     does not replay everything that happened while it was off. No cursor yet: left alone."""
