@@ -13,8 +13,10 @@ from flows.runs import run_name
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit, audited
 from tasks.deletions import apply_deletions, plan_deletions, read_deleted_orders
-from tasks.documents import BATCH_SIZE, DELETIONS_STREAM, renew, skip_window
+from tasks.documents import BATCH_SIZE
+from tasks.lease import renew
 from tasks.order_adoption import adopt_deleted_documents
+from tasks.window import DELETIONS_STREAM, skip_window
 
 
 @flow(name="deletion_sync", flow_run_name=run_name("deletions"))

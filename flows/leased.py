@@ -20,16 +20,10 @@ from prefect.utilities.annotations import quote
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit
 from tasks.connect import Connection, connect
-from tasks.documents import (
-    Window,
-    close_window,
-    measure_handy_clock,
-    open_window,
-    require_cursor,
-    tenant_lease,
-)
 from tasks.fencing import LeaseGuard
+from tasks.lease import tenant_lease
 from tasks.store_calls import store_call
+from tasks.window import Window, close_window, measure_handy_clock, open_window, require_cursor
 
 
 @dataclass

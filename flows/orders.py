@@ -16,7 +16,8 @@ from flows.leased import LeasedRun, cursor_window
 from flows.runs import run_name
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit, audited
-from tasks.documents import BATCH_SIZE, ORDERS_STREAM, Window, renew
+from tasks.documents import BATCH_SIZE
+from tasks.lease import renew
 from tasks.order_adoption import adopt_pushed_orders, settle_stale_creates
 from tasks.orders import (
     OrderPlan,
@@ -27,6 +28,7 @@ from tasks.orders import (
     read_new_orders,
     resolve_customers,
 )
+from tasks.window import ORDERS_STREAM, Window
 
 
 @flow(name="order_push", flow_run_name=run_name("orders"))

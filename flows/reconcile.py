@@ -27,7 +27,6 @@ from mappings.tenant import TenantConfig
 from tasks import alerts
 from tasks.audit import RunAudit, audited
 from tasks.deletions import apply_deletions
-from tasks.documents import Window
 from tasks.orders import plan_orders
 from tasks.reconcile import (
     DayData,
@@ -37,6 +36,7 @@ from tasks.reconcile import (
     read_day,
 )
 from tasks.store_calls import store_call
+from tasks.window import Window
 
 
 @flow(name="reconcile", flow_run_name=run_name("reconcile"))

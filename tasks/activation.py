@@ -16,7 +16,7 @@ from mappings.products import map_products
 from mappings.tenant import TenantConfig
 from store import cursors
 from tasks.connect import Connection, connect, load_credentials, resolve_branch, resolve_company
-from tasks.options import STORE_TASK
+from tasks.options import RUN_ONCE
 from tasks.store_calls import store_call
 
 ORDER_STREAMS = ("orders", "deletions")
@@ -135,12 +135,12 @@ async def check_tenant(tenant: TenantConfig) -> CheckReport:
     return report
 
 
-@task(name="check-tenant", **STORE_TASK)
+@task(name="check-tenant", **RUN_ONCE)
 async def run_activation_checks(tenant: TenantConfig) -> CheckReport:
     return await check_tenant(tenant)
 
 
-@task(name="set-order-cursors", **STORE_TASK)
+@task(name="set-order-cursors", **RUN_ONCE)
 async def set_order_cursors(tenant: TenantConfig, start: datetime) -> datetime:
     """From now on (or the backfill date), order push and deletion sync read from `start` (A4)."""
     for stream in ORDER_STREAMS:

@@ -68,7 +68,7 @@ from tasks.audit import RunAudit
 from tasks.concurrency import batches
 from tasks.connect import Connection
 from tasks.handy_writer import CREATE, HandyRecordWriter
-from tasks.options import RETRYING_TASK, STORE_TASK
+from tasks.options import RETRY_ON_OUTAGE, RUN_ONCE
 from tasks.store_calls import store_call
 
 WRITE_CHUNK = 500  # writes per task run: a Prefect retry redoes at most this many (minus done)
@@ -157,7 +157,7 @@ class CatalogPlan:
 # ----------------------------------------------------------------------------- reads
 
 
-@task(name="read_gestionix_catalog", **RETRYING_TASK)
+@task(name="map-gestionix-catalog", **RETRY_ON_OUTAGE)
 async def read_catalog(connection: Connection, audit: RunAudit) -> ProductMapping:
     """Steps 1-2: the branch catalog (one paged read), mapped P1-P6; rejected rows reported.
     Each page is mapped in a worker thread while the next ones are read (the client paces
@@ -194,7 +194,7 @@ async def read_catalog(connection: Connection, audit: RunAudit) -> ProductMappin
     return mapping
 
 
-@task(name="read_bindings", **STORE_TASK)
+@task(name="read-bindings", **RUN_ONCE)
 async def read_bindings(slug: str) -> Bindings:
     """In a worker thread: the flow reads the bindings while the catalog pages arrive."""
     products, families = await store_call(
@@ -203,7 +203,7 @@ async def read_bindings(slug: str) -> Bindings:
     return Bindings(products=products, families=families)
 
 
-@task(name="read_handy_products", **RETRYING_TASK)
+@task(name="read-handy-products", **RETRY_ON_OUTAGE)
 async def read_handy_products(connection: Connection) -> HandyCatalog:
     """Full mode: every Handy product, enabled and disabled ([A] no filter = enabled only)."""
     records: dict[str, dict] = {}
@@ -215,7 +215,7 @@ async def read_handy_products(connection: Connection) -> HandyCatalog:
     return HandyCatalog(records=records, frame=handy_products_frame(records.values()))
 
 
-@task(name="read_route_stock", **RETRYING_TASK)
+@task(name="read-route-stock", **RETRY_ON_OUTAGE)
 async def read_route_stock(connection: Connection) -> list[dict]:
     """I1: the open routes with the stock loaded on them."""
     return await connection.handy.list_open_routes(include_inventory=True)
@@ -322,7 +322,7 @@ def _content_writes(plan: Plan, quantities: dict[str, float]) -> list[Write]:
     return writes
 
 
-@task(name="plan_catalog", **STORE_TASK)
+@task(name="plan-catalog", **RUN_ONCE)
 async def plan_catalog(
     mapping: ProductMapping,
     bindings: Bindings,
@@ -380,7 +380,7 @@ async def plan_catalog(
 # ----------------------------------------------------------------------------- families (P5)
 
 
-@task(name="ensure_families", **RETRYING_TASK)
+@task(name="ensure-families", **RETRY_ON_OUTAGE)
 async def ensure_families(
     connection: Connection,
     slug: str,
@@ -450,7 +450,7 @@ async def ensure_families(
 # ----------------------------------------------------------------------------- writes
 
 
-@task(name="bind_adopted", **STORE_TASK)
+@task(name="bind-adopted", **RUN_ONCE)
 async def bind_adopted(slug: str, catalog: CatalogPlan, audit: RunAudit) -> None:
     """Full mode: bind the adopted Handy records (with Handy's current state) and refresh stale
     bindings before writing, so a crash never leaves an adopted record unbound and recreated."""
@@ -552,7 +552,7 @@ class _ProductWrites:
         self.audit.fail(Entity.PRODUCT, write.key, f"{write.action} failed: {error}")
 
 
-@task(name="write_products", **RETRYING_TASK)
+@task(name="write-products", **RETRY_ON_OUTAGE)
 async def write_products(
     connection: Connection,
     slug: str,

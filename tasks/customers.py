@@ -59,7 +59,7 @@ from tasks.audit import RunAudit
 from tasks.concurrency import batches as batches_of
 from tasks.connect import Connection
 from tasks.handy_writer import CREATE, HandyRecordWriter, code_taken
-from tasks.options import RETRYING_TASK, STORE_TASK
+from tasks.options import RETRY_ON_OUTAGE, RUN_ONCE
 from tasks.store_calls import store_call
 
 SELLER = "seller"
@@ -92,7 +92,7 @@ class Sources:
     handy_customers: list[dict] | None = None
 
 
-@task(name="read-customer-sources", **RETRYING_TASK)
+@task(name="read-customer-sources", **RETRY_ON_OUTAGE)
 async def read_sources(connection: Connection, full: bool) -> Sources:
     """C1/C5 reads, concurrently: Gestionix clients of the sucursal and sellers, Handy users;
     with `full`, Handy customers too (enabled and disabled)."""
@@ -138,7 +138,7 @@ class CustomerPlan:
         return not self.plan.create.empty
 
 
-@task(name="plan-customers", **STORE_TASK)
+@task(name="plan-customers", **RUN_ONCE)
 async def plan_customers(tenant: TenantConfig, sources: Sources, audit: RunAudit) -> CustomerPlan:
     """Map (C2-C5), report rejected clients and unmatched sellers (once per seller), and plan
     against the bindings (C3, C6); in full mode against Handy's records too, adopting unique
@@ -242,7 +242,7 @@ async def _bind(slug: str, row: dict, audit: RunAudit, **override: Any) -> bool:
     return True
 
 
-@task(name="bind-customers", **STORE_TASK)
+@task(name="bind-customers", **RUN_ONCE)
 async def bind_without_writing(
     tenant: TenantConfig, customer_plan: CustomerPlan, audit: RunAudit, dry_run: bool
 ) -> None:
@@ -330,7 +330,7 @@ class ZoneGeneral:
         return found
 
 
-@task(name="ensure-zone-general", **RETRYING_TASK)
+@task(name="ensure-zone-general", **RETRY_ON_OUTAGE)
 async def ensure_zone(zone: ZoneGeneral) -> int | None:
     """C4: find or create zone General before the first customer is created."""
     return await zone.get()
@@ -494,7 +494,7 @@ def batches(writes: list[CustomerWrite], size: int = BATCH_SIZE) -> Iterable[lis
     return batches_of(writes, size)
 
 
-@task(name="write-customers", **RETRYING_TASK)
+@task(name="write-customers", **RETRY_ON_OUTAGE)
 async def write_customers(
     connection: Connection,
     tenant: TenantConfig,

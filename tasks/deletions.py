@@ -29,18 +29,13 @@ from mappings.orders import reference
 from mappings.tenant import TenantConfig
 from store import binder, dead_letters
 from tasks.audit import RunAudit
+from tasks.concurrency import run_bounded
 from tasks.connect import Connection
-from tasks.documents import (
-    CONCURRENCY,
-    Window,
-    document_key,
-    ensure_resolved,
-    run_bounded,
-    split_document_key,
-)
+from tasks.documents import CONCURRENCY, document_key, ensure_resolved, split_document_key
 from tasks.fencing import fence_for
-from tasks.options import RETRYING_TASK, STORE_TASK
+from tasks.options import RETRY_ON_OUTAGE, RUN_ONCE
 from tasks.store_calls import store_call
+from tasks.window import Window
 
 DATE_DELETED, IS_EDITED = "dateDeleted", "isEdited"
 DOC_LABEL = {"sales_order": "pedido", "sale": "venta"}
@@ -54,7 +49,7 @@ class DeletionWork:
     edited: bool = False
 
 
-@task(name="read-deleted-orders", **RETRYING_TASK)
+@task(name="read-deleted-orders", **RETRY_ON_OUTAGE)
 async def read_deleted_orders(connection: Connection, window: Window) -> list[dict]:
     """Orders deleted in Handy (deleted=true) whose dateDeleted is in the window, oldest first,
     each once; the read is proven complete or the run fails (the cursor stays)."""
@@ -63,7 +58,7 @@ async def read_deleted_orders(connection: Connection, window: Window) -> list[di
     )
 
 
-@task(name="plan-deletions", **STORE_TASK)
+@task(name="plan-deletions", **RUN_ONCE)
 async def plan_deletions(
     tenant: TenantConfig, deleted_orders: list[dict], audit: RunAudit
 ) -> list[DeletionWork]:
@@ -97,7 +92,7 @@ class _Run:
     letters: dict[str, Any]
 
 
-@task(name="apply-deletions", **STORE_TASK)
+@task(name="apply-deletions", **RUN_ONCE)
 async def apply_deletions(
     connection: Connection,
     tenant: TenantConfig,

@@ -13,13 +13,13 @@ from mappings.bindings import Entity
 from mappings.orders import reference
 from store.history import record_story
 from tasks.connect import Connection
-from tasks.options import RETRYING_TASK, STORE_TASK
+from tasks.options import RETRY_ON_OUTAGE, RUN_ONCE
 from tasks.store_calls import store_call
 
 DOC_TYPES = ("sales_order", "sale")
 
 
-@task(name="read-story", **STORE_TASK)
+@task(name="read-story", **RUN_ONCE)
 async def read_story(slug: str, entity: str, key: str) -> dict[str, Any]:
     return await store_call(record_story, slug, entity, key)
 
@@ -31,7 +31,7 @@ async def _handy(call, *args) -> dict | None:
         return None
 
 
-@task(name="read-live", **RETRYING_TASK)
+@task(name="read-live", **RETRY_ON_OUTAGE)
 async def read_live(connection: Connection, entity: str, key: str) -> dict[str, Any]:
     """A few facts per system, each in words: `handy`, `gestionix` (and the sucursales for products)."""
     handy, gestionix = connection.handy, connection.gestionix

@@ -10,7 +10,7 @@ tasks/catalog.py and tasks/customers.py) holds the bodies, calls, bindings and a
 Retryable policy (one for both entities): a `Permanent` error fails that record only (audited,
 marked done; the next run plans it again). Anything else (a `Retryable` after the client's own
 budget, a `Fatal`, a bug) stops the batch: the records in flight are cancelled, every success so
-far is bound, and the error fails the Prefect task, whose retries (`RETRYING_TASK`, Retryable
+far is bound, and the error fails the Prefect task, whose retries (`RETRY_ON_OUTAGE`, Retryable
 only) run the batch again skipping what is done; a create that was in flight meets its code and
 is adopted. Chosen because nothing is lost (done records are never redone, in-flight ones are
 adopted) and it is observable: a retry is a task-run state in Prefect, and an outage that

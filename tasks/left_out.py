@@ -9,11 +9,11 @@ from mappings.left_out import left_out_products
 from mappings.products import ProductMapping
 from store import left_out
 from tasks.audit import RunAudit
-from tasks.options import STORE_TASK
+from tasks.options import RUN_ONCE
 from tasks.store_calls import store_call
 
 
-@task(name="record-left-out", **STORE_TASK)
+@task(name="record-left-out", **RUN_ONCE)
 async def record_left_out(
     slug: str, mapping: ProductMapping, bound_keys: list[str], branch_name: str, audit: RunAudit
 ) -> None:

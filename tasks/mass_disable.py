@@ -13,12 +13,12 @@ from prefect import task
 from mappings.mass_disable import PlannedDisables, check_mass_disable
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit
-from tasks.options import STORE_TASK
+from tasks.options import RUN_ONCE
 
 WITHHELD = "disable withheld"  # audit action of each disable a stopped run did not write
 
 
-@task(name="check-mass-disable", **STORE_TASK)
+@task(name="check-mass-disable", **RUN_ONCE)
 async def guard_mass_disable(
     tenant: TenantConfig,
     planned: PlannedDisables,

@@ -11,7 +11,9 @@ from prefect.tasks import exponential_backoff
 
 from clients.errors import retry_condition_fn
 
-RETRYING_TASK = dict(  # noqa: C408 - keyword form reads as task options
+# Reads, and writes safe to repeat (what succeeded is bound or adopted): retried, so an outage of Handy or Gestionix longer than the
+# client's own retries does not fail the run.
+RETRY_ON_OUTAGE = dict(  # noqa: C408 - keyword form reads as task options
     retries=2,
     retry_delay_seconds=exponential_backoff(backoff_factor=5),
     retry_jitter_factor=0.5,
@@ -21,4 +23,6 @@ RETRYING_TASK = dict(  # noqa: C408 - keyword form reads as task options
     persist_result=False,
 )
 
-STORE_TASK = dict(cache_policy=NO_CACHE, persist_result=False)  # noqa: C408
+# Store-only work and writes that must not be repeated blindly (pushes, deletions): never
+# retried by Prefect, never cached.
+RUN_ONCE = dict(cache_policy=NO_CACHE, persist_result=False)  # noqa: C408

@@ -57,7 +57,7 @@ from tasks.audit import RunAudit
 from tasks.connect import Connection
 from tasks.documents import document_key, ensure_resolved, split_document_key
 from tasks.fencing import fence_for
-from tasks.options import RETRYING_TASK
+from tasks.options import RETRY_ON_OUTAGE
 from tasks.store_calls import store_call
 
 STALE_CREATE = "order_stale_create"  # dead-letter entity: a create sent after the lease was lost
@@ -77,7 +77,7 @@ class Healed:
     removed: list[Document] = field(default_factory=list)
 
 
-@task(name="adopt-pushed-orders", **RETRYING_TASK)
+@task(name="adopt-pushed-orders", **RETRY_ON_OUTAGE)
 async def adopt_pushed_orders(
     connection: Connection, tenant: TenantConfig, plan: Any, audit: RunAudit, dry_run: bool
 ) -> int:
@@ -105,7 +105,7 @@ async def adopt_pushed_orders(
     return len(bound)
 
 
-@task(name="adopt-deleted-documents", **RETRYING_TASK)
+@task(name="adopt-deleted-documents", **RETRY_ON_OUTAGE)
 async def adopt_deleted_documents(
     connection: Connection,
     tenant: TenantConfig,
@@ -413,7 +413,7 @@ def record_stale_create(slug: str, order_key: str) -> None:
     )
 
 
-@task(name="settle-stale-creates", **RETRYING_TASK)
+@task(name="settle-stale-creates", **RETRY_ON_OUTAGE)
 async def settle_stale_creates(
     connection: Connection, tenant: TenantConfig, audit: RunAudit, dry_run: bool
 ) -> int:

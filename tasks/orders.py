@@ -54,20 +54,14 @@ from store import binder, dead_letters
 from store.binder import BindingConflict
 from store.leases import LeaseLost
 from tasks.audit import RunAudit
-from tasks.concurrency import batches
+from tasks.concurrency import batches, run_bounded
 from tasks.connect import Connection
-from tasks.documents import (
-    CONCURRENCY,
-    Window,
-    document_key,
-    ensure_resolved,
-    run_bounded,
-    split_document_key,
-)
+from tasks.documents import CONCURRENCY, document_key, ensure_resolved, split_document_key
 from tasks.fencing import fence_for
-from tasks.options import RETRYING_TASK, STORE_TASK
+from tasks.options import RETRY_ON_OUTAGE, RUN_ONCE
 from tasks.order_adoption import record_stale_create
 from tasks.store_calls import store_call
+from tasks.window import Window
 
 DOC_LABEL = {"sales_order": "pedido", "sale": "venta"}
 
@@ -148,7 +142,7 @@ class OrderPlan:
 # ---------------------------------------------------------------------------------------------
 
 
-@task(name="read-new-orders", **RETRYING_TASK)
+@task(name="read-new-orders", **RETRY_ON_OUTAGE)
 async def read_new_orders(connection: Connection, window: Window) -> list[dict]:
     """O1: live orders whose server receipt time (dateCreated) is in the window, oldest first.
     The phone's time (mobileDateCreated) plays no part, so orders of an offline phone are found.
@@ -158,7 +152,7 @@ async def read_new_orders(connection: Connection, window: Window) -> list[dict]:
     )
 
 
-@task(name="read-dead-lettered-orders", **RETRYING_TASK)
+@task(name="read-dead-lettered-orders", **RETRY_ON_OUTAGE)
 async def read_dead_lettered_orders(
     connection: Connection,
     tenant: TenantConfig,
@@ -205,7 +199,7 @@ async def _close_letter(slug: str, key: str, audit: RunAudit, dry_run: bool, rea
         await store_call(dead_letters.resolve, slug, Entity.ORDER, key)
 
 
-@task(name="plan-orders", **STORE_TASK)
+@task(name="plan-orders", **RUN_ONCE)
 async def plan_orders(
     tenant: TenantConfig, window_orders: list[dict], retry_orders: list[dict], audit: RunAudit
 ) -> OrderPlan:
@@ -249,7 +243,7 @@ async def plan_orders(
     return plan
 
 
-@task(name="read-gestionix-catalog", **RETRYING_TASK)
+@task(name="read-gestionix-catalog", **RETRY_ON_OUTAGE)
 async def read_catalog(connection: Connection) -> Catalog:
     """Products of the sucursal by clave (with their Gestionix taxes, O5), clients of the
     sucursal (O3) and sellers: once per run."""
@@ -276,7 +270,7 @@ def _client_id(value: Any) -> Any:
     return int(text) if text.isdigit() else value
 
 
-@task(name="resolve-customers", **STORE_TASK)
+@task(name="resolve-customers", **RUN_ONCE)
 async def resolve_customers(
     connection: Connection,
     tenant: TenantConfig,
@@ -425,7 +419,7 @@ class _Run:
         return self.tenant.slug
 
 
-@task(name="push-orders", **STORE_TASK)
+@task(name="push-orders", **RUN_ONCE)
 async def push_orders(
     connection: Connection,
     tenant: TenantConfig,

@@ -21,7 +21,7 @@ from tasks.audit import RunAudit
 from tasks.connect import Connection
 from tasks.deletions import DeletionWork
 from tasks.documents import document_key
-from tasks.options import RETRYING_TASK, STORE_TASK
+from tasks.options import RETRY_ON_OUTAGE, RUN_ONCE
 from tasks.order_adoption import heal_duplicates
 from tasks.store_calls import store_call
 
@@ -37,7 +37,7 @@ class DayData:
     documents: list[tuple[str, dict]]
 
 
-@task(name="read-day", **RETRYING_TASK)
+@task(name="read-day", **RETRY_ON_OUTAGE)
 async def read_day(connection: Connection, day: date) -> DayData:
     start, end = day_bounds(day, connection.tenant.handy_timezone)
     last = end - timedelta(seconds=1)  # Handy windows are inclusive, to the second
@@ -61,7 +61,7 @@ async def read_day(connection: Connection, day: date) -> DayData:
     return DayData(start, end, live, deleted, documents)
 
 
-@task(name="heal-duplicates", **RETRYING_TASK)
+@task(name="heal-duplicates", **RETRY_ON_OUTAGE)
 async def heal_day_duplicates(
     connection: Connection, tenant: TenantConfig, data: DayData, audit: RunAudit, dry_run: bool
 ) -> tuple[list[tuple[str, dict]], list[rules.ReconcileRow]]:
@@ -96,7 +96,7 @@ async def heal_day_duplicates(
     return [doc for doc in data.documents if document_label(doc) not in removed], rows
 
 
-@task(name="why-not-pushed", **STORE_TASK)
+@task(name="why-not-pushed", **RUN_ONCE)
 async def known_reasons(tenant: TenantConfig) -> dict[str, str]:
     """Order id -> the recorded reason it has no (or still has a) document."""
     return await store_call(_known_reasons, tenant.slug)
@@ -116,7 +116,7 @@ def _known_reasons(slug: str) -> dict[str, str]:
     return reasons
 
 
-@task(name="prepare-repair-deletions", **STORE_TASK)
+@task(name="prepare-repair-deletions", **RUN_ONCE)
 async def prepare_repair_deletions(
     tenant: TenantConfig, rows: list[rules.ReconcileRow], dry_run: bool
 ) -> list[DeletionWork]:

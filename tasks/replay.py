@@ -6,11 +6,11 @@ from prefect import task
 
 from mappings.tenant import TenantConfig
 from store import dead_letters
-from tasks.options import STORE_TASK
+from tasks.options import RUN_ONCE
 from tasks.store_calls import store_call
 
 
-@task(name="select-dead-letters", **STORE_TASK)
+@task(name="select-dead-letters", **RUN_ONCE)
 async def select_letters(tenant: TenantConfig, key: str | None, release: bool) -> list[dict]:
     """The open letters to replay (one key or all); with `release`, marked for retry now."""
     return await store_call(_select_letters, tenant, key, release)
@@ -36,7 +36,7 @@ def _select_letters(tenant: TenantConfig, key: str | None, release: bool) -> lis
     ]
 
 
-@task(name="replay-outcomes", **STORE_TASK)
+@task(name="replay-outcomes", **RUN_ONCE)
 async def outcomes(tenant: TenantConfig, selected: list[dict]) -> list[dict]:
     """Per replayed letter: resolved, or still open with its (new) reason."""
     return await store_call(_outcomes, tenant, selected)

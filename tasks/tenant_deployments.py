@@ -19,7 +19,7 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.sorting import FlowRunSort
 
-from tasks.options import STORE_TASK
+from tasks.options import RUN_ONCE
 
 
 def tenant_tag(slug: str) -> str:
@@ -65,7 +65,7 @@ async def set_schedules_active(slug: str, active: bool) -> list[str]:
     return changed
 
 
-@task(name="resume-tenant-schedules", **STORE_TASK)
+@task(name="resume-tenant-schedules", **RUN_ONCE)
 async def resume_schedules(slug: str) -> list[str]:
     """A4: after a successful activation the tenant's schedules start (they were created paused)."""
     return await set_schedules_active(slug, True)

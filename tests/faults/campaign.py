@@ -33,8 +33,8 @@ from sqlalchemy import update
 from sqlmodel import select
 
 import store.models
-import tasks.documents
 import tasks.fencing
+import tasks.lease
 from clients._http import HttpCore
 from clients.errors import PaginationError
 from flows.deletions import deletion_sync
@@ -154,7 +154,7 @@ class Killer:
 
 
 class MonotonicShift:
-    """`time` for tasks.fencing and tasks.documents whose monotonic clock can jump forward: a
+    """`time` for tasks.fencing and tasks.lease whose monotonic clock can jump forward: a
     frozen holder's notion of how long ago it renewed its lease, without really waiting."""
 
     def __init__(self) -> None:
@@ -168,7 +168,7 @@ class MonotonicShift:
 
     def install(self, monkeypatch) -> None:
         monkeypatch.setattr(tasks.fencing, "time", self)
-        monkeypatch.setattr(tasks.documents, "time", self)
+        monkeypatch.setattr(tasks.lease, "time", self)
 
 
 class WorkerClock:
@@ -527,7 +527,7 @@ async def wait_past_newest_stamp(sb: Sandbox) -> None:
     """Let the store's clock pass the second of Handy's newest dateCreated/dateDeleted before the
     quiet passes, which stand for the next scheduled run (10 minutes later in production).
 
-    A window ends at the store's now cut to the whole second (tasks/documents.open_window) and
+    A window ends at the store's now cut to the whole second (tasks/window.open_window) and
     Handy filters by whole seconds, so a record stamped later in that second is read by the
     next run in a later second, whose window starts at or before the cursor (D1, O1; nothing
     is skipped). The seller activity here is dated in the past for that reason

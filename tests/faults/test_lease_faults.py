@@ -165,15 +165,15 @@ async def test_s3_worker_20_minutes_ahead_does_not_take_a_live_lease(
 ):
     """S3: with a live holder (heartbeat renewing), a worker whose clock is 20 minutes ahead
     waits and ends Cancelled instead of taking the lease; the holder finishes alone."""
-    import tasks.documents
+    import tasks.lease
 
     sb = sandbox
     tenant, placed = world(sb, orders=40, latency_ms=800)  # ~5 rounds of 8 creates: > 4 s
     holder = start_worker(tenant, {"HGSYNC_DATABASE_URL": postgres_store})
     wait_for_creates(sb, holder, at_least=1)
     clock_ahead(monkeypatch)
-    monkeypatch.setattr(tasks.documents, "LEASE_WAIT", timedelta(seconds=1.5))
-    monkeypatch.setattr(tasks.documents, "LEASE_POLL_SECONDS", 0.2)
+    monkeypatch.setattr(tasks.lease, "LEASE_WAIT", timedelta(seconds=1.5))
+    monkeypatch.setattr(tasks.lease, "LEASE_POLL_SECONDS", 0.2)
     state = await order_push(tenant, return_state=True)
     assert state.is_cancelled() and "still taken" in state.message
     assert holder.poll() is None, "the holder finished before the wait ended: nothing was tested"

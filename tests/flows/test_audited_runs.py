@@ -15,7 +15,7 @@ import flows.deletions
 import flows.orders
 import flows.reconcile
 import flows.replay
-import tasks.documents
+import tasks.lease
 from store import runs
 from store.leases import acquire, release
 from tests.flows.conftest import make_tenant
@@ -78,7 +78,7 @@ async def test_s3_lease_taken_for_the_whole_wait_ends_cancelled_and_skipped(
     saying why, and its row is `skipped`."""
     module, flow_name, _ = INSIDE[flow_key]
     set_cursors(tenant.slug)
-    monkeypatch.setattr(tasks.documents, "LEASE_WAIT", timedelta(seconds=0.2))
+    monkeypatch.setattr(tasks.lease, "LEASE_WAIT", timedelta(seconds=0.2))
     holder = acquire(tenant.slug, "orders", timedelta(minutes=5))
     try:
         state = await getattr(module, flow_name)(tenant, return_state=True)

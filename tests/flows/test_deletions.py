@@ -10,7 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 import flows.leased
-import tasks.documents as documents_module
+import tasks.lease as lease_module
+import tasks.window as window_module
 from flows.deletions import deletion_sync
 from flows.orders import order_push
 from store import binder, cursors, dead_letters, leases, runs
@@ -112,9 +113,9 @@ async def test_d2_deletion_late_in_a_windows_last_second_is_tombstoned_by_the_ne
     monkeypatch.setattr(flows.leased, "measure_handy_clock", no_skew)
 
     def store_clock_at(moment):  # the store's clock and the worker's, both at `moment`
-        monkeypatch.setattr(documents_module, "database_time", lambda store=None: moment)
+        monkeypatch.setattr(window_module, "database_time", lambda store=None: moment)
         monkeypatch.setattr(
-            documents_module,
+            window_module,
             "time",
             SimpleNamespace(time=moment.timestamp, monotonic=time.monotonic),
         )
@@ -273,7 +274,7 @@ async def test_s3_orders_and_deletions_never_interleave(sandbox, tenant, monkeyp
     await order_push(tenant)
     delete(sb, placed["id"])
     setup_orders_more(sb, "PRESALE")
-    monkeypatch.setattr(documents_module, "LEASE_POLL_SECONDS", 0.05)
+    monkeypatch.setattr(lease_module, "LEASE_POLL_SECONDS", 0.05)
     events: list[str] = []
     acquire, release = leases.acquire, leases.release
 
@@ -294,7 +295,7 @@ async def test_s3_orders_and_deletions_never_interleave(sandbox, tenant, monkeyp
     assert events == ["acquire", "release", "acquire", "release"]
     assert len(documents(sb)) == 1  # the new order pushed, the deleted one's document deleted
 
-    monkeypatch.setattr(documents_module, "LEASE_WAIT", timedelta(seconds=0.2))
+    monkeypatch.setattr(lease_module, "LEASE_WAIT", timedelta(seconds=0.2))
     holder = acquire(tenant.slug, "orders", timedelta(minutes=5))
     try:
         state = await deletion_sync(tenant, return_state=True)

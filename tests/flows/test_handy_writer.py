@@ -29,7 +29,7 @@ pytestmark = pytest.mark.flow
 FAST = 60_000  # requests/min: these tests check calls, not pacing
 ENTITIES = {
     # entity: (flow, HandyClient create method, code field of its body, write task)
-    "product": (catalog_pull, "create_product", "code", "write_products"),
+    "product": (catalog_pull, "create_product", "code", "write-products"),
     "customer": (customer_sync, "create_customer", "code", "write-customers"),
 }
 
