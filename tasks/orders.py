@@ -493,19 +493,7 @@ async def _recover_intent(run: _Run, work: OrderWork, binding: Any) -> bool:
             Entity.ORDER, work.key, "would bind", "", folio=_folio(found), document=found["id"]
         )
         return True
-    await _bind_pushed(run, work, doc_type, found)
-    run.audit.count("recovered")
-    run.audit.item(
-        Entity.ORDER,
-        work.key,
-        "pushed",
-        "",
-        folio=_folio(found),
-        document=found["id"],
-        note="found by reference after an interrupted run",
-    )
-    if await _write_external_id(run, work, found["id"]):
-        await _resolve(run, work)
+    await _recovered(run, work, doc_type, found, "found by reference after an interrupted run")
     return True
 
 
@@ -693,19 +681,7 @@ async def _adopt_existing(run: _Run, work: OrderWork, document: OrderDocument, e
             run, work, f"Gestionix refused the {DOC_LABEL[document.doc_type]}: {exc}"
         )
         return
-    await _bind_pushed(run, work, document.doc_type, found)
-    run.audit.count("recovered")
-    run.audit.item(
-        Entity.ORDER,
-        work.key,
-        "pushed",
-        "",
-        folio=_folio(found),
-        document=found["id"],
-        note="reference already in Gestionix",
-    )
-    if await _write_external_id(run, work, found["id"]):
-        await _resolve(run, work)
+    await _recovered(run, work, document.doc_type, found, "reference already in Gestionix")
 
 
 async def _bind_pushed(run: _Run, work: OrderWork, doc_type: str, document: dict) -> None:
@@ -852,3 +828,21 @@ def _document_extra(document: OrderDocument) -> dict[str, Any]:
         "lines": len(document.lines),
         "total": str(cents(document.expected_gestionix_total)),
     }
+
+
+async def _recovered(run: _Run, work: OrderWork, doc_type: str, found: dict, note: str) -> None:
+    """O8: the order's document was already in Gestionix: bind it, count it recovered, and
+    write the order's externalId as after a create."""
+    await _bind_pushed(run, work, doc_type, found)
+    run.audit.count("recovered")
+    run.audit.item(
+        Entity.ORDER,
+        work.key,
+        "pushed",
+        "",
+        folio=_folio(found),
+        document=found["id"],
+        note=note,
+    )
+    if await _write_external_id(run, work, found["id"]):
+        await _resolve(run, work)
