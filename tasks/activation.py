@@ -82,6 +82,15 @@ async def _check_gestionix(connection: Connection) -> tuple[bool, str]:
         return False, str(error)
 
 
+def _gestionix_refused(connection: Connection, reading: str) -> str:
+    """A credential lost after the login check (password rotated, session revoked) is a failed
+    check like the others, not a traceback at the operator's terminal."""
+    return (
+        f"Gestionix refused the credentials of block {connection.tenant.gestionix_credentials!r} "
+        f"while reading {reading}; save the block again and rerun the check"
+    )
+
+
 async def check_tenant(tenant: TenantConfig) -> CheckReport:
     """Run every A4 check without writing anything; stops at the first check the next ones need."""
     report = CheckReport(tenant.slug)
@@ -113,11 +122,17 @@ async def check_tenant(tenant: TenantConfig) -> CheckReport:
         try:
             await resolve_branch(connection)
             report.add("sucursal", True, f"{connection.branch_name!r} (id {connection.branch_id})")
+        except CredentialsError:
+            report.add("sucursal", False, _gestionix_refused(connection, "the sucursales"))
+            return report
         except (ApiError, NotChosen) as error:
             report.add("sucursal", False, str(error))
             return report
         try:
             products = await connection.gestionix.list_products(connection.branch_id)
+        except CredentialsError:
+            report.add("products for sale", False, _gestionix_refused(connection, "the products"))
+            return report
         except ApiError as error:
             report.add("products for sale", False, str(error))
             return report

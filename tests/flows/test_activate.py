@@ -71,3 +71,27 @@ async def test_a4_missing_block_and_branch_without_products_for_sale(sandbox):
     sandbox.gestionix.touch()
     report = await check_tenant(make_tenant(sandbox))
     assert not report.ok and "no product for sale" in report.failure()
+
+
+async def test_a4_gestionix_credential_lost_while_reading_products_is_a_failed_check(
+    sandbox, monkeypatch
+):
+    """A4/A2: the password is rotated between the login check and the product listing: the
+    check reports a FAIL line naming the block (never the secret) instead of raising."""
+    from clients.gestionix import GestionixClient
+
+    tenant = make_tenant(sandbox)
+    listing = GestionixClient.list_products
+
+    async def rotated_first(self, *args, **kwargs):
+        sandbox.gestionix.users[sandbox.gestionix_user.strip().lower()]["password"] = "rotated-9z"
+        sandbox.gestionix.expire_tokens()
+        return await listing(self, *args, **kwargs)
+
+    monkeypatch.setattr(GestionixClient, "list_products", rotated_first)
+    report = await check_tenant(tenant)
+    text = "\n".join(report.lines())
+    assert not report.ok
+    assert "FAIL products for sale: Gestionix refused the credentials of block" in text
+    assert tenant.gestionix_credentials in text and "rotated-9z" not in text
+    assert sandbox.gestionix_password not in text
