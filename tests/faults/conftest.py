@@ -4,13 +4,12 @@ time), Prefect task retries without delay, and short client timeouts."""
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 
 from clients.clock import FakeClock
 from clients.ratelimit import shared_limiter
 from tests.flows.conftest import make_tenant, sandbox, tenant  # noqa: F401 - fixtures reused
+from tests.kit.client_options import build_clients_with
 
 FAST = 60_000  # requests/min: fault tests check outcomes, not pacing
 
@@ -41,12 +40,6 @@ def no_task_retry_delay(monkeypatch):
 
 @pytest.fixture
 def short_client_timeouts(monkeypatch):
-    """Both clients built by tasks.connect with a 0.5 s timeout (the sandbox hangs longer)."""
-    import tasks.connect
-    from clients.gestionix import GestionixClient
-    from clients.handy import HandyClient
-
-    monkeypatch.setattr(tasks.connect, "HandyClient", functools.partial(HandyClient, timeout=0.5))
-    monkeypatch.setattr(
-        tasks.connect, "GestionixClient", functools.partial(GestionixClient, timeout=0.5)
-    )
+    """Both clients built by the credential blocks with a 0.5 s timeout (the sandbox hangs
+    longer)."""
+    build_clients_with(monkeypatch, handy={"timeout": 0.5}, gestionix={"timeout": 0.5})

@@ -16,10 +16,11 @@ from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
 from cli import app
-from clients.credentials import GestionixCredentials, HandyCredentials, UnusableSecret, check_secret
+from clients.credentials import GestionixCredentials, HandyCredentials
 from clients.errors import ClientError, CredentialsError, Permanent, redact
 from clients.gestionix import GestionixClient
 from clients.handy import HandyClient
+from clients.secret_check import UnusableSecret, check_secret
 from flows.orders import order_push
 from sandbox.server import run_sandbox
 from store import runs
