@@ -4,7 +4,11 @@ rendering of the client (A2)."""
 
 from __future__ import annotations
 
-from clients_testkit import (
+from clients.credentials import GestionixCredentials, HandyCredentials
+from clients.gestionix import GestionixClient
+from clients.handy import HandyClient
+from clients.ratelimit import RetryPolicy
+from tests.kit.mocked_apis import (
     GESTIONIX_URL,
     GX_PASSWORD,
     GX_TOKEN,
@@ -13,11 +17,6 @@ from clients_testkit import (
     HANDY_URL,
     assert_no_secrets,
 )
-
-from clients.credentials import GestionixCredentials, HandyCredentials
-from clients.gestionix import GestionixClient
-from clients.handy import HandyClient
-from clients.ratelimit import RetryPolicy
 
 ONE_TRY = RetryPolicy(max_attempts=1)
 

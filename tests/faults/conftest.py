@@ -1,26 +1,12 @@
-"""Fault tests: the flow fixtures (Prefect harness, loopback sandbox, tenant) plus helpers that
-keep fault tests fast: client limiters on a fake clock (backoffs and 429 waits cost no real
-time), Prefect task retries without delay, and short client timeouts."""
+"""Fault tests' fixtures that keep them fast: Prefect task retries without delay, and short
+client timeouts (the sandbox and tenant fixtures come from tests/conftest.py; the fake-clock
+limiters from tests/kit/fast_clients.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from clients.clock import FakeClock
-from clients.ratelimit import shared_limiter
-from tests.flows.conftest import make_tenant, sandbox, tenant  # noqa: F401 - fixtures reused
 from tests.kit.client_options import build_clients_with
-
-FAST = 60_000  # requests/min: fault tests check outcomes, not pacing
-
-
-def fast_clients(slug: str, clock: FakeClock | None = None) -> FakeClock:
-    """Pre-create the (tenant, system) limiters of the running event loop on a FakeClock, so
-    every client wait (token bucket, 429 pause, retry backoff) of `slug` returns at once."""
-    clock = clock or FakeClock()
-    shared_limiter(slug, "handy", FAST, clock=clock)
-    shared_limiter(slug, "gestionix", FAST, clock=clock)
-    return clock
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ from flows.orders import order_push
 from sandbox.server import run_sandbox
 from store import runs
 from tests.faults.test_secrets import prefect_texts
-from tests.flows.conftest import make_tenant
 from tests.flows.orders_kit import activate
+from tests.kit.tenants import make_tenant
 
 # Each piece around the hostile character is long and distinctive, so a leak of any fragment
 # (the part after a CR, the part before a NUL...) is caught.

@@ -22,7 +22,6 @@ from flows.customers import customer_sync
 from flows.deletions import deletion_sync
 from flows.orders import order_push
 from sandbox.server import Sandbox, run_sandbox
-from tests.faults.conftest import FAST, make_tenant
 from tests.flows.orders_kit import (
     activate,
     company,
@@ -34,6 +33,8 @@ from tests.flows.orders_kit import (
     seed_catalog,
 )
 from tests.kit.client_options import build_clients_with
+from tests.kit.fast_clients import FAST
+from tests.kit.tenants import make_tenant
 
 pytestmark = pytest.mark.flow  # `faults` (CI) or `campaign` per case, see MATRIX
 
