@@ -16,7 +16,6 @@ from urllib.parse import quote
 
 from clients._http import ApiClient
 from clients.clock import SYSTEM_CLOCK, Clock
-from clients.credentials import UnusableSecret, check_secret, secret_problem
 from clients.errors import (
     CredentialsError,
     PaginationError,
@@ -25,6 +24,7 @@ from clients.errors import (
     ValidationFailed,
 )
 from clients.ratelimit import RateLimiter, RetryPolicy
+from clients.secret_check import UnusableSecret, check_secret, secret_problem
 
 logger = logging.getLogger("clients.gestionix")
 

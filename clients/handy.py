@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 from clients._http import ApiClient
 from clients.clock import SYSTEM_CLOCK, Clock
-from clients.credentials import UnusableSecret, check_secret
 from clients.errors import (
     CredentialsError,
     InvalidCode,
@@ -64,6 +63,7 @@ from clients.handy_api import (
 )
 from clients.handy_orders import SalesOrderWindows
 from clients.ratelimit import RateLimiter, RetryPolicy
+from clients.secret_check import UnusableSecret, check_secret
 from mappings.windows import parse_timestamp
 
 __all__ = ["HandyClient", "format_window_time", "parse_timestamp", "quote_code"]

@@ -7,11 +7,13 @@ cannot access (or a non-numeric header) answers 403 {"message": ...}.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import json
 import math
 import random
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +44,7 @@ MAX_PAGE_SIZE = 500
 DOC_KINDS = {"sales_orders": "sales_order", "sales": "sale"}  # URL segment -> document type
 DOC_ID_FIELD = {"sales_order": "sales_order_id", "sale": "sale_id"}
 DOC_SERIE = {"sales_order": "P", "sale": "V"}
+HOLD_POLL_SECONDS = 0.005
 
 
 @dataclass
@@ -49,8 +52,11 @@ class GestionixKnobs(Knobs):
     token_lifetime_seconds: float = 40000.0
     reject_duplicate_reference: bool = True
     page_size_cap: int = 0  # >0: at most this many records per page, whatever `page_size` asks
+    # >0: the answer to the N-th document the API creates, and to every later one, waits until
+    # the knob goes back to 0; the documents exist, their client does not know it yet.
+    hold_answers_from_document: int = 0
 
-    NON_NEGATIVE = frozenset({"page_size_cap"})
+    NON_NEGATIVE = frozenset({"page_size_cap", "hold_answers_from_document"})
 
 
 class GestionixError(Exception):
@@ -133,6 +139,7 @@ class GestionixState(VersionedStore):
         self._clear()
 
     def _clear(self) -> None:
+        self.documents_created = 0  # through the API (POST /sales_orders, /sales), since reset
         self.users: dict[str, dict] = {}
         self.tokens: dict[str, dict] = {}
         self.companies: dict[int, Company] = {}
@@ -548,6 +555,20 @@ class GestionixState(VersionedStore):
         self.touch()
         return doc
 
+    async def hold_answer(self, nth: int) -> None:
+        """Wait while `hold_answers_from_document` is set and `nth` (the document this answer
+        is about) has reached it. Polled: the knob is set from another thread or over HTTP."""
+        while 0 < self.knobs.hold_answers_from_document <= nth:
+            await asyncio.sleep(HOLD_POLL_SECONDS)
+
+    async def wait_documents_created(self, count: int, timeout: float) -> int:
+        """How many documents the API has created, once that is at least `count` or after
+        `timeout` real seconds (the sandbox clock may be frozen)."""
+        deadline = time.monotonic() + timeout
+        while self.documents_created < count and time.monotonic() < deadline:
+            await asyncio.sleep(HOLD_POLL_SECONDS)
+        return self.documents_created
+
     def delete_document(
         self, company: Company, doc_type: str, doc_id: int, *, force: bool = False
     ) -> None:
@@ -742,7 +763,10 @@ def _add_document_routes(
 ) -> None:
     async def create(request: Request) -> Response:
         company = state.company_for(request)
-        return json_response(state.create_document(company, doc_type, await _body(request)), 201)
+        doc = state.create_document(company, doc_type, await _body(request))
+        state.documents_created += 1
+        await state.hold_answer(state.documents_created)
+        return json_response(doc, 201)
 
     async def listing(request: Request) -> Response:
         company = state.company_for(request)
@@ -870,6 +894,12 @@ def _add_control_surface(app: FastAPI, state: GestionixState) -> None:
     async def delete_doc(kind: str, doc_id: int, request: Request) -> Response:
         state.delete_document(company_of(request), doc_type_of(kind), doc_id, force=True)
         return Response(status_code=204)
+
+    @ctl.get("/documents_created")
+    async def documents_created(at_least: int = 0, timeout: float = 0.0) -> Response:
+        """Long-polls until the API has created `at_least` documents (or `timeout` seconds)."""
+        created = await state.wait_documents_created(at_least, min(timeout, 300.0))
+        return json_response({"created": created, "reached": created >= at_least})
 
     @ctl.post("/tokens/expire")
     async def expire_tokens() -> Response:

@@ -23,7 +23,7 @@ import uvicorn
 
 from sandbox import gestionix as gx_module
 from sandbox import handy as handy_module
-from sandbox.common import Clock
+from sandbox.common import CONTROL_PREFIX, Clock
 from sandbox.data import MAIN_BRANCH, generate_world
 from sandbox.gestionix import (
     DEMO_COMPANY_ID,
@@ -101,6 +101,19 @@ class Sandbox:
     def reset_stats(self) -> None:
         self.handy.stats.reset()
         self.gestionix.stats.reset()
+
+    def wait_documents_created(self, count: int, timeout: float) -> int:
+        """Block until Gestionix has created `count` documents through its API, asking the
+        running server (GET /_sandbox/documents_created long-polls); returns how many it has
+        (fewer after `timeout` seconds)."""
+        control = self.gestionix_url.removesuffix(gx_module.API_PREFIX) + CONTROL_PREFIX
+        response = httpx.get(
+            f"{control}/documents_created",
+            params={"at_least": count, "timeout": timeout},
+            timeout=timeout + 10,
+        )
+        response.raise_for_status()
+        return int(response.json()["created"])
 
     def handy_transport(self) -> httpx.ASGITransport:
         return httpx.ASGITransport(app=self.handy_app)

@@ -8,9 +8,9 @@ from datetime import datetime
 
 from prefect import task
 
-from clients.credentials import UnusableSecret
 from clients.errors import ApiError, CredentialsError, Unreachable
 from clients.ratelimit import RetryPolicy
+from clients.secret_check import UnusableSecret
 from mappings.company import NotChosen
 from mappings.products import map_products
 from mappings.tenant import TenantConfig

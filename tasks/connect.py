@@ -10,10 +10,11 @@ from typing import Any
 from prefect.blocks.core import Block
 from pydantic import ValidationError
 
-from clients.credentials import GestionixCredentials, HandyCredentials, UnusableSecret
+from clients.credentials import GestionixCredentials, HandyCredentials
 from clients.gestionix import GestionixClient
 from clients.handy import HandyClient
 from clients.ratelimit import RetryPolicy
+from clients.secret_check import UnusableSecret
 from mappings import gestionix_fields as G
 from mappings.company import choose_branch, choose_company
 from mappings.tenant import TenantConfig
@@ -90,23 +91,12 @@ async def connect(
     (A1) so a wrong name fails the run at once with the list of existing ones. `timeout` and
     `retry_policy` default to the clients' own (a run's patience); a check passes shorter ones."""
     handy_creds, gestionix_creds = await load_credentials(tenant)
+    patience = {"timeout": timeout, "retry_policy": retry_policy}
     async with (
-        HandyClient(
-            handy_creds.base_url,
-            handy_creds.api_token.get_secret_value(),
-            tenant=tenant.slug,
-            timezone=tenant.handy_timezone,
-            timeout=timeout,
-            retry_policy=retry_policy,
+        handy_creds.get_client(
+            tenant=tenant.slug, timezone=tenant.handy_timezone, **patience
         ) as handy,
-        GestionixClient(
-            gestionix_creds.base_url,
-            gestionix_creds.user,
-            gestionix_creds.password.get_secret_value(),
-            tenant=tenant.slug,
-            timeout=timeout,
-            retry_policy=retry_policy,
-        ) as gestionix,
+        gestionix_creds.get_client(tenant=tenant.slug, **patience) as gestionix,
     ):
         connection = Connection(tenant=tenant, handy=handy, gestionix=gestionix)
         if resolve:

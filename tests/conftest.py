@@ -1,4 +1,6 @@
-"""Suite-wide settings: no analytics, and each test gets its own HGSYNC_HOME (hence its own SQLite store)."""
+"""Suite-wide settings: no analytics, and each test gets its own HGSYNC_HOME (hence its own SQLite
+store). Fixtures of the flow and fault tests: the Prefect harness, a loopback sandbox, a tenant
+(imported when first used: unit tests need neither Prefect nor the sandbox)."""
 
 from __future__ import annotations
 
@@ -24,3 +26,20 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=90):
         yield
+
+
+@pytest.fixture
+def sandbox():
+    """Both stand-ins on loopback (free ports), a small seeded world, no faults."""
+    from sandbox.server import run_sandbox
+
+    with run_sandbox(seed=7, products=60, customers=30) as sb:
+        yield sb
+
+
+@pytest.fixture
+def tenant(prefect_harness, sandbox):
+    """A tenant of the sandbox, its credential blocks saved in the Prefect harness."""
+    from tests.kit.tenants import make_tenant
+
+    return make_tenant(sandbox)

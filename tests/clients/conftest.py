@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from clients_testkit import GESTIONIX_URL, GX_PASSWORD, GX_USER, HANDY_TOKEN, HANDY_URL
 
 from clients.clock import FakeClock
 from clients.gestionix import GestionixClient
 from clients.handy import HandyClient
 from clients.ratelimit import RetryPolicy
+from tests.kit.mocked_apis import GESTIONIX_URL, GX_PASSWORD, GX_USER, HANDY_TOKEN, HANDY_URL
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import pickle
 
 import httpx
 import pytest
-from clients_testkit import GX_TOKEN, HANDY_TOKEN, assert_no_secrets
 
 from clients.errors import (
     ApiError,
@@ -26,6 +25,7 @@ from clients.errors import (
     redact,
     retry_condition_fn,
 )
+from tests.kit.mocked_apis import GX_TOKEN, HANDY_TOKEN, assert_no_secrets
 
 
 @pytest.mark.parametrize(

@@ -7,14 +7,6 @@ import pickle
 
 import httpx
 import pytest
-from clients_testkit import (
-    GESTIONIX_URL,
-    GX_PASSWORD,
-    GX_TOKEN,
-    GX_TOKEN_2,
-    GX_USER,
-    assert_no_secrets,
-)
 
 from clients.errors import (
     Conflict,
@@ -24,6 +16,14 @@ from clients.errors import (
     ValidationFailed,
 )
 from clients.gestionix import GestionixClient
+from tests.kit.mocked_apis import (
+    GESTIONIX_URL,
+    GX_PASSWORD,
+    GX_TOKEN,
+    GX_TOKEN_2,
+    GX_USER,
+    assert_no_secrets,
+)
 
 COMPANIES = [
     {

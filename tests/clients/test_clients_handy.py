@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from clients_testkit import HANDY_TOKEN, HANDY_URL, assert_no_secrets
 
 from clients.errors import (
     CredentialsError,
@@ -19,6 +18,7 @@ from clients.errors import (
 )
 from clients.handy import HandyClient
 from clients.ratelimit import RetryPolicy
+from tests.kit.mocked_apis import HANDY_TOKEN, HANDY_URL, assert_no_secrets
 
 
 def page_body(

@@ -4,10 +4,10 @@ rate limiter's wait, and never for a read: a run that lost its lease sends nothi
 from __future__ import annotations
 
 import pytest
-from clients_testkit import GESTIONIX_URL, GX_PASSWORD, GX_USER
 
 from clients.gestionix import GestionixClient
 from store.leases import LeaseLost
+from tests.kit.mocked_apis import GESTIONIX_URL, GX_PASSWORD, GX_USER
 
 
 class Gate:

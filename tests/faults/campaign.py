@@ -47,7 +47,6 @@ from store import binder, cursors, dead_letters, runs
 from store.db import database_time, session_scope
 from store.leases import LeaseLost
 from store.models import Binding, Cursor, DeadLetter, Lease, RunItem, SyncRun
-from tests.faults.conftest import fast_clients
 from tests.flows.orders_kit import (
     activate,
     company,
@@ -58,6 +57,7 @@ from tests.flows.orders_kit import (
     order,
     seed_catalog,
 )
+from tests.kit.fast_clients import fast_clients
 
 UNKNOWN_CODES = ("ZZ-NO-EXISTE-1", "ZZ-NO-EXISTE-2")  # in Handy, never in Gestionix (O6)
 CYCLES = 3

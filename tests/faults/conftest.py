@@ -1,27 +1,12 @@
-"""Fault tests: the flow fixtures (Prefect harness, loopback sandbox, tenant) plus helpers that
-keep fault tests fast: client limiters on a fake clock (backoffs and 429 waits cost no real
-time), Prefect task retries without delay, and short client timeouts."""
+"""Fault tests' fixtures that keep them fast: Prefect task retries without delay, and short
+client timeouts (the sandbox and tenant fixtures come from tests/conftest.py; the fake-clock
+limiters from tests/kit/fast_clients.py)."""
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 
-from clients.clock import FakeClock
-from clients.ratelimit import shared_limiter
-from tests.flows.conftest import make_tenant, sandbox, tenant  # noqa: F401 - fixtures reused
-
-FAST = 60_000  # requests/min: fault tests check outcomes, not pacing
-
-
-def fast_clients(slug: str, clock: FakeClock | None = None) -> FakeClock:
-    """Pre-create the (tenant, system) limiters of the running event loop on a FakeClock, so
-    every client wait (token bucket, 429 pause, retry backoff) of `slug` returns at once."""
-    clock = clock or FakeClock()
-    shared_limiter(slug, "handy", FAST, clock=clock)
-    shared_limiter(slug, "gestionix", FAST, clock=clock)
-    return clock
+from tests.kit.client_options import build_clients_with
 
 
 @pytest.fixture
@@ -41,12 +26,6 @@ def no_task_retry_delay(monkeypatch):
 
 @pytest.fixture
 def short_client_timeouts(monkeypatch):
-    """Both clients built by tasks.connect with a 0.5 s timeout (the sandbox hangs longer)."""
-    import tasks.connect
-    from clients.gestionix import GestionixClient
-    from clients.handy import HandyClient
-
-    monkeypatch.setattr(tasks.connect, "HandyClient", functools.partial(HandyClient, timeout=0.5))
-    monkeypatch.setattr(
-        tasks.connect, "GestionixClient", functools.partial(GestionixClient, timeout=0.5)
-    )
+    """Both clients built by the credential blocks with a 0.5 s timeout (the sandbox hangs
+    longer)."""
+    build_clients_with(monkeypatch, handy={"timeout": 0.5}, gestionix={"timeout": 0.5})

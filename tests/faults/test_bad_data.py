@@ -13,7 +13,6 @@ from flows.catalog import catalog_pull
 from flows.customers import customer_sync
 from flows.orders import order_push
 from store import binder, dead_letters, runs
-from tests.faults.conftest import fast_clients
 from tests.flows.orders_kit import (
     MATRIZ,
     activate,
@@ -24,6 +23,7 @@ from tests.flows.orders_kit import (
     pushable_products,
     seed_catalog,
 )
+from tests.kit.fast_clients import fast_clients
 
 pytestmark = [pytest.mark.flow, pytest.mark.faults]
 

@@ -25,7 +25,7 @@ from tests.faults.campaign import (
     run_seed,
     summarise,
 )
-from tests.flows.conftest import save_tenant_blocks
+from tests.kit.tenants import save_tenant_blocks
 
 
 async def run_campaign(seeds: range, monkeypatch, *, label: str) -> dict:

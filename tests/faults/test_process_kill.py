@@ -1,6 +1,11 @@
 """O8 with a real kill: order_push runs in a worker process that gets SIGKILL while it is creating
 documents (no finally, no except, no lease release); a rerun in another process resolves the
-intents by reference and leaves exactly one document per order (duplicate check off)."""
+intents by reference and leaves exactly one document per order (duplicate check off).
+
+The kill lands at a point the sandbox reports, not after a timed sleep: Gestionix holds the
+answers from the seed's N-th created document on, and signals when it has created N
+(GET /_sandbox/documents_created long-polls); so the worker dies with documents created whose
+ids it never received."""
 
 from __future__ import annotations
 
@@ -9,7 +14,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,8 +23,9 @@ from flows.orders import order_push
 from store import binder
 from store.db import session_scope
 from store.models import Lease
-from tests.faults.conftest import fast_clients, make_tenant
 from tests.flows.orders_kit import activate, by_reference, customer, order, seed_catalog
+from tests.kit.fast_clients import fast_clients
+from tests.kit.tenants import make_tenant
 
 pytestmark = [pytest.mark.flow, pytest.mark.faults]
 
@@ -49,7 +54,8 @@ async def test_o8_sigkill_of_the_worker_mid_push_then_rerun_leaves_one_document_
     sb = sandbox
     rng = random.Random(seed)
     sb.set_handy_knobs(rate_limit_per_minute=0)
-    sb.set_gestionix_knobs(reject_duplicate_reference=False, latency_ms=40)
+    hold_from = rng.randint(1, 8)  # the worker sends at most 8 creates at once: 24 never all land
+    sb.set_gestionix_knobs(reject_duplicate_reference=False, hold_answers_from_document=hold_from)
     tenant = make_tenant(sb)
     codes = seed_catalog(sb, 4)
     customer(sb, "C-1", "Depósito El Sol")
@@ -67,19 +73,22 @@ async def test_o8_sigkill_of_the_worker_mid_push_then_rerun_leaves_one_document_
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 60
-    while sb.gestionix.stats.calls["POST /sales_orders"] < 1 and time.monotonic() < deadline:
+    for _ in range(60):  # one-second long polls, so a worker that dies early is reported
+        if sb.wait_documents_created(hold_from, timeout=1.0) >= hold_from:
+            break
         assert worker.poll() is None, worker.stderr.read().decode()[-2000:]
-        time.sleep(0.01)
-    time.sleep(rng.uniform(0.0, 0.15))
+    else:
+        pytest.fail(f"the worker created fewer than {hold_from} documents in 60 s")
     worker.send_signal(signal.SIGKILL)
     worker.wait()
+    sb.set_gestionix_knobs(hold_answers_from_document=0)  # answers to a dead worker go nowhere
     created_before_kill = sb.gestionix.stats.calls["POST /sales_orders"]
     assert 1 <= created_before_kill < len(placed), "the kill did not land mid-push"
     left = [b for b in binder.all_for(tenant.slug, "order") if b.status == "intent"]
+    unanswered = sb.gestionix.documents_created - hold_from + 1
+    assert unanswered >= 1 and len(left) >= unanswered, "created documents must be left as intents"
 
     expire_leases(tenant.slug)
-    sb.set_gestionix_knobs(latency_ms=0)
     fast_clients(tenant.slug)
     await order_push(tenant)
 

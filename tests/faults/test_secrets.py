@@ -18,8 +18,9 @@ from flows.orders import order_push
 from sandbox.gestionix import DEMO_USER
 from store.db import session_scope
 from store.models import DeadLetter, RunItem, SyncRun
-from tests.faults.conftest import fast_clients, make_tenant
 from tests.flows.orders_kit import activate, customer, delete, order
+from tests.kit.fast_clients import fast_clients
+from tests.kit.tenants import make_tenant
 
 pytestmark = [pytest.mark.flow, pytest.mark.faults]
 

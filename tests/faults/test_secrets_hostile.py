@@ -16,16 +16,17 @@ from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
 from cli import app
-from clients.credentials import GestionixCredentials, HandyCredentials, UnusableSecret, check_secret
+from clients.credentials import GestionixCredentials, HandyCredentials
 from clients.errors import ClientError, CredentialsError, Permanent, redact
 from clients.gestionix import GestionixClient
 from clients.handy import HandyClient
+from clients.secret_check import UnusableSecret, check_secret
 from flows.orders import order_push
 from sandbox.server import run_sandbox
 from store import runs
 from tests.faults.test_secrets import prefect_texts
-from tests.flows.conftest import make_tenant
 from tests.flows.orders_kit import activate
+from tests.kit.tenants import make_tenant
 
 # Each piece around the hostile character is long and distinctive, so a leak of any fragment
 # (the part after a CR, the part before a NUL...) is caught.

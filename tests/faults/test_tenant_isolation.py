@@ -12,7 +12,6 @@ from flows.deletions import deletion_sync
 from flows.orders import order_push
 from sandbox.server import run_sandbox
 from store import binder
-from tests.faults.conftest import fast_clients, make_tenant
 from tests.flows.orders_kit import (
     activate,
     by_reference,
@@ -22,6 +21,8 @@ from tests.flows.orders_kit import (
     pushable_products,
     seed_catalog,
 )
+from tests.kit.fast_clients import fast_clients
+from tests.kit.tenants import make_tenant
 
 pytestmark = [pytest.mark.flow, pytest.mark.faults]
 

@@ -22,7 +22,6 @@ from flows.customers import customer_sync
 from flows.deletions import deletion_sync
 from flows.orders import order_push
 from sandbox.server import Sandbox, run_sandbox
-from tests.faults.conftest import FAST, make_tenant
 from tests.flows.orders_kit import (
     activate,
     company,
@@ -33,6 +32,9 @@ from tests.flows.orders_kit import (
     order,
     seed_catalog,
 )
+from tests.kit.client_options import build_clients_with
+from tests.kit.fast_clients import FAST
+from tests.kit.tenants import make_tenant
 
 pytestmark = pytest.mark.flow  # `faults` (CI) or `campaign` per case, see MATRIX
 
@@ -249,18 +251,11 @@ async def test_x2_flow_under_fault_ends_correct_or_resumable(
         spec = FAULTS[fault]
         with monkeypatch.context() as patch:
             if spec == "bare429":
-                import functools
-
-                import tasks.connect
-
-                for name in ("HandyClient", "GestionixClient"):
-                    patch.setattr(
-                        tasks.connect,
-                        name,
-                        functools.partial(
-                            getattr(tasks.connect, name), transport=BareTooManyRequests(0.3)
-                        ),
-                    )
+                build_clients_with(
+                    patch,
+                    handy={"transport": BareTooManyRequests(0.3)},
+                    gestionix={"transport": BareTooManyRequests(0.3)},
+                )
             elif spec == "expire":
                 seen = expire_tokens_after(patch, sb, 2)
             else:

@@ -10,7 +10,7 @@ from clients.credentials import GestionixCredentials, HandyCredentials
 from flows.activate import ActivationFailed, activate
 from store import binder, cursors
 from tasks.activation import check_tenant
-from tests.flows.conftest import make_tenant
+from tests.kit.tenants import make_tenant
 
 pytestmark = pytest.mark.flow
 

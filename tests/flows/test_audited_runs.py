@@ -18,8 +18,8 @@ import flows.replay
 import tasks.lease
 from store import runs
 from store.leases import acquire, release
-from tests.flows.conftest import make_tenant
 from tests.flows.orders_kit import activate as set_cursors
+from tests.kit.tenants import make_tenant
 
 pytestmark = pytest.mark.flow
 

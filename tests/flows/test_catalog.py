@@ -18,7 +18,7 @@ from flows.catalog import catalog_pull
 from mappings.names import normalize_name
 from sandbox.server import run_sandbox
 from store import binder, runs
-from tests.flows.conftest import make_tenant
+from tests.kit.tenants import make_tenant
 
 pytestmark = pytest.mark.flow
 

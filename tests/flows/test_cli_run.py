@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from store import binder, runs
-from tests.flows.conftest import save_tenant_blocks
+from tests.kit.tenants import save_tenant_blocks
 
 pytestmark = pytest.mark.flow
 

@@ -15,7 +15,6 @@ import tasks.window as window_module
 from flows.deletions import deletion_sync
 from flows.orders import order_push
 from store import binder, cursors, dead_letters, leases, runs
-from tests.flows.conftest import make_tenant
 from tests.flows.orders_kit import (
     activate,
     by_reference,
@@ -30,6 +29,7 @@ from tests.flows.orders_kit import (
     seed_catalog,
     writes,
 )
+from tests.kit.tenants import make_tenant
 
 pytestmark = pytest.mark.flow
 

@@ -18,7 +18,6 @@ from mappings.explain import verdict
 from ops import deployments
 from store import left_out
 from store.history import record_story
-from tests.flows.conftest import save_tenant_blocks
 from tests.flows.orders_kit import (
     activate,
     company,
@@ -29,6 +28,7 @@ from tests.flows.orders_kit import (
     order,
     seed_catalog,
 )
+from tests.kit.tenants import save_tenant_blocks
 
 pytestmark = pytest.mark.flow
 

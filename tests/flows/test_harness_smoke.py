@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tasks.connect import connect
-from tests.flows.conftest import make_tenant
+from tests.kit.tenants import make_tenant
 
 
 async def test_a1_connect_resolves_company_and_branch_by_name(prefect_harness, sandbox):

@@ -16,7 +16,6 @@ from mappings.orders import distinct_orders
 from sandbox.common import Clock as SandboxClock
 from sandbox.server import run_sandbox
 from store import cursors, runs
-from tests.flows.conftest import make_tenant
 from tests.flows.orders_kit import (
     activate,
     by_reference,
@@ -28,6 +27,7 @@ from tests.flows.orders_kit import (
     seed_catalog,
     writes,
 )
+from tests.kit.tenants import make_tenant
 
 pytestmark = pytest.mark.flow
 

@@ -10,7 +10,6 @@ import pytest
 from flows.orders import order_push
 from mappings.order_customers import GENERIC_RFC
 from store import binder, cursors, dead_letters, runs
-from tests.flows.conftest import make_tenant
 from tests.flows.orders_kit import (
     activate,
     by_reference,
@@ -24,6 +23,7 @@ from tests.flows.orders_kit import (
     seed_catalog,
     writes,
 )
+from tests.kit.tenants import make_tenant
 
 pytestmark = pytest.mark.flow
 

@@ -18,7 +18,7 @@ from flows.activate import activate
 from ops import deployments
 from store import cursors, runs
 from tasks.tenant_deployments import tenant_status
-from tests.flows.conftest import make_tenant
+from tests.kit.tenants import make_tenant
 
 pytestmark = pytest.mark.flow
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import httpx
 import pytest
 
 from sandbox.common import Clock
 from sandbox.server import build_sandbox
-
-FROZEN_AT = datetime(2026, 11, 27, 18, 0, 30, tzinfo=UTC).timestamp()
+from tests.kit.sandbox_clock import FROZEN_AT
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from ops import sandbox_command as sandbox_cli
 from sandbox.common import Clock, http_date, iso_z
 from sandbox.server import build_sandbox, run_sandbox
-from tests.sandbox.conftest import FROZEN_AT
+from tests.kit.sandbox_clock import FROZEN_AT
 
 
 def _utc(*args: int) -> float:

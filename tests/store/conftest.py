@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from sqlmodel import SQLModel
 
 from store.db import Store
-
-POSTGRES_URL = os.environ.get("HGSYNC_TEST_POSTGRES_URL")
-
-BACKENDS = [pytest.param("sqlite", id="sqlite")]
-BACKENDS.append(
-    pytest.param(
-        "postgresql",
-        id="postgresql",
-        marks=pytest.mark.skipif(not POSTGRES_URL, reason="HGSYNC_TEST_POSTGRES_URL not set"),
-    )
-)
+from tests.kit.store_backends import BACKENDS, POSTGRES_URL
 
 
 @pytest.fixture(params=BACKENDS)

@@ -21,7 +21,7 @@ from mappings.bindings import BindingStatus, Entity
 from store import binder, schema
 from store.db import Store, dispose_all, get_engine, normalised_url
 from store.models import Binding, LeftOut
-from tests.store.conftest import BACKENDS, POSTGRES_URL
+from tests.kit.store_backends import BACKENDS, POSTGRES_URL
 
 
 @pytest.fixture(params=BACKENDS)

@@ -1,16 +1,13 @@
-"""Flow tests: a temporary Prefect server (session), a fresh loopback sandbox and tenant per test."""
+"""Tenants of a running sandbox: their two credential blocks saved in Prefect, and the
+TenantConfig naming them."""
 
 from __future__ import annotations
 
 import uuid
 
-import pytest
-
 from clients.credentials import GestionixCredentials, HandyCredentials
 from mappings.tenant import TenantConfig
-from sandbox.server import Sandbox, run_sandbox
-
-pytestmark = pytest.mark.flow
+from sandbox.server import Sandbox
 
 
 def save_tenant_blocks(sb: Sandbox, slug: str) -> tuple[str, str]:
@@ -40,15 +37,3 @@ def make_tenant(sb: Sandbox, slug: str | None = None, **overrides) -> TenantConf
         "gestionix_credentials": gestionix_name,
     }
     return TenantConfig(**{**fields, **overrides})
-
-
-@pytest.fixture
-def sandbox():
-    """Both stand-ins on loopback (free ports), a small seeded world, no faults."""
-    with run_sandbox(seed=7, products=60, customers=30) as sb:
-        yield sb
-
-
-@pytest.fixture
-def tenant(prefect_harness, sandbox) -> TenantConfig:
-    return make_tenant(sandbox)

@@ -1,4 +1,5 @@
-"""Constants and helpers shared by the client tests (imported by name: tests/ is no package)."""
+"""The mocked hosts and credentials of the client tests, and the check that none of the secrets
+shows in a text."""
 
 from __future__ import annotations
 
