@@ -259,33 +259,50 @@ async def heal_duplicates(
             status == BindingStatus.PUSHED or (status is None and key in adopting)
         ):
             continue
-        verdict = sort_duplicates(
-            ref,
-            groups[ref],
-            bound_key=document_key(*split_document_key(binding))
-            if status == BindingStatus.PUSHED
-            else None,
-            external_id=external_ids.get(key),
+        bound_key = (
+            document_key(*split_document_key(binding)) if status == BindingStatus.PUSHED else None
         )
-        healed[key] = Healed(verdict)
-        if not verdict.keep_is_bound:
-            await _bind_adopted(
-                connection,
-                tenant,
-                key,
-                verdict.keep,
-                external_ids.get(key, ""),
-                audit,
-                dry_run,
-                note=f"kept of {len(groups[ref])} documents carrying {ref}",
-            )
-        for document in verdict.delete:
-            if await _delete_duplicate(connection, tenant, key, verdict, document, audit, dry_run):
-                healed[key].removed.append(document)
-        for document in verdict.locked:
-            await _hold_duplicate(
-                tenant, key, verdict, document, "it is invoiced or stamped", audit, dry_run
-            )
+        healed[key] = await _heal_reference(
+            connection, tenant, key, ref, groups[ref], bound_key, external_ids, audit, dry_run
+        )
+    return healed
+
+
+async def _heal_reference(
+    connection: Connection,
+    tenant: TenantConfig,
+    key: str,
+    ref: str,
+    documents: list[Document],
+    bound_key: str | None,
+    external_ids: dict[str, str],
+    audit: RunAudit,
+    dry_run: bool,
+) -> Healed:
+    """One duplicated reference: bind the document the rule keeps (unless it is the bound one),
+    delete the others, hold the invoiced ones for an operator."""
+    verdict = sort_duplicates(
+        ref, documents, bound_key=bound_key, external_id=external_ids.get(key)
+    )
+    healed = Healed(verdict)
+    if not verdict.keep_is_bound:
+        await _bind_adopted(
+            connection,
+            tenant,
+            key,
+            verdict.keep,
+            external_ids.get(key, ""),
+            audit,
+            dry_run,
+            note=f"kept of {len(documents)} documents carrying {ref}",
+        )
+    for document in verdict.delete:
+        if await _delete_duplicate(connection, tenant, key, verdict, document, audit, dry_run):
+            healed.removed.append(document)
+    for document in verdict.locked:
+        await _hold_duplicate(
+            tenant, key, verdict, document, "it is invoiced or stamped", audit, dry_run
+        )
     return healed
 
 

@@ -294,21 +294,15 @@ async def resolve_customers(
     to_bind: list[tuple[str, dict]] = []
     to_create: dict[str, NewCustomer] = {}  # by normalised name: two Handy customers, one client
     for key, work in first.items():
-        binding = bindings.get(key)
-        if binding is not None and binding.gestionix_key:
-            resolved[key] = CustomerResolution(client_id=_client_id(binding.gestionix_key))
-            continue
-        customer = work.order.get(H.ORDER_CUSTOMER)
-        client, note = match_client(customer, catalog.clients)
-        if client is not None:
-            if note:
-                audit.item(Entity.CUSTOMER, key, "ambiguous", note)
-            resolved[key] = CustomerResolution(client_id=client[G.CLIENT_ID])
-            to_bind.append((key, client))
+        known = _known_client(key, work, bindings.get(key), catalog, audit)
+        if known is not None:
+            resolved[key], client = known
+            if client is not None:
+                to_bind.append((key, client))
             continue
         try:
             body = new_client_body(
-                customer,
+                work.order.get(H.ORDER_CUSTOMER),
                 branch_id=connection.branch_id,
                 with_address=tenant.sync_customer_address,
                 order_id=work.key,
@@ -321,6 +315,33 @@ async def resolve_customers(
 
     if not dry_run:
         await _bind_customers(slug, to_bind, audit)
+    _leave_creations(to_create, resolved, audit, dry_run)
+    return resolved
+
+
+def _known_client(
+    key: str, work: OrderWork, binding: Any, catalog: Catalog, audit: RunAudit
+) -> tuple[CustomerResolution, dict | None] | None:
+    """O3/O4: the customer's Gestionix client by its binding, else by name among the sucursal's
+    clients (the matched client is returned to be bound); None when neither knows it."""
+    if binding is not None and binding.gestionix_key:
+        return CustomerResolution(client_id=_client_id(binding.gestionix_key)), None
+    client, note = match_client(work.order.get(H.ORDER_CUSTOMER), catalog.clients)
+    if client is None:
+        return None
+    if note:
+        audit.item(Entity.CUSTOMER, key, "ambiguous", note)
+    return CustomerResolution(client_id=client[G.CLIENT_ID]), client
+
+
+def _leave_creations(
+    to_create: dict[str, NewCustomer],
+    resolved: dict[str, CustomerResolution],
+    audit: RunAudit,
+    dry_run: bool,
+) -> None:
+    """Each new customer's Handy customers wait for its creation in push_orders (a dry run only
+    reports it)."""
     for new in to_create.values():
         for key in new.keys:
             resolved[key] = CustomerResolution(
@@ -335,7 +356,6 @@ async def resolve_customers(
                 name=new.body[G.CLIENT_COMMERCIAL_NAME],
             )
             audit.count("customers created")
-    return resolved
 
 
 def _first_order_per_customer(
@@ -508,7 +528,21 @@ async def _create(run: _Run, work: OrderWork) -> None:
         run.audit.count("created")
         run.audit.item(Entity.ORDER, work.key, "would push", "", **_document_extra(document))
         return
-    await store_call(  # O8: durable before the create leaves
+    await _write_intent(run, work, document)
+    created = await _send_create(run, work, document)
+    if created is None:
+        return
+    try:
+        await _bind_pushed(run, work, document.doc_type, created)
+    except LeaseLost:  # the create left after the lease was lost: maybe a duplicate
+        await store_call(record_stale_create, run.slug, work.key)
+        raise
+    await _pushed(run, work, created, "created", **_document_extra(document))
+
+
+async def _write_intent(run: _Run, work: OrderWork, document: OrderDocument) -> None:
+    """O8: the intent binding, durable before the create leaves."""
+    await store_call(
         binder.bind,
         run.slug,
         Entity.ORDER,
@@ -518,9 +552,13 @@ async def _create(run: _Run, work: OrderWork) -> None:
         data={"doc_type": document.doc_type, "reference": document.reference},
         fence=fence_for(run.connection.lease),
     )
-    gestionix = run.connection.gestionix
+
+
+async def _send_create(run: _Run, work: OrderWork, document: OrderDocument) -> dict | None:
+    """The create itself: the Gestionix document, or None when the order ended otherwise (bound
+    to the document Gestionix already held, dead-lettered, or failed temporarily)."""
     try:
-        created = await gestionix.create_document(document.doc_type, document.body)
+        return await run.connection.gestionix.create_document(document.doc_type, document.body)
     except asyncio.CancelledError:  # a sibling stopped the batch while this create was out
         if run.connection.lease is not None and run.connection.lease.lapsed():
             await store_call(record_stale_create, run.slug, work.key)
@@ -529,7 +567,6 @@ async def _create(run: _Run, work: OrderWork) -> None:
         # Gestionix already holds this reference (its duplicate check is on): that document is
         # ours, created by an earlier attempt. Bind it instead of failing.
         await _adopt_existing(run, work, document, exc)
-        return
     except ValidationFailed as exc:
         await store_call(
             binder.delete, run.slug, Entity.ORDER, work.key
@@ -537,36 +574,17 @@ async def _create(run: _Run, work: OrderWork) -> None:
         await _dead_letter(
             run, work, f"Gestionix refused the {DOC_LABEL[document.doc_type]}: {exc}"
         )
-        return
     except Retryable as exc:
         _transient(
             run, work, f"Gestionix did not answer the create ({exc}); checked by reference next run"
         )
-        return
     except Permanent as exc:
         await _dead_letter(
             run,
             work,
             f"Gestionix answered the create unexpectedly ({exc}); checked by reference next run",
         )
-        return
-    try:
-        await _bind_pushed(run, work, document.doc_type, created)
-    except LeaseLost:  # the create left after the lease was lost: maybe a duplicate
-        await store_call(record_stale_create, run.slug, work.key)
-        raise
-    run.audit.count("created")
-    run.audit.item(
-        Entity.ORDER,
-        work.key,
-        "pushed",
-        "",
-        folio=_folio(created),
-        document=created["id"],
-        **_document_extra(document),
-    )
-    if await _write_external_id(run, work, created["id"]):
-        await _resolve(run, work)
+    return None
 
 
 async def _document(run: _Run, work: OrderWork) -> OrderDocument | None:
@@ -834,15 +852,21 @@ async def _recovered(run: _Run, work: OrderWork, doc_type: str, found: dict, not
     """O8: the order's document was already in Gestionix: bind it, count it recovered, and
     write the order's externalId as after a create."""
     await _bind_pushed(run, work, doc_type, found)
-    run.audit.count("recovered")
+    await _pushed(run, work, found, "recovered", note=note)
+
+
+async def _pushed(run: _Run, work: OrderWork, document: dict, counted: str, **extra: Any) -> None:
+    """The order is bound to `document` (created, or recovered): count and report it, then write
+    the order's externalId (O9) and close its dead letter."""
+    run.audit.count(counted)
     run.audit.item(
         Entity.ORDER,
         work.key,
         "pushed",
         "",
-        folio=_folio(found),
-        document=found["id"],
-        note=note,
+        folio=_folio(document),
+        document=document["id"],
+        **extra,
     )
-    if await _write_external_id(run, work, found["id"]):
+    if await _write_external_id(run, work, document["id"]):
         await _resolve(run, work)
