@@ -80,6 +80,8 @@ GOALS = {
 STARTS = ("preloaded", "engine", "prefect")  # how the worker starts a run (module docstring)
 QUICK = {"tenants": 150, "minutes": 30, "compression": 10, "limit": 6, "start": "preloaded"}
 FULL = {"tenants": 150, "minutes": 30, "compression": 1, "limit": 6, "start": "preloaded"}
+SERVER_DBS = ("postgres", "sqlite")  # the Prefect server's database (production: PostgreSQL)
+PG_SCRIPT = ROOT / "scripts" / "pg-throwaway.sh"
 PASSWORDS = {"HGSYNC_HANDY_TOKEN": "demo-handy-token", "HGSYNC_GESTIONIX_PASSWORD": "demo-password"}
 FLOOR, FLOOR_RUNS = (
     "fleet-floor",
@@ -288,7 +290,7 @@ def _keep_scheduled_only(yaml_path: Path, slugs: list[str], start: str) -> int:
 
 async def _runs(config: dict, tenant_add_s: float, deploy_s: float, deployed: int) -> dict:
     from prefect.client.orchestration import get_client
-    from prefect.server.schemas.schedules import CronSchedule
+    from prefect.server.schemas import schedules as server_schedules
     from prefect.states import Scheduled
 
     k = config["compression"]
@@ -313,8 +315,10 @@ async def _runs(config: dict, tenant_add_s: float, deploy_s: float, deployed: in
         ]
         for deployment in found:
             (schedule,) = deployment.schedules
-            cron = CronSchedule(cron=schedule.schedule.cron, timezone=schedule.schedule.timezone)
-            for when in await cron.get_dates(
+            # the server's own reading of the schedule (cron, or interval for staggered seconds)
+            kind = getattr(server_schedules, type(schedule.schedule).__name__)
+            reading = kind.model_validate(schedule.schedule.model_dump())
+            for when in await reading.get_dates(
                 n=1000, start=SIM_START, end=sim_end - timedelta(seconds=1)
             ):
                 plan.append((deployment, when))
@@ -355,6 +359,8 @@ async def _runs(config: dict, tenant_add_s: float, deploy_s: float, deployed: in
             if datetime.now(UTC) > window_end + timedelta(seconds=120):
                 break
         print(f"DONE {datetime.now(UTC).timestamp()}", flush=True)
+        final = await _read_runs(client, ids)
+        pending = await _first_pending(client, [r.id for r in final])
         return {
             "tenant_add_s": round(tenant_add_s, 1),
             "deploy_s": round(deploy_s, 1),
@@ -369,10 +375,25 @@ async def _runs(config: dict, tenant_add_s: float, deploy_s: float, deployed: in
                     else None,
                     "started": r.start_time.timestamp() if r.start_time else None,
                     "ended": r.end_time.timestamp() if r.end_time else None,
+                    "pending": pending.get(r.id),
                 }
-                for r in await _read_runs(client, ids)
+                for r in final
             ],
         }
+
+
+async def _first_pending(client, ids: list) -> dict:
+    """{flow run id: when the worker proposed Pending} (the worker took the run: it had polled it
+    and had a free slot), from each run's state history."""
+    gate = asyncio.Semaphore(8)
+
+    async def one(run_id):
+        async with gate:
+            states = await client.read_flow_run_states(run_id)
+        times = [s.timestamp.timestamp() for s in states if s.type.value == "PENDING"]
+        return run_id, min(times, default=None)
+
+    return dict(await asyncio.gather(*(one(run_id) for run_id in ids)))
 
 
 async def _read_runs(client, ids: list) -> list:
@@ -402,7 +423,85 @@ def _stats(values: list[float]) -> dict:
     }
 
 
-def measure(tenants: int, minutes: int, compression: int, limit: int, start: str) -> dict:
+@contextmanager
+def _postgres(work: Path):
+    """A throwaway PostgreSQL 15 (scripts/pg-throwaway.sh, fsync off) for the Prefect server;
+    yields its asyncpg URL."""
+    directory, port = work / "pg", free_port()
+    done = subprocess.run(
+        ["bash", str(PG_SCRIPT), "start", str(directory), str(port)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    try:
+        yield done.stdout.strip().splitlines()[-1].replace("+psycopg", "+asyncpg")
+    finally:
+        subprocess.run(["bash", str(PG_SCRIPT), "stop", str(directory)], capture_output=True)
+
+
+def _worker_polls(log: str) -> dict[str, list[float]]:
+    """The worker's polls and its 'limit reached' moments (epoch s), from its debug log
+    (PREFECT_WORKER_DEBUG_MODE; lines stamped HH:MM:SS.mmm, local time of today)."""
+    today = datetime.now().astimezone()
+    found: dict[str, list[float]] = {"polls": [], "limit_reached": []}
+    for line in log.splitlines():
+        stamp, _, rest = line.partition(" | ")
+        if len(stamp) != 12 or stamp[2] != ":":
+            continue
+        hours, minutes, seconds = stamp.split(":")
+        when = today.replace(
+            hour=int(hours), minute=int(minutes), second=0, microsecond=0
+        ).timestamp() + float(seconds)
+        if "Querying for flow runs scheduled before" in rest:
+            found["polls"].append(when)
+        elif "Flow run limit reached" in rest:
+            found["limit_reached"].append(when)
+    return found
+
+
+def _lateness(run: dict, records: list[dict], polls: list[float], prefetch: float) -> dict:
+    """Where one run's lateness (Running - scheduled) went, each step counted only for the part
+    of it after the scheduled time: (a) `poll` until the first poll that could see the run
+    (it sees runs due before poll + prefetch), (b) `slot` until the poll that took it (the
+    polls between found every --limit slot taken), (d) `pending` that poll's query, the
+    deployment read and the Pending proposal (server response times), (c) `submit` the
+    worker's own path from Pending to the launcher process, (e) `launch` the launcher to the
+    forked child, `engine` the child until Prefect recorded Running."""
+    due = run["scheduled"]
+    child = next((r for r in records if r["engine"]), None)
+    launcher = next((r for r in records if not r["engine"]), child)
+    if not (run["pending"] and run["started"] and child and launcher):
+        return {}
+    eligible = next((p for p in polls if p + prefetch >= due), None)
+    taker = max((p for p in polls if p <= run["pending"]), default=None)
+    if eligible is None or taker is None:
+        return {}
+    points = [
+        ("poll", eligible),
+        ("slot", max(taker, eligible)),
+        ("pending", run["pending"]),
+        ("submit", launcher["started"]),
+        ("launch", child["started"]),
+        ("engine", run["started"]),
+    ]
+    steps, previous = {}, due - prefetch
+    for name, end in points:
+        steps[name] = round(max(0.0, end - max(previous, due)), 2)
+        previous = max(previous, end)
+    return steps
+
+
+def measure(
+    tenants: int,
+    minutes: int,
+    compression: int,
+    limit: int,
+    start: str,
+    server_db: str = "postgres",
+    query_seconds: float | None = None,
+    prefetch_seconds: float | None = None,
+) -> dict:
     hosted = math.ceil(tenants / compression)
     slugs = [f"t{index:03d}" for index in range(hosted)]
     work = Path(tempfile.mkdtemp(prefix="hgsync-fleet-"))
@@ -428,15 +527,21 @@ def measure(tenants: int, minutes: int, compression: int, limit: int, start: str
         "simulated_minutes": minutes,
         "worker_limit": limit,
         "start": start,
+        "server_db": server_db,
     }
     report["import_prefect"] = _import_cost("import prefect", env)
     report["import_flows_orders"] = _import_cost("import flows.orders, flows.deletions", env)
     try:
         with ExitStack() as stack:
+            server_env = dict(env)
+            if server_db == "postgres":
+                server_env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = stack.enter_context(
+                    _postgres(work)
+                )
             server = stack.enter_context(
                 _process(
                     _prefect("server", "start", "--host", "127.0.0.1", "--port", str(port)),
-                    env,
+                    server_env,
                     work / "server.log",
                 )
             )
@@ -471,7 +576,14 @@ def measure(tenants: int, minutes: int, compression: int, limit: int, start: str
                 **env,
                 "PYTHONPATH": f"{PROBE_DIR}{os.pathsep}{ROOT}",
                 "HGSYNC_FLEET_PROBE_DIR": str(probe_out),
+                "PREFECT_WORKER_DEBUG_MODE": "true",  # its polls, for the lateness split
             }
+            for variable, value in (
+                ("PREFECT_WORKER_QUERY_SECONDS", query_seconds),
+                ("PREFECT_WORKER_PREFETCH_SECONDS", prefetch_seconds),
+            ):
+                if value is not None:  # else `hgsync worker`'s own settings
+                    worker_env[variable] = str(value)
             preload = [] if start == "preloaded" else ["--no-preload"]
             worker = stack.enter_context(
                 _process(
@@ -541,7 +653,9 @@ def measure(tenants: int, minutes: int, compression: int, limit: int, start: str
                     f"fleet driver failed:\n{(work / 'driver.err').read_text()[-4000:]}"
                 )
             time.sleep(2)  # the last runs' processes write their probe at exit
-        return _summarise(report, result, probe_out, cpu_marks, window)
+        report["worker_settings"] = _worker_settings(work / "worker.log")
+        polls = _worker_polls((work / "worker.log").read_text(errors="replace"))
+        return _summarise(report, result, probe_out, cpu_marks, window, polls)
     finally:
         if os.environ.get("HGSYNC_FLEET_KEEP"):
             print(f"kept {work}", file=sys.stderr)
@@ -549,8 +663,22 @@ def measure(tenants: int, minutes: int, compression: int, limit: int, start: str
             shutil.rmtree(work, ignore_errors=True)
 
 
+def _worker_settings(log: Path) -> dict:
+    """The query interval and prefetch the worker ran with (`hgsync worker` prints them)."""
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("hgsync worker: polling every "):
+            query, prefetch = line.split("every ", 1)[1].split(" s, prefetch ")
+            return {"query_s": float(query), "prefetch_s": float(prefetch.split(" s")[0])}
+    return {}
+
+
 def _summarise(
-    report: dict, result: dict, probe_out: Path, cpu_marks: dict, window: list[float]
+    report: dict,
+    result: dict,
+    probe_out: Path,
+    cpu_marks: dict,
+    window: list[float],
+    polls: dict[str, list[float]],
 ) -> dict:
     compression, hosted = report["compression"], report["tenants_hosted"]
     cadence = CADENCE_S / compression
@@ -567,6 +695,8 @@ def _summarise(
         name: {"cpu_s": [], "vmhwm_mb": [], "pss_mb": [], "uss_mb": []} for name in FLOORS
     }
     forked = 0
+    prefetch = report.get("worker_settings", {}).get("prefetch_s", 10.0)
+    split: dict[str, list[float]] = {}
     for run in runs:
         records = probes.get(run["id"], [])
         engine = [r for r in records if r["engine"]]
@@ -599,6 +729,8 @@ def _summarise(
         if run["started"] and run["scheduled"]:
             bucket["late_s"].append(run["started"] - run["scheduled"])
             late.append(run["started"] - run["scheduled"])
+            for step, seconds in _lateness(run, records, polls["polls"], prefetch).items():
+                split.setdefault(step, []).append(seconds)
         if run["ended"] and run["scheduled"]:
             bucket["done_s"].append(run["ended"] - run["scheduled"])
             if run["started"]:
@@ -653,7 +785,15 @@ def _summarise(
                 for flow, bucket in per_flow.items()
             },
             "late_s": _stats(late),
+            "late_split_s": {step: _stats(values) for step, values in split.items()},
+            "late_split_share": {
+                step: round(sum(values) / max(sum(sum(v) for v in split.values()), 1e-9), 3)
+                for step, values in split.items()
+            },
+            "worker_polls": len(polls["polls"]),
+            "worker_polls_at_limit": len(polls["limit_reached"]),
             "runs_outside_slot": slot_misses,
+            "in_slot_share": round(1 - slot_misses / len(fleet_runs), 3) if fleet_runs else None,
             "cpu_window_s": cpu | {"runs": round(run_cpu_total, 1)},
             "window_s": round(window_s, 1) if window_s else None,
             "cpu_per_tenant_per_cycle_s": round(per_tenant_cycle, 2) if per_tenant_cycle else None,
@@ -767,7 +907,25 @@ def _rows(report: dict) -> list[tuple[str, Any]]:
                 )
             )
     rows += [
-        ("runs outside their slot", report["runs_outside_slot"]),
+        (
+            f"late split, s after the scheduled time: {step} (median / p95 / max; share)",
+            f"{figures.get('median')} / {figures.get('p95')} / {figures.get('max')}; "
+            f"{report['late_split_share'][step]}",
+        )
+        for step, figures in report["late_split_s"].items()
+    ]
+    rows += [
+        ("Prefect server's database", report["server_db"]),
+        ("worker query / prefetch s", report.get("worker_settings")),
+        (
+            "worker polls (of which found every slot taken)",
+            f"{report['worker_polls']} ({report['worker_polls_at_limit']})",
+        ),
+        ("late s (median / p95 / max)", report["late_s"]),
+        (
+            "runs outside their slot (in-slot share)",
+            f"{report['runs_outside_slot']} ({report['in_slot_share']})",
+        ),
         ("CPU-s in the window", report["cpu_window_s"]),
         ("worker-side cores busy", report["worker_cores_busy"]),
         ("CPU-s per tenant per 10-min cycle", report["cpu_per_tenant_per_cycle_s"]),
@@ -787,6 +945,9 @@ def main() -> None:
     parser.add_argument("--compression", type=int)
     parser.add_argument("--limit", type=int)
     parser.add_argument("--start", choices=STARTS)
+    parser.add_argument("--server-db", choices=SERVER_DBS, default="postgres")
+    parser.add_argument("--query-seconds", type=float, help="default: hgsync worker's")
+    parser.add_argument("--prefetch-seconds", type=float, help="default: hgsync worker's")
     parser.add_argument("--drive", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.drive:
@@ -797,7 +958,14 @@ def main() -> None:
         if getattr(options, key) is not None:
             plan[key] = getattr(options, key)
     report = {"bench": "fleet", "mode": "quick" if options.quick else "full", "machine": machine()}
-    report.update(measure(**plan))
+    report.update(
+        measure(
+            **plan,
+            server_db=options.server_db,
+            query_seconds=options.query_seconds,
+            prefetch_seconds=options.prefetch_seconds,
+        )
+    )
     emit(report, _rows(report))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,13 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from mappings.schedules import assign_offset, cron_offset, flow_offset, shifted_cron
+from mappings.schedules import (
+    assign_offset,
+    every_cadence,
+    flow_offset,
+    schedule_offset,
+    shifted_cron,
+)
 from mappings.tenant import TenantConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -208,33 +215,46 @@ def find(slug: str, flow_key: str, path: Path = DEFAULT_PREFECT_YAML) -> Deploym
 
 
 def schedule_offsets(path: Path = DEFAULT_PREFECT_YAML) -> dict[str, int]:
-    """{tenant slug: minute offset inside the S2 cadence}, read from its order push schedule."""
+    """{tenant slug: offset in seconds inside the S2 cadence}, read from its order push schedule
+    (an interval schedule, or a cron of whole minutes in files written before)."""
     offsets = {}
     for spec in deployments(path):
         if spec.flow_key == "orders" and spec.schedules:
-            offset = cron_offset(spec.schedules[0]["cron"])
+            offset = schedule_offset(spec.schedules[0])
             if offset is not None:
                 offsets[spec.parameters["tenant"]["slug"]] = offset
     return offsets
 
 
-def _staggered(schedules: CommentedSeq, minutes: int) -> CommentedSeq:
-    """The anchored schedules themselves when unshifted (the file stays short), else copies with
-    each cron's minute moved (timezone and paused state kept)."""
-    if minutes == 0:
+def _staggered(schedules: CommentedSeq, seconds: int) -> CommentedSeq:
+    """The anchored schedules themselves when unshifted (the file stays short), else copies moved
+    `seconds` later (timezone and paused state kept): a cadence cron becomes the interval
+    schedule firing at that second of the cadence (cron has no seconds); a daily cron moves by
+    the whole minutes."""
+    if seconds == 0:
         return schedules
     copies = CommentedSeq()
     for schedule in schedules:
-        copy = CommentedMap(schedule)
-        copy["cron"] = DoubleQuotedScalarString(shifted_cron(str(schedule["cron"]), minutes))
+        cron = str(schedule["cron"])
+        copy = CommentedMap()
+        try:
+            moved = every_cadence(cron, seconds)
+        except ValueError:
+            copy["cron"] = DoubleQuotedScalarString(shifted_cron(cron, seconds // 60))
+        else:
+            copy["interval"] = moved["interval"]
+            copy["anchor_date"] = DoubleQuotedScalarString(moved["anchor_date"])
+        for key, value in schedule.items():
+            if key != "cron":
+                copy[key] = value
         copies.append(copy)
     return copies
 
 
 def add_tenant(config: TenantConfig, path: Path = DEFAULT_PREFECT_YAML) -> int:
     """Append the tenant (an anchored parameter block) and its seven deployments, keeping comments;
-    its scheduled flows start at the least used minute offset of the cadence (mappings.schedules),
-    which is returned."""
+    its scheduled flows start at its own second of the cadence (mappings.schedules), which is
+    returned."""
     offset = assign_offset(config.slug, schedule_offsets(path).values())
     document = read(path)
     definitions = document.setdefault("definitions", CommentedMap())
@@ -356,21 +376,30 @@ def to_runner_deployment(spec: DeploymentSpec, active: bool | None = None):
     """The same deployment, for `prefect.serve` (hgsync serve); `active` overrides the file's
     schedule state (the server's, once activation or `tenant pause` decided it)."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
-    from prefect.schedules import Cron
 
     limit = spec.concurrency_limit
     return spec.load_flow().to_deployment(
         name=spec.name,
         parameters=spec.parameters,
-        schedules=[
-            Cron(
-                s["cron"],
-                timezone=s.get("timezone", "UTC"),
-                active=s.get("active", True) if active is None else active,
-            )
-            for s in spec.schedules
-        ],
+        schedules=[_runner_schedule(s, active) for s in spec.schedules],
         concurrency_limit=ConcurrencyLimitConfig(**limit) if limit else None,
         tags=spec.tags,
         description=spec.description,
     )
+
+
+def _runner_schedule(schedule: dict[str, Any], active: bool | None):
+    """One schedule of prefect.yaml as `prefect.schedules.Cron` or `Interval` (as prefect deploy
+    reads it)."""
+    from prefect.schedules import Cron, Interval
+
+    options = {
+        "timezone": schedule.get("timezone", "UTC"),
+        "active": schedule.get("active", True) if active is None else active,
+    }
+    if "interval" in schedule:
+        anchor = schedule.get("anchor_date")
+        if anchor is not None and not isinstance(anchor, datetime):
+            anchor = datetime.fromisoformat(str(anchor))
+        return Interval(int(schedule["interval"]), anchor_date=anchor, **options)
+    return Cron(schedule["cron"], **options)

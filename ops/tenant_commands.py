@@ -142,7 +142,8 @@ def _add_deployments(config, file: Path) -> None:
         fail(str(error))
     typer.echo(f"added deployments {', '.join(f'{slug}-{k}' for k in deployments.FLOWS)} to {file}")
     typer.echo(
-        f"schedules staggered: order push at minute {offset} of every 10, deletions 5 minutes later"
+        f"schedules staggered: order push at {offset // 60}:{offset % 60:02d} past every 10 minutes,"
+        " deletions 5 minutes later"
     )
     typer.echo(
         f"next: hgsync tenant check {slug} ; hgsync deploy ; prefect deployment run activate/{slug}-activate"

@@ -18,6 +18,13 @@ import time
 
 from zygote.launch import SOCKET_ENV
 
+# How often the Prefect worker asks for due runs and how far ahead, and how many runs it keeps in
+# flight, unless the operator sets them (Prefect's defaults: 10 s, 10 s, no limit). Staggered
+# tenants make a run due every few seconds; a run taken early starts early and its engine waits
+# on the server for its scheduled time, so the worker's submission and the run's start-up are not
+# lateness. Sized by bench.fleet (README "Scale out").
+WORKER_SETTINGS = {"PREFECT_WORKER_QUERY_SECONDS": "10", "PREFECT_WORKER_PREFETCH_SECONDS": "10"}
+DEFAULT_LIMIT = 12
 RESTART_PAUSE_S = 10  # a preloaded process that keeps dying is restarted at most this often
 READY_WAIT_S = (
     120  # the worker starts once the preloaded process listens (or after this, runs falling back)
@@ -40,14 +47,35 @@ def _wait_ready(zygote: subprocess.Popen, path: str, started: float) -> None:
         time.sleep(0.2)
 
 
+def worker_environment(environ: dict[str, str]) -> dict[str, str]:
+    """The worker's environment: this venv's python first on PATH, and WORKER_SETTINGS where the
+    operator set nothing."""
+    env = {
+        **WORKER_SETTINGS,
+        **environ,
+        "PATH": os.pathsep.join([os.path.dirname(sys.executable), environ.get("PATH", "")]),
+    }
+    env.pop(SOCKET_ENV, None)
+    return env
+
+
+def worker_arguments(worker_args: list[str]) -> list[str]:
+    """`prefect worker start` arguments, with DEFAULT_LIMIT unless --limit is given."""
+    given = any(arg in ("--limit", "-l") or arg.startswith("--limit=") for arg in worker_args)
+    return worker_args if given else [*worker_args, "--limit", str(DEFAULT_LIMIT)]
+
+
 def run_worker(worker_args: list[str], preload: bool = True) -> int:
     directory = tempfile.mkdtemp(prefix="hgsync-worker-")  # 0700: only this user reaches the socket
     path = os.path.join(directory, "zygote.sock")
-    env = {
-        **os.environ,
-        "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]),
-    }
-    env.pop(SOCKET_ENV, None)
+    env = worker_environment(dict(os.environ))
+    worker_args = worker_arguments(worker_args)
+    print(
+        f"hgsync worker: polling every {env['PREFECT_WORKER_QUERY_SECONDS']} s, prefetch "
+        f"{env['PREFECT_WORKER_PREFETCH_SECONDS']} s, {' '.join(worker_args)}",
+        file=sys.stderr,
+        flush=True,
+    )
     if preload:
         env[SOCKET_ENV] = path
     zygote = _start_zygote(path, env) if preload else None
