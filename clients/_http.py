@@ -15,14 +15,15 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from email.utils import parsedate_to_datetime
-from typing import Any, Self
+from typing import Any, Self, TypedDict
 
 import httpx
 
-from clients.clock import Clock
+from clients.clock import SYSTEM_CLOCK, Clock
 from clients.error_text import redact, snippet
 from clients.errors import (
     ApiError,
+    CredentialsError,
     UnreadableBody,
     error_from_exception,
     error_from_response,
@@ -35,6 +36,7 @@ from clients.ratelimit import (
     default_should_retry,
     shared_limiter,
 )
+from clients.secret_check import UnusableSecret, check_secret
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -252,33 +254,48 @@ class HttpCore:
             ) from None
 
 
+class ClientOptions(TypedDict, total=False):
+    """ApiClient's keyword arguments, which each client takes as `**options` after its own."""
+
+    rate_per_minute: float
+    max_concurrency: int
+    transport: httpx.AsyncBaseTransport | None
+    timeout: float
+    clock: Clock
+    retry_policy: RetryPolicy | None
+    limiter: RateLimiter | None
+
+
 class ApiClient:
     """What both API clients share: one HttpCore per client (built on first use inside the event
     loop, since the shared per-(tenant, system) limiter belongs to that loop), the call counter,
-    and the async context-manager lifecycle. Subclasses set SYSTEM and LOG and name their secrets."""
+    and the async context-manager lifecycle. Subclasses set SYSTEM, LOG and their defaults of
+    pace and concurrency, and name their secrets."""
 
     SYSTEM: str
     LOG: logging.Logger
+    RATE_PER_MINUTE: float
+    MAX_CONCURRENCY: int
 
     def __init__(
         self,
         base_url: str,
         *,
         tenant: str,
-        rate_per_minute: float,
-        max_concurrency: int,
-        transport: Any,
-        timeout: float,
-        clock: Clock,
-        retry_policy: RetryPolicy | None,
-        limiter: RateLimiter | None,
+        rate_per_minute: float | None = None,
+        max_concurrency: int | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 30.0,
+        clock: Clock = SYSTEM_CLOCK,
+        retry_policy: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.tenant = tenant
         self.base_url = base_url
-        self._rate_per_minute = rate_per_minute
+        self._rate_per_minute = self.RATE_PER_MINUTE if rate_per_minute is None else rate_per_minute
         self._clock = clock
         self._limiter = limiter
-        self._max_concurrency = max_concurrency
+        self._max_concurrency = self.MAX_CONCURRENCY if max_concurrency is None else max_concurrency
         self._timeout = timeout
         self._transport = transport
         self._retry_policy = retry_policy or RetryPolicy()
@@ -287,6 +304,14 @@ class ApiClient:
         # Called right before every write is sent (after the rate limiter's wait); it may raise
         # to stop the write. Set by whoever owns the run's lease (tasks/connect.Connection.lease).
         self.write_gate: Callable[[], None] | None = None
+
+    def _usable_secret(self, label: str, value: Any, *, header: bool) -> str:
+        """The plain text of a secret, checked again here (a block saved before the checks must
+        not reach a header); CredentialsError names the field, never the value."""
+        try:
+            return check_secret(label, value, header=header)
+        except UnusableSecret as exc:
+            raise CredentialsError(f"tenant {self.tenant!r}: {exc}", system=self.SYSTEM) from None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, tenant={self.tenant!r})"

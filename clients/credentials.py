@@ -4,10 +4,10 @@ do), so the secret goes from the block straight into the client and nowhere else
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from prefect.blocks.abstract import CredentialsBlock
-from pydantic import ConfigDict, Field, SecretStr, field_validator
+from pydantic import ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 from clients.gestionix import GestionixClient
 from clients.handy import HandyClient
@@ -18,12 +18,23 @@ GESTIONIX_DEFAULT_URL = "https://api.gestionix.com/api/v3"
 
 
 class _ApiCredentials(CredentialsBlock):
-    """What both systems' blocks share: a checked base URL, and validation errors that never
-    echo the refused value (A2)."""
+    """What both systems' blocks share: a checked base URL, secrets checked as they are saved and
+    loaded, and validation errors that never echo the refused value (A2)."""
+
+    # field name -> (how an error names it, whether it travels in an HTTP header)
+    SECRET_FIELDS: ClassVar[dict[str, tuple[str, bool]]] = {}
 
     base_url: str
 
     model_config = ConfigDict(hide_input_in_errors=True)
+
+    @field_validator("*")
+    @classmethod
+    def _usable_secret(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name in cls.SECRET_FIELDS:
+            label, header = cls.SECRET_FIELDS[info.field_name]
+            check_secret(label, value, header=header)
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -40,15 +51,10 @@ class HandyCredentials(_ApiCredentials):
     _block_type_name = "Handy Credentials"
     _block_type_slug = "handy-credentials"
     _description = "Handy (handy.la) REST API v2 base URL and API token of one tenant."
+    SECRET_FIELDS = {"api_token": ("the Handy API token (api_token)", True)}
 
     base_url: str = Field(default=HANDY_DEFAULT_URL, description="Handy API v2 base URL.")
     api_token: SecretStr = Field(description="Handy API token (Bearer). Never logged.")
-
-    @field_validator("api_token")
-    @classmethod
-    def _token(cls, value: SecretStr) -> SecretStr:
-        check_secret("the Handy API token (api_token)", value, header=True)
-        return value
 
     def get_client(self, *, tenant: str, **options: Any) -> HandyClient:
         """A HandyClient for `tenant` (use it as `async with`); `options` are the client's own
@@ -62,22 +68,14 @@ class GestionixCredentials(_ApiCredentials):
     _block_type_name = "Gestionix Credentials"
     _block_type_slug = "gestionix-credentials"
     _description = "Konfío Gestionix REST API v3 base URL, user and password of one tenant."
+    SECRET_FIELDS = {
+        "user": ("the Gestionix user (user)", False),
+        "password": ("the Gestionix password (password)", False),
+    }
 
     base_url: str = Field(default=GESTIONIX_DEFAULT_URL, description="Gestionix API v3 base URL.")
     user: str = Field(description="Gestionix user (login e-mail).")
     password: SecretStr = Field(description="Gestionix password. Never logged.")
-
-    @field_validator("user")
-    @classmethod
-    def _user(cls, value: str) -> str:
-        check_secret("the Gestionix user (user)", value, header=False)
-        return value
-
-    @field_validator("password")
-    @classmethod
-    def _password(cls, value: SecretStr) -> SecretStr:
-        check_secret("the Gestionix password (password)", value, header=False)
-        return value
 
     def get_client(self, *, tenant: str, **options: Any) -> GestionixClient:
         """A GestionixClient for `tenant` (use it as `async with`); `options` are the client's

@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 from urllib.parse import quote
 
-from clients._http import ApiClient
-from clients.clock import SYSTEM_CLOCK, Clock
+from clients._http import ApiClient, ClientOptions
 from clients.errors import (
     CredentialsError,
     PaginationError,
@@ -23,8 +22,7 @@ from clients.errors import (
     UnexpectedResponse,
     ValidationFailed,
 )
-from clients.ratelimit import RateLimiter, RetryPolicy
-from clients.secret_check import UnusableSecret, check_secret, secret_problem
+from clients.secret_check import secret_problem
 
 logger = logging.getLogger("clients.gestionix")
 
@@ -68,6 +66,9 @@ class GestionixClient(ApiClient):
     SYSTEM = SYSTEM
     LOG = logger
 
+    RATE_PER_MINUTE = 600
+    MAX_CONCURRENCY = 8
+
     def __init__(
         self,
         base_url: str,
@@ -76,33 +77,14 @@ class GestionixClient(ApiClient):
         *,
         tenant: str,
         company_id: int | None = None,
-        rate_per_minute: float = 600,
-        max_concurrency: int = 8,
-        transport: Any = None,
-        timeout: float = 30.0,
-        clock: Clock = SYSTEM_CLOCK,
-        retry_policy: RetryPolicy | None = None,
-        limiter: RateLimiter | None = None,
         page_size: int = MAX_PAGE_SIZE,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(
-            base_url,
-            tenant=tenant,
-            rate_per_minute=rate_per_minute,
-            max_concurrency=max_concurrency,
-            transport=transport,
-            timeout=timeout,
-            clock=clock,
-            retry_policy=retry_policy,
-            limiter=limiter,
+        super().__init__(base_url, tenant=tenant, **options)
+        self._user = self._usable_secret("the Gestionix user (user)", user, header=False)
+        self._password = self._usable_secret(
+            "the Gestionix password (password)", password, header=False
         )
-        try:  # checked when loaded too, not only when saved
-            self._user = check_secret("the Gestionix user (user)", user, header=False)
-            self._password = check_secret(
-                "the Gestionix password (password)", password, header=False
-            )
-        except UnusableSecret as exc:
-            raise CredentialsError(f"tenant {tenant!r}: {exc}", system=SYSTEM) from None
         self.company_id = company_id  # sent as `Company`; None: only the user's calls are allowed
         self.page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
         self._access_token: str | None = None

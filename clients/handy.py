@@ -9,12 +9,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import parse_qs, quote, urlsplit
 from zoneinfo import ZoneInfo
 
-from clients._http import ApiClient
-from clients.clock import SYSTEM_CLOCK, Clock
+from clients._http import ApiClient, ClientOptions
 from clients.errors import (
     CredentialsError,
     InvalidCode,
@@ -62,8 +61,6 @@ from clients.handy_api import (
     _record_key,
 )
 from clients.handy_orders import SalesOrderWindows
-from clients.ratelimit import RateLimiter, RetryPolicy
-from clients.secret_check import UnusableSecret, check_secret
 from mappings.windows import parse_timestamp
 
 __all__ = ["HandyClient", "format_window_time", "parse_timestamp", "quote_code"]
@@ -104,6 +101,9 @@ class HandyClient(SalesOrderWindows, ApiClient):
     SYSTEM = SYSTEM
     LOG = logger
 
+    RATE_PER_MINUTE = 500
+    MAX_CONCURRENCY = 16
+
     def __init__(
         self,
         base_url: str,
@@ -111,30 +111,11 @@ class HandyClient(SalesOrderWindows, ApiClient):
         *,
         tenant: str,
         timezone: str = "America/Mexico_City",
-        rate_per_minute: float = 500,
-        max_concurrency: int = 16,
-        transport: Any = None,
-        timeout: float = 30.0,
-        clock: Clock = SYSTEM_CLOCK,
-        retry_policy: RetryPolicy | None = None,
-        limiter: RateLimiter | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(
-            base_url,
-            tenant=tenant,
-            rate_per_minute=rate_per_minute,
-            max_concurrency=max_concurrency,
-            transport=transport,
-            timeout=timeout,
-            clock=clock,
-            retry_policy=retry_policy,
-            limiter=limiter,
-        )
+        super().__init__(base_url, tenant=tenant, **options)
         self.zone = ZoneInfo(timezone)
-        try:  # checked when loaded too: a block saved before the check must not reach a header
-            self._token = check_secret("the Handy API token (api_token)", token, header=True)
-        except UnusableSecret as exc:
-            raise CredentialsError(f"tenant {tenant!r}: {exc}", system=SYSTEM) from None
+        self._token = self._usable_secret("the Handy API token (api_token)", token, header=True)
 
     def _secrets(self) -> tuple[str, ...]:
         return (self._token,)

@@ -1,4 +1,4 @@
-"""What the operator's commands (cli.py, ops/tenant_commands.py) share: the deployments-file
+"""What the operator's commands (cli.py, ops/tenant_*.py) share: the deployments-file
 option, one-line failures, Prefect's console kept quiet, and the Prefect server they act on."""
 
 from __future__ import annotations

@@ -52,14 +52,7 @@ def put(
 def resolve(tenant: str, entity: Entity, key: str, *, store: Store | None = None) -> bool:
     """Close an open dead letter; False when there was none open."""
     with session_scope(store) as session:
-        letter = session.exec(
-            select(DeadLetter).where(
-                DeadLetter.tenant == tenant,
-                DeadLetter.entity == entity,
-                DeadLetter.key == str(key),
-                DeadLetter.resolved_at.is_(None),
-            )
-        ).first()
+        letter = session.exec(_open_query(tenant, entity, key)).first()
         if letter is None:
             return False
         letter.resolved_at = utcnow()
@@ -75,15 +68,11 @@ def open_letters(
     store: Store | None = None,
 ) -> list[DeadLetter]:
     """Unresolved dead letters, oldest first; `retry_only` leaves out those waiting for an operator."""
+    query = _open_query(tenant, entity)
+    if retry_only:
+        query = query.where(DeadLetter.retry.is_(True))
     with session_scope(store) as session:
-        query = select(DeadLetter).where(
-            DeadLetter.tenant == tenant, DeadLetter.resolved_at.is_(None)
-        )
-        if entity is not None:
-            query = query.where(DeadLetter.entity == entity)
-        if retry_only:
-            query = query.where(DeadLetter.retry.is_(True))
-        return list(session.exec(query.order_by(DeadLetter.first_seen, DeadLetter.id)))
+        return list(session.exec(query))
 
 
 def get(tenant: str, entity: Entity, key: str, *, store: Store | None = None) -> DeadLetter | None:
@@ -100,15 +89,18 @@ def release(
 ) -> list[DeadLetter]:
     """Operator replay: mark open dead letters (all, or one key) for retry on the next run."""
     with session_scope(store) as session:
-        query = select(DeadLetter).where(
-            DeadLetter.tenant == tenant, DeadLetter.resolved_at.is_(None)
-        )
-        if entity is not None:
-            query = query.where(DeadLetter.entity == entity)
-        if key is not None:
-            query = query.where(DeadLetter.key == str(key))
-        letters = list(session.exec(query.order_by(DeadLetter.first_seen, DeadLetter.id)))
+        letters = list(session.exec(_open_query(tenant, entity, key)))
         for letter in letters:
             letter.retry = True
             session.add(letter)
         return letters
+
+
+def _open_query(tenant: str, entity: Entity | None = None, key: str | None = None) -> Any:
+    """The tenant's unresolved dead letters (of one entity, one key), oldest first."""
+    query = select(DeadLetter).where(DeadLetter.tenant == tenant, DeadLetter.resolved_at.is_(None))
+    if entity is not None:
+        query = query.where(DeadLetter.entity == entity)
+    if key is not None:
+        query = query.where(DeadLetter.key == str(key))
+    return query.order_by(DeadLetter.first_seen, DeadLetter.id)

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
@@ -53,17 +54,7 @@ class LeaseHandle:
         holder has it: an expired lease is never revived (someone may be taking it over)."""
         with session_scope(self.store) as session:
             now = database_now(session)
-            result = session.exec(
-                update(Lease)
-                .where(
-                    Lease.tenant == self.tenant,
-                    Lease.name == self.name,
-                    Lease.holder == self.holder,
-                    Lease.expires_at > now,
-                )
-                .values(expires_at=now + self.ttl)
-            )
-            if result.rowcount != 1:
+            if not _update_if_held(session, self, now, expires_at=now + self.ttl):
                 raise LeaseLost(
                     f"tenant {self.tenant}: lease {self.name!r} was lost (expired or taken)"
                 )
@@ -73,7 +64,16 @@ def fence(session: Session, handle: LeaseHandle) -> None:
     """Inside the caller's transaction: LeaseLost unless `handle` still holds its lease and it has
     not expired by the database's clock. The no-op UPDATE locks the lease row until the caller
     commits, so a takeover waits for the rows written under this check."""
-    now = database_now(session)
+    if not _update_if_held(session, handle, database_now(session), holder=handle.holder):
+        raise LeaseLost(
+            f"tenant {handle.tenant}: lease {handle.name!r} is no longer held by this run "
+            "(expired or taken over); nothing more is written"
+        )
+
+
+def _update_if_held(session: Session, handle: LeaseHandle, now: datetime, **values: Any) -> bool:
+    """Set `values` on the lease row if `handle` still holds it and it has not expired by `now`;
+    whether it did."""
     result = session.exec(
         update(Lease)
         .where(
@@ -82,13 +82,9 @@ def fence(session: Session, handle: LeaseHandle) -> None:
             Lease.holder == handle.holder,
             Lease.expires_at > now,
         )
-        .values(holder=handle.holder)
+        .values(**values)
     )
-    if result.rowcount != 1:
-        raise LeaseLost(
-            f"tenant {handle.tenant}: lease {handle.name!r} is no longer held by this run "
-            "(expired or taken over); nothing more is written"
-        )
+    return result.rowcount == 1
 
 
 def _holder_id() -> str:
