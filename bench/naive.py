@@ -210,8 +210,8 @@ class Naive:
     # -- orders
     def orders(self, start: str, end: str) -> dict:
         from mappings.order_customers import match_client, match_seller, new_client_body
+        from mappings.order_documents import build_document
         from mappings.order_lookup import products_index
-        from mappings.orders import build_document
 
         self.login()
         branch = self.branch_id()

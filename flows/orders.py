@@ -1,6 +1,7 @@
 """order_push: every new Handy order into Gestionix exactly once (RULES O1-O11, S3, X1, X3).
 
-Orchestration only; the steps live in tasks/orders.py (exactly-once protocol in its docstring),
+Orchestration only; the steps live in tasks/orders.py (reading, planning), tasks/order_customers.py
+(O3, O4) and tasks/order_push.py (the exactly-once protocol in its docstring),
 the lease and window shared with deletion_sync and reconcile in flows/leased.py (which says why
 large task arguments are quoted); reconcile pushes the orders it finds missing with push_planned.
 """
@@ -18,15 +19,16 @@ from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit, audited
 from tasks.documents import BATCH_SIZE
 from tasks.lease import renew
-from tasks.order_adoption import adopt_pushed_orders, settle_stale_creates
+from tasks.order_adoption import adopt_pushed_orders
+from tasks.order_customers import resolve_customers
+from tasks.order_duplicates import settle_stale_creates
+from tasks.order_push import push_orders
 from tasks.orders import (
     OrderPlan,
     plan_orders,
-    push_orders,
     read_catalog,
     read_dead_lettered_orders,
     read_new_orders,
-    resolve_customers,
 )
 from tasks.window import ORDERS_STREAM, Window
 

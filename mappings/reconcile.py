@@ -201,7 +201,7 @@ class Repairs:
     """What a reconcile can heal through the integration's own protocols: live orders with no
     document are pushed (O1, O8: exactly once, as order_push does), documents of orders deleted
     in Handy are deleted (D1); a second document carrying an order's reference was deleted
-    before (O8, tasks/order_adoption.heal_duplicates) unless it is invoiced. Every other
+    before (O8, tasks/order_duplicates.heal_duplicates) unless it is invoiced. Every other
     difference is only reported: a total that differs, an invoiced duplicate, need a person."""
 
     push: list[Mapping[str, Any]]

@@ -1,5 +1,5 @@
 """The batcher, the bounded-concurrency runner and the ExceptionGroup unwrapper every batch task
-shares (one copy each: tasks/handy_writer.py, tasks/orders.py, tasks/deletions.py and the flows use these)."""
+shares (one copy each: tasks/handy_writer.py, tasks/order_push.py, tasks/deletions.py and the flows use these)."""
 
 from __future__ import annotations
 

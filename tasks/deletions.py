@@ -31,14 +31,19 @@ from store import binder, dead_letters
 from tasks.audit import RunAudit
 from tasks.concurrency import run_bounded
 from tasks.connect import Connection
-from tasks.documents import CONCURRENCY, document_key, ensure_resolved, split_document_key
+from tasks.documents import (
+    CONCURRENCY,
+    DOC_LABEL,
+    document_key,
+    ensure_resolved,
+    split_document_key,
+)
 from tasks.fencing import fence_for
 from tasks.options import RETRY_ON_OUTAGE, RUN_ONCE
 from tasks.store_calls import store_call
-from tasks.window import Window
+from tasks.window import Window, fail_temporarily
 
 DATE_DELETED, IS_EDITED = "dateDeleted", "isEdited"
-DOC_LABEL = {"sales_order": "pedido", "sale": "venta"}
 
 
 @dataclass
@@ -225,9 +230,9 @@ async def _dead_letter(run: _Run, work: DeletionWork, reason: str) -> None:
 
 
 def _transient(run: _Run, work: DeletionWork, reason: str) -> None:
-    run.audit.fail(Entity.ORDER, work.key, f"temporary: {reason}; retried next run")
-    if work.from_window:
-        run.window.hold_back(work.deleted_at or run.window.start)
+    fail_temporarily(
+        run.window, run.audit, work.key, reason, at=work.deleted_at, from_window=work.from_window
+    )
 
 
 async def _resolve(run: _Run, work: DeletionWork) -> None:

@@ -12,8 +12,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from mappings.orders import DocType
-from tasks.connect import resolve_branch
+from mappings import gestionix_fields as G
+from mappings.bindings import BindingStatus, Entity
+from mappings.orders import DocType, reference
+from mappings.tenant import TenantConfig
+from store import binder
+from tasks.audit import RunAudit
+from tasks.connect import Connection, resolve_branch
+from tasks.fencing import LeaseGuard, fence_for
+from tasks.store_calls import store_call
+
+DOC_TYPES: tuple[DocType, ...] = ("sales_order", "sale")
+DOC_LABEL = {"sales_order": "pedido", "sale": "venta"}  # for people, as Gestionix names them
 
 CONCURRENCY = 16  # orders in flight per run; the clients rate-limit each system on their own
 BATCH_SIZE = (
@@ -44,3 +54,74 @@ async def ensure_resolved(connection: Any) -> None:
     push or delete never logs in to Gestionix."""
     if connection.branch is None:
         await resolve_branch(connection)
+
+
+def folio(document: dict) -> str:
+    """The document's serie-folio as people read it ("" when Gestionix gave none)."""
+    serie, number = document.get(G.DOCUMENT_SERIE), document.get(G.DOCUMENT_FOLIO)
+    return f"{serie}-{number}" if serie and number is not None else str(number or "")
+
+
+async def bind_pushed(
+    slug: str,
+    key: str,
+    doc_type: str,
+    document: dict,
+    lease: LeaseGuard | None,
+    *,
+    external_id_written: bool = False,
+) -> None:
+    """O8: the order bound as pushed to its Gestionix document (created, or found by reference),
+    fenced by the lease: a run that lost it is refused (LeaseLost) and the order keeps its intent,
+    resolved by reference by the next run."""
+    await store_call(
+        binder.bind,
+        slug,
+        Entity.ORDER,
+        key,
+        document_key(doc_type, document[G.DOCUMENT_ID]),
+        status=BindingStatus.PUSHED,
+        data={
+            "doc_type": doc_type,
+            "reference": reference(key),
+            "folio": folio(document),
+            "external_id_written": external_id_written,
+        },
+        fence=fence_for(lease),
+    )
+
+
+async def bind_found(
+    connection: Connection,
+    tenant: TenantConfig,
+    key: str,
+    match: tuple[str, dict],
+    external_id: str,
+    audit: RunAudit,
+    dry_run: bool,
+    *,
+    note: str = "",
+) -> None:
+    """O8: an order with no binding (or a duplicate's keeper) bound to the document found for it
+    in Gestionix, audited as recovered; externalId counts as written when the Handy order already
+    names that document."""
+    doc_type, document = match
+    audit.count("recovered")
+    audit.item(
+        Entity.ORDER,
+        key,
+        "would bind" if dry_run else "bound",
+        "",
+        folio=folio(document),
+        document=document[G.DOCUMENT_ID],
+        note=note or "already in Gestionix (found by reference), not known to the store",
+    )
+    if not dry_run:
+        await bind_pushed(
+            tenant.slug,
+            key,
+            doc_type,
+            document,
+            connection.lease,
+            external_id_written=external_id == str(document[G.DOCUMENT_ID]),
+        )

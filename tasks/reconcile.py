@@ -22,7 +22,7 @@ from tasks.connect import Connection
 from tasks.deletions import DeletionWork
 from tasks.documents import document_key
 from tasks.options import RETRY_ON_OUTAGE, RUN_ONCE
-from tasks.order_adoption import heal_duplicates
+from tasks.order_duplicates import heal_duplicates
 from tasks.store_calls import store_call
 
 DOC_TYPES = ("sales_order", "sale")
@@ -66,7 +66,7 @@ async def heal_day_duplicates(
     connection: Connection, tenant: TenantConfig, data: DayData, audit: RunAudit, dry_run: bool
 ) -> tuple[list[tuple[str, dict]], list[rules.ReconcileRow]]:
     """O8 repair: of the documents that share one `HANDY-<id>` the order's one is kept (and
-    bound), the others deleted, an invoiced one held for an operator (tasks/order_adoption).
+    bound), the others deleted, an invoiced one held for an operator (tasks/order_duplicates).
     Returns the day's documents without the deleted ones, and one `duplicate` row per deletion
     (would-be deletion in a dry run): a healed day is never a clean day."""
     listed: dict[str, list[tuple[str, dict]]] = {}

@@ -3,7 +3,7 @@ event loop that paces both APIs (SQLite's commits, PostgreSQL's round trips).
 
 `store_call(fn, ...)` behaves like the synchronous `fn(...)` it replaces: the caller resumes only
 when the transaction is over, with its result or its exception, so the exactly-once order of
-writes and calls (tasks/orders.py) is unchanged. A cancellation that arrives meanwhile (a sibling
+writes and calls (tasks/order_push.py) is unchanged. A cancellation that arrives meanwhile (a sibling
 order failed) does not interrupt it: it waits for the transaction to end, then takes effect at the
 caller's next await, as it would have after a synchronous call.
 """

@@ -11,6 +11,7 @@ from typing import Any
 
 from prefect import task
 
+from mappings.bindings import Entity
 from mappings.windows import next_cursor, widened_start
 from store import cursors
 from store.db import database_time
@@ -45,6 +46,23 @@ class Window:
     @property
     def next_cursor(self) -> datetime:
         return next_cursor(self.start, self.end, self.retry_from)
+
+
+def fail_temporarily(
+    window: Window,
+    audit: RunAudit,
+    key: str,
+    reason: str,
+    *,
+    at: datetime | None,
+    from_window: bool,
+) -> None:
+    """A record failed temporarily after the retry budget: no dead letter; the cursor stays
+    before it (a record of the window, received or deleted `at`) or its dead letter stays open
+    (a retried one)."""
+    audit.fail(Entity.ORDER, key, f"temporary: {reason}; retried next run")
+    if from_window:
+        window.hold_back(at or window.start)
 
 
 def _aware(moment: datetime) -> datetime:

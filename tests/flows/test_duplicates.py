@@ -16,7 +16,7 @@ from store import binder, dead_letters, runs
 from store.leases import LeaseLost
 from tasks.audit import ISSUES_STATE, RunAudit
 from tasks.connect import connect
-from tasks.order_adoption import DUPLICATE, heal_duplicates
+from tasks.order_duplicates import DUPLICATE, heal_duplicates
 from tests.flows.orders_kit import (
     activate,
     by_reference,

@@ -1,4 +1,4 @@
-"""mappings/orders.py: Handy order -> Gestionix document (RULES O2-O7, O9-O11), table-driven."""
+"""mappings/orders.py, order_lines.py, order_documents.py: Handy order -> Gestionix document (RULES O2-O7, O9-O11), table-driven."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mappings.order_customers import GENERIC_RFC, match_client, match_seller, new_client_body
+from mappings.order_documents import OrderDocument, build_document
 from mappings.orders import (
     OBSERVATIONS_MAX_LENGTH,
-    OrderDocument,
     OrderNotPushable,
     OrderRejected,
     OrderSkipped,
-    build_document,
     document_type,
     edited_from_id,
     observations,

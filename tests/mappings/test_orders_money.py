@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mappings.money import after_tax_price, product_taxes
-from mappings.orders import UNIT_PRICE_MAX_DECIMALS, build_document
+from mappings.money import UNIT_PRICE_MAX_DECIMALS, after_tax_price, product_taxes
+from mappings.order_documents import build_document
 from mappings.products import map_products
 from sandbox.gestionix import line_amount_with_taxes
 
