@@ -77,7 +77,7 @@ async def _pull(
             record_left_out(  # X5: why a product is not in Handy, changes only
                 tenant.slug,
                 quote(catalog),
-                quote(known.products["gestionix_key"].tolist()),
+                quote([binding.gestionix_key for binding in known.products]),
                 connection.branch_name,
                 q_audit,
             ),

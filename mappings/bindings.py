@@ -4,7 +4,9 @@ always been ("order", "pushed"...) and a value read back compares equal to its m
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
+from typing import Any, NamedTuple
 
 
 class Entity(StrEnum):
@@ -35,3 +37,15 @@ class BindingStatus(StrEnum):
 # An order binding in one of these needs no more work from order_push.
 FINISHED_ORDER_STATUSES = frozenset({BindingStatus.DELETED, BindingStatus.TOMBSTONED})
 DONE_ORDER_STATUSES = FINISHED_ORDER_STATUSES | {BindingStatus.SKIPPED}
+
+
+class BindingRecord(NamedTuple):
+    """One binding's columns as plain values: what store.binder.records reads (no ORM object)
+    and what the planners take (mappings.plan, mass_disable, inventory, customer_adoption)."""
+
+    handy_key: str
+    gestionix_key: str | None
+    fingerprint: str | None = None
+    status: str = BindingStatus.ENABLED
+    data: dict[str, Any] | None = None
+    synced_at: datetime | None = None

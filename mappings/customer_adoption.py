@@ -7,9 +7,11 @@ reported, never guessed. Adoption by code (the Handy code is the desired key) is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mappings.bindings import BindingRecord
 from mappings.names import normalize_name
 
 if TYPE_CHECKING:  # pandas is imported inside the function: order runs never load it
@@ -25,7 +27,9 @@ class CustomerAdoption:
 
 
 def match_existing_customers(
-    desired: pd.DataFrame, handy_customers: pd.DataFrame, bindings: pd.DataFrame | None = None
+    desired: pd.DataFrame,
+    handy_customers: pd.DataFrame,
+    bindings: Sequence[BindingRecord] | None = None,
 ) -> CustomerAdoption:
     """Full mode (C6): pair unbound Handy customers with unbound desired ones whose normalised
     description is the same, when the name is unique on both sides; report the ties.
@@ -34,8 +38,9 @@ def match_existing_customers(
     desired key are left to plan_sync (adoption by code)."""
     import pandas as pd
 
-    bound_g = set() if bindings is None else {str(k) for k in bindings["gestionix_key"].dropna()}
-    bound_h = set() if bindings is None else {str(k) for k in bindings["handy_key"].dropna()}
+    bindings = bindings or []
+    bound_g = {b.gestionix_key for b in bindings if b.gestionix_key is not None}
+    bound_h = {b.handy_key for b in bindings}
     want = desired[
         ~desired["gestionix_key"].astype(str).isin(bound_g)
         & ~desired["key"].astype(str).isin(set(handy_customers["key"].dropna().astype(str)))

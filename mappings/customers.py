@@ -277,13 +277,13 @@ def _value(row: Mapping[str, Any], name: str) -> Any:
     return None if is_blank(value) else value
 
 
-def customer_create_body(row: Mapping[str, Any], *, zone: int | None = None) -> dict[str, Any]:
-    """POST /customer body: code (the plan's handy_key when present), content fields that have a
-    value, enabled, zone General ({"id"} when known, else {"description"}) (C4)."""
-    handy_key = row.get("handy_key") if hasattr(row, "get") else None
-    body: dict[str, Any] = {
-        H.CUSTOMER_CODE: handy_key if isinstance(handy_key, str) else row["code"]
-    }
+def customer_create_body(
+    row: Mapping[str, Any], *, code: str | None = None, zone: int | None = None
+) -> dict[str, Any]:
+    """POST /customer body: code (the plan row's handy_key when given, else the desired code),
+    content fields that have a value, enabled, zone General ({"id"} when known, else
+    {"description"}) (C4)."""
+    body: dict[str, Any] = {H.CUSTOMER_CODE: code if code is not None else row["code"]}
     for name in CONTENT_FIELDS:
         value = _value(row, name)
         if value is not None:

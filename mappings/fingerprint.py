@@ -5,17 +5,21 @@ no whitespace, strings as UTF-8, numbers as fixed-point decimals. It depends onl
 values (never on dict order, process, hash seed or float repr noise), so a binding's stored
 fingerprint can be compared with the next run's desired one to decide "no change, no write".
 
-Numbers: ints, floats, Decimals and numpy scalars are rounded to `NUMBER_PLACES` decimals
-(ROUND_HALF_UP) and printed without trailing zeros, so 12, 12.0 and Decimal("12.00") agree.
-Prices arrive already rounded to 2 decimals (P6); stock may be fractional (kg), hence 4.
-Empty values (None, NaN, pandas NA, "") all canonicalise to null: Handy does not tell them apart.
+Numbers: ints, floats and Decimals are rounded to `NUMBER_PLACES` decimals (ROUND_HALF_UP)
+and printed without trailing zeros, so 12, 12.0 and Decimal("12.00") agree. Prices arrive
+already rounded to 2 decimals (P6); stock may be fractional (kg), hence 4.
+Empty values (None, NaN, "") all canonicalise to null: Handy does not tell them apart.
+
+Fingerprints are computed from plain Python values (the mapped Gestionix record, Handy's JSON),
+never from DataFrame cells, so there is no numpy or pandas-NA case here: such a value would be
+canonicalised as its text, i.e. a bug would show as a changed fingerprint, never pass silently
+as a match.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -55,15 +59,11 @@ def canonical(value: Any) -> Any:
         return value if value != "" else None
     if value is None:
         return None
-    # numpy values exist only once numpy is loaded (catalog runs): order runs never import it.
-    np = sys.modules.get("numpy")
-    if np is not None and isinstance(value, (np.bool_, np.integer, np.floating, np.ndarray)):
-        return canonical(value.tolist())  # the same Python bool, int, float or list
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):
         return {"#": canonical_number(int(value))}
-    if isinstance(value, (float, Decimal)):
+    if isinstance(value, (float, Decimal)):  # subclasses (a numpy float is a float)
         text = canonical_number(value)
         return None if text is None else {"#": text}
     if isinstance(value, Mapping):
@@ -72,13 +72,6 @@ def canonical(value: Any) -> Any:
         isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray))
     ):
         return [canonical(item) for item in value]
-    try:  # pandas.NA / NaT and friends
-        import pandas as pd
-
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
     return str(value)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from mappings import handy_fields as H
+from mappings.bindings import BindingRecord
 
 QUANTITY_PLACES = 4
 ROUTE_COLUMNS = ["code", "route_quantity"]
@@ -131,19 +132,19 @@ def split_stock(products: pd.DataFrame, route: pd.DataFrame) -> StockSplit:
     )
 
 
-def last_written_stock(bindings: pd.DataFrame) -> pd.DataFrame:
+def last_written_stock(bindings: Iterable[BindingRecord]) -> pd.DataFrame:
     """key, quantity from the product bindings' data["quantity"] (rows without one are left out)."""
-    if bindings.empty or "data" not in bindings.columns:
-        return pd.DataFrame(columns=["key", "quantity"])
-    quantities = bindings["data"].map(
-        lambda d: _number(d.get("quantity")) if isinstance(d, Mapping) else None
-    )
-    frame = pd.DataFrame({"key": bindings["handy_key"].astype(object), "quantity": quantities})
-    return frame.dropna(subset=["quantity"]).reset_index(drop=True)
+    rows = [
+        (binding.handy_key, quantity)
+        for binding in bindings
+        if isinstance(binding.data, Mapping)
+        and (quantity := _number(binding.data.get("quantity"))) is not None
+    ]
+    return pd.DataFrame(rows, columns=["key", "quantity"])
 
 
 def known_stock(
-    bindings: pd.DataFrame, handy_products: Mapping[str, Mapping] | None
+    bindings: Iterable[BindingRecord], handy_products: Mapping[str, Mapping] | None
 ) -> pd.DataFrame:
     """key, quantity: the stock a write is compared with. The quantity last written (binding
     data) unless `handy_products` (code -> Handy record, full mode) holds a number for the code:

@@ -16,7 +16,7 @@ The base is the tenant's bound, currently-enabled records of that entity: bindin
 enabled, plus any record the plan disables that its binding did not show as enabled (full mode:
 Handy drifted, or an adopted record), so the share never exceeds 100 %.
 
-Pure: frames in, numbers and a message out (no Prefect, no I/O).
+Pure: the plan and the binding records in, numbers and a message out (no Prefect, no I/O).
 """
 
 from __future__ import annotations
@@ -26,9 +26,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from mappings.bindings import BindingStatus
+from mappings.bindings import BindingRecord, BindingStatus
 from mappings.plan import Plan
-from mappings.plan_frames import as_key
 
 # Fewer planned disables than this never trip the threshold: on a tenant with 20 customers one
 # disable is already 5 %, and stopping for it would only teach operators to always confirm.
@@ -68,9 +67,19 @@ class PlannedDisables:
         return [str(key) for key in self.disables["handy_key"].head(limit)]
 
 
+def _kind(gestionix_key: str | None, desired: set[str], not_for_sale: set[str]) -> str:
+    if gestionix_key in desired:
+        return INACTIVE
+    return NOT_FOR_SALE if gestionix_key in not_for_sale else GONE
+
+
+def _keys(values: Iterable[object]) -> set[str]:
+    return {str(value) for value in values if value is not None}
+
+
 def planned_disables(
     plan: Plan,
-    bindings: pd.DataFrame,
+    bindings: Iterable[BindingRecord],
     desired_keys: Iterable[object],
     *,
     not_for_sale_keys: Iterable[object] = (),
@@ -78,33 +87,23 @@ def planned_disables(
     """The plan's disables by kind. desired_keys: gestionix keys of every desired row (a bound
     key absent from them is gone or not for sale); not_for_sale_keys: gestionix keys dropped by P1
     (catalog only)."""
-    desired = set(as_key(pd.Series(list(desired_keys), dtype=object)).dropna())
-    not_for_sale = set(as_key(pd.Series(list(not_for_sale_keys), dtype=object)).dropna())
-    bound = bindings.loc[bindings["status"] == BindingStatus.ENABLED, "handy_key"]
-    enabled_bound = set(as_key(bound).dropna())
-
-    disable = plan.disable.loc[:, ["handy_key", "gestionix_key"]].copy()
-    gkey = as_key(disable["gestionix_key"])
-    disable["kind"] = INACTIVE
-    absent = ~gkey.isin(desired)
-    disable.loc[absent, "kind"] = GONE
-    disable.loc[absent & gkey.isin(not_for_sale), "kind"] = NOT_FOR_SALE
-
+    desired = _keys(desired_keys)
+    not_for_sale = _keys(not_for_sale_keys)
+    enabled_bound = {b.handy_key for b in bindings if b.status == BindingStatus.ENABLED}
+    rows = [
+        (row.handy_key, row.gestionix_key, _kind(row.gestionix_key, desired, not_for_sale))
+        for row in plan.disable
+    ]
     # an update that also disables (content changed too): only when the record is enabled now
-    update = plan.update
-    switched_off = (update["status"] == BindingStatus.DISABLED) & as_key(update["handy_key"]).isin(
-        enabled_bound
-    )
-    updated = update.loc[switched_off, ["handy_key", "gestionix_key"]].copy()
-    updated["kind"] = INACTIVE
-
-    frame = pd.concat([disable, updated], ignore_index=True).astype(object)
-    frame["handy_key"] = as_key(frame["handy_key"])
-    order = frame["kind"].map({kind: n for n, kind in enumerate(KINDS)})
-    frame = frame.assign(_order=order).sort_values(["_order", "handy_key"], kind="stable")
-    frame = frame.drop(columns="_order").reset_index(drop=True)
-    base = enabled_bound | set(frame["handy_key"].dropna())
-    return PlannedDisables(disables=frame[DISABLE_COLUMNS], enabled_bound=len(base))
+    rows += [
+        (row.handy_key, row.gestionix_key, INACTIVE)
+        for row in plan.update
+        if row.status == BindingStatus.DISABLED and row.handy_key in enabled_bound
+    ]
+    rows.sort(key=lambda row: (KINDS.index(row[2]), row[0]))
+    base = enabled_bound | {handy_key for handy_key, _, _ in rows}
+    frame = pd.DataFrame(rows, columns=DISABLE_COLUMNS, dtype=object)
+    return PlannedDisables(disables=frame, enabled_bound=len(base))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ Inputs
 - desired: one row per record the integration wants in Handy. Required columns: key (the
   Handy code a new record gets), gestionix_key, fingerprint (content written, see
   mappings.fingerprint), enabled (bool); any other columns are payload and are carried along.
-- bindings: the store's bindings of the entity: handy_key, gestionix_key, fingerprint, status.
+- bindings: the store's bindings of the entity (mappings.bindings.BindingRecord: handy_key,
+  gestionix_key, fingerprint, status; records, not a frame: the store returns records).
   Status "enabled"/"disabled" is what the integration last wrote. Any other status (for example
   a customer bound by order_push) counts as "state unknown": matched and updated (C6), never
   disabled because it is absent from the desired set.
@@ -17,9 +18,9 @@ Inputs
 - adopt_pairs (optional): extra handy_key <-> gestionix_key adoptions decided elsewhere (e.g.
   customers matched by normalised name, mappings.customer_adoption.match_existing_customers).
 
-Output (Plan): data frames with PLAN_COLUMNS + the desired payload columns. handy_key is the
-Handy record to write; (handy_key, gestionix_key, fingerprint, status) is the binding to store
-once that one action succeeded. Sets are disjoint except `adopt`, whose rows may also appear in
+Output (Plan): lists of PlanRow. handy_key is the Handy record to write; PlanRow.binding
+(handy_key, gestionix_key, fingerprint, status) is the binding to store once that one action
+succeeded; payload holds the desired row's other columns (key, enabled, the content). Sets are disjoint except `adopt`, whose rows may also appear in
 update/enable/disable: store the adopt binding first (with Handy's current state), then write.
 - create: desired and unbound. Inactive ones are created disabled, so Handy mirrors the
   Gestionix catalog and a reactivation is one enable (create_inactive=False skips them instead).
@@ -35,42 +36,104 @@ Handy records the integration never bound (and does not adopt) are never touched
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
+from mappings.bindings import BindingRecord
 from mappings.plan_frames import PLAN_COLUMNS, stack
 from mappings.plan_phases import check_inputs, classify_unbound, compare_bound, disable_gone
 
-__all__ = ["PLAN_COLUMNS", "WRITE_SETS", "Plan", "plan_sync"]
+__all__ = ["WRITE_SETS", "Plan", "PlanRow", "plan_sync"]
 
 WRITE_SETS = ("create", "update", "enable", "disable", "adopt", "rebind")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class PlanRow:
+    """One planned record. payload: the desired row's columns other than gestionix_key and
+    fingerprint (key, enabled, the content); for a bound record no longer desired every one is
+    None but key (= handy_key) and enabled (False)."""
+
+    handy_key: str | None  # None only in `skipped` (a desired row without a key)
+    gestionix_key: str | None
+    fingerprint: str | None
+    status: str  # BindingStatus: what the binding says once the write succeeded
+    reason: str
+    payload: Mapping[str, Any]
+
+    @property
+    def binding(self) -> dict[str, Any]:
+        """The binding to store once this row's write succeeded (binder.bind_many row)."""
+        return {
+            "handy_key": self.handy_key,
+            "gestionix_key": self.gestionix_key,
+            "fingerprint": self.fingerprint,
+            "status": self.status,
+        }
+
+
+class _PlanSet:
+    """One set of a Plan: its frame made into PlanRows the first time it is read, then kept."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, plan: Plan | None, owner: type | None = None) -> Any:
+        if plan is None:
+            return self
+        rows = _rows(plan._frames[self.name], plan._payload)
+        plan.__dict__[self.name] = rows  # an instance attribute hides this descriptor from now on
+        return rows
+
+
 class Plan:
-    create: pd.DataFrame
-    update: pd.DataFrame
-    enable: pd.DataFrame
-    disable: pd.DataFrame
-    adopt: pd.DataFrame
-    rebind: pd.DataFrame
-    unchanged: pd.DataFrame
-    skipped: pd.DataFrame
+    """The plan's sets, each a list of PlanRow. They are made from the planner's frames when
+    first read: a steady state (everything unchanged, P8) is counted, never turned into 50 000
+    rows nobody reads."""
+
+    create: list[PlanRow] = _PlanSet()  # type: ignore[assignment]
+    update: list[PlanRow] = _PlanSet()  # type: ignore[assignment]
+    enable: list[PlanRow] = _PlanSet()  # type: ignore[assignment]
+    disable: list[PlanRow] = _PlanSet()  # type: ignore[assignment]
+    adopt: list[PlanRow] = _PlanSet()  # type: ignore[assignment]
+    rebind: list[PlanRow] = _PlanSet()  # type: ignore[assignment]
+    unchanged: list[PlanRow] = _PlanSet()  # type: ignore[assignment]
+    skipped: list[PlanRow] = _PlanSet()  # type: ignore[assignment]
+
+    def __init__(self, frames: Mapping[str, pd.DataFrame], payload: list[str]) -> None:
+        self._frames = dict(frames)
+        self._payload = payload
 
     def counts(self) -> dict[str, int]:
-        return {f.name: len(getattr(self, f.name)) for f in fields(self)}
+        return {name: len(frame) for name, frame in self._frames.items()}
 
     @property
     def is_noop(self) -> bool:
         """True when the plan writes nothing to Handy and nothing to the bindings."""
-        return all(getattr(self, name).empty for name in WRITE_SETS)
+        return all(self._frames[name].empty for name in WRITE_SETS)
+
+
+def _rows(frame: pd.DataFrame, payload: list[str]) -> list[PlanRow]:
+    """A plan frame as PlanRows, the boundary where pandas ends: gaps pandas filled with NaN
+    (a map() that found nothing, a concat of frames) become None, numpy scalars Python ones."""
+    if frame.empty:
+        return []
+    frame = frame.astype(object)
+    frame = frame.where(frame.notna(), None)
+    heads = zip(*(frame[column].tolist() for column in PLAN_COLUMNS), strict=True)
+    bodies = zip(*(frame[column].tolist() for column in payload), strict=True)
+    return [
+        PlanRow(handy_key, gestionix_key, fp, status, reason, dict(zip(payload, body, strict=True)))
+        for (handy_key, gestionix_key, fp, status, reason), body in zip(heads, bodies, strict=True)
+    ]
 
 
 def plan_sync(
     desired: pd.DataFrame,
-    bindings: pd.DataFrame,
+    bindings: Iterable[BindingRecord],
     current: pd.DataFrame | None = None,
     *,
     hold: Iterable[str] = (),
@@ -87,13 +150,14 @@ def plan_sync(
     bound = compare_bound(rows[is_bound].copy(), unbound.adopted, inputs)
     gone = disable_gone(inputs, hold)
     payload = inputs.payload
-    return Plan(
-        create=stack([unbound.create, *bound.recreate], payload),
-        update=bound.update,
-        enable=bound.enable,
-        disable=stack([bound.disable, gone], payload),
-        adopt=unbound.adopt,
-        rebind=bound.rebind,
-        unchanged=bound.unchanged,
-        skipped=stack([*inputs.skipped, *unbound.skipped, *bound.skipped], payload),
-    )
+    frames = {
+        "create": stack([unbound.create, *bound.recreate], payload),
+        "update": bound.update,
+        "enable": bound.enable,
+        "disable": stack([bound.disable, gone], payload),
+        "adopt": unbound.adopt,
+        "rebind": bound.rebind,
+        "unchanged": bound.unchanged,
+        "skipped": stack([*inputs.skipped, *unbound.skipped, *bound.skipped], payload),
+    }
+    return Plan(frames, payload)

@@ -20,19 +20,11 @@ def require(frame: pd.DataFrame, columns: list[str], what: str) -> None:
         raise ValueError(f"{what} frame lacks columns {missing}")
 
 
-def _key_text(value: object) -> str | None:
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float):  # a key column that went through NaN becomes float
-        if math.isnan(value):
-            return None
-        return str(int(value)) if value.is_integer() else str(value)
-    return str(value)
-
-
 def as_key(series: pd.Series) -> pd.Series:
-    """Keys as str objects (None stays None), so 1201, 1201.0 and "1201" meet."""
-    return series.map(_key_text).astype(object)
+    """Keys of the frames the mappings build (desired rows, Handy's records, adoption pairs) as
+    text, so a Gestionix id given as 1201 meets the stored "1201"; a missing key stays None.
+    (The store's keys arrive as text in BindingRecords and need none of this.)"""
+    return series.map(str).astype(object).where(series.notna(), None)
 
 
 def enabled_or_unknown(value: object) -> bool:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from mappings.bindings import BindingStatus
+from mappings.bindings import BindingRecord, BindingStatus
 from mappings.plan_frames import as_key, emit, enabled_or_unknown, require, status_of
 
 DESIRED_REQUIRED = ["key", "gestionix_key", "fingerprint", "enabled"]
@@ -54,10 +54,9 @@ class BoundPlan:
 
 
 def check_inputs(
-    desired: pd.DataFrame, bindings: pd.DataFrame, current: pd.DataFrame | None
+    desired: pd.DataFrame, bindings: Iterable[BindingRecord], current: pd.DataFrame | None
 ) -> PlanInputs:
     require(desired, DESIRED_REQUIRED, "desired")
-    require(bindings, BINDING_REQUIRED, "bindings")
     payload = [c for c in desired.columns if c not in ("gestionix_key", "fingerprint")]
     payload = ["key", *[c for c in payload if c != "key"]]
 
@@ -83,9 +82,9 @@ def check_inputs(
         )
         d = d[~duplicated]
 
-    b = bindings.loc[:, BINDING_REQUIRED].copy()
-    b["handy_key"] = as_key(b["handy_key"])
-    b["gestionix_key"] = as_key(b["gestionix_key"])
+    # the store's keys are text already (BindingRecord): no as_key here
+    b = pd.DataFrame(list(bindings), columns=BindingRecord._fields, dtype=object)
+    b = b.loc[:, BINDING_REQUIRED]
     by_gkey = (
         b.dropna(subset=["gestionix_key"])
         .drop_duplicates("gestionix_key")

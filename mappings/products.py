@@ -373,7 +373,8 @@ class ProductMapper:
         import pandas as pd
 
         rejected = self.rejected
-        desired_frame = pd.DataFrame(self.desired, columns=DESIRED_COLUMNS)
+        # object first: a gestionix_id column with a None stays ints and None (not floats)
+        desired_frame = pd.DataFrame(self.desired, columns=DESIRED_COLUMNS, dtype=object)
         self.desired = []  # the frame holds them now
         duplicated = desired_frame["key"].duplicated(keep=False)
         if duplicated.any():

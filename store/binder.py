@@ -3,51 +3,47 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
+from sqlmodel.sql.expression import SelectOfScalar
 
-from mappings.bindings import BindingStatus, Entity
+from mappings.bindings import BindingRecord, BindingStatus, Entity
 from store.db import Store, session_scope
 from store.models import Binding, utcnow
 
-if (
-    TYPE_CHECKING
-):  # pandas is imported by the catalog/customers runs that use frame(), not by order runs
-    import pandas as pd
-
-BINDING_COLUMNS = ["handy_key", "gestionix_key", "fingerprint", "status", "data", "synced_at"]
+BINDING_COLUMNS = list(BindingRecord._fields)
 
 
 class BindingConflict(Exception):
     """The Gestionix record is already bound to another Handy record (or vice versa)."""
 
 
+def _one(tenant: str, entity: Entity, handy_key: str) -> SelectOfScalar[Binding]:
+    """The select of one binding by its Handy key."""
+    return select(Binding).where(
+        Binding.tenant == tenant, Binding.entity == entity, Binding.handy_key == str(handy_key)
+    )
+
+
 def get(
     tenant: str, entity: Entity, handy_key: str, *, store: Store | None = None
 ) -> Binding | None:
     with session_scope(store) as session:
-        return session.exec(
-            select(Binding).where(
-                Binding.tenant == tenant,
-                Binding.entity == entity,
-                Binding.handy_key == str(handy_key),
-            )
-        ).first()
+        return session.exec(_one(tenant, entity, handy_key)).first()
 
 
 def get_by_gestionix(
     tenant: str, entity: Entity, gestionix_key: str, *, store: Store | None = None
 ) -> Binding | None:
+    query = select(Binding).where(
+        Binding.tenant == tenant,
+        Binding.entity == entity,
+        Binding.gestionix_key == str(gestionix_key),
+    )
     with session_scope(store) as session:
-        return session.exec(
-            select(Binding).where(
-                Binding.tenant == tenant,
-                Binding.entity == entity,
-                Binding.gestionix_key == str(gestionix_key),
-            )
-        ).first()
+        return session.exec(query).first()
 
 
 def all_for(
@@ -78,17 +74,14 @@ def get_many(
     return found
 
 
-def frame(tenant: str, entity: Entity, *, store: Store | None = None) -> pd.DataFrame:
-    """All bindings of an entity as a DataFrame with BINDING_COLUMNS (empty frame when none).
-    Plain column rows, no ORM objects: a 50 000-product catalog reads them ten times faster."""
-    import pandas as pd
-
+def records(tenant: str, entity: Entity, *, store: Store | None = None) -> list[BindingRecord]:
+    """All bindings of an entity as BindingRecords. Plain column rows, no ORM objects: a
+    50 000-product catalog reads them ten times faster (issue 20: 0.09 s vs 0.86 s)."""
     query = select(*(getattr(Binding, column) for column in BINDING_COLUMNS)).where(
         Binding.tenant == tenant, Binding.entity == entity
     )
     with session_scope(store) as session:
-        rows = session.exec(query).all()
-    return pd.DataFrame.from_records(rows, columns=BINDING_COLUMNS)
+        return [BindingRecord._make(row) for row in session.exec(query)]
 
 
 def bind(
@@ -189,13 +182,7 @@ def set_status(
 ) -> Binding | None:
     """Change the status of an existing binding (and merge `data`); None when unbound."""
     with session_scope(store) as session:
-        binding = session.exec(
-            select(Binding).where(
-                Binding.tenant == tenant,
-                Binding.entity == entity,
-                Binding.handy_key == str(handy_key),
-            )
-        ).first()
+        binding = session.exec(_one(tenant, entity, handy_key)).first()
         if binding is None:
             return None
         binding.status = status
@@ -215,13 +202,7 @@ def tombstone(
     (that one needs a real deletion, not a tombstone) and returns it unchanged.
     """
     with session_scope(store) as session:
-        binding = session.exec(
-            select(Binding).where(
-                Binding.tenant == tenant,
-                Binding.entity == entity,
-                Binding.handy_key == str(handy_key),
-            )
-        ).first()
+        binding = session.exec(_one(tenant, entity, handy_key)).first()
         if binding is not None and binding.gestionix_key is not None:
             return binding
         if binding is None:
@@ -240,13 +221,7 @@ def tombstone(
 
 def delete(tenant: str, entity: Entity, handy_key: str, *, store: Store | None = None) -> bool:
     with session_scope(store) as session:
-        binding = session.exec(
-            select(Binding).where(
-                Binding.tenant == tenant,
-                Binding.entity == entity,
-                Binding.handy_key == str(handy_key),
-            )
-        ).first()
+        binding = session.exec(_one(tenant, entity, handy_key)).first()
         if binding is None:
             return False
         session.delete(binding)

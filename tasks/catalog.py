@@ -35,7 +35,6 @@ Entity.FAMILY: handy_key = Handy family id, gestionix_key = the family name norm
 from __future__ import annotations
 
 import asyncio
-import math
 from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -47,7 +46,7 @@ from prefect import task
 
 from clients.errors import Permanent
 from mappings import handy_fields as H
-from mappings.bindings import BindingStatus, Entity
+from mappings.bindings import BindingRecord, BindingStatus, Entity
 from mappings.handy_products import (
     enabled_body,
     handy_products_frame,
@@ -58,7 +57,7 @@ from mappings.handy_products import (
 from mappings.inventory import StockPlan, known_stock, plan_stock, stock_body
 from mappings.mass_disable import PlannedDisables, planned_disables
 from mappings.names import normalize_name
-from mappings.plan import Plan, plan_sync
+from mappings.plan import Plan, PlanRow, plan_sync
 from mappings.products import (
     ProductMapper,
     ProductMapping,
@@ -109,8 +108,8 @@ WOULD = {
 
 @dataclass
 class Bindings:
-    products: pd.DataFrame  # binder.BINDING_COLUMNS
-    families: pd.DataFrame
+    products: list[BindingRecord]
+    families: list[BindingRecord]
 
 
 @dataclass
@@ -198,7 +197,7 @@ async def read_catalog(connection: Connection, audit: RunAudit) -> ProductMappin
 async def read_bindings(slug: str) -> Bindings:
     """In a worker thread: the flow reads the bindings while the catalog pages arrive."""
     products, families = await store_call(
-        lambda: (binder.frame(slug, Entity.PRODUCT), binder.frame(slug, Entity.FAMILY))
+        lambda: (binder.records(slug, Entity.PRODUCT), binder.records(slug, Entity.FAMILY))
     )
     return Bindings(products=products, families=families)
 
@@ -224,28 +223,19 @@ async def read_route_stock(connection: Connection) -> list[dict]:
 # ----------------------------------------------------------------------------- plan
 
 
-def _row(frame_row: Mapping[str, Any]) -> dict[str, Any]:
-    return {c: frame_row.get(c) for c in PAYLOAD}
+def _row(row: PlanRow) -> dict[str, Any]:
+    return {c: row.payload.get(c) for c in PAYLOAD}
 
 
-def _binding(frame_row: Mapping[str, Any], **data: Any) -> dict[str, Any]:
-    out = {
-        "handy_key": frame_row["handy_key"],
-        "gestionix_key": frame_row["gestionix_key"],
-        "fingerprint": frame_row["fingerprint"],
-        "status": frame_row["status"],
-    }
+def _binding(row: PlanRow, **data: Any) -> dict[str, Any]:
+    out = row.binding
     extra = {k: v for k, v in data.items() if v is not None}
-    gid = frame_row.get("gestionix_id")
-    if gid is not None and not (isinstance(gid, float) and math.isnan(gid)):
-        extra["gestionix_id"] = int(gid) if isinstance(gid, (int, float)) else gid
+    gid = row.payload.get("gestionix_id")
+    if gid is not None:
+        extra["gestionix_id"] = gid
     if extra:
         out["data"] = extra
     return out
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return frame.to_dict("records") if not frame.empty else []
 
 
 def _plan_stock(
@@ -259,9 +249,7 @@ def _plan_stock(
 ) -> tuple[StockPlan, dict[str, float]]:
     """I1-I3: the free-use stock of every product the plan keeps (not the skipped ones), and the
     quantity to write per code."""
-    skipped = (
-        set(plan.skipped["handy_key"].dropna().astype(str)) if not plan.skipped.empty else set()
-    )
+    skipped = {row.handy_key for row in plan.skipped if row.handy_key is not None}
     stock_rows = mapping.desired[~mapping.desired["key"].isin(skipped)]
     last = known_stock(bindings.products, handy.records if handy is not None else None)
     stock = plan_stock(stock_rows, routes, last, sync_inventory=sync_inventory)
@@ -281,44 +269,28 @@ def _content_writes(plan: Plan, quantities: dict[str, float]) -> list[Write]:
     out of `quantities`); a product no longer desired is disabled without content or stock."""
     writes: list[Write] = []
 
-    def add(action: str, frame: pd.DataFrame) -> None:
-        for rec in _records(frame):
-            key = str(rec["handy_key"])
-            quantity = quantities.pop(key, None)
+    def add(action: str, rows: list[PlanRow]) -> None:
+        for row in rows:
+            quantity = quantities.pop(row.handy_key, None)
             writes.append(
                 Write(
                     action=action,
-                    key=key,
-                    row=_row(rec),
-                    binding=_binding(rec, quantity=quantity),
+                    key=row.handy_key,
+                    row=_row(row),
+                    binding=_binding(row, quantity=quantity),
                     quantity=quantity,
-                    reason=str(rec.get("reason") or ""),
+                    reason=row.reason,
                 )
             )
 
     add(CREATE, plan.create)
     add(UPDATE, plan.update)
     add(ENABLE, plan.enable)
-    desired_disable = (
-        plan.disable[plan.disable["code"].notna()] if not plan.disable.empty else plan.disable
-    )
-    gone = plan.disable[plan.disable["code"].isna()] if not plan.disable.empty else plan.disable
-    add(DISABLE, desired_disable)
-    for rec in _records(gone):  # not desired any more: no content, no stock
-        writes.append(
-            Write(
-                action=DISABLE,
-                key=str(rec["handy_key"]),
-                row={},
-                binding={
-                    "handy_key": rec["handy_key"],
-                    "gestionix_key": rec["gestionix_key"],
-                    "fingerprint": rec["fingerprint"],
-                    "status": BindingStatus.DISABLED,
-                },
-                reason=str(rec.get("reason") or ""),
-            )
-        )
+    add(DISABLE, [row for row in plan.disable if row.payload.get("code") is not None])
+    for row in plan.disable:
+        if row.payload.get("code") is None:  # not desired any more: no content, no stock
+            binding = {**row.binding, "status": BindingStatus.DISABLED}
+            writes.append(Write(DISABLE, row.handy_key, {}, binding, reason=row.reason))
     return writes
 
 
@@ -335,8 +307,8 @@ async def plan_catalog(
     """Steps 3 and 5 planned together (P7, P8, I1-I3): at most one write per product."""
     current = handy.frame if handy is not None else None
     plan = plan_sync(mapping.desired, bindings.products, current, hold=mapping.held_keys)
-    for row in plan.skipped.itertuples(index=False):
-        audit.skip(Entity.PRODUCT, row.handy_key, str(row.reason))
+    for row in plan.skipped:
+        audit.skip(Entity.PRODUCT, row.handy_key, row.reason)
     stock, quantities = _plan_stock(plan, mapping, bindings, handy, routes, sync_inventory, audit)
     writes = _content_writes(plan, quantities)
     writes += [  # stock-only writes of bound, unchanged products
@@ -351,14 +323,14 @@ async def plan_catalog(
         for key, quantity in quantities.items()
     ]
     bind_first = []
-    for rec in _records(plan.adopt):
+    for row in plan.adopt:
         data = {}
         if handy is not None:
-            q = handy.records.get(str(rec["handy_key"]), {}).get(H.PRODUCT_QUANTITY)
+            q = handy.records.get(row.handy_key, {}).get(H.PRODUCT_QUANTITY)
             if isinstance(q, (int, float)):
                 data["quantity"] = float(q)
-        bind_first.append(_binding(rec, **data))
-    bind_first.extend(_binding(rec) for rec in _records(plan.rebind))
+        bind_first.append(_binding(row, **data))
+    bind_first.extend(_binding(row) for row in plan.rebind)
 
     needs_family = [w.row["family"] for w in writes if w.action in (CREATE, UPDATE) and w.row]
     families_needed = list(dict.fromkeys(f for f in needs_family if isinstance(f, str)))
@@ -396,9 +368,9 @@ async def ensure_families(
     names, so a retried create must find the first one bound). Reads Handy's families only when
     a needed one is not bound yet, or in full mode (repair)."""
     ids: dict[str, int] = {}
-    for rec in _records(bindings.families):
+    for family in bindings.families:
         try:
-            ids[str(rec["gestionix_key"])] = int(rec["handy_key"])
+            ids[str(family.gestionix_key)] = int(family.handy_key)
         except (TypeError, ValueError):
             continue
     missing = [name for name in needed if normalize_name(name) not in ids]
@@ -425,9 +397,9 @@ async def ensure_families(
             audit.count("families_created")
         return ids
     for key in stale:
-        old = bindings.families.loc[bindings.families["gestionix_key"] == key, "handy_key"]
-        for handy_key in old:
-            await store_call(binder.delete, slug, Entity.FAMILY, str(handy_key))
+        for family in bindings.families:
+            if family.gestionix_key == key:
+                await store_call(binder.delete, slug, Entity.FAMILY, family.handy_key)
     if new_bindings:
         await store_call(binder.bind_many, slug, Entity.FAMILY, new_bindings)
     for name in families.missing:  # one by one: few, and each must be bound before the next
@@ -469,11 +441,14 @@ def report_plan(catalog: CatalogPlan, audit: RunAudit) -> None:
                 f"{detail}; stock {write.quantity:g}" if detail else f"stock {write.quantity:g}"
             )
         audit.item(Entity.PRODUCT, write.key, WOULD[write.action], detail)
-    if not catalog.plan.adopt.empty:
+    if catalog.plan.adopt:
         audit.count("adopted", len(catalog.plan.adopt))
-        for key in catalog.plan.adopt["handy_key"]:
+        for row in catalog.plan.adopt:
             audit.item(
-                Entity.PRODUCT, key, "would adopt", "existing Handy product with the same code"
+                Entity.PRODUCT,
+                row.handy_key,
+                "would adopt",
+                "existing Handy product with the same code",
             )
 
 

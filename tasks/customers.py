@@ -37,7 +37,7 @@ from prefect import task
 
 from clients.errors import ApiError, Conflict, Permanent, ValidationFailed
 from mappings import handy_fields as H
-from mappings.bindings import BindingStatus, Entity
+from mappings.bindings import BindingRecord, BindingStatus, Entity
 from mappings.customer_adoption import match_existing_customers
 from mappings.customers import (
     BASELINE,
@@ -50,7 +50,7 @@ from mappings.customers import (
     zone_id,
 )
 from mappings.mass_disable import PlannedDisables, planned_disables
-from mappings.plan import Plan, plan_sync
+from mappings.plan import Plan, PlanRow, plan_sync
 from mappings.sellers import match_sellers, sellers_in_use
 from mappings.tenant import TenantConfig
 from store import binder
@@ -130,12 +130,12 @@ class CustomerPlan:
         return [
             CustomerWrite(action, row)
             for action in WRITE_ORDER
-            for row in getattr(self.plan, action).to_dict("records")
+            for row in getattr(self.plan, action)
         ]
 
     @property
     def needs_zone(self) -> bool:
-        return not self.plan.create.empty
+        return bool(self.plan.create)
 
 
 @task(name="plan-customers", **RUN_ONCE)
@@ -164,7 +164,7 @@ async def plan_customers(tenant: TenantConfig, sources: Sources, audit: RunAudit
             f"{row['reason']}; its {customers} customer(s) are synced without a Handy seller (C5)",
         )
 
-    bindings = await store_call(binder.frame, tenant.slug, Entity.CUSTOMER)
+    bindings = await store_call(binder.records, tenant.slug, Entity.CUSTOMER)
     current = adopt_pairs = None
     handy_by_code: dict[str, dict] = {}
     if sources.handy_customers is not None:
@@ -186,8 +186,8 @@ async def plan_customers(tenant: TenantConfig, sources: Sources, audit: RunAudit
     plan = plan_sync(
         mapping.desired, bindings, current, hold=mapping.held_keys, adopt_pairs=adopt_pairs
     )
-    for row in plan.skipped.to_dict("records"):
-        audit.skip(Entity.CUSTOMER, row["handy_key"] or row["gestionix_key"], row["reason"])
+    for row in plan.skipped:
+        audit.skip(Entity.CUSTOMER, row.handy_key or row.gestionix_key, row.reason)
     disables = planned_disables(plan, bindings, mapping.desired["gestionix_key"])
     return CustomerPlan(
         plan=plan,
@@ -197,21 +197,21 @@ async def plan_customers(tenant: TenantConfig, sources: Sources, audit: RunAudit
     )
 
 
-def baselines(bindings: pd.DataFrame, desired: pd.DataFrame) -> dict[str, dict]:
+def baselines(bindings: list[BindingRecord], desired: pd.DataFrame) -> dict[str, dict]:
     """C8: Handy code -> baseline of every customer that came from a Handy order: the one its
     binding keeps, else (a link made before baselines, fingerprint None) today's content."""
     found: dict[str, dict] = {}
     today = None
-    for row in bindings.to_dict("records"):
-        data = row.get("data") if isinstance(row.get("data"), dict) else {}
+    for binding in bindings:
+        data = binding.data if isinstance(binding.data, dict) else {}
         if isinstance(data.get(BASELINE), dict):
-            found[str(row["handy_key"])] = data[BASELINE]
-        elif row.get("fingerprint") is None and row.get("gestionix_key") is not None:
+            found[binding.handy_key] = data[BASELINE]
+        elif binding.fingerprint is None and binding.gestionix_key is not None:
             if today is None:
                 today = {str(r["gestionix_key"]): r for r in desired.to_dict("records")}
-            match = today.get(str(row["gestionix_key"]))
+            match = today.get(binding.gestionix_key)
             if match is not None:
-                found[str(row["handy_key"])] = baseline_of(match)
+                found[binding.handy_key] = baseline_of(match)
     return found
 
 
@@ -220,24 +220,11 @@ def baselines(bindings: pd.DataFrame, desired: pd.DataFrame) -> dict[str, dict]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _binding(row: dict, **override: Any) -> dict:
-    values = {
-        "handy_key": row["handy_key"],
-        "gestionix_key": row["gestionix_key"],
-        "fingerprint": row["fingerprint"],
-        "status": row["status"],
-    }
-    values.update(override)
-    if isinstance(values["fingerprint"], float):  # NaN from pandas: no known fingerprint
-        values["fingerprint"] = None
-    return values
-
-
-async def _bind(slug: str, row: dict, audit: RunAudit, **override: Any) -> bool:
+async def _bind(slug: str, row: PlanRow, audit: RunAudit, **override: Any) -> bool:
     try:
-        await store_call(binder.bind_many, slug, Entity.CUSTOMER, [_binding(row, **override)])
+        await store_call(binder.bind_many, slug, Entity.CUSTOMER, [{**row.binding, **override}])
     except BindingConflict as exc:
-        audit.fail(Entity.CUSTOMER, row["handy_key"], f"client {row['gestionix_key']}: {exc}")
+        audit.fail(Entity.CUSTOMER, row.handy_key, f"client {row.gestionix_key}: {exc}")
         return False
     return True
 
@@ -249,17 +236,17 @@ async def bind_without_writing(
     """Adoptions (bound with Handy's current state, so a later write in this run brings them to
     the Gestionix content) and refreshed bindings; neither writes to Handy."""
     plan = customer_plan.plan
-    for row in plan.adopt.to_dict("records"):
+    for row in plan.adopt:
         audit.count("adopted")
         audit.item(
             Entity.CUSTOMER,
-            row["handy_key"],
+            row.handy_key,
             "would adopt" if dry_run else "adopted",
-            f"client {row['gestionix_key']}: {row['reason']}",
+            f"client {row.gestionix_key}: {row.reason}",
         )
         if not dry_run:
             await _bind(tenant.slug, row, audit)
-    for row in plan.rebind.to_dict("records"):
+    for row in plan.rebind:
         audit.count("rebound")
         if not dry_run:
             await _bind(tenant.slug, row, audit)
@@ -346,14 +333,14 @@ class CustomerWrite:
     """One Handy write for one plan row, and what to bind and report once it succeeded."""
 
     action: str
-    row: dict
+    row: PlanRow
     done: bool = False  # bound or failed for good: a task retry skips it
     outcome: str | None = None  # ACTIONS key (bound, counted, reported) or one of the below
     reason: str | None = None  # the item's detail when not the plan row's reason
 
     @property
     def key(self) -> str:
-        return self.row["handy_key"]
+        return self.row.handy_key
 
 
 BIND_ONLY = "bind"  # nothing to write: bound (C8 baseline moved on), not counted
@@ -378,21 +365,22 @@ class _CustomerWrites:
     baselines: dict[str, dict] = field(default_factory=dict)
     code_field: str = H.CUSTOMER_CODE
 
-    def _moved_baseline(self, row: dict) -> dict[str, Any]:
+    def _moved_baseline(self, row: PlanRow) -> dict[str, Any]:
         """C8: a customer from a Handy order keeps its baseline, now at the content just taken."""
-        if row["handy_key"] in self.baselines:
-            return {"data": {BASELINE: baseline_of(row)}}
+        if row.handy_key in self.baselines:
+            return {"data": {BASELINE: baseline_of(row.payload)}}
         return {}
 
     async def create(self, write: CustomerWrite) -> None:
         handy = self.connection.handy
-        body = customer_create_body(write.row, zone=await self.zone.get())
+        body = customer_create_body(write.row.payload, code=write.key, zone=await self.zone.get())
         try:
             await handy.create_customer(body)
         except (ValidationFailed, Conflict) as exc:
             if code_taken(exc, self.code_field) or not _zone_refused(exc):
                 raise  # the writer adopts a taken code
-            body = customer_create_body(write.row, zone=await self.zone.refresh())
+            zone = await self.zone.refresh()
+            body = customer_create_body(write.row.payload, code=write.key, zone=zone)
             await handy.create_customer(body)
         write.outcome = CREATE
 
@@ -419,9 +407,9 @@ class _CustomerWrites:
             Entity.CUSTOMER,
             code,
             "adopted",
-            f"client {row['gestionix_key']}: code already in Handy",
+            f"client {row.gestionix_key}: code already in Handy",
         )
-        body = customer_update_body(row, current=record)
+        body = customer_update_body(row.payload, current=record)
         write.outcome, write.reason = BIND_AS_IS, None
         if body:
             await self.connection.handy.update_customer(code, body)
@@ -436,7 +424,9 @@ class _CustomerWrites:
             return
         code = write.key
         current = self.handy_by_code.get(code)
-        body = customer_update_body(write.row, current=current, baseline=self.baselines.get(code))
+        body = customer_update_body(
+            write.row.payload, current=current, baseline=self.baselines.get(code)
+        )
         if code in self.baselines and current is None and body == {"enabled": True}:
             body = {}  # C8: nothing changed in Gestionix since the link (linked while enabled)
         if not body:  # Handy already holds it (full mode), or nothing to take (C8)
@@ -448,7 +438,7 @@ class _CustomerWrites:
     async def missing(self, write: CustomerWrite) -> bool:
         """A bound customer deleted in Handy: created again when it should be enabled; a disabled
         one needs nothing (its binding says disabled so it is not tried again)."""
-        if write.row["status"] == BindingStatus.ENABLED:
+        if write.row.status == BindingStatus.ENABLED:
             write.reason = "bound but missing in Handy: created again"
             return True
         write.outcome = MISSING
@@ -479,14 +469,14 @@ class _CustomerWrites:
                 Entity.CUSTOMER,
                 write.key,
                 past,
-                f"client {row['gestionix_key']}: {write.reason or row['reason']}",
+                f"client {row.gestionix_key}: {write.reason or row.reason}",
             )
 
     def failed(self, write: CustomerWrite, error: Permanent) -> None:
         self.audit.fail(
             Entity.CUSTOMER,
             write.key,
-            f"client {write.row['gestionix_key']}: {write.action} failed: {error}",
+            f"client {write.row.gestionix_key}: {write.action} failed: {error}",
         )
 
 
@@ -515,10 +505,7 @@ async def write_customers(
             count, _, would = ACTIONS[write.action]
             audit.count(count)
             audit.item(
-                Entity.CUSTOMER,
-                row["handy_key"],
-                would,
-                f"client {row['gestionix_key']}: {row['reason']}",
+                Entity.CUSTOMER, row.handy_key, would, f"client {row.gestionix_key}: {row.reason}"
             )
         return
     customers = _CustomerWrites(

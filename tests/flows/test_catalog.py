@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
 
-import pandas as pd
 import pytest
 
 from clients.errors import ValidationFailed
@@ -208,8 +207,8 @@ async def test_p5_families_created_first_once_each_and_existing_ones_reused(sand
     assert writes(sb)["POST /productFamily"] == len(categories) - 1  # Bebidas reused
     bebidas = next(f for f in sb.handy.families.values() if f["description"] == "BEBIDAS")
     assert any(p["family"]["id"] == bebidas["id"] for p in sb.handy.products.values())
-    bound = binder.frame(tenant.slug, "family")
-    assert set(bound["gestionix_key"]) == categories
+    bound = binder.records(tenant.slug, "family")
+    assert {b.gestionix_key for b in bound} == categories
 
     # a new category later: that family first, then the product; bound families are not re-read
     sb.reset_stats()
@@ -391,7 +390,7 @@ async def test_x3_dry_run_writes_nothing(sandbox, tenant):
     summary = await synced(sb, tenant, dry_run=True)
     assert sb.handy.stats.writes == 0
     assert sb.handy.products == {} and sb.handy.families == {}
-    assert binder.frame(tenant.slug, "product").empty and binder.frame(tenant.slug, "family").empty
+    assert not binder.records(tenant.slug, "product") and not binder.records(tenant.slug, "family")
     run, items = last_run(tenant.slug)
     expected = for_sale(sb)
     assert summary.startswith("[dry run]")
@@ -558,7 +557,7 @@ async def test_p8_run_killed_mid_write_then_rerun_ends_identical_without_duplica
         await synced(sb, tenant)
     monkeypatch.setattr(HandyClient, "create_product", original)
     in_handy_after_crash = set(sb.handy.products)
-    bound_after_crash = set(binder.frame(tenant.slug, "product")["handy_key"])
+    bound_after_crash = {b.handy_key for b in binder.records(tenant.slug, "product")}
     assert 20 <= len(in_handy_after_crash) < len(for_sale(sb))
     assert len(in_handy_after_crash - bound_after_crash) <= 32  # at most the writes in flight
 
@@ -582,8 +581,7 @@ async def test_p8_run_killed_mid_write_then_rerun_ends_identical_without_duplica
 
 
 def enabled_bound(slug: str) -> list[str]:
-    products = binder.frame(slug, "product")
-    return sorted(products.loc[products["status"] == "enabled", "handy_key"])
+    return sorted(b.handy_key for b in binder.records(slug, "product") if b.status == "enabled")
 
 
 def move_out_of_matriz(sb, codes) -> None:
@@ -627,8 +625,8 @@ async def test_p7_mass_disable_stops_before_any_write_then_confirm_goes_on(sandb
         gx(sb),
         {"key": "NEW-PROT-1", "name": "Nuevo", "price": 10.0, "taxes": [1], "branches": ["Matriz"]},
     )
-    bindings_before = (
-        binder.frame(tenant.slug, "product").sort_values("handy_key").reset_index(drop=True)
+    bindings_before = sorted(
+        (b.handy_key, b.fingerprint, b.status) for b in binder.records(tenant.slug, "product")
     )
     sb.reset_stats()
 
@@ -645,11 +643,10 @@ async def test_p7_mass_disable_stops_before_any_write_then_confirm_goes_on(sandb
     assert (
         all(sb.handy.products[c]["enabled"] for c in gone) and "NEW-PROT-1" not in sb.handy.products
     )
-    after = binder.frame(tenant.slug, "product").sort_values("handy_key").reset_index(drop=True)
-    pd.testing.assert_frame_equal(
-        after[["handy_key", "fingerprint", "status"]],
-        bindings_before[["handy_key", "fingerprint", "status"]],
+    after = sorted(
+        (b.handy_key, b.fingerprint, b.status) for b in binder.records(tenant.slug, "product")
     )
+    assert after == bindings_before
     run, items = last_run(tenant.slug)
     assert run.status == "failed" and "Mass disable stopped" in run.summary
     assert sorted(i.key for i in items if i.action == "disable withheld") == gone

@@ -114,9 +114,9 @@ async def test_c1_first_run_copies_every_valid_customer_into_zone_general_with_t
         assert customer["businessName"] == (client["business_name"].strip() or None)
         user = expected_user(sandbox, client["seller"])
         assert customer["sellers"] == ([user] if user is not None else [])
-    bindings = binder.frame(tenant.slug, "customer")
-    assert set(bindings["gestionix_key"]) == {str(cid) for cid in wanted}
-    assert set(bindings["status"]) <= {"enabled", "disabled"}
+    bindings = binder.records(tenant.slug, "customer")
+    assert {b.gestionix_key for b in bindings} == {str(cid) for cid in wanted}
+    assert {b.status for b in bindings} <= {"enabled", "disabled"}
     assert not sandbox.gestionix.stats.writes  # direction Gestionix -> Handy only (A5)
 
 
@@ -373,7 +373,7 @@ async def test_c7_switch_off_writes_nothing(prefect_harness, sandbox):
 
     assert "sync_customers is off" in summary
     assert sandbox.handy.stats.calls == {} and sandbox.gestionix.stats.calls == {}
-    assert binder.frame(tenant.slug, "customer").empty
+    assert not binder.records(tenant.slug, "customer")
     run = runs.recent(tenant.slug, flow="customers", limit=1)[0]
     assert run.status == "skipped" and "sync_customers is off" in run.summary
 
@@ -384,15 +384,15 @@ async def test_c7_switch_off_writes_nothing(prefect_harness, sandbox):
 async def test_p8_second_run_writes_nothing(tenant, sandbox):
     """P8 for customers: no change in Gestionix -> no Handy write, no binding rewritten."""
     await customer_sync(tenant)
-    before = binder.frame(tenant.slug, "customer").set_index("handy_key")["synced_at"]
+    before = {b.handy_key: b.synced_at for b in binder.records(tenant.slug, "customer")}
     sandbox.reset_stats()
 
     await customer_sync(tenant)
 
     assert handy_writes(sandbox) == {}
     assert sandbox.handy.stats.calls == {"GET /user": 1}  # no customer or zone read either
-    after = binder.frame(tenant.slug, "customer").set_index("handy_key")["synced_at"]
-    assert after.equals(before)
+    after = {b.handy_key: b.synced_at for b in binder.records(tenant.slug, "customer")}
+    assert after == before
 
 
 async def test_c2_c5_rename_and_reassign_seller_are_exactly_one_update_each(tenant, sandbox):
@@ -436,7 +436,7 @@ async def test_x3_dry_run_reports_the_plan_and_writes_nothing(tenant, sandbox):
     assert summary.startswith("[dry run]")
     assert f"{len(named(sandbox))} created" in summary
     assert handy_writes(sandbox) == {} and sandbox.gestionix.stats.writes == 0
-    assert binder.frame(tenant.slug, "customer").empty and binder.frame(tenant.slug, "zone").empty
+    assert not binder.records(tenant.slug, "customer") and not binder.records(tenant.slug, "zone")
     items = last_items(tenant.slug)
     assert sum(i.action == "would create" and i.entity == "customer" for i in items) == len(
         named(sandbox)
@@ -529,8 +529,7 @@ async def test_c6_bound_customer_deleted_in_handy_is_created_again_with_its_code
 
 
 def enabled_bound(slug: str) -> list[str]:
-    customers = binder.frame(slug, "customer")
-    return sorted(customers.loc[customers["status"] == "enabled", "handy_key"])
+    return sorted(b.handy_key for b in binder.records(slug, "customer") if b.status == "enabled")
 
 
 def client_id_of(code: str) -> int:

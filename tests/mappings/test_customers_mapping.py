@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
+from mappings.bindings import BindingRecord
 from mappings.customer_adoption import match_existing_customers
 from mappings.customers import (
     DESIRED_COLUMNS,
@@ -297,20 +297,10 @@ def test_update_body_with_current_sends_only_changed_fields():
 def test_c6_customer_created_by_order_push_is_updated_not_copied_again():
     mapped = map_customers([client()])
     plan = plan_sync(
-        mapped.desired,
-        pd.DataFrame(
-            [
-                {
-                    "handy_key": "HANDY-CUST-9",
-                    "gestionix_key": "1201",
-                    "fingerprint": None,
-                    "status": "linked",
-                }
-            ]
-        ),
+        mapped.desired, [BindingRecord("HANDY-CUST-9", "1201", fingerprint=None, status="linked")]
     )
-    assert plan.create.empty
-    assert list(plan.update["handy_key"]) == ["HANDY-CUST-9"]
+    assert not plan.create
+    assert [row.handy_key for row in plan.update] == ["HANDY-CUST-9"]
 
 
 def test_c6_handy_record_fingerprint_matches_desired_for_same_content():
@@ -347,9 +337,7 @@ def test_c6_full_mode_adopts_unique_name_matches_and_reports_ambiguous_ones():
             },  # same code: plan_sync adopts it by code
         ]
     )
-    bound = pd.DataFrame(
-        [{"handy_key": "H9", "gestionix_key": "6", "fingerprint": "x", "status": "enabled"}]
-    )
+    bound = [BindingRecord("H9", "6", "x", "enabled")]
     adoption = match_existing_customers(mapped.desired, handy, bound)
     assert adoption.pairs.to_dict("records") == [{"handy_key": "H1", "gestionix_key": "1"}]
     ambiguous = dict(
@@ -359,8 +347,9 @@ def test_c6_full_mode_adopts_unique_name_matches_and_reports_ambiguous_ones():
     assert "not adopted" in ambiguous["2"] and "H2" in ambiguous["2"] and "H3" in ambiguous["2"]
 
     plan = plan_sync(mapped.desired, bound, handy, adopt_pairs=adoption.pairs)
-    assert sorted(plan.adopt["handy_key"]) == ["GX-3", "H1"]
-    assert "H2" not in set(plan.update["handy_key"]) and "H4" not in set(plan.update["handy_key"])
-    assert sorted(plan.create["key"]) == ["GX-2", "GX-4", "GX-5"]
+    updated = {r.handy_key for r in plan.update}
+    assert sorted(r.handy_key for r in plan.adopt) == ["GX-3", "H1"]
+    assert "H2" not in updated and "H4" not in updated
+    assert sorted(r.payload["key"] for r in plan.create) == ["GX-2", "GX-4", "GX-5"]
     # adopted records are brought to the Gestionix content; H9's drift is repaired in place
-    assert sorted(plan.update["handy_key"]) == ["GX-3", "H1", "H9"]
+    assert sorted(updated) == ["GX-3", "H1", "H9"]

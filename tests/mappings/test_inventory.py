@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mappings.bindings import BindingRecord
 from mappings.inventory import (
     known_stock,
     last_written_stock,
@@ -112,16 +113,21 @@ def test_i1_nothing_written_before_means_everything_is_written():
 
 
 def test_i1_last_written_quantity_comes_from_the_binding_data():
-    bindings = pd.DataFrame({"handy_key": ["A", "B", "C"], "data": [{"quantity": 5.0}, {}, None]})
+    bindings = [
+        BindingRecord("A", "A", data={"quantity": 5.0}),
+        BindingRecord("B", "B", data={}),
+        BindingRecord("C", "C"),
+    ]
     assert last_written_stock(bindings).to_dict("records") == [{"key": "A", "quantity": 5.0}]
 
 
 def test_i2_full_mode_what_handy_holds_wins_over_the_last_written_stock():
     """I2 in full mode: a quantity changed by hand in Handy (drift) is what a write compares with;
     a code Handy holds no number for keeps the last written one; incremental mode reads bindings."""
-    bindings = pd.DataFrame(
-        {"handy_key": ["A", "B"], "data": [{"quantity": 5.0}, {"quantity": 7.0}]}
-    )
+    bindings = [
+        BindingRecord("A", "A", data={"quantity": 5.0}),
+        BindingRecord("B", "B", data={"quantity": 7.0}),
+    ]
     handy = {"A": {"quantity": 9}, "B": {"quantity": None}, "C": {"quantity": 2.5}, "D": {}}
     known = known_stock(bindings, handy).sort_values("key").to_dict("records")
     assert known == [

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from mappings.bindings import BindingRecord
 from mappings.mass_disable import (
     GONE,
     INACTIVE,
@@ -15,8 +16,6 @@ from mappings.mass_disable import (
     planned_disables,
 )
 from mappings.plan import plan_sync
-
-BINDING_COLUMNS = ["handy_key", "gestionix_key", "fingerprint", "status"]
 
 
 def desired(rows):
@@ -31,7 +30,7 @@ def desired(rows):
 
 
 def bound(keys, status="enabled"):
-    return pd.DataFrame([(k, k, f"fp-{k}", status) for k in keys], columns=BINDING_COLUMNS)
+    return [BindingRecord(k, k, f"fp-{k}", status) for k in keys]
 
 
 def world(n):
@@ -51,7 +50,7 @@ def test_p7_c3_planned_disables_counted_by_kind_against_enabled_bound_records():
     (toggle, or update whose content changed too) are each counted; already disabled bindings
     are neither disabled again nor part of the base."""
     _, rows, bindings = world(20)
-    bindings = pd.concat([bindings, bound(["OLD1", "OLD2"], "disabled")], ignore_index=True)
+    bindings = [*bindings, *bound(["OLD1", "OLD2"], "disabled")]
     rows = [r for r in rows if r[0] not in ("A000", "A001", "A002")]  # A000-A002 gone
     rows = [r for r in rows if r[0] != "A003"]  # A003 not for sale
     rows = [(k, fp, False) if k in ("A004", "A005") else (k, fp, on) for k, fp, on in rows]
@@ -133,7 +132,7 @@ def test_p7_drifted_record_disabled_in_full_mode_is_counted_in_the_base_too():
     """Full mode: a binding says disabled but Handy has it enabled; the plan disables it again.
     It counts as a disable and in the base, so the share stays a share."""
     keys, rows, bindings = world(10)
-    bindings.loc[bindings["handy_key"] == "A000", "status"] = "disabled"
+    bindings = [b._replace(status="disabled") if b.handy_key == "A000" else b for b in bindings]
     rows = [(k, fp, k != "A000") for k, fp, _ in rows]
     current = pd.DataFrame(
         [(k, f"fp-{k}", True) for k in keys], columns=["key", "fingerprint", "enabled"]

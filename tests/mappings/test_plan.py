@@ -5,10 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from mappings.plan import PLAN_COLUMNS, plan_sync
+from mappings.bindings import BindingRecord
+from mappings.plan import PlanRow, plan_sync
 from mappings.products import map_products
-
-BINDING_COLUMNS = ["handy_key", "gestionix_key", "fingerprint", "status"]
 
 
 def desired(*rows):
@@ -32,7 +31,7 @@ def desired(*rows):
 
 def bindings(*rows):
     """rows: (handy_key, gestionix_key, fingerprint, status)."""
-    return pd.DataFrame(list(rows), columns=BINDING_COLUMNS)
+    return [BindingRecord(*row) for row in rows]
 
 
 def current(*rows):
@@ -43,14 +42,14 @@ def current(*rows):
 NO_BINDINGS = bindings()
 
 
-def keys(frame, column="handy_key"):
-    return sorted(frame[column])
+def keys(rows):
+    return sorted(row.handy_key for row in rows)
 
 
-def as_bindings(*frames):
+def as_bindings(*sets):
     """What the flow stores after doing every action of the given plan sets."""
-    rows = pd.concat([f[BINDING_COLUMNS] for f in frames], ignore_index=True)
-    return rows.drop_duplicates("handy_key", keep="last")
+    stored = {row.handy_key: BindingRecord(**row.binding) for rows in sets for row in rows}
+    return list(stored.values())
 
 
 def only(plan, name):
@@ -64,16 +63,22 @@ def test_first_run_creates_everything_desired():
     plan = plan_sync(desired(("A", "fa", True), ("B", "fb", True)), NO_BINDINGS)
     only(plan, "create")
     assert keys(plan.create) == ["A", "B"]
-    assert list(plan.create.columns[: len(PLAN_COLUMNS)]) == PLAN_COLUMNS
-    assert set(plan.create["status"]) == {"enabled"}
-    assert list(plan.create["description"]) == ["desc A", "desc B"]  # payload carried along
+    assert all(isinstance(row, PlanRow) for row in plan.create)
+    assert {row.status for row in plan.create} == {"enabled"}
+    assert [row.payload["description"] for row in plan.create] == ["desc A", "desc B"]  # payload
+    assert plan.create[0].binding == {
+        "handy_key": "A",
+        "gestionix_key": "A",
+        "fingerprint": "fa",
+        "status": "enabled",
+    }
 
 
 def test_p7_inactive_never_synced_is_created_disabled_or_skipped_on_request():
     plan = plan_sync(desired(("A", "fa", False)), NO_BINDINGS)
-    assert plan.create.iloc[0]["status"] == "disabled" and not plan.create.iloc[0]["enabled"]
+    assert plan.create[0].status == "disabled" and not plan.create[0].payload["enabled"]
     plan = plan_sync(desired(("A", "fa", False)), NO_BINDINGS, create_inactive=False)
-    assert plan.create.empty and "never synced" in plan.skipped.iloc[0]["reason"]
+    assert not plan.create and "never synced" in plan.skipped[0].reason
 
 
 def test_p8_steady_state_is_all_unchanged_and_writes_nothing():
@@ -92,23 +97,23 @@ def test_p8_unchanged_fingerprint_means_no_write_and_changed_means_one_update():
     )
     only(plan, "update")
     assert keys(plan.update) == ["B"]
-    assert plan.update.iloc[0]["fingerprint"] == "fb2"
+    assert plan.update[0].fingerprint == "fb2"
     assert keys(plan.unchanged) == ["A"]
 
 
 def test_p7_inactive_product_is_disabled_and_enabled_again_when_active():
     plan = plan_sync(desired(("A", "fa", False)), bindings(("A", "A", "fa", "enabled")))
     only(plan, "disable")
-    assert plan.disable.iloc[0]["status"] == "disabled"
+    assert plan.disable[0].status == "disabled"
     plan = plan_sync(desired(("A", "fa", True)), bindings(("A", "A", "fa", "disabled")))
     only(plan, "enable")
-    assert plan.enable.iloc[0]["status"] == "enabled"
+    assert plan.enable[0].status == "enabled"
 
 
 def test_p7_content_change_and_deactivation_are_one_update():
     plan = plan_sync(desired(("A", "fa2", False)), bindings(("A", "A", "fa", "enabled")))
     only(plan, "update")
-    assert plan.update.iloc[0]["status"] == "disabled"
+    assert plan.update[0].status == "disabled"
 
 
 def test_p7_bound_product_no_longer_desired_is_disabled_once():
@@ -116,7 +121,7 @@ def test_p7_bound_product_no_longer_desired_is_disabled_once():
     plan = plan_sync(desired(("A", "fa", True)), gone)
     only(plan, "disable")
     assert keys(plan.disable) == ["B"]
-    assert "no longer desired" in plan.disable.iloc[0]["reason"]
+    assert "no longer desired" in plan.disable[0].reason
     after = bindings(("A", "A", "fa", "enabled"), ("B", "B", "fb", "disabled"))
     assert plan_sync(desired(("A", "fa", True)), after).is_noop
 
@@ -141,7 +146,7 @@ def test_p7_handy_records_never_bound_are_never_disabled():
         current(("A", "fa", True), ("MANUAL", "fx", True)),
     )
     assert plan.is_noop
-    assert "MANUAL" not in set(plan.unchanged["handy_key"])
+    assert "MANUAL" not in keys(plan.unchanged)
 
 
 def test_p7_rejected_bound_record_is_held_not_disabled():
@@ -159,7 +164,7 @@ def test_p8_full_mode_repairs_drift_made_by_hand_in_handy():
         bindings(("A", "A", "fa", "enabled"), ("B", "B", "fb", "enabled")),
         current(("A", "edited", True), ("B", "fb", False)),
     )
-    assert keys(plan.update) == ["A"] and "Handy differs" in plan.update.iloc[0]["reason"]
+    assert keys(plan.update) == ["A"] and "Handy differs" in plan.update[0].reason
     assert keys(plan.enable) == ["B"]
 
 
@@ -174,18 +179,18 @@ def test_full_mode_adopts_existing_unbound_handy_record_with_the_same_code():
         NO_BINDINGS,
         current(("A", "fa", True), ("B", "old", True)),
     )
-    assert plan.create.empty
+    assert not plan.create
     assert keys(plan.adopt) == ["A", "B"]
-    adopted_b = plan.adopt.set_index("handy_key").loc["B"]
-    assert adopted_b["fingerprint"] == "old"  # bind Handy's state first ...
+    adopted_b = next(row for row in plan.adopt if row.handy_key == "B")
+    assert adopted_b.fingerprint == "old"  # bind Handy's state first ...
     assert keys(plan.update) == ["B"]  # ... then write the difference
-    assert "adopted" in plan.update.iloc[0]["reason"]
+    assert "adopted" in plan.update[0].reason
 
 
 def test_full_mode_recreates_a_bound_record_deleted_in_handy():
     plan = plan_sync(desired(("A", "fa", True)), bindings(("A", "A", "fa", "enabled")), current())
     only(plan, "create")
-    assert "missing in Handy" in plan.create.iloc[0]["reason"]
+    assert "missing in Handy" in plan.create[0].reason
 
 
 def test_full_mode_refreshes_a_stale_binding_without_writing():
@@ -195,7 +200,7 @@ def test_full_mode_refreshes_a_stale_binding_without_writing():
         current(("A", "fa", True)),
     )
     only(plan, "rebind")
-    assert plan.rebind.iloc[0]["fingerprint"] == "fa"
+    assert plan.rebind[0].fingerprint == "fa"
 
 
 def test_c6_bound_customer_is_updated_at_its_handy_code_not_created():
@@ -203,8 +208,8 @@ def test_c6_bound_customer_is_updated_at_its_handy_code_not_created():
     wanted = desired(("GX-1201", "f1", True, "1201"))
     plan = plan_sync(wanted, bindings(("C-77", "1201", None, "linked")))
     only(plan, "update")
-    assert plan.update.iloc[0]["handy_key"] == "C-77"
-    assert plan.update.iloc[0]["key"] == "GX-1201"
+    assert plan.update[0].handy_key == "C-77"
+    assert plan.update[0].payload["key"] == "GX-1201"
 
 
 def test_c6_bound_by_order_push_but_not_desired_is_left_alone():
@@ -235,7 +240,7 @@ def test_c6_adopt_pairs_bind_existing_customers_matched_elsewhere():
         adopt_pairs=pairs,
     )
     only(plan, "adopt")
-    assert plan.adopt.iloc[0]["handy_key"] == "TIENDA-1"
+    assert plan.adopt[0].handy_key == "TIENDA-1"
 
 
 def test_adopt_pairs_without_current_adopt_then_update():
@@ -246,13 +251,13 @@ def test_adopt_pairs_without_current_adopt_then_update():
 
 def test_code_already_bound_to_another_record_is_skipped_not_duplicated():
     plan = plan_sync(desired(("GX-5", "f", True, "5")), bindings(("GX-5", "9", "f", "enabled")))
-    assert plan.create.empty
-    assert "already bound" in plan.skipped.iloc[0]["reason"]
+    assert not plan.create
+    assert "already bound" in plan.skipped[0].reason
 
 
 def test_duplicated_desired_keys_are_skipped():
     plan = plan_sync(desired(("A", "f1", True, "1"), ("A", "f2", True, "2")), NO_BINDINGS)
-    assert plan.create.empty and len(plan.skipped) == 2
+    assert not plan.create and len(plan.skipped) == 2
 
 
 def test_missing_columns_are_a_programming_error():

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from mappings.bindings import BindingRecord
 from store import binder, cursors, dead_letters, leases, runs
 from store.binder import BindingConflict
 from store.db import Store
@@ -42,7 +43,7 @@ def test_given_two_tenants_then_neither_sees_the_others_rows(db):
     binder.bind("zeta", "product", "REF-1", "1", status="enabled", store=db)
     binder.bind("zeta", "product", "REF-2", "2", status="enabled", store=db)
     assert [b.handy_key for b in binder.all_for("acme", "product", store=db)] == ["REF-1"]
-    assert len(binder.frame("zeta", "product", store=db)) == 2
+    assert len(binder.records("zeta", "product", store=db)) == 2
     cursors.set("acme", "orders", T0, store=db)
     assert cursors.get("zeta", "orders", store=db) is None
     dead_letters.put("acme", "order", "1", "product REF-9 not in Gestionix", store=db)
@@ -54,7 +55,7 @@ def test_given_two_tenants_then_neither_sees_the_others_rows(db):
         pass
 
 
-def test_binding_frame_and_get_many(db):
+def test_binding_records_and_get_many(db):
     binder.bind_many(
         "acme",
         "product",
@@ -65,17 +66,17 @@ def test_binding_frame_and_get_many(db):
         store=db,
     )
     binder.bind("acme", "product", "K7", "7", status="disabled", data={"quantity": 4.0}, store=db)
-    frame = binder.frame("acme", "product", store=db)
-    assert list(frame.columns) == binder.BINDING_COLUMNS
-    assert len(frame) == 1200
-    k7 = frame.set_index("handy_key").loc["K7"]
-    assert (k7["status"], k7["data"], k7["gestionix_key"]) == ("disabled", {"quantity": 4.0}, "7")
-    assert k7["synced_at"] == binder.get("acme", "product", "K7", store=db).synced_at
+    records = binder.records("acme", "product", store=db)
+    assert len(records) == 1200
+    assert all(isinstance(r, BindingRecord) for r in records)
+    k7 = next(r for r in records if r.handy_key == "K7")
+    assert (k7.status, k7.data, k7.gestionix_key) == ("disabled", {"quantity": 4.0}, "7")
+    assert k7.synced_at == binder.get("acme", "product", "K7", store=db).synced_at
     assert set(binder.get_many("acme", "product", ["K1", "K1100", "missing"], store=db)) == {
         "K1",
         "K1100",
     }
-    assert binder.frame("acme", "family", store=db).empty
+    assert binder.records("acme", "family", store=db) == []
 
 
 def test_binding_data_is_merged_and_status_set(db):
