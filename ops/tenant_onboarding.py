@@ -30,6 +30,18 @@ SWITCH_FIELDS = (
 )
 
 
+def _secret_option(flag: str, env: str, what: str) -> typer.models.OptionInfo:
+    """A secret's option: from the environment or a prompt, never echoed (A2)."""
+    return typer.Option(
+        ...,
+        flag,
+        envvar=env,
+        prompt=True,
+        hide_input=True,
+        help=f"{what} (or env {env}; prompted, never echoed).",
+    )
+
+
 def tenant_add(
     slug: str = typer.Argument(
         ..., help="Tenant id: lowercase letters, digits, dashes.", callback=checked_slug
@@ -37,25 +49,13 @@ def tenant_add(
     branch: str = typer.Option(..., "--branch", help="Gestionix sucursal name."),
     company: str | None = typer.Option(None, "--company", help="Gestionix company id or name."),
     handy_url: str = typer.Option("https://hub.handy.la/api/v2", "--handy-url"),
-    handy_token: str = typer.Option(
-        ...,
-        "--handy-token",
-        envvar="HGSYNC_HANDY_TOKEN",
-        prompt=True,
-        hide_input=True,
-        help="Handy API token (or env HGSYNC_HANDY_TOKEN; prompted, never echoed).",
-    ),
+    handy_token: str = _secret_option("--handy-token", "HGSYNC_HANDY_TOKEN", "Handy API token"),
     gestionix_url: str = typer.Option("https://api.gestionix.com/api/v3", "--gestionix-url"),
     gestionix_user: str = typer.Option(
         ..., "--gestionix-user", envvar="HGSYNC_GESTIONIX_USER", prompt=True
     ),
-    gestionix_password: str = typer.Option(
-        ...,
-        "--gestionix-password",
-        envvar="HGSYNC_GESTIONIX_PASSWORD",
-        prompt=True,
-        hide_input=True,
-        help="Gestionix password (or env HGSYNC_GESTIONIX_PASSWORD; prompted, never echoed).",
+    gestionix_password: str = _secret_option(
+        "--gestionix-password", "HGSYNC_GESTIONIX_PASSWORD", "Gestionix password"
     ),
     timezone_name: str = typer.Option("America/Mexico_City", "--timezone"),
     sync_customers: bool = typer.Option(True, "--sync-customers/--no-sync-customers"),
