@@ -17,17 +17,17 @@ from mappings.bindings import Entity
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit, RunRefused, audited
 from tasks.catalog import (
-    bind_adopted,
-    ensure_families,
+    Bindings,
+    CatalogPlan,
+    HandyCatalog,
     plan_catalog,
     read_bindings,
     read_catalog,
     read_handy_products,
     read_route_stock,
-    report_plan,
-    write_products,
 )
-from tasks.connect import connect
+from tasks.catalog_writes import bind_adopted, ensure_families, report_plan, write_products
+from tasks.connect import Connection, connect
 from tasks.left_out import record_left_out
 from tasks.mass_disable import guard_mass_disable
 from tasks.store_calls import store_call
@@ -57,6 +57,38 @@ async def catalog_pull(
     return await audited(audit, _pull(tenant, dry_run, full, confirm_mass_disable, audit))
 
 
+async def _read_and_plan(
+    connection: Connection, tenant: TenantConfig, full: bool, q_audit: quote[RunAudit]
+) -> tuple[Bindings, HandyCatalog | None, CatalogPlan]:
+    """Steps 1-3 and 5's plan. The reads are independent: the bindings, and Handy's products
+    (full mode) and open routes (inventory) are read while the Gestionix catalog pages arrive
+    (paced); the left-out record is stored while planning."""
+    catalog, known, handy, routes = await asyncio.gather(
+        read_catalog(connection, q_audit),  # 1-2: P1-P6
+        read_bindings(tenant.slug),
+        read_handy_products(connection) if full else _nothing(),  # P7 drift, adoption
+        read_route_stock(connection) if tenant.sync_inventory else _nothing(),  # I1, I3
+    )
+    _, plan = await asyncio.gather(
+        record_left_out(  # X5: why a product is not in Handy, changes only
+            tenant.slug,
+            quote(catalog),
+            quote([binding.gestionix_key for binding in known.products]),
+            connection.branch_name,
+            q_audit,
+        ),
+        plan_catalog(  # 3: P7, P8; 5: I2
+            quote(catalog),
+            quote(known),
+            quote(handy),
+            quote(routes),
+            sync_inventory=tenant.sync_inventory,
+            audit=q_audit,
+        ),
+    )
+    return known, handy, plan
+
+
 async def _pull(
     tenant: TenantConfig, dry_run: bool, full: bool, confirm_mass_disable: bool, audit: RunAudit
 ) -> None:
@@ -65,31 +97,7 @@ async def _pull(
     # CPU at 50 000 products). Nothing here is a future; the tasks get the plain values.
     q_audit = quote(audit)
     async with connect(tenant) as connection:  # A1: the sucursal by name
-        # The reads are independent: the bindings, and Handy's products (full mode) and open
-        # routes (inventory) are read while the Gestionix catalog pages arrive (paced).
-        catalog, known, handy, routes = await asyncio.gather(
-            read_catalog(connection, q_audit),  # 1-2: P1-P6
-            read_bindings(tenant.slug),
-            read_handy_products(connection) if full else _nothing(),  # P7 drift, adoption
-            read_route_stock(connection) if tenant.sync_inventory else _nothing(),  # I1, I3
-        )
-        _, plan = await asyncio.gather(  # the left-out record is stored while planning
-            record_left_out(  # X5: why a product is not in Handy, changes only
-                tenant.slug,
-                quote(catalog),
-                quote([binding.gestionix_key for binding in known.products]),
-                connection.branch_name,
-                q_audit,
-            ),
-            plan_catalog(  # 3: P7, P8; 5: I2
-                quote(catalog),
-                quote(known),
-                quote(handy),
-                quote(routes),
-                sync_inventory=tenant.sync_inventory,
-                audit=q_audit,
-            ),
-        )
+        known, handy, plan = await _read_and_plan(connection, tenant, full, q_audit)
         stop = await guard_mass_disable(  # before the first write, families included
             tenant,
             quote(plan.disables),

@@ -13,15 +13,15 @@ from mappings.bindings import Entity
 from mappings.tenant import TenantConfig
 from tasks.audit import RunAudit, RunRefused, audited
 from tasks.connect import connect
-from tasks.customers import (
+from tasks.customer_writes import (
     ZoneGeneral,
     batches,
     bind_without_writing,
     ensure_zone,
-    plan_customers,
-    read_sources,
     write_customers,
+    write_rows,
 )
+from tasks.customers import plan_customers, read_sources
 from tasks.mass_disable import guard_mass_disable
 from tasks.store_calls import store_call
 
@@ -69,6 +69,6 @@ async def _sync(
         zone = ZoneGeneral(connection, tenant, audit, dry_run)
         if customer_plan.needs_zone:
             await ensure_zone(zone)  # C4
-        for batch in batches(customer_plan.write_rows()):
+        for batch in batches(write_rows(customer_plan)):
             await write_customers(connection, tenant, batch, zone, customer_plan, audit, dry_run)
     return None

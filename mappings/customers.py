@@ -37,8 +37,7 @@ from typing import TYPE_CHECKING, Any
 from mappings import gestionix_fields as G
 from mappings import handy_fields as H
 from mappings.fingerprint import fingerprint
-from mappings.names import normalize_name
-from mappings.products import MAX_DESCRIPTION_LENGTH, clean_text, is_blank
+from mappings.names import MAX_DESCRIPTION_LENGTH, clean_text, is_blank, normalize_name
 
 if (
     TYPE_CHECKING
@@ -49,10 +48,8 @@ CUSTOMER_CODE_PREFIX = "GX-"
 ZONE_GENERAL = "General"
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
-# Content fields written to Handy, in body order; the fingerprint covers exactly these.
-CONTENT_FIELDS = [
-    H.CUSTOMER_DESCRIPTION,
-    H.CUSTOMER_BUSINESS_NAME,
+# C8: what a seller types on the phone (a delivery address may differ from the billing one)
+BASELINE_FIELDS = [
     H.CUSTOMER_ADDRESS,
     H.CUSTOMER_NEIGHBORHOOD,
     H.CUSTOMER_CITY,
@@ -60,6 +57,12 @@ CONTENT_FIELDS = [
     H.CUSTOMER_RFC,
     H.CUSTOMER_EMAIL,
     H.CUSTOMER_PHONE,
+]
+# Content fields written to Handy, in body order; the fingerprint covers exactly these.
+CONTENT_FIELDS = [
+    H.CUSTOMER_DESCRIPTION,
+    H.CUSTOMER_BUSINESS_NAME,
+    *BASELINE_FIELDS,
     H.CUSTOMER_SELLERS,
 ]
 DESIRED_COLUMNS = [
@@ -75,16 +78,6 @@ REJECTED_COLUMNS = ["gestionix_key", "name", "rule", "reason"]
 HANDY_CURRENT_COLUMNS = ["key", "fingerprint", "enabled", "description"]
 BASELINE = "gestionix_content"  # binding data key: the Gestionix content last taken (C8)
 BASELINE_SELLER = "gestionix_seller_id"
-# C8: what a seller types on the phone (a delivery address may differ from the billing one)
-BASELINE_FIELDS = [
-    H.CUSTOMER_ADDRESS,
-    H.CUSTOMER_NEIGHBORHOOD,
-    H.CUSTOMER_CITY,
-    H.CUSTOMER_POSTAL_CODE,
-    H.CUSTOMER_RFC,
-    H.CUSTOMER_EMAIL,
-    H.CUSTOMER_PHONE,
-]
 
 
 class _Rejected(ValueError):

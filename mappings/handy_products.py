@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from mappings import handy_fields as H
 from mappings.money import cents, to_decimal
-from mappings.names import normalize_name
-from mappings.products import HANDY_CURRENT_COLUMNS, handy_tax_body, is_blank, product_fingerprint
+from mappings.names import is_blank, normalize_name
+from mappings.products import HANDY_CURRENT_COLUMNS, handy_tax_body, product_fingerprint
 
 if TYPE_CHECKING:  # pandas is imported inside the functions that build frames
     import pandas as pd

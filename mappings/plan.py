@@ -81,27 +81,27 @@ class _PlanSet:
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
-    def __get__(self, plan: Plan | None, owner: type | None = None) -> Any:
-        if plan is None:
-            return self
+    def __get__(self, plan: Plan | None, owner: type | None = None) -> list[PlanRow]:
+        if plan is None:  # read on the class: the descriptor itself
+            return self  # type: ignore[return-value]
         rows = _rows(plan._frames[self.name], plan._payload)
         plan.__dict__[self.name] = rows  # an instance attribute hides this descriptor from now on
         return rows
 
 
 class Plan:
-    """The plan's sets, each a list of PlanRow. They are made from the planner's frames when
+    """The plan's sets (create ... skipped), each a list of PlanRow. They are made from the planner's frames when
     first read: a steady state (everything unchanged, P8) is counted, never turned into 50 000
     rows nobody reads."""
 
-    create: list[PlanRow] = _PlanSet()  # type: ignore[assignment]
-    update: list[PlanRow] = _PlanSet()  # type: ignore[assignment]
-    enable: list[PlanRow] = _PlanSet()  # type: ignore[assignment]
-    disable: list[PlanRow] = _PlanSet()  # type: ignore[assignment]
-    adopt: list[PlanRow] = _PlanSet()  # type: ignore[assignment]
-    rebind: list[PlanRow] = _PlanSet()  # type: ignore[assignment]
-    unchanged: list[PlanRow] = _PlanSet()  # type: ignore[assignment]
-    skipped: list[PlanRow] = _PlanSet()  # type: ignore[assignment]
+    create = _PlanSet()
+    update = _PlanSet()
+    enable = _PlanSet()
+    disable = _PlanSet()
+    adopt = _PlanSet()
+    rebind = _PlanSet()
+    unchanged = _PlanSet()
+    skipped = _PlanSet()
 
     def __init__(self, frames: Mapping[str, pd.DataFrame], payload: list[str]) -> None:
         self._frames = dict(frames)

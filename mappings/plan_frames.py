@@ -59,6 +59,25 @@ def emit(
     return out.astype(dict.fromkeys(PLAN_COLUMNS, object)).reset_index(drop=True)
 
 
+def emit_desired(
+    rows: pd.DataFrame,
+    payload: list[str],
+    reason: pd.Series | str,
+    *,
+    key: str = "key",
+) -> pd.DataFrame:
+    """The plan frame of desired rows: the Handy record in column `key`, their own fingerprint,
+    and the status their `enabled` asks for."""
+    return emit(
+        rows,
+        payload,
+        handy_key=rows[key],
+        fingerprint=rows["fingerprint"],
+        status=status_of(rows["enabled"]),
+        reason=reason,
+    )
+
+
 def stack(parts: list[pd.DataFrame], payload: list[str]) -> pd.DataFrame:
     """The non-empty parts one after the other; an empty plan frame when there are none."""
     parts = [p for p in parts if not p.empty]

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 import pandas as pd
 
 from mappings.bindings import BindingRecord, BindingStatus
-from mappings.plan_frames import as_key, emit, enabled_or_unknown, require, status_of
+from mappings.plan_frames import (
+    as_key,
+    emit,
+    emit_desired,
+    enabled_or_unknown,
+    require,
+    status_of,
+)
 
 DESIRED_REQUIRED = ["key", "gestionix_key", "fingerprint", "enabled"]
 BINDING_REQUIRED = ["handy_key", "gestionix_key", "fingerprint", "status"]
@@ -69,17 +76,8 @@ def check_inputs(
     duplicated = d["gestionix_key"].duplicated(keep=False) | d["key"].duplicated(keep=False)
     duplicated |= d["gestionix_key"].isna() | d["key"].isna()
     if duplicated.any():
-        rows = d[duplicated]
-        skipped.append(
-            emit(
-                rows,
-                payload,
-                handy_key=rows["key"],
-                fingerprint=rows["fingerprint"],
-                status=status_of(rows["enabled"]),
-                reason="missing or duplicated key/gestionix_key in the desired set",
-            )
-        )
+        reason = "missing or duplicated key/gestionix_key in the desired set"
+        skipped.append(emit_desired(d[duplicated], payload, reason))
         d = d[~duplicated]
 
     # the store's keys are text already (BindingRecord): no as_key here
@@ -181,41 +179,16 @@ def classify_unbound(
     skipped: list[pd.DataFrame] = []
     if taken.any():
         rows = unbound[taken]
-        skipped.append(
-            emit(
-                rows,
-                payload,
-                handy_key=rows["key"],
-                fingerprint=rows["fingerprint"],
-                status=status_of(rows["enabled"]),
-                reason="Handy code "
-                + rows["key"]
-                + " is already bound to another Gestionix record",
-            )
-        )
+        reason = "Handy code " + rows["key"] + " is already bound to another Gestionix record"
+        skipped.append(emit_desired(rows, payload, reason))
     fresh = unbound[~adopting & ~taken]
     if not create_inactive:
         inactive = fresh[~fresh["enabled"]]
         if not inactive.empty:
-            skipped.append(
-                emit(
-                    inactive,
-                    payload,
-                    handy_key=inactive["key"],
-                    fingerprint=inactive["fingerprint"],
-                    status=BindingStatus.DISABLED,
-                    reason="inactive in Gestionix and never synced: not created",
-                )
-            )
+            reason = "inactive in Gestionix and never synced: not created"
+            skipped.append(emit_desired(inactive, payload, reason))
         fresh = fresh[fresh["enabled"]]
-    create = emit(
-        fresh,
-        payload,
-        handy_key=fresh["key"],
-        fingerprint=fresh["fingerprint"],
-        status=status_of(fresh["enabled"]),
-        reason="new",
-    )
+    create = emit_desired(fresh, payload, "new")
     adopted = unbound[adopting].copy()
     return UnboundPlan(create, _adopt(adopted, inputs), adopted, skipped)
 
@@ -234,14 +207,11 @@ def _bound_state(
         return bound, [], []
     in_handy = bound["_handy"].isin(inputs.current_fp.index)
     missing = bound[~in_handy]
-    recreate = missing[missing["enabled"]]
-    recreated = emit(
-        recreate,
+    recreated = emit_desired(
+        missing[missing["enabled"]],
         payload,
-        handy_key=recreate["_handy"],
-        fingerprint=recreate["fingerprint"],
-        status=BindingStatus.ENABLED,
-        reason="bound but missing in Handy: created again",
+        "bound but missing in Handy: created again",
+        key="_handy",
     )
     skipped: list[pd.DataFrame] = []
     gone_inactive = missing[~missing["enabled"]]
@@ -270,17 +240,8 @@ def _reason(rows: pd.DataFrame, base: str) -> pd.Series:
     return why
 
 
-def _write(
-    rows: pd.DataFrame, payload: list[str], status: pd.Series | str, base: str
-) -> pd.DataFrame:
-    return emit(
-        rows,
-        payload,
-        handy_key=rows["_handy"],
-        fingerprint=rows["fingerprint"],
-        status=status,
-        reason=_reason(rows, base),
-    )
+def _write(rows: pd.DataFrame, payload: list[str], base: str) -> pd.DataFrame:
+    return emit_desired(rows, payload, _reason(rows, base), key="_handy")
 
 
 def compare_bound(bound: pd.DataFrame, adopted: pd.DataFrame, inputs: PlanInputs) -> BoundPlan:
@@ -300,29 +261,17 @@ def compare_bound(bound: pd.DataFrame, adopted: pd.DataFrame, inputs: PlanInputs
     en = stateful[toggled & stateful["enabled"]]
     dis = stateful[toggled & ~stateful["enabled"]]
     same = stateful[~changed & ~toggled & ~is_adopted]
-    desired_status = status_of(same["enabled"])
-    stale = (same["_bound_fp"] != same["fingerprint"]) | (same["_bound_status"] != desired_status)
+    stale = (same["_bound_fp"] != same["fingerprint"]) | (
+        same["_bound_status"] != status_of(same["enabled"])
+    )
+    refreshed = "binding refreshed (Handy already up to date)"
     return BoundPlan(
         recreate=recreate,
-        update=_write(upd, payload, status_of(upd["enabled"]), "changed"),
-        enable=_write(en, payload, BindingStatus.ENABLED, "active again"),
-        disable=_write(dis, payload, BindingStatus.DISABLED, "inactive"),
-        rebind=emit(
-            same[stale],
-            payload,
-            handy_key=same.loc[stale, "_handy"],
-            fingerprint=same.loc[stale, "fingerprint"],
-            status=desired_status[stale],
-            reason="binding refreshed (Handy already up to date)",
-        ),
-        unchanged=emit(
-            same[~stale],
-            payload,
-            handy_key=same.loc[~stale, "_handy"],
-            fingerprint=same.loc[~stale, "fingerprint"],
-            status=desired_status[~stale],
-            reason="unchanged",
-        ),
+        update=_write(upd, payload, "changed"),
+        enable=_write(en, payload, "active again"),
+        disable=_write(dis, payload, "inactive"),
+        rebind=emit_desired(same[stale], payload, refreshed, key="_handy"),
+        unchanged=emit_desired(same[~stale], payload, "unchanged", key="_handy"),
         skipped=skipped,
     )
 
@@ -344,11 +293,5 @@ def disable_gone(inputs: PlanInputs, hold: Iterable[str]) -> pd.DataFrame:
         gone = gone[gone["status"] == BindingStatus.ENABLED]
     gone["enabled"] = False
     gone["key"] = gone["handy_key"]
-    return emit(
-        gone,
-        inputs.payload,
-        handy_key=gone["handy_key"],
-        fingerprint=gone["fingerprint"],
-        status=BindingStatus.DISABLED,
-        reason="no longer desired (not for sale or gone from Gestionix)",
-    )
+    reason = "no longer desired (not for sale or gone from Gestionix)"
+    return emit_desired(gone, inputs.payload, reason, key="handy_key")

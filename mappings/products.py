@@ -46,7 +46,7 @@ from mappings.money import (
     require_decimal,
     to_decimal,
 )
-from mappings.names import normalize_name
+from mappings.names import MAX_DESCRIPTION_LENGTH, clean_text, normalize_name
 
 if (
     TYPE_CHECKING
@@ -54,13 +54,10 @@ if (
     import pandas as pd
 
 MAX_CODE_LENGTH = 50
-MAX_DESCRIPTION_LENGTH = 255
 DEFAULT_FAMILY = "Sin categoría"
 
-DESIRED_COLUMNS = [
-    "key",
-    "gestionix_key",
-    "gestionix_id",
+# What a Handy write of a product takes from its desired row (tasks/catalog.py: Write.row).
+CONTENT_COLUMNS = [
     "code",
     "description",
     "family",
@@ -69,9 +66,8 @@ DESIRED_COLUMNS = [
     "tax_name",
     "tax_amount",
     "enabled",
-    "stock",
-    "fingerprint",
 ]
+DESIRED_COLUMNS = ["key", "gestionix_key", "gestionix_id", *CONTENT_COLUMNS, "stock", "fingerprint"]
 REJECTED_COLUMNS = ["gestionix_id", "key", "code", "name", "rule", "reason"]
 NOT_FOR_SALE_COLUMNS = ["gestionix_id", "gestionix_key", "code"]
 TAX_NOTE_COLUMNS = ["key", "reason"]
@@ -87,32 +83,6 @@ class Rejected(ValueError):
 
 
 # ----------------------------------------------------------------------------- small helpers
-
-
-def clean_text(value: Any, limit: int = MAX_DESCRIPTION_LENGTH) -> str | None:
-    """Strip, collapse inner whitespace, cut to `limit` characters; None when empty or not text."""
-    if not isinstance(value, str):
-        return None
-    text = " ".join(value.split())[:limit].rstrip()
-    return text or None
-
-
-def is_blank(value: Any) -> bool:
-    """None, NaN, pandas NA or an all-space string."""
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    if isinstance(value, (bool, int)):
-        return False
-    if isinstance(value, (float, Decimal)):  # numpy floats included; no pandas needed (order runs)
-        return value.is_nan() if isinstance(value, Decimal) else math.isnan(value)
-    import pandas as pd
-
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def _empty_frame(columns: list[str]) -> pd.DataFrame:

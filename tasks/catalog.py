@@ -1,5 +1,6 @@
 """catalog_pull tasks: Gestionix branch catalog -> Handy products, families, prices, stock
-(RULES P1-P8, I1-I3, X1, X3).
+(RULES P1-P8, I1-I3, X1, X3): the reads and the plan, and what they pass along. The writes that
+follow the plan (families, adopted bindings, products) are in tasks/catalog_writes.py.
 
 Steps (each a batch-sized Prefect task, awaited from the flow so they share its event loop and
 its clients):
@@ -16,13 +17,7 @@ its clients):
                        its quantity in the create body; a price change carries its quantity);
                        the planned disables by kind for the mass-disable check
                        (tasks/mass_disable.py), which runs before any write.
-  ensure_families      P5: Handy families of the products to write; missing ones created first,
-                       each bound at once. Steady state (every family bound) reads nothing.
-  bind_adopted         full mode: adopted/rebound records bound before any write.
-  write_products       a chunk of writes, run concurrently under the client's rate limiter;
-                       successes are bound in small batches as they arrive, so a crash loses
-                       at most BIND_EVERY + in-flight writes, and a rerun adopts those (a create
-                       answered 422 "code exists" -> read, compare, update if needed, bind).
+  then tasks/catalog_writes.py: ensure_families (P5), bind_adopted (full mode), write_products.
 
 Bindings: Entity.PRODUCT: handy_key = Handy code = Gestionix clave, gestionix_key = the clave
 too (mappings.products decides the join key, P2: a clave changed in Gestionix is a new Handy
@@ -36,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -44,65 +39,26 @@ from typing import Any
 import pandas as pd
 from prefect import task
 
-from clients.errors import Permanent
 from mappings import handy_fields as H
 from mappings.bindings import BindingRecord, BindingStatus, Entity
-from mappings.handy_products import (
-    enabled_body,
-    handy_products_frame,
-    plan_families,
-    product_create_body,
-    product_update_body,
-)
-from mappings.inventory import StockPlan, known_stock, plan_stock, stock_body
+from mappings.handy_products import handy_products_frame
+from mappings.inventory import StockPlan, known_stock, plan_stock
 from mappings.mass_disable import PlannedDisables, planned_disables
-from mappings.names import normalize_name
 from mappings.plan import Plan, PlanRow, plan_sync
-from mappings.products import (
-    ProductMapper,
-    ProductMapping,
-)
+from mappings.products import CONTENT_COLUMNS, ProductMapper, ProductMapping
 from store import binder
 from tasks.audit import RunAudit
 from tasks.concurrency import batches
 from tasks.connect import Connection
-from tasks.handy_writer import CREATE, HandyRecordWriter
+from tasks.handy_writer import CREATE
 from tasks.options import RETRY_ON_OUTAGE, RUN_ONCE
 from tasks.store_calls import store_call
 
 WRITE_CHUNK = 500  # writes per task run: a Prefect retry redoes at most this many (minus done)
-BIND_EVERY = 25  # successes bound per store transaction
 MAPPING_BACKLOG = 8  # pages read but not mapped yet, at most (memory of the raw records)
-WORKERS = 32  # coroutines feeding the client; the client's semaphore and limiter are the bound
-PAYLOAD = [
-    "code",
-    "description",
-    "family",
-    "price",
-    "base_price",
-    "tax_name",
-    "tax_amount",
-    "enabled",
-    "gestionix_id",
-]
+PAYLOAD = [*CONTENT_COLUMNS, "gestionix_id"]  # a write's row; gestionix_id goes to the binding
 
 UPDATE, ENABLE, DISABLE, STOCK = "update", "enable", "disable", "stock"
-COUNT_OF = {
-    CREATE: "created",
-    UPDATE: "updated",
-    ENABLE: "enabled",
-    DISABLE: "disabled",
-    STOCK: "stock_updated",
-}
-WOULD = {
-    CREATE: "would create",
-    UPDATE: "would update",
-    ENABLE: "would enable",
-    DISABLE: "would disable",
-    STOCK: "would set stock",
-}
-
-
 # ----------------------------------------------------------------------------- data passed along
 
 
@@ -240,9 +196,8 @@ def _binding(row: PlanRow, **data: Any) -> dict[str, Any]:
 
 def _plan_stock(
     plan: Plan,
-    mapping: ProductMapping,
-    bindings: Bindings,
-    handy: HandyCatalog | None,
+    desired: pd.DataFrame,
+    last: pd.DataFrame,
     routes: list[dict] | None,
     sync_inventory: bool,
     audit: RunAudit,
@@ -250,9 +205,9 @@ def _plan_stock(
     """I1-I3: the free-use stock of every product the plan keeps (not the skipped ones), and the
     quantity to write per code."""
     skipped = {row.handy_key for row in plan.skipped if row.handy_key is not None}
-    stock_rows = mapping.desired[~mapping.desired["key"].isin(skipped)]
-    last = known_stock(bindings.products, handy.records if handy is not None else None)
-    stock = plan_stock(stock_rows, routes, last, sync_inventory=sync_inventory)
+    stock = plan_stock(
+        desired[~desired["key"].isin(skipped)], routes, last, sync_inventory=sync_inventory
+    )
     for row in stock.reported.itertuples(index=False):
         audit.item(Entity.PRODUCT, row.key, "reported", f"{row.rule}: {row.reason}")
         audit.count("stock_reported")
@@ -294,6 +249,35 @@ def _content_writes(plan: Plan, quantities: dict[str, float]) -> list[Write]:
     return writes
 
 
+def _stock_writes(quantities: dict[str, float]) -> list[Write]:
+    """Stock-only writes of bound, unchanged products (I2)."""
+    return [
+        Write(
+            action=STOCK,
+            key=key,
+            row={},
+            binding={"handy_key": key, "data": {"quantity": quantity}},
+            quantity=quantity,
+            reason="stock changed",
+        )
+        for key, quantity in quantities.items()
+    ]
+
+
+def _bind_first(plan: Plan, handy: HandyCatalog | None) -> list[dict[str, Any]]:
+    """Adopted records, bound with Handy's state (and stock), and refreshed bindings."""
+    bind_first = []
+    for row in plan.adopt:
+        data = {}
+        if handy is not None:
+            q = handy.records.get(row.handy_key, {}).get(H.PRODUCT_QUANTITY)
+            if isinstance(q, (int, float)):
+                data["quantity"] = float(q)
+        bind_first.append(_binding(row, **data))
+    bind_first.extend(_binding(row) for row in plan.rebind)
+    return bind_first
+
+
 @task(name="plan-catalog", **RUN_ONCE)
 async def plan_catalog(
     mapping: ProductMapping,
@@ -309,29 +293,9 @@ async def plan_catalog(
     plan = plan_sync(mapping.desired, bindings.products, current, hold=mapping.held_keys)
     for row in plan.skipped:
         audit.skip(Entity.PRODUCT, row.handy_key, row.reason)
-    stock, quantities = _plan_stock(plan, mapping, bindings, handy, routes, sync_inventory, audit)
-    writes = _content_writes(plan, quantities)
-    writes += [  # stock-only writes of bound, unchanged products
-        Write(
-            action=STOCK,
-            key=key,
-            row={},
-            binding={"handy_key": key, "data": {"quantity": quantity}},
-            quantity=quantity,
-            reason="stock changed",
-        )
-        for key, quantity in quantities.items()
-    ]
-    bind_first = []
-    for row in plan.adopt:
-        data = {}
-        if handy is not None:
-            q = handy.records.get(row.handy_key, {}).get(H.PRODUCT_QUANTITY)
-            if isinstance(q, (int, float)):
-                data["quantity"] = float(q)
-        bind_first.append(_binding(row, **data))
-    bind_first.extend(_binding(row) for row in plan.rebind)
-
+    last = known_stock(bindings.products, handy.records if handy is not None else None)
+    stock, quantities = _plan_stock(plan, mapping.desired, last, routes, sync_inventory, audit)
+    writes = _content_writes(plan, quantities) + _stock_writes(quantities)
     needs_family = [w.row["family"] for w in writes if w.action in (CREATE, UPDATE) and w.row]
     families_needed = list(dict.fromkeys(f for f in needs_family if isinstance(f, str)))
     return CatalogPlan(
@@ -339,7 +303,7 @@ async def plan_catalog(
         stock=stock,
         writes=writes,
         families_needed=families_needed,
-        bind_first=bind_first,
+        bind_first=_bind_first(plan, handy),
         disables=planned_disables(
             plan,
             bindings.products,
@@ -347,198 +311,3 @@ async def plan_catalog(
             not_for_sale_keys=mapping.not_for_sale["gestionix_key"],
         ),
     )
-
-
-# ----------------------------------------------------------------------------- families (P5)
-
-
-@task(name="ensure-families", **RETRY_ON_OUTAGE)
-async def ensure_families(
-    connection: Connection,
-    slug: str,
-    needed: list[str],
-    bindings: Bindings,
-    audit: RunAudit,
-    *,
-    full: bool,
-    dry_run: bool,
-) -> dict[str, int]:
-    """P5: normalised family name -> Handy family id for every family a write needs; missing
-    ones are created before any product (and bound at once: Handy accepts duplicate family
-    names, so a retried create must find the first one bound). Reads Handy's families only when
-    a needed one is not bound yet, or in full mode (repair)."""
-    ids: dict[str, int] = {}
-    for family in bindings.families:
-        try:
-            ids[str(family.gestionix_key)] = int(family.handy_key)
-        except (TypeError, ValueError):
-            continue
-    missing = [name for name in needed if normalize_name(name) not in ids]
-    if not missing and not full:
-        return ids
-    handy_families = await connection.handy.list_families()
-    families = plan_families(needed, handy_families)
-    found = {normalize_name(name): int(fid) for name, fid in families.ids.items()}
-    stale = {k for k, v in found.items() if k in ids and ids[k] != v}
-    new_bindings = [
-        {
-            "handy_key": str(fid),
-            "gestionix_key": key,
-            "status": BindingStatus.ENABLED,
-            "data": {"description": name},
-        }
-        for name, fid in families.ids.items()
-        if (key := normalize_name(name)) not in ids or key in stale
-    ]
-    ids.update(found)
-    if dry_run:
-        for name in families.missing:
-            audit.item(Entity.FAMILY, name, "would create", "P5: family missing in Handy")
-            audit.count("families_created")
-        return ids
-    for key in stale:
-        for family in bindings.families:
-            if family.gestionix_key == key:
-                await store_call(binder.delete, slug, Entity.FAMILY, family.handy_key)
-    if new_bindings:
-        await store_call(binder.bind_many, slug, Entity.FAMILY, new_bindings)
-    for name in families.missing:  # one by one: few, and each must be bound before the next
-        created = await connection.handy.create_family(name)
-        fid = int(created[H.FAMILY_ID])
-        await store_call(
-            binder.bind,
-            slug,
-            Entity.FAMILY,
-            str(fid),
-            normalize_name(name),
-            status=BindingStatus.ENABLED,
-            data={"description": name},
-        )
-        ids[normalize_name(name)] = fid
-        audit.count("families_created")
-    return ids
-
-
-# ----------------------------------------------------------------------------- writes
-
-
-@task(name="bind-adopted", **RUN_ONCE)
-async def bind_adopted(slug: str, catalog: CatalogPlan, audit: RunAudit) -> None:
-    """Full mode: bind the adopted Handy records (with Handy's current state) and refresh stale
-    bindings before writing, so a crash never leaves an adopted record unbound and recreated."""
-    if catalog.bind_first:
-        await store_call(binder.bind_many, slug, Entity.PRODUCT, catalog.bind_first)
-        audit.count("adopted", len(catalog.plan.adopt))
-
-
-def report_plan(catalog: CatalogPlan, audit: RunAudit) -> None:
-    """X3: what the run would write, as counts and one item per write."""
-    for write in catalog.writes:
-        audit.count(COUNT_OF[write.action])
-        detail = write.reason
-        if write.quantity is not None:
-            detail = (
-                f"{detail}; stock {write.quantity:g}" if detail else f"stock {write.quantity:g}"
-            )
-        audit.item(Entity.PRODUCT, write.key, WOULD[write.action], detail)
-    if catalog.plan.adopt:
-        audit.count("adopted", len(catalog.plan.adopt))
-        for row in catalog.plan.adopt:
-            audit.item(
-                Entity.PRODUCT,
-                row.handy_key,
-                "would adopt",
-                "existing Handy product with the same code",
-            )
-
-
-def _body(write: Write, family_ids: Mapping[str, int], current: Mapping[str, Any] | None) -> dict:
-    family_id = (
-        family_ids.get(normalize_name(write.row["family"])) if write.row.get("family") else None
-    )
-    if write.action == CREATE:
-        return product_create_body(write.row, family_id=family_id, quantity=write.quantity)
-    if write.action == UPDATE:
-        return product_update_body(
-            write.row, current=current, family_id=family_id, quantity=write.quantity
-        )
-    if write.action in (ENABLE, DISABLE):
-        body = enabled_body(write.action == ENABLE)
-        if write.quantity is not None:
-            body.update(stock_body(write.quantity))
-        return body
-    return stock_body(write.quantity)
-
-
-class _ProductWrites:
-    """The product side of the Handy record writer (tasks/handy_writer.py)."""
-
-    code_field = H.PRODUCT_CODE
-
-    def __init__(
-        self,
-        connection: Connection,
-        slug: str,
-        family_ids: Mapping[str, int],
-        handy: HandyCatalog | None,
-        audit: RunAudit,
-    ) -> None:
-        self.handy = connection.handy
-        self.slug = slug
-        self.family_ids = family_ids
-        self.current = handy.records if handy is not None else {}
-        self.audit = audit
-
-    async def create(self, write: Write) -> None:
-        created = Write(CREATE, write.key, write.row, write.binding, write.quantity)
-        await self.handy.create_product(_body(created, self.family_ids, None))
-
-    async def fetch(self, code: str) -> dict[str, Any]:
-        return await self.handy.get_product(code)
-
-    async def adopt(self, write: Write, record: dict[str, Any]) -> None:
-        """A rerun after a crash, or a product made by hand: update what differs, then bind."""
-        body = product_update_body(
-            write.row,
-            current=record,
-            family_id=self.family_ids.get(normalize_name(write.row["family"])),
-            quantity=write.quantity,
-        )
-        if body:
-            await self.handy.update_product(write.key, body)
-        write.adopted = True
-
-    async def update(self, write: Write) -> None:
-        body = _body(write, self.family_ids, self.current.get(write.key))
-        if body:
-            await self.handy.update_product(write.key, body)
-
-    async def missing(self, write: Write) -> bool:
-        """Deleted by hand in Handy: created again (what a full run would do), unless it is a
-        gone product (nothing left to disable)."""
-        return bool(write.row)
-
-    async def bind(self, done: list[Write]) -> None:
-        await store_call(binder.bind_many, self.slug, Entity.PRODUCT, [w.binding for w in done])
-        for write in done:
-            self.audit.count("adopted" if write.adopted else COUNT_OF[write.action])
-
-    def failed(self, write: Write, error: Permanent) -> None:
-        self.audit.fail(Entity.PRODUCT, write.key, f"{write.action} failed: {error}")
-
-
-@task(name="write-products", **RETRY_ON_OUTAGE)
-async def write_products(
-    connection: Connection,
-    slug: str,
-    writes: list[Write],
-    family_ids: dict[str, int],
-    handy: HandyCatalog | None,
-    audit: RunAudit,
-) -> None:
-    """Step 4 (and 5): one chunk of product writes, with the writer's one error policy
-    (tasks/handy_writer.py): Permanent failures are reported per product and the rest goes on; a
-    Retryable one after the client's budget fails the task (Prefect retries it; what was bound is
-    skipped, what was in flight is adopted on 422)."""
-    products = _ProductWrites(connection, slug, family_ids, handy, audit)
-    await HandyRecordWriter(products, concurrency=WORKERS, bind_every=BIND_EVERY).run(writes)
