@@ -1,15 +1,19 @@
 """A fleet on one worker (issue 20): how many tenants one 2-core machine carries.
 
-    python -m bench.fleet [--quick] [--tenants 150] [--minutes 30] [--compression 1] [--limit 6]
-                          [--start preloaded|engine|prefect]
+    python -m bench.fleet [--quick] [--tenants 150] [--minutes 30] [--compression 1] [--limit L]
+                          [--start preloaded|engine|prefect] [--server-db postgres|sqlite]
+                          [--query-seconds Q] [--prefetch-seconds P]
 
 What runs, every piece real and in its own process:
-  * a temporary Prefect server (`prefect server start`, its own SQLite database);
+  * a temporary Prefect server (`prefect server start`) on a throwaway PostgreSQL 15
+    (scripts/pg-throwaway.sh, fsync off) as production runs it, or on its own SQLite file
+    (`--server-db sqlite`: how this bench ran before; loaded, it answers 503);
   * the sandbox hosting every tenant's Handy and Gestionix in one process (sandbox/fleet.py);
   * `hgsync tenant add` for each tenant (blocks saved on the server, deployments written to a copy
     of prefect.yaml, schedule minutes staggered), the store cursors set as activation would;
   * `hgsync deploy` (= `prefect deploy --all`);
-  * one process worker as operators start it, `hgsync worker --limit L` (`prefect worker start
+  * one process worker as operators start it, `hgsync worker` (its own polling, prefetch and
+    limit unless --limit/--query-seconds/--prefetch-seconds override them; `prefect worker start
     --pool hgsync-process` beside the preloaded process of zygote/): each run starts as the pool's
     command `python -m zygote.launch`, which has the preloaded process fork the run. `--start`
     compares: `preloaded` (that), `engine` (`hgsync worker --no-preload`: the launcher becomes
@@ -33,6 +37,11 @@ What is measured:
     preloaded process; PSS shares them out among the processes mapping them;
   * per run, from Prefect's state timestamps: scheduled (expected start) -> running (start) ->
     completed (end); "late" = start - scheduled; "in slot" = end - scheduled <= one cadence;
+  * where each run's lateness went (`_lateness`), from its Pending state's time, the probe's
+    process start times and the worker's polls (its debug log): waiting for a poll, for a
+    --limit slot, for the server (the poll's query and the Pending proposal), the worker's own
+    submission path, the launcher and the engine until Running; and the server's response time
+    to a due-runs poll every 2 s;
   * CPU of the worker's long-lived processes (`hgsync worker`, the Prefect worker, the preloaded
     process), the Prefect server and the sandbox over the window (/proc); a run's CPU "with its
     share" adds the preloaded process's CPU over the window divided by the runs;
@@ -78,8 +87,9 @@ GOALS = {
     "late_s_max": 60,
 }
 STARTS = ("preloaded", "engine", "prefect")  # how the worker starts a run (module docstring)
-QUICK = {"tenants": 150, "minutes": 30, "compression": 10, "limit": 6, "start": "preloaded"}
-FULL = {"tenants": 150, "minutes": 30, "compression": 1, "limit": 6, "start": "preloaded"}
+# limit None: `hgsync worker`'s own (zygote.supervise.DEFAULT_LIMIT), as operators start it
+QUICK = {"tenants": 150, "minutes": 30, "compression": 10, "limit": None, "start": "preloaded"}
+FULL = {"tenants": 150, "minutes": 30, "compression": 1, "limit": None, "start": "preloaded"}
 SERVER_DBS = ("postgres", "sqlite")  # the Prefect server's database (production: PostgreSQL)
 PG_SCRIPT = ROOT / "scripts" / "pg-throwaway.sh"
 PASSWORDS = {"HGSYNC_HANDY_TOKEN": "demo-handy-token", "HGSYNC_GESTIONIX_PASSWORD": "demo-password"}
@@ -343,7 +353,7 @@ async def _runs(config: dict, tenant_add_s: float, deploy_s: float, deployed: in
         plan.sort(key=lambda item: item[1])
         window_end = real(sim_end) + timedelta(seconds=CADENCE_S / k)
         print(f"WINDOW {real_start.timestamp()} {window_end.timestamp()}", flush=True)
-        ids = []
+        ids, api_s = [], []
         names = {d.id: d.name for d in [*found, *floors]}
         while True:  # until every run is created and final, or two minutes after the window
             horizon = datetime.now(UTC) + timedelta(seconds=60)
@@ -351,6 +361,12 @@ async def _runs(config: dict, tenant_add_s: float, deploy_s: float, deployed: in
                 deployment, when = plan.pop(0)
                 ids.append((await create(deployment, when)).id)
             await asyncio.sleep(2)
+            # (d) the server's response time, as the worker meets it: its poll for due runs
+            asked = time.perf_counter()
+            await client.get_scheduled_flow_runs_for_work_pool(
+                work_pool_name="hgsync-process", scheduled_before=datetime.now(UTC)
+            )
+            api_s.append(round(time.perf_counter() - asked, 3))
             if plan:
                 continue
             runs = await _read_runs(client, ids)
@@ -364,6 +380,7 @@ async def _runs(config: dict, tenant_add_s: float, deploy_s: float, deployed: in
         return {
             "tenant_add_s": round(tenant_add_s, 1),
             "deploy_s": round(deploy_s, 1),
+            "server_response_s": api_s,
             "deployed": deployed,
             "runs": [
                 {
@@ -460,27 +477,36 @@ def _worker_polls(log: str) -> dict[str, list[float]]:
     return found
 
 
-def _lateness(run: dict, records: list[dict], polls: list[float], prefetch: float) -> dict:
+def _lateness(
+    run: dict, records: list[dict], polls: dict[str, list[float]], prefetch: float
+) -> dict:
     """Where one run's lateness (Running - scheduled) went, each step counted only for the part
     of it after the scheduled time: (a) `poll` until the first poll that could see the run
-    (it sees runs due before poll + prefetch), (b) `slot` until the poll that took it (the
-    polls between found every --limit slot taken), (d) `pending` that poll's query, the
-    deployment read and the Pending proposal (server response times), (c) `submit` the
-    worker's own path from Pending to the launcher process, (e) `launch` the launcher to the
-    forked child, `engine` the child until Prefect recorded Running."""
+    (it sees runs due before poll + prefetch), (b) `slot` until the first poll after the last
+    one that found every --limit slot taken (none: no wait), (d) `server` that poll's query,
+    the deployment read and the Pending proposal (the server's response times; the worker may
+    poll again meanwhile), (c) `submit` the worker's own path from Pending to the launcher
+    process, (e) `launch` the launcher to the forked child, `engine` the child until Prefect
+    recorded Running (the engine's API calls; a run taken early waits there for its time)."""
     due = run["scheduled"]
     child = next((r for r in records if r["engine"]), None)
     launcher = next((r for r in records if not r["engine"]), child)
     if not (run["pending"] and run["started"] and child and launcher):
         return {}
-    eligible = next((p for p in polls if p + prefetch >= due), None)
-    taker = max((p for p in polls if p <= run["pending"]), default=None)
-    if eligible is None or taker is None:
+    eligible = next((p for p in polls["polls"] if p + prefetch >= due), None)
+    if eligible is None:
         return {}
+    blocked = [
+        max((p for p in polls["polls"] if p <= hit), default=hit) for hit in polls["limit_reached"]
+    ]
+    waited = [p for p in blocked if eligible <= p < run["pending"]]
+    taker = eligible
+    if waited:
+        taker = next((p for p in polls["polls"] if p > max(waited)), max(waited))
     points = [
         ("poll", eligible),
-        ("slot", max(taker, eligible)),
-        ("pending", run["pending"]),
+        ("slot", taker),
+        ("server", run["pending"]),
         ("submit", launcher["started"]),
         ("launch", child["started"]),
         ("engine", run["started"]),
@@ -496,7 +522,7 @@ def measure(
     tenants: int,
     minutes: int,
     compression: int,
-    limit: int,
+    limit: int | None,
     start: str,
     server_db: str = "postgres",
     query_seconds: float | None = None,
@@ -593,8 +619,7 @@ def measure(
                         "worker",
                         "--pool",
                         "hgsync-process",
-                        "--limit",
-                        str(limit),
+                        *([] if limit is None else ["--limit", str(limit)]),
                         *preload,
                     ),
                     worker_env,
@@ -639,9 +664,11 @@ def measure(
                 if line.startswith("WINDOW "):
                     roles = _worker_processes(worker.pid)
                     cpu_marks["start"] = cpu_now()
+                    report["load_average"] = [round(os.getloadavg()[0], 1)]  # the machine's, 1 min
                     window = [float(x) for x in line.split()[1:]]
                 elif line.startswith("DONE "):
                     cpu_marks["end"] = cpu_now()
+                    report["load_average"].append(round(os.getloadavg()[0], 1))
                     report["preloaded_process_memory"] = [
                         _memory_mb(pid) for pid in roles.get("preloaded", [])
                     ]
@@ -654,6 +681,7 @@ def measure(
                 )
             time.sleep(2)  # the last runs' processes write their probe at exit
         report["worker_settings"] = _worker_settings(work / "worker.log")
+        report["worker_limit"] = report["worker_settings"].get("limit", limit)
         polls = _worker_polls((work / "worker.log").read_text(errors="replace"))
         return _summarise(report, result, probe_out, cpu_marks, window, polls)
     finally:
@@ -668,7 +696,12 @@ def _worker_settings(log: Path) -> dict:
     for line in log.read_text(errors="replace").splitlines():
         if line.startswith("hgsync worker: polling every "):
             query, prefetch = line.split("every ", 1)[1].split(" s, prefetch ")
-            return {"query_s": float(query), "prefetch_s": float(prefetch.split(" s")[0])}
+            arguments = prefetch.split(" s, ", 1)[1].split()
+            return {
+                "query_s": float(query),
+                "prefetch_s": float(prefetch.split(" s")[0]),
+                "limit": int(arguments[arguments.index("--limit") + 1]),
+            }
     return {}
 
 
@@ -729,7 +762,7 @@ def _summarise(
         if run["started"] and run["scheduled"]:
             bucket["late_s"].append(run["started"] - run["scheduled"])
             late.append(run["started"] - run["scheduled"])
-            for step, seconds in _lateness(run, records, polls["polls"], prefetch).items():
+            for step, seconds in _lateness(run, records, polls, prefetch).items():
                 split.setdefault(step, []).append(seconds)
         if run["ended"] and run["scheduled"]:
             bucket["done_s"].append(run["ended"] - run["scheduled"])
@@ -790,6 +823,7 @@ def _summarise(
                 step: round(sum(values) / max(sum(sum(v) for v in split.values()), 1e-9), 3)
                 for step, values in split.items()
             },
+            "server_response_s": _stats(result.get("server_response_s", [])),
             "worker_polls": len(polls["polls"]),
             "worker_polls_at_limit": len(polls["limit_reached"]),
             "runs_outside_slot": slot_misses,
@@ -916,6 +950,11 @@ def _rows(report: dict) -> list[tuple[str, Any]]:
     ]
     rows += [
         ("Prefect server's database", report["server_db"]),
+        ("load average at the window's start, end (2 CPUs, shared)", report.get("load_average")),
+        (
+            "server response s: a due-runs poll every 2 s (median / p95 / max)",
+            report["server_response_s"],
+        ),
         ("worker query / prefetch s", report.get("worker_settings")),
         (
             "worker polls (of which found every slot taken)",

@@ -23,8 +23,8 @@ from zygote.launch import SOCKET_ENV
 # tenants make a run due every few seconds; a run taken early starts early and its engine waits
 # on the server for its scheduled time, so the worker's submission and the run's start-up are not
 # lateness. Sized by bench.fleet (README "Scale out").
-WORKER_SETTINGS = {"PREFECT_WORKER_QUERY_SECONDS": "10", "PREFECT_WORKER_PREFETCH_SECONDS": "10"}
-DEFAULT_LIMIT = 12
+WORKER_SETTINGS = {"PREFECT_WORKER_QUERY_SECONDS": "5", "PREFECT_WORKER_PREFETCH_SECONDS": "20"}
+DEFAULT_LIMIT = 30
 RESTART_PAUSE_S = 10  # a preloaded process that keeps dying is restarted at most this often
 READY_WAIT_S = (
     120  # the worker starts once the preloaded process listens (or after this, runs falling back)
