@@ -185,8 +185,10 @@ def worker(
         help="Start runs from a preloaded process (off: every run imports Prefect anew).",
     ),
 ) -> None:
-    """`prefect worker start --pool hgsync-process` (other options, e.g. --limit 12, passed on) with a
-    preloaded process that starts each run without importing Prefect and our flows again."""
+    """`prefect worker start --pool hgsync-process --limit 30` (other options, e.g. --limit 12,
+    passed on; polling every 5 s for runs due in 20 s unless PREFECT_WORKER_QUERY_SECONDS /
+    PREFECT_WORKER_PREFETCH_SECONDS say otherwise) with a preloaded process that starts each run
+    without importing Prefect and our flows again."""
     from zygote.supervise import run_worker
 
     raise typer.Exit(code=run_worker(["--pool", pool, *ctx.args], preload=preload))

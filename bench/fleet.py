@@ -99,7 +99,8 @@ FLOOR, FLOOR_RUNS = (
 )  # Prefect's own cost of a run (bench/fleet_floor.py), started as ours
 PREFECT_FLOOR = "fleet-floor-prefect"  # the same, started Prefect's default way (no pool command)
 FLOORS = (FLOOR, PREFECT_FLOOR)
-SIM_START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)  # any instant on a 10-minute boundary
+SIM_START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
+CREATE_S_PER_RUN = 0.4  # the window starts once every run can be created (4 at a time, loaded)  # any instant on a 10-minute boundary
 
 
 # ----------------------------------------------------------------------------- processes
@@ -332,7 +333,9 @@ async def _runs(config: dict, tenant_add_s: float, deploy_s: float, deployed: in
                 n=1000, start=SIM_START, end=sim_end - timedelta(seconds=1)
             ):
                 plan.append((deployment, when))
-        real_start = datetime.now(UTC) + timedelta(seconds=30)
+        # every run is created before the window, as Prefect's scheduler keeps runs ahead (created
+        # a minute ahead one by one, the creation fell behind the runs' times under load)
+        real_start = datetime.now(UTC) + timedelta(seconds=30 + CREATE_S_PER_RUN * len(plan))
 
         def real(when: datetime) -> datetime:
             return real_start + (when - SIM_START) / k
@@ -348,18 +351,19 @@ async def _runs(config: dict, tenant_add_s: float, deploy_s: float, deployed: in
                         raise
                     await asyncio.sleep(2 * (attempt + 1))
 
-        # Runs are created a minute ahead of their time, as Prefect's scheduler would, not all at
-        # once (600 creations in a burst made the SQLite-backed server answer 503).
+        gate = asyncio.Semaphore(4)  # a few at a time (a burst made the SQLite server answer 503)
+
+        async def created(deployment, when):
+            async with gate:
+                return (await create(deployment, when)).id
+
         plan.sort(key=lambda item: item[1])
+        ids = list(await asyncio.gather(*(created(d, when) for d, when in plan)))
         window_end = real(sim_end) + timedelta(seconds=CADENCE_S / k)
         print(f"WINDOW {real_start.timestamp()} {window_end.timestamp()}", flush=True)
-        ids, api_s = [], []
+        api_s = []
         names = {d.id: d.name for d in [*found, *floors]}
-        while True:  # until every run is created and final, or two minutes after the window
-            horizon = datetime.now(UTC) + timedelta(seconds=60)
-            while plan and real(plan[0][1]) <= horizon:
-                deployment, when = plan.pop(0)
-                ids.append((await create(deployment, when)).id)
+        while True:  # until every run is final, or two minutes after the window
             await asyncio.sleep(2)
             # (d) the server's response time, as the worker meets it: its poll for due runs
             asked = time.perf_counter()
@@ -367,7 +371,7 @@ async def _runs(config: dict, tenant_add_s: float, deploy_s: float, deployed: in
                 work_pool_name="hgsync-process", scheduled_before=datetime.now(UTC)
             )
             api_s.append(round(time.perf_counter() - asked, 3))
-            if plan:
+            if datetime.now(UTC) < real(sim_end):  # runs still due: no need to read them yet
                 continue
             runs = await _read_runs(client, ids)
             if all(r.state and r.state.is_final() for r in runs):
@@ -393,6 +397,7 @@ async def _runs(config: dict, tenant_add_s: float, deploy_s: float, deployed: in
                     "started": r.start_time.timestamp() if r.start_time else None,
                     "ended": r.end_time.timestamp() if r.end_time else None,
                     "pending": pending.get(r.id),
+                    "created": r.created.timestamp() if r.created else None,
                 }
                 for r in final
             ],
@@ -487,13 +492,15 @@ def _lateness(
     the deployment read and the Pending proposal (the server's response times; the worker may
     poll again meanwhile), (c) `submit` the worker's own path from Pending to the launcher
     process, (e) `launch` the launcher to the forked child, `engine` the child until Prefect
-    recorded Running (the engine's API calls; a run taken early waits there for its time)."""
+    recorded Running (the engine's API calls; a run taken early waits there for its time).
+    `created`: the bench created the run after its time (its own lag, not the worker's)."""
     due = run["scheduled"]
     child = next((r for r in records if r["engine"]), None)
     launcher = next((r for r in records if not r["engine"]), child)
     if not (run["pending"] and run["started"] and child and launcher):
         return {}
-    eligible = next((p for p in polls["polls"] if p + prefetch >= due), None)
+    created = run.get("created") or 0.0
+    eligible = next((p for p in polls["polls"] if p + prefetch >= due and p >= created), None)
     if eligible is None:
         return {}
     blocked = [
@@ -504,6 +511,7 @@ def _lateness(
     if waited:
         taker = next((p for p in polls["polls"] if p > max(waited)), max(waited))
     points = [
+        ("created", created),  # the bench created the run after its time: not the worker's
         ("poll", eligible),
         ("slot", taker),
         ("server", run["pending"]),
@@ -555,6 +563,11 @@ def measure(
         "start": start,
         "server_db": server_db,
     }
+    if server_db == "postgres" and not (
+        shutil.which("pg_ctl") or Path("/usr/lib/postgresql/15/bin/pg_ctl").exists()
+    ):
+        server_db = "sqlite"  # measured, and said: no PostgreSQL on this machine
+        report["server_db"] = "sqlite (no PostgreSQL 15 found for scripts/pg-throwaway.sh)"
     report["import_prefect"] = _import_cost("import prefect", env)
     report["import_flows_orders"] = _import_cost("import flows.orders, flows.deletions", env)
     try:
