@@ -6,7 +6,6 @@ rate-limit reset moves the sandbox's minute window too — and nothing really sl
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -19,30 +18,8 @@ from clients.ratelimit import RetryPolicy
 from mappings.company import NotChosen, choose_branch, choose_company
 from sandbox.common import Clock as SandboxClock
 from sandbox.server import build_sandbox
-
-FROZEN_AT = datetime(2026, 11, 27, 18, 0, 30, tzinfo=UTC).timestamp()
-
-
-class LinkedClock:
-    """The clients' clock, moving the sandbox's clock when the clients wait."""
-
-    def __init__(self, sandbox_clock: SandboxClock) -> None:
-        self.sandbox_clock = sandbox_clock
-        self._monotonic = 0.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self._monotonic
-
-    def time(self) -> float:
-        return self.sandbox_clock.now()
-
-    async def sleep(self, seconds: float) -> None:
-        seconds = max(0.0, seconds)
-        self.sleeps.append(seconds)
-        self._monotonic += seconds
-        self.sandbox_clock.advance(seconds)
-        await asyncio.sleep(0)
+from tests.kit.handy_seed import seed_handy_products
+from tests.kit.sandbox_clock import FROZEN_AT, LinkedClock
 
 
 @pytest.fixture
@@ -97,22 +74,6 @@ async def gestionix_control(sb):
         transport=sb.gestionix_transport(), base_url="http://gestionix.sandbox/_sandbox"
     ) as c:
         yield c
-
-
-async def seed_handy_products(handy: HandyClient, count: int) -> list[dict]:
-    family = await handy.create_family("Bebidas")
-    return [
-        await handy.create_product(
-            {
-                "code": f"BEB-{i:03d}",
-                "description": f"Bebida {i}",
-                "price": 11.6,
-                "family": {"id": family["id"]},
-                "quantity": 10,
-            }
-        )
-        for i in range(count)
-    ]
 
 
 # -- Handy ------------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ from clients.handy import HandyClient, parse_timestamp
 from mappings.company import choose_branch
 from sandbox.common import Clock as SandboxClock
 from sandbox.server import build_sandbox
-from tests.clients.test_against_sandbox import LinkedClock, seed_handy_products
+from tests.kit.handy_seed import seed_handy_products
+from tests.kit.sandbox_clock import LinkedClock
 
 START = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 

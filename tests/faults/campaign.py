@@ -47,7 +47,8 @@ from store import binder, cursors, dead_letters, runs
 from store.db import database_time, session_scope
 from store.leases import LeaseLost
 from store.models import Binding, Cursor, DeadLetter, Lease, RunItem, SyncRun
-from tests.flows.orders_kit import (
+from tests.kit.fast_clients import fast_clients
+from tests.kit.sandbox_orders import (
     activate,
     company,
     customer,
@@ -57,7 +58,6 @@ from tests.flows.orders_kit import (
     order,
     seed_catalog,
 )
-from tests.kit.fast_clients import fast_clients
 
 UNKNOWN_CODES = ("ZZ-NO-EXISTE-1", "ZZ-NO-EXISTE-2")  # in Handy, never in Gestionix (O6)
 CYCLES = 3
@@ -531,7 +531,7 @@ async def wait_past_newest_stamp(sb: Sandbox) -> None:
     Handy filters by whole seconds, so a record stamped later in that second is read by the
     next run in a later second, whose window starts at or before the cursor (D1, O1; nothing
     is skipped). The seller activity here is dated in the past for that reason
-    (orders_kit.PAST_SECONDS), but a "delete while paging" fault deletes an order at Handy's
+    (tests.kit.sandbox_orders.PAST_SECONDS), but a "delete while paging" fault deletes an order at Handy's
     current time, during a run: when the remaining runs all fell in that same second, no
     window could have read the deletion yet and the check below reported "deleted order N:
     binding status None" (seed 19) for a deletion the next run tombstones. Waiting (at most a

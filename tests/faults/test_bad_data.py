@@ -13,7 +13,8 @@ from flows.catalog import catalog_pull
 from flows.customers import customer_sync
 from flows.orders import order_push
 from store import binder, dead_letters, runs
-from tests.flows.orders_kit import (
+from tests.kit.fast_clients import fast_clients
+from tests.kit.sandbox_orders import (
     MATRIZ,
     activate,
     company,
@@ -23,7 +24,6 @@ from tests.flows.orders_kit import (
     pushable_products,
     seed_catalog,
 )
-from tests.kit.fast_clients import fast_clients
 
 pytestmark = [pytest.mark.flow, pytest.mark.faults]
 

@@ -33,8 +33,8 @@ from store import binder, cursors, leases, runs
 from store.db import dispose_all, session_scope
 from store.models import SyncRun
 from store.reporting import build_report
-from tests.flows.orders_kit import activate, by_reference, customer, order, seed_catalog
 from tests.kit.fast_clients import fast_clients
+from tests.kit.sandbox_orders import activate, by_reference, customer, order, seed_catalog
 from tests.kit.tenants import make_tenant
 
 pytestmark = [pytest.mark.flow, pytest.mark.faults]

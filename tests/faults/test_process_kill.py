@@ -23,8 +23,8 @@ from flows.orders import order_push
 from store import binder
 from store.db import session_scope
 from store.models import Lease
-from tests.flows.orders_kit import activate, by_reference, customer, order, seed_catalog
 from tests.kit.fast_clients import fast_clients
+from tests.kit.sandbox_orders import activate, by_reference, customer, order, seed_catalog
 from tests.kit.tenants import make_tenant
 
 pytestmark = [pytest.mark.flow, pytest.mark.faults]

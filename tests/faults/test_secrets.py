@@ -18,8 +18,9 @@ from flows.orders import order_push
 from sandbox.gestionix import DEMO_USER
 from store.db import session_scope
 from store.models import DeadLetter, RunItem, SyncRun
-from tests.flows.orders_kit import activate, customer, delete, order
 from tests.kit.fast_clients import fast_clients
+from tests.kit.prefect_texts import prefect_texts
+from tests.kit.sandbox_orders import activate, customer, delete, order
 from tests.kit.tenants import make_tenant
 
 pytestmark = [pytest.mark.flow, pytest.mark.faults]
@@ -41,26 +42,6 @@ def leaks(text: str) -> list[str]:
 def use_distinct_secrets(sb) -> None:
     sb.handy.token = sb.handy_token = HANDY_TOKEN
     sb.gestionix.users[DEMO_USER]["password"] = sb.gestionix_password = GESTIONIX_PASSWORD
-
-
-async def prefect_texts() -> str:
-    """Every flow run's logs, parameters and every artifact, read back from the Prefect API."""
-    from prefect.client.orchestration import get_client
-    from prefect.logging.handlers import APILogHandler
-
-    try:
-        await APILogHandler.aflush()
-    except Exception:  # noqa: BLE001 - older/newer Prefect: flush is best effort
-        pass
-    async with get_client() as client:
-        logs = await client.read_logs()
-        artifacts = await client.read_artifacts()
-        flow_runs = await client.read_flow_runs()
-    parts = [log.message for log in logs]
-    parts += [repr(a.data) + repr(a.description) for a in artifacts]
-    parts += [repr(run.parameters) + repr(run.state and run.state.message) for run in flow_runs]
-    assert artifacts, "no artifact was published: nothing to check"
-    return "\n".join(parts)
 
 
 def store_texts() -> str:

@@ -24,8 +24,8 @@ from clients.secret_check import UnusableSecret, check_secret
 from flows.orders import order_push
 from sandbox.server import run_sandbox
 from store import runs
-from tests.faults.test_secrets import prefect_texts
-from tests.flows.orders_kit import activate
+from tests.kit.prefect_texts import prefect_texts
+from tests.kit.sandbox_orders import activate
 from tests.kit.tenants import make_tenant
 
 # Each piece around the hostile character is long and distinctive, so a leak of any fragment

@@ -16,8 +16,8 @@ import pytest
 from flows.orders import order_push
 from store import binder, dead_letters
 from store.db import database_url, dispose_all
-from tests.flows.orders_kit import activate, by_reference, customer, order, seed_catalog
 from tests.kit.fast_clients import fast_clients
+from tests.kit.sandbox_orders import activate, by_reference, customer, order, seed_catalog
 from tests.kit.tenants import make_tenant
 
 pytestmark = [pytest.mark.flow, pytest.mark.faults]

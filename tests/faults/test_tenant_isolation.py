@@ -12,7 +12,8 @@ from flows.deletions import deletion_sync
 from flows.orders import order_push
 from sandbox.server import run_sandbox
 from store import binder
-from tests.flows.orders_kit import (
+from tests.kit.fast_clients import fast_clients
+from tests.kit.sandbox_orders import (
     activate,
     by_reference,
     customer,
@@ -21,7 +22,6 @@ from tests.flows.orders_kit import (
     pushable_products,
     seed_catalog,
 )
-from tests.kit.fast_clients import fast_clients
 from tests.kit.tenants import make_tenant
 
 pytestmark = [pytest.mark.flow, pytest.mark.faults]

@@ -22,7 +22,9 @@ from flows.customers import customer_sync
 from flows.deletions import deletion_sync
 from flows.orders import order_push
 from sandbox.server import Sandbox, run_sandbox
-from tests.flows.orders_kit import (
+from tests.kit.client_options import build_clients_with
+from tests.kit.fast_clients import FAST
+from tests.kit.sandbox_orders import (
     activate,
     company,
     customer,
@@ -32,8 +34,6 @@ from tests.flows.orders_kit import (
     order,
     seed_catalog,
 )
-from tests.kit.client_options import build_clients_with
-from tests.kit.fast_clients import FAST
 from tests.kit.tenants import make_tenant
 
 pytestmark = pytest.mark.flow  # `faults` (CI) or `campaign` per case, see MATRIX

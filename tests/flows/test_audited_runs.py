@@ -18,7 +18,7 @@ import flows.replay
 import tasks.lease
 from store import runs
 from store.leases import acquire, release
-from tests.flows.orders_kit import activate as set_cursors
+from tests.kit.sandbox_orders import activate as set_cursors
 from tests.kit.tenants import make_tenant
 
 pytestmark = pytest.mark.flow

@@ -17,7 +17,7 @@ from flows.orders import order_push
 from mappings.names import normalize_name
 from sandbox.server import Sandbox
 from store import binder, runs
-from tests.flows.orders_kit import activate, customer, order, seed_catalog
+from tests.kit.sandbox_orders import activate, customer, order, seed_catalog
 from tests.kit.tenants import make_tenant
 
 pytestmark = pytest.mark.flow

@@ -15,7 +15,7 @@ import tasks.window as window_module
 from flows.deletions import deletion_sync
 from flows.orders import order_push
 from store import binder, cursors, dead_letters, leases, runs
-from tests.flows.orders_kit import (
+from tests.kit.sandbox_orders import (
     activate,
     by_reference,
     company,

@@ -8,7 +8,7 @@ from flows.catalog import catalog_pull
 from flows.customers import customer_sync
 from flows.orders import order_push
 from store import binder
-from tests.flows.orders_kit import activate, customer, document_of, order, seed_catalog
+from tests.kit.sandbox_orders import activate, customer, document_of, order, seed_catalog
 
 pytestmark = pytest.mark.flow
 

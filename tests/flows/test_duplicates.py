@@ -17,7 +17,7 @@ from store.leases import LeaseLost
 from tasks.audit import ISSUES_STATE, RunAudit
 from tasks.connect import connect
 from tasks.order_duplicates import DUPLICATE, heal_duplicates
-from tests.flows.orders_kit import (
+from tests.kit.sandbox_orders import (
     activate,
     by_reference,
     company,

@@ -18,7 +18,7 @@ from mappings.explain import verdict
 from ops import deployments
 from store import left_out
 from store.history import record_story
-from tests.flows.orders_kit import (
+from tests.kit.sandbox_orders import (
     activate,
     company,
     customer,

@@ -16,7 +16,7 @@ from mappings.orders import distinct_orders
 from sandbox.common import Clock as SandboxClock
 from sandbox.server import run_sandbox
 from store import cursors, runs
-from tests.flows.orders_kit import (
+from tests.kit.sandbox_orders import (
     activate,
     by_reference,
     customer,

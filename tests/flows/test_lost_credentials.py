@@ -18,7 +18,7 @@ from flows.customers import customer_sync
 from flows.orders import order_push
 from sandbox.server import Sandbox
 from store import dead_letters, runs
-from tests.flows.orders_kit import activate, customer, order, seed_catalog
+from tests.kit.sandbox_orders import activate, customer, order, seed_catalog
 
 pytestmark = pytest.mark.flow
 

@@ -13,7 +13,7 @@ from clients.gestionix import GestionixClient
 from clients.handy import HandyClient
 from flows.orders import order_push
 from store import binder, cursors, dead_letters
-from tests.flows.orders_kit import activate, by_reference, customer, order, seed_catalog
+from tests.kit.sandbox_orders import activate, by_reference, customer, order, seed_catalog
 
 pytestmark = pytest.mark.flow
 

@@ -9,7 +9,7 @@ import pytest
 import flows.orders
 from flows.orders import order_push
 from store import binder
-from tests.flows.orders_kit import activate, company, document_of, order, seed_catalog
+from tests.kit.sandbox_orders import activate, company, document_of, order, seed_catalog
 
 pytestmark = pytest.mark.flow
 

@@ -10,7 +10,7 @@ import pytest
 from flows.orders import order_push
 from mappings.order_customers import GENERIC_RFC
 from store import binder, cursors, dead_letters, runs
-from tests.flows.orders_kit import (
+from tests.kit.sandbox_orders import (
     activate,
     by_reference,
     company,

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 import pytest
 
 from flows.orders import order_push
 from flows.reconcile import reconcile
 from store import runs
-from tests.flows.orders_kit import activate, company, customer, document_of, order, seed_catalog
+from tests.kit.sandbox_orders import (
+    activate,
+    company,
+    customer,
+    document_of,
+    local_day,
+    order,
+    seed_catalog,
+)
 
 pytestmark = pytest.mark.flow
-
-
-def _local_day(tenant, handy_order):
-    created = datetime.fromisoformat(handy_order["dateCreated"].replace("Z", "+00:00"))
-    return created.astimezone(ZoneInfo(tenant.handy_timezone)).date()
 
 
 async def test_x1_reconcile_reports_a_clean_day_as_clean(sandbox, tenant):
@@ -33,7 +33,7 @@ async def test_x1_reconcile_reports_a_clean_day_as_clean(sandbox, tenant):
     activate(tenant.slug)
     await order_push(tenant)
 
-    state = await reconcile(tenant, day=_local_day(tenant, orders[0]), return_state=True)
+    state = await reconcile(tenant, day=local_day(tenant, orders[0]), return_state=True)
 
     assert state.is_completed(), state.message
     run = runs.recent(tenant.slug, flow="reconcile", limit=1)[0]
@@ -72,7 +72,7 @@ async def test_x1_reconcile_finds_a_missing_and_an_extra_document(sandbox, tenan
         },
     )
 
-    state = await reconcile(tenant, day=_local_day(tenant, kept), return_state=True)
+    state = await reconcile(tenant, day=local_day(tenant, kept), return_state=True)
 
     assert state.is_failed()
     assert f"{lost['id']} missing" in state.message and "999999 extra" in state.message

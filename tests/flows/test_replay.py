@@ -8,7 +8,7 @@ from flows.deletions import deletion_sync
 from flows.orders import order_push
 from flows.replay import replay
 from store import dead_letters, runs
-from tests.flows.orders_kit import (
+from tests.kit.sandbox_orders import (
     activate,
     company,
     customer,

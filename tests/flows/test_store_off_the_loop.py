@@ -19,17 +19,17 @@ from flows.reconcile import reconcile
 from mappings.bindings import BindingStatus, Entity
 from mappings.tenant import TenantConfig
 from store import binder, dead_letters, runs
-from tests.flows.orders_kit import (
+from tests.kit.sandbox_orders import (
     activate,
     company,
     customer,
     delete,
     document_of,
     handy_product,
+    local_day,
     order,
     seed_catalog,
 )
-from tests.flows.test_reconcile import _local_day
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -129,7 +129,7 @@ async def test_o8_s3_order_deletion_and_reconcile_runs_make_no_store_call_on_the
     sb.gestionix.delete_document(company(sb), "sales_order", gone["sales_order_id"], force=True)
     delete(sb, deleted_unseen["id"])  # deletion_sync does not run again: reconcile repairs it
 
-    await reconcile(tenant, day=_local_day(tenant, lost), return_state=True)
+    await reconcile(tenant, day=local_day(tenant, lost), return_state=True)
 
     assert on_loop_sessions.seen == [], "store sessions opened on the event loop:\n" + "\n".join(
         sorted(set(on_loop_sessions.seen))

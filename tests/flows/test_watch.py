@@ -10,7 +10,7 @@ from flows.orders import order_push
 from store import cursors
 from tasks import alerts
 from tasks.audit import ISSUES_STATE
-from tests.flows.orders_kit import activate, company, customer, handy_product, order, seed_catalog
+from tests.kit.sandbox_orders import activate, company, customer, handy_product, order, seed_catalog
 
 pytestmark = pytest.mark.flow
 
@@ -124,8 +124,7 @@ async def test_x4_reconcile_difference_emits_one_event_per_difference(sandbox, t
     """X4: a document deleted by hand in Gestionix is a difference: reconcile ends Failed and
     emits hgsync.reconcile.difference for that order, with the tenant, the day and the outcome."""
     from flows.reconcile import reconcile
-    from tests.flows.orders_kit import document_of
-    from tests.flows.test_reconcile import _local_day
+    from tests.kit.sandbox_orders import document_of, local_day
 
     codes = seed_catalog(sandbox, 1)
     customer(sandbox, "C-1", "Depósito El Sol")
@@ -138,7 +137,7 @@ async def test_x4_reconcile_difference_emits_one_event_per_difference(sandbox, t
     )
     events.clear()
 
-    state = await reconcile(tenant, day=_local_day(tenant, kept), return_state=True)
+    state = await reconcile(tenant, day=local_day(tenant, kept), return_state=True)
 
     assert state.is_failed()
     differences = [

@@ -8,6 +8,7 @@ import contextlib
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 from sandbox.server import Sandbox
 from store import cursors
@@ -135,3 +136,9 @@ def document_of(sb: Sandbox, order_id) -> dict:
 def writes(sb: Sandbox) -> tuple[int, int]:
     """(Handy writes, Gestionix writes) counted by the sandbox so far."""
     return sb.handy.stats.writes, sb.gestionix.stats.writes
+
+
+def local_day(tenant, handy_order):
+    """The tenant's local day of a Handy order (reconcile's day)."""
+    created = datetime.fromisoformat(handy_order["dateCreated"].replace("Z", "+00:00"))
+    return created.astimezone(ZoneInfo(tenant.handy_timezone)).date()
