@@ -1,5 +1,8 @@
 """prefect.yaml as the one list of tenants and deployments (read by `hgsync run/serve`, edited by
-`hgsync tenant add`). Comments and anchors survive edits (ruamel round-trip)."""
+`hgsync tenant add`). Comments and anchors survive edits (ruamel round-trip). Reading and editing
+stay in one module (about 400 lines) because both must agree on one format: the anchored tenant
+block, the schedule forms (interval anchored at the tenant's second, older minute crons) and the
+YAML 1.1 quoting `prefect deploy` needs."""
 
 from __future__ import annotations
 
