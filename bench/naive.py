@@ -368,15 +368,9 @@ def naive_orders(args, env: dict[str, str], ours_window: dict | None) -> dict:
     from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    from bench.orders import ORDER_WORLD, WORLD, _in_the_past, create_orders
+    from bench.orders import _in_the_past, create_orders, order_world
 
-    with sandbox_process(
-        WORLD["products"],
-        WORLD["customers"],
-        setup={"order_world": ORDER_WORLD},
-        latency_ms=args.latency_ms,
-        handy_rate_limit_per_minute=args.handy_rate,
-    ) as urls:
+    with order_world(args) as urls:
         _in_the_past(urls, 30)
         create_orders(urls, args.orders)
         _in_the_past(urls, -30)

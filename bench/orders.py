@@ -212,17 +212,22 @@ MEASURED = (
 )
 
 
-def run_window(args, env: dict[str, str]) -> dict:
-    """One order_push run over --orders new orders."""
-    from store import binder
-
-    with sandbox_process(
+def order_world(args):
+    """The sandbox process the order benches push against (the same world for ours and naive's)."""
+    return sandbox_process(
         WORLD["products"],
         WORLD["customers"],
         setup={"order_world": ORDER_WORLD},
         latency_ms=args.latency_ms,
         handy_rate_limit_per_minute=args.handy_rate,
-    ) as urls:
+    )
+
+
+def run_window(args, env: dict[str, str]) -> dict:
+    """One order_push run over --orders new orders."""
+    from store import binder
+
+    with order_world(args) as urls:
         slug = f"bench-window-{random.randrange(16**6):06x}"
         _setup_tenant(slug, urls)
         _in_the_past(urls, 30)
@@ -256,13 +261,7 @@ def run_cycles(args, env: dict[str, str]) -> dict:
 
     rng = random.Random(5)
     cycles = []
-    with sandbox_process(
-        WORLD["products"],
-        WORLD["customers"],
-        setup={"order_world": ORDER_WORLD},
-        latency_ms=args.latency_ms,
-        handy_rate_limit_per_minute=args.handy_rate,
-    ) as urls:
+    with order_world(args) as urls:
         slug = f"bench-cycles-{random.randrange(16**6):06x}"
         _setup_tenant(slug, urls)
         previous: list[int] = []
